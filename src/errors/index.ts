@@ -1,0 +1,18 @@
+/**
+ * The typed errors of effect-esdb: one tagged error per failure users handle.
+ *
+ * @since 0.1.0
+ */
+export * from "./AccessDenied.ts"
+export * from "./DeadlineExceeded.ts"
+export * from "./DiscoveryFailed.ts"
+export * from "./GrpcError.ts"
+export * from "./InvalidArgument.ts"
+export * from "./InvalidConnectionString.ts"
+export * from "./MaximumAppendSizeExceeded.ts"
+export * from "./NodeIsNotLeader.ts"
+export * from "./NotFound.ts"
+export * from "./ServiceUnavailable.ts"
+export * from "./StreamDeleted.ts"
+export * from "./Unauthenticated.ts"
+export * from "./WrongCurrentVersion.ts"
