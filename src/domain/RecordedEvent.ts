@@ -1,0 +1,122 @@
+/**
+ * An event read from the database.
+ *
+ * @since 0.1.0
+ */
+
+const decoder = new TextDecoder()
+
+/**
+ * What a {@link RecordedEvent} is made of (all fields of the seed client's recorded event).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RecordedEventFields {
+  readonly type: string
+  readonly data: Uint8Array
+  readonly metadata: Uint8Array
+  readonly contentType: string
+  readonly id: string
+  readonly streamName: string
+  readonly streamPosition: bigint
+  readonly commitPosition: bigint | undefined
+  readonly preparePosition: bigint | undefined
+  /** 100-nanosecond ticks since the Unix epoch, as the server records them. */
+  readonly createdTicks: bigint | undefined
+  readonly link: RecordedEvent | undefined
+  readonly retryCount: number | undefined
+}
+
+/**
+ * An event recorded in a stream. When read with `resolveLinks`, a link event (`$>`) is replaced by
+ * the event it points to and the link itself is kept in `link`; `commitPosition` is then the
+ * link's position in `$all`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class RecordedEvent implements RecordedEventFields {
+  readonly _tag = "RecordedEvent" as const
+  readonly type: string
+  readonly data: Uint8Array
+  readonly metadata: Uint8Array
+  readonly contentType: string
+  readonly id: string
+  readonly streamName: string
+  readonly streamPosition: bigint
+  readonly commitPosition: bigint | undefined
+  readonly preparePosition: bigint | undefined
+  readonly createdTicks: bigint | undefined
+  readonly link: RecordedEvent | undefined
+  readonly retryCount: number | undefined
+  constructor(fields: RecordedEventFields) {
+    this.type = fields.type
+    this.data = fields.data
+    this.metadata = fields.metadata
+    this.contentType = fields.contentType
+    this.id = fields.id
+    this.streamName = fields.streamName
+    this.streamPosition = fields.streamPosition
+    this.commitPosition = fields.commitPosition
+    this.preparePosition = fields.preparePosition
+    this.createdTicks = fields.createdTicks
+    this.link = fields.link
+    this.retryCount = fields.retryCount
+  }
+  /** When the event was recorded (millisecond precision), if the server said. */
+  get recordedAt(): Date | undefined {
+    return this.createdTicks === undefined ? undefined : new Date(Number(this.createdTicks / 10_000n))
+  }
+  /** The id to acknowledge in a persistent subscription: the link's id when a link was resolved. */
+  get ackId(): string {
+    return this.link === undefined ? this.id : this.link.id
+  }
+  /** Events whose type starts with `$` are written by the system. */
+  get isSystemEvent(): boolean {
+    return this.type.startsWith("$")
+  }
+  /** A link event (`$>`) that was not resolved. */
+  get isLinkEvent(): boolean {
+    return this.type === "$>"
+  }
+  /** An event reached through a resolved link. */
+  get isResolvedEvent(): boolean {
+    return this.link !== undefined
+  }
+  /** Always false: checkpoints are {@link Checkpoint} values. */
+  get isCheckpoint(): false {
+    return false
+  }
+  /** Always false: caught-up markers are {@link CaughtUp} values. */
+  get isCaughtUp(): false {
+    return false
+  }
+  /** The data decoded as UTF-8 text. */
+  get dataText(): string {
+    return decoder.decode(this.data)
+  }
+  /** The data parsed as JSON. Throws on invalid JSON. */
+  get dataJson(): unknown {
+    return JSON.parse(decoder.decode(this.data))
+  }
+  /** Equality by id. */
+  equals(that: RecordedEvent): boolean {
+    return this.id === that.id
+  }
+  toJSON(): unknown {
+    return {
+      _tag: this._tag,
+      type: this.type,
+      id: this.id,
+      streamName: this.streamName,
+      streamPosition: this.streamPosition.toString(),
+      commitPosition: this.commitPosition?.toString(),
+      contentType: this.contentType,
+      dataBytes: this.data.length,
+      recordedAt: this.recordedAt?.toISOString(),
+      link: this.link?.toJSON(),
+      retryCount: this.retryCount
+    }
+  }
+}

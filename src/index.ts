@@ -1,0 +1,103 @@
+/**
+ * effect-esdb: the Effect-native client for EventStoreDB and KurrentDB.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * Layers that connect and provide the API services.
+ *
+ * @since 0.1.0
+ */
+export * as EventStoreDB from "./layers/EventStoreDB.ts"
+
+/**
+ * The Streams API service: append, read, `$all`, subscriptions, metadata, delete, tombstone.
+ *
+ * @since 0.1.0
+ */
+export * as Streams from "./services/Streams.ts"
+
+/**
+ * The Streams service key (also reachable as `Streams.Streams`).
+ *
+ * @since 0.1.0
+ */
+export { Streams as StreamsService } from "./services/Streams.ts"
+
+/**
+ * A new event to append.
+ *
+ * @since 0.1.0
+ */
+export { NewEvent } from "./domain/NewEvent.ts"
+
+/**
+ * Constructors of new events.
+ *
+ * @since 0.1.0
+ */
+export * as NewEvents from "./domain/NewEvent.ts"
+
+/**
+ * An event read from the database.
+ *
+ * @since 0.1.0
+ */
+export { RecordedEvent } from "./domain/RecordedEvent.ts"
+
+/**
+ * A filtered-subscription checkpoint.
+ *
+ * @since 0.1.0
+ */
+export { Checkpoint } from "./domain/Checkpoint.ts"
+
+/**
+ * The caught-up marker of a subscription.
+ *
+ * @since 0.1.0
+ */
+export { CaughtUp } from "./domain/CaughtUp.ts"
+
+/**
+ * Expected stream states.
+ *
+ * @since 0.1.0
+ */
+export * as StreamState from "./domain/StreamState.ts"
+
+/**
+ * Stream metadata schema and codec.
+ *
+ * @since 0.1.0
+ */
+export * as StreamMetadata from "./domain/StreamMetadata.ts"
+
+/**
+ * `$all` filters.
+ *
+ * @since 0.1.0
+ */
+export * as Filter from "./domain/Filter.ts"
+
+/**
+ * The connection service and its options.
+ *
+ * @since 0.1.0
+ */
+export { type CallError, type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule, EsdbConnection } from "./internal/Connection.ts"
+
+/**
+ * Connection string parsing.
+ *
+ * @since 0.1.0
+ */
+export { type ConnectionSettings, parseConnectionString } from "./internal/ConnectionString.ts"
+
+/**
+ * Typed errors.
+ *
+ * @since 0.1.0
+ */
+export * from "./errors/index.ts"

@@ -1,0 +1,61 @@
+/**
+ * Layers that connect to EventStoreDB/KurrentDB and provide every API service from one
+ * connection.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
+import { type ConnectionOptions, EsdbConnection, make as makeConnection } from "../internal/Connection.ts"
+import * as Streams from "../services/Streams.ts"
+
+/**
+ * Everything the EventStoreDB layers provide.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services = Streams.Streams | EsdbConnection
+
+/**
+ * The connection alone (no I/O until the first call), closed with the layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConnection = (options: ConnectionOptions): Layer.Layer<EsdbConnection, InvalidConnectionString> =>
+  Layer.effect(EsdbConnection, makeConnection(options))
+
+/**
+ * Connects with a connection string and provides every service.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { EventStoreDB, Streams } from "effect-esdb"
+ *
+ * const program = Effect.gen(function*() {
+ *   const streams = yield* Streams.Streams
+ *   return yield* streams.getCommitPosition()
+ * }).pipe(Effect.provide(EventStoreDB.layer({ connectionString: "esdb://localhost:2113?tls=false" })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: ConnectionOptions): Layer.Layer<Services, InvalidConnectionString> =>
+  Streams.layer.pipe(Layer.provideMerge(layerConnection(options)))
+
+/**
+ * Like {@link layer}, with options read from configuration, e.g.
+ * `EventStoreDB.layerConfig({ connectionString: Config.Redacted("ESDB_URI") })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  config: Config.Wrap<ConnectionOptions>
+): Layer.Layer<Services, InvalidConnectionString | Config.ConfigError> =>
+  Layer.unwrap(Effect.map(Config.unwrap(config), layer))
