@@ -1,0 +1,194 @@
+/**
+ * Shared helpers for the conformance suite: the OFFICIAL client
+ * (`@kurrent/kurrentdb-client` 1.3.1) drives our embedded node, and the tests
+ * assert what a real EventStoreDB/KurrentDB node gives.
+ *
+ * Nothing here knows the node's internals: the node is reached only through
+ * its connection string, exactly like a real server.
+ */
+import { randomUUID } from "node:crypto"
+import * as grpc from "@grpc/grpc-js"
+import {
+  KurrentDBClient,
+  type AllStreamResolvedEvent,
+  type AllStreamSubscription,
+  type CaughtUp,
+  type Position,
+  type ResolvedEvent,
+  type StreamSubscription
+} from "@kurrent/kurrentdb-client"
+
+/** The part of the embedded node's API the conformance suite relies on. */
+export interface RunningNode {
+  readonly connectionString: string
+  readonly stop: () => Promise<void>
+}
+
+// TEMPORARY: the embedded node (src/server/EmbeddedNode.ts) is being written in parallel; it is
+// loaded dynamically so the project type-checks until it lands. Switch to a static import then.
+const EMBEDDED_NODE_MODULE = "../../src/server/EmbeddedNode.ts"
+
+/** Starts an embedded node (insecure unless told otherwise). */
+export const startNode = async (options: { readonly insecure: boolean } = { insecure: true }): Promise<RunningNode> => {
+  const mod = (await import(EMBEDDED_NODE_MODULE)) as {
+    readonly startEmbeddedNode: (options: { readonly insecure: boolean }) => Promise<RunningNode>
+  }
+  return mod.startEmbeddedNode(options)
+}
+
+/** A stream name that no other test uses. */
+export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
+
+/** Creates an official client for a connection string (always through `connectionString`). */
+export const officialClient = (connectionString: string): KurrentDBClient =>
+  KurrentDBClient.connectionString(connectionString)
+
+/** Runs `f` with a fresh official client, disposing it afterwards. */
+export const withClient = async <A>(connectionString: string, f: (client: KurrentDBClient) => Promise<A>): Promise<A> => {
+  const client = officialClient(connectionString)
+  try {
+    return await f(client)
+  } finally {
+    await client.dispose()
+  }
+}
+
+/** Drains an async iterable into an array. */
+export const collect = async <A>(iterable: AsyncIterable<A>): Promise<Array<A>> => {
+  const out: Array<A> = []
+  for await (const a of iterable) out.push(a)
+  return out
+}
+
+/**
+ * Awaits a rejection and returns the error. Fails (with a readable message) if
+ * the promise resolves instead, or rejects with an error of another class.
+ */
+export const rejectionOf = async <E extends Error>(
+  promise: Promise<unknown> | (() => Promise<unknown>),
+  errorClass: abstract new(...args: Array<never>) => E
+): Promise<E> => {
+  let result: unknown
+  try {
+    result = await (typeof promise === "function" ? promise() : promise)
+  } catch (error) {
+    if (error instanceof errorClass) return error
+    const name = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error)
+    throw new Error(`expected a ${errorClass.name}, got ${name}`, { cause: error })
+  }
+  throw new Error(`expected a ${errorClass.name}, but the call succeeded with ${stringify(result)}`)
+}
+
+/** JSON.stringify that copes with bigints and byte arrays (for failure messages). */
+export const stringify = (value: unknown): string =>
+  JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? `bytes(${Buffer.from(v).toString("hex")})` : v)
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `condition` until it is true or `timeoutMs` passes (then throws with `what`). */
+export const eventually = async (what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+    await sleep(10)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscription probe: records everything a catch-up subscription emits, in order.
+// ---------------------------------------------------------------------------------------------
+
+export type ProbeItem<E> =
+  | { readonly kind: "confirmation" }
+  | { readonly kind: "event"; readonly event: E }
+  | { readonly kind: "caughtUp"; readonly info: CaughtUp }
+  | { readonly kind: "checkpoint"; readonly position: Position }
+  | { readonly kind: "error"; readonly error: unknown }
+  | { readonly kind: "end" }
+  | { readonly kind: "close" }
+
+export interface Probe<E> {
+  readonly items: Array<ProbeItem<E>>
+  readonly events: () => Array<E>
+  readonly has: (kind: ProbeItem<E>["kind"]) => boolean
+  readonly count: (kind: ProbeItem<E>["kind"]) => number
+  readonly waitFor: (what: string, condition: (probe: Probe<E>) => boolean, timeoutMs?: number) => Promise<void>
+  /** Checkpoint sink to pass as `filter.checkpointReached` (register before subscribing). */
+  readonly onCheckpoint: (subscription: AllStreamSubscription, position: Position) => void
+  readonly attach: (subscription: StreamSubscription | AllStreamSubscription) => void
+}
+
+export const makeProbe = <E extends ResolvedEvent | AllStreamResolvedEvent>(): Probe<E> => {
+  const items: Array<ProbeItem<E>> = []
+  const probe: Probe<E> = {
+    items,
+    events: () => items.flatMap((i) => (i.kind === "event" ? [i.event] : [])),
+    has: (kind) => items.some((i) => i.kind === kind),
+    count: (kind) => items.filter((i) => i.kind === kind).length,
+    waitFor: async (what, condition, timeoutMs = 10_000) => {
+      await eventually(what, () => {
+        const failure = items.find((i) => i.kind === "error")
+        if (failure && failure.kind === "error") {
+          throw new Error(`subscription failed while waiting for ${what}: ${String(failure.error)}`, { cause: failure.error })
+        }
+        return condition(probe)
+      }, timeoutMs)
+    },
+    onCheckpoint: (_subscription, position) => {
+      items.push({ kind: "checkpoint", position })
+    },
+    attach: (subscription) => {
+      const s = subscription as StreamSubscription
+      s.on("confirmation", () => items.push({ kind: "confirmation" }))
+      s.on("data", (event: unknown) => items.push({ kind: "event", event: event as E }))
+      s.on("caughtUp", (info: CaughtUp) => items.push({ kind: "caughtUp", info }))
+      s.on("error", (error: Error) => items.push({ kind: "error", error }))
+      s.on("end", () => items.push({ kind: "end" }))
+      s.on("close", () => items.push({ kind: "close" }))
+    }
+  }
+  return probe
+}
+
+// ---------------------------------------------------------------------------------------------
+// gRPC call log: which RPCs the official client made (it shares our @grpc/grpc-js copy).
+// ---------------------------------------------------------------------------------------------
+
+const callLog: Array<string> = []
+let callLogInstalled = false
+
+/**
+ * Records the method path of every gRPC call made through @grpc/grpc-js clients in this
+ * process (the official client uses the same copy). Returns the live log.
+ */
+export const grpcCallLog = (): Array<string> => {
+  if (!callLogInstalled) {
+    callLogInstalled = true
+    const proto = grpc.Client.prototype as unknown as Record<string, (...args: Array<unknown>) => unknown>
+    for (const name of ["makeUnaryRequest", "makeClientStreamRequest", "makeServerStreamRequest", "makeBidiStreamRequest"]) {
+      const original = proto[name]
+      if (typeof original !== "function") continue
+      proto[name] = function(this: unknown, ...args: Array<unknown>) {
+        callLog.push(String(args[0]))
+        return original.apply(this, args)
+      }
+    }
+  }
+  return callLog
+}
+
+export const BATCH_APPEND_PATH = "/event_store.client.streams.Streams/BatchAppend"
+export const APPEND_PATH = "/event_store.client.streams.Streams/Append"
+export const GOSSIP_READ_PATH = "/event_store.client.gossip.Gossip/Read"
+
+/** Replaces (or removes) the `user:pass@` part of an esdb/kurrentdb connection string. */
+export const withUserInfo = (connectionString: string, userInfo: string | undefined): string => {
+  const m = /^([a-z+]+:\/\/)(?:[^@/]*@)?(.*)$/i.exec(connectionString)
+  if (!m) throw new Error(`unexpected connection string ${connectionString}`)
+  return `${m[1]}${userInfo === undefined ? "" : `${userInfo}@`}${m[2]}`
+}
+
+/** Turns `esdb://…` / `kurrentdb://…` into the `+discover` form of the same scheme. */
+export const asDiscover = (connectionString: string): string =>
+  connectionString.replace(/^([a-z]+):\/\//i, (_m, scheme: string) => `${scheme}+discover://`)
