@@ -1,0 +1,122 @@
+/**
+ * The domain values users build and receive (seed checklist item 87): NewEvent defaults,
+ * RecordedEvent flags and ackId, Checkpoint and CaughtUp, equality by id.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { CaughtUp, Checkpoint, NewEvent, NewEvents, RecordedEvent } from "../../src/index.ts"
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+const recorded = (fields: Partial<ConstructorParameters<typeof RecordedEvent>[0]> = {}) =>
+  new RecordedEvent({
+    type: "OrderCreated",
+    data: new TextEncoder().encode('{"order":1}'),
+    metadata: new Uint8Array(),
+    contentType: "application/json",
+    id: "5f6a3f0e-6b0c-4b84-9d35-53f0e8c1b1a2",
+    streamName: "order-1",
+    streamPosition: 0n,
+    commitPosition: 128n,
+    preparePosition: 128n,
+    createdTicks: 17_000_000_000_000_000n,
+    link: undefined,
+    retryCount: undefined,
+    ...fields
+  })
+
+describe("NewEvent", () => {
+  it("defaults to application/json, a fresh random UUID and empty metadata", () => {
+    const event = new NewEvent({ type: "OrderCreated", data: '{"order_number":"123456"}' })
+    assert.strictEqual(event.type, "OrderCreated")
+    assert.strictEqual(event.contentType, "application/json")
+    assert.match(event.id, UUID)
+    assert.strictEqual(event.metadata.length, 0)
+    assert.strictEqual(new TextDecoder().decode(event.data), '{"order_number":"123456"}')
+    const another = new NewEvent({ type: "OrderCreated", data: '{"order_number":"123456"}' })
+    assert.notStrictEqual(another.id, event.id, "each event gets its own id")
+  })
+
+  it("keeps given bytes, metadata, content type and id", () => {
+    const id = "0b0f7d3e-2c1e-4f3a-8d5e-1f2a3b4c5d6e"
+    const data = new Uint8Array([1, 2, 3])
+    const event = new NewEvent({ type: "Blob", data, metadata: "meta", contentType: "application/octet-stream", id })
+    assert.strictEqual(event.data, data)
+    assert.strictEqual(new TextDecoder().decode(event.metadata), "meta")
+    assert.strictEqual(event.contentType, "application/octet-stream")
+    assert.strictEqual(event.id, id)
+  })
+
+  it("equality is by id", () => {
+    const id = "0b0f7d3e-2c1e-4f3a-8d5e-1f2a3b4c5d6e"
+    const a = new NewEvent({ type: "A", data: "1", id })
+    const b = new NewEvent({ type: "B", data: "2", id })
+    const c = new NewEvent({ type: "A", data: "1" })
+    assert.isTrue(a.equals(b))
+    assert.isFalse(a.equals(c))
+  })
+
+  it("json and binary constructors", () => {
+    const json = NewEvents.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
+    assert.strictEqual(json.contentType, "application/json")
+    assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.data)), { order: 1 })
+    assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.metadata)), { user: "u" })
+    const binary = NewEvents.binary("Blob", new Uint8Array([9]))
+    assert.strictEqual(binary.contentType, "application/octet-stream")
+    assert.deepStrictEqual(Array.from(binary.data), [9])
+  })
+})
+
+describe("RecordedEvent", () => {
+  it("a plain user event: not system, not link, not resolved; ackId is its id", () => {
+    const event = recorded()
+    assert.isFalse(event.isSystemEvent)
+    assert.isFalse(event.isLinkEvent)
+    assert.isFalse(event.isResolvedEvent)
+    assert.isFalse(event.isCheckpoint)
+    assert.isFalse(event.isCaughtUp)
+    assert.strictEqual(event.ackId, event.id)
+    assert.deepStrictEqual(event.dataJson, { order: 1 })
+    assert.strictEqual(event.recordedAt?.getTime(), 1_700_000_000_000)
+  })
+
+  it("system and link events are recognised by their type", () => {
+    assert.isTrue(recorded({ type: "$metadata" }).isSystemEvent)
+    const link = recorded({ type: "$>", streamName: "$ce-order", id: "11111111-2222-4333-8444-555555555555" })
+    assert.isTrue(link.isSystemEvent)
+    assert.isTrue(link.isLinkEvent)
+    assert.isFalse(link.isResolvedEvent)
+  })
+
+  it("a resolved event carries its link; ackId is the link's id", () => {
+    const link = recorded({ type: "$>", streamName: "$ce-order", id: "11111111-2222-4333-8444-555555555555" })
+    const resolved = recorded({ link })
+    assert.isTrue(resolved.isResolvedEvent)
+    assert.isFalse(resolved.isLinkEvent)
+    assert.strictEqual(resolved.ackId, "11111111-2222-4333-8444-555555555555")
+  })
+
+  it("equality is by id", () => {
+    assert.isTrue(recorded().equals(recorded({ streamPosition: 7n })))
+    assert.isFalse(recorded().equals(recorded({ id: "11111111-2222-4333-8444-555555555555" })))
+  })
+})
+
+describe("Checkpoint and CaughtUp", () => {
+  it("Checkpoint is a checkpoint, not caught up; prepare defaults to commit", () => {
+    const checkpoint = new Checkpoint(42n)
+    assert.strictEqual(checkpoint._tag, "Checkpoint")
+    assert.isTrue(checkpoint.isCheckpoint)
+    assert.isFalse(checkpoint.isCaughtUp)
+    assert.strictEqual(checkpoint.commitPosition, 42n)
+    assert.strictEqual(checkpoint.preparePosition, 42n)
+  })
+
+  it("CaughtUp is caught up, not a checkpoint", () => {
+    const caughtUp = new CaughtUp({ commitPosition: 7n })
+    assert.strictEqual(caughtUp._tag, "CaughtUp")
+    assert.isTrue(caughtUp.isCaughtUp)
+    assert.isFalse(caughtUp.isCheckpoint)
+    assert.strictEqual(caughtUp.commitPosition, 7n)
+    assert.isUndefined(caughtUp.streamPosition)
+  })
+})
