@@ -8,6 +8,7 @@
 import * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { X509Certificate } from "node:crypto"
 import { readFile } from "node:fs/promises"
 import { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import type { ConnectionSettings } from "./ConnectionString.ts"
@@ -131,6 +132,15 @@ export const channelCredentials = (
     const certFile = yield* fromFile("UserCertFile", settings.userCertFile)
     const keyFile = yield* fromFile("UserKeyFile", settings.userKeyFile)
     const rootCerts = caFile ?? toBuffer(overrides?.rootCertificates)
+    if (rootCerts !== undefined) {
+      // Node silently ignores CA data without certificates, which would only surface later as
+      // an unexplained handshake failure: check it here.
+      yield* checkCertificates(
+        caFile !== undefined ? `TlsCaFile "${settings.tlsCaFile}"` : "rootCertificates",
+        caFile !== undefined ? `TlsCaFile=${settings.tlsCaFile}` : "",
+        rootCerts
+      )
+    }
     const certChain = certFile ?? toBuffer(overrides?.certChain)
     const privateKey = keyFile ?? toBuffer(overrides?.privateKey)
     if ((certChain === undefined) !== (privateKey === undefined)) {
@@ -177,6 +187,31 @@ const readPem = (key: string, path: string): Effect.Effect<Buffer, InvalidConnec
       })
     }
   })
+
+const checkCertificates = (
+  source: string,
+  connectionString: string,
+  pem: Buffer
+): Effect.Effect<void, InvalidConnectionString> => {
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    return Effect.fail(
+      new InvalidConnectionString({
+        reason: `${source} contains no PEM certificate (expected "-----BEGIN CERTIFICATE-----")`,
+        connectionString
+      })
+    )
+  }
+  return Effect.try({
+    try: () => {
+      new X509Certificate(pem)
+    },
+    catch: (cause) =>
+      new InvalidConnectionString({
+        reason: `${source} holds an invalid certificate: ${errorText(cause)}`,
+        connectionString
+      })
+  })
+}
 
 const describeSources = (settings: ConnectionSettings, overrides: CertificateOverrides | undefined): string => {
   const sources: Array<string> = []
