@@ -252,6 +252,16 @@ describe("ConnectionString", () => {
       assert.strictEqual(redactConnectionString("esdb://c?ConnectionName=x:y@z"), "esdb://c?ConnectionName=x:y@z")
     })
 
+    it("recognizes a password with an unencoded \"?\" instead of showing it in an error", () => {
+      const s = ok("esdb://admin:pa?ss@localhost?tls=false")
+      assert.strictEqual(Redacted.value(s.password!), "pa?ss")
+      assert.strictEqual(s.tls, false)
+      assert.deepStrictEqual(s.hosts, [{ host: "localhost", port: 2113 }])
+      const e = bad("esdb://admin:pa?ss@localhost:x")
+      assert.strictEqual(e.connectionString, "esdb://admin:*****@localhost:x")
+      assert.notInclude(e.reason, "pa?ss")
+    })
+
     it("rejects a bad user name encoding", () => {
       expectError("esdb://ad%zzmin:pw@localhost", 9, "Unexpected \"%zz\" at position 9, expected a percent-encoded username")
     })

@@ -197,12 +197,29 @@ class ParseFailure {
 
 const schemeList = "kurrentdb://, kurrentdb+discover://, kurrent://, kurrent+discover://, kdb://, kdb+discover://, esdb:// or esdb+discover://"
 
+/**
+ * Index of the "@" ending the user info, or -1. Normally the last "@" before the first "?"; when
+ * there is none, the last "@" before the first "=" or "&" (a password with an unencoded "?"),
+ * so that such a password is still recognized, parsed and masked rather than shown in an error.
+ */
+const userInfoEnd = (input: string, start: number, end: number): number => {
+  const firstIndex = (chars: string) => {
+    for (let i = start; i < end; i++) if (chars.includes(input[i]!)) return i
+    return end
+  }
+  const before = (stop: number) => {
+    for (let i = stop - 1; i >= start; i--) if (input[i] === "@") return i
+    return -1
+  }
+  const at = before(firstIndex("?"))
+  return at >= 0 ? at : before(firstIndex("=&"))
+}
+
 const passwordSpan = (input: string): readonly [number, number] | undefined => {
   const sep = input.indexOf("://")
   const start = sep < 0 ? 0 : sep + 3
-  const q = input.indexOf("?", start)
-  const at = input.lastIndexOf("@", q < 0 ? input.length : q)
-  if (at < start) return undefined
+  const at = userInfoEnd(input, start, input.length)
+  if (at < 0) return undefined
   const colon = input.indexOf(":", start)
   if (colon < 0 || colon > at) return undefined
   return [colon + 1, at]
@@ -305,8 +322,7 @@ const parse = (input: string): ConnectionSettings => {
   let pos = schemeEnd + 3
 
   // --- user info ---------------------------------------------------------------------------
-  const queryStart = indexOrEnd("?", pos)
-  const at = input.lastIndexOf("@", queryStart - 1)
+  const at = userInfoEnd(input, pos, end)
   let username: string | undefined
   let password: Redacted.Redacted<string> | undefined
   let userInfoPos = -1
