@@ -209,7 +209,14 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
       if (round < rounds) yield* Effect.sleep(options.discoveryInterval)
     }
     return yield* new DiscoveryFailed({ reason: lastReason, attempts: rounds })
-  })
+  }).pipe(
+    Effect.withSpan("effect-esdb.discover", {
+      attributes: {
+        "esdb.node_preference": options.preference,
+        "esdb.seeds": options.seeds.map(formatEndpoint).join(",")
+      }
+    })
+  )
 
 /**
  * Errors of {@link readGossipOverGrpc}.
@@ -264,4 +271,15 @@ export const readGossipOverGrpc = (
       if (!done) call.cancel()
       client.close()
     })
-  })
+  }).pipe(
+    Effect.withSpan("event_store.client.gossip.Gossip/Read", {
+      kind: "client",
+      attributes: {
+        "rpc.system": "grpc",
+        "rpc.service": "event_store.client.gossip.Gossip",
+        "rpc.method": "Read",
+        "server.address": endpoint.host,
+        "server.port": endpoint.port
+      }
+    })
+  )
