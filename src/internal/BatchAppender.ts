@@ -1,0 +1,162 @@
+/**
+ * Appends over one long-lived `Streams.BatchAppend` call per connection: each append is one
+ * request (options, its events, `is_final`), matched to its reply by correlation id. This costs
+ * a fraction of a new HTTP/2 stream per append (see PERFORMANCE.md), and concurrent appends share
+ * the call instead of each taking one of the connection's ~100 streams.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import type * as grpc from "@grpc/grpc-js"
+import * as Effect from "effect/Effect"
+import { DeadlineExceeded } from "../errors/DeadlineExceeded.ts"
+import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
+import type {
+  BatchAppendReq,
+  BatchAppendReq_Options,
+  BatchAppendReq_ProposedMessage,
+  BatchAppendResp,
+  BatchAppendResp_Success
+} from "../generated/streams.ts"
+import type { StreamState } from "../domain/StreamState.ts"
+import { classifyRpcStatus } from "./classifyError.ts"
+import type { CallError, ChannelSlot, Connection } from "./Connection.ts"
+import { empty, streamIdentifier, uuidString, uuidToString } from "./convert.ts"
+
+/** Requests larger than this are split into several chunks of one append. */
+const CHUNK_BYTES = 3 * 1024 * 1024
+
+interface Pending {
+  readonly stream: string
+  readonly expected: StreamState
+  readonly resume: (result: Effect.Effect<BatchAppendResp_Success, CallError>) => void
+}
+
+interface Session {
+  readonly slot: ChannelSlot
+  readonly call: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp>
+  readonly pending: Map<string, Pending>
+  closed: boolean
+}
+
+/** @internal */
+export interface BatchAppender {
+  readonly append: (
+    stream: string,
+    expected: StreamState,
+    events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+    timeoutMs: number
+  ) => Effect.Effect<BatchAppendResp_Success, CallError>
+}
+
+const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedStreamPosition"] =>
+  typeof state === "bigint"
+    ? { $case: "streamPosition", value: state }
+    : state === "any"
+    ? { $case: "any", value: empty }
+    : state === "no_stream"
+    ? { $case: "noStream", value: empty }
+    : { $case: "streamExists", value: empty }
+
+const sizeOf = (m: BatchAppendReq_ProposedMessage) => m.data.length + m.customMetadata.length + 64
+
+/**
+ * Makes the batch appender of a connection. Sessions are opened lazily on the connection's
+ * primary channel and replaced when their call fails or the channel is replaced.
+ *
+ * @internal
+ */
+export const make = (connection: Connection): BatchAppender => {
+  let session: Session | undefined
+
+  const failAll = (s: Session, error: CallError) => {
+    s.closed = true
+    if (session === s) session = undefined
+    const waiting = Array.from(s.pending.values())
+    s.pending.clear()
+    for (const p of waiting) p.resume(Effect.fail(error))
+  }
+
+  const open = (slot: ChannelSlot): Session => {
+    const call = slot.streams.batchAppend(connection.metadata(undefined), { deadline: Infinity })
+    const s: Session = { slot, call, pending: new Map(), closed: false }
+    call.on("data", (response: BatchAppendResp) => {
+      const id = uuidToString(response.correlationId)
+      const p = s.pending.get(id)
+      if (p === undefined) return
+      s.pending.delete(id)
+      const result = response.result
+      if (result?.$case === "success") p.resume(Effect.succeed(result.value))
+      else if (result?.$case === "error") {
+        p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
+      } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
+    })
+    call.on("error", (error) => failAll(s, connection.fail(slot, error, {})))
+    call.on("end", () => failAll(s, new ServiceUnavailable({ reason: "The BatchAppend call was ended by the server" })))
+    return s
+  }
+
+  const current: Effect.Effect<Session, CallError> = Effect.map(connection.acquire, (slot) => {
+    if (session !== undefined && !session.closed && session.slot === slot && !slot.closed) return session
+    if (session !== undefined && !session.closed) {
+      const old = session
+      old.call.end()
+      failAll(old, new ServiceUnavailable({ reason: "The connection was replaced" }))
+    }
+    session = open(slot)
+    return session
+  })
+
+  const append: BatchAppender["append"] = (stream, expected, events, timeoutMs) =>
+    Effect.flatMap(current, (s) =>
+      Effect.callback<BatchAppendResp_Success, CallError>((resume) => {
+        const id = randomUUID()
+        const correlationId = uuidString(id)
+        let done = false
+        const timer = setTimeout(() => {
+          if (done) return
+          done = true
+          s.pending.delete(id)
+          resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
+        }, timeoutMs)
+        s.pending.set(id, {
+          stream,
+          expected,
+          resume: (result) => {
+            if (done) return
+            done = true
+            clearTimeout(timer)
+            resume(result)
+          }
+        })
+        const seconds = Math.floor(timeoutMs / 1000)
+        const options: BatchAppendReq_Options = {
+          streamIdentifier: streamIdentifier(stream),
+          expectedStreamPosition: expectedPosition(expected),
+          deadlineOption: { $case: "deadline", value: { seconds: BigInt(seconds), nanos: (timeoutMs - seconds * 1000) * 1_000_000 } }
+        }
+        let chunk: Array<BatchAppendReq_ProposedMessage> = []
+        let bytes = 0
+        let first = true
+        for (const event of events) {
+          const size = sizeOf(event)
+          if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
+            s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: false })
+            first = false
+            chunk = []
+            bytes = 0
+          }
+          chunk.push(event)
+          bytes += size
+        }
+        s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: true })
+        return Effect.sync(() => {
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          s.pending.delete(id)
+        })
+      }))
+
+  return { append }
+}
