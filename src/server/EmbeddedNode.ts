@@ -1,0 +1,232 @@
+/**
+ * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
+ * target of tests, benchmarks and local development, and of the official client's conformance
+ * suite. `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
+ *
+ * @since 0.1.0
+ */
+import { type Server, ServerCredentials } from "@grpc/grpc-js"
+import * as grpc from "@grpc/grpc-js"
+import { Context, Effect, Layer } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { fileURLToPath } from "node:url"
+import { GossipService } from "../generated/gossip.ts"
+import { ServerFeaturesService } from "../generated/serverfeatures.ts"
+import { Auth } from "./Auth.ts"
+import { enableCoalescedFraming, type ReadFraming } from "./Framing.ts"
+import { makeGossipHandler } from "./GossipHandler.ts"
+import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
+import { Store } from "./Store.ts"
+import { makeStreamsHandler, StreamsServiceDefinition } from "./StreamsHandler.ts"
+import { newUuid } from "./Uuid.ts"
+
+/**
+ * Options of an embedded node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EmbeddedNodeOptions {
+  /** Default "127.0.0.1". */
+  readonly host?: string | undefined
+  /** Default 0 = a free port. */
+  readonly port?: number | undefined
+  /** Default true. */
+  readonly insecure?: boolean | undefined
+  /** Default: the bundled dev certificates (src/server/certs). */
+  readonly tls?: {
+    readonly certChain: Buffer
+    readonly privateKey: Buffer
+    readonly rootCerts?: Buffer | undefined
+  } | undefined
+  /** Default "message". */
+  readonly readFraming?: "message" | "coalesced" | undefined
+  /** Default 256 MiB. */
+  readonly maxAppendSize?: number | undefined
+  /** Default 16 MiB. */
+  readonly maxAppendEventSize?: number | undefined
+  /** Reported by ServerFeatures, default "24.10.0". */
+  readonly version?: string | undefined
+}
+
+/**
+ * A started node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunningNode {
+  readonly host: string
+  readonly port: number
+  readonly insecure: boolean
+  /** insecure: `esdb://127.0.0.1:<port>?tls=false`; secure: `esdb://admin:changeit@localhost:<port>?tls=true&tlsCaFile=<ca.crt>`. */
+  readonly connectionString: string
+  /** Absolute path of the CA certificate when secure with the bundled certificates. */
+  readonly caFile: string | undefined
+  /** CPU used by the process hosting the node. */
+  readonly cpuUsage: () => NodeJS.CpuUsage
+  /** Graceful, then forced shutdown; idempotent. */
+  readonly stop: () => Promise<void>
+}
+
+/**
+ * Where the bundled dev certificates are (source tree, or next to the built files).
+ *
+ * @since 0.1.0
+ * @category certificates
+ */
+export const bundledCertsDir = (): string => {
+  const candidates = [
+    new URL("./certs/", import.meta.url),
+    new URL("../../src/server/certs/", import.meta.url)
+  ]
+  for (const url of candidates) {
+    const dir = fileURLToPath(url)
+    if (existsSync(dir + "ca.crt")) return dir
+  }
+  throw new Error(
+    `effect-esdb: bundled dev certificates not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(", ")})`
+  )
+}
+
+const DEFAULT_MAX_APPEND_SIZE = 256 * 1024 * 1024
+const DEFAULT_MAX_APPEND_EVENT_SIZE = 16 * 1024 * 1024
+
+/**
+ * Starts a node and resolves once it listens.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Promise<RunningNode> => {
+  const host = options.host ?? "127.0.0.1"
+  const insecure = options.insecure ?? true
+  const readFraming: ReadFraming = options.readFraming ?? "message"
+  if (readFraming === "coalesced" && !enableCoalescedFraming()) {
+    process.emitWarning("effect-esdb embedded node: coalesced framing unavailable with this grpc-js; using message framing")
+  }
+  const store = new Store()
+  const auth = new Auth(store, insecure)
+  if (!insecure) {
+    auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+    auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  }
+
+  let credentials: ServerCredentials
+  let caFile: string | undefined
+  if (insecure) {
+    credentials = ServerCredentials.createInsecure()
+  } else if (options.tls !== undefined) {
+    credentials = ServerCredentials.createSsl(options.tls.rootCerts ?? null, [{
+      cert_chain: options.tls.certChain,
+      private_key: options.tls.privateKey
+    }], false)
+  } else {
+    const dir = bundledCertsDir()
+    caFile = dir + "ca.crt"
+    credentials = ServerCredentials.createSsl(readFileSync(caFile), [{
+      cert_chain: readFileSync(dir + "node.crt"),
+      private_key: readFileSync(dir + "node.key")
+    }], false)
+  }
+
+  const server: Server = new grpc.Server({
+    "grpc.max_receive_message_length": -1,
+    "grpc.max_send_message_length": -1
+  })
+  let boundPort = options.port ?? 0
+  const activeReads = new Set<() => void>()
+  const services = [StreamsServiceDefinition, GossipService, ServerFeaturesService] as unknown as ReadonlyArray<
+    grpc.ServiceDefinition
+  >
+  server.addService(
+    StreamsServiceDefinition,
+    makeStreamsHandler({
+      store,
+      auth,
+      readFraming,
+      maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+      maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
+      activeReads
+    })
+  )
+  server.addService(
+    GossipService as unknown as grpc.ServiceDefinition,
+    makeGossipHandler({
+      auth,
+      instanceId: newUuid(),
+      endpoint: () => ({ host: insecure ? host : "localhost", port: boundPort })
+    })
+  )
+  server.addService(
+    ServerFeaturesService as unknown as grpc.ServiceDefinition,
+    makeServerFeaturesHandler(options.version ?? "24.10.0", () => services)
+  )
+
+  boundPort = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${boundPort}`, credentials, (error, port) => {
+      if (error !== null) reject(error)
+      else resolve(port)
+    })
+  })
+
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    if (stopping !== undefined) return stopping
+    stopping = new Promise<void>((resolve) => {
+      // end open reads and subscriptions so a graceful shutdown can complete
+      for (const end of Array.from(activeReads)) end()
+      let settled = false
+      const timer = setTimeout(() => {
+        if (settled) return
+        settled = true
+        server.forceShutdown()
+        resolve()
+      }, 1000)
+      server.tryShutdown(() => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+    return stopping
+  }
+
+  const connectionString = insecure
+    ? `esdb://${host}:${boundPort}?tls=false`
+    : `esdb://admin:changeit@localhost:${boundPort}?tls=true${caFile === undefined ? "" : `&tlsCaFile=${caFile}`}`
+
+  return {
+    host,
+    port: boundPort,
+    insecure,
+    connectionString,
+    caFile,
+    cpuUsage: () => process.cpuUsage(),
+    stop
+  }
+}
+
+/**
+ * The embedded node as an Effect service.
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("effect-esdb/EmbeddedNode") {
+  /**
+   * Starts a node (on a free port unless `port` is given) that stops with the layer's scope.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layer = (options?: EmbeddedNodeOptions): Layer.Layer<EmbeddedNode> =>
+    Layer.effect(
+      EmbeddedNode,
+      Effect.acquireRelease(
+        Effect.promise(() => startEmbeddedNode(options)),
+        (node) => Effect.promise(() => node.stop())
+      )
+    )
+}

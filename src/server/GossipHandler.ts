@@ -1,0 +1,48 @@
+/**
+ * `event_store.client.gossip.Gossip`: a single node reports itself as the one alive Leader, with
+ * its advertised host and port (PROTOCOL.md §6).
+ *
+ * @since 0.1.0
+ */
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js"
+import { type ClusterInfo, MemberInfo_VNodeState } from "../generated/gossip.ts"
+import type { Empty } from "../generated/shared.ts"
+import type { Auth } from "./Auth.ts"
+import { unauthenticated } from "./errors.ts"
+import { toStructured } from "./Uuid.ts"
+
+/**
+ * What the gossip handler needs.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GossipContext {
+  readonly auth: Auth
+  readonly instanceId: string
+  /** The advertised endpoint (known once the server is bound). */
+  readonly endpoint: () => { readonly host: string; readonly port: number }
+}
+
+/**
+ * The Gossip service implementation.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const makeGossipHandler = (ctx: GossipContext): UntypedServiceImplementation => ({
+  read: (call: ServerUnaryCall<Empty, ClusterInfo>, callback: sendUnaryData<ClusterInfo>) => {
+    call.on("error", () => {})
+    if (ctx.auth.authenticate(call.metadata)._tag === "Unauthenticated") return callback(unauthenticated())
+    const { host, port } = ctx.endpoint()
+    callback(null, {
+      members: [{
+        instanceId: toStructured(ctx.instanceId),
+        timeStamp: BigInt(Date.now()) * 10000n,
+        state: MemberInfo_VNodeState.Leader,
+        isAlive: true,
+        httpEndPoint: { address: host, port }
+      }]
+    })
+  }
+})

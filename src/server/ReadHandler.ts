@@ -1,0 +1,526 @@
+/**
+ * `Streams.Read`: request validation (the valid combinations of PROTOCOL.md §1), stream and `$all`
+ * reads in both directions, and catch-up/live subscriptions, all as producers of pre-encoded
+ * `ReadResp` messages driven with backpressure. Live subscriptions keep only a cursor into the log:
+ * a slow subscriber never makes the node buffer; it simply reads on from the log when it can.
+ *
+ * @since 0.1.0
+ */
+import type { ServerWritableStream } from "@grpc/grpc-js"
+import type { ReadReq, ReadResp } from "../generated/streams.ts"
+import type { Auth, Principal } from "./Auth.ts"
+import {
+  accessDenied,
+  invalidArgument,
+  invalidArgumentOf,
+  invalidCombination,
+  requiredArgument,
+  type RpcFailure,
+  streamDeleted,
+  unauthenticated,
+  unhandled
+} from "./errors.ts"
+import { type CompiledFilter, compileFilter } from "./Filters.ts"
+import { IDLE, type Producer, type ReadFraming, ResponseSink } from "./Framing.ts"
+import {
+  caughtUpResp,
+  checkpointResp,
+  confirmationResp,
+  eventResp,
+  firstStreamPositionResp,
+  lastStreamPositionResp,
+  resolvedResp,
+  streamNotFoundResp,
+  type UuidMode
+} from "./ReadEncoding.ts"
+import { type EventRecord, hiddenFromAll, type Store } from "./Store.ts"
+import { newUuid } from "./Uuid.ts"
+
+/**
+ * What the read handler needs from the node.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadContext {
+  readonly store: Store
+  readonly auth: Auth
+  readonly readFraming: ReadFraming
+  /** Open server-streaming calls, ended on shutdown. */
+  readonly activeReads: Set<() => void>
+}
+
+/**
+ * Is a value one of our RpcFailures?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRpcFailure = (u: unknown): u is RpcFailure =>
+  u instanceof Error && typeof (u as { code?: unknown }).code === "number" && "metadata" in u
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const toNumber = (n: bigint): number => (n > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(n))
+
+const encodeRecord = (store: Store, record: EventRecord, resolveLinks: boolean, mode: UuidMode): Buffer =>
+  resolveLinks && record.eventType === "$>" ? resolvedResp(store.resolveLink(record), record, mode) : eventResp(record, mode)
+
+interface Built {
+  readonly producer: Producer
+  /** Registers a wake-up on store changes; returns the unregistration. */
+  readonly watch?: ((wake: () => void) => () => void) | undefined
+}
+
+function* readStreamForwards(
+  store: Store,
+  name: string,
+  nameBytes: Buffer,
+  from: number,
+  count: number,
+  resolveLinks: boolean,
+  compatibility: number,
+  mode: UuidMode
+): Producer {
+  const view = store.view(name)
+  if (view._tag === "Deleted") throw streamDeleted(name)
+  if (view._tag === "NoStream") {
+    yield streamNotFoundResp(nameBytes)
+    return
+  }
+  const { entry, last, first, minCreatedMs } = view
+  if (compatibility >= 1 && count > 0) {
+    // what the first 32-event page of the real reader returns when it is empty
+    const pageEnd = from + Math.min(32, count) - 1
+    let next: number | undefined
+    if (from > last) next = last + 1
+    else if (pageEnd < first) next = first
+    else if (Math.max(from, first) > last) next = last + 1
+    if (next !== undefined && next !== from) yield firstStreamPositionResp(next)
+  }
+  let sent = 0
+  for (let n = Math.max(from, first); n <= last && sent < count; n++) {
+    const record = entry.events[n]!
+    if (record.createdMs < minCreatedMs) continue
+    sent++
+    yield encodeRecord(store, record, resolveLinks, mode)
+  }
+  if (compatibility >= 1) yield lastStreamPositionResp(last)
+}
+
+function* readStreamBackwards(
+  store: Store,
+  name: string,
+  nameBytes: Buffer,
+  from: number,
+  count: number,
+  resolveLinks: boolean,
+  compatibility: number,
+  mode: UuidMode
+): Producer {
+  const view = store.view(name)
+  if (view._tag === "Deleted") throw streamDeleted(name)
+  if (view._tag === "NoStream") {
+    yield streamNotFoundResp(nameBytes)
+    return
+  }
+  const { entry, last, first, minCreatedMs } = view
+  let sent = 0
+  for (let n = Math.min(from, last); n >= first && sent < count; n--) {
+    const record = entry.events[n]!
+    if (record.createdMs < minCreatedMs) continue
+    sent++
+    yield encodeRecord(store, record, resolveLinks, mode)
+  }
+  if (compatibility >= 1) yield lastStreamPositionResp(last)
+}
+
+function* readAllForwards(
+  store: Store,
+  startIndex: number,
+  count: number,
+  resolveLinks: boolean,
+  filter: CompiledFilter | undefined,
+  mode: UuidMode
+): Producer {
+  const log = store.log
+  const end = log.length
+  const matches = filter?.matches
+  let sent = 0
+  for (let i = startIndex; i < end && sent < count; i++) {
+    const record = log[i]!
+    if (hiddenFromAll(record)) continue
+    if (matches !== undefined && !matches(record)) continue
+    sent++
+    yield encodeRecord(store, record, resolveLinks, mode)
+  }
+}
+
+function* readAllBackwards(
+  store: Store,
+  startIndex: number,
+  count: number,
+  resolveLinks: boolean,
+  filter: CompiledFilter | undefined,
+  mode: UuidMode
+): Producer {
+  const log = store.log
+  const matches = filter?.matches
+  let sent = 0
+  for (let i = Math.min(startIndex, log.length - 1); i >= 0 && sent < count; i--) {
+    const record = log[i]!
+    if (hiddenFromAll(record)) continue
+    if (matches !== undefined && !matches(record)) continue
+    sent++
+    yield encodeRecord(store, record, resolveLinks, mode)
+  }
+}
+
+type SubscriptionStart =
+  | { readonly _tag: "Start" }
+  | { readonly _tag: "End" }
+  | { readonly _tag: "At"; readonly value: number }
+
+function* streamSubscription(
+  store: Store,
+  name: string,
+  start: SubscriptionStart,
+  resolveLinks: boolean,
+  mode: UuidMode
+): Producer {
+  yield confirmationResp(newUuid())
+  if (store.isTombstoned(name)) throw streamDeleted(name)
+  let cursor = start._tag === "Start" ? 0 : start._tag === "End" ? store.lastEventNumber(name) + 1 : start.value + 1
+  let caughtUp = false
+  for (;;) {
+    const view = store.view(name)
+    if (view._tag === "Deleted") {
+      if (!caughtUp) throw streamDeleted(name)
+      const entry = store.stream(name)
+      if (entry !== undefined) {
+        while (cursor < entry.events.length) yield encodeRecord(store, entry.events[cursor++]!, resolveLinks, mode)
+        if (entry.tombstone !== undefined) yield eventResp(entry.tombstone, mode)
+      }
+      throw streamDeleted(name)
+    }
+    if (view._tag === "NoStream") {
+      // missing or soft-deleted: nothing visible up to `last`
+      cursor = Math.max(cursor, view.last + 1)
+    } else {
+      if (cursor < view.first) cursor = view.first
+      while (cursor <= view.last) {
+        const record = view.entry.events[cursor++]!
+        if (record.createdMs < view.minCreatedMs) continue
+        yield encodeRecord(store, record, resolveLinks, mode)
+        // the stream may change while the consumer was slow: re-evaluate the view
+        if (store.isTombstoned(name)) break
+      }
+      if (store.isTombstoned(name)) continue
+      if (store.lastEventNumber(name) >= cursor) continue
+    }
+    if (!caughtUp) {
+      caughtUp = true
+      yield caughtUpResp({ streamRevision: cursor - 1 })
+    }
+    yield IDLE
+  }
+}
+
+function* allSubscription(
+  store: Store,
+  start: SubscriptionStart,
+  resolveLinks: boolean,
+  filter: CompiledFilter | undefined,
+  mode: UuidMode
+): Producer {
+  yield confirmationResp(newUuid())
+  const log = store.log
+  let cursor: number
+  let lastConsidered: number
+  if (start._tag === "Start") {
+    cursor = 0
+    lastConsidered = 0
+  } else if (start._tag === "End") {
+    cursor = log.length
+    lastConsidered = store.lastPosition
+  } else {
+    cursor = store.indexAtOrAfter(start.value + 1)
+    lastConsidered = start.value
+  }
+  const matches = filter?.matches
+  const interval = filter === undefined ? 0 : filter.checkpointIntervalMultiplier * filter.window
+  let counter = 0
+  let caughtUp = false
+  for (;;) {
+    while (cursor < log.length) {
+      const record = log[cursor++]!
+      lastConsidered = record.position
+      if (!hiddenFromAll(record) && (matches === undefined || matches(record))) {
+        yield encodeRecord(store, record, resolveLinks, mode)
+      }
+      if (interval > 0 && ++counter >= interval) {
+        counter %= interval
+        yield checkpointResp(lastConsidered)
+      }
+    }
+    if (!caughtUp) {
+      caughtUp = true
+      if (filter !== undefined) {
+        yield checkpointResp(lastConsidered)
+        counter = 0
+      }
+      yield caughtUpResp({ position: lastConsidered })
+    }
+    yield IDLE
+  }
+}
+
+const STREAM_CASES = { stream: "Stream", all: "All" } as const
+const COUNT_CASES = { count: "Count", subscription: "Subscription" } as const
+const FILTER_CASES = { filter: "Filter", noFilter: "NoFilter" } as const
+
+const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built | RpcFailure => {
+  const { auth, store } = ctx
+  const options = request.options
+  if (options === undefined) return requiredArgument("options", "EventStore.Client.Streams.ReadReq+Types+Options")
+  const uuidOption = options.uuidOption
+  if (uuidOption === undefined) {
+    return requiredArgument("uuidOption", "EventStore.Client.Streams.ReadReq+Types+Options+Types+UUIDOption")
+  }
+  const mode: UuidMode = uuidOption.content?.$case === "string" ? 1 : 0
+  const streamOption = options.streamOption
+  if (streamOption === undefined) {
+    return invalidArgumentOf("None", "EventStore.Client.Streams.ReadReq+Types+Options+StreamOptionOneofCase")
+  }
+  let streamName = "$all"
+  let streamBytes: Buffer = Buffer.from("$all")
+  if (streamOption.$case === "stream") {
+    const id = streamOption.value.streamIdentifier
+    if (id === undefined || id.streamName.length === 0) {
+      return requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier")
+    }
+    streamBytes = id.streamName
+    streamName = id.streamName.toString("utf8")
+  }
+  if (!auth.canAccessStream(principal, streamName, "read")) return accessDenied()
+
+  const direction = options.readDirection
+  if (direction !== 0 && direction !== 1) {
+    return invalidArgumentOf(String(direction), "EventStore.Client.Streams.ReadReq+Types+Options+Types+ReadDirection")
+  }
+  const countOption = options.countOption
+  const filterOption = options.filterOption
+  const combination = [
+    STREAM_CASES[streamOption.$case],
+    countOption === undefined ? "None" : COUNT_CASES[countOption.$case],
+    direction === 0 ? "Forwards" : "Backwards",
+    filterOption === undefined ? "None" : FILTER_CASES[filterOption.$case]
+  ]
+  const key = combination.join(",")
+  const valid = [
+    "Stream,Count,Forwards,NoFilter",
+    "Stream,Count,Backwards,NoFilter",
+    "All,Count,Forwards,NoFilter",
+    "All,Count,Forwards,Filter",
+    "All,Count,Backwards,NoFilter",
+    "All,Count,Backwards,Filter",
+    "Stream,Subscription,Forwards,NoFilter",
+    "All,Subscription,Forwards,NoFilter",
+    "All,Subscription,Forwards,Filter"
+  ]
+  if (!valid.includes(key)) return invalidCombination(combination)
+
+  let filter: CompiledFilter | undefined
+  if (filterOption?.$case === "filter") {
+    const compiled = compileFilter(filterOption.value)
+    if (isRpcFailure(compiled)) return compiled
+    filter = compiled
+  }
+  const resolveLinks = options.resolveLinks
+  const compatibility = options.controlOption?.compatibility ?? 0
+
+  if (streamOption.$case === "stream") {
+    const revisionOption = streamOption.value.revisionOption
+    if (revisionOption === undefined) {
+      return invalidArgumentOf("None", "EventStore.Client.Streams.ReadReq+Types+Options+Types+StreamOptions+RevisionOptionOneofCase")
+    }
+    if (countOption!.$case === "count") {
+      const count = toNumber(countOption!.value)
+      if (direction === 0) {
+        const from = revisionOption.$case === "start"
+          ? 0
+          : revisionOption.$case === "end"
+          ? store.lastEventNumber(streamName) + 1
+          : toNumber(revisionOption.value)
+        return {
+          producer: readStreamForwards(store, streamName, streamBytes, from, count, resolveLinks, compatibility, mode)
+        }
+      }
+      const from = revisionOption.$case === "start"
+        ? 0
+        : revisionOption.$case === "end"
+        ? Number.MAX_SAFE_INTEGER
+        : toNumber(revisionOption.value)
+      return {
+        producer: readStreamBackwards(store, streamName, streamBytes, from, count, resolveLinks, compatibility, mode)
+      }
+    }
+    const start: SubscriptionStart = revisionOption.$case === "start"
+      ? { _tag: "Start" }
+      : revisionOption.$case === "end"
+      ? { _tag: "End" }
+      : { _tag: "At", value: toNumber(revisionOption.value) }
+    return {
+      producer: streamSubscription(store, streamName, start, resolveLinks, mode),
+      watch: (wake) => store.onAppendStream(streamName, wake)
+    }
+  }
+
+  const allOption = streamOption.value.allOption
+  if (allOption === undefined) {
+    return invalidArgumentOf("None", "EventStore.Client.Streams.ReadReq+Types+Options+Types+AllOptions+AllOptionOneofCase")
+  }
+  if (allOption.$case === "position" && allOption.value.commitPosition < allOption.value.preparePosition) {
+    return invalidArgument("Trying to read from an invalid position.")
+  }
+  if (countOption!.$case === "count") {
+    const count = toNumber(countOption!.value)
+    if (direction === 0) {
+      const startIndex = allOption.$case === "start"
+        ? 0
+        : allOption.$case === "end"
+        ? store.log.length
+        : store.indexAtOrAfter(toNumber(allOption.value.commitPosition))
+      return { producer: readAllForwards(store, startIndex, count, resolveLinks, filter, mode) }
+    }
+    const startIndex = allOption.$case === "start"
+      ? -1
+      : allOption.$case === "end"
+      ? store.log.length - 1
+      : store.indexAtOrAfter(toNumber(allOption.value.commitPosition)) - 1
+    return { producer: readAllBackwards(store, startIndex, count, resolveLinks, filter, mode) }
+  }
+  if (filter !== undefined && filter.checkpointIntervalMultiplier === 0) {
+    return invalidArgument("Specified argument was out of the range of valid values. (Parameter 'checkpointIntervalMultiplier')")
+  }
+  const start: SubscriptionStart = allOption.$case === "start"
+    ? { _tag: "Start" }
+    : allOption.$case === "end"
+    ? { _tag: "End" }
+    : { _tag: "At", value: toNumber(allOption.value.commitPosition) }
+  return {
+    producer: allSubscription(store, start, resolveLinks, filter, mode),
+    watch: (wake) => store.onAppendAll(wake)
+  }
+}
+
+const fail = (call: ServerWritableStream<ReadReq, ReadResp>, failure: RpcFailure): void => {
+  call.emit("error", failure)
+}
+
+/**
+ * Drives a producer over a server stream until it ends, fails or the call is cancelled.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const runProducer = (
+  call: ServerWritableStream<unknown, unknown>,
+  framing: ReadFraming,
+  built: Built,
+  active: Set<() => void>
+): void => {
+  const { producer, watch } = built
+  const sink = new ResponseSink(call, framing)
+  let finished = false
+  let running = false
+  let again = false
+  let unwatch: (() => void) | undefined
+
+  const cleanup = () => {
+    finished = true
+    active.delete(shutdown)
+    if (unwatch !== undefined) unwatch()
+    unwatch = undefined
+    sink.dispose()
+    call.removeListener("cancelled", onCancel)
+    try {
+      producer.return()
+    } catch {
+      // ignore
+    }
+  }
+  const finish = (failure?: RpcFailure) => {
+    if (finished) return
+    sink.flush()
+    cleanup()
+    if (failure !== undefined) call.emit("error", failure)
+    else call.end()
+  }
+  const onCancel = () => {
+    if (finished) return
+    cleanup()
+  }
+  const shutdown = () => finish()
+
+  const step = (): void => {
+    if (finished) return
+    if (running) {
+      again = true
+      return
+    }
+    if (sink.congested) {
+      sink.whenDrained(step)
+      return
+    }
+    running = true
+    try {
+      for (;;) {
+        const r = producer.next()
+        if (r.done === true) {
+          finish()
+          return
+        }
+        if (r.value === IDLE) {
+          if (!sink.flush()) sink.whenDrained(step)
+          return
+        }
+        if (!sink.push(r.value)) {
+          sink.whenDrained(step)
+          return
+        }
+      }
+    } catch (e) {
+      finish(isRpcFailure(e) ? e : unhandled())
+    } finally {
+      running = false
+      if (again && !finished) {
+        again = false
+        queueMicrotask(step)
+      }
+    }
+  }
+
+  call.on("cancelled", onCancel)
+  active.add(shutdown)
+  if (watch !== undefined) unwatch = watch(step)
+  step()
+}
+
+/**
+ * The `Read` handler.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const makeReadHandler = (ctx: ReadContext) => (call: ServerWritableStream<ReadReq, ReadResp>): void => {
+  call.on("error", () => {})
+  try {
+    const authn = ctx.auth.authenticate(call.metadata)
+    if (authn._tag === "Unauthenticated") return fail(call, unauthenticated())
+    const built = build(ctx, call.request, authn.principal)
+    if (isRpcFailure(built)) return fail(call, built)
+    runProducer(call as ServerWritableStream<unknown, unknown>, ctx.readFraming, built, ctx.activeReads)
+  } catch {
+    fail(call, unhandled())
+  }
+}

@@ -1,0 +1,690 @@
+/**
+ * The embedded node's in-memory database: one transaction log of self-committed event records
+ * (positions are byte-offset-like, start above 0 and have gaps) plus a stream index with
+ * revisions, metastreams (`$$x`), soft deletes (`$tb`), tombstones, `$maxCount`/`$maxAge`,
+ * idempotency by event id and change notification for subscriptions.
+ *
+ * Semantics follow PROTOCOL.md §1 (IndexWriter.CheckCommit, StorageWriterService).
+ *
+ * @since 0.1.0
+ */
+import { newUuid } from "./Uuid.ts"
+
+/**
+ * Wire value of a tombstone's event number (`long.MaxValue`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const TOMBSTONE_REVISION = 9223372036854775807n
+
+/**
+ * `$tb` value marking a soft-deleted stream (compared as a JS number).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DELETED_TB = 9223372036854775807
+
+const TOMBSTONE_EVENT_NUMBER = Number.MAX_SAFE_INTEGER
+
+/**
+ * One record of the log: an event, committed on its own (commit == prepare == `position`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventRecord {
+  readonly position: number
+  readonly stream: string
+  readonly streamBytes: Buffer
+  /** Event number in its stream; a tombstone has `Number.MAX_SAFE_INTEGER` here and `long.MaxValue` on the wire. */
+  readonly eventNumber: number
+  readonly isTombstone: boolean
+  readonly eventId: string
+  readonly eventType: string
+  readonly isJson: boolean
+  readonly data: Buffer
+  readonly customMetadata: Buffer
+  readonly createdMs: number
+  /** 100-ns ticks since the Unix epoch, as decimal text. */
+  readonly created: string
+  /** Encoding caches filled by the read path: index 0 structured ids, 1 string ids. */
+  readonly cache: [Buffer | undefined, Buffer | undefined]
+}
+
+/**
+ * The wire revision of a record (`long.MaxValue` for tombstones).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const wireRevision = (record: EventRecord): bigint =>
+  record.isTombstone ? TOMBSTONE_REVISION : BigInt(record.eventNumber)
+
+/**
+ * An event as proposed by an append.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProposedEvent {
+  readonly eventId: string
+  readonly eventType: string
+  readonly isJson: boolean
+  readonly data: Buffer
+  readonly customMetadata: Buffer
+}
+
+/**
+ * Expected stream state of a write.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Expected =
+  | { readonly _tag: "Any" }
+  | { readonly _tag: "NoStream" }
+  | { readonly _tag: "StreamExists" }
+  | { readonly _tag: "Revision"; readonly revision: bigint }
+
+/**
+ * Internal expected-version number (−2 any, −1 no stream, −4 exists, else the revision).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const expectedVersionNumber = (expected: Expected): bigint => {
+  switch (expected._tag) {
+    case "Any":
+      return -2n
+    case "NoStream":
+      return -1n
+    case "StreamExists":
+      return -4n
+    case "Revision":
+      return expected.revision
+  }
+}
+
+/**
+ * Outcome of a write.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type WriteOutcome =
+  | { readonly _tag: "Success"; readonly currentRevision: number; readonly position: number }
+  | { readonly _tag: "WrongExpectedVersion"; readonly currentRevision: number }
+  | { readonly _tag: "StreamDeleted" }
+
+/**
+ * Access control list of a stream (roles per action).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamAcl {
+  readonly read?: ReadonlyArray<string> | undefined
+  readonly write?: ReadonlyArray<string> | undefined
+  readonly delete?: ReadonlyArray<string> | undefined
+  readonly metaRead?: ReadonlyArray<string> | undefined
+  readonly metaWrite?: ReadonlyArray<string> | undefined
+}
+
+/**
+ * The parsed metadata of a stream (last event of its metastream).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamMetadata {
+  readonly maxCount?: number | undefined
+  readonly maxAge?: number | undefined
+  readonly truncateBefore?: number | undefined
+  readonly acl?: StreamAcl | undefined
+  readonly raw: Record<string, unknown>
+}
+
+/**
+ * One stream of the index.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamEntry {
+  readonly name: string
+  readonly nameBytes: Buffer
+  /** `events[i].eventNumber === i`. */
+  readonly events: Array<EventRecord>
+  tombstone: EventRecord | undefined
+  /** Parsed metadata (for non-meta streams), from the last event of `$$name`. */
+  metadata: StreamMetadata | undefined
+}
+
+/**
+ * What a stream read can see right now.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StreamView =
+  | { readonly _tag: "NoStream"; readonly last: number }
+  | { readonly _tag: "Deleted" }
+  | {
+    readonly _tag: "Ok"
+    readonly entry: StreamEntry
+    /** Last event number. */
+    readonly last: number
+    /** First event number not truncated by `$tb` / `$maxCount`. */
+    readonly first: number
+    /** Events created before this (ms since epoch) are hidden (`$maxAge`), or 0. */
+    readonly minCreatedMs: number
+  }
+
+/**
+ * Is this a metastream name (`$$x`)?
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const isMetastream = (name: string): boolean => name.startsWith("$$")
+
+/**
+ * The metastream of a stream.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const metastreamOf = (name: string): string => "$$" + name
+
+/**
+ * Is a record hidden from `$all` by the server's DefaultAllFilter?
+ *
+ * @since 0.1.0
+ * @category filters
+ */
+export const hiddenFromAll = (record: EventRecord): boolean => {
+  const s = record.stream
+  if (s.charCodeAt(0) !== 36 /* $ */) return false
+  if (s === "$epoch-information") return true
+  return s.startsWith("$persistentsubscription-$all::") && (s.endsWith("-checkpoint") || s.endsWith("-parked"))
+}
+
+const asRoles = (value: unknown): ReadonlyArray<string> | undefined => {
+  if (typeof value === "string") return [value]
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string")
+  return undefined
+}
+
+const parseMetadata = (record: EventRecord | undefined): StreamMetadata | undefined => {
+  if (record === undefined || record.data.length === 0) return undefined
+  let raw: unknown
+  try {
+    raw = JSON.parse(record.data.toString("utf8"))
+  } catch {
+    return undefined
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined
+  const o = raw as Record<string, unknown>
+  const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? Math.floor(v) : undefined)
+  const maxCount = num(o["$maxCount"])
+  const maxAge = num(o["$maxAge"])
+  const tb = num(o["$tb"])
+  const aclRaw = o["$acl"]
+  let acl: StreamAcl | undefined
+  if (typeof aclRaw === "object" && aclRaw !== null && !Array.isArray(aclRaw)) {
+    const a = aclRaw as Record<string, unknown>
+    acl = {
+      read: asRoles(a["$r"]),
+      write: asRoles(a["$w"]),
+      delete: asRoles(a["$d"]),
+      metaRead: asRoles(a["$mr"]),
+      metaWrite: asRoles(a["$mw"])
+    }
+  }
+  return {
+    maxCount: maxCount !== undefined && maxCount > 0 ? maxCount : undefined,
+    maxAge: maxAge !== undefined && maxAge > 0 ? maxAge : undefined,
+    truncateBefore: tb !== undefined && tb >= 0 ? tb : undefined,
+    acl,
+    raw: o
+  }
+}
+
+const isSoftDeletedMeta = (meta: StreamMetadata | undefined): boolean =>
+  meta?.truncateBefore !== undefined && meta.truncateBefore >= DELETED_TB
+
+/**
+ * A listener notified (synchronously, after a write completes) when records are added.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StoreListener = () => void
+
+/**
+ * The in-memory log and stream index.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Store {
+  /** All records in log order (positions strictly increasing). */
+  readonly log: Array<EventRecord> = []
+  private readonly streams = new Map<string, StreamEntry>()
+  private readonly eventIds = new Map<string, EventRecord>()
+  private nextPosition: number
+  private readonly allListeners = new Set<StoreListener>()
+  private readonly streamListeners = new Map<string, Set<StoreListener>>()
+  private lastTicks = 0
+
+  constructor() {
+    // The chunk header and the epoch record come first: the first event is well above 0.
+    this.nextPosition = 0
+    this.nextPosition += 128
+    this.writeSystem("$epoch-information", "$epoch-information", {
+      "$e": 0,
+      "$m": this.nextPosition,
+      "$p": 0,
+      "$i": newUuid(),
+      "$l": newUuid()
+    })
+  }
+
+  /** Position the next record will get. */
+  get headPosition(): number {
+    return this.nextPosition
+  }
+
+  /** Position of the last record of the log. */
+  get lastPosition(): number {
+    const last = this.log[this.log.length - 1]
+    return last === undefined ? 0 : last.position
+  }
+
+  /** The stream entry, if the stream was ever written. */
+  stream(name: string): StreamEntry | undefined {
+    return this.streams.get(name)
+  }
+
+  /** Metadata of a stream (for `$$x` the implicit metadata is `$maxCount = 1`). */
+  metadataOf(name: string): StreamMetadata | undefined {
+    if (isMetastream(name)) return undefined
+    return this.streams.get(name)?.metadata
+  }
+
+  /** Is the stream (or the stream whose metastream this is) tombstoned? */
+  isTombstoned(name: string): boolean {
+    if (this.streams.get(name)?.tombstone !== undefined) return true
+    if (isMetastream(name)) return this.streams.get(name.slice(2))?.tombstone !== undefined
+    return false
+  }
+
+  /** Is the stream soft-deleted (`$tb` = long.MaxValue)? */
+  isSoftDeleted(name: string): boolean {
+    return !isMetastream(name) && isSoftDeletedMeta(this.streams.get(name)?.metadata)
+  }
+
+  /** Last event number of a stream, −1 when it has none. */
+  lastEventNumber(name: string): number {
+    const entry = this.streams.get(name)
+    return entry === undefined ? -1 : entry.events.length - 1
+  }
+
+  /** What a stream read sees: missing / deleted / a visible window. */
+  view(name: string, nowMs: number = Date.now()): StreamView {
+    if (this.isTombstoned(name)) return { _tag: "Deleted" }
+    const entry = this.streams.get(name)
+    const last = entry === undefined ? -1 : entry.events.length - 1
+    if (entry === undefined || last < 0) return { _tag: "NoStream", last }
+    if (isMetastream(name)) {
+      return { _tag: "Ok", entry, last, first: last, minCreatedMs: 0 }
+    }
+    const meta = entry.metadata
+    if (isSoftDeletedMeta(meta)) return { _tag: "NoStream", last }
+    let first = 0
+    let minCreatedMs = 0
+    if (meta !== undefined) {
+      if (meta.truncateBefore !== undefined) first = Math.max(first, meta.truncateBefore)
+      if (meta.maxCount !== undefined) first = Math.max(first, last - meta.maxCount + 1)
+      if (meta.maxAge !== undefined) minCreatedMs = nowMs - meta.maxAge * 1000
+    }
+    return { _tag: "Ok", entry, last, first, minCreatedMs }
+  }
+
+  /** Index of the first record whose position is >= `position`. */
+  indexAtOrAfter(position: number): number {
+    let lo = 0
+    let hi = this.log.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.log[mid]!.position < position) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+
+  /** Resolves a `$>` link (data `N@stream`) to its target, if visible. */
+  resolveLink(record: EventRecord): EventRecord | undefined {
+    const text = record.data.toString("utf8")
+    const at = text.indexOf("@")
+    if (at <= 0) return undefined
+    const numText = text.slice(0, at)
+    if (!/^\d+$/.test(numText)) return undefined
+    const n = Number(numText)
+    const view = this.view(text.slice(at + 1))
+    if (view._tag !== "Ok") return undefined
+    if (n < view.first || n > view.last) return undefined
+    const target = view.entry.events[n]
+    if (target === undefined || target.createdMs < view.minCreatedMs) return undefined
+    return target
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // subscriptions
+
+  /** Notified after every write that added records to the log. */
+  onAppendAll(listener: StoreListener): () => void {
+    this.allListeners.add(listener)
+    return () => {
+      this.allListeners.delete(listener)
+    }
+  }
+
+  /** Notified after every write to `stream` (including its tombstone). */
+  onAppendStream(stream: string, listener: StoreListener): () => void {
+    let set = this.streamListeners.get(stream)
+    if (set === undefined) {
+      set = new Set()
+      this.streamListeners.set(stream, set)
+    }
+    set.add(listener)
+    return () => {
+      const s = this.streamListeners.get(stream)
+      if (s === undefined) return
+      s.delete(listener)
+      if (s.size === 0) this.streamListeners.delete(stream)
+    }
+  }
+
+  /** Number of registered listeners (for leak checks). */
+  get listenerCount(): number {
+    let n = this.allListeners.size
+    for (const s of this.streamListeners.values()) n += s.size
+    return n
+  }
+
+  private notify(streams: ReadonlyArray<string>): void {
+    for (const stream of streams) {
+      const set = this.streamListeners.get(stream)
+      if (set !== undefined) for (const l of Array.from(set)) l()
+    }
+    for (const l of Array.from(this.allListeners)) l()
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // writes
+
+  private entryFor(name: string): StreamEntry {
+    let entry = this.streams.get(name)
+    if (entry === undefined) {
+      entry = { name, nameBytes: Buffer.from(name, "utf8"), events: [], tombstone: undefined, metadata: undefined }
+      this.streams.set(name, entry)
+    }
+    return entry
+  }
+
+  private ticks(): { ms: number; created: string } {
+    const ms = Date.now()
+    let t = ms * 10000
+    if (t <= this.lastTicks) t = this.lastTicks + 1
+    this.lastTicks = t
+    return { ms, created: String(t) }
+  }
+
+  private writeRecord(entry: StreamEntry, event: ProposedEvent, tombstone: boolean): EventRecord {
+    const { created, ms } = this.ticks()
+    const record: EventRecord = {
+      position: this.nextPosition,
+      stream: entry.name,
+      streamBytes: entry.nameBytes,
+      eventNumber: tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length,
+      isTombstone: tombstone,
+      eventId: event.eventId,
+      eventType: event.eventType,
+      isJson: event.isJson,
+      data: event.data,
+      customMetadata: event.customMetadata,
+      createdMs: ms,
+      created,
+      cache: [undefined, undefined]
+    }
+    // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
+    const size = 90 + entry.nameBytes.length + event.eventType.length * 2 + event.data.length + event.customMetadata.length
+    this.nextPosition += (size + 7) & ~7
+    this.log.push(record)
+    if (tombstone) {
+      entry.tombstone = record
+    } else {
+      entry.events.push(record)
+      this.eventIds.set(event.eventId, record)
+    }
+    if (isMetastream(entry.name) && !tombstone) {
+      const base = this.entryFor(entry.name.slice(2))
+      base.metadata = parseMetadata(record)
+    }
+    return record
+  }
+
+  private writeSystem(stream: string, eventType: string, data: unknown): EventRecord {
+    const entry = this.entryFor(stream)
+    return this.writeRecord(entry, {
+      eventId: newUuid(),
+      eventType,
+      isJson: true,
+      data: Buffer.from(JSON.stringify(data), "utf8"),
+      customMetadata: Buffer.alloc(0)
+    }, false)
+  }
+
+  /** Writes a system event (used for startup users, `$settings`, ...). */
+  writeSystemEvent(stream: string, eventType: string, data: unknown, isJson = true): EventRecord {
+    const entry = this.entryFor(stream)
+    const record = this.writeRecord(entry, {
+      eventId: newUuid(),
+      eventType,
+      isJson,
+      data: isJson ? Buffer.from(JSON.stringify(data), "utf8") : Buffer.from(String(data), "utf8"),
+      customMetadata: Buffer.alloc(0)
+    }, false)
+    this.notify([stream])
+    return record
+  }
+
+  /**
+   * CheckCommit: decides a write against the expected state (PROTOCOL.md §1 table), including
+   * idempotency by event id.
+   */
+  private checkCommit(
+    name: string,
+    expected: Expected,
+    eventIds: ReadonlyArray<string>
+  ):
+    | { readonly _tag: "Ok"; readonly softDeleted: boolean }
+    | { readonly _tag: "Idempotent"; readonly currentRevision: number; readonly position: number }
+    | { readonly _tag: "WrongExpectedVersion"; readonly currentRevision: number }
+    | { readonly _tag: "StreamDeleted" } {
+    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    const entry = this.streams.get(name)
+    const last = entry === undefined ? -1 : entry.events.length - 1
+    const softDeleted = this.isSoftDeleted(name)
+
+    const byIds = () => {
+      const firstId = eventIds[0]
+      if (firstId === undefined) return undefined
+      const first = this.eventIds.get(firstId)
+      if (first === undefined || first.stream !== name) return undefined
+      let lastRecord = first
+      for (let i = 1; i < eventIds.length; i++) {
+        const r = this.eventIds.get(eventIds[i]!)
+        if (r === undefined || r.stream !== name) return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+        lastRecord = r
+      }
+      return { _tag: "Idempotent" as const, currentRevision: lastRecord.eventNumber, position: lastRecord.position }
+    }
+
+    const exact = (e: bigint) => {
+      if (e === BigInt(last)) return { _tag: "Ok" as const, softDeleted }
+      if (e > BigInt(last) || eventIds.length === 0 || entry === undefined) {
+        return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+      }
+      const from = Number(e) + 1
+      if (from + eventIds.length - 1 > last) return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+      for (let i = 0; i < eventIds.length; i++) {
+        if (entry.events[from + i]!.eventId !== eventIds[i]) {
+          return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+        }
+      }
+      const lastRecord = entry.events[from + eventIds.length - 1]!
+      return { _tag: "Idempotent" as const, currentRevision: lastRecord.eventNumber, position: lastRecord.position }
+    }
+
+    switch (expected._tag) {
+      case "Any":
+        return byIds() ?? { _tag: "Ok", softDeleted }
+      case "StreamExists": {
+        if (softDeleted) return { _tag: "StreamDeleted" }
+        const idem = byIds()
+        if (idem !== undefined) return idem
+        if (last < 0) {
+          const meta = this.streams.get(metastreamOf(name))
+          if (meta !== undefined && meta.events.length > 0) return { _tag: "Ok", softDeleted }
+          return { _tag: "WrongExpectedVersion", currentRevision: last }
+        }
+        return { _tag: "Ok", softDeleted }
+      }
+      case "NoStream":
+        if (softDeleted) return { _tag: "Ok", softDeleted }
+        return exact(-1n)
+      case "Revision":
+        return exact(expected.revision)
+    }
+  }
+
+  /** Appends events to a stream (Append / BatchAppend). */
+  append(name: string, expected: Expected, events: ReadonlyArray<ProposedEvent>): WriteOutcome {
+    const check = this.checkCommit(name, expected, events.map((e) => e.eventId))
+    switch (check._tag) {
+      case "StreamDeleted":
+        return check
+      case "WrongExpectedVersion":
+        return check
+      case "Idempotent":
+        return { _tag: "Success", currentRevision: check.currentRevision, position: check.position }
+      case "Ok":
+        break
+    }
+    const entry = this.entryFor(name)
+    const touched: Array<string> = [name]
+    if (check.softDeleted && events.length > 0) {
+      // un-delete: rewrite the metadata with $tb = first new revision
+      const raw = { ...(entry.metadata?.raw ?? {}), "$tb": entry.events.length }
+      this.writeRecord(this.entryFor(metastreamOf(name)), {
+        eventId: newUuid(),
+        eventType: "$metadata",
+        isJson: true,
+        data: Buffer.from(JSON.stringify(raw), "utf8"),
+        customMetadata: Buffer.alloc(0)
+      }, false)
+      touched.push(metastreamOf(name))
+    }
+    let lastRecord: EventRecord | undefined
+    const baseName = isMetastream(name) ? name.slice(2) : undefined
+    for (let i = 0; i < events.length; i++) {
+      let event = events[i]!
+      if (baseName !== undefined && i === events.length - 1 && this.isSoftDeleted(baseName)) {
+        // writing metadata to a soft-deleted stream's metastream un-deletes it
+        event = { ...event, data: this.undeleteMetadata(event.data, this.lastEventNumber(baseName) + 1) }
+      }
+      lastRecord = this.writeRecord(entry, event, false)
+    }
+    if (lastRecord === undefined) {
+      // an empty write: a commit record without events
+      const position = this.nextPosition
+      this.nextPosition += 64
+      return { _tag: "Success", currentRevision: entry.events.length - 1, position }
+    }
+    if (baseName !== undefined) touched.push(baseName)
+    this.notify(touched)
+    return { _tag: "Success", currentRevision: lastRecord.eventNumber, position: lastRecord.position }
+  }
+
+  private undeleteMetadata(data: Buffer, tb: number): Buffer {
+    try {
+      const raw = JSON.parse(data.toString("utf8"))
+      if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
+        const tbNow = (raw as Record<string, unknown>)["$tb"]
+        if (typeof tbNow === "number" && tbNow >= DELETED_TB) return data
+        return Buffer.from(JSON.stringify({ ...raw, "$tb": tb }), "utf8")
+      }
+    } catch {
+      // not JSON: leave as written
+    }
+    return data
+  }
+
+  /**
+   * Soft delete: writes `{"$tb": long.MaxValue}` to `$$x` (replacing prior metadata).
+   */
+  softDelete(name: string, expected: Expected): WriteOutcome {
+    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    const last = this.lastEventNumber(name)
+    const metaLast = this.lastEventNumber(metastreamOf(name))
+    if (last < 0 && metaLast < 0) return { _tag: "WrongExpectedVersion", currentRevision: -1 }
+    const check = this.checkCommit(name, expected, [newUuid()])
+    switch (check._tag) {
+      case "StreamDeleted":
+        return check
+      case "WrongExpectedVersion":
+        return check
+      case "Idempotent":
+      case "Ok":
+        break
+    }
+    const record = this.writeRecord(this.entryFor(metastreamOf(name)), {
+      eventId: newUuid(),
+      eventType: "$metadata",
+      isJson: true,
+      data: Buffer.from(`{"$tb":${TOMBSTONE_REVISION}}`, "utf8"),
+      customMetadata: Buffer.alloc(0)
+    }, false)
+    this.notify([metastreamOf(name), name])
+    return { _tag: "Success", currentRevision: last, position: record.position }
+  }
+
+  /** Hard delete: writes the `$streamDeleted` tombstone. */
+  tombstone(name: string, expected: Expected): WriteOutcome {
+    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    const check = this.checkCommit(name, expected, [newUuid()])
+    switch (check._tag) {
+      case "StreamDeleted":
+        return check
+      case "WrongExpectedVersion":
+        return check
+      case "Idempotent":
+      case "Ok":
+        break
+    }
+    const entry = this.entryFor(name)
+    const record = this.writeRecord(entry, {
+      eventId: newUuid(),
+      eventType: "$streamDeleted",
+      isJson: false,
+      data: Buffer.alloc(0),
+      customMetadata: Buffer.alloc(0)
+    }, true)
+    this.notify([name, metastreamOf(name)])
+    return { _tag: "Success", currentRevision: entry.events.length - 1, position: record.position }
+  }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+/**
+ * Command line entry of the embedded node:
+ * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced]`.
+ * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
+ * connection string and stops on SIGINT/SIGTERM.
+ *
+ * @since 0.1.0
+ */
+import { startEmbeddedNode } from "./EmbeddedNode.ts"
+
+const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced]"
+
+const parse = (argv: ReadonlyArray<string>) => {
+  let port = 2113
+  let host = "127.0.0.1"
+  let insecure = false
+  let readFraming: "message" | "coalesced" = "message"
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
+    const value = () => {
+      const v = inline ?? argv[++i]
+      if (v === undefined) throw new Error(`missing value for ${flag}`)
+      return v
+    }
+    switch (flag) {
+      case "--port": {
+        const n = Number(value())
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid port`)
+        port = n
+        break
+      }
+      case "--host":
+        host = value()
+        break
+      case "--insecure":
+        insecure = inline === undefined ? true : inline !== "false"
+        break
+      case "--read-framing": {
+        const v = value()
+        if (v !== "message" && v !== "coalesced") throw new Error(`invalid --read-framing ${v}`)
+        readFraming = v
+        break
+      }
+      case "--help":
+      case "-h":
+        console.log(usage)
+        process.exit(0)
+        break
+      default:
+        throw new Error(`unknown argument ${arg}`)
+    }
+  }
+  return { port, host, insecure, readFraming }
+}
+
+const main = async () => {
+  let options: ReturnType<typeof parse>
+  try {
+    options = parse(process.argv.slice(2))
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${usage}`)
+    process.exit(2)
+  }
+  const node = await startEmbeddedNode(options)
+  console.log(node.connectionString)
+  const shutdown = () => {
+    node.stop().then(() => process.exit(0), () => process.exit(1))
+  }
+  process.once("SIGINT", shutdown)
+  process.once("SIGTERM", shutdown)
+}
+
+main().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})

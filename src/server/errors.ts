@@ -1,0 +1,204 @@
+/**
+ * Builders for the gRPC failures the embedded node answers with: status code, detail text and
+ * trailers (`exception`, `stream-name`, ...) exactly as a real EventStoreDB/KurrentDB node sends them.
+ *
+ * @since 0.1.0
+ */
+import { Metadata, status as Status } from "@grpc/grpc-js"
+import type { ServerErrorResponse } from "@grpc/grpc-js"
+
+/**
+ * A failure ready to hand to a grpc-js callback or `call.emit("error", ...)`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RpcFailure = ServerErrorResponse & { readonly code: Status; readonly details: string; readonly metadata: Metadata }
+
+const make = (code: Status, details: string, trailers?: Record<string, string>): RpcFailure => {
+  const metadata = new Metadata()
+  if (trailers !== undefined) {
+    for (const key of Object.keys(trailers)) metadata.set(key, trailers[key] ?? "")
+  }
+  const error = new Error(details) as Error & { code: Status; details: string; metadata: Metadata }
+  error.code = code
+  error.details = details
+  error.metadata = metadata
+  return error as RpcFailure
+}
+
+/**
+ * Any status with optional trailers.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const rpcFailure = make
+
+/**
+ * `stream-deleted`: FAILED_PRECONDITION "Event stream 'x' is deleted.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const streamDeleted = (stream: string): RpcFailure =>
+  make(Status.FAILED_PRECONDITION, `Event stream '${stream}' is deleted.`, { exception: "stream-deleted", "stream-name": stream })
+
+/**
+ * `stream-not-found`: NOT_FOUND "Event stream 'x' is not found.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const streamNotFound = (stream: string): RpcFailure =>
+  make(Status.NOT_FOUND, `Event stream '${stream}' is not found.`, { exception: "stream-not-found", "stream-name": stream })
+
+/**
+ * `wrong-expected-version`: FAILED_PRECONDITION with `stream-name`, `expected-version`, `actual-version`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const wrongExpectedVersion = (
+  operation: string,
+  stream: string,
+  expected: bigint | number,
+  actual: bigint | number | undefined
+): RpcFailure =>
+  make(
+    Status.FAILED_PRECONDITION,
+    `${operation} failed due to WrongExpectedVersion. Stream: ${stream}, Expected version: ${expected}, Actual version: ${actual ?? ""}`,
+    {
+      exception: "wrong-expected-version",
+      "stream-name": stream,
+      "expected-version": String(expected),
+      "actual-version": actual === undefined ? "" : String(actual)
+    }
+  )
+
+/**
+ * `access-denied`: PERMISSION_DENIED "Access Denied".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const accessDenied = (): RpcFailure => make(Status.PERMISSION_DENIED, "Access Denied", { exception: "access-denied" })
+
+/**
+ * Bad credentials: UNAUTHENTICATED "Unauthenticated" without trailers.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unauthenticated = (): RpcFailure => make(Status.UNAUTHENTICATED, "Unauthenticated")
+
+/**
+ * INVALID_ARGUMENT with a free text.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const invalidArgument = (message: string): RpcFailure => make(Status.INVALID_ARGUMENT, message)
+
+/**
+ * INVALID_ARGUMENT "'name' is a required argument of type T".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const requiredArgument = (name: string, type: string): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `'${name}' is a required argument of type ${type}`)
+
+/**
+ * INVALID_ARGUMENT "'value' is not a valid T".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const invalidArgumentOf = (value: string, type: string): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `'${value}' is not a valid ${type}`)
+
+/**
+ * INVALID_ARGUMENT "The combination of (...) is invalid.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const invalidCombination = (parts: ReadonlyArray<string>): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `The combination of (${parts.join(", ")}) is invalid.`)
+
+/**
+ * `maximum-append-size-exceeded`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maximumAppendSizeExceeded = (max: number): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `Maximum Append Size of ${max} Exceeded.`, {
+    exception: "maximum-append-size-exceeded",
+    "maximum-append-size": String(max)
+  })
+
+/**
+ * `maximum-append-event-size-exceeded`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maximumAppendEventSizeExceeded = (eventId: string, size: number, max: number): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `Event with Id: ${eventId}, Size: ${size}, exceeds Maximum Append Event Size of ${max}.`, {
+    exception: "maximum-append-event-size-exceeded",
+    "maximum-append-event-size": String(max),
+    "event-id": eventId,
+    "proposed-append-event-size": String(size)
+  })
+
+/**
+ * `missing-required-metadata-property` (`type` or `content-type` missing on an appended event).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const missingRequiredMetadataProperty = (property: string): RpcFailure =>
+  make(Status.INVALID_ARGUMENT, `Required Metadata Property '${property}' is missing`, {
+    exception: "missing-required-metadata-property",
+    "required-metadata-properties": "type,content-type"
+  })
+
+/**
+ * ABORTED "Operation timed out: ...".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const timeout = (message: string): RpcFailure => make(Status.ABORTED, `Operation timed out: ${message}`)
+
+/**
+ * What ASP.NET gRPC answers for an exception the handler did not map: UNKNOWN
+ * "Exception was thrown by handler.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const unhandled = (): RpcFailure => make(Status.UNKNOWN, "Exception was thrown by handler.")
+
+/**
+ * `not-leader` (kept for completeness; a single node is always leader).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const notLeader = (host: string, port: number): RpcFailure =>
+  make(Status.NOT_FOUND, "Leader info available", {
+    exception: "not-leader",
+    "leader-endpoint-host": host,
+    "leader-endpoint-port": String(port)
+  })
+
+/**
+ * INVALID_ARGUMENT "Trying to read from an invalid position.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const invalidPosition = (): RpcFailure => make(Status.INVALID_ARGUMENT, "Trying to read from an invalid position.")
