@@ -299,6 +299,11 @@ const toLimit = (limit: number | bigint | undefined): bigint | InvalidArgument =
 
 const isU64 = (value: bigint) => value >= 0n && value <= 18446744073709551615n
 
+const validatePosition = (name: string, value: bigint | undefined): InvalidArgument | undefined =>
+  value === undefined || (typeof value === "bigint" && isU64(value))
+    ? undefined
+    : invalid(`${name} must be a bigint in 0..2^64-1, got ${String(value)}`)
+
 const validateState = (state: StreamState): InvalidArgument | undefined =>
   typeof state === "bigint"
     ? isU64(state) ? undefined : invalid(`currentVersion must be a stream position in 0..2^64-1, got ${state}`)
@@ -419,7 +424,7 @@ export const make = (connection: Connection): StreamsService => {
   })
 
   const read: StreamsService["read"] = (stream, options) => {
-    const problem = validateStreamName(stream)
+    const problem = validateStreamName(stream) ?? validatePosition("streamPosition", options?.streamPosition)
     const limit = toLimit(options?.limit)
     if (problem) return Stream.fail(problem)
     if (limit instanceof InvalidArgument) return Stream.fail(limit)
@@ -503,9 +508,8 @@ export const make = (connection: Connection): StreamsService => {
   const readAll: StreamsService["readAll"] = (options) => {
     const limit = toLimit(options?.limit)
     if (limit instanceof InvalidArgument) return Stream.fail(limit)
-    if (options?.commitPosition !== undefined && !isU64(options.commitPosition)) {
-      return Stream.fail(invalid(`commitPosition must be in 0..2^64-1, got ${options.commitPosition}`))
-    }
+    const badPosition = validatePosition("commitPosition", options?.commitPosition)
+    if (badPosition) return Stream.fail(badPosition)
     const backwards = options?.backwards === true
     const filter = filterOption(options)
     let next: bigint | "start" | "end" = options?.commitPosition ?? (backwards ? "end" : "start")
@@ -606,9 +610,8 @@ export const make = (connection: Connection): StreamsService => {
     }).pipe(Effect.withSpan(`Streams.${kind}`, { kind: "client", attributes: { "db.stream": stream } }))
 
   const subscribeToAll: StreamsService["subscribeToAll"] = (options) => {
-    if (options?.commitPosition !== undefined && !isU64(options.commitPosition)) {
-      return Stream.fail(invalid(`commitPosition must be in 0..2^64-1, got ${options.commitPosition}`))
-    }
+    const badPosition = validatePosition("commitPosition", options?.commitPosition)
+    if (badPosition) return Stream.fail(badPosition)
     if (options?.checkpointIntervalMultiplier !== undefined && !(options.checkpointIntervalMultiplier >= 1)) {
       return Stream.fail(invalid("checkpointIntervalMultiplier must be at least 1"))
     }
@@ -653,7 +656,7 @@ export const make = (connection: Connection): StreamsService => {
   }
 
   const subscribeToStream: StreamsService["subscribeToStream"] = (stream, options) => {
-    const problem = validateStreamName(stream)
+    const problem = validateStreamName(stream) ?? validatePosition("streamPosition", options?.streamPosition)
     if (problem) return Stream.fail(problem)
     let from: bigint | "start" | "end" = options?.streamPosition ?? (options?.fromEnd === true ? "end" : "start")
     return resumable(connection, () =>
