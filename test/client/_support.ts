@@ -1,0 +1,156 @@
+/**
+ * Shared helpers for the client tests: an embedded node started per test file, an effect-esdb
+ * client connected to it over real gRPC (loopback), and small helpers to make tests read like
+ * examples.
+ */
+import { randomUUID } from "node:crypto"
+import * as net from "node:net"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { NewEvent } from "../../src/domain/NewEvent.ts"
+import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
+import type { ConnectionOptions } from "../../src/internal/Connection.ts"
+import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
+import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+
+/** The embedded node a test file runs against. */
+export class TestNode extends Context.Service<TestNode, RunningNode>()("test/TestNode") {}
+
+/** Options passed to the embedded node. */
+export type NodeOptions = Parameters<typeof startEmbeddedNode>[0]
+
+/** Starts an embedded node for the layer's lifetime. */
+export const nodeLayer = (options: NodeOptions = { insecure: true }): Layer.Layer<TestNode> =>
+  Layer.effect(
+    TestNode,
+    Effect.acquireRelease(
+      Effect.promise(() => startEmbeddedNode(options)),
+      (node) => Effect.promise(() => node.stop())
+    )
+  )
+
+/** The effect-esdb client layer, connected with the test node's own connection string. */
+export const clientLayer = (
+  options: Omit<ConnectionOptions, "connectionString"> & { readonly rewrite?: (connectionString: string) => string } = {}
+): Layer.Layer<EventStoreDB.Services, never, TestNode> =>
+  Layer.unwrap(
+    Effect.map(TestNode, (node) =>
+      EventStoreDB.layer({
+        ...options,
+        connectionString: options.rewrite ? options.rewrite(node.connectionString) : node.connectionString
+      }).pipe(Layer.orDie))
+  )
+
+/** A node plus a client connected to it: the usual environment of a test file. */
+export const nodeWithClient = (
+  nodeOptions: NodeOptions = { insecure: true },
+  connectionOptions: Parameters<typeof clientLayer>[0] = {}
+): Layer.Layer<EventStoreDB.Services | TestNode> =>
+  clientLayer(connectionOptions).pipe(Layer.provideMerge(nodeLayer(nodeOptions)))
+
+/** A stream name no other test uses. */
+export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
+
+/** `n` JSON events `{ "i": k }` of the given type. */
+export const newEvents = (n: number, type = "TestEvent"): Array<NewEvent> =>
+  Array.from({ length: n }, (_, i) => new NewEvent({ type, data: JSON.stringify({ i }) }))
+
+/** Collects a stream into an array. */
+export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<Array<A>, E, R> =>
+  Effect.map(Stream.runCollect(stream), (chunk) => Array.from(chunk))
+
+/** Only the recorded events of a subscription (drops checkpoints and caught-up markers). */
+export const isRecorded = (item: { readonly _tag: string }): item is RecordedEvent => item._tag === "RecordedEvent"
+
+/** The `i` field of the JSON data of events made by {@link newEvents}. */
+export const indexOf = (event: RecordedEvent): number => (event.dataJson as { i: number }).i
+
+/** Replaces the `host:port` of a connection string. */
+export const withHostPort = (connectionString: string, hostPort: string): string =>
+  connectionString.replace(/^([a-z+]+:\/\/(?:[^@/]*@)?)[^/?,]+/i, `$1${hostPort}`)
+
+/** Turns `esdb://...` into `esdb+discover://...`. */
+export const asDiscover = (connectionString: string): string =>
+  connectionString.replace(/^([a-z]+):\/\//i, "$1+discover://")
+
+/** A port on 127.0.0.1 that nothing listens on (bound, read and released). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as net.AddressInfo
+      server.close(() => resolve(address.port))
+    })
+  })
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a node. `stop()` closes the listening socket and destroys
+ * every open connection (a network fault as the client sees it); `start()` listens again on the
+ * same port.
+ */
+export interface TcpProxy {
+  readonly port: number
+  readonly connections: () => number
+  readonly stop: () => Promise<void>
+  readonly start: () => Promise<void>
+}
+
+/** Starts a {@link TcpProxy} forwarding to `target`. */
+export const startProxy = async (target: { readonly host: string; readonly port: number }, port = 0): Promise<TcpProxy> => {
+  const sockets = new Set<net.Socket>()
+  let server: net.Server | undefined
+  let boundPort = port
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = net.createServer((client) => {
+        const upstream = net.connect(target.port, target.host)
+        sockets.add(client)
+        sockets.add(upstream)
+        const drop = () => {
+          client.destroy()
+          upstream.destroy()
+          sockets.delete(client)
+          sockets.delete(upstream)
+        }
+        client.on("error", drop)
+        upstream.on("error", drop)
+        client.on("close", drop)
+        upstream.on("close", drop)
+        client.pipe(upstream)
+        upstream.pipe(client)
+      })
+      s.once("error", reject)
+      s.listen(boundPort, "127.0.0.1", () => {
+        boundPort = (s.address() as net.AddressInfo).port
+        server = s
+        resolve()
+      })
+    })
+  await listen()
+  return {
+    get port() {
+      return boundPort
+    },
+    connections: () => sockets.size / 2,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const s = server
+        server = undefined
+        for (const socket of sockets) socket.destroy()
+        sockets.clear()
+        if (s === undefined) return resolve()
+        s.close(() => resolve())
+      }),
+    start: listen
+  }
+}
+
+/** Acquires a {@link TcpProxy} for the current scope. */
+export const proxyScoped = (target: { readonly host: string; readonly port: number }) =>
+  Effect.acquireRelease(
+    Effect.promise(() => startProxy(target)),
+    (proxy) => Effect.promise(() => proxy.stop())
+  )
