@@ -154,3 +154,15 @@ export const proxyScoped = (target: { readonly host: string; readonly port: numb
     Effect.promise(() => startProxy(target)),
     (proxy) => Effect.promise(() => proxy.stop())
   )
+
+/** Runs `effect` with a client made from `connectionString` (closed afterwards). */
+export const withClient = <A, E, R>(
+  connectionString: string,
+  effect: Effect.Effect<A, E, R>,
+  options: Omit<ConnectionOptions, "connectionString"> = {}
+): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
+  Effect.provide(effect, EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)) as Effect.Effect<
+    A,
+    E,
+    Exclude<R, EventStoreDB.Services>
+  >
