@@ -5,6 +5,7 @@
  */
 import { randomUUID } from "node:crypto"
 import * as net from "node:net"
+import * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -13,7 +14,10 @@ import { NewEvent } from "../../src/domain/NewEvent.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
 import type { ConnectionOptions } from "../../src/internal/Connection.ts"
 import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
+import { Auth } from "../../src/server/Auth.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { Store } from "../../src/server/Store.ts"
+import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
 
 /** The embedded node a test file runs against. */
 export class TestNode extends Context.Service<TestNode, RunningNode>()("test/TestNode") {}
@@ -166,3 +170,83 @@ export const withClient = <A, E, R>(
     E,
     Exclude<R, EventStoreDB.Services>
   >
+
+/**
+ * An insecure node assembled from the embedded node's own parts, with two probes the public
+ * node does not offer: the number of Read calls (reads and subscriptions) the node is serving,
+ * and the `authorization` header of every call it received.
+ */
+export interface SpyNode {
+  readonly host: string
+  readonly port: number
+  readonly connectionString: string
+  readonly activeReads: () => number
+  readonly authorizationHeaders: Array<string | undefined>
+  readonly stop: () => Promise<void>
+}
+
+/** Starts a {@link SpyNode} on a free port. */
+export const startSpyNode = async (): Promise<SpyNode> => {
+  const store = new Store()
+  const activeReads = new Set<() => void>()
+  const authorizationHeaders: Array<string | undefined> = []
+  const handlers = makeStreamsHandler({
+    store,
+    auth: new Auth(store, true),
+    readFraming: "message",
+    maxAppendSize: 256 * 1024 * 1024,
+    maxAppendEventSize: 16 * 1024 * 1024,
+    activeReads
+  }) as Record<string, (call: { metadata: grpc.Metadata }, ...rest: Array<unknown>) => unknown>
+  const spied = Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      (call: { metadata: grpc.Metadata }, ...rest: Array<unknown>) => {
+        const value = call.metadata.get("authorization")[0]
+        authorizationHeaders.push(value === undefined ? undefined : String(value))
+        return handler(call, ...rest)
+      }
+    ])
+  )
+  const server = new grpc.Server()
+  server.addService(StreamsServiceDefinition, spied as never)
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error === null ? resolve(bound) : reject(error))
+  )
+  return {
+    host: "127.0.0.1",
+    port,
+    connectionString: `esdb://127.0.0.1:${port}?tls=false`,
+    activeReads: () => activeReads.size,
+    authorizationHeaders,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const end of Array.from(activeReads)) end()
+        server.tryShutdown(() => resolve())
+        setTimeout(() => {
+          server.forceShutdown()
+          resolve()
+        }, 1000).unref()
+      })
+  }
+}
+
+/** A {@link SpyNode} for the layer's lifetime. */
+export class TestSpyNode extends Context.Service<TestSpyNode, SpyNode>()("test/TestSpyNode") {}
+
+/** Starts a {@link SpyNode} for the layer's lifetime. */
+export const spyNodeLayer: Layer.Layer<TestSpyNode> = Layer.effect(
+  TestSpyNode,
+  Effect.acquireRelease(Effect.promise(startSpyNode), (node) => Effect.promise(() => node.stop()))
+)
+
+/** Polls `condition` every 10 ms until it holds, failing the test after `timeoutMs`. */
+export const eventually = (what: string, condition: () => boolean, timeoutMs = 5000): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    while (!condition()) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`))
+      yield* Effect.sleep("10 millis")
+    }
+  })

@@ -1,0 +1,114 @@
+/**
+ * A secure node (TLS and users): the connection string's credentials and CA file, anonymous and
+ * wrong-password calls, per-call credentials, and credentials never leaving over plain text.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { type Credentials, Streams } from "../../src/index.ts"
+import { newEvents, nodeLayer, TestNode, TestSpyNode, spyNodeLayer, uniqueStream, withClient } from "./_support.ts"
+
+const user = (username: string, password: string): Credentials => ({ username, password: Redacted.make(password) })
+
+/** The node's connection string without its `user:password@`. */
+const anonymous = (connectionString: string) => connectionString.replace(/\/\/[^@/]*@/, "//")
+
+layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 seconds" })("secure node", (it) => {
+  it.effect("its connection string (admin credentials, TLS with the node's CA file) connects and works", () =>
+    Effect.gen(function*() {
+      const node = yield* TestNode
+      assert.match(node.connectionString, /^esdb:\/\/admin:changeit@localhost:\d+\?tls=true&tlsCaFile=.+ca\.crt$/)
+      const read = yield* withClient(
+        node.connectionString,
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          const stream = uniqueStream("secure")
+          yield* streams.append(stream, newEvents(3), { currentVersion: "no_stream" })
+          yield* streams.setStreamMetadata(stream, { custom: true })
+          return {
+            positions: (yield* streams.get(stream)).map((e) => e.streamPosition),
+            metadata: (yield* streams.getStreamMetadata(stream)).metadata
+          }
+        })
+      )
+      assert.deepStrictEqual(read, { positions: [0n, 1n, 2n], metadata: { custom: true } })
+    }))
+
+  it.effect("without credentials, a user stream is AccessDenied", () =>
+    Effect.gen(function*() {
+      const node = yield* TestNode
+      const stream = uniqueStream("secure-anon")
+      const errors = yield* withClient(
+        anonymous(node.connectionString),
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          return [
+            yield* Effect.flip(streams.append(stream, newEvents(1), { currentVersion: "any" })),
+            yield* Effect.flip(streams.get(stream))
+          ]
+        })
+      )
+      assert.deepStrictEqual(errors.map((e) => e._tag), ["AccessDenied", "AccessDenied"])
+    }))
+
+  it.effect("a wrong password is Unauthenticated", () =>
+    Effect.gen(function*() {
+      const node = yield* TestNode
+      const wrong = node.connectionString.replace("admin:changeit@", "admin:wrong@")
+      const error = yield* withClient(
+        wrong,
+        Effect.flatMap(Streams.Streams, (streams) => Effect.flip(streams.get(uniqueStream("secure-wrong"))))
+      )
+      assert.strictEqual(error._tag, "Unauthenticated")
+    }))
+
+  it.effect("per-call credentials override the connection string's", () =>
+    Effect.gen(function*() {
+      const node = yield* TestNode
+      const stream = uniqueStream("secure-per-call")
+      const admin = user("admin", "changeit")
+      // anonymous connection, admin for one call
+      yield* withClient(
+        anonymous(node.connectionString),
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream", credentials: admin })
+          yield* streams.setStreamMetadata(stream, { $acl: { $r: "$admins", $w: "$admins" } }, { credentials: admin })
+          assert.lengthOf(yield* streams.get(stream, { credentials: admin }), 1)
+        })
+      )
+      // admin connection: ops (not in $admins) is denied by the stream's ACL, a bad password is rejected
+      yield* withClient(
+        node.connectionString,
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          assert.lengthOf(yield* streams.get(stream), 1)
+          const denied = yield* Effect.flip(streams.get(stream, { credentials: user("ops", "changeit") }))
+          assert.strictEqual(denied._tag, "AccessDenied")
+          const rejected = yield* Effect.flip(streams.get(stream, { credentials: user("admin", "nope") }))
+          assert.strictEqual(rejected._tag, "Unauthenticated")
+        })
+      )
+    }))
+})
+
+layer(spyNodeLayer, { excludeTestServices: true, timeout: "30 seconds" })("insecure connection", (it) => {
+  it.effect("credentials (from the string or per call) are never sent without TLS", () =>
+    Effect.gen(function*() {
+      const node = yield* TestSpyNode
+      const withUser = node.connectionString.replace("esdb://", "esdb://admin:changeit@")
+      yield* withClient(
+        withUser,
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          const stream = uniqueStream("plain")
+          yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream", credentials: user("ops", "changeit") })
+          yield* streams.get(stream)
+          yield* streams.get(stream, { credentials: user("admin", "changeit") })
+          yield* streams.delete(stream, { currentVersion: "any" })
+        })
+      )
+      assert.isAtLeast(node.authorizationHeaders.length, 4)
+      assert.deepStrictEqual(node.authorizationHeaders.filter((h) => h !== undefined), [])
+    }))
+})
