@@ -58,6 +58,9 @@ const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedS
     ? { $case: "noStream", value: empty }
     : { $case: "streamExists", value: empty }
 
+const MAX_TIMER = 2_147_483_647
+const MAX_DEADLINE = 31_536_000_000
+
 const sizeOf = (m: BatchAppendReq_ProposedMessage) => m.data.length + m.customMetadata.length + 64
 
 /**
@@ -113,12 +116,15 @@ export const make = (connection: Connection): BatchAppender => {
         const id = randomUUID()
         const correlationId = uuidString(id)
         let done = false
-        const timer = setTimeout(() => {
-          if (done) return
-          done = true
-          s.pending.delete(id)
-          resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
-        }, timeoutMs)
+        // Node timers overflow past 2^31-1 ms: longer deadlines are left to the node's own timeout
+        const timer = timeoutMs <= MAX_TIMER
+          ? setTimeout(() => {
+            if (done) return
+            done = true
+            s.pending.delete(id)
+            resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
+          }, timeoutMs)
+          : undefined
         s.pending.set(id, {
           stream,
           expected,
@@ -129,11 +135,14 @@ export const make = (connection: Connection): BatchAppender => {
             resume(result)
           }
         })
-        const seconds = Math.floor(timeoutMs / 1000)
+        const seconds = Math.floor(Math.min(timeoutMs, MAX_DEADLINE) / 1000)
         const options: BatchAppendReq_Options = {
           streamIdentifier: streamIdentifier(stream),
           expectedStreamPosition: expectedPosition(expected),
-          deadlineOption: { $case: "deadline", value: { seconds: BigInt(seconds), nanos: (timeoutMs - seconds * 1000) * 1_000_000 } }
+          deadlineOption: {
+            $case: "deadline",
+            value: { seconds: BigInt(seconds), nanos: Number.isFinite(timeoutMs) ? Math.floor((timeoutMs % 1000) * 1_000_000) : 0 }
+          }
         }
         let chunk: Array<BatchAppendReq_ProposedMessage> = []
         let bytes = 0

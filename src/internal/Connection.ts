@@ -122,6 +122,8 @@ export interface Connection {
   readonly metadata: (options: CallOptions | undefined) => grpc.Metadata
   /** Per-call deadline. */
   readonly deadline: (options: CallOptions | undefined, kind: "write" | "read") => grpc.Deadline
+  /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
+  readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
   /** Classifies a failure of a call on `slot` and invalidates the slot when the failure calls for it. */
   readonly fail: (slot: ChannelSlot, failure: unknown, context?: { readonly stream?: string | undefined }) => EsdbError
   /** Runs `effect` again under the retry policy while its failure is retryable. */
@@ -271,12 +273,17 @@ export const make = (
         credentials: callOptions?.credentials
       })
 
-    const deadline = (callOptions: CallOptions | undefined, kind: "write" | "read"): grpc.Deadline => {
+    const timeoutMillis = (callOptions: CallOptions | undefined, kind: "write" | "read"): number => {
       if (callOptions?.timeout !== undefined) {
-        return Date.now() + Duration.toMillis(Duration.fromInputUnsafe(callOptions.timeout))
+        return Math.max(0, Duration.toMillis(Duration.fromInputUnsafe(callOptions.timeout)))
       }
-      if (kind === "write") return Date.now() + (settings.defaultDeadline ?? 10_000)
-      return Infinity
+      // capped at about a year: longer deadlines overflow grpc-js timers
+      return kind === "write" ? Math.min(settings.defaultDeadline ?? 10_000, 31_536_000_000) : Infinity
+    }
+
+    const deadline = (callOptions: CallOptions | undefined, kind: "write" | "read"): grpc.Deadline => {
+      const ms = timeoutMillis(callOptions, kind)
+      return ms === Infinity ? Infinity : Date.now() + ms
     }
 
     const retry = <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
@@ -291,6 +298,7 @@ export const make = (
       invalidate,
       metadata,
       deadline,
+      timeoutMillis,
       fail,
       retry,
       retrySchedule

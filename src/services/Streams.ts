@@ -28,7 +28,8 @@ import type { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import type { StreamDeleted } from "../errors/StreamDeleted.ts"
 import type { Unauthenticated } from "../errors/Unauthenticated.ts"
 import { WrongCurrentVersion } from "../errors/WrongCurrentVersion.ts"
-import type { AppendReq, AppendResp, DeleteResp, ReadReq, ReadReq_Options, ReadResp, TombstoneResp } from "../generated/streams.ts"
+import type { AppendReq, AppendReq_ProposedMessage, AppendResp, BatchAppendResp_Success, DeleteResp, ReadReq, ReadReq_Options, ReadResp, TombstoneResp } from "../generated/streams.ts"
+import * as BatchAppender from "../internal/BatchAppender.ts"
 import { resumable, serverStream, unary } from "../internal/calls.ts"
 import { type CallError, type CallOptions, type Connection, EsdbConnection } from "../internal/Connection.ts"
 import { empty, expectedRevision, fromReadEvent, streamIdentifier, uuidString } from "../internal/convert.ts"
@@ -347,51 +348,71 @@ export const make = (connection: Connection): StreamsService => {
       return call
     })
 
+  const batch = BatchAppender.make(connection)
+  let batchUnsupported = false
+
+  const fromAppendResponse = (stream: string, expected: StreamState) => (response: AppendResp): Effect.Effect<bigint, CallError> => {
+    const result = response.result
+    if (result?.$case === "success") {
+      const position = result.value.positionOption
+      if (position?.$case === "position") return Effect.succeed(position.value.commitPosition)
+      return Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
+    }
+    if (result?.$case === "wrongExpectedVersion") {
+      const w = result.value
+      const actual = w.currentRevisionOption?.$case === "currentRevision"
+        ? w.currentRevisionOption.value
+        : w.currentRevisionOption?.$case === "currentNoStream"
+        ? "no_stream" as const
+        : w.currentRevisionOption2060?.$case === "currentRevision2060"
+        ? w.currentRevisionOption2060.value
+        : "no_stream" as const
+      return Effect.fail(new WrongCurrentVersion({ stream, expected, actual }))
+    }
+    return Effect.fail(new GrpcError({ code: 2, details: "Empty append response", metadata: {} }))
+  }
+
+  const fromBatchSuccess = (success: BatchAppendResp_Success): Effect.Effect<bigint, CallError> =>
+    success.positionOption?.$case === "position"
+      ? Effect.succeed(success.positionOption.value.commitPosition)
+      : Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
+
   const append: StreamsService["append"] = (stream, events, options) =>
     Effect.suspend(() => {
       const list: ReadonlyArray<NewEvent> = isIterable(events) ? Array.from(events) : [events]
       const problem = validateStreamName(stream) ?? validateState(options.currentVersion) ?? validateEvents(list)
       if (problem) return Effect.fail(problem)
-      const messages: Array<AppendReq> = [{
-        content: {
-          $case: "options",
-          value: { streamIdentifier: streamIdentifier(stream), expectedStreamRevision: expectedRevision(options.currentVersion) }
-        }
-      }]
-      for (const event of list) {
-        messages.push({
+      const proposed: Array<AppendReq_ProposedMessage> = list.map((event) => ({
+        id: uuidString(event.id),
+        metadata: [{ key: "type", value: event.type }, { key: "content-type", value: event.contentType }],
+        customMetadata: toBuffer(event.metadata),
+        data: toBuffer(event.data)
+      }))
+      const viaAppend = Effect.suspend(() => {
+        const messages: Array<AppendReq> = [{
           content: {
-            $case: "proposedMessage",
-            value: {
-              id: uuidString(event.id),
-              metadata: [{ key: "type", value: event.type }, { key: "content-type", value: event.contentType }],
-              customMetadata: toBuffer(event.metadata),
-              data: toBuffer(event.data)
+            $case: "options",
+            value: { streamIdentifier: streamIdentifier(stream), expectedStreamRevision: expectedRevision(options.currentVersion) }
+          }
+        }]
+        for (const value of proposed) messages.push({ content: { $case: "proposedMessage", value } })
+        return Effect.flatMap(appendOnce(stream, messages, options), fromAppendResponse(stream, options.currentVersion))
+      })
+      // One long-lived BatchAppend call serves every append without per-call credentials (its
+      // headers are fixed when it opens); a node without BatchAppend gets plain Append calls.
+      const attempt: Effect.Effect<bigint, CallError> = options.credentials !== undefined || batchUnsupported
+        ? viaAppend
+        : batch.append(stream, options.currentVersion, proposed, connection.timeoutMillis(options, "write")).pipe(
+          Effect.flatMap(fromBatchSuccess),
+          Effect.catchIf(
+            (error) => error._tag === "GrpcError" && error.code === 12,
+            () => {
+              batchUnsupported = true
+              return viaAppend
             }
-          }
-        })
-      }
-      return connection.retry(appendOnce(stream, messages, options)).pipe(
-        Effect.flatMap((response): Effect.Effect<bigint, CallError> => {
-          const result = response.result
-          if (result?.$case === "success") {
-            const position = result.value.positionOption
-            if (position?.$case === "position") return Effect.succeed(position.value.commitPosition)
-            return Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
-          }
-          if (result?.$case === "wrongExpectedVersion") {
-            const w = result.value
-            const actual = w.currentRevisionOption?.$case === "currentRevision"
-              ? w.currentRevisionOption.value
-              : w.currentRevisionOption?.$case === "currentNoStream"
-              ? "no_stream" as const
-              : w.currentRevisionOption2060?.$case === "currentRevision2060"
-              ? w.currentRevisionOption2060.value
-              : "no_stream" as const
-            return Effect.fail(new WrongCurrentVersion({ stream, expected: options.currentVersion, actual }))
-          }
-          return Effect.fail(new GrpcError({ code: 2, details: "Empty append response", metadata: {} }))
-        }),
+          )
+        )
+      return connection.retry(attempt).pipe(
         Effect.mapError(toAppendError),
         Effect.withSpan("Streams.append", { kind: "client", attributes: { "db.system.name": "eventstoredb", "db.stream": stream, "db.operation.name": "append" } })
       )
