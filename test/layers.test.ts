@@ -1,0 +1,60 @@
+/**
+ * The EventStoreDB layers: `layer` and `layerConfig` connect from a connection string (held as
+ * Redacted when read from configuration), and fail with typed errors on bad input.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import { NewEvent } from "../src/domain/NewEvent.ts"
+import * as EventStoreDB from "../src/layers/EventStoreDB.ts"
+import { Streams } from "../src/services/Streams.ts"
+import { startEmbeddedNode } from "../src/server/EmbeddedNode.ts"
+
+const roundTrip = Effect.gen(function*() {
+  const streams = yield* Streams
+  const stream = `layer-${crypto.randomUUID()}`
+  yield* streams.append(stream, new NewEvent({ type: "Configured", data: "{}" }), { currentVersion: "no_stream" })
+  const events = yield* streams.get(stream)
+  return events.map((e) => e.type)
+})
+
+describe("EventStoreDB layers", () => {
+  it.live("layerConfig reads the connection string from configuration (ESDB_URI)", () =>
+    Effect.gen(function*() {
+      const node = yield* Effect.acquireRelease(Effect.promise(() => startEmbeddedNode({ insecure: true })), (n) => Effect.promise(() => n.stop()))
+      const live = EventStoreDB.layerConfig({ connectionString: Config.Redacted("ESDB_URI") }).pipe(
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ESDB_URI: node.connectionString })))
+      )
+      const types = yield* Effect.provide(roundTrip, live)
+      assert.deepStrictEqual(types, ["Configured"])
+    }))
+
+  it.live("layerConfig fails with a ConfigError when ESDB_URI is missing", () =>
+    Effect.gen(function*() {
+      const live = EventStoreDB.layerConfig({ connectionString: Config.Redacted("ESDB_URI") }).pipe(
+        Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({})))
+      )
+      const exit = yield* Effect.exit(Effect.provide(roundTrip, live))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? exit.cause.reasons[0] : undefined
+      assert.strictEqual(error?._tag, "Fail")
+      assert.strictEqual(error?._tag === "Fail" ? (error.error as { _tag: string })._tag : "", "ConfigError")
+    }))
+
+  it.live("layer fails with InvalidConnectionString (and no I/O) on a bad string", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(roundTrip, EventStoreDB.layer({ connectionString: "esdb://localhost:notaport?tls=false" })))
+      assert.strictEqual(error._tag, "InvalidConnectionString")
+      assert.include(error.message, "port")
+    }))
+
+  it.live("an unknown key is reported, never silently ignored", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Effect.provide(roundTrip, EventStoreDB.layer({ connectionString: "esdb://localhost:2113?tls=false&Tsl=true" })))
+      assert.strictEqual(error._tag, "InvalidConnectionString")
+      assert.include(error.message.toLowerCase(), "tsl")
+    }))
+})
