@@ -70,6 +70,35 @@ export interface RunningNode {
 }
 
 /**
+ * Live counters of a node, for leak checks in tests.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface NodeStats {
+  /** Open Read calls (reads and subscriptions) being served. */
+  readonly activeReads: number
+  /** Store change listeners (one per live subscription). */
+  readonly storeListeners: number
+  /** Records in the log. */
+  readonly records: number
+}
+
+const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
+
+/**
+ * Live counters of a node started by `startEmbeddedNode`.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const nodeStats = (node: RunningNode): NodeStats => {
+  const get = statsByNode.get(node)
+  if (get === undefined) throw new Error("not an embedded node")
+  return get()
+}
+
+/**
  * Where the bundled dev certificates are (source tree, or next to the built files).
  *
  * @since 0.1.0
@@ -197,7 +226,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     ? `esdb://${host}:${boundPort}?tls=false`
     : `esdb://admin:changeit@localhost:${boundPort}?tls=true${caFile === undefined ? "" : `&tlsCaFile=${caFile}`}`
 
-  return {
+  const running: RunningNode = {
     host,
     port: boundPort,
     insecure,
@@ -206,6 +235,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     cpuUsage: () => process.cpuUsage(),
     stop
   }
+  statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
+  return running
 }
 
 /**

@@ -189,11 +189,11 @@ describe("Read", () => {
   it("validates the combination of options", async () => {
     const streamOpts = [streamOption(stream), allOption("start"), undefined] as const
     const counts = [{ $case: "count" as const, value: 1n }, { $case: "subscription" as const, value: {} }, undefined] as const
-    const filters = [
-      { $case: "noFilter" as const, value: {} },
-      { $case: "filter" as const, value: { filter: { $case: "eventType" as const, value: { regex: "x", prefix: [] } }, window: { $case: "max" as const, value: 1 }, checkpointIntervalMultiplier: 1 } },
+    const filters: Array<ReadReq_Options["filterOption"]> = [
+      { $case: "noFilter", value: {} },
+      { $case: "filter", value: { filter: { $case: "eventType", value: { regex: "x", prefix: [] } }, window: { $case: "max", value: 1 }, checkpointIntervalMultiplier: 1 } },
       undefined
-    ] as const
+    ]
     const valid = new Set([
       "Stream,Count,Forwards,NoFilter", "Stream,Count,Backwards,NoFilter",
       "All,Count,Forwards,NoFilter", "All,Count,Forwards,Filter", "All,Count,Backwards,NoFilter", "All,Count,Backwards,Filter",
