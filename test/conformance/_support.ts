@@ -7,7 +7,7 @@
  * its connection string, exactly like a real server.
  */
 import { randomUUID } from "node:crypto"
-import * as grpc from "@grpc/grpc-js"
+import { createRequire } from "node:module"
 import {
   KurrentDBClient,
   type AllStreamResolvedEvent,
@@ -17,24 +17,13 @@ import {
   type ResolvedEvent,
   type StreamSubscription
 } from "@kurrent/kurrentdb-client"
+import { startEmbeddedNode, type RunningNode } from "../../src/server/EmbeddedNode.ts"
 
-/** The part of the embedded node's API the conformance suite relies on. */
-export interface RunningNode {
-  readonly connectionString: string
-  readonly stop: () => Promise<void>
-}
-
-// TEMPORARY: the embedded node (src/server/EmbeddedNode.ts) is being written in parallel; it is
-// loaded dynamically so the project type-checks until it lands. Switch to a static import then.
-const EMBEDDED_NODE_MODULE = "../../src/server/EmbeddedNode.ts"
+export type { RunningNode }
 
 /** Starts an embedded node (insecure unless told otherwise). */
-export const startNode = async (options: { readonly insecure: boolean } = { insecure: true }): Promise<RunningNode> => {
-  const mod = (await import(EMBEDDED_NODE_MODULE)) as {
-    readonly startEmbeddedNode: (options: { readonly insecure: boolean }) => Promise<RunningNode>
-  }
-  return mod.startEmbeddedNode(options)
-}
+export const startNode = (options: { readonly insecure: boolean } = { insecure: true }): Promise<RunningNode> =>
+  startEmbeddedNode(options)
 
 /** A stream name that no other test uses. */
 export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
@@ -157,21 +146,36 @@ export const makeProbe = <E extends ResolvedEvent | AllStreamResolvedEvent>(): P
 
 const callLog: Array<string> = []
 let callLogInstalled = false
+const requireCjs = createRequire(import.meta.url)
 
 /**
- * Records the method path of every gRPC call made through @grpc/grpc-js clients in this
- * process (the official client uses the same copy). Returns the live log.
+ * Records the method path of every call the official client makes through its generated gRPC
+ * clients (Streams, Gossip, ServerFeatures) in this process, by wrapping the methods of those
+ * CommonJS client classes (the official client requires the very same module instances).
+ * Reads through the native bridge are not gRPC-js calls and do not appear. Returns the live log.
  */
 export const grpcCallLog = (): Array<string> => {
   if (!callLogInstalled) {
     callLogInstalled = true
-    const proto = grpc.Client.prototype as unknown as Record<string, (...args: Array<unknown>) => unknown>
-    for (const name of ["makeUnaryRequest", "makeClientStreamRequest", "makeServerStreamRequest", "makeBidiStreamRequest"]) {
-      const original = proto[name]
-      if (typeof original !== "function") continue
-      proto[name] = function(this: unknown, ...args: Array<unknown>) {
-        callLog.push(String(args[0]))
-        return original.apply(this, args)
+    const generated = "@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/"
+    const clients: Array<readonly [string, string]> = [
+      ["streams_grpc_pb.js", "StreamsClient"],
+      ["gossip_grpc_pb.js", "GossipClient"],
+      ["serverfeatures_grpc_pb.js", "ServerFeaturesClient"]
+    ]
+    for (const [file, name] of clients) {
+      const mod = requireCjs(generated + file) as Record<string, unknown>
+      const ctor = mod[name] as {
+        readonly service: Record<string, { readonly path: string }>
+        readonly prototype: Record<string, (...args: Array<unknown>) => unknown>
+      }
+      for (const [method, definition] of Object.entries(ctor.service)) {
+        const original = ctor.prototype[method]
+        if (typeof original !== "function") continue
+        ctor.prototype[method] = function(this: unknown, ...args: Array<unknown>) {
+          callLog.push(definition.path)
+          return original.apply(this, args)
+        }
       }
     }
   }

@@ -123,9 +123,9 @@ describe("readAll", () => {
     expect(before!.event!.id).toBe(all[idx - 1]!.event!.id)
   })
 
-  it("forwards from END returns nothing", async () => {
-    expect(await collect(client.readAll({ fromPosition: END }))).toEqual([])
-  })
+  // Not tested: "forwards from END". The official client's native reader always sends direction
+  // Backwards for fromPosition END (and Forwards for START), whatever `direction` says, so it cannot
+  // express that read against any server.
 
   it("streamNameFilter with prefixes returns only matching streams", async () => {
     const events = await collect(client.readAll({ filter: streamNameFilter({ prefixes: [STREAM_A] }) }))
