@@ -1,0 +1,88 @@
+/**
+ * effect-esdb, used the way its documentation shows: one layer per process, each workload written
+ * as one Effect program (loops inside `Effect.gen`, streams consumed with `Stream.runForEach`).
+ */
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
+import { EventStoreDB, NewEvents, Streams } from "../../src/index.ts"
+import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
+import type { BenchClient, Payload } from "../lib/common.ts"
+
+const toEvent = (p: Payload) => NewEvents.json(p.type, p.value)
+const any = { currentVersion: "any" } as const
+
+export const open = async (connectionString: string): Promise<BenchClient> => {
+  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString }))
+  const streams = await runtime.runPromise(Effect.gen(function*() {
+    return yield* Streams.Streams
+  }))
+  let sum = 0
+  const touch = (event: RecordedEvent) =>
+    Effect.sync(() => {
+      sum += event.type.length
+    })
+
+  const appendSequential: BenchClient["appendSequential"] = (stream, n, payload, latencies) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now()
+        yield* streams.append(stream, toEvent(payload(i)), any)
+        latencies?.push(performance.now() - t0)
+      }
+    }))
+
+  const appendBatches: BenchClient["appendBatches"] = (stream, n, batchOf, latencies) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const events = batchOf(i).map(toEvent)
+        const t0 = performance.now()
+        yield* streams.append(stream, events, any)
+        latencies?.push(performance.now() - t0)
+      }
+    }))
+
+  const appendConcurrent: BenchClient["appendConcurrent"] = (names, perStream, payload, latencies) =>
+    runtime.runPromise(Effect.forEach(
+      names,
+      (stream) =>
+        Effect.gen(function*() {
+          for (let i = 0; i < perStream; i++) {
+            const t0 = performance.now()
+            yield* streams.append(stream, toEvent(payload(i)), any)
+            latencies?.push(performance.now() - t0)
+          }
+        }),
+      { concurrency: "unbounded", discard: true }
+    ))
+
+  const count = <E>(stream: Stream.Stream<RecordedEvent, E>) => {
+    let seen = 0
+    return runtime.runPromise(
+      stream.pipe(
+        Stream.runForEach((event) => {
+          seen++
+          return touch(event)
+        }),
+        Effect.map(() => seen)
+      )
+    )
+  }
+
+  return {
+    appendSequential,
+    appendBatches,
+    appendConcurrent,
+    readStream: (stream, limit) => count(streams.read(stream, { limit })),
+    readAll: (limit) => count(streams.readAll({ limit, filterExclude: [] })),
+    subscribeAll: (limit) =>
+      count(
+        streams.subscribeToAll({ filterExclude: [] }).pipe(
+          Stream.filter((item): item is RecordedEvent => item._tag === "RecordedEvent"),
+          Stream.take(limit)
+        )
+      ),
+    checksum: () => sum,
+    close: () => runtime.dispose()
+  }
+}

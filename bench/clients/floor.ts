@@ -1,0 +1,209 @@
+/**
+ * The floor: raw @grpc/grpc-js with the generated ts-proto codec and no client logic (no
+ * validation, retries, domain objects or headers), with the best channel options found.
+ *
+ * Appends go over one long-lived BatchAppend stream (what the official client does when the node
+ * advertises it, and the cheapest RPC per append); `floor-append` uses the Append RPC instead.
+ */
+import { randomUUID } from "node:crypto"
+import * as grpc from "@grpc/grpc-js"
+import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from "../../src/generated/streams.ts"
+import { StreamsClient } from "../../src/generated/streams.ts"
+import type { BenchClient, Payload } from "../lib/common.ts"
+
+/**
+ * The floor's channel options. The 4 MiB HTTP/2 flow-control window is the one that matters
+ * (grpc-js's 64 KiB starves readers, PERFORMANCE.md); channelz bookkeeping is switched off.
+ */
+export const FLOOR_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  "grpc-node.flow_control_window": 4 * 1024 * 1024,
+  "grpc.max_receive_message_length": 17 * 1024 * 1024,
+  "grpc.enable_channelz": 0
+}
+
+const empty = {}
+const contentTypeJson = { key: "content-type", value: "application/json" }
+
+/** `esdb://host:port?…` → `host:port`. */
+export const targetOf = (connectionString: string): string => {
+  const m = /^[a-z+]+:\/\/(?:[^@/]*@)?([^/?,]+)/i.exec(connectionString)
+  if (!m) throw new Error(`cannot find host:port in ${connectionString}`)
+  return m[1]!
+}
+
+const toBuffer = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), "utf8")
+
+const readRequest = (stream: string | undefined, count: number | "subscription"): ReadReq => ({
+  options: {
+    streamOption: stream === undefined
+      ? { $case: "all", value: { allOption: { $case: "start", value: empty } } }
+      : {
+        $case: "stream",
+        value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: empty } }
+      },
+    readDirection: 0,
+    resolveLinks: false,
+    countOption: count === "subscription" ? { $case: "subscription", value: {} } : { $case: "count", value: BigInt(count) },
+    filterOption: { $case: "noFilter", value: empty },
+    uuidOption: { content: { $case: "string", value: empty } },
+    controlOption: undefined
+  }
+})
+
+export interface FloorOptions {
+  readonly appendRpc: "batch" | "append"
+  readonly channelOptions?: grpc.ChannelOptions | undefined
+}
+
+export const open = async (connectionString: string, options: FloorOptions = { appendRpc: "batch" }): Promise<BenchClient> => {
+  const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), options.channelOptions ?? FLOOR_CHANNEL_OPTIONS)
+  let sum = 0
+
+  // ---- BatchAppend: one duplex stream, replies matched by correlation id ----
+  let batch: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp> | undefined
+  const waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }>()
+  const batchStream = () => {
+    if (batch !== undefined) return batch
+    const call = client.batchAppend()
+    call.on("data", (resp: BatchAppendResp) => {
+      const id = resp.correlationId?.value?.$case === "string" ? resp.correlationId.value.value : ""
+      const w = waiting.get(id)
+      if (w === undefined) return
+      waiting.delete(id)
+      if (resp.result?.$case === "success") w.resolve()
+      else w.reject(new Error(`BatchAppend failed: ${JSON.stringify(resp.result?.value)}`))
+    })
+    call.on("error", (error) => {
+      for (const w of waiting.values()) w.reject(error)
+      waiting.clear()
+      batch = undefined
+    })
+    batch = call
+    return call
+  }
+
+  const batchAppend = (stream: string, payloads: ReadonlyArray<Payload>): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const id = randomUUID()
+      waiting.set(id, { resolve, reject })
+      batchStream().write({
+        correlationId: { value: { $case: "string", value: id } },
+        options: {
+          streamIdentifier: { streamName: Buffer.from(stream) },
+          expectedStreamPosition: { $case: "any", value: empty },
+          deadlineOption: undefined
+        },
+        proposedMessages: payloads.map((p) => ({
+          id: { value: { $case: "string", value: randomUUID() } },
+          metadata: [{ key: "type", value: p.type }, contentTypeJson],
+          customMetadata: Buffer.alloc(0),
+          data: toBuffer(p.value)
+        })),
+        isFinal: true
+      })
+    })
+
+  const plainAppend = (stream: string, payloads: ReadonlyArray<Payload>): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const call = client.append((error: grpc.ServiceError | null, resp: AppendResp) => {
+        if (error) reject(error)
+        else if (resp.result?.$case !== "success") reject(new Error("Append failed"))
+        else resolve()
+      })
+      const head: AppendReq = {
+        content: {
+          $case: "options",
+          value: { streamIdentifier: { streamName: Buffer.from(stream) }, expectedStreamRevision: { $case: "any", value: empty } }
+        }
+      }
+      call.write(head)
+      for (const p of payloads) {
+        call.write({
+          content: {
+            $case: "proposedMessage",
+            value: {
+              id: { value: { $case: "string", value: randomUUID() } },
+              metadata: [{ key: "type", value: p.type }, contentTypeJson],
+              customMetadata: Buffer.alloc(0),
+              data: toBuffer(p.value)
+            }
+          }
+        })
+      }
+      call.end()
+    })
+
+  const append = options.appendRpc === "batch" ? batchAppend : plainAppend
+
+  const appendSequential: BenchClient["appendSequential"] = async (stream, n, payload, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      await append(stream, [payload(i)])
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
+  const appendBatches: BenchClient["appendBatches"] = async (stream, n, batchOf, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const payloads = batchOf(i)
+      const t0 = performance.now()
+      await append(stream, payloads)
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
+  const appendConcurrent: BenchClient["appendConcurrent"] = async (streams, perStream, payload, latencies) => {
+    await Promise.all(streams.map(async (stream) => {
+      for (let i = 0; i < perStream; i++) {
+        const t0 = performance.now()
+        await append(stream, [payload(i)])
+        latencies?.push(performance.now() - t0)
+      }
+    }))
+  }
+
+  /** Runs a Read call, counting events; stops (cancels) after `count` events. */
+  const read = (request: ReadReq, count: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      let seen = 0
+      let done = false
+      const call = client.read(request)
+      call.on("data", (resp: ReadResp) => {
+        const content = resp.content
+        if (content?.$case !== "event" || done) return
+        const event = content.value.event
+        if (event !== undefined) sum += event.metadata.length
+        seen++
+        if (seen >= count) {
+          done = true
+          call.cancel()
+          resolve(seen)
+        }
+      })
+      call.on("error", (error: grpc.ServiceError) => {
+        if (done) return
+        done = true
+        if (error.code === grpc.status.CANCELLED) resolve(seen)
+        else reject(error)
+      })
+      call.on("end", () => {
+        if (done) return
+        done = true
+        resolve(seen)
+      })
+    })
+
+  return {
+    appendSequential,
+    appendBatches,
+    appendConcurrent,
+    readStream: (stream, count) => read(readRequest(stream, count), count),
+    readAll: (count) => read(readRequest(undefined, count), count),
+    subscribeAll: (count) => read(readRequest(undefined, "subscription"), count),
+    checksum: () => sum,
+    close: async () => {
+      batch?.end()
+      client.close()
+    }
+  }
+}

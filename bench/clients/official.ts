@@ -1,0 +1,98 @@
+/**
+ * The official client, `@kurrent/kurrentdb-client`, used as its documentation shows. Its reads
+ * ($all and streams) go through the native Rust bridge; subscriptions and appends through
+ * grpc-js and google-protobuf (appends over BatchAppend when the node advertises it).
+ */
+import { ANY, jsonEvent, KurrentDBClient, START, type ResolvedEvent } from "@kurrent/kurrentdb-client"
+import type { BenchClient, Payload } from "../lib/common.ts"
+
+const toEvent = (p: Payload) => jsonEvent({ type: p.type, data: p.value as Record<string, unknown> })
+
+export const open = async (connectionString: string): Promise<BenchClient> => {
+  // the client warns that `esdb://` is deprecated; `kurrentdb://` is the same string otherwise
+  const client = KurrentDBClient.connectionString(connectionString.replace(/^esdb(\+discover)?:/i, "kurrentdb$1:"))
+  let sum = 0
+
+  const appendSequential: BenchClient["appendSequential"] = async (stream, n, payload, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      await client.appendToStream(stream, toEvent(payload(i)), { streamState: ANY })
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
+  const appendBatches: BenchClient["appendBatches"] = async (stream, n, batchOf, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const events = batchOf(i).map(toEvent)
+      const t0 = performance.now()
+      await client.appendToStream(stream, events, { streamState: ANY })
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
+  const appendConcurrent: BenchClient["appendConcurrent"] = async (streams, perStream, payload, latencies) => {
+    await Promise.all(streams.map(async (stream) => {
+      for (let i = 0; i < perStream; i++) {
+        const t0 = performance.now()
+        await client.appendToStream(stream, toEvent(payload(i)), { streamState: ANY })
+        latencies?.push(performance.now() - t0)
+      }
+    }))
+  }
+
+  const touch = (resolved: ResolvedEvent) => {
+    const event = resolved.event
+    if (event !== undefined) sum += event.type.length
+  }
+
+  const readStream: BenchClient["readStream"] = async (stream, count) => {
+    let seen = 0
+    for await (const resolved of client.readStream(stream, { fromRevision: START, maxCount: count })) {
+      touch(resolved)
+      seen++
+    }
+    return seen
+  }
+
+  const readAll: BenchClient["readAll"] = async (count) => {
+    let seen = 0
+    for await (const resolved of client.readAll({ fromPosition: START, maxCount: count })) {
+      touch(resolved)
+      seen++
+    }
+    return seen
+  }
+
+  /** Consumed with `on("data")`, the cheapest way the client offers (no async iterator). */
+  const subscribeAll: BenchClient["subscribeAll"] = (count) =>
+    new Promise((resolve, reject) => {
+      let seen = 0
+      let done = false
+      const subscription = client.subscribeToAll({ fromPosition: START })
+      subscription.on("data", (resolved: ResolvedEvent) => {
+        if (done) return
+        touch(resolved)
+        seen++
+        if (seen >= count) {
+          done = true
+          subscription.unsubscribe().then(() => resolve(seen), reject)
+        }
+      })
+      subscription.on("error", (error: Error) => {
+        if (done) return
+        done = true
+        reject(error)
+      })
+    })
+
+  return {
+    appendSequential,
+    appendBatches,
+    appendConcurrent,
+    readStream,
+    readAll,
+    subscribeAll,
+    checksum: () => sum,
+    close: () => client.dispose()
+  }
+}

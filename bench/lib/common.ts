@@ -1,0 +1,168 @@
+/**
+ * Shared definitions of the benchmark: workloads, sizes, payloads, the client interface every
+ * implementation provides, and the result format children print on stdout.
+ */
+
+/** The workloads, in report order. */
+export const WORKLOADS = [
+  "append-1",
+  "append-100",
+  "append-concurrent",
+  "read-stream",
+  "read-all",
+  "subscribe-all",
+  "persistent-subscription"
+] as const
+
+export type Workload = (typeof WORKLOADS)[number]
+
+/** Workloads whose cost depends on how the node frames read replies. */
+export const READ_WORKLOADS: ReadonlyArray<Workload> = ["read-stream", "read-all", "subscribe-all"]
+export const APPEND_WORKLOADS: ReadonlyArray<Workload> = ["append-1", "append-100", "append-concurrent"]
+
+export const WORKLOAD_TITLES: Record<Workload, string> = {
+  "append-1": "sequential single-event appends",
+  "append-100": "appends of 100 events × 1 KiB",
+  "append-concurrent": "32 concurrent appenders (1 event each)",
+  "read-stream": "read a stream of 100,000 events",
+  "read-all": "read 200,000 events from $all",
+  "subscribe-all": "catch-up subscription over 200,000 events",
+  "persistent-subscription": "persistent subscription"
+}
+
+/** Clients, in report order. `floor-append` is the floor over the Append RPC (appends only). */
+export const CLIENTS = ["effect", "official", "floor", "floor-append"] as const
+export type ClientName = (typeof CLIENTS)[number]
+
+export const CLIENT_TITLES: Record<ClientName, string> = {
+  effect: "effect-esdb",
+  official: "@kurrent/kurrentdb-client",
+  floor: "floor (grpc-js + ts-proto)",
+  "floor-append": "floor, Append RPC"
+}
+
+export type Framing = "message" | "coalesced" | "external"
+
+/** Sizes of one run. */
+export interface Sizes {
+  readonly append1: { readonly ops: number; readonly warmup: number }
+  readonly append100: { readonly ops: number; readonly warmup: number }
+  readonly appendConcurrent: { readonly ops: number; readonly warmup: number; readonly appenders: number }
+  readonly readStream: { readonly events: number; readonly warmup: number }
+  readonly readAll: { readonly events: number; readonly warmup: number }
+  readonly subscribeAll: { readonly events: number; readonly warmup: number }
+}
+
+export const FULL_SIZES: Sizes = {
+  append1: { ops: 5_000, warmup: 500 },
+  append100: { ops: 200, warmup: 20 },
+  appendConcurrent: { ops: 8_000, warmup: 960, appenders: 32 },
+  readStream: { events: 100_000, warmup: 20_000 },
+  readAll: { events: 200_000, warmup: 20_000 },
+  subscribeAll: { events: 200_000, warmup: 20_000 }
+}
+
+export const QUICK_SIZES: Sizes = {
+  append1: { ops: 1_000, warmup: 200 },
+  append100: { ops: 50, warmup: 10 },
+  appendConcurrent: { ops: 1_600, warmup: 320, appenders: 32 },
+  readStream: { events: 100_000, warmup: 10_000 },
+  readAll: { events: 200_000, warmup: 10_000 },
+  subscribeAll: { events: 200_000, warmup: 10_000 }
+}
+
+/** The data the node is seeded with before reads. */
+export const SEED = {
+  readStream: "bench-read",
+  readStreamEvents: 100_000,
+  fillStreams: 100,
+  fillEventsPerStream: 1_000,
+  rssStream: "bench-rss",
+  rssEvents: 1_000_000,
+  eventType: "BenchEvent",
+  batch: 1_000
+} as const
+
+/** A JSON value whose serialization is exactly `bytes` long. */
+export const jsonOfSize = (bytes: number, n: number): { n: number; pad: string } => {
+  const base = JSON.stringify({ n, pad: "" }).length
+  return { n, pad: "x".repeat(Math.max(0, bytes - base)) }
+}
+
+/** What an append carries: an event type and a JSON value the client serializes itself. */
+export interface Payload {
+  readonly type: string
+  readonly value: unknown
+}
+
+export const smallPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(100, i) })
+export const kibPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(1024, i) })
+export const readPayload = (i: number): Payload => ({ type: SEED.eventType, value: jsonOfSize(200, i) })
+
+/**
+ * What each client implements. Every method runs a whole workload and resolves when it is done;
+ * `latencies`, when given, receives the duration of each append in milliseconds.
+ */
+export interface BenchClient {
+  /** `n` sequential appends of one event each to `stream` (expected state: any). */
+  readonly appendSequential: (stream: string, n: number, payload: (i: number) => Payload, latencies?: Array<number>) => Promise<void>
+  /** `n` sequential appends of `batch(i).length` events each to `stream`. */
+  readonly appendBatches: (stream: string, n: number, batch: (i: number) => ReadonlyArray<Payload>, latencies?: Array<number>) => Promise<void>
+  /** `streams.length` concurrent appenders, each doing `perStream` sequential single-event appends to its own stream. */
+  readonly appendConcurrent: (streams: ReadonlyArray<string>, perStream: number, payload: (i: number) => Payload, latencies?: Array<number>) => Promise<void>
+  /** Reads `count` events of `stream` forwards from its start; returns the events seen. */
+  readonly readStream: (stream: string, count: number) => Promise<number>
+  /** Reads `count` events of `$all` forwards from its start, no filter; returns the events seen. */
+  readonly readAll: (count: number) => Promise<number>
+  /** A catch-up subscription to `$all` from its start, no filter, stopped after `count` events. */
+  readonly subscribeAll: (count: number) => Promise<number>
+  /** Checksum of what the consumer touched (keeps the work observable). */
+  readonly checksum: () => number
+  readonly close: () => Promise<void>
+}
+
+/** One measurement, as a child prints it. */
+export interface Sample {
+  readonly client: ClientName
+  readonly workload: Workload
+  readonly framing: Framing
+  readonly events: number
+  readonly ops: number
+  readonly wallMs: number
+  readonly cpuUserMs: number
+  readonly cpuSystemMs: number
+  readonly maxRssMB: number
+  readonly heapUsedMB: number
+  /** The node's CPU over the measured window; null against an external server. */
+  readonly nodeCpuMs: number | null
+  /** CPU the rest of the machine used over the window (other processes, kernel): noise. */
+  readonly otherCpuMs: number
+  readonly latency: { readonly p50: number; readonly p99: number; readonly mean: number; readonly max: number } | null
+  readonly checksum: number
+}
+
+export const RESULT_PREFIX = "@@RESULT "
+export const READY_PREFIX = "@@READY "
+
+export const percentile = (sorted: ReadonlyArray<number>, p: number): number => {
+  if (sorted.length === 0) return Number.NaN
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[rank]!
+}
+
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  if (sorted.length === 0) return Number.NaN
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/** Reads the node's CPU time (ms, user + system) from its side channel. */
+export const nodeCpuMs = async (url: string | undefined): Promise<number | null> => {
+  if (url === undefined || url === "") return null
+  const response = await fetch(url)
+  const body = (await response.json()) as { user: number; system: number }
+  return (body.user + body.system) / 1000
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))

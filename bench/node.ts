@@ -1,0 +1,48 @@
+/**
+ * The embedded node in its own process, for the benchmark.
+ *
+ *   node bench/node.ts <message|coalesced>
+ *
+ * Prints `@@READY {"connectionString", "cpuUrl"}` once listening. `cpuUrl` is a loopback HTTP
+ * side channel answering `{ user, system, rss }` (µs, µs, bytes) from the node process's own
+ * `process.cpuUsage()`. Stops when its stdin closes or on SIGTERM/SIGINT.
+ */
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { READY_PREFIX } from "./lib/common.ts"
+
+import { startEmbeddedNode } from "../src/server/EmbeddedNode.ts"
+
+const main = async () => {
+  const framing = process.argv[2] === "coalesced" ? "coalesced" : "message"
+  const node = await startEmbeddedNode({ port: 0, insecure: true, readFraming: framing })
+
+  const side = createServer((_req, res) => {
+    const cpu = node.cpuUsage()
+    res.setHeader("content-type", "application/json")
+    res.end(JSON.stringify({ user: cpu.user, system: cpu.system, rss: process.memoryUsage().rss }))
+  })
+  await new Promise<void>((resolve) => side.listen(0, "127.0.0.1", resolve))
+  const { port } = side.address() as AddressInfo
+
+  let stopping = false
+  const stop = async () => {
+    if (stopping) return
+    stopping = true
+    side.close()
+    await node.stop().catch(() => {})
+    process.exit(0)
+  }
+  process.on("SIGTERM", stop)
+  process.on("SIGINT", stop)
+  process.stdin.on("end", stop)
+  process.stdin.on("close", stop)
+  process.stdin.resume()
+
+  process.stdout.write(`${READY_PREFIX}${JSON.stringify({ connectionString: node.connectionString, cpuUrl: `http://127.0.0.1:${port}/cpu`, framing })}\n`)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench node failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exit(1)
+})

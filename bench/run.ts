@@ -1,0 +1,324 @@
+/**
+ * `npm run bench [-- --quick | --rss] [--samples N] [--clients a,b] [--workloads a,b] [--framings a,b]`
+ *
+ * Starts the embedded node in its own process (one per read framing, plus a fresh one per round
+ * of appends), or uses ESDB_URI when set; seeds it; measures every client × workload in its own
+ * process (rounds interleave the clients so drift hits them alike); writes
+ * bench/results/latest.json and regenerates the results section of BENCHMARKS.md.
+ *
+ * `--rss` instead streams 1,000,000 events through a read and a subscription per client and
+ * records RSS growth in bench/results/rss.json (BENCHMARKS.md is regenerated from both files).
+ */
+import { type ChildProcess, execSync, spawn } from "node:child_process"
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { createInterface } from "node:readline"
+import {
+  APPEND_WORKLOADS,
+  type ClientName,
+  type Framing,
+  FULL_SIZES,
+  QUICK_SIZES,
+  READ_WORKLOADS,
+  READY_PREFIX,
+  RESULT_PREFIX,
+  type Sample,
+  type Workload,
+  WORKLOADS
+} from "./lib/common.ts"
+import { type Meta, renderMarkdown, type Results, type RssResults, updateBenchmarksMd } from "./lib/report.ts"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const root = join(here, "..")
+const resultsDir = join(here, "results")
+
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(name)
+const option = (name: string): string | undefined => {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+const listOption = <T extends string>(name: string, all: ReadonlyArray<T>): ReadonlyArray<T> => {
+  const value = option(name)
+  return value === undefined ? all : value.split(",").filter((v): v is T => (all as ReadonlyArray<string>).includes(v))
+}
+
+const quick = flag("--quick")
+const rssMode = flag("--rss")
+const samples = Number(option("--samples") ?? (quick ? 1 : 3))
+const external = process.env["ESDB_URI"]
+const framings: ReadonlyArray<Framing> = external !== undefined ? ["external"] : listOption("--framings", ["message", "coalesced"] as const)
+const workloads = listOption("--workloads", WORKLOADS)
+const readClients = listOption("--clients", ["effect", "official", "floor"] as ReadonlyArray<ClientName>)
+  .filter((c) => c !== "floor-append")
+const appendClients = listOption("--clients", ["effect", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
+
+const nodeArgs = ["--experimental-strip-types", "--no-warnings"]
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+// ------------------------------------------------------------------------------------------------
+// Processes
+// ------------------------------------------------------------------------------------------------
+
+interface Target {
+  readonly framing: Framing
+  readonly connectionString: string
+  readonly cpuUrl: string | undefined
+  readonly stop: () => Promise<void>
+}
+
+const children = new Set<ChildProcess>()
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGTERM")
+})
+process.on("SIGINT", () => process.exit(130))
+
+const startTarget = (framing: Framing): Promise<Target> => {
+  if (external !== undefined) {
+    return Promise.resolve({ framing: "external", connectionString: external, cpuUrl: undefined, stop: async () => {} })
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, join(here, "node.ts"), framing], {
+      cwd: root,
+      stdio: ["pipe", "pipe", "inherit"]
+    })
+    children.add(child)
+    const lines = createInterface({ input: child.stdout! })
+    const timer = setTimeout(() => reject(new Error("the node did not start within 30 s")), 30_000)
+    child.on("exit", (code) => {
+      children.delete(child)
+      clearTimeout(timer)
+      reject(new Error(`the node exited with ${code}`))
+    })
+    lines.on("line", (line) => {
+      if (!line.startsWith(READY_PREFIX)) return
+      clearTimeout(timer)
+      const ready = JSON.parse(line.slice(READY_PREFIX.length)) as { connectionString: string; cpuUrl: string }
+      resolve({
+        framing,
+        connectionString: ready.connectionString,
+        cpuUrl: ready.cpuUrl,
+        stop: () =>
+          new Promise<void>((done) => {
+            child.removeAllListeners("exit")
+            child.on("exit", () => {
+              children.delete(child)
+              done()
+            })
+            child.stdin!.end()
+            setTimeout(() => child.kill("SIGKILL"), 5_000).unref()
+          })
+      })
+    })
+  })
+}
+
+const runChild = (script: string, childArgs: ReadonlyArray<string>, extraNodeArgs: ReadonlyArray<string> = []): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, ...extraNodeArgs, join(here, script), ...childArgs], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    children.add(child)
+    let out = ""
+    let err = ""
+    child.stdout!.on("data", (chunk: Buffer) => {
+      out += chunk.toString()
+    })
+    child.stderr!.on("data", (chunk: Buffer) => {
+      err += chunk.toString()
+    })
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000)
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      children.delete(child)
+      if (err.trim() !== "") log(err.trimEnd().split("\n").map((l) => `    | ${l}`).join("\n"))
+      if (code === 0) resolve(out)
+      else reject(new Error(`${script} ${childArgs.slice(0, 3).join(" ")} exited with ${code ?? signal}: ${err.split("\n")[0] ?? ""}`))
+    })
+  })
+
+const seed = async (target: Target, rss: boolean) => {
+  log(`seeding ${target.framing} node${rss ? " (with the 1,000,000-event stream)" : ""}...`)
+  await runChild("seed.ts", [target.connectionString, ...(rss ? ["--rss"] : [])])
+}
+
+interface Failure {
+  readonly client: ClientName
+  readonly workload: Workload
+  readonly framing: Framing
+  readonly error: string
+}
+
+const measure = async (
+  client: ClientName,
+  workload: Workload,
+  target: Target,
+  round: number,
+  extra: ReadonlyArray<string> = []
+): Promise<(Sample & { round: number }) | Failure> => {
+  const childArgs = [client, workload, target.framing, target.connectionString, target.cpuUrl ?? "", ...(quick ? ["--quick"] : []), ...extra]
+  try {
+    const out = await runChild("worker.ts", childArgs)
+    const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
+    if (line === undefined) throw new Error("no result line")
+    const sample = { ...(JSON.parse(line.slice(RESULT_PREFIX.length)) as Sample), round }
+    const cpu = ((sample.cpuUserMs + sample.cpuSystemMs) / sample.events) * 1000
+    const node = sample.nodeCpuMs === null ? "" : ` node ${((sample.nodeCpuMs * 1000) / sample.events).toFixed(1)} µs/ev (${Math.round((sample.nodeCpuMs / sample.wallMs) * 100)}%)`
+    const lat = sample.latency === null ? "" : ` p50 ${sample.latency.p50.toFixed(2)} p99 ${sample.latency.p99.toFixed(2)} ms`
+    const other = ` other ${Math.round((sample.otherCpuMs / sample.wallMs) * 100)}%`
+    log(`  [${round}] ${client.padEnd(12)} ${workload.padEnd(17)} ${target.framing.padEnd(9)} ${Math.round((sample.events / sample.wallMs) * 1000).toLocaleString("en-US").padStart(9)} ev/s  cpu ${cpu.toFixed(1)} ms/1k  rss ${Math.round(sample.maxRssMB)} MB${node}${lat}${other}`)
+    return sample
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    log(`  [${round}] ${client} ${workload} ${target.framing} FAILED: ${message}`)
+    return { client, workload, framing: target.framing, error: message }
+  }
+}
+
+const rotate = <A>(items: ReadonlyArray<A>, by: number): Array<A> => items.map((_, i) => items[(i + by) % items.length]!)
+
+// ------------------------------------------------------------------------------------------------
+// Metadata
+// ------------------------------------------------------------------------------------------------
+
+const pkgVersion = (name: string): string => {
+  try {
+    return (JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }).version
+  } catch {
+    return "?"
+  }
+}
+
+const sh = (command: string): string => {
+  try {
+    return execSync(command, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+  } catch {
+    return "?"
+  }
+}
+
+const collectMeta = (started: Date, finished: Date): Meta => ({
+  date: finished.toISOString(),
+  durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
+  mode: quick ? "quick" : "full",
+  samples,
+  target: external !== undefined ? "external (ESDB_URI)" : "embedded node (separate process)",
+  machine: {
+    nproc: Number(sh("nproc")) || cpus().length,
+    cpuModel: cpus()[0]?.model ?? "?",
+    memoryGB: Math.round(totalmem() / 2 ** 30)
+  },
+  node: process.version,
+  commit: sh("git rev-parse --short HEAD"),
+  packages: {
+    "effect-esdb": (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
+    effect: pkgVersion("effect"),
+    "@grpc/grpc-js": pkgVersion("@grpc/grpc-js"),
+    "@bufbuild/protobuf": pkgVersion("@bufbuild/protobuf"),
+    "ts-proto": pkgVersion("ts-proto"),
+    "@kurrent/kurrentdb-client": pkgVersion("@kurrent/kurrentdb-client"),
+    "@kurrent/bridge": pkgVersion("@kurrent/bridge")
+  },
+  sizes: quick ? QUICK_SIZES : FULL_SIZES
+})
+
+// ------------------------------------------------------------------------------------------------
+// Runs
+// ------------------------------------------------------------------------------------------------
+
+const runMain = async () => {
+  const started = new Date()
+  const all: Array<Sample & { round: number }> = []
+  const failures: Array<Failure> = []
+  const keep = (result: (Sample & { round: number }) | Failure) => {
+    if ("error" in result) failures.push(result)
+    else all.push(result)
+  }
+
+  const reads = READ_WORKLOADS.filter((w) => workloads.includes(w))
+  if (reads.length > 0) {
+    for (const framing of framings) {
+      const target = await startTarget(framing)
+      try {
+        await seed(target, false)
+        for (let round = 0; round < samples; round++) {
+          for (const client of rotate(readClients, round)) {
+            for (const workload of reads) keep(await measure(client, workload, target, round))
+          }
+        }
+      } finally {
+        await target.stop()
+      }
+    }
+  }
+
+  const appends = APPEND_WORKLOADS.filter((w) => workloads.includes(w))
+  if (appends.length > 0) {
+    for (let round = 0; round < samples; round++) {
+      // a fresh node per round keeps the append node's memory small and alike for every client
+      const target = await startTarget(external !== undefined ? "external" : "message")
+      try {
+        for (const client of rotate(appendClients, round)) {
+          for (const workload of appends) keep(await measure(client, workload, target, round))
+        }
+      } finally {
+        await target.stop()
+      }
+    }
+  }
+
+  const meta = collectMeta(started, new Date())
+  const results: Results = { meta, samples: all, failures }
+  mkdirSync(resultsDir, { recursive: true })
+  writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`)
+  log(`wrote bench/results/latest.json (${all.length} samples, ${failures.length} failures) in ${meta.durationSeconds} s`)
+  regenerate()
+}
+
+const runRss = async () => {
+  const started = new Date()
+  const target = await startTarget(external !== undefined ? "external" : "message")
+  const all: Array<Sample & { round: number }> = []
+  const failures: Array<Failure> = []
+  try {
+    await seed(target, true)
+    for (const client of readClients) {
+      for (const workload of ["read-stream", "subscribe-all"] as const) {
+        const result = await measure(client, workload, target, 0, ["--rss"])
+        if ("error" in result) failures.push(result)
+        else all.push(result)
+      }
+    }
+  } finally {
+    await target.stop()
+  }
+  const rss: RssResults = { meta: collectMeta(started, new Date()), samples: all, failures }
+  mkdirSync(resultsDir, { recursive: true })
+  writeFileSync(join(resultsDir, "rss.json"), `${JSON.stringify(rss, null, 2)}\n`)
+  log(`wrote bench/results/rss.json in ${rss.meta.durationSeconds} s`)
+  regenerate()
+}
+
+const readJson = <A>(file: string): A | undefined =>
+  existsSync(join(resultsDir, file)) ? (JSON.parse(readFileSync(join(resultsDir, file), "utf8")) as A) : undefined
+
+const regenerate = () => {
+  const results = readJson<Results>("latest.json")
+  const rss = readJson<RssResults>("rss.json")
+  const markdown = renderMarkdown(results, rss)
+  updateBenchmarksMd(join(root, "BENCHMARKS.md"), markdown)
+  log("updated BENCHMARKS.md")
+  process.stdout.write(`${markdown}\n`)
+}
+
+const main = flag("--report-only") ? async () => regenerate() : rssMode ? runRss : runMain
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`bench failed: ${error instanceof Error ? error.stack : String(error)}`)
+    process.exit(1)
+  }
+)

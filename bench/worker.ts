@@ -1,0 +1,201 @@
+/**
+ * One measurement in a fresh process: opens a client, warms it up on the same workload, then
+ * measures wall time, client CPU (process.cpuUsage, all threads), the node's CPU (side channel)
+ * and peak RSS, and prints one `@@RESULT {json}` line.
+ *
+ *   node bench/worker.ts <client> <workload> <framing> <connectionString> [nodeCpuUrl] [--quick] [--rss]
+ *
+ * With `--rss`, the read workloads stream SEED.rssEvents events instead, and the line also holds
+ * the RSS before streaming and samples taken while streaming.
+ */
+import { randomUUID } from "node:crypto"
+import { readFileSync } from "node:fs"
+import {
+  type BenchClient,
+  type ClientName,
+  type Framing,
+  FULL_SIZES,
+  kibPayload,
+  nodeCpuMs,
+  percentile,
+  QUICK_SIZES,
+  RESULT_PREFIX,
+  type Sample,
+  SEED,
+  smallPayload,
+  type Workload
+} from "./lib/common.ts"
+
+const [clientName, workload, framing, connectionString, cpuUrl] = process.argv.slice(2) as [
+  ClientName,
+  Workload,
+  Framing,
+  string,
+  string | undefined
+]
+const quick = process.argv.includes("--quick")
+const rss = process.argv.includes("--rss")
+const sizes = quick ? QUICK_SIZES : FULL_SIZES
+
+const openClient = async (): Promise<BenchClient> => {
+  switch (clientName) {
+    case "effect":
+      return (await import("./clients/effect.ts")).open(connectionString)
+    case "official":
+      return (await import("./clients/official.ts")).open(connectionString)
+    case "floor":
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "batch" })
+    case "floor-append":
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "append" })
+  }
+}
+
+/** Busy CPU time of the whole machine (ms, all cores) from /proc/stat; NaN where unavailable. */
+const machineBusyMs = (): number => {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal
+    const busy = fields[0]! + fields[1]! + fields[2]! + fields[5]! + fields[6]! + (fields[7] ?? 0)
+    return busy * 10
+  } catch {
+    return Number.NaN
+  }
+}
+
+const unique = (prefix: string) => `${prefix}-${clientName}-${randomUUID().slice(0, 8)}`
+
+interface Plan {
+  readonly warmup: (client: BenchClient) => Promise<unknown>
+  readonly measure: (client: BenchClient, latencies: Array<number>) => Promise<{ events: number; ops: number }>
+}
+
+const plans: Record<Exclude<Workload, "persistent-subscription">, () => Plan> = {
+  "append-1": () => ({
+    warmup: (c) => c.appendSequential(unique("warm1"), sizes.append1.warmup, smallPayload),
+    measure: async (c, lat) => {
+      await c.appendSequential(unique("append1"), sizes.append1.ops, smallPayload, lat)
+      return { events: sizes.append1.ops, ops: sizes.append1.ops }
+    }
+  }),
+  "append-100": () => {
+    const batch = (i: number) => Array.from({ length: 100 }, (_, j) => kibPayload(i * 100 + j))
+    return {
+      warmup: (c) => c.appendBatches(unique("warm100"), sizes.append100.warmup, batch),
+      measure: async (c, lat) => {
+        await c.appendBatches(unique("append100"), sizes.append100.ops, batch, lat)
+        return { events: sizes.append100.ops * 100, ops: sizes.append100.ops }
+      }
+    }
+  },
+  "append-concurrent": () => {
+    const { appenders, ops, warmup } = sizes.appendConcurrent
+    const names = (prefix: string) => Array.from({ length: appenders }, (_, i) => unique(`${prefix}${i}`))
+    return {
+      warmup: (c) => c.appendConcurrent(names("warmc"), Math.ceil(warmup / appenders), smallPayload),
+      measure: async (c, lat) => {
+        const perStream = Math.ceil(ops / appenders)
+        await c.appendConcurrent(names("conc"), perStream, smallPayload, lat)
+        return { events: perStream * appenders, ops: perStream * appenders }
+      }
+    }
+  },
+  "read-stream": () => {
+    const stream = rss ? SEED.rssStream : SEED.readStream
+    const events = rss ? SEED.rssEvents : sizes.readStream.events
+    return {
+      warmup: (c) => c.readStream(stream, sizes.readStream.warmup),
+      measure: async (c) => ({ events: expect(await c.readStream(stream, events), events), ops: 1 })
+    }
+  },
+  "read-all": () => {
+    const events = rss ? SEED.rssEvents : sizes.readAll.events
+    return {
+      warmup: (c) => c.readAll(sizes.readAll.warmup),
+      measure: async (c) => ({ events: expect(await c.readAll(events), events), ops: 1 })
+    }
+  },
+  "subscribe-all": () => {
+    const events = rss ? SEED.rssEvents : sizes.subscribeAll.events
+    return {
+      warmup: (c) => c.subscribeAll(sizes.subscribeAll.warmup),
+      measure: async (c) => ({ events: expect(await c.subscribeAll(events), events), ops: 1 })
+    }
+  }
+}
+
+const expect = (seen: number, wanted: number): number => {
+  if (seen !== wanted) throw new Error(`${clientName}/${workload}: saw ${seen} events, expected ${wanted}`)
+  return seen
+}
+
+const main = async () => {
+  if (workload === "persistent-subscription") throw new Error("persistent subscriptions are not implemented")
+  const plan = plans[workload]()
+  const client = await openClient()
+  await plan.warmup(client)
+  // let the warm-up's garbage and timers settle before measuring
+  ;(globalThis as { gc?: () => void }).gc?.()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+
+  const rssBefore = process.memoryUsage().rss
+  const rssSamples: Array<number> = []
+  const sampler = rss
+    ? setInterval(() => rssSamples.push(process.memoryUsage().rss), 100)
+    : undefined
+
+  const latencies: Array<number> = []
+  const node0 = await nodeCpuMs(cpuUrl)
+  const cpu0 = process.cpuUsage()
+  const busy0 = machineBusyMs()
+  const t0 = performance.now()
+  const { events, ops } = await plan.measure(client, latencies)
+  const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
+  const busy = machineBusyMs() - busy0
+  const node1 = await nodeCpuMs(cpuUrl)
+  if (sampler !== undefined) clearInterval(sampler)
+  const usage = process.resourceUsage()
+  const heapUsedMB = process.memoryUsage().heapUsed / 2 ** 20
+
+  latencies.sort((a, b) => a - b)
+  const sample: Sample & { rss?: unknown } = {
+    client: clientName,
+    workload,
+    framing,
+    events,
+    ops,
+    wallMs,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    maxRssMB: usage.maxRSS / 1024,
+    heapUsedMB,
+    nodeCpuMs: node0 === null || node1 === null ? null : node1 - node0,
+    otherCpuMs: Math.max(0, busy - cpu.user / 1000 - cpu.system / 1000 - (node0 === null || node1 === null ? 0 : node1 - node0)),
+    latency: latencies.length === 0
+      ? null
+      : {
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+        max: latencies[latencies.length - 1]!
+      },
+    checksum: client.checksum(),
+    ...(rss
+      ? {
+        rss: {
+          beforeMB: rssBefore / 2 ** 20,
+          peakMB: Math.max(usage.maxRSS / 1024, ...rssSamples.map((r) => r / 2 ** 20)),
+          samplesMB: rssSamples.filter((_, i) => i % 5 === 0).map((r) => Math.round(r / 2 ** 20))
+        }
+      }
+      : {})
+  }
+  await client.close()
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(sample)}\n`)
+  process.exit(0)
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`worker ${clientName}/${workload}/${framing} failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exit(1)
+})
