@@ -19,10 +19,12 @@ import {
   jsonEvent,
   streamNameFilter,
   type AllStreamResolvedEvent,
+  type CaughtUp,
   type KurrentDBClient,
-  type ResolvedEvent
+  type ResolvedEvent,
+  StreamDeletedError
 } from "@kurrent/kurrentdb-client"
-import { collect, makeProbe, officialClient, sleep, startNode, uniqueStream, type Probe, type RunningNode } from "./_support.ts"
+import { collect, eventually, makeProbe, officialClient, sleep, startNode, uniqueStream, type Probe, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
@@ -43,6 +45,13 @@ const events = (n: number, type = "e", offset = 0) =>
 const ns = (probe: Probe<ResolvedEvent> | Probe<AllStreamResolvedEvent>) =>
   probe.events().map((e) => (e.event!.data as { n: number }).n)
 
+/** The info of the first caughtUp the probe saw. */
+const caughtUpInfo = <E>(probe: Probe<E>): CaughtUp => {
+  const item = probe.items.find((i) => i.kind === "caughtUp")
+  if (item === undefined || item.kind !== "caughtUp") throw new Error("no caughtUp yet")
+  return item.info
+}
+
 /** Index of the first item of `kind` in the probe's timeline. */
 const indexOf = <E>(probe: Probe<E>, kind: string) => probe.items.findIndex((i) => i.kind === kind)
 
@@ -60,10 +69,14 @@ describe("subscribeToStream", () => {
       expect(indexOf(probe, "confirmation")).toBe(0)
       // every historical event arrives before caughtUp
       expect(indexOf(probe, "caughtUp")).toBe(4)
-      const caughtUp = probe.items[indexOf(probe, "caughtUp")]!
-      if (caughtUp.kind === "caughtUp" && caughtUp.info.date !== undefined) {
-        expect(Math.abs(caughtUp.info.date.getTime() - Date.now())).toBeLessThan(60_000)
-      }
+      // caught_up carries a timestamp and the revision of the last event sent
+      const info = caughtUpInfo(probe)
+      expect(info.date).toBeInstanceOf(Date)
+      expect(Math.abs(info.date!.getTime() - Date.now())).toBeLessThan(60_000)
+      expect(info.revision).toBe(2n)
+      expect(info.position).toBeUndefined()
+      // created (100-ns ticks on the wire) arrives with millisecond precision through this path
+      for (const e of probe.events()) expect(Math.abs(e.event!.created.getTime() - Date.now())).toBeLessThan(60_000)
 
       await client.appendToStream(stream, events(2, "e", 3))
       await probe.waitFor("5 events", (p) => p.events().length >= 5)
@@ -86,6 +99,7 @@ describe("subscribeToStream", () => {
     try {
       await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
       expect(probe.events().map((e) => e.event!.revision)).toEqual([2n, 3n])
+      expect(caughtUpInfo(probe).revision).toBe(3n)
       await client.appendToStream(stream, events(1, "e", 4))
       await probe.waitFor("3 events", (p) => p.events().length >= 3)
       expect(probe.events().map((e) => e.event!.revision)).toEqual([2n, 3n, 4n])
@@ -103,6 +117,7 @@ describe("subscribeToStream", () => {
     try {
       await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
       expect(probe.events()).toEqual([])
+      expect(caughtUpInfo(probe).revision).toBe(2n)
       await client.appendToStream(stream, events(2, "e", 3))
       await probe.waitFor("2 events", (p) => p.events().length >= 2)
       expect(ns(probe)).toEqual([3, 4])
@@ -120,9 +135,47 @@ describe("subscribeToStream", () => {
       await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
       expect(probe.has("confirmation")).toBe(true)
       expect(probe.events()).toEqual([])
+      // no event sent yet: caught_up has a timestamp but no revision
+      expect(caughtUpInfo(probe).revision).toBeUndefined()
       await client.appendToStream(stream, events(2))
       await probe.waitFor("2 events", (p) => p.events().length >= 2)
       expect(probe.events().map((e) => e.event!.revision)).toEqual([0n, 1n])
+    } finally {
+      await subscription.unsubscribe()
+    }
+  })
+
+  it("tombstoning the stream delivers $streamDeleted, then the subscription fails with StreamDeletedError", async () => {
+    const stream = uniqueStream("sub-tombstone")
+    await client.appendToStream(stream, events(1))
+    const probe = makeProbe<ResolvedEvent>()
+    const subscription = client.subscribeToStream(stream)
+    probe.attach(subscription)
+    try {
+      await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
+      await client.tombstoneStream(stream)
+      await eventually("an error", () => probe.has("error"))
+      expect(probe.events().map((e) => e.event!.type)).toEqual(["e", "$streamDeleted"])
+      const failure = probe.items.find((i) => i.kind === "error")
+      expect(failure?.kind === "error" ? failure.error : undefined).toBeInstanceOf(StreamDeletedError)
+      expect(((failure as { error: StreamDeletedError }).error).streamName).toBe(stream)
+    } finally {
+      await subscription.unsubscribe()
+    }
+  })
+
+  it("subscribing to an already tombstoned stream fails with StreamDeletedError", async () => {
+    const stream = uniqueStream("sub-tombstoned")
+    await client.appendToStream(stream, events(1))
+    await client.tombstoneStream(stream)
+    const probe = makeProbe<ResolvedEvent>()
+    const subscription = client.subscribeToStream(stream)
+    probe.attach(subscription)
+    try {
+      await eventually("an error", () => probe.has("error"))
+      const failure = probe.items.find((i) => i.kind === "error")
+      expect(failure?.kind === "error" ? failure.error : undefined).toBeInstanceOf(StreamDeletedError)
+      expect(probe.events().filter((e) => e.event!.type !== "$streamDeleted")).toEqual([])
     } finally {
       await subscription.unsubscribe()
     }
@@ -188,6 +241,12 @@ describe("subscribeToAll", () => {
     try {
       await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
       const historical = probe.events()
+      // caught_up of a $all subscription carries a position (at or after the last event sent)
+      const info = caughtUpInfo(probe)
+      expect(info.date).toBeInstanceOf(Date)
+      expect(info.revision).toBeUndefined()
+      expect(info.position).toBeDefined()
+      expect(info.position!.commit).toBeGreaterThanOrEqual(historical.at(-1)!.event!.position.commit)
       expect(historical.filter((e) => e.event!.streamId === `${prefix}-a`).length).toBe(2)
       expect(historical.some((e) => e.event!.streamId === `$$${prefix}-a` && e.event!.type === "$metadata")).toBe(true)
       expect(historical.some((e) => e.event!.streamId === "$epoch-information")).toBe(false)
