@@ -12,7 +12,7 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { EsdbError } from "./classifyError.ts"
-import { type CallError, type CallOptions, type ChannelSlot, type Connection, retryable } from "./Connection.ts"
+import type { CallError, CallOptions, ChannelSlot, Connection } from "./Connection.ts"
 
 /** Context used when classifying failures. @internal */
 export interface CallContext {
@@ -157,7 +157,18 @@ export const serverStream = <M, A>(
     }), { bufferSize })
 
 /**
- * Makes a stream resume after retryable failures: `make` is called again (it reads its own
+ * True for the failures after which a read or subscription is started again: the node could not
+ * be reached or discovered, the connection dropped mid-call, or the node is not the leader. Unlike writes,
+ * reads change nothing on the node, so a call that may have been executed is safe to repeat
+ * (the cursor makes sure nothing is delivered twice).
+ *
+ * @internal
+ */
+export const canResume = (error: CallError): boolean =>
+  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DiscoveryFailed"
+
+/**
+ * Makes a stream resume after connection failures (see {@link canResume}): `make` is called again (it reads its own
  * cursor, so it continues right after the last delivered item: no gap, no duplicate), following
  * the connection's retry schedule; the schedule starts afresh once an attempt delivered an item.
  *
@@ -167,7 +178,7 @@ export const resumable = <A, E extends CallError>(
   connection: Connection,
   make: () => Stream.Stream<A, E>
 ): Stream.Stream<A, E> => {
-  const schedule = connection.retrySchedule.pipe(Schedule.while(({ input }) => retryable(input)))
+  const schedule = connection.retrySchedule.pipe(Schedule.while(({ input }) => canResume(input)))
   const loop = (): Stream.Stream<A, E> => {
     let progressed = false
     return Stream.suspend(() => {
@@ -176,7 +187,7 @@ export const resumable = <A, E extends CallError>(
     }).pipe(
       Stream.tap(() => Effect.sync(() => { progressed = true })),
       Stream.retry(schedule as Schedule.Schedule<unknown, E>),
-      Stream.catch((error: E) => (progressed && retryable(error) ? loop() : Stream.fail(error)))
+      Stream.catch((error: E) => (progressed && canResume(error) ? loop() : Stream.fail(error)))
     )
   }
   return loop()
