@@ -9,11 +9,13 @@ import * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { NewEvent } from "../../src/domain/NewEvent.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
 import type { ConnectionOptions } from "../../src/internal/Connection.ts"
 import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
+import * as Streams from "../../src/services/Streams.ts"
 import { Auth } from "../../src/server/Auth.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { Store } from "../../src/server/Store.ts"
@@ -98,6 +100,8 @@ export const freePort = (): Promise<number> =>
 export interface TcpProxy {
   readonly port: number
   readonly connections: () => number
+  /** Connections accepted since the proxy was made. */
+  readonly accepted: () => number
   readonly stop: () => Promise<void>
   readonly start: () => Promise<void>
 }
@@ -107,9 +111,11 @@ export const startProxy = async (target: { readonly host: string; readonly port:
   const sockets = new Set<net.Socket>()
   let server: net.Server | undefined
   let boundPort = port
+  let accepted = 0
   const listen = () =>
     new Promise<void>((resolve, reject) => {
       const s = net.createServer((client) => {
+        accepted++
         const upstream = net.connect(target.port, target.host)
         sockets.add(client)
         sockets.add(upstream)
@@ -139,6 +145,7 @@ export const startProxy = async (target: { readonly host: string; readonly port:
       return boundPort
     },
     connections: () => sockets.size / 2,
+    accepted: () => accepted,
     stop: () =>
       new Promise<void>((resolve) => {
         const s = server
@@ -250,3 +257,13 @@ export const eventually = (what: string, condition: () => boolean, timeoutMs = 5
       yield* Effect.sleep("10 millis")
     }
   })
+
+/** A Streams service of its own connection, closed with the scope: for tests that need two clients. */
+export const makeStreams = (
+  connectionString: string,
+  options: Omit<ConnectionOptions, "connectionString"> = {}
+): Effect.Effect<Streams.StreamsService, never, Scope.Scope> =>
+  Effect.map(
+    Layer.build(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)),
+    (context) => Context.get(context, Streams.Streams)
+  )
