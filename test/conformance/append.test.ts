@@ -209,6 +209,27 @@ describe.each(paths)("appendToStream over %s", (_rpc, extra) => {
     expect((await collect(client.readStream(stream))).length).toBe(3)
   })
 
+  it("handles non-ASCII stream names and event types (UTF-8 on the wire)", async () => {
+    const stream = uniqueStream("ünïcødé-🙂-流")
+    const type = "tÿpe-✓"
+    const result = await client.appendToStream(stream, jsonEvent({ type, data: { s: "ß" } }), { ...extra })
+    expect(result.nextExpectedRevision).toBe(0n)
+    const [read] = await collect(client.readStream(stream))
+    expect(read!.event!.streamId).toBe(stream)
+    expect(read!.event!.type).toBe(type)
+    expect(read!.event!.data).toEqual({ s: "ß" })
+  })
+
+  it("round-trips a 1 MiB binary event", async () => {
+    const stream = uniqueStream("append-big")
+    const big = new Uint8Array(1024 * 1024)
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff
+    const result = await client.appendToStream(stream, binaryEvent({ type: "big", data: big }), { ...extra })
+    expect(result.nextExpectedRevision).toBe(0n)
+    const [read] = await collect(client.readStream(stream))
+    expect(Buffer.from(read!.event!.data as Uint8Array).equals(Buffer.from(big))).toBe(true)
+  })
+
   it("reads back the exact event ids and types that were appended", async () => {
     const stream = uniqueStream("append-ids")
     const events = testEvents(4, "typed")

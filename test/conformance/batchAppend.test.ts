@@ -10,8 +10,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
   jsonEvent,
+  DeadlineExceededError,
   type KurrentDBClient,
   StreamDeletedError,
+  StreamNotFoundError,
   WrongExpectedVersionError
 } from "@kurrent/kurrentdb-client"
 import { StreamsService } from "@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_grpc_pb.js"
@@ -108,6 +110,16 @@ describe("BatchAppend", () => {
     expect(error.streamName).toBe(stream)
     const other = await client.appendToStream(uniqueStream("batch-after-deleted"), events(1))
     expect(other.success).toBe(true)
+  })
+
+  it("an expired deadline arrives in-band as Timeout (→ DeadlineExceededError) and nothing is written", async () => {
+    const stream = uniqueStream("batch-deadline")
+    const many = Array.from({ length: 3000 }, (_, i) => jsonEvent({ type: "late", data: { i, pad: "y".repeat(100) } }))
+    await rejectionOf(client.appendToStream(stream, many, { deadline: 1 }), DeadlineExceededError)
+    await rejectionOf(collect(client.readStream(stream)), StreamNotFoundError)
+    // the shared duplex stream is still usable
+    const ok = await client.appendToStream(stream, events(1))
+    expect(ok.nextExpectedRevision).toBe(0n)
   })
 
   it("an append split into many requests (batchAppendSize) is committed as one write", async () => {

@@ -14,6 +14,7 @@ import {
   BACKWARDS,
   END,
   START,
+  binaryEvent,
   eventTypeFilter,
   excludeSystemEvents,
   jsonEvent,
@@ -176,6 +177,24 @@ describe("readAll", () => {
     expect(mine(events).length).toBe(6)
     const unfiltered = await collect(client.readAll({ fromPosition: START }))
     expect(unfiltered.some((e) => e.event!.type === "$metadata")).toBe(true)
+  })
+
+  it("resolveLinkTos on $all: a $> event resolves to its target; commitPosition is the link's position", async () => {
+    const target = `${PREFIX}-linktarget`
+    const links = `${PREFIX}-links`
+    await client.appendToStream(target, [ev(TYPE_X, 20), ev(TYPE_X, 21)])
+    await client.appendToStream(links, binaryEvent({ type: "$>", data: Buffer.from(`0@${target}`) }))
+    const [raw] = await collect(client.readAll({ filter: streamNameFilter({ prefixes: [links] }) }))
+    expect(raw!.event!.type).toBe("$>")
+    expect(raw!.link).toBeUndefined()
+    const [resolved] = await collect(client.readAll({ filter: streamNameFilter({ prefixes: [links] }), resolveLinkTos: true }))
+    expect(resolved!.event!.streamId).toBe(target)
+    expect(resolved!.event!.revision).toBe(0n)
+    expect(resolved!.event!.data).toEqual({ n: 20 })
+    expect(resolved!.link!.streamId).toBe(links)
+    expect(resolved!.link!.type).toBe("$>")
+    expect(resolved!.link!.position).toEqual(raw!.event!.position)
+    expect(resolved!.commitPosition).toBe(raw!.event!.position.commit)
   })
 
   it("stream $maxCount does not hide events from $all", async () => {
