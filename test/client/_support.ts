@@ -17,32 +17,24 @@ import type { ConnectionOptions } from "../../src/internal/Connection.ts"
 import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
 import * as Streams from "../../src/services/Streams.ts"
 import { Auth } from "../../src/server/Auth.ts"
-import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { EmbeddedNode, type EmbeddedNodeOptions } from "../../src/server/EmbeddedNode.ts"
+
+export { EmbeddedNode }
 import { Store } from "../../src/server/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
 
-/** The embedded node a test file runs against. */
-export class TestNode extends Context.Service<TestNode, RunningNode>()("test/TestNode") {}
-
 /** Options passed to the embedded node. */
-export type NodeOptions = Parameters<typeof startEmbeddedNode>[0]
+export type NodeOptions = EmbeddedNodeOptions
 
-/** Starts an embedded node for the layer's lifetime. */
-export const nodeLayer = (options: NodeOptions = { insecure: true }): Layer.Layer<TestNode> =>
-  Layer.effect(
-    TestNode,
-    Effect.acquireRelease(
-      Effect.promise(() => startEmbeddedNode(options)),
-      (node) => Effect.promise(() => node.stop())
-    )
-  )
+/** Starts an embedded node (insecure by default) for the layer's lifetime. */
+export const nodeLayer = (options: NodeOptions = { insecure: true }): Layer.Layer<EmbeddedNode> => EmbeddedNode.layer(options)
 
 /** The effect-esdb client layer, connected with the test node's own connection string. */
 export const clientLayer = (
   options: Omit<ConnectionOptions, "connectionString"> & { readonly rewrite?: (connectionString: string) => string } = {}
-): Layer.Layer<EventStoreDB.Services, never, TestNode> =>
+): Layer.Layer<EventStoreDB.Services, never, EmbeddedNode> =>
   Layer.unwrap(
-    Effect.map(TestNode, (node) =>
+    Effect.map(EmbeddedNode, (node) =>
       EventStoreDB.layer({
         ...options,
         connectionString: options.rewrite ? options.rewrite(node.connectionString) : node.connectionString
@@ -53,7 +45,7 @@ export const clientLayer = (
 export const nodeWithClient = (
   nodeOptions: NodeOptions = { insecure: true },
   connectionOptions: Parameters<typeof clientLayer>[0] = {}
-): Layer.Layer<EventStoreDB.Services | TestNode> =>
+): Layer.Layer<EventStoreDB.Services | EmbeddedNode> =>
   clientLayer(connectionOptions).pipe(Layer.provideMerge(nodeLayer(nodeOptions)))
 
 /** A stream name no other test uses. */

@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { Streams } from "../../src/index.ts"
 import { readGossipOverGrpc } from "../../src/internal/Discovery.ts"
-import { asDiscover, freePort, newEvents, nodeLayer, TestNode, uniqueStream, withClient, withHostPort } from "./_support.ts"
+import { asDiscover, freePort, newEvents, nodeLayer, EmbeddedNode, uniqueStream, withClient, withHostPort } from "./_support.ts"
 
 /** Appends two events and reads them back: proof that the client reached a working node. */
 const roundTrip = Effect.gen(function*() {
@@ -23,7 +23,7 @@ const noRetries = { retrySchedule: Schedule.recurs(0) }
 layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("discovery", (it) => {
   it.effect("a single node's gossip reports one member: the leader, at the node's host and port", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const members = yield* readGossipOverGrpc(
         { host: node.host, port: node.port },
         grpc.credentials.createInsecure(),
@@ -35,7 +35,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("discov
 
   it.effect("an esdb+discover:// string connects through gossip and works", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const connectionString = asDiscover(node.connectionString)
       assert.match(connectionString, /^esdb\+discover:\/\/127\.0\.0\.1:\d+\?tls=false$/)
       assert.deepStrictEqual(yield* withClient(connectionString, roundTrip), [0n, 1n])
@@ -43,7 +43,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("discov
 
   it.effect("with a follower or random preference a single node still serves (its leader is the fallback)", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       for (const preference of ["follower", "random", "readonlyreplica"]) {
         const connectionString = `${asDiscover(node.connectionString)}&nodePreference=${preference}`
         assert.deepStrictEqual(yield* withClient(connectionString, roundTrip), [0n, 1n], preference)
@@ -92,7 +92,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("discov
 
   it.effect("bad seeds before a good one: the client connects; only bad seeds: DiscoveryFailed", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const [bad1, bad2] = [yield* Effect.promise(freePort), yield* Effect.promise(freePort)]
       const good = `${node.host}:${node.port}`
       const mixed = withHostPort(node.connectionString, `127.0.0.1:${bad1},127.0.0.1:${bad2},${good}`)

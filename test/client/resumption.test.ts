@@ -9,14 +9,14 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { NewEvent, type RecordedEvent } from "../../src/index.ts"
-import { eventually, isRecorded, makeStreams, newEvents, nodeLayer, proxyScoped, TestNode, uniqueStream, withHostPort } from "./_support.ts"
+import { eventually, isRecorded, makeStreams, newEvents, nodeLayer, proxyScoped, EmbeddedNode, uniqueStream, withHostPort } from "./_support.ts"
 
 /** Retries quickly, for long enough to outlive a short outage. */
 const retrySchedule = Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 100 }))
 
 /** Two clients: one through a proxy that can fail, and one straight to the node to write with. */
 const setup = Effect.gen(function*() {
-  const node = yield* TestNode
+  const node = yield* EmbeddedNode
   const proxy = yield* proxyScoped(node)
   const viaProxy = yield* makeStreams(withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`), { retrySchedule })
   const direct = yield* makeStreams(node.connectionString)

@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { type Credentials, Streams } from "../../src/index.ts"
-import { newEvents, nodeLayer, TestNode, TestSpyNode, spyNodeLayer, uniqueStream, withClient } from "./_support.ts"
+import { newEvents, nodeLayer, EmbeddedNode, TestSpyNode, spyNodeLayer, uniqueStream, withClient } from "./_support.ts"
 
 const user = (username: string, password: string): Credentials => ({ username, password: Redacted.make(password) })
 
@@ -16,7 +16,7 @@ const anonymous = (connectionString: string) => connectionString.replace(/\/\/[^
 layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 seconds" })("secure node", (it) => {
   it.effect("its connection string (admin credentials, TLS with the node's CA file) connects and works", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       assert.match(node.connectionString, /^esdb:\/\/admin:changeit@localhost:\d+\?tls=true&tlsCaFile=.+ca\.crt$/)
       const read = yield* withClient(
         node.connectionString,
@@ -36,7 +36,7 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
 
   it.effect("without credentials, a user stream is AccessDenied", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const stream = uniqueStream("secure-anon")
       const errors = yield* withClient(
         anonymous(node.connectionString),
@@ -53,7 +53,7 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
 
   it.effect("a wrong password is Unauthenticated", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const wrong = node.connectionString.replace("admin:changeit@", "admin:wrong@")
       const error = yield* withClient(
         wrong,
@@ -64,7 +64,7 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
 
   it.effect("per-call credentials override the connection string's", () =>
     Effect.gen(function*() {
-      const node = yield* TestNode
+      const node = yield* EmbeddedNode
       const stream = uniqueStream("secure-per-call")
       const admin = user("admin", "changeit")
       // anonymous connection, admin for one call

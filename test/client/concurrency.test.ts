@@ -1,0 +1,58 @@
+/**
+ * Many concurrent calls on one client. Servers allow about 100 concurrent HTTP/2 streams per
+ * connection (the official Node client's 101st subscription silently receives nothing), so the
+ * client spreads long-lived calls over extra connections.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
+import { eventually, isRecorded, makeStreams, newEvents, nodeLayer, proxyScoped, EmbeddedNode, uniqueStream, withHostPort } from "./_support.ts"
+
+const SUBSCRIPTIONS = 300
+
+layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concurrency", (it) => {
+  it.effect("300 concurrent subscriptions on one client all receive a newly appended event", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      // a proxy in front of the node counts the TCP connections the client opens
+      const proxy = yield* proxyScoped(node)
+      const streams = yield* makeStreams(withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`))
+      const stream = uniqueStream("fan-out")
+      let live = 0
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: SUBSCRIPTIONS }),
+        () =>
+          streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
+            Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
+            Stream.filter(isRecorded),
+            Stream.runHead,
+            Effect.forkChild
+          )
+      )
+      yield* eventually("every subscription is live", () => live === SUBSCRIPTIONS, 20_000)
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      const received = yield* Fiber.joinAll(fibers)
+      assert.strictEqual(received.length, SUBSCRIPTIONS)
+      for (const head of received) {
+        assert.strictEqual(head._tag, "Some")
+        if (head._tag === "Some") assert.strictEqual(head.value.streamPosition, 0n)
+      }
+      assert.isAtLeast(proxy.accepted(), Math.ceil(SUBSCRIPTIONS / 100), "the calls were spread over several connections")
+    }), { timeout: 60_000 })
+
+  it.effect("200 concurrent appends on one client all succeed", () =>
+    Effect.gen(function*() {
+      const streams = yield* makeStreams((yield* EmbeddedNode).connectionString)
+      const stream = uniqueStream("many-appends")
+      const positions = yield* Effect.forEach(
+        Array.from({ length: 200 }),
+        () => streams.append(stream, newEvents(1), { currentVersion: "any" }),
+        { concurrency: "unbounded" }
+      )
+      assert.strictEqual(new Set(positions).size, 200)
+      assert.strictEqual(yield* streams.getCurrentVersion(stream), 199n)
+      const read = yield* streams.get(stream)
+      assert.deepStrictEqual(read.map((e) => e.commitPosition).sort((a, b) => (a! < b! ? -1 : 1)), [...positions].sort((a, b) => (a < b ? -1 : 1)))
+    }))
+})
