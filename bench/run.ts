@@ -9,12 +9,11 @@
  * `--rss` instead streams 1,000,000 events through a read and a subscription per client and
  * records RSS growth in bench/results/rss.json (BENCHMARKS.md is regenerated from both files).
  */
-import { type ChildProcess, execSync, spawn } from "node:child_process"
+import { execSync } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { createInterface } from "node:readline"
 import {
   APPEND_WORKLOADS,
   type ClientName,
@@ -22,12 +21,12 @@ import {
   FULL_SIZES,
   QUICK_SIZES,
   READ_WORKLOADS,
-  READY_PREFIX,
   RESULT_PREFIX,
   type Sample,
   type Workload,
   WORKLOADS
 } from "./lib/common.ts"
+import { runChild, seedTarget, startNodeProcess, type Target } from "./lib/procs.ts"
 import { type Meta, renderMarkdown, type Results, type RssResults, updateBenchmarksMd } from "./lib/report.ts"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -55,95 +54,9 @@ const readClients = listOption("--clients", ["effect", "official", "floor"] as R
   .filter((c) => c !== "floor-append")
 const appendClients = listOption("--clients", ["effect", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
 
-const nodeArgs = ["--experimental-strip-types", "--no-warnings"]
 const log = (line: string) => process.stderr.write(`${line}\n`)
-
-// ------------------------------------------------------------------------------------------------
-// Processes
-// ------------------------------------------------------------------------------------------------
-
-interface Target {
-  readonly framing: Framing
-  readonly connectionString: string
-  readonly cpuUrl: string | undefined
-  readonly stop: () => Promise<void>
-}
-
-const children = new Set<ChildProcess>()
-process.on("exit", () => {
-  for (const child of children) child.kill("SIGTERM")
-})
-process.on("SIGINT", () => process.exit(130))
-
-const startTarget = (framing: Framing): Promise<Target> => {
-  if (external !== undefined) {
-    return Promise.resolve({ framing: "external", connectionString: external, cpuUrl: undefined, stop: async () => {} })
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, join(here, "node.ts"), framing], {
-      cwd: root,
-      stdio: ["pipe", "pipe", "inherit"]
-    })
-    children.add(child)
-    const lines = createInterface({ input: child.stdout! })
-    const timer = setTimeout(() => reject(new Error("the node did not start within 30 s")), 30_000)
-    child.on("exit", (code) => {
-      children.delete(child)
-      clearTimeout(timer)
-      reject(new Error(`the node exited with ${code}`))
-    })
-    lines.on("line", (line) => {
-      if (!line.startsWith(READY_PREFIX)) return
-      clearTimeout(timer)
-      const ready = JSON.parse(line.slice(READY_PREFIX.length)) as { connectionString: string; cpuUrl: string }
-      resolve({
-        framing,
-        connectionString: ready.connectionString,
-        cpuUrl: ready.cpuUrl,
-        stop: () =>
-          new Promise<void>((done) => {
-            child.removeAllListeners("exit")
-            child.on("exit", () => {
-              children.delete(child)
-              done()
-            })
-            child.stdin!.end()
-            setTimeout(() => child.kill("SIGKILL"), 5_000).unref()
-          })
-      })
-    })
-  })
-}
-
-const runChild = (script: string, childArgs: ReadonlyArray<string>, extraNodeArgs: ReadonlyArray<string> = []): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, ...extraNodeArgs, join(here, script), ...childArgs], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    children.add(child)
-    let out = ""
-    let err = ""
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-    })
-    child.stderr!.on("data", (chunk: Buffer) => {
-      err += chunk.toString()
-    })
-    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      children.delete(child)
-      if (err.trim() !== "") log(err.trimEnd().split("\n").map((l) => `    | ${l}`).join("\n"))
-      if (code === 0) resolve(out)
-      else reject(new Error(`${script} ${childArgs.slice(0, 3).join(" ")} exited with ${code ?? signal}: ${err.split("\n")[0] ?? ""}`))
-    })
-  })
-
-const seed = async (target: Target, rss: boolean) => {
-  log(`seeding ${target.framing} node${rss ? " (with the 1,000,000-event stream)" : ""}...`)
-  await runChild("seed.ts", [target.connectionString, ...(rss ? ["--rss"] : [])])
-}
+const startTarget = (framing: Framing) => startNodeProcess(framing, external)
+const seed = (target: Target, rss: boolean) => seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, rss)
 
 interface Failure {
   readonly client: ClientName

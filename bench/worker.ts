@@ -5,11 +5,15 @@
  *
  *   node bench/worker.ts <client> <workload> <framing> <connectionString> [nodeCpuUrl] [--quick] [--rss]
  *
+ * With `--profile <file.cpuprofile>`, the measured window (only) is profiled with the V8 sampling
+ * profiler through node:inspector and written to that file.
+ *
  * With `--rss`, the read workloads stream SEED.rssEvents events instead, and the line also holds
  * the RSS before streaming and samples taken while streaming.
  */
 import { randomUUID } from "node:crypto"
-import { readFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
+import { Session } from "node:inspector/promises"
 import {
   type BenchClient,
   type ClientName,
@@ -36,6 +40,8 @@ const [clientName, workload, framing, connectionString, cpuUrl] = process.argv.s
 const quick = process.argv.includes("--quick")
 const rss = process.argv.includes("--rss")
 const sizes = quick ? QUICK_SIZES : FULL_SIZES
+const profileIndex = process.argv.indexOf("--profile")
+const profileFile = profileIndex >= 0 ? process.argv[profileIndex + 1] : undefined
 
 const openClient = async (): Promise<BenchClient> => {
   switch (clientName) {
@@ -144,6 +150,14 @@ const main = async () => {
     : undefined
 
   const latencies: Array<number> = []
+  let session: Session | undefined
+  if (profileFile !== undefined) {
+    session = new Session()
+    session.connect()
+    await session.post("Profiler.enable")
+    await session.post("Profiler.setSamplingInterval", { interval: 200 })
+    await session.post("Profiler.start")
+  }
   const node0 = await nodeCpuMs(cpuUrl)
   const cpu0 = process.cpuUsage()
   const busy0 = machineBusyMs()
@@ -153,6 +167,11 @@ const main = async () => {
   const cpu = process.cpuUsage(cpu0)
   const busy = machineBusyMs() - busy0
   const node1 = await nodeCpuMs(cpuUrl)
+  if (session !== undefined && profileFile !== undefined) {
+    const { profile } = await session.post("Profiler.stop")
+    writeFileSync(profileFile, JSON.stringify(profile))
+    session.disconnect()
+  }
   if (sampler !== undefined) clearInterval(sampler)
   const usage = process.resourceUsage()
   const heapUsedMB = process.memoryUsage().heapUsed / 2 ** 20

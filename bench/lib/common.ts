@@ -64,11 +64,22 @@ export const FULL_SIZES: Sizes = {
 
 export const QUICK_SIZES: Sizes = {
   append1: { ops: 1_000, warmup: 200 },
-  append100: { ops: 50, warmup: 10 },
+  append100: { ops: 30, warmup: 5 },
   appendConcurrent: { ops: 1_600, warmup: 320, appenders: 32 },
-  readStream: { events: 100_000, warmup: 10_000 },
-  readAll: { events: 200_000, warmup: 10_000 },
-  subscribeAll: { events: 200_000, warmup: 10_000 }
+  readStream: { events: 50_000, warmup: 5_000 },
+  readAll: { events: 100_000, warmup: 5_000 },
+  subscribeAll: { events: 100_000, warmup: 5_000 }
+}
+
+/** Workload titles with the sizes of a run. */
+export const workloadTitles = (sizes: Sizes): Record<Workload, string> => {
+  const n = (x: number) => x.toLocaleString("en-US")
+  return {
+    ...WORKLOAD_TITLES,
+    "read-stream": `read a stream of ${n(sizes.readStream.events)} events`,
+    "read-all": `read ${n(sizes.readAll.events)} events from $all`,
+    "subscribe-all": `catch-up subscription over ${n(sizes.subscribeAll.events)} events`
+  }
 }
 
 /** The data the node is seeded with before reads. */

@@ -13,7 +13,8 @@ import {
   type Sample,
   type Sizes,
   type Workload,
-  WORKLOAD_TITLES
+  WORKLOAD_TITLES,
+  workloadTitles
 } from "./common.ts"
 
 export interface Meta {
@@ -49,6 +50,11 @@ const cpu1k = (s: Sample) => ((s.cpuUserMs + s.cpuSystemMs) / s.events) * 1000
 const nodeUs = (s: Sample) => (s.nodeCpuMs === null ? Number.NaN : (s.nodeCpuMs * 1000) / s.events)
 const nodeShare = (s: Sample) => (s.nodeCpuMs === null ? Number.NaN : s.nodeCpuMs / s.wallMs)
 const clientShare = (s: Sample) => (s.cpuUserMs + s.cpuSystemMs) / s.wallMs
+/** The largest finite value, NaN when there is none. */
+const maxOf = (values: ReadonlyArray<number>): number => {
+  const finite = values.filter(Number.isFinite)
+  return finite.length === 0 ? Number.NaN : Math.max(...finite)
+}
 const otherShare = (s: Sample) => (typeof s.otherCpuMs === "number" ? s.otherCpuMs / s.wallMs : Number.NaN)
 
 export interface Cell {
@@ -96,7 +102,7 @@ export const cells = (samples: ReadonlyArray<RoundSample>): Array<Cell> => {
       rssMB: median(list.map((s) => s.maxRssMB)),
       nodeUs: median(list.map(nodeUs)),
       nodeShare: median(list.map(nodeShare)),
-      nodeShareMax: Math.max(...list.map(nodeShare).filter(Number.isFinite), Number.NaN),
+      nodeShareMax: maxOf(list.map(nodeShare)),
       clientShare: median(list.map(clientShare)),
       otherShare: median(list.map(otherShare)),
       p50: median(list.map((s) => s.latency?.p50 ?? Number.NaN)),
@@ -139,7 +145,12 @@ interface Target {
   readonly pass: boolean | undefined
 }
 
-const targetsOf = (all: ReadonlyArray<Cell>, framings: ReadonlyArray<Framing>, rss: RssResults | undefined): Array<Target> => {
+const targetsOf = (
+  all: ReadonlyArray<Cell>,
+  framings: ReadonlyArray<Framing>,
+  rss: RssResults | undefined,
+  T: Record<Workload, string>
+): Array<Target> => {
   const out: Array<Target> = []
   const check = (value: number, ok: (v: number) => boolean) => (Number.isFinite(value) ? ok(value) : undefined)
   const appendFraming = (w: Workload): Framing => all.find((c) => c.workload === w)?.framing ?? "message"
@@ -156,7 +167,7 @@ const targetsOf = (all: ReadonlyArray<Cell>, framings: ReadonlyArray<Framing>, r
     for (const framing of fs) {
       const r = speedRatio(find(all, "effect", workload, framing), find(all, "official", workload, framing))
       out.push({
-        name: `effect-esdb ≥ ${wanted}× official: ${WORKLOAD_TITLES[workload]}${READ_WORKLOADS.includes(workload) ? ` (${framing})` : ""}`,
+        name: `effect-esdb ≥ ${wanted}× official: ${T[workload]}${READ_WORKLOADS.includes(workload) ? ` (${framing})` : ""}`,
         measured: times(r),
         pass: check(r, (v) => v >= wanted)
       })
@@ -166,13 +177,13 @@ const targetsOf = (all: ReadonlyArray<Cell>, framings: ReadonlyArray<Framing>, r
     for (const framing of framings) {
       const r = cpuRatio(find(all, "effect", workload, framing), find(all, "floor", workload, framing))
       out.push({
-        name: `client CPU per event ≤ 1.3× the floor: ${WORKLOAD_TITLES[workload]} (${framing})`,
+        name: `client CPU per event ≤ 1.3× the floor: ${T[workload]} (${framing})`,
         measured: times(r),
         pass: check(r, (v) => v <= 1.3)
       })
     }
   }
-  const nodeMax = Math.max(...all.map((c) => c.nodeShareMax).filter(Number.isFinite), Number.NEGATIVE_INFINITY)
+  const nodeMax = maxOf(all.map((c) => c.nodeShareMax))
   out.push({
     name: "the embedded node is never the limit (its CPU < 90% of a core in every sample)",
     measured: Number.isFinite(nodeMax) ? `max ${pct(nodeMax)} of a core` : "–",
@@ -199,6 +210,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
   }
   const { meta } = results
   const all = cells(results.samples)
+  const T = workloadTitles(meta.sizes)
   const framings = (["message", "coalesced", "external"] as const).filter((f) =>
     all.some((c) => c.framing === f && READ_WORKLOADS.includes(c.workload))
   )
@@ -210,7 +222,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
     `- **Node.js:** ${meta.node}.`,
     `- **Packages:** ${Object.entries(meta.packages).map(([k, v]) => `${k} ${v}`).join(", ")}.`,
     `- **Cells:** median of the samples, each in a fresh process after a warm-up on the same workload; events/s shows [min–max] when there are several samples. Ratios are medians of per-round ratios (the clients of one round run back to back).`,
-    `- **Noise:** other processes on the machine used a median ${pct(median(results.samples.map(otherShare)))} of one core during the measured windows (max ${pct(Math.max(...results.samples.map(otherShare).filter(Number.isFinite), Number.NaN))}).`,
+    `- **Noise:** other processes on the machine used a median ${pct(median(results.samples.map(otherShare)))} of one core during the measured windows (max ${pct(maxOf(results.samples.map(otherShare)))}).`,
     `- **Client CPU** is \`process.cpuUsage()\` (all threads, so the official client's Rust threads count) per 1,000 events; **RSS** is the process's peak (\`maxRSS\`); **node CPU** is the embedded node's own \`process.cpuUsage()\` per event, and its share of one core over the measured window.`,
     ""
   )
@@ -230,12 +242,12 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
         const c = find(all, client, workload, framing)
         if (c === undefined) continue
         push(
-          `| ${WORKLOAD_TITLES[workload]} | ${framing} | ${CLIENT_TITLES[client]} | ${int(c.evps)}${range(c)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} | ${times(cpuRatio(c, floor))} |`
+          `| ${T[workload]} | ${framing} | ${CLIENT_TITLES[client]} | ${int(c.evps)}${range(c)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} | ${times(cpuRatio(c, floor))} |`
         )
       }
     }
   }
-  push(`| ${WORKLOAD_TITLES["persistent-subscription"]} | – | all | n/a (not yet implemented) | | | | | | |`, "")
+  push(`| ${T["persistent-subscription"]} | – | all | n/a (not yet implemented) | | | | | | |`, "")
 
   // appends
   push(
@@ -252,7 +264,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
       const c = find(all, client, workload, framing)
       if (c === undefined) continue
       push(
-        `| ${WORKLOAD_TITLES[workload]} | ${CLIENT_TITLES[client]} | ${int(c.opsps)}${c.n > 1 && c.opsps === c.evps ? range(c) : ""} | ${int(c.evps)} | ${fix(c.p50, 2)} / ${fix(c.p99, 2)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} |`
+        `| ${T[workload]} | ${CLIENT_TITLES[client]} | ${int(c.opsps)}${c.n > 1 && c.opsps === c.evps ? range(c) : ""} | ${int(c.evps)} | ${fix(c.p50, 2)} / ${fix(c.p99, 2)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} |`
       )
     }
   }
@@ -264,7 +276,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
 
   // targets
   push("### Targets", "", "| target | measured | status |", "|---|---:|---|")
-  for (const t of targetsOf(all, framings, rss)) {
+  for (const t of targetsOf(all, framings, rss, T)) {
     push(`| ${t.name} | ${t.measured} | ${t.pass === undefined ? "not measured" : t.pass ? "met" : "**missed**"} |`)
   }
   push("")
@@ -278,8 +290,8 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
     "| workload | framing | client | node CPU (max) | client CPU | other processes |",
     "|---|---|---|---:|---:|---:|"
   )
-  for (const c of [...all].sort((a, b) => b.nodeShareMax - a.nodeShareMax).slice(0, 8)) {
-    push(`| ${WORKLOAD_TITLES[c.workload]} | ${c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
+  for (const c of [...all].sort((a, b) => (b.nodeShareMax || 0) - (a.nodeShareMax || 0)).slice(0, 8)) {
+    push(`| ${T[c.workload]} | ${c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
   }
   push("", "(the 8 cells where the node worked hardest)", "")
 
