@@ -96,6 +96,15 @@ export const make = (connection: Connection): BatchAppender => {
     })
     call.on("error", (error) => failAll(s, connection.fail(slot, error, {})))
     call.on("end", () => failAll(s, new ServiceUnavailable({ reason: "The BatchAppend call was ended by the server" })))
+    // The call is owned by the connection: it ends when the connection is closed. Deferred, so
+    // that when the call's own failure closed the connection, its handler fails the pending
+    // appends with that failure first.
+    slot.onClose.add(() =>
+      queueMicrotask(() => {
+        if (!s.closed) failAll(s, new ServiceUnavailable({ reason: "The connection was closed" }))
+        call.cancel()
+      })
+    )
     return s
   }
 

@@ -107,6 +107,12 @@ export interface ChannelSlot {
   readonly generation: number
   active: number
   closed: boolean
+  /**
+   * Run when the slot is closed (the connection is invalidated or the layer's scope ends): calls
+   * that nobody's scope owns, such as the shared BatchAppend call, end themselves here, since an
+   * HTTP/2 connection only closes once its last call has ended.
+   */
+  readonly onClose: Set<() => void>
 }
 
 /** What a failed call leaves behind: the error, and the slot it used. @internal */
@@ -174,28 +180,37 @@ export const make = (
     let leaderHint: Endpoint | undefined
     let failedEndpoint: Endpoint | undefined
 
-    const openSlot = (endpoint: Endpoint, extra: boolean): ChannelSlot => {
+    // Every channel gets its own subchannel pool, hence its own HTTP/2 connection: extra channels
+    // must not share the primary's connection (that is their point), and grpc-js's global pool
+    // would keep a closed client's connection open for up to 20 seconds (and share it between
+    // clients).
+    const openSlot = (endpoint: Endpoint): ChannelSlot => {
       const target = endpoint.host.includes(":") && !endpoint.host.startsWith("[")
         ? `[${endpoint.host}]:${endpoint.port}`
         : `${endpoint.host}:${endpoint.port}`
-      const channel = new grpc.Channel(
-        target,
-        credentials,
-        extra ? { ...baseOptions, "grpc.use_local_subchannel_pool": 1 } : baseOptions
-      )
+      const channel = new grpc.Channel(target, credentials, { ...baseOptions, "grpc.use_local_subchannel_pool": 1 })
       return {
         endpoint,
         channel,
         streams: new StreamsClient(target, credentials, { channelOverride: channel }),
         generation,
         active: 0,
-        closed: false
+        closed: false,
+        onClose: new Set()
       }
     }
 
     const closeAll = () => {
       for (const slot of slots) {
         slot.closed = true
+        for (const close of Array.from(slot.onClose)) {
+          try {
+            close()
+          } catch {
+            // a closer must not keep the connection open
+          }
+        }
+        slot.onClose.clear()
         slot.streams.close()
         slot.channel.close()
       }
@@ -225,7 +240,7 @@ export const make = (
         if (current !== undefined) return Effect.succeed(current)
         return Effect.map(resolveEndpoint, (endpoint) => {
           generation++
-          const slot = openSlot(endpoint, false)
+          const slot = openSlot(endpoint)
           slots = [slot]
           return slot
         })
@@ -238,7 +253,7 @@ export const make = (
           lock.withPermits(1)(Effect.sync(() => {
             let slot = slots.find((s) => s.active < streamsPerChannel && s.generation === first.generation)
             if (slot === undefined) {
-              slot = openSlot(first.endpoint, true)
+              slot = openSlot(first.endpoint)
               slots.push(slot)
             }
             slot.active++
