@@ -6,7 +6,18 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { NewEvent, Streams } from "../../src/index.ts"
-import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import {
+  collect,
+  EmbeddedNode,
+  eventually,
+  makeStreams,
+  newEvents,
+  nodeLayer,
+  nodeWithClient,
+  proxyScoped,
+  uniqueStream,
+  withHostPort
+} from "./_support.ts"
 
 const UINT64_MAX = 2n ** 64n - 1n
 
@@ -287,5 +298,43 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("u
       }
       assert.deepStrictEqual(yield* streams.get(stream, { streamPosition: 10n ** 12n }), [])
       assert.deepStrictEqual(yield* collect(streams.readAll({ commitPosition: position + 10n ** 15n, limit: 5 })), [])
+    }))
+})
+
+layer(nodeWithClient({ insecure: true, maxAppendSize: 4096 }), { excludeTestServices: true, timeout: "30 seconds" })(
+  "append size limits",
+  (it) => {
+    it.effect("an append larger than the node's MaxAppendSize fails with MaximumAppendSizeExceeded and writes nothing", () =>
+      Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const stream = uniqueStream("too-big")
+        const events = Array.from({ length: 3 }, () => new NewEvent({ type: "Big", data: "x".repeat(2000) }))
+        const error = yield* Effect.flip(streams.append(stream, events, { currentVersion: "no_stream" }))
+        assert.strictEqual(error._tag, "MaximumAppendSizeExceeded")
+        if (error._tag === "MaximumAppendSizeExceeded") assert.strictEqual(error.maximum, 4096)
+        assert.strictEqual(yield* streams.getCurrentVersion(stream), "no_stream")
+        // under the limit it is fine
+        yield* streams.append(stream, events.slice(0, 1), { currentVersion: "no_stream" })
+        assert.strictEqual(yield* streams.getCurrentVersion(stream), 0n)
+      }))
+  }
+)
+
+layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("client lifecycle", (it) => {
+  it.effect("no I/O before the first call; closing the layer closes every connection", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const proxy = yield* proxyScoped(node)
+      const connectionString = withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const streams = yield* makeStreams(connectionString)
+        yield* Effect.sleep("50 millis")
+        assert.strictEqual(proxy.accepted(), 0, "making the client connects nothing")
+        yield* streams.append(uniqueStream("lifecycle"), newEvents(1), { currentVersion: "no_stream" })
+        // a long-lived subscription keeps its connection open while in scope
+        yield* Effect.forkScoped(Stream.runDrain(streams.subscribeToAll()))
+        yield* eventually("connected", () => proxy.connections() >= 1)
+      }))
+      yield* eventually("every connection closed with the scope", () => proxy.connections() === 0)
     }))
 })

@@ -218,6 +218,29 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("s
       assert.deepStrictEqual((yield* sub.events).map((e) => e.streamPosition), [0n])
     }))
 
+  it.effect("tombstoning a stream ends its live subscription with StreamDeleted", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("sub-tombstone-live")
+      yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
+      const items: Array<Item> = []
+      const live = yield* Deferred.make<void>()
+      const fiber = yield* streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
+        Stream.tap((item) => {
+          items.push(item)
+          return item._tag === "CaughtUp" ? Deferred.succeed(live, undefined) : Effect.void
+        }),
+        Stream.runDrain,
+        Effect.flip,
+        Effect.forkChild
+      )
+      yield* Deferred.await(live)
+      yield* streams.tombstone(stream, { currentVersion: 1n })
+      const error = yield* Fiber.join(fiber)
+      assert.strictEqual(error._tag, "StreamDeleted")
+      assert.deepStrictEqual(items.filter(isRecorded).map((e) => e.streamPosition).slice(0, 2), [0n, 1n])
+    }))
+
   it.effect("a tombstoned stream ends the subscription with StreamDeleted", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
