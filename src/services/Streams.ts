@@ -255,6 +255,7 @@ export interface StreamsService {
 export class Streams extends Context.Service<Streams, StreamsService>()("effect-esdb/Streams") {}
 
 const MAX_COUNT = BigInt(Number.MAX_SAFE_INTEGER)
+const UINT64_MAX = 18446744073709551615n
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type Tag = CallError["_tag"]
@@ -665,6 +666,12 @@ export const make = (connection: Connection): StreamsService => {
               return
             }
             case "caughtUp": {
+              // the server went live after this position: resuming from it neither repeats nor
+              // skips anything (this matters most for `fromEnd`, whose "end" would move on)
+              const position = content.value.position?.commitPosition
+              if (position !== undefined && position !== UINT64_MAX && (typeof from !== "bigint" || position > from)) {
+                from = position
+              }
               if (options?.includeCaughtUp === true) {
                 emit.push(new CaughtUp({ commitPosition: content.value.position?.commitPosition, timestamp: content.value.timestamp }))
               }
@@ -692,8 +699,16 @@ export const make = (connection: Connection): StreamsService => {
             if (event === undefined) return
             from = event.link?.streamName === stream ? event.link.streamPosition : event.streamPosition
             emit.push(event)
-          } else if (content?.$case === "caughtUp" && options?.includeCaughtUp === true) {
-            emit.push(new CaughtUp({ streamPosition: content.value.streamRevision, timestamp: content.value.timestamp }))
+          } else if (content?.$case === "caughtUp") {
+            // resume from where the server went live: its last revision then, or, when the stream
+            // did not exist yet (a caught-up with a timestamp but no revision, as servers since
+            // 2025 send), its start; otherwise "end" would skip what was written during a fault
+            const revision = content.value.streamRevision
+            if (revision !== undefined && (typeof from !== "bigint" || revision > from)) from = revision
+            else if (revision === undefined && from === "end" && content.value.timestamp !== undefined) from = "start"
+            if (options?.includeCaughtUp === true) {
+              emit.push(new CaughtUp({ streamPosition: content.value.streamRevision, timestamp: content.value.timestamp }))
+            }
           }
         }
       ).pipe(Stream.mapError(toSubscribeStreamError))
