@@ -80,6 +80,49 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("resump
       assert.strictEqual(new Set(received.map((e) => e.id)).size, 20)
     }))
 
+  it.effect("subscriptions from the end resume from where they caught up: events written during the fault arrive", () =>
+    Effect.gen(function*() {
+      const { direct, outage, viaProxy } = yield* setup
+      const existing = uniqueStream("resume-end")
+      const missing = uniqueStream("resume-end-missing")
+      yield* direct.append(existing, newEvents(3), { currentVersion: "no_stream" })
+      const caughtUp = { all: false, existing: false, missing: false }
+      const whenLive = (key: keyof typeof caughtUp) => (item: { readonly _tag: string }) =>
+        Effect.sync(() => {
+          if (item._tag === "CaughtUp") caughtUp[key] = true
+        })
+      const fromAll: Array<RecordedEvent> = []
+      const fromExisting: Array<RecordedEvent> = []
+      const fromMissing: Array<RecordedEvent> = []
+      const fibers = yield* Effect.all([
+        gather(
+          viaProxy.subscribeToAll({ fromEnd: true, includeCaughtUp: true, filterInclude: [existing, missing], filterByStreamName: true })
+            .pipe(Stream.tap(whenLive("all"))),
+          fromAll,
+          4
+        ),
+        gather(viaProxy.subscribeToStream(existing, { fromEnd: true, includeCaughtUp: true }).pipe(Stream.tap(whenLive("existing"))), fromExisting, 2),
+        gather(viaProxy.subscribeToStream(missing, { fromEnd: true, includeCaughtUp: true }).pipe(Stream.tap(whenLive("missing"))), fromMissing, 2)
+      ].map((subscription) => Effect.forkChild(subscription)))
+      yield* eventually("all three caught up", () => caughtUp.all && caughtUp.existing && caughtUp.missing)
+      yield* outage(
+        200,
+        Effect.orDie(Effect.all([
+          direct.append(existing, newEvents(2), { currentVersion: 2n }),
+          direct.append(missing, newEvents(2), { currentVersion: "no_stream" })
+        ]))
+      )
+      yield* Fiber.joinAll(fibers)
+      assert.deepStrictEqual(positions(fromExisting), [3, 4])
+      assert.deepStrictEqual(positions(fromMissing), [0, 1])
+      assert.deepStrictEqual(fromAll.map((e) => `${e.streamName}@${e.streamPosition}`), [
+        `${existing}@3`,
+        `${existing}@4`,
+        `${missing}@0`,
+        `${missing}@1`
+      ])
+    }))
+
   it.effect("a read interrupted by a fault goes on from the next event", () =>
     Effect.gen(function*() {
       const { direct, outage, proxy, viaProxy } = yield* setup
