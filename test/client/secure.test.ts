@@ -6,7 +6,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { type Credentials, Streams } from "../../src/index.ts"
-import { newEvents, nodeLayer, EmbeddedNode, TestSpyNode, spyNodeLayer, uniqueStream, withClient } from "./_support.ts"
+import { EmbeddedNode, newEvents, nodeLayer, spyNodeLayer, TestSpyNode, uniqueStream, withClient } from "./_support.ts"
 
 const user = (username: string, password: string): Credentials => ({ username, password: Redacted.make(password) })
 
@@ -87,6 +87,40 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
           assert.strictEqual(denied._tag, "AccessDenied")
           const rejected = yield* Effect.flip(streams.get(stream, { credentials: user("admin", "nope") }))
           assert.strictEqual(rejected._tag, "Unauthenticated")
+        })
+      )
+    }))
+})
+
+layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 seconds" })("per-call credentials on writes", (it) => {
+  it.effect("appends with per-call credentials report the same typed errors", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const admin = user("admin", "changeit")
+      yield* withClient(
+        anonymous(node.connectionString),
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          const stream = uniqueStream("per-call-errors")
+          const [a, b] = newEvents(2)
+          const position = yield* streams.append(stream, [a!, b!], { currentVersion: "no_stream", credentials: admin })
+          // idempotent
+          assert.strictEqual(yield* streams.append(stream, [a!, b!], { currentVersion: "no_stream", credentials: admin }), position)
+          const wrong = yield* Effect.flip(streams.append(stream, newEvents(1), { currentVersion: 0n, credentials: admin }))
+          assert.strictEqual(wrong._tag, "WrongCurrentVersion")
+          if (wrong._tag === "WrongCurrentVersion") {
+            assert.strictEqual(wrong.stream, stream)
+            assert.strictEqual(wrong.expected, 0n)
+            assert.strictEqual(wrong.actual, 1n)
+          }
+          const missing = yield* Effect.flip(
+            streams.append(uniqueStream("per-call-missing"), newEvents(1), { currentVersion: "exists", credentials: admin })
+          )
+          assert.strictEqual(missing._tag, "WrongCurrentVersion")
+          if (missing._tag === "WrongCurrentVersion") assert.strictEqual(missing.actual, "no_stream")
+          yield* streams.tombstone(stream, { currentVersion: "any", credentials: admin })
+          const deleted = yield* Effect.flip(streams.append(stream, newEvents(1), { currentVersion: "any", credentials: admin }))
+          assert.strictEqual(deleted._tag, "StreamDeleted")
         })
       )
     }))
