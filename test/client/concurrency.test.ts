@@ -6,6 +6,7 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { eventually, isRecorded, makeStreams, newEvents, nodeLayer, proxyScoped, EmbeddedNode, uniqueStream, withHostPort } from "./_support.ts"
 
@@ -39,6 +40,40 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concur
         if (head._tag === "Some") assert.strictEqual(head.value.streamPosition, 0n)
       }
       assert.isAtLeast(proxy.accepted(), Math.ceil(SUBSCRIPTIONS / 100), "the calls were spread over several connections")
+    }), { timeout: 60_000 })
+
+  it.effect("200 subscriptions spread over several connections all resume after a fault", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const proxy = yield* proxyScoped(node)
+      const streams = yield* makeStreams(withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`), {
+        retrySchedule: Schedule.spaced("50 millis").pipe(Schedule.upTo({ times: 100 }))
+      })
+      const direct = yield* makeStreams(node.connectionString)
+      const stream = uniqueStream("fan-out-fault")
+      yield* direct.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      let live = 0
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 200 }),
+        () =>
+          streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
+            Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
+            Stream.filter(isRecorded),
+            Stream.take(3),
+            Stream.runCollect,
+            Effect.forkChild
+          )
+      )
+      yield* eventually("every subscription is live", () => live === 200, 20_000)
+      yield* Effect.promise(() => proxy.stop())
+      yield* direct.append(stream, newEvents(1), { currentVersion: 0n })
+      yield* Effect.sleep("100 millis")
+      yield* Effect.promise(() => proxy.start())
+      yield* direct.append(stream, newEvents(1), { currentVersion: 1n })
+      const received = yield* Fiber.joinAll(fibers)
+      for (const events of received) {
+        assert.deepStrictEqual(Array.from(events).map((e) => e.streamPosition), [0n, 1n, 2n])
+      }
     }), { timeout: 60_000 })
 
   it.effect("200 concurrent appends on one client all succeed", () =>
