@@ -184,8 +184,11 @@ export interface SpyNode {
   readonly stop: () => Promise<void>
 }
 
-/** Starts a {@link SpyNode} on a free port. */
-export const startSpyNode = async (): Promise<SpyNode> => {
+/**
+ * Starts a {@link SpyNode} on a free port. `maxConcurrentStreams` caps the HTTP/2 streams per
+ * connection as real servers do (Kestrel allows 100).
+ */
+export const startSpyNode = async (options: { readonly maxConcurrentStreams?: number | undefined } = {}): Promise<SpyNode> => {
   const store = new Store()
   const activeReads = new Set<() => void>()
   const authorizationHeaders: Array<string | undefined> = []
@@ -207,7 +210,9 @@ export const startSpyNode = async (): Promise<SpyNode> => {
       }
     ])
   )
-  const server = new grpc.Server()
+  const server = new grpc.Server(
+    options.maxConcurrentStreams === undefined ? {} : { "grpc.max_concurrent_streams": options.maxConcurrentStreams }
+  )
   server.addService(StreamsServiceDefinition, spied as never)
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
@@ -235,10 +240,14 @@ export const startSpyNode = async (): Promise<SpyNode> => {
 export class TestSpyNode extends Context.Service<TestSpyNode, SpyNode>()("test/TestSpyNode") {}
 
 /** Starts a {@link SpyNode} for the layer's lifetime. */
-export const spyNodeLayer: Layer.Layer<TestSpyNode> = Layer.effect(
-  TestSpyNode,
-  Effect.acquireRelease(Effect.promise(startSpyNode), (node) => Effect.promise(() => node.stop()))
-)
+export const spyNodeLayerWith = (options: Parameters<typeof startSpyNode>[0]): Layer.Layer<TestSpyNode> =>
+  Layer.effect(
+    TestSpyNode,
+    Effect.acquireRelease(Effect.promise(() => startSpyNode(options)), (node) => Effect.promise(() => node.stop()))
+  )
+
+/** Starts a {@link SpyNode} for the layer's lifetime. */
+export const spyNodeLayer: Layer.Layer<TestSpyNode> = spyNodeLayerWith({})
 
 /** Polls `condition` every 10 ms until it holds, failing the test after `timeoutMs`. */
 export const eventually = (what: string, condition: () => boolean, timeoutMs = 5000): Effect.Effect<void> =>

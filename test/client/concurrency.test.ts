@@ -8,7 +8,19 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { eventually, isRecorded, makeStreams, newEvents, nodeLayer, proxyScoped, EmbeddedNode, uniqueStream, withHostPort } from "./_support.ts"
+import {
+  EmbeddedNode,
+  eventually,
+  isRecorded,
+  makeStreams,
+  newEvents,
+  nodeLayer,
+  proxyScoped,
+  spyNodeLayerWith,
+  TestSpyNode,
+  uniqueStream,
+  withHostPort
+} from "./_support.ts"
 
 const SUBSCRIPTIONS = 300
 
@@ -91,3 +103,33 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concur
       assert.deepStrictEqual(read.map((e) => e.commitPosition).sort((a, b) => (a! < b! ? -1 : 1)), [...positions].sort((a, b) => (a < b ? -1 : 1)))
     }))
 })
+
+layer(spyNodeLayerWith({ maxConcurrentStreams: 100 }), { excludeTestServices: true, timeout: "60 seconds" })(
+  "a server allowing 100 streams per connection",
+  (it) => {
+    it.effect("300 subscriptions on one client still all receive a newly appended event", () =>
+      Effect.gen(function*() {
+        const node = yield* TestSpyNode
+        const streams = yield* makeStreams(node.connectionString)
+        const stream = uniqueStream("fan-out-limited")
+        let live = 0
+        const fibers = yield* Effect.forEach(
+          Array.from({ length: SUBSCRIPTIONS }),
+          () =>
+            streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
+              Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
+              Stream.filter(isRecorded),
+              Stream.runHead,
+              Effect.forkChild
+            )
+        )
+        yield* eventually("every subscription is live", () => live === SUBSCRIPTIONS, 20_000)
+        assert.strictEqual(node.activeReads(), SUBSCRIPTIONS)
+        // appends and reads still get through while 300 subscriptions are open
+        yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+        assert.lengthOf(yield* streams.get(stream), 1)
+        const received = yield* Fiber.joinAll(fibers)
+        assert.isTrue(received.every((head) => head._tag === "Some" && head.value.streamPosition === 0n))
+      }), { timeout: 60_000 })
+  }
+)
