@@ -34,6 +34,22 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
       assert.deepStrictEqual(read, { positions: [0n, 1n, 2n], metadata: { custom: true } })
     }))
 
+  it.effect("esdb+discover:// finds the node through gossip over TLS", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const discover = node.connectionString.replace("esdb://", "esdb+discover://")
+      const positions = yield* withClient(
+        discover,
+        Effect.gen(function*() {
+          const streams = yield* Streams.Streams
+          const stream = uniqueStream("secure-discover")
+          yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
+          return (yield* streams.get(stream)).map((e) => e.streamPosition)
+        })
+      )
+      assert.deepStrictEqual(positions, [0n, 1n])
+    }))
+
   it.effect("without credentials, a user stream is AccessDenied", () =>
     Effect.gen(function*() {
       const node = yield* EmbeddedNode
