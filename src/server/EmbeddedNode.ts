@@ -165,6 +165,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
+  const activeBatches = new Set<() => void>()
   const services = [StreamsServiceDefinition, GossipService, ServerFeaturesService] as unknown as ReadonlyArray<
     grpc.ServiceDefinition
   >
@@ -176,7 +177,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
       readFraming,
       maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
       maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
-      activeReads
+      activeReads,
+      activeBatches
     })
   )
   server.addService(
@@ -205,6 +207,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     stopping = new Promise<void>((resolve) => {
       // end open reads and subscriptions so a graceful shutdown can complete
       for (const end of Array.from(activeReads)) end()
+      for (const end of Array.from(activeBatches)) end()
       let settled = false
       const timer = setTimeout(() => {
         if (settled) return

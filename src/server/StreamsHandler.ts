@@ -72,6 +72,8 @@ export interface StreamsContext {
   readonly maxAppendSize: number
   readonly maxAppendEventSize: number
   readonly activeReads: Set<() => void>
+  /** Open BatchAppend calls, ended on shutdown. */
+  readonly activeBatches?: Set<() => void> | undefined
 }
 
 /**
@@ -371,14 +373,21 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerDuplexStream<Batch
   }
   const cleanup = () => {
     closed = true
+    ctx.activeBatches?.delete(shutdown)
     for (const p of pending.values()) if (p.timer !== undefined) clearTimeout(p.timer)
     pending.clear()
   }
+  const shutdown = () => {
+    if (closed) return
+    cleanup()
+    call.end()
+  }
+  ctx.activeBatches?.add(shutdown)
   call.on("error", cleanup)
   call.on("cancelled", cleanup)
   const principal = authenticate(ctx.auth, call.metadata)
   if (isRpcFailure(principal)) {
-    closed = true
+    cleanup()
     call.emit("error", principal)
     return
   }
@@ -520,6 +529,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerDuplexStream<Batch
     }
   })
   call.on("end", () => {
+    if (closed) return
     cleanup()
     call.end()
   })

@@ -8,7 +8,7 @@ import { StreamsClient, type ReadResp } from "../../../src/generated/streams.ts"
 
 const framing = process.argv[2] ?? "message"
 const total = Number(process.argv[3] ?? 200000)
-const child = spawn(process.execPath, [...(process.env.PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), "--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--port", "0", "--insecure", "--read-framing", framing], { stdio: ["ignore", "pipe", "inherit"] })
+const child = spawn(process.execPath, [...(process.env.PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : []), "--experimental-strip-types", "--no-warnings", ...(process.env.TRIVIAL ? ["test/server/perf/trivialServer.ts"] : ["src/server/cli.ts", "--port", "0", "--insecure", "--read-framing", framing])], { stdio: ["ignore", "pipe", "inherit"] })
 const conn: string = await new Promise((resolve) => child.stdout.once("data", (d) => resolve(String(d).trim())))
 const port = /:(\d+)\?/.exec(conn)![1]
 const cpu = () => {
@@ -19,7 +19,7 @@ const client = new StreamsClient(`127.0.0.1:${port}`, grpc.credentials.createIns
 const stream = "bench-" + randomUUID()
 const data = Buffer.from(JSON.stringify({ payload: "x".repeat(170) }))
 // fill with BatchAppend
-{
+if (!process.env.TRIVIAL) {
   const call = client.batchAppend()
   let pending = 0
   let done: () => void = () => {}
@@ -61,16 +61,16 @@ const read = async (label: string, options: object) => {
   const serverMs = cpu() - c0
   console.log(`${framing} ${label}: ${n} events in ${ms.toFixed(0)} ms = ${(n / ms * 1000).toFixed(0)}/s; server CPU ${(serverMs * 1000 / n).toFixed(2)} µs/event`)
 }
-for (let i = 0; i < 3; i++) {
+for (let i = 0; i < (process.env.SKIP_READS ? 0 : 3); i++) {
   await read("read", { streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } } }, countOption: { $case: "count", value: BigInt(total) } })
 }
-await read("subscribe", { streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } } }, countOption: { $case: "subscription", value: {} } })
-await read("$all read", { streamOption: { $case: "all", value: { allOption: { $case: "start", value: {} } } }, countOption: { $case: "count", value: BigInt(total) } })
+if (!process.env.SKIP_READS) await read("subscribe", { streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } } }, countOption: { $case: "subscription", value: {} } })
+if (!process.env.SKIP_READS) await read("$all read", { streamOption: { $case: "all", value: { allOption: { $case: "start", value: {} } } }, countOption: { $case: "count", value: BigInt(total) } })
 // appends
 {
   const c0 = cpu()
   const t0 = performance.now()
-  const N = 2000
+  const N = Number(process.env.APPENDS ?? 2000)
   for (let i = 0; i < N; i++) {
     await new Promise<void>((resolve, reject) => {
       const call = client.append((e) => (e ? reject(e) : resolve()))
@@ -80,6 +80,8 @@ await read("$all read", { streamOption: { $case: "all", value: { allOption: { $c
     })
   }
   const ms = performance.now() - t0
+  const f = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  console.log(`server utime ${Number(f[11]) * 10} ms, stime ${Number(f[12]) * 10} ms (cumulative)`)
   console.log(`append x${N}: ${(N / ms * 1000).toFixed(0)} ops/s, server CPU ${((cpu() - c0) * 1000 / N).toFixed(0)} µs/op`)
 }
 client.close()

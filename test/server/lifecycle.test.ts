@@ -1,0 +1,124 @@
+import * as grpc from "@grpc/grpc-js"
+import { assert, describe, it, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { spawn } from "node:child_process"
+import type { ReadResp } from "../../src/generated/streams.ts"
+import { EmbeddedNode, nodeStats, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import {
+  allOption,
+  any,
+  appendOk,
+  batchSession,
+  connect,
+  events,
+  readAll,
+  readOptions,
+  streamOption,
+  subscribe,
+  supportedMethods,
+  uniqueStream
+} from "./helpers.ts"
+
+layer(EmbeddedNode.layer(), { excludeTestServices: true })("EmbeddedNode.layer", (it) => {
+  it.effect("provides a running node", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      assert.isTrue(node.insecure)
+      assert.isAbove(node.port, 0)
+      const c = connect(node)
+      const { response } = yield* Effect.promise(() => supportedMethods(c))
+      c.close()
+      assert.isAbove(response!.methods.length, 0)
+      const usage = node.cpuUsage()
+      assert.isAbove(usage.user, 0)
+    }))
+})
+
+describe("node lifecycle", () => {
+  it("stop ends open subscriptions and batch appends, and is idempotent", async () => {
+    const node = await startEmbeddedNode()
+    const c = connect(node)
+    const sub = subscribe(c.streams, { options: readOptions({ streamOption: allOption("end"), countOption: { $case: "subscription", value: {} } }) })
+    await sub.waitFor((ms) => ms.some((m) => m.content?.$case === "caughtUp"))
+    const batch = batchSession(c.streams)
+    batch.send({ correlationId: { value: { $case: "string", value: crypto.randomUUID() } }, options: { streamIdentifier: { streamName: Buffer.from(uniqueStream()) }, expectedStreamPosition: { $case: "any", value: {} } }, proposedMessages: [], isFinal: true })
+    await batch.next()
+    const started = Date.now()
+    await Promise.all([node.stop(), node.stop()])
+    await node.stop()
+    assert.isBelow(Date.now() - started, 900)
+    await sub.waitEnd()
+    assert.strictEqual(nodeStats(node).activeReads, 0)
+    assert.strictEqual(nodeStats(node).storeListeners, 0)
+    c.close()
+  })
+
+  it("coalesced framing delivers the same messages as message framing", async () => {
+    const results: Array<Array<ReadResp>> = []
+    for (const readFraming of ["message", "coalesced"] as const) {
+      const node = await startEmbeddedNode({ readFraming })
+      const c = connect(node)
+      const s = "same-stream"
+      for (let i = 0; i < 5; i++) await appendOk(c.streams, s, any, Array.from({ length: 200 }, (_, j) => ({ id: `00000000-0000-4000-8000-${String(i * 1000 + j).padStart(12, "0")}`, data: { i, j, pad: "p".repeat(j) } })))
+      const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s), controlOption: { compatibility: 1 } }) })
+      assert.isUndefined(error)
+      // a subscription in coalesced mode also flushes promptly when live
+      const sub = subscribe(c.streams, { options: readOptions({ streamOption: streamOption(s, "end"), countOption: { $case: "subscription", value: {} } }) })
+      await sub.waitFor((ms) => ms.some((m) => m.content?.$case === "caughtUp"))
+      await appendOk(c.streams, s, any, [{ type: "Live" }])
+      await sub.waitFor((ms) => events(ms).length === 1, 2000)
+      sub.call.cancel()
+      results.push(messages.map((m) => {
+        if (m.content?.$case !== "event") return m
+        const e = m.content.value.event!
+        // created differs between the two nodes
+        return { content: { ...m.content, value: { ...m.content.value, event: { ...e, metadata: e.metadata.filter((x) => x.key !== "created") } } } } as ReadResp
+      }))
+      c.close()
+      await node.stop()
+    }
+    assert.strictEqual(results[0]!.length, 1001)
+    assert.deepStrictEqual(results[1], results[0])
+  })
+
+  it("the command prints the connection string and stops on SIGTERM", async () => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--port", "0", "--insecure", "--read-framing", "coalesced"], { stdio: ["ignore", "pipe", "pipe"] })
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.once("data", (d) => resolve(String(d).trim()))
+      child.once("exit", (code) => reject(new Error(`exited ${code}`)))
+    })
+    assert.match(line, /^esdb:\/\/127\.0\.0\.1:\d+\?tls=false$/)
+    const port = Number(/:(\d+)\?/.exec(line)![1])
+    const node = { host: "127.0.0.1", port, insecure: true } as Parameters<typeof connect>[0]
+    const c = connect(node)
+    await appendOk(c.streams, "cli-stream", any, [{}])
+    c.close()
+    const code = await new Promise<number | null>((resolve) => {
+      child.once("exit", resolve)
+      child.kill("SIGTERM")
+    })
+    assert.strictEqual(code, 0)
+  })
+
+  it("the command refuses unknown flags", async () => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--nope"], { stdio: ["ignore", "pipe", "pipe"] })
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve))
+    assert.strictEqual(code, 2)
+  })
+
+  it("ignores a requires-leader header of any value", async () => {
+    const node = await startEmbeddedNode()
+    const c = connect(node)
+    for (const value of ["true", "false", "garbage"]) {
+      const md = new grpc.Metadata()
+      md.set("requires-leader", value)
+      const s = uniqueStream()
+      await appendOk(c.streams, s, any, [{}], md)
+      const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s) }) }, md)
+      assert.isUndefined(error)
+      assert.strictEqual(events(messages).length, 1)
+    }
+    c.close()
+    await node.stop()
+  })
+})
