@@ -189,16 +189,25 @@ function* streamSubscription(
 ): Producer {
   yield confirmationResp(newUuid())
   if (store.isTombstoned(name)) throw streamDeleted(name)
-  let cursor = start._tag === "Start" ? 0 : start._tag === "End" ? store.lastEventNumber(name) + 1 : start.value + 1
+  // the event number most recently sent (or the exclusive start): caught_up reports it
+  let checkpoint = start._tag === "Start" ? -1 : start._tag === "End" ? store.lastEventNumber(name) : start.value
+  let cursor = checkpoint + 1
   let caughtUp = false
+  const send = function*(record: EventRecord): Producer {
+    yield encodeRecord(store, record, resolveLinks, mode)
+    checkpoint = record.eventNumber
+    // like the real enumerator: a `$streamDeleted` event ends the subscription
+    if (record.eventType === "$streamDeleted") throw streamDeleted(name)
+  }
   for (;;) {
     const view = store.view(name)
     if (view._tag === "Deleted") {
+      // catching up on a deleted stream fails; live, the tombstone event is delivered first
       if (!caughtUp) throw streamDeleted(name)
       const entry = store.stream(name)
       if (entry !== undefined) {
-        while (cursor < entry.events.length) yield encodeRecord(store, entry.events[cursor++]!, resolveLinks, mode)
-        if (entry.tombstone !== undefined) yield eventResp(entry.tombstone, mode)
+        while (cursor < entry.events.length) yield* send(entry.events[cursor++]!)
+        if (entry.tombstone !== undefined) yield* send(entry.tombstone)
       }
       throw streamDeleted(name)
     }
@@ -211,6 +220,8 @@ function* streamSubscription(
         const record = view.entry.events[cursor++]!
         if (record.createdMs < view.minCreatedMs) continue
         yield encodeRecord(store, record, resolveLinks, mode)
+        checkpoint = record.eventNumber
+        if (record.eventType === "$streamDeleted") throw streamDeleted(name)
         // the stream may change while the consumer was slow: re-evaluate the view
         if (store.isTombstoned(name)) break
       }
@@ -219,7 +230,7 @@ function* streamSubscription(
     }
     if (!caughtUp) {
       caughtUp = true
-      yield caughtUpResp({ streamRevision: cursor - 1 })
+      yield caughtUpResp({ streamRevision: checkpoint })
     }
     yield IDLE
   }
@@ -235,16 +246,16 @@ function* allSubscription(
   yield confirmationResp(newUuid())
   const log = store.log
   let cursor: number
-  let lastConsidered: number
+  // position most recently sent (filtered: considered); undefined = head of the log (from start)
+  let checkpoint: number | undefined
   if (start._tag === "Start") {
     cursor = 0
-    lastConsidered = 0
   } else if (start._tag === "End") {
     cursor = log.length
-    lastConsidered = store.lastPosition
+    checkpoint = store.lastPosition
   } else {
     cursor = store.indexAtOrAfter(start.value + 1)
-    lastConsidered = start.value
+    checkpoint = start.value
   }
   const matches = filter?.matches
   const interval = filter === undefined ? 0 : filter.checkpointIntervalMultiplier * filter.window
@@ -253,22 +264,24 @@ function* allSubscription(
   for (;;) {
     while (cursor < log.length) {
       const record = log[cursor++]!
-      lastConsidered = record.position
+      if (filter !== undefined) checkpoint = record.position
       if (!hiddenFromAll(record) && (matches === undefined || matches(record))) {
         yield encodeRecord(store, record, resolveLinks, mode)
+        checkpoint = record.position
       }
       if (interval > 0 && ++counter >= interval) {
         counter %= interval
-        yield checkpointResp(lastConsidered)
+        yield checkpointResp(record.position)
       }
     }
     if (!caughtUp) {
       caughtUp = true
-      if (filter !== undefined) {
-        yield checkpointResp(lastConsidered)
+      if (filter !== undefined && checkpoint !== undefined) {
+        // always one checkpoint when going live
+        yield checkpointResp(checkpoint)
         counter = 0
       }
-      yield caughtUpResp({ position: lastConsidered })
+      yield caughtUpResp({ position: checkpoint })
     }
     yield IDLE
   }

@@ -84,5 +84,26 @@ if (!process.env.SKIP_READS) await read("$all read", { streamOption: { $case: "a
   console.log(`server utime ${Number(f[11]) * 10} ms, stime ${Number(f[12]) * 10} ms (cumulative)`)
   console.log(`append x${N}: ${(N / ms * 1000).toFixed(0)} ops/s, server CPU ${((cpu() - c0) * 1000 / N).toFixed(0)} µs/op`)
 }
+if (!process.env.TRIVIAL) {
+  const N = Number(process.env.APPENDS ?? 2000)
+  const call = client.batchAppend()
+  let resolveOne: () => void = () => {}
+  call.on("data", () => resolveOne())
+  const c0 = cpu()
+  const t0 = performance.now()
+  for (let i = 0; i < N; i++) {
+    const done = new Promise<void>((r) => (resolveOne = r))
+    call.write({
+      correlationId: { value: { $case: "string", value: randomUUID() } },
+      options: { streamIdentifier: { streamName: Buffer.from("ba-" + stream) }, expectedStreamPosition: { $case: "any", value: {} }, deadlineOption: { $case: "deadline21100", value: new Date(Date.now() + 10000) } },
+      proposedMessages: [{ id: { value: { $case: "string", value: randomUUID() } }, metadata: [{ key: "type", value: "T" }, { key: "content-type", value: "application/json" }], customMetadata: Buffer.alloc(0), data }],
+      isFinal: true
+    })
+    await done
+  }
+  const ms = performance.now() - t0
+  console.log(`batch append x${N}: ${(N / ms * 1000).toFixed(0)} ops/s, server CPU ${((cpu() - c0) * 1000 / N).toFixed(0)} µs/op`)
+  call.end()
+}
 client.close()
 child.kill("SIGTERM")
