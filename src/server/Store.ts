@@ -520,6 +520,7 @@ export class Store {
     const last = entry === undefined ? -1 : entry.events.length - 1
     const softDeleted = this.isSoftDeleted(name)
 
+    const wev = { _tag: "WrongExpectedVersion" as const, currentRevision: last }
     const byIds = () => {
       const firstId = eventIds[0]
       if (firstId === undefined) return undefined
@@ -528,7 +529,7 @@ export class Store {
       let lastRecord = first
       for (let i = 1; i < eventIds.length; i++) {
         const r = this.eventIds.get(eventIds[i]!)
-        if (r === undefined || r.stream !== name) return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+        if (r === undefined || r.stream !== name) return wev
         lastRecord = r
       }
       return { _tag: "Idempotent" as const, currentRevision: lastRecord.eventNumber, position: lastRecord.position }
@@ -536,14 +537,15 @@ export class Store {
 
     const exact = (e: bigint) => {
       if (e === BigInt(last)) return { _tag: "Ok" as const, softDeleted }
-      if (e > BigInt(last) || eventIds.length === 0 || entry === undefined) {
-        return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
-      }
+      if (e > BigInt(last) || entry === undefined) return wev
+      // writing earlier than the end: idempotent if the same ids are already there
+      const noStreamOnSoftDeleted = e === -1n && softDeleted
+      if (eventIds.length === 0) return noStreamOnSoftDeleted ? { _tag: "Ok" as const, softDeleted } : wev
       const from = Number(e) + 1
-      if (from + eventIds.length - 1 > last) return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
       for (let i = 0; i < eventIds.length; i++) {
-        if (entry.events[from + i]!.eventId !== eventIds[i]) {
-          return { _tag: "WrongExpectedVersion" as const, currentRevision: last }
+        if (entry.events[from + i]?.eventId !== eventIds[i]) {
+          if (i > 0) return wev
+          return noStreamOnSoftDeleted ? { _tag: "Ok" as const, softDeleted } : wev
         }
       }
       const lastRecord = entry.events[from + eventIds.length - 1]!
@@ -565,7 +567,6 @@ export class Store {
         return { _tag: "Ok", softDeleted }
       }
       case "NoStream":
-        if (softDeleted) return { _tag: "Ok", softDeleted }
         return exact(-1n)
       case "Revision":
         return exact(expected.revision)
@@ -587,51 +588,50 @@ export class Store {
     }
     const entry = this.entryFor(name)
     const touched: Array<string> = [name]
-    if (check.softDeleted && events.length > 0) {
-      // un-delete: rewrite the metadata with $tb = first new revision
-      const raw = { ...(entry.metadata?.raw ?? {}), "$tb": entry.events.length }
-      this.writeRecord(this.entryFor(metastreamOf(name)), {
-        eventId: newUuid(),
-        eventType: "$metadata",
-        isJson: true,
-        data: Buffer.from(JSON.stringify(raw), "utf8"),
-        customMetadata: Buffer.alloc(0)
-      }, false)
-      touched.push(metastreamOf(name))
-    }
-    let lastRecord: EventRecord | undefined
+    const firstNew = entry.events.length
     const baseName = isMetastream(name) ? name.slice(2) : undefined
-    for (let i = 0; i < events.length; i++) {
-      let event = events[i]!
-      if (baseName !== undefined && i === events.length - 1 && this.isSoftDeleted(baseName)) {
-        // writing metadata to a soft-deleted stream's metastream un-deletes it
-        event = { ...event, data: this.undeleteMetadata(event.data, this.lastEventNumber(baseName) + 1) }
-      }
-      lastRecord = this.writeRecord(entry, event, false)
-    }
+    const undeleteBase = baseName !== undefined && events.length > 0 && this.isSoftDeleted(baseName)
+    let lastRecord: EventRecord | undefined
+    for (const event of events) lastRecord = this.writeRecord(entry, event, false)
     if (lastRecord === undefined) {
       // an empty write: a commit record without events
       const position = this.nextPosition
       this.nextPosition += 64
       return { _tag: "Success", currentRevision: entry.events.length - 1, position }
     }
-    if (baseName !== undefined) touched.push(baseName)
+    if (check.softDeleted) {
+      // appending to a soft-deleted stream re-creates it from the first new event
+      if (this.softUndelete(name, firstNew)) touched.push(metastreamOf(name))
+    }
+    if (baseName !== undefined) {
+      // writing metadata of a soft-deleted stream re-creates it after its last event
+      if (undeleteBase) this.softUndelete(baseName, this.lastEventNumber(baseName) + 1)
+      touched.push(baseName)
+    }
     this.notify(touched)
     return { _tag: "Success", currentRevision: lastRecord.eventNumber, position: lastRecord.position }
   }
 
-  private undeleteMetadata(data: Buffer, tb: number): Buffer {
+  /** Rewrites the raw metadata of `name` with `$tb = truncateBefore` (StorageWriterService.SoftUndeleteStream). */
+  private softUndelete(name: string, truncateBefore: number): boolean {
+    const meta = this.streams.get(metastreamOf(name))
+    const last = meta?.events[meta.events.length - 1]
+    if (last === undefined) return false
+    let raw: unknown
     try {
-      const raw = JSON.parse(data.toString("utf8"))
-      if (typeof raw === "object" && raw !== null && !Array.isArray(raw)) {
-        const tbNow = (raw as Record<string, unknown>)["$tb"]
-        if (typeof tbNow === "number" && tbNow >= DELETED_TB) return data
-        return Buffer.from(JSON.stringify({ ...raw, "$tb": tb }), "utf8")
-      }
+      raw = JSON.parse(last.data.toString("utf8"))
     } catch {
-      // not JSON: leave as written
+      return false
     }
-    return data
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return false
+    this.writeRecord(this.entryFor(metastreamOf(name)), {
+      eventId: newUuid(),
+      eventType: "$metadata",
+      isJson: true,
+      data: Buffer.from(JSON.stringify({ ...raw, "$tb": truncateBefore }), "utf8"),
+      customMetadata: Buffer.alloc(0)
+    }, false)
+    return true
   }
 
   /**

@@ -58,6 +58,9 @@ describe("Delete and Tombstone", () => {
     assert.deepStrictEqual(evs.map((e) => e.event!.streamRevision), [3n])
     const meta = events((await readStream("$$" + s)).messages)
     assert.deepStrictEqual(JSON.parse(meta[0]!.event!.data.toString()), { $tb: 3 })
+    // like the real writer: the events first, then the re-created metadata
+    assert.isTrue(meta[0]!.event!.commitPosition > evs[0]!.event!.commitPosition)
+    assert.strictEqual(meta[0]!.event!.streamRevision, 1n)
   })
 
   it("writing metadata to a soft-deleted stream un-deletes it", async () => {
@@ -65,8 +68,10 @@ describe("Delete and Tombstone", () => {
     await appendOk(c.streams, s, any, [{}, {}])
     await deleteStream(c.streams, s, any)
     await appendOk(c.streams, "$$" + s, any, [{ type: "$metadata", data: { $maxCount: 10 } }])
+    // the written metadata, then a copy with $tb after the last event
     const meta = events((await readStream("$$" + s)).messages)
     assert.deepStrictEqual(JSON.parse(meta[0]!.event!.data.toString()), { $maxCount: 10, $tb: 2 })
+    assert.strictEqual(meta[0]!.event!.streamRevision, 2n)
     const read = await readStream(s)
     assert.deepStrictEqual(read.messages, [])
     await appendOk(c.streams, s, revision(1), [{}])
