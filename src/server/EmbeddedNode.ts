@@ -8,11 +8,15 @@
 import { type Server, ServerCredentials } from "@grpc/grpc-js"
 import * as grpc from "@grpc/grpc-js"
 import { Context, Effect, Layer } from "effect"
-import { existsSync, readFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { GossipService } from "../generated/gossip.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
+import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import { enableCoalescedFraming, type ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./GossipHandler.ts"
 import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
@@ -99,7 +103,9 @@ export const nodeStats = (node: RunningNode): NodeStats => {
 }
 
 /**
- * Where the bundled dev certificates are (source tree, or next to the built files).
+ * Where the bundled dev certificates are (`ca.crt`, `node.crt`, `node.key`): the source tree, or
+ * next to the built files; a published build without them writes the embedded copies to a
+ * temporary folder. The returned path ends with a separator.
  *
  * @since 0.1.0
  * @category certificates
@@ -111,11 +117,17 @@ export const bundledCertsDir = (): string => {
   ]
   for (const url of candidates) {
     const dir = fileURLToPath(url)
-    if (existsSync(dir + "ca.crt")) return dir
+    if (existsSync(dir + "ca.crt") && existsSync(dir + "node.crt") && existsSync(dir + "node.key")) return dir
   }
-  throw new Error(
-    `effect-esdb: bundled dev certificates not found (looked in ${candidates.map((u) => fileURLToPath(u)).join(", ")})`
-  )
+  const hash = createHash("sha256").update(devCaCert + devNodeCert).digest("hex").slice(0, 12)
+  const dir = join(tmpdir(), `effect-esdb-dev-certs-${hash}`) + "/"
+  if (!existsSync(dir + "node.key")) {
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(dir + "ca.crt", devCaCert)
+    writeFileSync(dir + "node.crt", devNodeCert)
+    writeFileSync(dir + "node.key", devNodeKey, { mode: 0o600 })
+  }
+  return dir
 }
 
 const DEFAULT_MAX_APPEND_SIZE = 256 * 1024 * 1024

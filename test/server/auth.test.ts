@@ -120,3 +120,14 @@ describe("insecure node", () => {
     assert.isFalse(events(all.messages).some((e) => e.event!.streamIdentifier!.streamName.toString().startsWith("$user")))
   })
 })
+
+describe("bundled dev certificates", () => {
+  it("the embedded copies equal the files", async () => {
+    const { readFileSync } = await import("node:fs")
+    const certs = await import("../../src/server/DevCerts.ts")
+    const dir = new URL("../../src/server/certs/", import.meta.url)
+    assert.strictEqual(certs.devCaCert, readFileSync(new URL("ca.crt", dir), "utf8"))
+    assert.strictEqual(certs.devNodeCert, readFileSync(new URL("node.crt", dir), "utf8"))
+    assert.strictEqual(certs.devNodeKey, readFileSync(new URL("node.key", dir), "utf8"))
+  })
+})
