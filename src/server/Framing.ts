@@ -3,9 +3,11 @@
  * two framings: `message` (one gRPC message per write, grpc-js's own framing) or `coalesced`
  * (several length-prefixed messages concatenated into ~16 KiB writes).
  *
- * Coalescing needs one small hook in grpc-js: its server call serialises a response and prefixes
- * the 5-byte gRPC message header itself. `enableCoalescedFraming` wraps that serialiser so a value
- * branded as already framed is written as is; every other value keeps the normal path.
+ * Responses are cached already framed (5-byte gRPC header + message). grpc-js's server call
+ * serialises a response and prefixes the header itself, so `enableCoalescedFraming` installs one
+ * small hook: a value branded as already framed is written as is (no copy), every other value keeps
+ * the normal path. `message` framing uses it to skip grpc-js's copy; `coalesced` framing needs it.
+ * Without the hook (a different grpc-js), `message` framing falls back to the ordinary serializer.
  *
  * @since 0.1.0
  */
@@ -86,6 +88,8 @@ const COALESCE_BYTES = 16 * 1024
 export class ResponseSink {
   private readonly call: ServerWritableStream<unknown, unknown>
   private readonly coalesced: boolean
+  /** The grpc-js hook is installed: even single messages skip grpc-js's re-framing copy. */
+  private readonly preFramedWrites: boolean
   private pending: Array<Buffer> = []
   private pendingBytes = 0
   /** `true` after a write returned false and until 'drain'. */
@@ -100,21 +104,23 @@ export class ResponseSink {
 
   constructor(call: ServerWritableStream<unknown, unknown>, framing: ReadFraming) {
     this.call = call
-    this.coalesced = framing === "coalesced" && enableCoalescedFraming()
+    this.preFramedWrites = enableCoalescedFraming()
+    this.coalesced = framing === "coalesced" && this.preFramedWrites
     call.on("drain", this.onDrain)
   }
 
-  /** Queues one encoded message; returns `false` when the producer should pause. */
-  push(body: Buffer): boolean {
+  /**
+   * Queues one framed message (5-byte gRPC header + message bytes); returns `false` when the
+   * producer should pause.
+   */
+  push(framed: Buffer): boolean {
     if (!this.coalesced) {
-      if (!this.call.write(body)) this.congested = true
+      const value = this.preFramedWrites ? preFramed(framed) : framed.subarray(5)
+      if (!this.call.write(value)) this.congested = true
       return !this.congested
     }
-    const header = Buffer.allocUnsafe(5)
-    header[0] = 0
-    header.writeUInt32BE(body.length, 1)
-    this.pending.push(header, body)
-    this.pendingBytes += body.length + 5
+    this.pending.push(framed)
+    this.pendingBytes += framed.length
     if (this.pendingBytes >= COALESCE_BYTES) return this.flush()
     return !this.congested
   }
@@ -122,7 +128,7 @@ export class ResponseSink {
   /** Writes what is buffered; returns `false` when the producer should pause. */
   flush(): boolean {
     if (this.pendingBytes === 0) return !this.congested
-    const bytes = this.pending.length === 2 ? Buffer.concat(this.pending) : Buffer.concat(this.pending, this.pendingBytes)
+    const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes)
     this.pending = []
     this.pendingBytes = 0
     if (!this.call.write(preFramed(bytes))) this.congested = true

@@ -1,7 +1,9 @@
 /**
- * Pre-encoded `ReadResp` messages. An event record is encoded once per UUID option, straight into
- * one exactly-sized buffer, and cached on the record: streaming 200k events then costs a buffer
- * hand-off per event, not a protobuf encode. Control messages use the generated codec.
+ * Pre-encoded, pre-framed `ReadResp` messages: every function returns a gRPC length-prefixed
+ * message (the 5-byte header, then the `ReadResp` bytes). An event record is encoded once per UUID
+ * option, straight into one exactly-sized buffer, and cached on the record: streaming 200k events
+ * then costs a buffer hand-off per event, not a protobuf encode. Control messages use the
+ * generated codec.
  *
  * The hand-written encoding follows the field numbers of `proto/streams.proto` and, like the
  * generated code and the real server, omits proto3 default values.
@@ -206,8 +208,11 @@ const encodeReadEvent = (event: EventRecord | undefined, link: EventRecord | und
   const linkParts = link === undefined ? undefined : partsOf(link, mode)
   const readEventLen = (eventParts === undefined ? 0 : ldSize(eventParts.size)) +
     (linkParts === undefined ? 0 : ldSize(linkParts.size)) + 1 + varintSize(original.position)
-  const out = Buffer.allocUnsafe(ldSize(readEventLen))
-  let pos = writeHeader(out, 0, 0x0a, readEventLen)
+  const bodyLen = ldSize(readEventLen)
+  const out = Buffer.allocUnsafe(5 + bodyLen)
+  out[0] = 0
+  out.writeUInt32BE(bodyLen, 1)
+  let pos = writeHeader(out, 5, 0x0a, readEventLen)
   if (event !== undefined && eventParts !== undefined) {
     pos = writeHeader(out, pos, 0x0a, eventParts.size)
     pos = writeRecorded(out, pos, event, eventParts, mode)
@@ -246,7 +251,11 @@ export const resolvedResp = (target: EventRecord | undefined, link: EventRecord,
 
 const encode = (message: ReadResp): Buffer => {
   const bytes = ReadResp.encode(message).finish()
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out = Buffer.allocUnsafe(5 + bytes.length)
+  out[0] = 0
+  out.writeUInt32BE(bytes.length, 1)
+  out.set(bytes, 5)
+  return out
 }
 
 /**

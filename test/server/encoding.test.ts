@@ -37,7 +37,10 @@ describe("pre-encoded ReadResp", () => {
     for (const r of records) {
       for (const mode of [0, 1] as const) {
         const expected: ReadResp = { content: { $case: "event", value: { event: expectedRecorded(r, mode), link: undefined, position: { $case: "commitPosition", value: BigInt(r.position) } } } }
-        const bytes = eventResp(r, mode)
+        const framed = eventResp(r, mode)
+        assert.strictEqual(framed[0], 0)
+        assert.strictEqual(framed.readUInt32BE(1), framed.length - 5)
+        const bytes = framed.subarray(5)
         assert.deepStrictEqual(ReadResp.decode(bytes), ReadResp.decode(ReadResp.encode(expected).finish()))
         assert.isTrue(Buffer.from(ReadResp.encode(expected).finish()).equals(bytes), `bytes of ${r.eventId} mode ${mode}`)
       }
@@ -49,8 +52,8 @@ describe("pre-encoded ReadResp", () => {
     const target = store.resolveLink(link)!
     assert.strictEqual(target.eventNumber, 2)
     const expected: ReadResp = { content: { $case: "event", value: { event: expectedRecorded(target, 1), link: expectedRecorded(link, 1), position: { $case: "commitPosition", value: BigInt(link.position) } } } }
-    assert.isTrue(Buffer.from(ReadResp.encode(expected).finish()).equals(resolvedResp(target, link, 1)))
+    assert.isTrue(Buffer.from(ReadResp.encode(expected).finish()).equals(resolvedResp(target, link, 1).subarray(5)))
     const onlyLink: ReadResp = { content: { $case: "event", value: { event: undefined, link: expectedRecorded(link, 0), position: { $case: "commitPosition", value: BigInt(link.position) } } } }
-    assert.isTrue(Buffer.from(ReadResp.encode(onlyLink).finish()).equals(resolvedResp(undefined, link, 0)))
+    assert.isTrue(Buffer.from(ReadResp.encode(onlyLink).finish()).equals(resolvedResp(undefined, link, 0).subarray(5)))
   })
 })
