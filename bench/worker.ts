@@ -13,6 +13,7 @@
  */
 import { randomUUID } from "node:crypto"
 import { readFileSync, writeFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { Session } from "node:inspector/promises"
 import {
   type BenchClient,
@@ -45,8 +46,15 @@ const profileFile = profileIndex >= 0 ? process.argv[profileIndex + 1] : undefin
 
 const openClient = async (): Promise<BenchClient> => {
   switch (clientName) {
-    case "effect":
-      return (await import("./clients/effect.ts")).open(connectionString)
+    case "effect": {
+      // BENCH_EFFECT_MODULE: another implementation of bench/clients/effect.ts (e.g. one importing a
+      // patched copy of src/), to measure a candidate change before/after in the same harness
+      const module = process.env["BENCH_EFFECT_MODULE"]
+      const mod = (module !== undefined
+        ? await import(resolve(module))
+        : await import("./clients/effect.ts")) as { open: (c: string) => Promise<BenchClient> }
+      return mod.open(connectionString)
+    }
     case "official":
       return (await import("./clients/official.ts")).open(connectionString)
     case "floor":
@@ -143,10 +151,19 @@ const main = async () => {
   ;(globalThis as { gc?: () => void }).gc?.()
   await new Promise((resolve) => setTimeout(resolve, 50))
 
-  const rssBefore = process.memoryUsage().rss
+  const memBefore = process.memoryUsage()
+  const rssBefore = memBefore.rss
   const rssSamples: Array<number> = []
+  const peak = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
   const sampler = rss
-    ? setInterval(() => rssSamples.push(process.memoryUsage().rss), 100)
+    ? setInterval(() => {
+      const m = process.memoryUsage()
+      rssSamples.push(m.rss)
+      peak.heapTotal = Math.max(peak.heapTotal, m.heapTotal)
+      peak.heapUsed = Math.max(peak.heapUsed, m.heapUsed)
+      peak.external = Math.max(peak.external, m.external)
+      peak.arrayBuffers = Math.max(peak.arrayBuffers, m.arrayBuffers)
+    }, 100)
     : undefined
 
   const latencies: Array<number> = []
@@ -204,7 +221,13 @@ const main = async () => {
         rss: {
           beforeMB: rssBefore / 2 ** 20,
           peakMB: Math.max(usage.maxRSS / 1024, ...rssSamples.map((r) => r / 2 ** 20)),
-          samplesMB: rssSamples.filter((_, i) => i % 5 === 0).map((r) => Math.round(r / 2 ** 20))
+          samplesMB: rssSamples.filter((_, i) => i % 5 === 0).map((r) => Math.round(r / 2 ** 20)),
+          peakHeapTotalMB: peak.heapTotal / 2 ** 20,
+          peakHeapUsedMB: peak.heapUsed / 2 ** 20,
+          peakExternalMB: peak.external / 2 ** 20,
+          peakArrayBuffersMB: peak.arrayBuffers / 2 ** 20,
+          heapTotalBeforeMB: memBefore.heapTotal / 2 ** 20,
+          externalBeforeMB: memBefore.external / 2 ** 20
         }
       }
       : {})

@@ -56,14 +56,26 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
       { concurrency: "unbounded", discard: true }
     ))
 
+  // BENCH_EFFECT_CONSUMER=array consumes whole chunks (Stream.runForEachArray) instead of one
+  // Effect per event, to tell the library's cost from the per-element consumer's
+  const perChunk = process.env["BENCH_EFFECT_CONSUMER"] === "array"
   const count = <E>(stream: Stream.Stream<RecordedEvent, E>) => {
     let seen = 0
     return runtime.runPromise(
       stream.pipe(
-        Stream.runForEach((event) => {
-          seen++
-          return touch(event)
-        }),
+        perChunk
+          ? Stream.runForEachArray((events) =>
+            Effect.sync(() => {
+              for (const event of events) {
+                seen++
+                sum += event.type.length
+              }
+            })
+          )
+          : Stream.runForEach((event) => {
+            seen++
+            return touch(event)
+          }),
         Effect.map(() => seen)
       )
     )

@@ -56,7 +56,10 @@ export interface FloorOptions {
 }
 
 export const open = async (connectionString: string, options: FloorOptions = { appendRpc: "batch" }): Promise<BenchClient> => {
-  const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), options.channelOptions ?? FLOOR_CHANNEL_OPTIONS)
+  // BENCH_FLOOR_OPTIONS (JSON) overrides the channel options, for trying variants
+  const override = process.env["BENCH_FLOOR_OPTIONS"]
+  const channelOptions = override !== undefined ? (JSON.parse(override) as grpc.ChannelOptions) : options.channelOptions ?? FLOOR_CHANNEL_OPTIONS
+  const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), channelOptions)
   let sum = 0
 
   // ---- BatchAppend: one duplex stream, replies matched by correlation id ----
