@@ -5,6 +5,10 @@
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
+ * Side channel for benchmarks that run the node in a child process: each line `cpu` written to
+ * stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node process's
+ * `process.cpuUsage()`); a line `stop` stops the node.
+ *
  * @since 0.1.0
  */
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
@@ -70,6 +74,21 @@ const main = async () => {
   }
   process.once("SIGINT", shutdown)
   process.once("SIGTERM", shutdown)
+  if (!process.stdin.isTTY) {
+    let buffered = ""
+    process.stdin.setEncoding("utf8")
+    process.stdin.on("error", () => {})
+    process.stdin.on("data", (chunk: string) => {
+      buffered += chunk
+      let nl: number
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const command = buffered.slice(0, nl).trim()
+        buffered = buffered.slice(nl + 1)
+        if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
+        else if (command === "stop") shutdown()
+      }
+    })
+  }
 }
 
 main().catch((e) => {

@@ -2,7 +2,8 @@ import * as grpc from "@grpc/grpc-js"
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import type { ReadResp } from "../../src/generated/streams.ts"
+import * as http2 from "node:http2"
+import { ReadReq, type ReadResp } from "../../src/generated/streams.ts"
 import { EmbeddedNode, nodeStats, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import {
   allOption,
@@ -100,6 +101,34 @@ describe("node lifecycle", () => {
     assert.strictEqual(code, 0)
   })
 
+  it("the command answers cpu usage on stdin and stops on request", async () => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--port", "0", "--insecure"], { stdio: ["pipe", "pipe", "pipe"] })
+    const lines: Array<string> = []
+    const waiters: Array<() => void> = []
+    let buffered = ""
+    child.stdout.setEncoding("utf8")
+    child.stdout.on("data", (d: string) => {
+      buffered += d
+      const parts = buffered.split("\n")
+      buffered = parts.pop()!
+      lines.push(...parts)
+      for (const w of waiters.splice(0)) w()
+    })
+    const line = async (n: number) => {
+      while (lines.length < n) await new Promise<void>((r) => waiters.push(r))
+      return lines[n - 1]!
+    }
+    assert.match(await line(1), /^esdb:\/\//)
+    child.stdin.write("cpu\n")
+    const usage = JSON.parse(await line(2)) as { cpu: { user: number; system: number } }
+    assert.isAbove(usage.cpu.user, 0)
+    const code = await new Promise<number | null>((resolve) => {
+      child.once("exit", resolve)
+      child.stdin.write("stop\n")
+    })
+    assert.strictEqual(code, 0)
+  })
+
   it("the command refuses unknown flags", async () => {
     const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--nope"], { stdio: ["ignore", "pipe", "pipe"] })
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve))
@@ -118,6 +147,73 @@ describe("node lifecycle", () => {
       assert.isUndefined(error)
       assert.strictEqual(events(messages).length, 1)
     }
+    c.close()
+    await node.stop()
+  })
+})
+
+describe("robustness", () => {
+  it("survives garbage bytes, cancellations mid-read and abrupt disconnects", async () => {
+    const node = await startEmbeddedNode({ readFraming: "coalesced" })
+    const c = connect(node)
+    const s = uniqueStream("robust")
+    await appendOk(c.streams, s, any, Array.from({ length: 3000 }, () => ({ data: { pad: "z".repeat(500) } })))
+    const raw = new grpc.Client(`127.0.0.1:${node.port}`, grpc.credentials.createInsecure())
+    const id = (b: Buffer) => b
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0x0f, 0x0a, 0x99])
+    const codes: Array<number> = []
+    await new Promise<void>((resolve) => {
+      raw.makeUnaryRequest("/event_store.client.streams.Streams/Delete", id, id, garbage, (e) => {
+        codes.push(e?.code ?? 0)
+        resolve()
+      })
+    })
+    await new Promise<void>((resolve) => {
+      const call = raw.makeServerStreamRequest("/event_store.client.streams.Streams/Read", id, id, garbage)
+      call.on("data", () => {})
+      call.on("error", (e: grpc.ServiceError) => {
+        codes.push(e.code)
+        resolve()
+      })
+      call.on("end", resolve)
+    })
+    await new Promise<void>((resolve) => {
+      const call = raw.makeClientStreamRequest("/event_store.client.streams.Streams/Append", id, id, (e) => {
+        codes.push(e?.code ?? 0)
+        resolve()
+      })
+      call.write(garbage)
+      call.end()
+    })
+    assert.strictEqual(codes.length, 3)
+    assert.isTrue(codes.every((code) => code !== 0))
+    // cancel big reads and subscriptions at random points
+    for (let i = 0; i < 20; i++) {
+      const sub = subscribe(c.streams, { options: readOptions({ streamOption: streamOption(s), countOption: i % 2 === 0 ? { $case: "count", value: 10_000n } : { $case: "subscription", value: {} } }) })
+      await sub.waitFor((ms) => ms.length > i * 10, 5000).catch(() => {})
+      sub.call.cancel()
+    }
+    // an abruptly closed connection in the middle of a subscription (raw HTTP/2, then destroy)
+    const session = http2.connect(`http://127.0.0.1:${node.port}`)
+    session.on("error", () => {})
+    const body = Buffer.from(ReadReq.encode({ options: readOptions({ streamOption: streamOption(s), countOption: { $case: "subscription", value: {} } }) }).finish())
+    const frame = Buffer.alloc(5 + body.length)
+    frame.writeUInt32BE(body.length, 1)
+    body.copy(frame, 5)
+    const req = session.request({ ":method": "POST", ":path": "/event_store.client.streams.Streams/Read", "content-type": "application/grpc", te: "trailers" })
+    req.on("error", () => {})
+    req.end(frame)
+    await new Promise<void>((resolve) => req.once("data", () => resolve()))
+    assert.strictEqual(nodeStats(node).activeReads, 1)
+    session.destroy()
+    raw.close()
+    const deadline = Date.now() + 3000
+    while ((nodeStats(node).activeReads > 0 || nodeStats(node).storeListeners > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    assert.strictEqual(nodeStats(node).activeReads, 0)
+    assert.strictEqual(nodeStats(node).storeListeners, 0)
+    // still serving
+    const { messages } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s), countOption: { $case: "count", value: 1n } }) })
+    assert.strictEqual(events(messages).length, 1)
     c.close()
     await node.stop()
   })
