@@ -51,6 +51,8 @@ export interface EmbeddedNodeOptions {
   readonly maxAppendEventSize?: number | undefined
   /** Reported by ServerFeatures, default "24.10.0". */
   readonly version?: string | undefined
+  /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
+  readonly maxConcurrentStreams?: number | undefined
 }
 
 /**
@@ -173,7 +175,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
 
   const server: Server = new grpc.Server({
     "grpc.max_receive_message_length": -1,
-    "grpc.max_send_message_length": -1
+    "grpc.max_send_message_length": -1,
+    // like a real node (Kestrel's HTTP/2 default): at most 100 concurrent calls per connection
+    "grpc.max_concurrent_streams": options.maxConcurrentStreams ?? 100
   })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
