@@ -22,8 +22,11 @@ export interface RecordedEventFields {
   readonly streamPosition: bigint
   readonly commitPosition: bigint | undefined
   readonly preparePosition: bigint | undefined
-  /** 100-nanosecond ticks since the Unix epoch, as the server records them. */
-  readonly createdTicks: bigint | undefined
+  /**
+   * 100-nanosecond ticks since the Unix epoch, as the server records them (also accepted as the
+   * decimal string the server sends, parsed when first read).
+   */
+  readonly createdTicks: bigint | string | undefined
   readonly link: RecordedEvent | undefined
   readonly retryCount: number | undefined
 }
@@ -36,7 +39,7 @@ export interface RecordedEventFields {
  * @since 0.1.0
  * @category models
  */
-export class RecordedEvent implements RecordedEventFields {
+export class RecordedEvent {
   readonly _tag = "RecordedEvent" as const
   readonly type: string
   readonly data: Uint8Array
@@ -47,9 +50,9 @@ export class RecordedEvent implements RecordedEventFields {
   readonly streamPosition: bigint
   readonly commitPosition: bigint | undefined
   readonly preparePosition: bigint | undefined
-  readonly createdTicks: bigint | undefined
   readonly link: RecordedEvent | undefined
   readonly retryCount: number | undefined
+  #created: bigint | string | undefined
   constructor(fields: RecordedEventFields) {
     this.type = fields.type
     this.data = fields.data
@@ -60,9 +63,22 @@ export class RecordedEvent implements RecordedEventFields {
     this.streamPosition = fields.streamPosition
     this.commitPosition = fields.commitPosition
     this.preparePosition = fields.preparePosition
-    this.createdTicks = fields.createdTicks
+    this.#created = fields.createdTicks
     this.link = fields.link
     this.retryCount = fields.retryCount
+  }
+  /** 100-nanosecond ticks since the Unix epoch when the event was recorded, if the server said. */
+  get createdTicks(): bigint | undefined {
+    const created = this.#created
+    if (typeof created !== "string") return created
+    let ticks: bigint | undefined
+    try {
+      ticks = BigInt(created)
+    } catch {
+      ticks = undefined
+    }
+    this.#created = ticks
+    return ticks
   }
   /** When the event was recorded (millisecond precision), if the server said. */
   get recordedAt(): Date | undefined {

@@ -185,7 +185,11 @@ export const resumable = <A, E extends CallError>(
       progressed = false
       return make()
     }).pipe(
-      Stream.tap(() => Effect.sync(() => { progressed = true })),
+      // per chunk, not per element: this sits on the hot path of every read
+      Stream.mapArray((items) => {
+        progressed = true
+        return items
+      }),
       Stream.retry(schedule as Schedule.Schedule<unknown, E>),
       Stream.catch((error: E) => (progressed && canResume(error) ? loop() : Stream.fail(error)))
     )

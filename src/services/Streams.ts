@@ -28,11 +28,12 @@ import type { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import type { StreamDeleted } from "../errors/StreamDeleted.ts"
 import type { Unauthenticated } from "../errors/Unauthenticated.ts"
 import { WrongCurrentVersion } from "../errors/WrongCurrentVersion.ts"
-import type { AppendReq, AppendReq_ProposedMessage, AppendResp, BatchAppendResp_Success, DeleteResp, ReadReq, ReadReq_Options, ReadResp, TombstoneResp } from "../generated/streams.ts"
+import type { AppendReq, AppendReq_ProposedMessage, AppendResp, BatchAppendResp_Success, DeleteResp, ReadReq, ReadReq_Options, TombstoneResp } from "../generated/streams.ts"
 import * as BatchAppender from "../internal/BatchAppender.ts"
-import { resumable, serverStream, unary } from "../internal/calls.ts"
+import { type Emit, resumable, serverStream, unary } from "../internal/calls.ts"
 import { type CallError, type CallOptions, type Connection, EsdbConnection } from "../internal/Connection.ts"
-import { empty, expectedRevision, fromReadEvent, streamIdentifier, uuidString } from "../internal/convert.ts"
+import { empty, expectedRevision, streamIdentifier, uuidString } from "../internal/convert.ts"
+import type { ReadMessage } from "../internal/ReadRespDecoder.ts"
 
 /**
  * Failures any call can meet on its way to the node.
@@ -326,13 +327,13 @@ export const make = (connection: Connection): StreamsService => {
     request: ReadReq,
     options: CallOptions | undefined,
     context: { readonly stream?: string | undefined },
-    handle: (message: ReadResp, emit: import("../internal/calls.ts").Emit<A>) => void
+    handle: (message: ReadMessage, emit: Emit<A>) => void
   ) =>
-    serverStream<ReadResp, A>(
+    serverStream<ReadMessage, A>(
       connection,
       options,
       context,
-      (slot, metadata, callOptions) => slot.streams.read(request, metadata, callOptions) as grpc.ClientReadableStream<ReadResp>,
+      (slot, metadata, callOptions) => slot.streams.read(request, metadata, callOptions),
       handle
     )
 
@@ -461,9 +462,8 @@ export const make = (connection: Connection): StreamsService => {
         options,
         { stream },
         (message, emit) => {
-          const content = message.content
-          if (content?.$case === "event") {
-            const event = fromReadEvent(content.value)
+          if (message._tag === "event") {
+            const event = message.event
             if (event === undefined) return
             const position = event.link?.streamName === stream ? event.link.streamPosition : event.streamPosition
             if (backwards) {
@@ -472,7 +472,7 @@ export const make = (connection: Connection): StreamsService => {
             } else next = position + 1n
             remaining--
             emit.push(event)
-          } else if (content?.$case === "streamNotFound") {
+          } else if (message._tag === "streamNotFound") {
             emit.fail(new NotFound({ stream }))
           }
         }
@@ -544,9 +544,8 @@ export const make = (connection: Connection): StreamsService => {
         options,
         {},
         (message, emit) => {
-          const content = message.content
-          if (content?.$case !== "event") return
-          const event = fromReadEvent(content.value)
+          if (message._tag !== "event") return
+          const event = message.event
           if (event === undefined) return
           const position = event.commitPosition
           if (skipAt !== undefined && position === skipAt) {
@@ -648,32 +647,31 @@ export const make = (connection: Connection): StreamsService => {
         options,
         {},
         (message, emit) => {
-          const content = message.content
-          switch (content?.$case) {
+          switch (message._tag) {
             case "event": {
-              const event = fromReadEvent(content.value)
+              const event = message.event
               if (event === undefined) return
               if (event.commitPosition !== undefined) from = event.commitPosition
               emit.push(event)
               return
             }
             case "checkpoint": {
-              if (typeof from === "bigint" && content.value.commitPosition < from) return
-              from = content.value.commitPosition
+              if (typeof from === "bigint" && message.commitPosition < from) return
+              from = message.commitPosition
               if (options?.includeCheckpoints === true) {
-                emit.push(new Checkpoint(content.value.commitPosition, content.value.preparePosition))
+                emit.push(new Checkpoint(message.commitPosition, message.preparePosition))
               }
               return
             }
             case "caughtUp": {
               // the server went live after this position: resuming from it neither repeats nor
               // skips anything (this matters most for `fromEnd`, whose "end" would move on)
-              const position = content.value.position?.commitPosition
+              const position = message.position
               if (position !== undefined && position !== UINT64_MAX && (typeof from !== "bigint" || position > from)) {
                 from = position
               }
               if (options?.includeCaughtUp === true) {
-                emit.push(new CaughtUp({ commitPosition: content.value.position?.commitPosition, timestamp: content.value.timestamp }))
+                emit.push(new CaughtUp({ commitPosition: message.position, timestamp: message.timestamp }))
               }
               return
             }
@@ -693,21 +691,20 @@ export const make = (connection: Connection): StreamsService => {
         options,
         { stream },
         (message, emit) => {
-          const content = message.content
-          if (content?.$case === "event") {
-            const event = fromReadEvent(content.value)
+          if (message._tag === "event") {
+            const event = message.event
             if (event === undefined) return
             from = event.link?.streamName === stream ? event.link.streamPosition : event.streamPosition
             emit.push(event)
-          } else if (content?.$case === "caughtUp") {
+          } else if (message._tag === "caughtUp") {
             // resume from where the server went live: its last revision then, or, when the stream
             // did not exist yet (a caught-up with a timestamp but no revision, as servers since
             // 2025 send), its start; otherwise "end" would skip what was written during a fault
-            const revision = content.value.streamRevision
+            const revision = message.streamRevision
             if (revision !== undefined && (typeof from !== "bigint" || revision > from)) from = revision
-            else if (revision === undefined && from === "end" && content.value.timestamp !== undefined) from = "start"
+            else if (revision === undefined && from === "end" && message.timestamp !== undefined) from = "start"
             if (options?.includeCaughtUp === true) {
-              emit.push(new CaughtUp({ streamPosition: content.value.streamRevision, timestamp: content.value.timestamp }))
+              emit.push(new CaughtUp({ streamPosition: message.streamRevision, timestamp: message.timestamp }))
             }
           }
         }
