@@ -234,7 +234,7 @@ export const make = (
       })
     })
 
-    const primary: Effect.Effect<ChannelSlot, ServiceUnavailable | DiscoveryFailed> = lock.withPermits(1)(
+    const connect: Effect.Effect<ChannelSlot, ServiceUnavailable | DiscoveryFailed> = lock.withPermits(1)(
       Effect.suspend(() => {
         const current = slots[0]
         if (current !== undefined) return Effect.succeed(current)
@@ -246,6 +246,12 @@ export const make = (
         })
       })
     )
+
+    // every call starts here: the common case (connected) takes no lock
+    const primary: Effect.Effect<ChannelSlot, ServiceUnavailable | DiscoveryFailed> = Effect.suspend(() => {
+      const current = slots[0]
+      return current !== undefined && !current.closed ? Effect.succeed(current) : connect
+    })
 
     const acquireLong: Effect.Effect<ChannelSlot, ServiceUnavailable | DiscoveryFailed, Scope.Scope> = Effect
       .acquireRelease(
