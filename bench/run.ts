@@ -46,7 +46,7 @@ const listOption = <T extends string>(name: string, all: ReadonlyArray<T>): Read
 
 const quick = flag("--quick")
 const rssMode = flag("--rss")
-const samples = Number(option("--samples") ?? (quick ? 1 : 3))
+const samples = Number(option("--samples") ?? (quick ? 1 : 4))
 const external = process.env["ESDB_URI"]
 const framings: ReadonlyArray<Framing> = external !== undefined ? ["external"] : listOption("--framings", ["message", "coalesced"] as const)
 const workloads = listOption("--workloads", WORKLOADS)
