@@ -6,12 +6,15 @@
  * process (rounds interleave the clients so drift hits them alike); writes
  * bench/results/latest.json and regenerates the results section of BENCHMARKS.md.
  *
+ * `--snapshot` runs all that on a copy of the committed tree (HEAD), immune to commits landing
+ * meanwhile.
+ *
  * `--rss` instead streams 1,000,000 events through a read and a subscription per client and
  * records RSS growth in bench/results/rss.json (BENCHMARKS.md is regenerated from both files).
  */
-import { execSync } from "node:child_process"
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs"
-import { cpus, totalmem } from "node:os"
+import { execSync, spawn } from "node:child_process"
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import {
@@ -125,7 +128,7 @@ const collectMeta = (started: Date, finished: Date): Meta => ({
     memoryGB: Math.round(totalmem() / 2 ** 30)
   },
   node: process.version,
-  commit: sh("git rev-parse --short HEAD"),
+  commit: process.env["BENCH_COMMIT"] ?? sh("git rev-parse --short HEAD"),
   packages: {
     "effect-esdb": (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
     effect: pkgVersion("effect"),
@@ -227,7 +230,41 @@ const regenerate = () => {
   process.stdout.write(`${markdown}\n`)
 }
 
-const main = flag("--report-only") ? async () => regenerate() : rssMode ? runRss : runMain
+/**
+ * `--snapshot`: runs the benchmark on a copy of the committed tree (`git archive HEAD`), so commits
+ * landing during the run cannot mix versions; results come back to this tree's bench/results.
+ */
+const runSnapshot = async () => {
+  const commit = sh("git rev-parse --short HEAD")
+  const dir = join(tmpdir(), `effect-esdb-bench-${commit}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  execSync(`git archive HEAD | tar -x -C ${JSON.stringify(dir)}`, { cwd: root, stdio: "inherit" })
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"))
+  log(`running on a snapshot of ${commit} in ${dir}`)
+  const rest = args.filter((a) => a !== "--snapshot")
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, join(dir, "bench", "run.ts"), ...rest], {
+      cwd: dir,
+      stdio: ["ignore", "ignore", "inherit"],
+      env: { ...process.env, BENCH_COMMIT: commit }
+    })
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`the snapshot run exited with ${code}`))))
+  })
+  mkdirSync(resultsDir, { recursive: true })
+  const file = rssMode ? "rss.json" : "latest.json"
+  copyFileSync(join(dir, "bench", "results", file), join(resultsDir, file))
+  rmSync(dir, { recursive: true, force: true })
+  regenerate()
+}
+
+const main = flag("--report-only")
+  ? async () => regenerate()
+  : flag("--snapshot")
+  ? runSnapshot
+  : rssMode
+  ? runRss
+  : runMain
 main().then(
   () => process.exit(0),
   (error: unknown) => {
