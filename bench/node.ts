@@ -5,9 +5,12 @@
  *
  * Prints `@@READY {"connectionString", "cpuUrl"}` once listening. `cpuUrl` is a loopback HTTP
  * side channel answering `{ user, system, rss }` (µs, µs, bytes) from the node process's own
- * `process.cpuUsage()`. Stops when its stdin closes or on SIGTERM/SIGINT.
+ * `process.cpuUsage()`; `/profile/start` and `/profile/stop?file=<path>` run the V8 sampling
+ * profiler in the node process (see BENCH_PROFILE_NODE in worker.ts). Stops when its stdin closes or on SIGTERM/SIGINT.
  */
+import { writeFileSync } from "node:fs"
 import { createServer } from "node:http"
+import { Session } from "node:inspector/promises"
 import type { AddressInfo } from "node:net"
 import { READY_PREFIX } from "./lib/common.ts"
 
@@ -17,7 +20,28 @@ const main = async () => {
   const framing = process.argv[2] === "coalesced" ? "coalesced" : "message"
   const node = await startEmbeddedNode({ port: 0, insecure: true, readFraming: framing })
 
-  const side = createServer((_req, res) => {
+  let session: Session | undefined
+  const side = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1")
+    if (url.pathname === "/profile/start") {
+      session = new Session()
+      session.connect()
+      void session.post("Profiler.enable")
+        .then(() => session!.post("Profiler.setSamplingInterval", { interval: 200 }))
+        .then(() => session!.post("Profiler.start"))
+        .then(() => res.end("started"))
+      return
+    }
+    if (url.pathname === "/profile/stop" && session !== undefined) {
+      const s = session
+      session = undefined
+      void s.post("Profiler.stop").then(({ profile }) => {
+        writeFileSync(url.searchParams.get("file") ?? "node.cpuprofile", JSON.stringify(profile))
+        s.disconnect()
+        res.end("stopped")
+      })
+      return
+    }
     const cpu = node.cpuUsage()
     res.setHeader("content-type", "application/json")
     res.end(JSON.stringify({ user: cpu.user, system: cpu.system, rss: process.memoryUsage().rss }))

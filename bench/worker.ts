@@ -175,6 +175,9 @@ const main = async () => {
     await session.post("Profiler.setSamplingInterval", { interval: 200 })
     await session.post("Profiler.start")
   }
+  // BENCH_PROFILE_NODE=<file>: profile the node process over the measured window too
+  const nodeProfile = process.env["BENCH_PROFILE_NODE"]
+  if (nodeProfile !== undefined && cpuUrl) await fetch(new URL("/profile/start", cpuUrl))
   const node0 = await nodeCpuMs(cpuUrl)
   const cpu0 = process.cpuUsage()
   const busy0 = machineBusyMs()
@@ -184,6 +187,7 @@ const main = async () => {
   const cpu = process.cpuUsage(cpu0)
   const busy = machineBusyMs() - busy0
   const node1 = await nodeCpuMs(cpuUrl)
+  if (nodeProfile !== undefined && cpuUrl) await fetch(new URL(`/profile/stop?file=${encodeURIComponent(resolve(nodeProfile))}`, cpuUrl))
   if (session !== undefined && profileFile !== undefined) {
     const { profile } = await session.post("Profiler.stop")
     writeFileSync(profileFile, JSON.stringify(profile))
