@@ -74,6 +74,21 @@ export const analyze = (profile: Profile, top = 30): string => {
     const key = `${functionName || "(anonymous)"}  ${file}${url ? `:${lineNumber + 1}` : ""}`
     byFunction.set(key, (byFunction.get(key) ?? 0) + us)
   }
+  // inclusive time of this repository's functions (time with the function anywhere on the stack)
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  const inclusive = new Map<string, number>()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const seen = new Set<string>()
+    for (let id: number | undefined = profile.samples[i]!; id !== undefined; id = parent.get(id)) {
+      const { functionName, url, lineNumber } = byId.get(id)!.callFrame
+      if (!/\/(src|bench)\/[^/]/.test(url) || url.includes("/node_modules/") || url.includes("/generated/")) continue
+      const key = `${functionName || "(anonymous)"}  ${url.replace(/^file:\/\//, "").replace(/^.*\/(src|bench)\//, "$1/")}:${lineNumber + 1}`
+      if (seen.has(key)) continue
+      seen.add(key)
+      inclusive.set(key, (inclusive.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0))
+    }
+  }
   const pct = (us: number) => `${((us / total) * 100).toFixed(1).padStart(5)}%`
   const lines: Array<string> = []
   lines.push(`busy ${(total / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms (${((idle / (total + idle)) * 100).toFixed(0)}% of the window)`)
@@ -81,6 +96,8 @@ export const analyze = (profile: Profile, top = 30): string => {
   for (const [pkg, us] of [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15)) lines.push(`  ${pct(us)}  ${pkg}`)
   lines.push("", `top ${top} functions by self time:`)
   for (const [fn, us] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(us)}  ${fn}`)
+  lines.push("", "this repository's functions by inclusive time (bench/ and src/, generated code excluded):")
+  for (const [fn, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 20)) lines.push(`  ${pct(us)}  ${fn}`)
   return lines.join("\n")
 }
 
