@@ -7,7 +7,8 @@
  * bench/results/latest.json and regenerates the results section of BENCHMARKS.md.
  *
  * `--snapshot` runs all that on a copy of the committed tree (HEAD), immune to commits landing
- * meanwhile.
+ * meanwhile; with `--ref <commit>` the copy's src/ comes from that commit (before/after figures),
+ * and `--out <name>` stores the results as bench/results/<name> instead of latest.json.
  *
  * `--rss` instead streams 1,000,000 events through a read and a subscription per client and
  * records RSS growth in bench/results/rss.json (BENCHMARKS.md is regenerated from both files).
@@ -235,14 +236,20 @@ const regenerate = () => {
  * landing during the run cannot mix versions; results come back to this tree's bench/results.
  */
 const runSnapshot = async () => {
-  const commit = sh("git rev-parse --short HEAD")
+  // --ref <commit>: measure src/ (only) as of that commit, with this harness
+  const ref = option("--ref")
+  const commit = ref === undefined ? sh("git rev-parse --short HEAD") : `${sh(`git rev-parse --short ${ref}`)}-src`
   const dir = join(tmpdir(), `effect-esdb-bench-${commit}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
   execSync(`git archive HEAD | tar -x -C ${JSON.stringify(dir)}`, { cwd: root, stdio: "inherit" })
+  if (ref !== undefined) {
+    rmSync(join(dir, "src"), { recursive: true, force: true })
+    execSync(`git archive ${ref} src | tar -x -C ${JSON.stringify(dir)}`, { cwd: root, stdio: "inherit" })
+  }
   symlinkSync(join(root, "node_modules"), join(dir, "node_modules"))
   log(`running on a snapshot of ${commit} in ${dir}`)
-  const rest = args.filter((a) => a !== "--snapshot")
+  const rest = args.filter((a, i) => a !== "--snapshot" && a !== "--ref" && args[i - 1] !== "--ref" && a !== "--out" && args[i - 1] !== "--out")
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [...process.execArgv, join(dir, "bench", "run.ts"), ...rest], {
       cwd: dir,
@@ -253,9 +260,11 @@ const runSnapshot = async () => {
   })
   mkdirSync(resultsDir, { recursive: true })
   const file = rssMode ? "rss.json" : "latest.json"
-  copyFileSync(join(dir, "bench", "results", file), join(resultsDir, file))
+  // --out <name>: keep the results under another name (e.g. before/after figures), leaving latest.json
+  const out = option("--out")
+  copyFileSync(join(dir, "bench", "results", file), join(resultsDir, out ?? file))
   rmSync(dir, { recursive: true, force: true })
-  regenerate()
+  if (out === undefined) regenerate()
 }
 
 const main = flag("--report-only")
