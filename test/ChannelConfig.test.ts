@@ -130,12 +130,13 @@ const q = (path: string) => encodeURIComponent(path)
 
 describe("ChannelConfig", () => {
   describe("channelOptions", () => {
-    it("sets message size, flow-control window, user agent and default keepalive", () => {
+    it("sets message size, flow-control window, user agent, no channelz and default keepalive", () => {
       const options = channelOptions(settingsOf("esdb://localhost"))
       assert.deepStrictEqual(options, {
         "grpc.max_receive_message_length": 17 * 1024 * 1024,
         "grpc-node.flow_control_window": 4 * 1024 * 1024,
         "grpc.primary_user_agent": "effect-esdb/0.1.0",
+        "grpc.enable_channelz": 0,
         "grpc.keepalive_time_ms": 10_000,
         "grpc.keepalive_timeout_ms": 10_000
       })

@@ -29,6 +29,9 @@ const CHUNK_BYTES = 3 * 1024 * 1024
 interface Pending {
   readonly stream: string
   readonly expected: StreamState
+  /** Epoch milliseconds after which the append fails with DeadlineExceeded (Infinity: never). */
+  readonly deadline: number
+  readonly timeoutMs: number
   readonly resume: (result: Effect.Effect<BatchAppendResp_Success, CallError>) => void
 }
 
@@ -36,6 +39,10 @@ interface Session {
   readonly slot: ChannelSlot
   readonly call: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp>
   readonly pending: Map<string, Pending>
+  /** Correlation ids are this random UUID prefix plus a counter: unique per session, cheap. */
+  readonly idPrefix: string
+  nextId: number
+  sweeper: ReturnType<typeof setInterval> | undefined
   closed: boolean
 }
 
@@ -58,7 +65,8 @@ const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedS
     ? { $case: "noStream", value: empty }
     : { $case: "streamExists", value: empty }
 
-const MAX_TIMER = 2_147_483_647
+/** How often expired appends are looked for: the precision of client-side append deadlines. */
+const SWEEP_MS = 50
 const MAX_DEADLINE = 31_536_000_000
 
 const sizeOf = (m: BatchAppendReq_ProposedMessage) => m.data.length + m.customMetadata.length + 64
@@ -74,15 +82,48 @@ export const make = (connection: Connection): BatchAppender => {
 
   const failAll = (s: Session, error: CallError) => {
     s.closed = true
+    stopSweeper(s)
     if (session === s) session = undefined
     const waiting = Array.from(s.pending.values())
     s.pending.clear()
     for (const p of waiting) p.resume(Effect.fail(error))
   }
 
+  // One timer per session sweeps expired appends (instead of a timer per append); it runs only
+  // while appends are pending and never keeps the process alive.
+  const stopSweeper = (s: Session) => {
+    if (s.sweeper !== undefined) {
+      clearInterval(s.sweeper)
+      s.sweeper = undefined
+    }
+  }
+  const sweep = (s: Session) => {
+    if (s.pending.size === 0) return stopSweeper(s)
+    const now = Date.now()
+    for (const [id, p] of s.pending) {
+      if (p.deadline <= now) {
+        s.pending.delete(id)
+        p.resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${p.stream}' did not complete within ${p.timeoutMs} ms` })))
+      }
+    }
+  }
+  const startSweeper = (s: Session, timeoutMs: number) => {
+    if (s.sweeper !== undefined || !Number.isFinite(timeoutMs)) return
+    s.sweeper = setInterval(() => sweep(s), SWEEP_MS)
+    s.sweeper.unref()
+  }
+
   const open = (slot: ChannelSlot): Session => {
     const call = slot.streams.batchAppend(connection.metadata(undefined), { deadline: Infinity })
-    const s: Session = { slot, call, pending: new Map(), closed: false }
+    const s: Session = {
+      slot,
+      call,
+      pending: new Map(),
+      idPrefix: randomUUID().slice(0, 24),
+      nextId: 0,
+      sweeper: undefined,
+      closed: false
+    }
     call.on("data", (response: BatchAppendResp) => {
       const id = uuidToString(response.correlationId)
       const p = s.pending.get(id)
@@ -119,62 +160,60 @@ export const make = (connection: Connection): BatchAppender => {
     return session
   })
 
+  const send = (
+    s: Session,
+    stream: string,
+    expected: StreamState,
+    events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+    timeoutMs: number
+  ): Effect.Effect<BatchAppendResp_Success, CallError> =>
+    Effect.callback<BatchAppendResp_Success, CallError>((resume) => {
+      const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
+      const correlationId = uuidString(id)
+      s.pending.set(id, {
+        stream,
+        expected,
+        deadline: Date.now() + timeoutMs,
+        timeoutMs,
+        resume
+      })
+      startSweeper(s, timeoutMs)
+      const seconds = Math.floor(Math.min(timeoutMs, MAX_DEADLINE) / 1000)
+      const options: BatchAppendReq_Options = {
+        streamIdentifier: streamIdentifier(stream),
+        expectedStreamPosition: expectedPosition(expected),
+        deadlineOption: {
+          $case: "deadline",
+          value: { seconds: BigInt(seconds), nanos: Number.isFinite(timeoutMs) ? Math.floor((timeoutMs % 1000) * 1_000_000) : 0 }
+        }
+      }
+      let chunk: Array<BatchAppendReq_ProposedMessage> = []
+      let bytes = 0
+      let first = true
+      for (const event of events) {
+        const size = sizeOf(event)
+        if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
+          s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: false })
+          first = false
+          chunk = []
+          bytes = 0
+        }
+        chunk.push(event)
+        bytes += size
+      }
+      s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: true })
+      return Effect.sync(() => {
+        s.pending.delete(id)
+      })
+    })
+
   const append: BatchAppender["append"] = (stream, expected, events, timeoutMs) =>
-    Effect.flatMap(current, (s) =>
-      Effect.callback<BatchAppendResp_Success, CallError>((resume) => {
-        const id = randomUUID()
-        const correlationId = uuidString(id)
-        let done = false
-        // Node timers overflow past 2^31-1 ms: longer deadlines are left to the node's own timeout
-        const timer = timeoutMs <= MAX_TIMER
-          ? setTimeout(() => {
-            if (done) return
-            done = true
-            s.pending.delete(id)
-            resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
-          }, timeoutMs)
-          : undefined
-        s.pending.set(id, {
-          stream,
-          expected,
-          resume: (result) => {
-            if (done) return
-            done = true
-            clearTimeout(timer)
-            resume(result)
-          }
-        })
-        const seconds = Math.floor(Math.min(timeoutMs, MAX_DEADLINE) / 1000)
-        const options: BatchAppendReq_Options = {
-          streamIdentifier: streamIdentifier(stream),
-          expectedStreamPosition: expectedPosition(expected),
-          deadlineOption: {
-            $case: "deadline",
-            value: { seconds: BigInt(seconds), nanos: Number.isFinite(timeoutMs) ? Math.floor((timeoutMs % 1000) * 1_000_000) : 0 }
-          }
-        }
-        let chunk: Array<BatchAppendReq_ProposedMessage> = []
-        let bytes = 0
-        let first = true
-        for (const event of events) {
-          const size = sizeOf(event)
-          if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
-            s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: false })
-            first = false
-            chunk = []
-            bytes = 0
-          }
-          chunk.push(event)
-          bytes += size
-        }
-        s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: true })
-        return Effect.sync(() => {
-          if (done) return
-          done = true
-          clearTimeout(timer)
-          s.pending.delete(id)
-        })
-      }))
+    Effect.suspend(() => {
+      // the common case, an open session on a live connection, goes straight to the call
+      const s = session
+      if (s !== undefined && !s.closed && !s.slot.closed) return send(s, stream, expected, events, timeoutMs)
+      return Effect.flatMap(current, (s) => send(s, stream, expected, events, timeoutMs))
+    })
 
   return { append }
 }

@@ -71,7 +71,9 @@ export const channelOptions = (settings: ConnectionSettings): grpc.ChannelOption
   const options: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": maxReceiveMessageLength,
     "grpc-node.flow_control_window": flowControlWindow,
-    "grpc.primary_user_agent": userAgent
+    "grpc.primary_user_agent": userAgent,
+    // channelz keeps per-call and per-message counters nobody reads here: a few % of a read
+    "grpc.enable_channelz": 0
   }
   const interval = settings.keepAliveInterval ?? defaultKeepAlive
   if (interval !== -1) {

@@ -75,6 +75,10 @@ export interface ConnectionOptions {
   readonly certChain?: Buffer | string | undefined
   readonly retrySchedule?: Schedule.Schedule<unknown, CallError> | undefined
   readonly streamsPerChannel?: number | undefined
+  /** Set to false to create no spans (every operation has a client span by default). */
+  readonly tracing?: boolean | undefined
+  /** Attributes added to every span, next to `db.system.name` and `server.address`/`server.port`. */
+  readonly spanAttributes?: Readonly<Record<string, unknown>> | undefined
 }
 
 /**
@@ -135,6 +139,10 @@ export interface Connection {
   /** Runs `effect` again under the retry policy while its failure is retryable. */
   readonly retry: <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly retrySchedule: Schedule.Schedule<unknown, CallError>
+  /** Whether operations create spans. */
+  readonly tracing: boolean
+  /** Attributes of every span. */
+  readonly spanAttributes: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -322,7 +330,14 @@ export const make = (
       timeoutMillis,
       fail,
       retry,
-      retrySchedule
+      retrySchedule,
+      tracing: options.tracing ?? true,
+      spanAttributes: {
+        "db.system.name": "eventstoredb",
+        "server.address": settings.hosts[0]?.host,
+        "server.port": settings.hosts[0]?.port,
+        ...options.spanAttributes
+      }
     } satisfies Connection
   })
 

@@ -323,6 +323,20 @@ const uuidOption: ReadReq_Options["uuidOption"] = { content: { $case: "string", 
  * @category constructors
  */
 export const make = (connection: Connection): StreamsService => {
+  // spans are built without stack capture (a library span always starts on the same line), and
+  // not at all when tracing is disabled in the connection options: they sit on every call
+  const spanOptions = (attributes?: Record<string, unknown>) => ({
+    kind: "client" as const,
+    captureStackTrace: false,
+    attributes: { ...connection.spanAttributes, ...attributes }
+  })
+  const traceEffect = (name: string, attributes?: Record<string, unknown>) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    connection.tracing ? Effect.withSpan(effect, name, spanOptions(attributes)) : effect
+  const traceStream = (name: string, attributes?: Record<string, unknown>) =>
+  <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
+    connection.tracing ? Stream.withSpan(stream, name, spanOptions(attributes)) : stream
+
   const readCall = <A>(
     request: ReadReq,
     options: CallOptions | undefined,
@@ -416,7 +430,7 @@ export const make = (connection: Connection): StreamsService => {
         )
       return connection.retry(attempt).pipe(
         Effect.mapError(toAppendError),
-        Effect.withSpan("Streams.append", { kind: "client", attributes: { "db.system.name": "eventstoredb", "db.stream": stream, "db.operation.name": "append" } })
+        traceEffect("Streams.append", { "db.collection.name": stream, "db.operation.name": "append" })
       )
     })
 
@@ -477,13 +491,13 @@ export const make = (connection: Connection): StreamsService => {
           }
         }
       ).pipe(Stream.mapError(toReadStreamError))
-    }).pipe(Stream.withSpan("Streams.read", { kind: "client", attributes: { "db.system.name": "eventstoredb", "db.stream": stream } }))
+    }).pipe(traceStream("Streams.read", { "db.collection.name": stream }))
   }
 
   const get: StreamsService["get"] = (stream, options) =>
     Stream.runCollect(read(stream, options)).pipe(
       Effect.map((chunk) => Array.from(chunk)),
-      Effect.withSpan("Streams.get", { kind: "client", attributes: { "db.system.name": "eventstoredb", "db.stream": stream } })
+      traceEffect("Streams.get", { "db.collection.name": stream })
     )
 
   const filterOption = (options: FilterOptions | undefined, windowSize?: number, multiplier?: number): ReadReq_Options["filterOption"] => {
@@ -563,20 +577,20 @@ export const make = (connection: Connection): StreamsService => {
           if (remaining === 0n) emit.end()
         }
       ).pipe(Stream.mapError(toReadAllError))
-    }).pipe(Stream.withSpan("Streams.readAll", { kind: "client", attributes: { "db.system.name": "eventstoredb" } }))
+    }).pipe(traceStream("Streams.readAll", { "db.collection.name": "$all" }))
   }
 
   const getCurrentVersion: StreamsService["getCurrentVersion"] = (stream, options) =>
     Stream.runHead(read(stream, { ...options, backwards: true, limit: 1 })).pipe(
       Effect.map((head) => (head._tag === "Some" ? head.value.streamPosition : "no_stream" as const)),
       Effect.catchTag("NotFound", () => Effect.succeed("no_stream" as const)),
-      Effect.withSpan("Streams.getCurrentVersion", { kind: "client", attributes: { "db.stream": stream } })
+      traceEffect("Streams.getCurrentVersion", { "db.collection.name": stream })
     )
 
   const getCommitPosition: StreamsService["getCommitPosition"] = (options) =>
     Stream.runHead(readAll({ ...options, backwards: true, limit: 1 })).pipe(
       Effect.map((head) => (head._tag === "Some" ? head.value.commitPosition ?? 0n : 0n)),
-      Effect.withSpan("Streams.getCommitPosition", { kind: "client" })
+      traceEffect("Streams.getCommitPosition")
     )
 
   const getStreamMetadata: StreamsService["getStreamMetadata"] = (stream, options) =>
@@ -587,7 +601,7 @@ export const make = (connection: Connection): StreamsService => {
           : { metadata: {}, version: "no_stream" }
       ),
       Effect.catchTag("NotFound", () => Effect.succeed<StreamMetadataResult>({ metadata: {}, version: "no_stream" })),
-      Effect.withSpan("Streams.getStreamMetadata", { kind: "client", attributes: { "db.stream": stream } })
+      traceEffect("Streams.getStreamMetadata", { "db.collection.name": stream })
     )
 
   const setStreamMetadata: StreamsService["setStreamMetadata"] = (stream, metadata, options) =>
@@ -606,7 +620,7 @@ export const make = (connection: Connection): StreamsService => {
           currentVersion: options?.currentVersion ?? "any"
         })
       )
-    }).pipe(Effect.withSpan("Streams.setStreamMetadata", { kind: "client", attributes: { "db.stream": stream } }))
+    }).pipe(traceEffect("Streams.setStreamMetadata", { "db.collection.name": stream }))
 
   const deleteLike = (kind: "delete" | "tombstone") => (stream: string, options: WriteOptions) =>
     Effect.suspend(() => {
@@ -628,7 +642,7 @@ export const make = (connection: Connection): StreamsService => {
         ),
         Effect.mapError(toDeleteError)
       )
-    }).pipe(Effect.withSpan(`Streams.${kind}`, { kind: "client", attributes: { "db.stream": stream } }))
+    }).pipe(traceEffect(`Streams.${kind}`, { "db.collection.name": stream }))
 
   const subscribeToAll: StreamsService["subscribeToAll"] = (options) => {
     const badPosition = validatePosition("commitPosition", options?.commitPosition)
@@ -678,7 +692,7 @@ export const make = (connection: Connection): StreamsService => {
           }
         }
       ).pipe(Stream.mapError(toReadAllError))
-    ).pipe(Stream.withSpan("Streams.subscribeToAll", { kind: "client", attributes: { "db.system.name": "eventstoredb" } }))
+    ).pipe(traceStream("Streams.subscribeToAll", { "db.collection.name": "$all" }))
   }
 
   const subscribeToStream: StreamsService["subscribeToStream"] = (stream, options) => {
@@ -709,7 +723,7 @@ export const make = (connection: Connection): StreamsService => {
           }
         }
       ).pipe(Stream.mapError(toSubscribeStreamError))
-    ).pipe(Stream.withSpan("Streams.subscribeToStream", { kind: "client", attributes: { "db.stream": stream } }))
+    ).pipe(traceStream("Streams.subscribeToStream", { "db.collection.name": stream }))
   }
 
   return {
