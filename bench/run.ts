@@ -55,8 +55,8 @@ const external = process.env["ESDB_URI"]
 const framings: ReadonlyArray<Framing> = external !== undefined ? ["external"] : listOption("--framings", ["message", "coalesced"] as const)
 const workloads = listOption("--workloads", WORKLOADS)
 const readClients = listOption("--clients", ["effect", "official", "floor"] as ReadonlyArray<ClientName>)
-  .filter((c) => c !== "floor-append")
-const appendClients = listOption("--clients", ["effect", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
+  .filter((c) => c !== "floor-append" && c !== "effect-notrace")
+const appendClients = listOption("--clients", ["effect", "effect-notrace", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const startTarget = (framing: Framing) => startNodeProcess(framing, external)

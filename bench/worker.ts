@@ -50,11 +50,14 @@ const openClient = async (): Promise<BenchClient> => {
       // BENCH_EFFECT_MODULE: another implementation of bench/clients/effect.ts (e.g. one importing a
       // patched copy of src/), to measure a candidate change before/after in the same harness
       const module = process.env["BENCH_EFFECT_MODULE"]
-      const mod = (module !== undefined
+      const mod = (module !== undefined && module !== ""
         ? await import(resolve(module))
         : await import("./clients/effect.ts")) as { open: (c: string) => Promise<BenchClient> }
       return mod.open(connectionString)
     }
+    case "effect-notrace":
+      process.env["BENCH_EFFECT_TRACING"] = "false"
+      return (await import("./clients/effect.ts")).open(connectionString)
     case "official":
       return (await import("./clients/official.ts")).open(connectionString)
     case "floor":

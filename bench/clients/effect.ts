@@ -13,7 +13,9 @@ const toEvent = (p: Payload) => NewEvents.json(p.type, p.value)
 const any = { currentVersion: "any" } as const
 
 export const open = async (connectionString: string): Promise<BenchClient> => {
-  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString }))
+  // BENCH_EFFECT_TRACING=false: the client's `tracing: false` option (no spans at all)
+  const tracing = process.env["BENCH_EFFECT_TRACING"] !== "false"
+  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing }))
   const streams = await runtime.runPromise(Effect.gen(function*() {
     return yield* Streams.Streams
   }))

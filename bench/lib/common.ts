@@ -30,12 +30,16 @@ export const WORKLOAD_TITLES: Record<Workload, string> = {
   "persistent-subscription": "persistent subscription"
 }
 
-/** Clients, in report order. `floor-append` is the floor over the Append RPC (appends only). */
-export const CLIENTS = ["effect", "official", "floor", "floor-append"] as const
+/**
+ * Clients, in report order. `effect-notrace` is effect-esdb with `tracing: false` and
+ * `floor-append` the floor over the Append RPC (both for appends only).
+ */
+export const CLIENTS = ["effect", "effect-notrace", "official", "floor", "floor-append"] as const
 export type ClientName = (typeof CLIENTS)[number]
 
 export const CLIENT_TITLES: Record<ClientName, string> = {
   effect: "effect-esdb",
+  "effect-notrace": "effect-esdb, tracing: false",
   official: "@kurrent/kurrentdb-client",
   floor: "floor (grpc-js + ts-proto)",
   "floor-append": "floor, Append RPC"

@@ -270,7 +270,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
   }
   push(
     "",
-    "The floor appends over one BatchAppend stream (as the official client does when the node advertises it); `floor, Append RPC` is the same floor over one Append call per append.",
+    "The floor appends over one BatchAppend stream (as the official client does when the node advertises it); `floor, Append RPC` is the same floor over one Append call per append. `effect-esdb, tracing: false` is effect-esdb with its `tracing: false` connection option (no spans); every other effect-esdb row uses the defaults.",
     ""
   )
 
