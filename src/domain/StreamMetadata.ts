@@ -91,6 +91,18 @@ export const parse = (bytes: Uint8Array): StreamMetadata | undefined => {
 }
 
 /**
+ * Checks metadata against {@link StreamMetadata}: returns a description of the first problem
+ * (e.g. a `$maxCount` that is not a positive integer), or `undefined` when it is valid.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate = (metadata: unknown): string | undefined => {
+  const result = Schema.decodeUnknownResult(StreamMetadata)(metadata)
+  return Result.isSuccess(result) ? undefined : `Invalid stream metadata: ${result.failure.message}`
+}
+
+/**
  * Serializes metadata to JSON, writing bigints as exact JSON integers.
  *
  * @since 0.1.0

@@ -288,6 +288,9 @@ const toDeleteError = narrow([...transportTags, "WrongCurrentVersion", "NotFound
 
 const invalid = (reason: string) => new InvalidArgument({ reason })
 
+const invalidOrKeep = (problem: InvalidArgument | string): InvalidArgument =>
+  typeof problem === "string" ? invalid(problem) : problem
+
 const validateStreamName = (stream: string): InvalidArgument | undefined =>
   typeof stream !== "string" || stream.length === 0 ? invalid("The stream name must be a non-empty string") : undefined
 
@@ -606,8 +609,8 @@ export const make = (connection: Connection): StreamsService => {
 
   const setStreamMetadata: StreamsService["setStreamMetadata"] = (stream, metadata, options) =>
     Effect.suspend(() => {
-      const problem = validateStreamName(stream)
-      if (problem) return Effect.fail(problem)
+      const problem = validateStreamName(stream) ?? StreamMetadata.validate(metadata)
+      if (problem) return Effect.fail(invalidOrKeep(problem))
       let json: string
       try {
         json = StreamMetadata.stringify(metadata)

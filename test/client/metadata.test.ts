@@ -78,4 +78,24 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("s
       const error = yield* Effect.flip(streams.getStreamMetadata(stream))
       assert.strictEqual(error._tag, "StreamDeleted")
     }))
+
+  it.effect("invalid metadata is an InvalidArgument and nothing is written", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("meta-invalid")
+      const bad: ReadonlyArray<unknown> = [
+        { $maxCount: -1 },
+        { $maxCount: 1.5 },
+        { $maxAge: "a day" },
+        { $tb: -1n },
+        { $acl: { $r: 42 } },
+        { $tmp: "yes" }
+      ]
+      for (const metadata of bad) {
+        const error = yield* Effect.flip(streams.setStreamMetadata(stream, metadata as never))
+        assert.strictEqual(error._tag, "InvalidArgument", JSON.stringify(metadata, (_k, v) => typeof v === "bigint" ? `${v}n` : v))
+        assert.include(error.message, "Invalid stream metadata")
+      }
+      assert.deepStrictEqual(yield* streams.getStreamMetadata(stream), { metadata: {}, version: "no_stream" })
+    }))
 })
