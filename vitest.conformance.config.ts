@@ -8,6 +8,8 @@ if (major < 22) {
 export default defineConfig({
   test: {
     include: ["test/conformance/**/*.test.ts"],
+    // the JSON report lets .ci/run print a plain "N passed, N failed" line
+    reporters: ["default", ["json", { outputFile: "test-results/conformance.json" }]],
     testTimeout: 60_000,
     hookTimeout: 60_000
   }
