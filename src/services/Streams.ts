@@ -4,7 +4,6 @@
  *
  * @since 0.1.0
  */
-import type * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -13,7 +12,7 @@ import * as Tracer from "effect/Tracer"
 import { CaughtUp } from "../domain/CaughtUp.ts"
 import { Checkpoint } from "../domain/Checkpoint.ts"
 import { type FilterOptions, toServerFilter } from "../domain/Filter.ts"
-import type { NewEvent } from "../domain/NewEvent.ts"
+import { NewEvent } from "../domain/NewEvent.ts"
 import type { RecordedEvent } from "../domain/RecordedEvent.ts"
 import * as StreamMetadata from "../domain/StreamMetadata.ts"
 import type { StreamState } from "../domain/StreamState.ts"
@@ -626,7 +625,7 @@ export const make = (connection: Connection): StreamsService => {
         return Effect.fail(invalid(`Stream metadata is not serializable as JSON: ${String(cause)}`))
       }
       return Effect.asVoid(
-        append(`$$${stream}`, new NewEventClass({ type: "$metadata", data: json }), {
+        append(`$$${stream}`, new NewEvent({ type: "$metadata", data: json }), {
           ...options,
           currentVersion: options?.currentVersion ?? "any"
         })
@@ -764,7 +763,6 @@ export const layer: Layer.Layer<Streams, never, EsdbConnection> = Layer.effect(
   Effect.map(EsdbConnection, make)
 )
 
-import { NewEvent as NewEventClass } from "../domain/NewEvent.ts"
 
 const isIterable = (value: unknown): value is Iterable<NewEvent> =>
   typeof value === "object" && value !== null && Symbol.iterator in value
