@@ -10,13 +10,13 @@ import { randomUUID } from "node:crypto"
 import type * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { DeadlineExceeded } from "../errors/DeadlineExceeded.ts"
+import { GrpcError } from "../errors/GrpcError.ts"
 import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import type {
   BatchAppendReq,
   BatchAppendReq_Options,
   BatchAppendReq_ProposedMessage,
   BatchAppendResp,
-  BatchAppendResp_Success
 } from "../generated/streams.ts"
 import type { StreamState } from "../domain/StreamState.ts"
 import { classifyRpcStatus } from "./classifyError.ts"
@@ -32,7 +32,7 @@ interface Pending {
   /** Epoch milliseconds after which the append fails with DeadlineExceeded (Infinity: never). */
   readonly deadline: number
   readonly timeoutMs: number
-  readonly resume: (result: Effect.Effect<BatchAppendResp_Success, CallError>) => void
+  readonly resume: (result: Effect.Effect<bigint, CallError>) => void
 }
 
 interface Session {
@@ -53,7 +53,7 @@ export interface BatchAppender {
     expected: StreamState,
     events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
     timeoutMs: number
-  ) => Effect.Effect<BatchAppendResp_Success, CallError>
+  ) => Effect.Effect<bigint, CallError>
 }
 
 const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedStreamPosition"] =>
@@ -130,7 +130,14 @@ export const make = (connection: Connection): BatchAppender => {
       if (p === undefined) return
       s.pending.delete(id)
       const result = response.result
-      if (result?.$case === "success") p.resume(Effect.succeed(result.value))
+      if (result?.$case === "success") {
+        const position = result.value.positionOption
+        p.resume(
+          position?.$case === "position"
+            ? Effect.succeed(position.value.commitPosition)
+            : Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
+        )
+      }
       else if (result?.$case === "error") {
         p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
       } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
@@ -166,8 +173,8 @@ export const make = (connection: Connection): BatchAppender => {
     expected: StreamState,
     events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
     timeoutMs: number
-  ): Effect.Effect<BatchAppendResp_Success, CallError> =>
-    Effect.callback<BatchAppendResp_Success, CallError>((resume) => {
+  ): Effect.Effect<bigint, CallError> =>
+    Effect.callback<bigint, CallError>((resume) => {
       const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
       const correlationId = uuidString(id)
       s.pending.set(id, {

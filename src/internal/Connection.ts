@@ -315,8 +315,19 @@ export const make = (
       return ms === Infinity ? Infinity : Date.now() + ms
     }
 
+    // The retry machinery is set up only after a first retryable failure (it costs a few µs per
+    // call otherwise); that failure is replayed into it, so the schedule sees the same sequence.
     const retry = <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.retry(effect, { schedule: retrySchedule, while: (error: E) => retryable(error) })
+      Effect.catchIf(effect, (error: E) => retryable(error), (first: E) => {
+        let replay: E | undefined = first
+        const again = Effect.suspend(() => {
+          if (replay === undefined) return effect
+          const error = replay
+          replay = undefined
+          return Effect.fail(error)
+        })
+        return Effect.retry(again, { schedule: retrySchedule, while: (error: E) => retryable(error) })
+      })
 
     yield* Effect.addFinalizer(() => lock.withPermits(1)(Effect.sync(closeAll)))
 

@@ -28,7 +28,7 @@ import type { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import type { StreamDeleted } from "../errors/StreamDeleted.ts"
 import type { Unauthenticated } from "../errors/Unauthenticated.ts"
 import { WrongCurrentVersion } from "../errors/WrongCurrentVersion.ts"
-import type { AppendReq, AppendReq_ProposedMessage, AppendResp, BatchAppendResp_Success, DeleteResp, ReadReq, ReadReq_Options, TombstoneResp } from "../generated/streams.ts"
+import type { AppendReq, AppendReq_ProposedMessage, AppendResp, DeleteResp, ReadReq, ReadReq_Options, TombstoneResp } from "../generated/streams.ts"
 import * as BatchAppender from "../internal/BatchAppender.ts"
 import { type Emit, resumable, serverStream, unary } from "../internal/calls.ts"
 import { type CallError, type CallOptions, type Connection, EsdbConnection } from "../internal/Connection.ts"
@@ -398,11 +398,6 @@ export const make = (connection: Connection): StreamsService => {
     return Effect.fail(new GrpcError({ code: 2, details: "Empty append response", metadata: {} }))
   }
 
-  const fromBatchSuccess = (success: BatchAppendResp_Success): Effect.Effect<bigint, CallError> =>
-    success.positionOption?.$case === "position"
-      ? Effect.succeed(success.positionOption.value.commitPosition)
-      : Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
-
   const append: StreamsService["append"] = (stream, events, options) =>
     Effect.suspend(() => {
       const list: ReadonlyArray<NewEvent> = isIterable(events) ? Array.from(events) : [events]
@@ -429,7 +424,6 @@ export const make = (connection: Connection): StreamsService => {
       const attempt: Effect.Effect<bigint, CallError> = options.credentials !== undefined || batchUnsupported
         ? viaAppend
         : batch.append(stream, options.currentVersion, proposed, connection.timeoutMillis(options, "write")).pipe(
-          Effect.flatMap(fromBatchSuccess),
           Effect.catchIf(
             (error) => error._tag === "GrpcError" && error.code === 12,
             () => {

@@ -1,0 +1,65 @@
+/**
+ * The retry policy: retryable failures (the node was unreachable, or not the leader) are retried
+ * under the connection's Schedule, exactly as many times as it allows; other failures are not.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { GrpcError } from "../src/errors/GrpcError.ts"
+import { NodeIsNotLeader } from "../src/errors/NodeIsNotLeader.ts"
+import { ServiceUnavailable } from "../src/errors/ServiceUnavailable.ts"
+import { WrongCurrentVersion } from "../src/errors/WrongCurrentVersion.ts"
+import { make } from "../src/internal/Connection.ts"
+import type { CallError } from "../src/internal/Connection.ts"
+
+const failing = (errors: ReadonlyArray<CallError>) => {
+  let attempts = 0
+  const effect = Effect.suspend(() => {
+    const error = errors[attempts]
+    attempts++
+    return error === undefined ? Effect.succeed(attempts) : Effect.fail(error)
+  })
+  return { effect, attempts: () => attempts }
+}
+
+const unavailable = new ServiceUnavailable({ reason: "No connection established" })
+
+describe("Connection.retry", () => {
+  it.effect("retries retryable failures as often as the schedule allows, then fails with the last one", () =>
+    Effect.gen(function*() {
+      const connection = yield* make({ connectionString: "esdb://localhost:2113?tls=false", retrySchedule: Schedule.recurs(3) })
+      const always = failing(Array.from({ length: 10 }, () => unavailable))
+      const error = yield* Effect.flip(connection.retry(always.effect))
+      assert.strictEqual(error._tag, "ServiceUnavailable")
+      assert.strictEqual(always.attempts(), 4, "the first attempt and three retries")
+    }))
+
+  it.effect("succeeds on a later attempt, including after NodeIsNotLeader", () =>
+    Effect.gen(function*() {
+      const connection = yield* make({ connectionString: "esdb://localhost:2113?tls=false", retrySchedule: Schedule.recurs(3) })
+      const flaky = failing([unavailable, new NodeIsNotLeader({ leader: { host: "other", port: 2113 } })])
+      assert.strictEqual(yield* connection.retry(flaky.effect), 3)
+      assert.strictEqual(flaky.attempts(), 3)
+    }))
+
+  it.effect("does not retry failures that are not safe to retry", () =>
+    Effect.gen(function*() {
+      const connection = yield* make({ connectionString: "esdb://localhost:2113?tls=false", retrySchedule: Schedule.recurs(3) })
+      for (const error of [
+        new WrongCurrentVersion({ stream: "s", expected: 1n, actual: 2n }),
+        new GrpcError({ code: 13, details: "Request message serialization failure", metadata: {} })
+      ]) {
+        const once = failing([error, error])
+        assert.strictEqual((yield* Effect.flip(connection.retry(once.effect)))._tag, error._tag)
+        assert.strictEqual(once.attempts(), 1)
+      }
+    }))
+
+  it.effect("Schedule.recurs(0) disables retries", () =>
+    Effect.gen(function*() {
+      const connection = yield* make({ connectionString: "esdb://localhost:2113?tls=false", retrySchedule: Schedule.recurs(0) })
+      const always = failing([unavailable, unavailable])
+      yield* Effect.flip(connection.retry(always.effect))
+      assert.strictEqual(always.attempts(), 1)
+    }))
+})
