@@ -53,6 +53,11 @@ export interface EmbeddedNodeOptions {
   readonly version?: string | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
+  /**
+   * Default false. Like a node started with `--run-projections=All --start-standard-projections`;
+   * writes `$et-<type>` and `$ce-<category>` link streams as events are appended.
+   */
+  readonly standardProjections?: boolean | undefined
 }
 
 /**
@@ -148,7 +153,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (readFraming === "coalesced" && !enableCoalescedFraming()) {
     process.emitWarning("effect-esdb embedded node: coalesced framing unavailable with this grpc-js; using message framing")
   }
-  const store = new Store()
+  const store = new Store({ standardProjections: options.standardProjections })
   const auth = new Auth(store, insecure)
   if (!insecure) {
     auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])

@@ -8,6 +8,7 @@
  *
  * @since 0.1.0
  */
+import { standardProjectionLinks } from "./StandardProjections.ts"
 import { newUuid } from "./Uuid.ts"
 
 /**
@@ -264,6 +265,17 @@ const isSoftDeletedMeta = (meta: StreamMetadata | undefined): boolean =>
 export type StoreListener = () => void
 
 /**
+ * Options of a {@link Store}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoreOptions {
+  /** Write `$et-<type>` / `$ce-<category>` links after each append (see StandardProjections.ts); default false. */
+  readonly standardProjections?: boolean | undefined
+}
+
+/**
  * The in-memory log and stream index.
  *
  * @since 0.1.0
@@ -278,8 +290,10 @@ export class Store {
   private readonly allListeners = new Set<StoreListener>()
   private readonly streamListeners = new Map<string, Set<StoreListener>>()
   private lastTicks = 0
+  private readonly standardProjections: boolean
 
-  constructor() {
+  constructor(options: StoreOptions = {}) {
+    this.standardProjections = options.standardProjections === true
     // The chunk header and the epoch record come first: the first event is well above 0.
     this.nextPosition = 0
     this.nextPosition += 128
@@ -592,7 +606,11 @@ export class Store {
     const baseName = isMetastream(name) ? name.slice(2) : undefined
     const undeleteBase = baseName !== undefined && events.length > 0 && this.isSoftDeleted(baseName)
     let lastRecord: EventRecord | undefined
-    for (const event of events) lastRecord = this.writeRecord(entry, event, false)
+    const written: Array<EventRecord> = []
+    for (const event of events) {
+      lastRecord = this.writeRecord(entry, event, false)
+      written.push(lastRecord)
+    }
     if (lastRecord === undefined) {
       // an empty write: a commit record without events
       const position = this.nextPosition
@@ -608,8 +626,20 @@ export class Store {
       if (undeleteBase) this.softUndelete(baseName, this.lastEventNumber(baseName) + 1)
       touched.push(baseName)
     }
+    if (this.standardProjections) this.writeProjectionLinks(written, touched)
     this.notify(touched)
     return { _tag: "Success", currentRevision: lastRecord.eventNumber, position: lastRecord.position }
+  }
+
+  /** `$by_event_type` / `$by_category`: links to the new events, written right after them. */
+  private writeProjectionLinks(records: ReadonlyArray<EventRecord>, touched: Array<string>): void {
+    for (const record of records) {
+      for (const link of standardProjectionLinks(record)) {
+        if (this.isTombstoned(link.stream)) continue
+        this.writeRecord(this.entryFor(link.stream), link.event, false)
+        if (!touched.includes(link.stream)) touched.push(link.stream)
+      }
+    }
   }
 
   /** Rewrites the raw metadata of `name` with `$tb = truncateBefore` (StorageWriterService.SoftUndeleteStream). */

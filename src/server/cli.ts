@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Command line entry of the embedded node:
- * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced]`.
+ * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]`.
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
@@ -13,13 +13,14 @@
  */
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
-const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced]"
+const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]"
 
 const parse = (argv: ReadonlyArray<string>) => {
   let port = 2113
   let host = "127.0.0.1"
   let insecure = false
   let readFraming: "message" | "coalesced" = "message"
+  let standardProjections = false
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -47,6 +48,9 @@ const parse = (argv: ReadonlyArray<string>) => {
         readFraming = v
         break
       }
+      case "--standard-projections":
+        standardProjections = inline === undefined ? true : inline !== "false"
+        break
       case "--help":
       case "-h":
         console.log(usage)
@@ -56,7 +60,7 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming }
+  return { port, host, insecure, readFraming, standardProjections }
 }
 
 const main = async () => {

@@ -1,0 +1,37 @@
+/**
+ * Seed checklist item 37: with standard projections running, reading `$et-<type>` with
+ * resolveLinks gives the same events, in the same order, as reading `$all` filtered by that type.
+ */
+import { randomUUID } from "node:crypto"
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { NewEvent, Streams } from "../../src/index.ts"
+import { collect, nodeWithClient, uniqueStream } from "./_support.ts"
+
+layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
+  "projected streams",
+  (it) => {
+    it.effect("$et-<type> with resolveLinks matches readAll filtered by the type", () =>
+      Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const type = `Projected${randomUUID().replace(/-/g, "").slice(0, 10)}`
+        const mine: Array<string> = []
+        for (let i = 0; i < 4; i++) {
+          const stream = uniqueStream("projected")
+          const events = [
+            new NewEvent({ type, data: JSON.stringify({ i }) }),
+            new NewEvent({ type: "Other", data: "{}" }),
+            new NewEvent({ type, data: JSON.stringify({ i, second: true }) })
+          ]
+          mine.push(events[0]!.id, events[2]!.id)
+          yield* streams.append(stream, events, { currentVersion: "no_stream" })
+        }
+        const projected = yield* streams.get(`$et-${type}`, { resolveLinks: true })
+        const all = yield* collect(streams.readAll({ filterInclude: [type] }))
+        assert.deepStrictEqual(projected.map((e) => e.id), mine)
+        assert.deepStrictEqual(all.map((e) => e.id), mine)
+        assert.deepStrictEqual(projected.map((e) => e.streamName), all.map((e) => e.streamName))
+        assert.isTrue(projected.every((e) => e.type === type && e.link?.type === "$>"))
+      }))
+  }
+)
