@@ -1,0 +1,116 @@
+/**
+ * Every Streams capability the README shows, as one program: run by test/examples.test.ts
+ * against an embedded node (with standard projections, for `$et-` streams), so the README's
+ * examples are known to compile and work.
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { NewEvent, NewEvents, type RecordedEvent, Streams } from "../src/index.ts"
+
+/** What the tour observed, for the test to check. */
+export interface TourResult {
+  readonly conflict: string
+  readonly idempotentSamePosition: boolean
+  readonly missing: ReadonlyArray<RecordedEvent>
+  readonly version: bigint | "no_stream"
+  readonly headAtLeastLastAppend: boolean
+  readonly pageTypes: ReadonlyArray<string>
+  readonly linkedTypes: ReadonlyArray<string>
+  readonly subscribed: ReadonlyArray<string>
+  readonly metadataMaxCount: number | undefined
+  readonly afterTombstone: string
+}
+
+export const tour = (suffix: string) =>
+  Effect.gen(function*() {
+    const streams = yield* Streams.Streams
+    const order = `order-${suffix}`
+    const gone = `order-gone-${suffix}`
+    const created = `OrderCreated${suffix.replace(/-/g, "")}`
+
+    // Append, with optimistic concurrency and idempotency
+    const event1 = new NewEvent({ type: created, data: '{"order_number":"123456"}' })
+    const event2 = NewEvents.json("OrderSubmitted", { at: Date.now() })
+    const event3 = NewEvents.binary("Attachment", new Uint8Array([1, 2, 3]))
+    const position1 = yield* streams.append(order, [event1, event2], { currentVersion: "no_stream" })
+    const position2 = yield* streams.append(order, event3, { currentVersion: 1n })
+    yield* streams.append(order, NewEvents.json("Noted", {}), { currentVersion: "any" })
+    const again = yield* streams.append(order, [event1, event2], { currentVersion: "no_stream" })
+
+    // a concurrency conflict, handled with a typed handler
+    const conflict = yield* streams.append(order, event3, { currentVersion: 0n }).pipe(
+      Effect.map(() => "no conflict"),
+      Effect.catchTag("WrongCurrentVersion", (e) => Effect.succeed(`stream ${e.stream} is at ${e.actual}, not ${e.expected}`))
+    )
+
+    // Read a stream: lazily with backpressure, or into an array
+    yield* Stream.runForEach(streams.read(order, { streamPosition: 1n, limit: 10 }), (e) =>
+      Console.log(e.streamPosition, e.type, e.contentType))
+    const linked = yield* streams.get(`$et-${created}`, { backwards: true, resolveLinks: true })
+
+    // a missing stream fails with NotFound
+    const missing = yield* streams.get(`no-such-stream-${suffix}`).pipe(
+      Effect.catchTag("NotFound", () => Effect.succeed<ReadonlyArray<RecordedEvent>>([]))
+    )
+
+    // current version and commit position
+    const version = yield* streams.getCurrentVersion(order)
+    const head = yield* streams.getCommitPosition()
+
+    // $all with filters
+    const page = yield* Stream.runCollect(streams.readAll({ commitPosition: position1, limit: 2 }))
+    yield* Stream.runDrain(streams.readAll({ backwards: true, limit: 10 }))
+    yield* Stream.runDrain(streams.readAll({ filterInclude: [created, "OrderCancelled"], limit: 10 }))
+    yield* Stream.runDrain(streams.readAll({ filterExclude: ["order-.*"], filterByStreamName: true, limit: 10 }))
+    yield* Stream.runDrain(streams.readAll({ filterExclude: [], limit: 10 }))
+
+    // catch-up subscriptions, until they go live
+    const subscribed = yield* streams.subscribeToAll({
+      commitPosition: position1,
+      filterInclude: ["Order.*", "Attachment", "Noted"],
+      includeCheckpoints: true,
+      includeCaughtUp: true
+    }).pipe(
+      Stream.takeUntil((item) => item._tag === "CaughtUp"),
+      Stream.filter((item): item is RecordedEvent => item._tag === "RecordedEvent"),
+      Stream.filter((event) => event.streamName === order),
+      Stream.map((event) => event.type),
+      Stream.runCollect
+    )
+    yield* streams.subscribeToStream(order, { streamPosition: 1n, includeCaughtUp: true }).pipe(
+      Stream.takeUntil((item) => item._tag === "CaughtUp"),
+      Stream.runDrain
+    )
+
+    // stream metadata, with optimistic concurrency on the metastream
+    yield* streams.setStreamMetadata(order, { $maxCount: 100, $maxAge: 86400, $acl: { $r: "$all" }, owner: "sales" })
+    const { metadata, version: metaVersion } = yield* streams.getStreamMetadata(order)
+    yield* streams.setStreamMetadata(order, { ...metadata, $maxCount: 50 }, { currentVersion: metaVersion })
+    const updated = yield* streams.getStreamMetadata(order)
+
+    // delete and tombstone
+    yield* streams.delete(order, { currentVersion: 3n })
+    yield* streams.append(gone, NewEvents.json("Doomed", {}), { currentVersion: "no_stream" })
+    yield* streams.tombstone(gone, { currentVersion: "any" })
+    const afterTombstone = yield* streams.get(gone).pipe(
+      Effect.map(() => "readable"),
+      Effect.catchTags({
+        StreamDeleted: () => Effect.succeed("tombstoned"),
+        NotFound: () => Effect.succeed("missing")
+      })
+    )
+
+    return {
+      conflict,
+      idempotentSamePosition: again === position1,
+      missing,
+      version,
+      headAtLeastLastAppend: head >= position2,
+      pageTypes: Array.from(page, (e) => e.type),
+      linkedTypes: linked.map((e) => e.type),
+      subscribed: Array.from(subscribed),
+      metadataMaxCount: updated.metadata.$maxCount,
+      afterTombstone
+    } satisfies TourResult
+  })

@@ -1,0 +1,30 @@
+/**
+ * The README's examples, gathered in examples/tour.ts, run against an embedded node and do
+ * what the README says they do.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { tour } from "../examples/tour.ts"
+import { nodeWithClient } from "./client/_support.ts"
+
+layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
+  "README examples",
+  (it) => {
+    it.effect("the Streams tour", () =>
+      Effect.gen(function*() {
+        const suffix = crypto.randomUUID().slice(0, 8)
+        const result = yield* tour(suffix)
+        assert.strictEqual(result.conflict, `stream order-${suffix} is at 3, not 0`)
+        assert.isTrue(result.idempotentSamePosition)
+        assert.deepStrictEqual(result.missing, [])
+        assert.strictEqual(result.version, 3n)
+        assert.isTrue(result.headAtLeastLastAppend)
+        assert.deepStrictEqual(result.pageTypes.length, 2)
+        assert.deepStrictEqual(result.linkedTypes, [`OrderCreated${suffix.replace(/-/g, "")}`])
+        // the start position is exclusive: position1 is the commit position of the batch's last event
+        assert.deepStrictEqual(result.subscribed, ["Attachment", "Noted"])
+        assert.strictEqual(result.metadataMaxCount, 50)
+        assert.strictEqual(result.afterTombstone, "tombstoned")
+      }))
+  }
+)
