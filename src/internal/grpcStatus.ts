@@ -6,6 +6,7 @@
  * @since 0.1.0
  */
 import type * as grpc from "@grpc/grpc-js"
+import { Code } from "../generated/code.ts"
 
 /**
  * Anything shaped like a grpc-js `ServiceError` / `StatusObject`: a numeric status code, the
@@ -31,31 +32,13 @@ export interface GrpcFailure {
 export type Trailers = Readonly<Record<string, ReadonlyArray<string>>>
 
 /**
- * The gRPC status codes used by the classifier (same numbers as grpc-js `status` and
- * `google.rpc.Code`), kept here so pure code does not need the grpc-js runtime.
+ * The gRPC status codes (`google.rpc.Code`, generated from proto/code.proto; the same numbers as
+ * grpc-js `status`), so pure code does not need the grpc-js runtime.
  *
  * @since 0.1.0
  * @category constants
  */
-export const StatusCode = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16
-} as const
+export const StatusCode = Code
 
 /**
  * True for values carrying a numeric `code` and a string `details` (grpc-js `ServiceError`,
