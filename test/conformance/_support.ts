@@ -6,6 +6,7 @@
  * Nothing here knows the node's internals: the node is reached only through
  * its connection string, exactly like a real server.
  */
+import { afterAll, beforeAll } from "vitest"
 import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import {
@@ -196,3 +197,25 @@ export const withUserInfo = (connectionString: string, userInfo: string | undefi
 /** Turns `esdb://…` / `kurrentdb://…` into the `+discover` form of the same scheme. */
 export const asDiscover = (connectionString: string): string =>
   connectionString.replace(/^([a-z]+):\/\//i, (_m, scheme: string) => `${scheme}+discover://`)
+
+/**
+ * Starts a node and an official client for the test file (beforeAll) and disposes both
+ * (afterAll); `ready` receives them, so a file can keep them in its own variables and add its
+ * own setup in a later beforeAll.
+ */
+export const useNode = (
+  options: { readonly insecure: boolean },
+  ready: (node: RunningNode, client: KurrentDBClient) => void
+): void => {
+  let node: RunningNode | undefined
+  let client: KurrentDBClient | undefined
+  beforeAll(async () => {
+    node = await startNode(options)
+    client = officialClient(node.connectionString)
+    ready(node, client)
+  })
+  afterAll(async () => {
+    await client?.dispose()
+    await node?.stop()
+  })
+}

@@ -8,7 +8,7 @@
  *   node those credentials are not sent on the wire, so the call is otherwise identical).
  */
 import { randomUUID } from "node:crypto"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   binaryEvent,
   jsonEvent,
@@ -17,19 +17,14 @@ import {
   type KurrentDBClient,
   WrongExpectedVersionError
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, rejectionOf, startNode, uniqueStream, type RunningNode } from "./_support.ts"
+import { collect, useNode, rejectionOf, uniqueStream, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
 
-beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
 })
 
 const testEvents = (n: number, type = "test-event") =>

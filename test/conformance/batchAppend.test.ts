@@ -7,7 +7,7 @@
  * into several requests above `batchAppendSize`. Errors come back in-band as google.rpc.Status
  * (PROTOCOL.md §1 "BatchAppend", §10).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   jsonEvent,
   DeadlineExceededError,
@@ -22,11 +22,10 @@ import {
   BATCH_APPEND_PATH,
   collect,
   grpcCallLog,
-  officialClient,
   rejectionOf,
-  startNode,
   uniqueStream,
   type RunningNode,
+  useNode,
   withClient
 } from "./_support.ts"
 
@@ -34,14 +33,9 @@ let node: RunningNode
 let client: KurrentDBClient
 const log = grpcCallLog()
 
-beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
 })
 
 const events = (n: number) => Array.from({ length: n }, (_, i) => jsonEvent({ type: "e", data: { i } }))

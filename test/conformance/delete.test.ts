@@ -11,7 +11,7 @@
  * - tombstone: afterwards every read/append/delete/tombstone → `stream-deleted`
  *   (StreamDeletedError); tombstoning a never-existing stream succeeds.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   BACKWARDS,
   END,
@@ -21,19 +21,14 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, rejectionOf, startNode, uniqueStream, type RunningNode } from "./_support.ts"
+import { collect, useNode, rejectionOf, uniqueStream, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
 
-beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
 })
 
 const events = (n: number) => Array.from({ length: n }, (_, i) => jsonEvent({ type: "e", data: { i } }))

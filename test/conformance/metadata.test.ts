@@ -9,7 +9,7 @@
  * Not tested (official-client limitation against any server): SetStreamMetadataOptions.expectedRevision
  * is passed to appendToStream as an unknown key and ignored; metastreamRevision is the commit position.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   BACKWARDS,
   END,
@@ -17,19 +17,14 @@ import {
   type KurrentDBClient,
   type StreamMetadata
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, sleep, startNode, uniqueStream, type RunningNode } from "./_support.ts"
+import { collect, useNode, sleep, uniqueStream, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
 
-beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
 })
 
 const events = (n: number) => Array.from({ length: n }, (_, i) => jsonEvent({ type: "e", data: { i } }))

@@ -9,7 +9,7 @@
  * - `excludeSystemEvents()` is the client-side regex `^[^$].*` on the event type;
  * - stream `$maxCount`/`$tb` do not hide events from `$all` (only scavenge removes them).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import {
   BACKWARDS,
   END,
@@ -23,7 +23,7 @@ import {
   type AppendResult,
   type KurrentDBClient
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, startNode, uniqueStream, type RunningNode } from "./_support.ts"
+import { collect, useNode, uniqueStream, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
@@ -35,9 +35,12 @@ const TYPE_X = `${PREFIX}X`
 const TYPE_Y = `${PREFIX}Y`
 const results: Array<AppendResult> = []
 
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
+})
+
 beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
   // interleaved appends: A(x,x) B(y) A(y) B(x,x)
   results.push(await client.appendToStream(STREAM_A, [ev(TYPE_X, 0), ev(TYPE_X, 1)]))
   results.push(await client.appendToStream(STREAM_B, [ev(TYPE_Y, 2)]))
@@ -45,11 +48,6 @@ beforeAll(async () => {
   // a metadata write puts a `$metadata` event in `$$<STREAM_B>`
   results.push(await client.setStreamMetadata(STREAM_B, { maxCount: 50 }))
   results.push(await client.appendToStream(STREAM_B, [ev(TYPE_X, 4), ev(TYPE_X, 5)]))
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
 })
 
 function ev(type: string, n: number) {

@@ -6,7 +6,7 @@
  * (→ StreamNotFoundError), `$>` events are resolved on request (event = target, link = link).
  */
 import { randomUUID } from "node:crypto"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { beforeAll, describe, expect, it } from "vitest"
 import {
   BACKWARDS,
   END,
@@ -18,7 +18,7 @@ import {
   type KurrentDBClient,
   StreamNotFoundError
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, rejectionOf, startNode, uniqueStream, type RunningNode } from "./_support.ts"
+import { collect, useNode, rejectionOf, uniqueStream, type RunningNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
@@ -27,20 +27,18 @@ const ids = Array.from({ length: 10 }, () => randomUUID())
 let appended: AppendResult
 let appendedAt: number
 
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
+})
+
 beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
   appendedAt = Date.now()
   appended = await client.appendToStream(
     STREAM,
     ids.map((id, i) => jsonEvent({ id, type: `type-${i}`, data: { i }, metadata: { m: i } })),
     { streamState: "no_stream" }
   )
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
 })
 
 const revisions = (events: ReadonlyArray<{ readonly event?: { readonly revision: bigint } | undefined }>) =>

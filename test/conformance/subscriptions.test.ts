@@ -9,7 +9,7 @@
  *   checkpointInterval × window considered events), which the client hands to `checkpointReached`;
  * - `$metadata` events are delivered by an unfiltered `$all` subscription.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import {
   END,
   START,
@@ -24,19 +24,14 @@ import {
   type ResolvedEvent,
   StreamDeletedError
 } from "@kurrent/kurrentdb-client"
-import { collect, eventually, makeProbe, officialClient, sleep, startNode, uniqueStream, type Probe, type RunningNode } from "./_support.ts"
+import { collect, eventually, makeProbe, sleep, uniqueStream, type Probe, type RunningNode, useNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
 
-beforeAll(async () => {
-  node = await startNode({ insecure: true })
-  client = officialClient(node.connectionString)
-})
-
-afterAll(async () => {
-  await client?.dispose()
-  await node?.stop()
+useNode({ insecure: true }, (n, c) => {
+  node = n
+  client = c
 })
 
 const events = (n: number, type = "e", offset = 0) =>
