@@ -76,6 +76,7 @@ export const serverStream = <M, A>(
       let finished = false
       let paused = false
       let pending: Array<A> = []
+      let afterDrain: (() => void) | undefined
       const call = start(slot, connection.metadata(options), { deadline: connection.deadline(options, "read") })
       const resumeWhenRoom = () => {
         const batch = pending
@@ -86,7 +87,10 @@ export const serverStream = <M, A>(
             Effect.sync(() => {
               if (pending.length > 0) return resumeWhenRoom()
               paused = false
-              if (!finished) call.resume()
+              const then = afterDrain
+              afterDrain = undefined
+              if (then !== undefined) then()
+              else if (!finished) call.resume()
             })
           )
         )
@@ -118,17 +122,13 @@ export const serverStream = <M, A>(
           failAfterPending(error)
         }
       }
-      const endAfterPending = () => {
-        if (pending.length === 0 && !paused) Queue.endUnsafe(queue)
-        else Effect.runFork(Effect.andThen(waitDrained, Effect.sync(() => Queue.endUnsafe(queue))))
+      // the end (or failure) goes into the queue after the items still waiting for room
+      const whenDrained = (f: () => void) => {
+        if (paused) afterDrain = f
+        else f()
       }
-      const failAfterPending = (error: EsdbError) => {
-        if (pending.length === 0 && !paused) Queue.failCauseUnsafe(queue, Cause.fail(error))
-        else Effect.runFork(Effect.andThen(waitDrained, Effect.sync(() => Queue.failCauseUnsafe(queue, Cause.fail(error)))))
-      }
-      const waitDrained: Effect.Effect<void> = Effect.suspend(() =>
-        pending.length === 0 && !paused ? Effect.void : Effect.andThen(Effect.sleep(1), waitDrained)
-      )
+      const endAfterPending = () => whenDrained(() => Queue.endUnsafe(queue))
+      const failAfterPending = (error: EsdbError) => whenDrained(() => Queue.failCauseUnsafe(queue, Cause.fail(error)))
       call.on("data", (message: M) => {
         try {
           handle(message, emit)
