@@ -7,21 +7,23 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
-import type * as grpc from "@grpc/grpc-js"
 import * as Effect from "effect/Effect"
 import { DeadlineExceeded } from "../errors/DeadlineExceeded.ts"
 import { GrpcError } from "../errors/GrpcError.ts"
 import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
-import type {
+import {
   BatchAppendReq,
-  BatchAppendReq_Options,
-  BatchAppendReq_ProposedMessage,
-  BatchAppendResp,
+  type BatchAppendReq_Options,
+  type BatchAppendReq_ProposedMessage,
+  BatchAppendResp
 } from "../generated/streams.ts"
 import type { StreamState } from "../domain/StreamState.ts"
 import { classifyRpcStatus } from "./classifyError.ts"
 import type { CallError, ChannelSlot, Connection } from "./Connection.ts"
+import { userAgent } from "./ChannelConfig.ts"
 import { empty, streamIdentifier, uuidString, uuidToString } from "./convert.ts"
+import { ClientSession } from "./http2/ClientSession.ts"
+import { type DuplexCall, duplex } from "./http2/GrpcCall.ts"
 
 /** Requests larger than this are split into several chunks of one append. */
 const CHUNK_BYTES = 3 * 1024 * 1024
@@ -37,7 +39,9 @@ interface Pending {
 
 interface Session {
   readonly slot: ChannelSlot
-  readonly call: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp>
+  /** The client's own HTTP/2 connection to the slot's node, carrying only this call. */
+  readonly http2: ClientSession
+  readonly call: DuplexCall<BatchAppendReq>
   readonly pending: Map<string, Pending>
   /** Correlation ids are this random UUID prefix plus a counter: unique per session, cheap. */
   readonly idPrefix: string
@@ -113,10 +117,58 @@ export const make = (connection: Connection): BatchAppender => {
     s.sweeper.unref()
   }
 
+  const onResponse = (s: Session, response: BatchAppendResp) => {
+    const id = uuidToString(response.correlationId)
+    const p = s.pending.get(id)
+    if (p === undefined) return
+    s.pending.delete(id)
+    const result = response.result
+    if (result?.$case === "success") {
+      const position = result.value.positionOption
+      p.resume(
+        position?.$case === "position"
+          ? Effect.succeed(position.value.commitPosition)
+          : Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
+      )
+    } else if (result?.$case === "error") {
+      p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
+    } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
+  }
+
+  // The call runs on a connection of its own, not on the slot's grpc-js channel: per message,
+  // grpc-js and Node's http2 cost more CPU than the rest of an append (see BENCHMARKS.md).
   const open = (slot: ChannelSlot): Session => {
-    const call = slot.streams.batchAppend(connection.metadata(undefined), { deadline: Infinity })
-    const s: Session = {
+    const { tls, keepAliveMs, keepAliveTimeoutMs } = connection.transport
+    const http2 = new ClientSession({ host: slot.endpoint.host, port: slot.endpoint.port, tls, keepAliveMs, keepAliveTimeoutMs })
+    const headers: Array<readonly [string, string]> = []
+    for (const [name, value] of Object.entries(connection.metadata(undefined).toHttp2Headers())) {
+      if (Array.isArray(value)) for (const v of value) headers.push([name, String(v)])
+      else if (value !== undefined) headers.push([name, String(value)])
+    }
+    let s: Session | undefined
+    const call = duplex<BatchAppendReq, BatchAppendResp>(http2, {
+      path: "/event_store.client.streams.Streams/BatchAppend",
+      headers,
+      userAgent,
+      encode: (message) => BatchAppendReq.encode(message).finish(),
+      decode: (bytes) => BatchAppendResp.decode(bytes)
+    }, {
+      onMessage: (response) => onResponse(s!, response),
+      onStatus: (status) => {
+        http2.close()
+        // a session this appender closed itself has already failed its appends
+        if (s!.closed) return
+        failAll(
+          s!,
+          status.code === 0
+            ? new ServiceUnavailable({ reason: "The BatchAppend call was ended by the server" })
+            : connection.fail(slot, status, {})
+        )
+      }
+    })
+    s = {
       slot,
+      http2,
       call,
       pending: new Map(),
       idPrefix: randomUUID().slice(0, 24),
@@ -124,44 +176,27 @@ export const make = (connection: Connection): BatchAppender => {
       sweeper: undefined,
       closed: false
     }
-    call.on("data", (response: BatchAppendResp) => {
-      const id = uuidToString(response.correlationId)
-      const p = s.pending.get(id)
-      if (p === undefined) return
-      s.pending.delete(id)
-      const result = response.result
-      if (result?.$case === "success") {
-        const position = result.value.positionOption
-        p.resume(
-          position?.$case === "position"
-            ? Effect.succeed(position.value.commitPosition)
-            : Effect.fail(new GrpcError({ code: 2, details: "Append succeeded without a position", metadata: {} }))
-        )
-      }
-      else if (result?.$case === "error") {
-        p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
-      } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
-    })
-    call.on("error", (error) => failAll(s, connection.fail(slot, error, {})))
-    call.on("end", () => failAll(s, new ServiceUnavailable({ reason: "The BatchAppend call was ended by the server" })))
+    const session = s
     // The call is owned by the connection: it ends when the connection is closed. Deferred, so
     // that when the call's own failure closed the connection, its handler fails the pending
     // appends with that failure first.
     slot.onClose.add(() =>
       queueMicrotask(() => {
-        if (!s.closed) failAll(s, new ServiceUnavailable({ reason: "The connection was closed" }))
+        if (!session.closed) failAll(session, new ServiceUnavailable({ reason: "The connection was closed" }))
         call.cancel()
+        http2.close()
       })
     )
-    return s
+    return session
   }
 
   const current: Effect.Effect<Session, CallError> = Effect.map(connection.acquire, (slot) => {
     if (session !== undefined && !session.closed && session.slot === slot && !slot.closed) return session
     if (session !== undefined && !session.closed) {
       const old = session
-      old.call.end()
       failAll(old, new ServiceUnavailable({ reason: "The connection was replaced" }))
+      old.call.end()
+      old.http2.close()
     }
     session = open(slot)
     return session

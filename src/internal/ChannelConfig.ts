@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { X509Certificate } from "node:crypto"
 import { readFile } from "node:fs/promises"
+import type * as tls from "node:tls"
 import { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import type { ConnectionSettings } from "./ConnectionString.ts"
 
@@ -105,7 +106,20 @@ export interface CertificateOverrides {
 const acceptAnyServerIdentity: grpc.VerifyOptions["checkServerIdentity"] = () => undefined
 
 /**
- * The grpc-js channel credentials for a connection.
+ * How a connection is secured, for both of its transports: the grpc-js channel credentials, and
+ * the equivalent `node:tls` options (`undefined` for `Tls=false`) for the client's own HTTP/2
+ * connection that carries BatchAppend.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TransportSecurity {
+  readonly credentials: grpc.ChannelCredentials
+  readonly tls: tls.ConnectionOptions | undefined
+}
+
+/**
+ * The security of a connection's transports.
  *
  * - `Tls=false`: insecure credentials; certificates are not read.
  * - `Tls=true`: TLS. Root certificates come from `TlsCaFile` (which overrides
@@ -122,12 +136,12 @@ const acceptAnyServerIdentity: grpc.VerifyOptions["checkServerIdentity"] = () =>
  * @since 0.1.0
  * @category constructors
  */
-export const channelCredentials = (
+export const transportSecurity = (
   settings: ConnectionSettings,
   overrides?: CertificateOverrides
-): Effect.Effect<grpc.ChannelCredentials, InvalidConnectionString> =>
+): Effect.Effect<TransportSecurity, InvalidConnectionString> =>
   Effect.gen(function*() {
-    if (!settings.tls) return grpc.credentials.createInsecure()
+    if (!settings.tls) return { credentials: grpc.credentials.createInsecure(), tls: undefined }
     const fromFile = (key: string, path: string | undefined) =>
       path === undefined ? Effect.succeed(undefined) : readPem(key, path)
     const caFile = yield* fromFile("TlsCaFile", settings.tlsCaFile)
@@ -161,7 +175,7 @@ export const channelCredentials = (
     const verifyOptions: grpc.VerifyOptions = settings.tlsVerifyCert
       ? {}
       : { rejectUnauthorized: false, checkServerIdentity: acceptAnyServerIdentity }
-    return yield* Effect.try({
+    const credentials = yield* Effect.try({
       try: () => grpc.credentials.createSsl(rootCerts ?? null, privateKey ?? null, certChain ?? null, verifyOptions),
       catch: (cause) =>
         new InvalidConnectionString({
@@ -169,7 +183,26 @@ export const channelCredentials = (
           connectionString: ""
         })
     })
+    const tlsOptions: tls.ConnectionOptions = {
+      ...(rootCerts !== undefined ? { ca: rootCerts } : {}),
+      ...(certChain !== undefined ? { cert: certChain } : {}),
+      ...(privateKey !== undefined ? { key: privateKey } : {}),
+      ...(settings.tlsVerifyCert ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined })
+    }
+    return { credentials, tls: tlsOptions }
   })
+
+/**
+ * The grpc-js channel credentials for a connection: {@link transportSecurity}'s `credentials`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const channelCredentials = (
+  settings: ConnectionSettings,
+  overrides?: CertificateOverrides
+): Effect.Effect<grpc.ChannelCredentials, InvalidConnectionString> =>
+  Effect.map(transportSecurity(settings, overrides), (security) => security.credentials)
 
 const readPem = (key: string, path: string): Effect.Effect<Buffer, InvalidConnectionString> =>
   Effect.tryPromise({

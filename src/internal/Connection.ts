@@ -14,11 +14,12 @@ import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
+import type * as tls from "node:tls"
 import { DiscoveryFailed } from "../errors/DiscoveryFailed.ts"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import { StreamsClient } from "./StreamsClient.ts"
-import { callMetadata, channelCredentials, channelOptions } from "./ChannelConfig.ts"
+import { callMetadata, channelOptions, defaultKeepAlive, transportSecurity } from "./ChannelConfig.ts"
 import { classifyError, type EsdbError, isRetryable } from "./classifyError.ts"
 import { type ConnectionSettings, type Endpoint, parseConnectionString } from "./ConnectionString.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
@@ -139,6 +140,13 @@ export interface Connection {
   /** Runs `effect` again under the retry policy while its failure is retryable. */
   readonly retry: <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly retrySchedule: Schedule.Schedule<unknown, CallError>
+  /** How the client's own HTTP/2 connections (BatchAppend) connect: TLS options and keepalive. */
+  readonly transport: {
+    readonly tls: tls.ConnectionOptions | undefined
+    /** PING interval in milliseconds; -1: none. */
+    readonly keepAliveMs: number
+    readonly keepAliveTimeoutMs: number
+  }
   /** Whether operations create spans. */
   readonly tracing: boolean
   /** Attributes of every span. */
@@ -173,11 +181,12 @@ export const make = (
     if (Result.isFailure(parsed)) return yield* parsed.failure
     const settings = parsed.success
     for (const warning of settings.warnings) yield* Effect.logWarning(`effect-esdb: ${warning}`)
-    const credentials = yield* channelCredentials(settings, {
+    const security = yield* transportSecurity(settings, {
       rootCertificates: toBuffer(options.rootCertificates),
       privateKey: toBuffer(options.privateKey),
       certChain: toBuffer(options.certChain)
     })
+    const credentials = security.credentials
     const baseOptions = channelOptions(settings)
     const streamsPerChannel = options.streamsPerChannel ?? 80
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
@@ -342,6 +351,11 @@ export const make = (
       fail,
       retry,
       retrySchedule,
+      transport: {
+        tls: security.tls,
+        keepAliveMs: settings.keepAliveInterval ?? defaultKeepAlive,
+        keepAliveTimeoutMs: settings.keepAliveTimeout === -1 ? 2_147_483_647 : settings.keepAliveTimeout ?? defaultKeepAlive
+      },
       tracing: options.tracing ?? true,
       spanAttributes: {
         "db.system.name": "eventstoredb",
