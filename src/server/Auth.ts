@@ -6,8 +6,18 @@
  *
  * @since 0.1.0
  */
-import type { Metadata } from "@grpc/grpc-js"
 import { isMetastream, type Store, type StreamAcl } from "./Store.ts"
+
+/**
+ * Request metadata as far as authentication reads it (grpc-js's `Metadata` and the node's own
+ * request metadata both fit).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface MetadataReader {
+  readonly get: (key: string) => Array<string | Buffer>
+}
 
 /**
  * Who is calling.
@@ -121,7 +131,7 @@ export class Auth {
   }
 
   /** Authenticates the call's `authorization` header. */
-  authenticate(metadata: Metadata): AuthResult {
+  authenticate(metadata: MetadataReader): AuthResult {
     if (this.insecure) return { _tag: "Ok", principal: System }
     const values = metadata.get("authorization")
     const header = values[0]

@@ -5,8 +5,6 @@
  *
  * @since 0.1.0
  */
-import { type Server, ServerCredentials } from "@grpc/grpc-js"
-import * as grpc from "@grpc/grpc-js"
 import { Context, Effect, Layer } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -17,8 +15,9 @@ import { GossipService } from "../generated/gossip.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
-import { enableCoalescedFraming, type ReadFraming } from "./Framing.ts"
+import type { ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./GossipHandler.ts"
+import { GrpcServer, type ServerTls, type ServiceDefinition } from "./http2/GrpcServer.ts"
 import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
 import { Store } from "./Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./StreamsHandler.ts"
@@ -150,9 +149,6 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  if (readFraming === "coalesced" && !enableCoalescedFraming()) {
-    process.emitWarning("effect-esdb embedded node: coalesced framing unavailable with this grpc-js; using message framing")
-  }
   const store = new Store({ standardProjections: options.standardProjections })
   const auth = new Auth(store, insecure)
   if (!insecure) {
@@ -160,36 +156,25 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
   }
 
-  let credentials: ServerCredentials
+  let secure: ServerTls | undefined
   let caFile: string | undefined
   if (insecure) {
-    credentials = ServerCredentials.createInsecure()
+    secure = undefined
   } else if (options.tls !== undefined) {
-    credentials = ServerCredentials.createSsl(options.tls.rootCerts ?? null, [{
-      cert_chain: options.tls.certChain,
-      private_key: options.tls.privateKey
-    }], false)
+    secure = { cert: options.tls.certChain, key: options.tls.privateKey, ca: options.tls.rootCerts }
   } else {
     const dir = bundledCertsDir()
     caFile = dir + "ca.crt"
-    credentials = ServerCredentials.createSsl(readFileSync(caFile), [{
-      cert_chain: readFileSync(dir + "node.crt"),
-      private_key: readFileSync(dir + "node.key")
-    }], false)
+    secure = { cert: readFileSync(dir + "node.crt"), key: readFileSync(dir + "node.key"), ca: readFileSync(caFile) }
   }
 
-  const server: Server = new grpc.Server({
-    "grpc.max_receive_message_length": -1,
-    "grpc.max_send_message_length": -1,
-    // like a real node (Kestrel's HTTP/2 default): at most 100 concurrent calls per connection
-    "grpc.max_concurrent_streams": options.maxConcurrentStreams ?? 100
-  })
+  // our own HTTP/2 + gRPC transport (src/server/http2); like a real node (Kestrel's HTTP/2
+  // default): at most 100 concurrent calls per connection
+  const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 100 })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
   const activeBatches = new Set<() => void>()
-  const services = [StreamsServiceDefinition, GossipService, ServerFeaturesService] as unknown as ReadonlyArray<
-    grpc.ServiceDefinition
-  >
+  const services: ReadonlyArray<ServiceDefinition> = [StreamsServiceDefinition, GossipService, ServerFeaturesService]
   server.addService(
     StreamsServiceDefinition,
     makeStreamsHandler({
@@ -203,7 +188,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     })
   )
   server.addService(
-    GossipService as unknown as grpc.ServiceDefinition,
+    GossipService,
     makeGossipHandler({
       auth,
       instanceId: newUuid(),
@@ -211,38 +196,19 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     })
   )
   server.addService(
-    ServerFeaturesService as unknown as grpc.ServiceDefinition,
+    ServerFeaturesService,
     makeServerFeaturesHandler(options.version ?? "24.10.0", () => services)
   )
 
-  boundPort = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${boundPort}`, credentials, (error, port) => {
-      if (error !== null) reject(error)
-      else resolve(port)
-    })
-  })
+  boundPort = await server.listen(host, boundPort, secure)
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
-    stopping = new Promise<void>((resolve) => {
-      // end open reads and subscriptions so a graceful shutdown can complete
-      for (const end of Array.from(activeReads)) end()
-      for (const end of Array.from(activeBatches)) end()
-      let settled = false
-      const timer = setTimeout(() => {
-        if (settled) return
-        settled = true
-        server.forceShutdown()
-        resolve()
-      }, 1000)
-      server.tryShutdown(() => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        resolve()
-      })
-    })
+    // end open reads and subscriptions so a graceful shutdown can complete
+    for (const end of Array.from(activeReads)) end()
+    for (const end of Array.from(activeBatches)) end()
+    stopping = server.shutdown(1000)
     return stopping
   }
 

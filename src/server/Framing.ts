@@ -1,73 +1,14 @@
 /**
- * Writing pre-encoded `ReadResp` messages to a grpc-js server stream with backpressure, in one of
- * two framings: `message` (one gRPC message per write, grpc-js's own framing) or `coalesced`
- * (several length-prefixed messages concatenated into ~16 KiB writes).
+ * Writing pre-encoded `ReadResp` messages to a server stream with backpressure, in one of two
+ * framings: `message` (exactly one HTTP/2 DATA frame per gRPC message; many frames still share one
+ * socket write) or `coalesced` (several length-prefixed messages packed into DATA frames of up to
+ * the client's maximum frame size).
  *
- * Responses are cached already framed (5-byte gRPC header + message). grpc-js's server call
- * serialises a response and prefixes the header itself, so `enableCoalescedFraming` installs one
- * small hook: a value branded as already framed is written as is (no copy), every other value keeps
- * the normal path. `message` framing uses it to skip grpc-js's copy; `coalesced` framing needs it.
- * Without the hook (a different grpc-js), `message` framing falls back to the ordinary serializer.
+ * Responses are cached already framed (5-byte gRPC header + message) and written as they are.
  *
  * @since 0.1.0
  */
-import { createRequire } from "node:module"
-import type { ServerWritableStream } from "@grpc/grpc-js"
-
-const FRAMED: unique symbol = Symbol.for("effect-esdb/server/PreFramed")
-
-/**
- * Bytes that already hold one or more complete gRPC length-prefixed messages.
- *
- * @since 0.1.0
- * @category models
- */
-export interface PreFramed {
-  readonly [FRAMED]: true
-  readonly bytes: Buffer
-}
-
-const preFramed = (bytes: Buffer): PreFramed => ({ [FRAMED]: true, bytes })
-
-const isPreFramed = (value: unknown): value is PreFramed =>
-  typeof value === "object" && value !== null && (value as { [FRAMED]?: unknown })[FRAMED] === true
-
-let coalescedAvailable: boolean | undefined
-
-/**
- * Installs the hook for pre-framed writes into grpc-js (once per process). Returns `false` if the
- * installed grpc-js does not have the expected shape; callers then fall back to `message` framing.
- *
- * @since 0.1.0
- * @category framing
- */
-export const enableCoalescedFraming = (): boolean => {
-  if (coalescedAvailable !== undefined) return coalescedAvailable
-  try {
-    const require = createRequire(import.meta.url)
-    const mod = require("@grpc/grpc-js/build/src/server-interceptors.js") as {
-      BaseServerInterceptingCall?: { prototype: { serializeMessage?: (value: unknown) => Buffer } }
-    }
-    const proto = mod.BaseServerInterceptingCall?.prototype
-    const original = proto?.serializeMessage
-    if (proto === undefined || typeof original !== "function") {
-      coalescedAvailable = false
-      return false
-    }
-    const marker = original as { [FRAMED]?: true }
-    if (marker[FRAMED] !== true) {
-      const patched = function(this: unknown, value: unknown): Buffer {
-        return isPreFramed(value) ? value.bytes : original.call(this, value)
-      }
-      ;(patched as { [FRAMED]?: true })[FRAMED] = true
-      proto.serializeMessage = patched
-    }
-    coalescedAvailable = true
-  } catch {
-    coalescedAvailable = false
-  }
-  return coalescedAvailable
-}
+import type { ServerCall } from "./http2/GrpcServer.ts"
 
 /**
  * Framing of server-streamed responses.
@@ -77,19 +18,16 @@ export const enableCoalescedFraming = (): boolean => {
  */
 export type ReadFraming = "message" | "coalesced"
 
-const COALESCE_BYTES = 16 * 1024
-
 /**
- * Buffered, backpressure-aware writer of pre-encoded messages to one server stream.
+ * Buffered, backpressure-aware writer of pre-framed messages to one server stream.
  *
  * @since 0.1.0
  * @category models
  */
 export class ResponseSink {
-  private readonly call: ServerWritableStream<unknown, unknown>
+  private readonly call: ServerCall
   private readonly coalesced: boolean
-  /** The grpc-js hook is installed: even single messages skip grpc-js's re-framing copy. */
-  private readonly preFramedWrites: boolean
+  private readonly frameLimit: number
   private pending: Array<Buffer> = []
   private pendingBytes = 0
   /** `true` after a write returned false and until 'drain'. */
@@ -102,10 +40,10 @@ export class ResponseSink {
     if (waiter !== undefined) waiter()
   }
 
-  constructor(call: ServerWritableStream<unknown, unknown>, framing: ReadFraming) {
+  constructor(call: ServerCall, framing: ReadFraming) {
     this.call = call
-    this.preFramedWrites = enableCoalescedFraming()
-    this.coalesced = framing === "coalesced" && this.preFramedWrites
+    this.coalesced = framing === "coalesced"
+    this.frameLimit = call.maxFrameSize
     call.on("drain", this.onDrain)
   }
 
@@ -115,13 +53,13 @@ export class ResponseSink {
    */
   push(framed: Buffer): boolean {
     if (!this.coalesced) {
-      const value = this.preFramedWrites ? preFramed(framed) : framed.subarray(5)
-      if (!this.call.write(value)) this.congested = true
+      if (!this.call.writeFramed(framed)) this.congested = true
       return !this.congested
     }
+    if (this.pendingBytes > 0 && this.pendingBytes + framed.length > this.frameLimit) this.flush()
     this.pending.push(framed)
     this.pendingBytes += framed.length
-    if (this.pendingBytes >= COALESCE_BYTES) return this.flush()
+    if (this.pendingBytes >= this.frameLimit) return this.flush()
     return !this.congested
   }
 
@@ -131,7 +69,7 @@ export class ResponseSink {
     const bytes = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes)
     this.pending = []
     this.pendingBytes = 0
-    if (!this.call.write(preFramed(bytes))) this.congested = true
+    if (!this.call.writeFramed(bytes)) this.congested = true
     return !this.congested
   }
 

@@ -4,11 +4,11 @@
  *
  * @since 0.1.0
  */
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js"
 import { type ClusterInfo, MemberInfo_VNodeState } from "../generated/gossip.ts"
 import type { Empty } from "../generated/shared.ts"
 import type { Auth } from "./Auth.ts"
 import { unauthenticated } from "./errors.ts"
+import type { ServerCall, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
 import { toStructured } from "./Uuid.ts"
 
 /**
@@ -30,9 +30,8 @@ export interface GossipContext {
  * @since 0.1.0
  * @category handlers
  */
-export const makeGossipHandler = (ctx: GossipContext): UntypedServiceImplementation => ({
-  read: (call: ServerUnaryCall<Empty, ClusterInfo>, callback: sendUnaryData<ClusterInfo>) => {
-    call.on("error", () => {})
+export const makeGossipHandler = (ctx: GossipContext): ServiceImplementation => ({
+  read: (call: ServerCall<Empty, ClusterInfo>, callback: UnaryCallback<ClusterInfo>) => {
     if (ctx.auth.authenticate(call.metadata)._tag === "Unauthenticated") return callback(unauthenticated())
     const { host, port } = ctx.endpoint()
     callback(null, {

@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import type { ServerWritableStream } from "@grpc/grpc-js"
 import type { ReadReq, ReadResp } from "../generated/streams.ts"
 import type { Auth, Principal } from "./Auth.ts"
 import {
@@ -22,6 +21,7 @@ import {
 } from "./errors.ts"
 import { type CompiledFilter, compileFilter } from "./Filters.ts"
 import { IDLE, type Producer, type ReadFraming, ResponseSink } from "./Framing.ts"
+import type { ServerCall } from "./http2/GrpcServer.ts"
 import {
   caughtUpResp,
   checkpointResp,
@@ -426,8 +426,8 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
   }
 }
 
-const fail = (call: ServerWritableStream<ReadReq, ReadResp>, failure: RpcFailure): void => {
-  call.emit("error", failure)
+const fail = (call: ServerCall<ReadReq, ReadResp>, failure: RpcFailure): void => {
+  call.sendStatus(failure)
 }
 
 /**
@@ -437,7 +437,7 @@ const fail = (call: ServerWritableStream<ReadReq, ReadResp>, failure: RpcFailure
  * @category handlers
  */
 export const runProducer = (
-  call: ServerWritableStream<unknown, unknown>,
+  call: ServerCall,
   framing: ReadFraming,
   built: Built,
   active: Set<() => void>
@@ -466,7 +466,7 @@ export const runProducer = (
     if (finished) return
     sink.flush()
     cleanup()
-    if (failure !== undefined) call.emit("error", failure)
+    if (failure !== undefined) call.sendStatus(failure)
     else call.end()
   }
   const onCancel = () => {
@@ -525,14 +525,13 @@ export const runProducer = (
  * @since 0.1.0
  * @category handlers
  */
-export const makeReadHandler = (ctx: ReadContext) => (call: ServerWritableStream<ReadReq, ReadResp>): void => {
-  call.on("error", () => {})
+export const makeReadHandler = (ctx: ReadContext) => (call: ServerCall<ReadReq, ReadResp>): void => {
   try {
     const authn = ctx.auth.authenticate(call.metadata)
     if (authn._tag === "Unauthenticated") return fail(call, unauthenticated())
     const built = build(ctx, call.request, authn.principal)
     if (isRpcFailure(built)) return fail(call, built)
-    runProducer(call as ServerWritableStream<unknown, unknown>, ctx.readFraming, built, ctx.activeReads)
+    runProducer(call, ctx.readFraming, built, ctx.activeReads)
   } catch {
     fail(call, unhandled())
   }

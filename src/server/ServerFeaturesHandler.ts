@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import type { sendUnaryData, ServerUnaryCall, ServiceDefinition, UntypedServiceImplementation } from "@grpc/grpc-js"
 import type { SupportedMethod, SupportedMethods } from "../generated/serverfeatures.ts"
 import type { Empty } from "../generated/shared.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
 
 /**
  * The supported-method entries of some service definitions (paths `/package.Service/Method`).
@@ -45,9 +45,8 @@ export const supportedMethodsOf = (services: ReadonlyArray<ServiceDefinition>): 
 export const makeServerFeaturesHandler = (
   version: string,
   services: () => ReadonlyArray<ServiceDefinition>
-): UntypedServiceImplementation => ({
-  getSupportedMethods: (_call: ServerUnaryCall<Empty, SupportedMethods>, callback: sendUnaryData<SupportedMethods>) => {
-    _call.on("error", () => {})
+): ServiceImplementation => ({
+  getSupportedMethods: (_call: ServerCall<Empty, SupportedMethods>, callback: UnaryCallback<SupportedMethods>) => {
     callback(null, { methods: supportedMethodsOf(services()), eventStoreServerVersion: version })
   }
 })

@@ -4,14 +4,6 @@
  *
  * @since 0.1.0
  */
-import type {
-  sendUnaryData,
-  ServerDuplexStream,
-  ServerReadableStream,
-  ServerUnaryCall,
-  ServiceDefinition,
-  UntypedServiceImplementation
-} from "@grpc/grpc-js"
 import { Any } from "../generated/google/protobuf/any.ts"
 import {
   AccessDenied,
@@ -55,6 +47,7 @@ import {
   wrongExpectedVersion
 } from "./errors.ts"
 import type { ReadFraming } from "./Framing.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
 import { fromWire } from "./Uuid.ts"
@@ -90,7 +83,7 @@ export const StreamsServiceDefinition: ServiceDefinition = {
     responseSerialize: (value: ReadResp | Buffer): Buffer =>
       Buffer.isBuffer(value) ? value : Buffer.from(ReadResp.encode(value).finish())
   }
-} as unknown as ServiceDefinition
+}
 
 const MAX_U64 = 18446744073709551615n
 
@@ -279,13 +272,13 @@ const rpcExceptionText = (failure: RpcFailure): string => {
   return `Status(StatusCode="${names[failure.code] ?? String(failure.code)}", Detail="${failure.details}")`
 }
 
-const authenticate = (auth: Auth, metadata: import("@grpc/grpc-js").Metadata): Principal | RpcFailure => {
+const authenticate = (auth: Auth, metadata: ServerCall["metadata"]): Principal | RpcFailure => {
   const result = auth.authenticate(metadata)
   return result._tag === "Ok" ? result.principal : unauthenticated()
 }
 
 const makeAppend = (ctx: StreamsContext) =>
-(call: ServerReadableStream<AppendReq, AppendResp>, callback: sendUnaryData<AppendResp>): void => {
+(call: ServerCall<AppendReq, AppendResp>, callback: UnaryCallback<AppendResp>): void => {
   let done = false
   let stream: string | undefined
   let expected: Expected | undefined
@@ -296,7 +289,7 @@ const makeAppend = (ctx: StreamsContext) =>
     done = true
     callback(failure)
   }
-  call.on("error", () => {
+  call.on("cancelled", () => {
     done = true
   })
   const principal = authenticate(ctx.auth, call.metadata)
@@ -364,7 +357,7 @@ const requestedTimeoutMs = (options: BatchAppendReq_Options): number => {
   return d.value.getTime() - Date.now()
 }
 
-const makeBatchAppend = (ctx: StreamsContext) => (call: ServerDuplexStream<BatchAppendReq, BatchAppendResp>): void => {
+const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendReq, BatchAppendResp>): void => {
   const pending = new Map<string, PendingBatch>()
   let closed = false
   const send = (response: BatchAppendResp) => {
@@ -383,12 +376,11 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerDuplexStream<Batch
     call.end()
   }
   ctx.activeBatches?.add(shutdown)
-  call.on("error", cleanup)
   call.on("cancelled", cleanup)
   const principal = authenticate(ctx.auth, call.metadata)
   if (isRpcFailure(principal)) {
     cleanup()
-    call.emit("error", principal)
+    call.sendStatus(principal)
     return
   }
   const keyOf = (uuid: UUID | undefined): string | undefined => fromWire(uuid)
@@ -539,8 +531,7 @@ type DeleteLike = DeleteReq | TombstoneReq
 type DeleteLikeResp = DeleteResp | TombstoneResp
 
 const makeDelete = (ctx: StreamsContext, hard: boolean) =>
-(call: ServerUnaryCall<DeleteLike, DeleteLikeResp>, callback: sendUnaryData<DeleteLikeResp>): void => {
-  call.on("error", () => {})
+(call: ServerCall<DeleteLike, DeleteLikeResp>, callback: UnaryCallback<DeleteLikeResp>): void => {
   try {
     const principal = authenticate(ctx.auth, call.metadata)
     if (isRpcFailure(principal)) return callback(principal)
@@ -583,7 +574,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
  * @since 0.1.0
  * @category handlers
  */
-export const makeStreamsHandler = (ctx: StreamsContext): UntypedServiceImplementation => ({
+export const makeStreamsHandler = (ctx: StreamsContext): ServiceImplementation => ({
   read: makeReadHandler(ctx),
   append: makeAppend(ctx),
   batchAppend: makeBatchAppend(ctx),

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from "node:crypto"
 import * as net from "node:net"
-import * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -21,6 +20,7 @@ import { EmbeddedNode, type EmbeddedNodeOptions } from "../../src/server/Embedde
 
 export { EmbeddedNode }
 import { Store } from "../../src/server/Store.ts"
+import { GrpcServer, type ServerCall } from "../../src/server/http2/GrpcServer.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
 
 /** Options passed to the embedded node. */
@@ -199,40 +199,31 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
     maxAppendSize: 256 * 1024 * 1024,
     maxAppendEventSize: 16 * 1024 * 1024,
     activeReads
-  }) as Record<string, (call: { metadata: grpc.Metadata }, ...rest: Array<unknown>) => unknown>
+  }) as Record<string, (call: ServerCall, ...rest: Array<unknown>) => unknown>
   const spied = Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [
       name,
-      (call: { metadata: grpc.Metadata }, ...rest: Array<unknown>) => {
+      (call: ServerCall, ...rest: Array<unknown>) => {
         const value = call.metadata.get("authorization")[0]
         authorizationHeaders.push(value === undefined ? undefined : String(value))
         return handler(call, ...rest)
       }
     ])
   )
-  const server = new grpc.Server(
-    options.maxConcurrentStreams === undefined ? {} : { "grpc.max_concurrent_streams": options.maxConcurrentStreams }
-  )
+  // the node's own transport (src/server/http2), as the embedded node serves
+  const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 2 ** 31 - 1 })
   server.addService(StreamsServiceDefinition, spied as never)
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error))
-  )
+  const port = await server.listen("127.0.0.1", 0)
   return {
     host: "127.0.0.1",
     port,
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
     activeReads: () => activeReads.size,
     authorizationHeaders,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const end of Array.from(activeReads)) end()
-        server.tryShutdown(() => resolve())
-        setTimeout(() => {
-          server.forceShutdown()
-          resolve()
-        }, 1000).unref()
-      })
+    stop: () => {
+      for (const end of Array.from(activeReads)) end()
+      return server.shutdown(1000)
+    }
   }
 }
 
