@@ -221,7 +221,7 @@ describe("ClientSession and GrpcCall", () => {
 
   it("refuses streams above a GOAWAY's last stream id and stops opening new ones", async () => {
     let opened = 0
-    let sessionRef: http2.ServerHttp2Session | undefined
+    let sessionRef: http2.Http2Session | undefined
     await withServer((stream) => {
       opened++
       sessionRef = stream.session

@@ -20,8 +20,9 @@ import {
 import type { StreamState } from "../domain/StreamState.ts"
 import { classifyRpcStatus } from "./classifyError.ts"
 import type { CallError, ChannelSlot, Connection } from "./Connection.ts"
+import { encodeBatchAppendReq } from "./BatchAppendEncoder.ts"
 import { userAgent } from "./ChannelConfig.ts"
-import { empty, streamIdentifier, uuidString, uuidToString } from "./convert.ts"
+import { empty, streamIdentifier, uuidToString } from "./convert.ts"
 import { ClientSession } from "./http2/ClientSession.ts"
 import { type DuplexCall, duplex } from "./http2/GrpcCall.ts"
 
@@ -211,7 +212,6 @@ export const make = (connection: Connection): BatchAppender => {
   ): Effect.Effect<bigint, CallError> =>
     Effect.callback<bigint, CallError>((resume) => {
       const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
-      const correlationId = uuidString(id)
       s.pending.set(id, {
         stream,
         expected,
@@ -235,7 +235,7 @@ export const make = (connection: Connection): BatchAppender => {
       for (const event of events) {
         const size = sizeOf(event)
         if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
-          s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: false })
+          s.call.writeFramed(encodeBatchAppendReq(id, first ? options : undefined, chunk, false))
           first = false
           chunk = []
           bytes = 0
@@ -243,7 +243,7 @@ export const make = (connection: Connection): BatchAppender => {
         chunk.push(event)
         bytes += size
       }
-      s.call.write({ correlationId, options: first ? options : undefined, proposedMessages: chunk, isFinal: true })
+      s.call.writeFramed(encodeBatchAppendReq(id, first ? options : undefined, chunk, true))
       return Effect.sync(() => {
         s.pending.delete(id)
       })

@@ -40,6 +40,8 @@ export interface CallHandlers<Resp> {
 export interface DuplexCall<Req> {
   /** Sends one message. */
   readonly write: (message: Req) => void
+  /** Sends bytes that already hold complete length-prefixed messages. */
+  readonly writeFramed: (framed: Buffer) => void
   /** Half-closes the call. */
   readonly end: () => void
   /** Cancels the call; no status is reported after this. */
@@ -225,6 +227,9 @@ export const duplex = <Req, Resp>(
       framed.writeUInt32BE(body.length, 1)
       framed.set(body, 5)
       stream.write(framed)
+    },
+    writeFramed: (framed) => {
+      if (!ended) stream.write(framed)
     },
     end: () => stream.end(),
     cancel: () => {
