@@ -49,6 +49,18 @@ const CONNECTION_HIGH_WATER = 256 * 1024
 const SLAB_SIZE = 256 * 1024
 const EMPTY = Buffer.alloc(0)
 
+/** An output buffer, reused once everything written from it has reached the kernel. */
+interface Slab {
+  readonly buf: Buffer
+  /** Sealed chunks of this slab not yet written out. */
+  outstanding: number
+  /** No more frames go into it. */
+  retired: boolean
+  readonly release: () => void
+}
+
+const MAX_FREE_SLABS = 4
+
 type Queued =
   | { readonly kind: "data"; buf: Buffer; readonly end: boolean }
   | { readonly kind: "headers"; readonly block: Buffer; readonly end: boolean }
@@ -195,10 +207,13 @@ export class Connection {
   private goingAway = false
   private dead = false
   // output
-  private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE)
+  private readonly freeSlabs: Array<Slab> = []
+  private current: Slab = this.newSlab(SLAB_SIZE)
+  private slab: Buffer = this.current.buf
   private slabStart = 0
   private slabEnd = 0
   private chunks: Array<Buffer> = []
+  private chunkSlabs: Array<Slab | undefined> = []
   private outBytes = 0
   private flushScheduled = false
   /** Called once the socket closed. */
@@ -238,10 +253,40 @@ export class Connection {
   // ---------------------------------------------------------------------------------------------
   // output
 
+  private newSlab(size: number): Slab {
+    if (size <= SLAB_SIZE) {
+      const free = this.freeSlabs.pop()
+      if (free !== undefined) {
+        free.retired = false
+        return free
+      }
+    }
+    const slab: Slab = {
+      buf: Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, size)),
+      outstanding: 0,
+      retired: false,
+      release: () => {
+        slab.outstanding--
+        this.recycle(slab)
+      }
+    }
+    return slab
+  }
+
+  private recycle(slab: Slab): void {
+    if (slab.retired && slab.outstanding === 0 && slab.buf.length === SLAB_SIZE && this.freeSlabs.length < MAX_FREE_SLABS) {
+      this.freeSlabs.push(slab)
+    }
+  }
+
   private reserve(n: number): void {
     if (this.slabEnd + n <= this.slab.length) return
     this.seal()
-    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, n))
+    const old = this.current
+    old.retired = true
+    this.recycle(old)
+    this.current = this.newSlab(n)
+    this.slab = this.current.buf
     this.slabStart = 0
     this.slabEnd = 0
   }
@@ -249,6 +294,8 @@ export class Connection {
   private seal(): void {
     if (this.slabEnd > this.slabStart) {
       this.chunks.push(this.slab.subarray(this.slabStart, this.slabEnd))
+      this.chunkSlabs.push(this.current)
+      this.current.outstanding++
       this.slabStart = this.slabEnd
     }
   }
@@ -268,12 +315,13 @@ export class Connection {
       this.slabEnd += FRAME_HEADER_SIZE
       this.seal()
       this.chunks.push(start === 0 && end === payload.length ? payload : payload.subarray(start, end))
+      this.chunkSlabs.push(undefined)
     } else {
       this.reserve(FRAME_HEADER_SIZE + length)
       writeFrameHeader(this.slab, this.slabEnd, length, type, flags, streamId)
       this.slabEnd += FRAME_HEADER_SIZE
       if (length > 0) {
-        payload.copy(this.slab, this.slabEnd, start, end)
+        this.slab.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), this.slabEnd)
         this.slabEnd += length
       }
     }
@@ -285,7 +333,7 @@ export class Connection {
   private writeRaw(frame: Buffer): void {
     if (this.dead) return
     this.reserve(frame.length)
-    frame.copy(this.slab, this.slabEnd)
+    this.slab.set(frame, this.slabEnd)
     this.slabEnd += frame.length
     this.outBytes += frame.length
     this.scheduleFlush()
@@ -297,20 +345,23 @@ export class Connection {
     this.seal()
     const chunks = this.chunks
     if (chunks.length === 0) return
+    const slabs = this.chunkSlabs
     this.chunks = []
+    this.chunkSlabs = []
     this.outBytes = 0
     const socket = this.socket
     if (socket.destroyed || !socket.writable) return
     if (chunks.length === 1) {
-      socket.write(chunks[0]!)
+      socket.write(chunks[0]!, slabs[0]?.release)
     } else {
       let total = 0
       for (const c of chunks) total += c.length
       if (total <= 64 * 1024) {
         socket.write(Buffer.concat(chunks, total))
+        for (const slab of slabs) slab?.release()
       } else {
         socket.cork()
-        for (const c of chunks) socket.write(c)
+        for (let i = 0; i < chunks.length; i++) socket.write(chunks[i]!, slabs[i]?.release)
         socket.uncork()
       }
     }
