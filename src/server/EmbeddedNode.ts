@@ -1,7 +1,8 @@
 /**
  * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
  * target of tests, benchmarks and local development, and of the official client's conformance
- * suite. `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
+ * suite. It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
+ * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
  *
  * @since 0.1.0
  */
@@ -42,7 +43,11 @@ export interface EmbeddedNodeOptions {
     readonly privateKey: Buffer
     readonly rootCerts?: Buffer | undefined
   } | undefined
-  /** Default "message". */
+  /**
+   * Default "message": exactly one HTTP/2 DATA frame per read reply (many frames still share one
+   * socket write). "coalesced": several replies packed into DATA frames of up to the client's
+   * maximum frame size.
+   */
   readonly readFraming?: "message" | "coalesced" | undefined
   /** Default 256 MiB. */
   readonly maxAppendSize?: number | undefined

@@ -12,6 +12,7 @@ import {
   FrameType,
   readFrameHeader,
   settingsFrame,
+  windowUpdateFrame,
   writeFrameHeader
 } from "../../src/server/http2/Frames.ts"
 import { parseTimeout } from "../../src/server/http2/GrpcServer.ts"
@@ -266,6 +267,78 @@ describe("HTTP/2 transport on the wire", () => {
       [1, 3]
     )
     c.socket.destroy()
+    await node.stop()
+  })
+
+  const readRequest = (stream: string, count: bigint) =>
+    grpcFrame(Buffer.from(ReadReq.encode({
+      options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "count", value: count } })
+    }).finish()))
+
+  const messagesIn = (payload: Buffer) => {
+    let pos = 0
+    let n = 0
+    while (pos < payload.length) {
+      pos += 5 + payload.readUInt32BE(pos + 1)
+      n++
+    }
+    assert.strictEqual(pos, payload.length, "DATA frames hold whole messages")
+    return n
+  }
+
+  for (const framing of ["message", "coalesced"] as const) {
+    it(`${framing} framing: ${framing === "message" ? "one DATA frame per message" : "several messages per DATA frame, within the frame size"}`, async () => {
+      const node = await startEmbeddedNode({ readFraming: framing })
+      const clients = connect(node)
+      const s = uniqueStream(framing)
+      await appendOk(clients.streams, s, any, Array.from({ length: 200 }, (_, i) => ({ data: { i, pad: "q".repeat(200) } })))
+      const c = await rawClient(node.port)
+      c.socket.write(Buffer.concat([
+        CLIENT_PREFACE,
+        settingsFrame([[0x4, 1 << 20]]),
+        windowUpdateFrame(0, 1 << 20),
+        encodeFrame(FrameType.HEADERS, Flag.END_HEADERS, 1, grpcRequestHeaders("/event_store.client.streams.Streams/Read")),
+        encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, readRequest(s, 1000n))
+      ]))
+      await c.waitFor(() => c.frames.find((f) => f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0))
+      const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1)
+      const counts = data.map((f) => messagesIn(f.payload))
+      assert.strictEqual(counts.reduce((a, b) => a + b, 0), 200)
+      if (framing === "message") {
+        assert.isTrue(counts.every((n) => n === 1))
+      } else {
+        assert.isBelow(data.length, 20)
+        assert.isTrue(data.every((f) => f.payload.length <= 16384))
+      }
+      c.socket.destroy()
+      clients.close()
+      await node.stop()
+    })
+  }
+
+  it("a SETTINGS change of INITIAL_WINDOW_SIZE resizes open streams' send windows; CONTINUATION is accepted", async () => {
+    const node = await startEmbeddedNode()
+    const clients = connect(node)
+    const s = uniqueStream("settings")
+    await appendOk(clients.streams, s, any, Array.from({ length: 20 }, () => ({})))
+    const c = await rawClient(node.port)
+    const block = grpcRequestHeaders("/event_store.client.streams.Streams/Read")
+    c.socket.write(Buffer.concat([
+      CLIENT_PREFACE,
+      settingsFrame([[0x4, 0]]),
+      encodeFrame(FrameType.HEADERS, 0, 1, block.subarray(0, 10)),
+      encodeFrame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, block.subarray(10)),
+      encodeFrame(FrameType.DATA, Flag.END_STREAM, 1, readRequest(s, 100n))
+    ]))
+    await c.waitFor(() => c.frames.find((f) => f.type === FrameType.HEADERS))
+    await new Promise((r) => setTimeout(r, 100))
+    assert.strictEqual(c.frames.filter((f) => f.type === FrameType.DATA).length, 0)
+    c.socket.write(settingsFrame([[0x4, 1 << 20]]))
+    await c.waitFor(() => c.frames.find((f) => f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0))
+    const messages = c.frames.filter((f) => f.type === FrameType.DATA).reduce((n, f) => n + messagesIn(f.payload), 0)
+    assert.strictEqual(messages, 20)
+    c.socket.destroy()
+    clients.close()
     await node.stop()
   })
 
