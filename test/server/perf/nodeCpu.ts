@@ -1,3 +1,6 @@
+// Manual benchmark (not a test): node CPU per single-event BatchAppend round trip, driven by the
+// raw node:http2 client bench/results/tmp/rawexp.ts in a child process.
+// N=20000 npx node test/server/perf/nodeCpu.ts
 import { startEmbeddedNode } from "../../../src/server/EmbeddedNode.ts"
 import { spawn } from "node:child_process"
 const node = await startEmbeddedNode({ port: 2199 })
