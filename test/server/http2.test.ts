@@ -14,9 +14,9 @@ import {
   settingsFrame,
   windowUpdateFrame,
   writeFrameHeader
-} from "../../src/server/http2/Frames.ts"
+} from "../../src/internal/http2/Frames.ts"
 import { parseTimeout } from "../../src/server/http2/GrpcServer.ts"
-import { encodeHeaders, HpackDecoder, huffmanDecode, huffmanEncode } from "../../src/server/http2/Hpack.ts"
+import { encodeHeaders, HpackDecoder, huffmanDecode, huffmanEncode } from "../../src/internal/http2/Hpack.ts"
 import { any, appendOk, connect, readOptions, streamOption, uniqueStream } from "./helpers.ts"
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex")

@@ -12,43 +12,33 @@
  */
 import * as net from "node:net"
 import * as tls from "node:tls"
-import * as Hpack from "./Hpack.ts"
+import {
+  CLIENT_PREFACE,
+  ErrorCode,
+  Flag,
+  FRAME_HEADER_SIZE,
+  FrameType,
+  goAwayFrame,
+  MAX_WINDOW,
+  pingFrame,
+  rstStreamFrame,
+  Setting,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader
+} from "./Frames.ts"
+import { encodeHeaders, type HeaderList, HpackDecoder } from "./Hpack.ts"
 
-/** Frame types. */
-const DATA = 0x0
-const HEADERS = 0x1
-const RST_STREAM = 0x3
-const SETTINGS = 0x4
-const PUSH_PROMISE = 0x5
-const PING = 0x6
-const GOAWAY = 0x7
-const WINDOW_UPDATE = 0x8
-const CONTINUATION = 0x9
+const { CONTINUATION, DATA, GOAWAY, HEADERS, PING, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE } = FrameType
+const { ACK, END_HEADERS, END_STREAM, PADDED } = Flag
+const { CANCEL, COMPRESSION_ERROR, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM } = ErrorCode
 
-/** Flags. */
-const END_STREAM = 0x1
-const ACK = 0x1
-const END_HEADERS = 0x4
-const PADDED = 0x8
-const PRIORITY_FLAG = 0x20
-
-/** Error codes. */
-export const NO_ERROR = 0x0
-export const PROTOCOL_ERROR = 0x1
-export const FLOW_CONTROL_ERROR = 0x3
-export const FRAME_SIZE_ERROR = 0x6
-export const REFUSED_STREAM = 0x7
-export const CANCEL = 0x8
-export const COMPRESSION_ERROR = 0x9
-
-const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1")
 const DEFAULT_WINDOW = 65_535
 /** Our receive windows (connection and stream), as grpc-js is configured by this client. */
 const RECEIVE_WINDOW = 4 * 1024 * 1024
 /** Consumed bytes are given back in WINDOW_UPDATEs once this many have accumulated. */
 const WINDOW_REFILL = 256 * 1024
 const MAX_FRAME = 16_384
-const MAX_WINDOW = 2 ** 31 - 1
 
 /**
  * Where and how to connect.
@@ -73,11 +63,11 @@ export interface SessionOptions {
  */
 export interface StreamEvents {
   /** The response headers (not called for a trailers-only response). */
-  readonly onHeaders: (headers: Hpack.HeaderList) => void
+  readonly onHeaders: (headers: HeaderList) => void
   /** A DATA frame's payload (padding removed). */
   readonly onData: (data: Buffer) => void
   /** The trailers, or the headers of a trailers-only response (`trailersOnly`). */
-  readonly onTrailers: (headers: Hpack.HeaderList, trailersOnly: boolean) => void
+  readonly onTrailers: (headers: HeaderList, trailersOnly: boolean) => void
   /** The stream ended without trailers: reset by the peer, refused by GOAWAY, or ended bare. */
   readonly onReset: (code: number) => void
   /** The connection failed; `established` is false when it never completed its handshake. */
@@ -142,7 +132,7 @@ export class ClientStream {
  */
 export class ClientSession {
   private readonly socket: net.Socket
-  private readonly decoder = new Hpack.Decoder()
+  private readonly decoder = new HpackDecoder()
   private readonly streams = new Map<number, ClientStream>()
   private nextStreamId = 1
   private out: Array<Buffer> = []
@@ -197,14 +187,9 @@ export class ClientSession {
     this.socket.on("error", (error) => this.destroy(error))
     this.socket.on("close", () => this.destroy(new Error("Connection dropped")))
     // preface, our settings (no push, 4 MiB stream windows) and the connection window
-    const settings = Buffer.alloc(12)
-    settings.writeUInt16BE(0x2, 0)
-    settings.writeUInt32BE(0, 2)
-    settings.writeUInt16BE(0x4, 6)
-    settings.writeUInt32BE(RECEIVE_WINDOW, 8)
-    this.push(PREFACE)
-    this.frame(SETTINGS, 0, 0, settings)
-    this.windowUpdate(0, RECEIVE_WINDOW - DEFAULT_WINDOW)
+    this.push(CLIENT_PREFACE)
+    this.push(settingsFrame([[Setting.ENABLE_PUSH, 0], [Setting.INITIAL_WINDOW_SIZE, RECEIVE_WINDOW]]))
+    this.push(windowUpdateFrame(0, RECEIVE_WINDOW - DEFAULT_WINDOW))
     const interval = options.keepAliveMs ?? -1
     if (interval > 0) {
       const timeout = options.keepAliveTimeoutMs ?? interval
@@ -231,7 +216,7 @@ export class ClientSession {
       return stream
     }
     this.streams.set(id, stream)
-    const block = Hpack.encode(headers)
+    const block = encodeHeaders(headers)
     let offset = 0
     let first = true
     do {
@@ -247,10 +232,7 @@ export class ClientSession {
   /** Closes gracefully: GOAWAY, then the socket once the writes are out. */
   close(): void {
     if (this.closedWith !== undefined) return
-    const payload = Buffer.alloc(8)
-    payload.writeUInt32BE(0, 0)
-    payload.writeUInt32BE(NO_ERROR, 4)
-    this.frame(GOAWAY, 0, 0, payload)
+    this.push(goAwayFrame(0, NO_ERROR))
     this.flush()
     const error = new Error("The connection was closed")
     this.finish(error)
@@ -309,24 +291,19 @@ export class ClientSession {
     }
   }
 
+  /** Queues a frame; a large payload is queued as is, after its header, not copied. */
   private frame(type: number, flags: number, stream: number, payload: Buffer) {
-    const header = Buffer.allocUnsafe(9)
-    header.writeUIntBE(payload.length, 0, 3)
-    header[3] = type
-    header[4] = flags
-    header.writeUInt32BE(stream, 5)
     if (payload.length <= 1024) {
-      this.push(Buffer.concat([header, payload], 9 + payload.length))
+      const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + payload.length)
+      writeFrameHeader(frame, 0, payload.length, type, flags, stream)
+      payload.copy(frame, FRAME_HEADER_SIZE)
+      this.push(frame)
     } else {
+      const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
+      writeFrameHeader(header, 0, payload.length, type, flags, stream)
       this.push(header)
       this.push(payload)
     }
-  }
-
-  private windowUpdate(stream: number, increment: number) {
-    const payload = Buffer.allocUnsafe(4)
-    payload.writeUInt32BE(increment, 0)
-    this.frame(WINDOW_UPDATE, 0, stream, payload)
   }
 
   /** Sends what flow control allows of a stream's pending data. */
@@ -359,14 +336,12 @@ export class ClientSession {
   /** @internal */
   reset(stream: ClientStream, code: number): void {
     if (!this.streams.delete(stream.id) || this.closedWith !== undefined) return
-    const payload = Buffer.allocUnsafe(4)
-    payload.writeUInt32BE(code, 0)
-    this.frame(RST_STREAM, 0, stream.id, payload)
+    this.push(rstStreamFrame(stream.id, code))
   }
 
   private ping(timeoutMs: number) {
     if (this.closedWith !== undefined || this.pingTimer !== undefined) return
-    this.frame(PING, 0, 0, Buffer.alloc(8))
+    this.push(pingFrame(Buffer.alloc(8), false))
     this.pingTimer = setTimeout(() => this.destroy(new Error("Keepalive timeout: the server did not answer a PING")), timeoutMs)
     this.pingTimer.unref()
   }
@@ -397,10 +372,7 @@ export class ClientSession {
 
   private connectionError(code: number, reason: string) {
     if (this.closedWith !== undefined) return
-    const payload = Buffer.alloc(8)
-    payload.writeUInt32BE(Math.max(0, this.nextStreamId - 2), 0)
-    payload.writeUInt32BE(code, 4)
-    this.frame(GOAWAY, 0, 0, payload)
+    this.push(goAwayFrame(0, code, reason))
     this.flush()
     this.destroy(new Error(`HTTP/2 protocol error: ${reason}`))
   }
@@ -444,7 +416,7 @@ export class ClientSession {
         if (flags & ACK) {
           if (this.pingTimer !== undefined) clearTimeout(this.pingTimer)
           this.pingTimer = undefined
-        } else this.frame(PING, ACK, 0, payload)
+        } else this.push(pingFrame(payload, true))
         return
       case GOAWAY: {
         if (payload.length < 8) return this.connectionError(FRAME_SIZE_ERROR, "GOAWAY size")
@@ -489,17 +461,17 @@ export class ClientSession {
     for (let i = 0; i < payload.length; i += 6) {
       const id = payload.readUInt16BE(i)
       const value = payload.readUInt32BE(i + 2)
-      if (id === 0x4) {
+      if (id === Setting.INITIAL_WINDOW_SIZE) {
         if (value > MAX_WINDOW) return this.connectionError(FLOW_CONTROL_ERROR, "initial window too large")
         const delta = value - this.initialSendWindow
         this.initialSendWindow = value
         for (const stream of this.streams.values()) stream.sendWindow += delta
-      } else if (id === 0x5) {
+      } else if (id === Setting.MAX_FRAME_SIZE) {
         if (value < MAX_FRAME || value > 16_777_215) return this.connectionError(PROTOCOL_ERROR, "invalid max frame size")
         this.peerMaxFrame = value
       }
     }
-    this.frame(SETTINGS, ACK, 0, Buffer.alloc(0))
+    this.push(settingsFrame([], true))
     for (const stream of this.streams.values()) this.pump(stream)
   }
 
@@ -513,14 +485,14 @@ export class ClientSession {
     // the whole frame counts against both windows, padding included
     this.unacked += payload.length
     if (this.unacked >= WINDOW_REFILL) {
-      this.windowUpdate(0, this.unacked)
+      this.push(windowUpdateFrame(0, this.unacked))
       this.unacked = 0
     }
     const stream = this.streams.get(streamId)
     if (stream === undefined || stream.done) return
     stream.unacked += payload.length
     if (stream.unacked >= WINDOW_REFILL && (flags & END_STREAM) === 0) {
-      this.windowUpdate(streamId, stream.unacked)
+      this.push(windowUpdateFrame(streamId, stream.unacked))
       stream.unacked = 0
     }
     if (data.length > 0) stream.events.onData(data)
@@ -542,7 +514,7 @@ export class ClientSession {
       if (pad >= payload.length) return this.connectionError(PROTOCOL_ERROR, "padding")
       block = payload.subarray(1, payload.length - pad)
     }
-    if (flags & PRIORITY_FLAG) block = block.subarray(5)
+    if (flags & Flag.PRIORITY) block = block.subarray(5)
     if ((flags & END_HEADERS) === 0) {
       this.continuation = { stream: streamId, flags, fragments: [Buffer.from(block)] }
       return
@@ -551,7 +523,7 @@ export class ClientSession {
   }
 
   private onHeaderBlock(flags: number, streamId: number, block: Buffer) {
-    let headers: Hpack.HeaderList
+    let headers: HeaderList
     try {
       // decoded even for unknown streams: the dynamic table must stay in step
       headers = this.decoder.decode(block)

@@ -7,7 +7,7 @@
  */
 import { Code } from "../../generated/code.ts"
 import type { ClientSession, ClientStream } from "./ClientSession.ts"
-import { CANCEL, NO_ERROR, REFUSED_STREAM } from "./ClientSession.ts"
+import { ErrorCode } from "./Frames.ts"
 import type { HeaderList } from "./Hpack.ts"
 
 /**
@@ -106,7 +106,9 @@ export const duplex = <Req, Resp>(
 ): DuplexCall<Req> => {
   const metadata: Record<string, Array<string>> = {}
   const collect = (headers: HeaderList) => {
-    for (const [name, value] of headers) {
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!
+      const value = headers[i + 1]!
       if (isReserved(name)) continue
       const list = metadata[name]
       if (list === undefined) metadata[name] = [value]
@@ -170,7 +172,8 @@ export const duplex = <Req, Resp>(
     {
       onHeaders: (headers) => {
         collect(headers)
-        const status = headers.find(([name]) => name === ":status")?.[1]
+        const at = headers.indexOf(":status")
+        const status = at >= 0 && at % 2 === 0 ? headers[at + 1] : undefined
         if (status !== undefined && status !== "200") httpCode = fromHttpStatus(Number(status))
       },
       onData,
@@ -179,7 +182,9 @@ export const duplex = <Req, Resp>(
         let grpcStatus: string | undefined
         let grpcMessage = ""
         let status: string | undefined
-        for (const [name, value] of headers) {
+        for (let i = 0; i < headers.length; i += 2) {
+          const name = headers[i]!
+          const value = headers[i + 1]!
           if (name === "grpc-status") grpcStatus = value
           else if (name === "grpc-message") grpcMessage = decodeMessage(value)
           else if (name === ":status") status = value
@@ -199,11 +204,11 @@ export const duplex = <Req, Resp>(
       onReset: (code) => {
         if (httpCode !== undefined) {
           finish({ code: httpCode, details: "Received a non-200 HTTP status", metadata })
-        } else if (code === REFUSED_STREAM) {
+        } else if (code === ErrorCode.REFUSED_STREAM) {
           finish({ code: Code.UNAVAILABLE, details: "Stream refused by server", metadata })
-        } else if (code === CANCEL) {
+        } else if (code === ErrorCode.CANCEL) {
           finish({ code: Code.CANCELLED, details: "Call cancelled by the server", metadata })
-        } else if (code === NO_ERROR) {
+        } else if (code === ErrorCode.NO_ERROR) {
           finish({ code: Code.INTERNAL, details: "The server ended the call without a status", metadata })
         } else {
           finish({ code: Code.INTERNAL, details: `Received RST_STREAM with code ${code}`, metadata })

@@ -21,8 +21,8 @@ import {
   settingsFrame,
   windowUpdateFrame,
   writeFrameHeader
-} from "./Frames.ts"
-import { type HeaderList, HpackDecoder, HpackError } from "./Hpack.ts"
+} from "../../internal/http2/Frames.ts"
+import { type HeaderList, HpackDecoder, HpackError } from "../../internal/http2/Hpack.ts"
 
 /**
  * Options of a connection.

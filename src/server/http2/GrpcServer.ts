@@ -11,7 +11,7 @@ import { EventEmitter } from "node:events"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { Connection, type H2Stream } from "./Connection.ts"
-import { encodeHeaders, type HeaderList } from "./Hpack.ts"
+import { encodeHeaders, type HeaderList } from "../../internal/http2/Hpack.ts"
 
 /**
  * One method of a service definition (the shape ts-proto generates for grpc-js).

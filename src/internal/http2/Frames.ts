@@ -1,6 +1,7 @@
 /**
  * HTTP/2 frame codec (RFC 9113 §4, §6): frame types, flags, error codes, settings identifiers,
- * the 9-byte frame header and builders of the small control frames a server sends.
+ * the 9-byte frame header and builders of the small control frames. Shared by the embedded node's
+ * server connections and the client's own connection.
  *
  * @since 0.1.0
  */
