@@ -10,27 +10,7 @@
  * @internal
  */
 import type { BatchAppendReq_Options, BatchAppendReq_ProposedMessage } from "../generated/streams.ts"
-
-const varintSize = (value: number): number => {
-  let size = 1
-  while (value >= 128) {
-    value = Math.floor(value / 128)
-    size++
-  }
-  return size
-}
-
-const bigVarintSize = (value: bigint): number => {
-  let size = 1
-  while (value >= 128n) {
-    value >>= 7n
-    size++
-  }
-  return size
-}
-
-/** Size of a length-delimited field of `length` bytes with a one-byte tag. */
-const fieldSize = (length: number): number => 1 + varintSize(length) + length
+import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "./ProtoWire.ts"
 
 const utf8Length = (text: string): number => {
   // ASCII fast path: one byte per character
@@ -55,18 +35,10 @@ class Writer {
     this.buffer[this.offset++] = value
   }
   varint(value: number) {
-    while (value >= 128) {
-      this.buffer[this.offset++] = (value % 128) | 128
-      value = Math.floor(value / 128)
-    }
-    this.buffer[this.offset++] = value
+    this.offset = writeVarint(this.buffer, this.offset, value)
   }
   bigVarint(value: bigint) {
-    while (value >= 128n) {
-      this.buffer[this.offset++] = Number(value & 127n) | 128
-      value >>= 7n
-    }
-    this.buffer[this.offset++] = Number(value)
+    this.offset = writeVarintBig(this.buffer, this.offset, value)
   }
   text(tag: number, text: string, length: number) {
     this.byte(tag)
@@ -135,7 +107,7 @@ export const encodeBatchAppendReq = (
       optionsSize += fieldSize(streamName.length > 0 ? fieldSize(streamName.length) : 0)
     }
     position = options.expectedStreamPosition
-    if (position?.$case === "streamPosition") optionsSize += 1 + bigVarintSize(position.value)
+    if (position?.$case === "streamPosition") optionsSize += 1 + varintSizeBig(position.value)
     else if (position !== undefined) optionsSize += 2
     const deadline = options.deadlineOption
     if (deadline !== undefined) {
@@ -149,7 +121,7 @@ export const encodeBatchAppendReq = (
         seconds = BigInt(Math.trunc(millis / 1000))
         nanos = (millis % 1000) * 1_000_000
       }
-      deadlineSize = (seconds !== 0n ? 1 + bigVarintSize(BigInt.asUintN(64, seconds)) : 0) +
+      deadlineSize = (seconds !== 0n ? 1 + varintSizeBig(BigInt.asUintN(64, seconds)) : 0) +
         (nanos !== 0 ? 1 + (nanos < 0 ? 10 : varintSize(nanos)) : 0)
       optionsSize += fieldSize(deadlineSize)
     }

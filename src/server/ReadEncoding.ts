@@ -12,6 +12,7 @@
  */
 import { ReadResp } from "../generated/streams.ts"
 import { type EventRecord, TOMBSTONE_REVISION } from "./Store.ts"
+import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../internal/ProtoWire.ts"
 
 /**
  * 0 = structured UUIDs, 1 = string UUIDs.
@@ -27,44 +28,8 @@ const KEY_TYPE = Buffer.from("type")
 const KEY_CREATED = Buffer.from("created")
 const KEY_CONTENT_TYPE = Buffer.from("content-type")
 
-const varintSize = (n: number): number => {
-  let size = 1
-  while (n >= 128) {
-    n = Math.floor(n / 128)
-    size++
-  }
-  return size
-}
-
-const varintSizeBig = (n: bigint): number => {
-  let size = 1
-  while (n >= 128n) {
-    n >>= 7n
-    size++
-  }
-  return size
-}
-
-const writeVarint = (buf: Buffer, pos: number, n: number): number => {
-  while (n >= 128) {
-    buf[pos++] = (n % 128) | 128
-    n = Math.floor(n / 128)
-  }
-  buf[pos++] = n
-  return pos
-}
-
-const writeVarintBig = (buf: Buffer, pos: number, n: bigint): number => {
-  while (n >= 128n) {
-    buf[pos++] = Number(n & 127n) | 128
-    n >>= 7n
-  }
-  buf[pos++] = Number(n)
-  return pos
-}
-
 /** Size of a length-delimited field with a 1-byte tag. */
-const ldSize = (len: number): number => 1 + varintSize(len) + len
+const ldSize = fieldSize
 
 const writeHeader = (buf: Buffer, pos: number, tag: number, len: number): number => {
   buf[pos++] = tag

@@ -24,13 +24,14 @@ import {
   rstStreamFrame,
   Setting,
   settingsFrame,
+  stripPadding,
   windowUpdateFrame,
   writeFrameHeader
 } from "./Frames.ts"
 import { encodeHeaders, type HeaderList, HpackDecoder } from "./Hpack.ts"
 
 const { CONTINUATION, DATA, GOAWAY, HEADERS, PING, PUSH_PROMISE, RST_STREAM, SETTINGS, WINDOW_UPDATE } = FrameType
-const { ACK, END_HEADERS, END_STREAM, PADDED } = Flag
+const { ACK, END_HEADERS, END_STREAM } = Flag
 const { CANCEL, COMPRESSION_ERROR, FLOW_CONTROL_ERROR, FRAME_SIZE_ERROR, NO_ERROR, PROTOCOL_ERROR, REFUSED_STREAM } = ErrorCode
 
 const DEFAULT_WINDOW = 65_535
@@ -476,12 +477,8 @@ export class ClientSession {
   }
 
   private onData(flags: number, streamId: number, payload: Buffer) {
-    let data = payload
-    if (flags & PADDED) {
-      const pad = payload[0] ?? 0
-      if (pad >= payload.length) return this.connectionError(PROTOCOL_ERROR, "padding")
-      data = payload.subarray(1, payload.length - pad)
-    }
+    const data = stripPadding(flags, payload)
+    if (data === undefined) return this.connectionError(PROTOCOL_ERROR, "padding")
     // the whole frame counts against both windows, padding included
     this.unacked += payload.length
     if (this.unacked >= WINDOW_REFILL) {
@@ -508,12 +505,8 @@ export class ClientSession {
   }
 
   private onHeaders(flags: number, streamId: number, payload: Buffer) {
-    let block = payload
-    if (flags & PADDED) {
-      const pad = payload[0] ?? 0
-      if (pad >= payload.length) return this.connectionError(PROTOCOL_ERROR, "padding")
-      block = payload.subarray(1, payload.length - pad)
-    }
+    let block = stripPadding(flags, payload)
+    if (block === undefined) return this.connectionError(PROTOCOL_ERROR, "padding")
     if (flags & Flag.PRIORITY) block = block.subarray(5)
     if ((flags & END_HEADERS) === 0) {
       this.continuation = { stream: streamId, flags, fragments: [Buffer.from(block)] }

@@ -227,3 +227,18 @@ export const goAwayFrame = (lastStreamId: number, errorCode: number, debug?: str
  * @category encoding
  */
 export const pingFrame = (data: Buffer, ack: boolean): Buffer => encodeFrame(FrameType.PING, ack ? Flag.ACK : 0, 0, data)
+
+/**
+ * The payload of a DATA or HEADERS frame without its padding (RFC 9113 §6.1), or `undefined`
+ * when the padding is invalid (a connection PROTOCOL_ERROR).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const stripPadding = (flags: number, payload: Buffer): Buffer | undefined => {
+  if ((flags & Flag.PADDED) === 0) return payload
+  if (payload.length < 1) return undefined
+  const padLength = payload[0]!
+  if (padLength >= payload.length) return undefined
+  return payload.subarray(1, payload.length - padLength)
+}

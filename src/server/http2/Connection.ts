@@ -19,6 +19,7 @@ import {
   rstStreamFrame,
   Setting,
   settingsFrame,
+  stripPadding,
   windowUpdateFrame,
   writeFrameHeader
 } from "../../internal/http2/Frames.ts"
@@ -613,21 +614,13 @@ export class Connection {
     }
   }
 
-  private stripPadding(flags: number, payload: Buffer): Buffer | undefined {
-    if ((flags & Flag.PADDED) === 0) return payload
-    if (payload.length < 1) return undefined
-    const padLength = payload[0]!
-    if (padLength >= payload.length) return undefined
-    return payload.subarray(1, payload.length - padLength)
-  }
-
   private onDataFrame(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, "DATA on stream 0")
     const length = payload.length
     this.recvWindow -= length
     if (this.recvWindow < 0) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection window exceeded")
     this.recvUnacked += length
-    const data = this.stripPadding(flags, payload)
+    const data = stripPadding(flags, payload)
     if (data === undefined) return this.connectionError(ErrorCode.PROTOCOL_ERROR, "bad padding")
     const stream = this.streams.get(streamId)
     if (stream === undefined) {
@@ -665,7 +658,7 @@ export class Connection {
 
   private onHeadersFrame(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS on stream 0")
-    let fragment = this.stripPadding(flags, payload)
+    let fragment = stripPadding(flags, payload)
     if (fragment === undefined) return this.connectionError(ErrorCode.PROTOCOL_ERROR, "bad padding")
     if ((flags & Flag.PRIORITY) !== 0) {
       if (fragment.length < 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, "HEADERS priority")
