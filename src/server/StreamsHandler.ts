@@ -51,6 +51,7 @@ import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallbac
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
 import { fromWire } from "./Uuid.ts"
+import { decodeBatchAppendReq } from "./BatchAppendDecoding.ts"
 
 /**
  * What the Streams service needs from the node.
@@ -71,13 +72,18 @@ export interface StreamsContext {
 
 /**
  * The Streams service definition with a Read response serializer that also accepts pre-encoded
- * `ReadResp` bytes (the node caches encoded events).
+ * `ReadResp` bytes (the node caches encoded events), and BatchAppend requests decoded by
+ * {@link decodeBatchAppendReq} (event data kept as views, not copies).
  *
  * @since 0.1.0
  * @category definitions
  */
 export const StreamsServiceDefinition: ServiceDefinition = {
   ...StreamsService,
+  batchAppend: {
+    ...StreamsService.batchAppend,
+    requestDeserialize: decodeBatchAppendReq
+  },
   read: {
     ...StreamsService.read,
     responseSerialize: (value: ReadResp | Buffer): Buffer =>

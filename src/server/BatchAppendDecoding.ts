@@ -1,0 +1,240 @@
+/**
+ * A hand-written decoder of `BatchAppendReq` for the node: the same objects as the generated
+ * codec, but event data and metadata stay views of the received message instead of copies, and
+ * nothing is built that the handler does not read. On appends of many events the generated
+ * decoder's copies and allocations were a third of the node's CPU.
+ *
+ * `test/server/batchAppendDecoding.test.ts` checks it against `BatchAppendReq.decode`.
+ *
+ * @since 0.1.0
+ */
+import type {
+  BatchAppendReq,
+  BatchAppendReq_Options,
+  BatchAppendReq_ProposedMessage,
+  BatchAppendReq_ProposedMessage_MetadataEntry
+} from "../generated/streams.ts"
+import type { UUID } from "../generated/shared.ts"
+
+const truncated = () => new RangeError("truncated BatchAppendReq")
+const EMPTY = Buffer.alloc(0)
+
+/** A cursor over one message's bytes. */
+class Reader {
+  readonly buf: Buffer
+  pos: number
+  constructor(buf: Buffer, pos = 0) {
+    this.buf = buf
+    this.pos = pos
+  }
+
+  varint(): number {
+    let b = this.buf[this.pos++]
+    if (b === undefined) throw truncated()
+    if (b < 0x80) return b
+    let result = b & 0x7f
+    let mul = 0x80
+    for (;;) {
+      b = this.buf[this.pos++]
+      if (b === undefined) throw truncated()
+      result += (b & 0x7f) * mul
+      if (b < 0x80) return result
+      mul *= 0x80
+      if (mul > 0x20000000000000) throw new RangeError("varint too long for a number")
+    }
+  }
+
+  /** A varint as an unsigned 64-bit bigint. */
+  varint64(): bigint {
+    let result = 0n
+    let shift = 0n
+    for (let i = 0; i < 10; i++) {
+      const b = this.buf[this.pos++]
+      if (b === undefined) throw truncated()
+      result |= BigInt(b & 0x7f) << shift
+      if (b < 0x80) return BigInt.asUintN(64, result)
+      shift += 7n
+    }
+    throw new RangeError("varint longer than 10 bytes")
+  }
+
+  /** The end of a length-delimited field starting here. */
+  end(): number {
+    const n = this.varint()
+    const end = this.pos + n
+    if (end > this.buf.length) throw truncated()
+    return end
+  }
+
+  bytes(): Buffer {
+    const end = this.end()
+    const view = this.buf.subarray(this.pos, end)
+    this.pos = end
+    return view
+  }
+
+  string(): string {
+    const end = this.end()
+    const text = this.buf.toString("utf8", this.pos, end)
+    this.pos = end
+    return text
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.varint64()
+        return
+      case 1:
+        this.pos += 8
+        break
+      case 2:
+        this.pos = this.end()
+        return
+      case 5:
+        this.pos += 4
+        break
+      default:
+        throw new RangeError(`invalid wire type ${wireType}`)
+    }
+    if (this.pos > this.buf.length) throw truncated()
+  }
+}
+
+const uuid = (r: Reader, end: number): UUID => {
+  let value: UUID["value"] = undefined
+  while (r.pos < end) {
+    const tag = r.varint()
+    if (tag === 0x12) value = { $case: "string", value: r.string() }
+    else if (tag === 0x0a) {
+      const stop = r.end()
+      let mostSignificantBits = 0n
+      let leastSignificantBits = 0n
+      while (r.pos < stop) {
+        const t = r.varint()
+        if (t === 0x08) mostSignificantBits = BigInt.asIntN(64, r.varint64())
+        else if (t === 0x10) leastSignificantBits = BigInt.asIntN(64, r.varint64())
+        else r.skip(t & 7)
+      }
+      value = { $case: "structured", value: { mostSignificantBits, leastSignificantBits } }
+    } else r.skip(tag & 7)
+  }
+  return { value }
+}
+
+/** seconds (int64) and nanos (int32) of a Duration or Timestamp. */
+const secondsAndNanos = (r: Reader, end: number): { seconds: bigint; nanos: number } => {
+  let seconds = 0n
+  let nanos = 0
+  while (r.pos < end) {
+    const tag = r.varint()
+    if (tag === 0x08) seconds = BigInt.asIntN(64, r.varint64())
+    else if (tag === 0x10) nanos = Number(BigInt.asIntN(32, r.varint64()))
+    else r.skip(tag & 7)
+  }
+  return { seconds, nanos }
+}
+
+const options = (r: Reader, end: number): BatchAppendReq_Options => {
+  const out: BatchAppendReq_Options = { streamIdentifier: undefined, expectedStreamPosition: undefined, deadlineOption: undefined }
+  while (r.pos < end) {
+    const tag = r.varint()
+    switch (tag) {
+      case 0x0a: {
+        const stop = r.end()
+        let streamName: Buffer = EMPTY
+        while (r.pos < stop) {
+          const t = r.varint()
+          if (t === 0x1a) streamName = r.bytes()
+          else r.skip(t & 7)
+        }
+        out.streamIdentifier = { streamName }
+        break
+      }
+      case 0x10:
+        out.expectedStreamPosition = { $case: "streamPosition", value: r.varint64() }
+        break
+      case 0x1a:
+      case 0x22:
+      case 0x2a:
+        r.pos = r.end()
+        out.expectedStreamPosition = { $case: tag === 0x1a ? "noStream" : tag === 0x22 ? "any" : "streamExists", value: {} }
+        break
+      case 0x32: {
+        const { seconds, nanos } = secondsAndNanos(r, r.end())
+        out.deadlineOption = { $case: "deadline21100", value: new Date(Number(seconds) * 1000 + nanos / 1_000_000) }
+        break
+      }
+      case 0x3a:
+        out.deadlineOption = { $case: "deadline", value: secondsAndNanos(r, r.end()) }
+        break
+      default:
+        r.skip(tag & 7)
+    }
+  }
+  return out
+}
+
+const proposedMessage = (r: Reader, end: number): BatchAppendReq_ProposedMessage => {
+  const out: BatchAppendReq_ProposedMessage = { id: undefined, metadata: [], customMetadata: EMPTY, data: EMPTY }
+  while (r.pos < end) {
+    const tag = r.varint()
+    switch (tag) {
+      case 0x0a:
+        out.id = uuid(r, r.end())
+        break
+      case 0x12: {
+        const stop = r.end()
+        const entry: BatchAppendReq_ProposedMessage_MetadataEntry = { key: "", value: "" }
+        while (r.pos < stop) {
+          const t = r.varint()
+          if (t === 0x0a) entry.key = r.string()
+          else if (t === 0x12) entry.value = r.string()
+          else r.skip(t & 7)
+        }
+        out.metadata.push(entry)
+        break
+      }
+      case 0x1a:
+        out.customMetadata = r.bytes()
+        break
+      case 0x22:
+        out.data = r.bytes()
+        break
+      default:
+        r.skip(tag & 7)
+    }
+  }
+  return out
+}
+
+/**
+ * Decodes a `BatchAppendReq`; throws a `RangeError` on malformed input, like the generated codec.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeBatchAppendReq = (bytes: Buffer): BatchAppendReq => {
+  const r = new Reader(bytes)
+  const out: BatchAppendReq = { correlationId: undefined, options: undefined, proposedMessages: [], isFinal: false }
+  while (r.pos < bytes.length) {
+    const tag = r.varint()
+    switch (tag) {
+      case 0x0a:
+        out.correlationId = uuid(r, r.end())
+        break
+      case 0x12:
+        out.options = options(r, r.end())
+        break
+      case 0x1a:
+        out.proposedMessages.push(proposedMessage(r, r.end()))
+        break
+      case 0x20:
+        out.isFinal = r.varint64() !== 0n
+        break
+      default:
+        r.skip(tag & 7)
+    }
+  }
+  return out
+}
