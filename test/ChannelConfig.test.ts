@@ -134,12 +134,16 @@ describe("ChannelConfig", () => {
       const options = channelOptions(settingsOf("esdb://localhost"))
       assert.deepStrictEqual(options, {
         "grpc.max_receive_message_length": 17 * 1024 * 1024,
-        "grpc-node.flow_control_window": 4 * 1024 * 1024,
+        "grpc-node.flow_control_window": 256 * 1024,
         "grpc.primary_user_agent": "effect-esdb/0.1.0",
         "grpc.enable_channelz": 0,
         "grpc.keepalive_time_ms": 10_000,
         "grpc.keepalive_timeout_ms": 10_000
       })
+    })
+
+    it("takes the flow-control window from the connection options", () => {
+      assert.strictEqual(channelOptions(settingsOf("esdb://localhost"), 4 * 1024 * 1024)["grpc-node.flow_control_window"], 4 * 1024 * 1024)
     })
 
     it("takes keepalive from the connection string", () => {

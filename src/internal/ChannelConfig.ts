@@ -32,13 +32,16 @@ export const userAgent = "effect-esdb/0.1.0"
 export const maxReceiveMessageLength = 17 * 1024 * 1024
 
 /**
- * HTTP/2 flow-control window: 4 MiB instead of grpc-js's 64 KiB, which starves fast readers
- * (see PERFORMANCE.md).
+ * The default HTTP/2 flow-control (receive) window: 256 KiB, four times grpc-js's 64 KiB, which
+ * starves fast readers (see PERFORMANCE.md). It is not larger because a reader whose consumer is
+ * slower than the node holds a full window of received bytes at all times: with 4 MiB, V8 kept
+ * those alive across young-generation collections and grew its heap by 110-140 MB over 1,000,000
+ * streamed events; with 256 KiB by 35 MB, at the same events/s on loopback (BENCHMARKS.md).
  *
  * @since 0.1.0
  * @category constants
  */
-export const flowControlWindow = 4 * 1024 * 1024
+export const flowControlWindow = 256 * 1024
 
 /**
  * Keepalive interval and timeout used when the connection string sets none: 10 s each, the
@@ -59,7 +62,7 @@ const maxTimerMillis = 2_147_483_647
  * - `grpc.keepalive_time_ms` / `grpc.keepalive_timeout_ms`: from `KeepAliveInterval` /
  *   `KeepAliveTimeout` (10 s each by default). `KeepAliveInterval=-1` leaves keepalive off (the
  *   option is not set, grpc-js's default); `KeepAliveTimeout=-1` waits as long as a timer can.
- * - `grpc-node.flow_control_window`: 4 MiB.
+ * - `grpc-node.flow_control_window`: `window`, {@link flowControlWindow} (256 KiB) by default.
  * - `grpc.primary_user_agent`: `effect-esdb/0.1.0`.
  *
  * Certificate verification (`TlsVerifyCert=false`) is not a channel option in grpc-js: it is part
@@ -68,10 +71,10 @@ const maxTimerMillis = 2_147_483_647
  * @since 0.1.0
  * @category constructors
  */
-export const channelOptions = (settings: ConnectionSettings): grpc.ChannelOptions => {
+export const channelOptions = (settings: ConnectionSettings, window: number = flowControlWindow): grpc.ChannelOptions => {
   const options: grpc.ChannelOptions = {
     "grpc.max_receive_message_length": maxReceiveMessageLength,
-    "grpc-node.flow_control_window": flowControlWindow,
+    "grpc-node.flow_control_window": window,
     "grpc.primary_user_agent": userAgent,
     // channelz keeps per-call and per-message counters nobody reads here: a few % of a read
     "grpc.enable_channelz": 0

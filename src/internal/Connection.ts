@@ -65,6 +65,11 @@ export interface CallOptions {
  *   retries. `Schedule.recurs(0)` disables retries.
  * - `streamsPerChannel`: long-lived calls (subscriptions, reads) per HTTP/2 connection before
  *   another connection is opened (servers allow about 100 concurrent streams per connection).
+ * - `flowControlWindow`: bytes a node may send on one read or subscription before the client has
+ *   consumed them (the HTTP/2 receive window). Defaults to 256 KiB: enough for full speed on a
+ *   LAN, and it keeps memory flat when the consumer is slower than the node. Raise it (for
+ *   example to 4 MiB) for reads over high-latency links, where throughput is at most the window
+ *   per round trip.
  *
  * @since 0.1.0
  * @category models
@@ -76,6 +81,7 @@ export interface ConnectionOptions {
   readonly certChain?: Buffer | string | undefined
   readonly retrySchedule?: Schedule.Schedule<unknown, CallError> | undefined
   readonly streamsPerChannel?: number | undefined
+  readonly flowControlWindow?: number | undefined
   /** Set to false to create no spans (every operation has a client span by default). */
   readonly tracing?: boolean | undefined
   /** Attributes added to every span, next to `db.system.name` and `server.address`/`server.port`. */
@@ -187,7 +193,7 @@ export const make = (
       certChain: toBuffer(options.certChain)
     })
     const credentials = security.credentials
-    const baseOptions = channelOptions(settings)
+    const baseOptions = channelOptions(settings, options.flowControlWindow)
     const streamsPerChannel = options.streamsPerChannel ?? 80
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
     const lock = yield* Semaphore.make(1)
