@@ -21,6 +21,7 @@ import type { StreamState } from "../domain/StreamState.ts"
 import { classifyRpcStatus } from "./classifyError.ts"
 import type { CallError, ChannelSlot, Connection } from "./Connection.ts"
 import { encodeBatchAppendReq } from "./BatchAppendEncoder.ts"
+import { type AppendSuccess, readAppendSuccess } from "./BatchAppendReply.ts"
 import { userAgent } from "./ChannelConfig.ts"
 import { empty, streamIdentifier, uuidToString } from "./convert.ts"
 import { ClientSession } from "./http2/ClientSession.ts"
@@ -118,7 +119,14 @@ export const make = (connection: Connection): BatchAppender => {
     s.sweeper.unref()
   }
 
-  const onResponse = (s: Session, response: BatchAppendResp) => {
+  const onResponse = (s: Session, response: BatchAppendResp | AppendSuccess) => {
+    if ("_tag" in response) {
+      const p = s.pending.get(response.correlationId)
+      if (p === undefined) return
+      s.pending.delete(response.correlationId)
+      p.resume(Effect.succeed(response.commitPosition))
+      return
+    }
     const id = uuidToString(response.correlationId)
     const p = s.pending.get(id)
     if (p === undefined) return
@@ -147,12 +155,13 @@ export const make = (connection: Connection): BatchAppender => {
       else if (value !== undefined) headers.push([name, String(value)])
     }
     let s: Session | undefined
-    const call = duplex<BatchAppendReq, BatchAppendResp>(http2, {
+    const call = duplex<BatchAppendReq, BatchAppendResp | AppendSuccess>(http2, {
       path: "/event_store.client.streams.Streams/BatchAppend",
       headers,
       userAgent,
       encode: (message) => BatchAppendReq.encode(message).finish(),
-      decode: (bytes) => BatchAppendResp.decode(bytes)
+      // the common reply (success, string correlation id) is read by hand; the codec does the rest
+      decode: (bytes) => readAppendSuccess(bytes) ?? BatchAppendResp.decode(bytes)
     }, {
       onMessage: (response) => onResponse(s!, response),
       onStatus: (status) => {

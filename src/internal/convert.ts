@@ -9,8 +9,19 @@ import type { StreamState } from "../domain/StreamState.ts"
 /** @internal */
 export const empty: Empty = {}
 
+// Appends usually go to the same few streams in a row: the last name's bytes are kept (they are
+// only ever read, never written)
+let lastName = ""
+let lastBytes = Buffer.alloc(0)
+
 /** @internal */
-export const streamIdentifier = (name: string): StreamIdentifier => ({ streamName: Buffer.from(name, "utf8") })
+export const streamIdentifier = (name: string): StreamIdentifier => {
+  if (name !== lastName) {
+    lastBytes = Buffer.from(name, "utf8")
+    lastName = name
+  }
+  return { streamName: lastBytes }
+}
 
 /** @internal */
 export const uuidString = (id: string): UUID => ({ value: { $case: "string", value: id } })
