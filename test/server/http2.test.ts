@@ -26,6 +26,21 @@ const pairs = (list: Array<string>) => {
   return out
 }
 
+
+/** A raw node:http2 client with one Streams.Read call open (errors ignored: tests reset them). */
+const openRead = (port: number, settings?: http2.Settings) => {
+  const session = http2.connect(`http://127.0.0.1:${port}`, settings === undefined ? {} : { settings })
+  session.on("error", () => {})
+  const req = session.request({
+    ":method": "POST",
+    ":path": "/event_store.client.streams.Streams/Read",
+    "content-type": "application/grpc",
+    te: "trailers"
+  })
+  req.on("error", () => {})
+  return { session, req }
+}
+
 describe("HPACK", () => {
   it("decodes the RFC 7541 C.3 requests (no Huffman) with the dynamic table", () => {
     const d = new HpackDecoder()
@@ -347,14 +362,7 @@ describe("HTTP/2 transport on the wire", () => {
     const clients = connect(node)
     const s = uniqueStream("window")
     await appendOk(clients.streams, s, any, Array.from({ length: 300 }, (_, i) => ({ data: { i, pad: "p".repeat(400) } })))
-    const session = http2.connect(`http://127.0.0.1:${node.port}`, { settings: { initialWindowSize: 1024 } })
-    session.on("error", () => {})
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/event_store.client.streams.Streams/Read",
-      "content-type": "application/grpc",
-      te: "trailers"
-    })
+    const { session, req } = openRead(node.port, { initialWindowSize: 1024 })
     const body = Buffer.from(ReadReq.encode({
       options: readOptions({ streamOption: streamOption(s), countOption: { $case: "count", value: 1000n } })
     }).finish())
@@ -380,15 +388,7 @@ describe("HTTP/2 transport on the wire", () => {
 
   it("RST_STREAM from the client cancels a subscription on the node", async () => {
     const node = await startEmbeddedNode()
-    const session = http2.connect(`http://127.0.0.1:${node.port}`)
-    session.on("error", () => {})
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/event_store.client.streams.Streams/Read",
-      "content-type": "application/grpc",
-      te: "trailers"
-    })
-    req.on("error", () => {})
+    const { session, req } = openRead(node.port)
     req.end(subscriptionRequest(uniqueStream()))
     await new Promise<void>((resolve) => req.once("data", () => resolve()))
     assert.strictEqual(nodeStats(node).activeReads, 1)
@@ -441,15 +441,7 @@ describe("HTTP/2 transport on the wire", () => {
 
   it("answers a compressed request message with INTERNAL", async () => {
     const node = await startEmbeddedNode()
-    const session = http2.connect(`http://127.0.0.1:${node.port}`)
-    session.on("error", () => {})
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/event_store.client.streams.Streams/Read",
-      "content-type": "application/grpc",
-      te: "trailers"
-    })
-    req.on("error", () => {})
+    const { session, req } = openRead(node.port)
     req.on("data", () => {})
     const framed = subscriptionRequest(uniqueStream())
     framed[0] = 1
