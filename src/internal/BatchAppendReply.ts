@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import { ProtoReader } from "./ProtoWire.ts"
 
 /** A successful append, as the reply said it. @internal */
 export interface AppendSuccess {
@@ -15,60 +16,42 @@ export interface AppendSuccess {
 }
 
 /** Reads a successful reply, or returns `undefined` for the generated codec to handle. @internal */
-export const readAppendSuccess = (bytes: Uint8Array): AppendSuccess | undefined => {
-  let pos = 0
-  const end = bytes.length
-  const varint = (): bigint | undefined => {
-    let result = 0n
-    let shift = 0n
-    for (let i = 0; i < 10 && pos < end; i++) {
-      const b = bytes[pos++]!
-      result |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return BigInt.asUintN(64, result)
-      shift += 7n
-    }
+export const readAppendSuccess = (bytes: Buffer): AppendSuccess | undefined => {
+  try {
+    return read(new ProtoReader(bytes))
+  } catch {
+    // malformed: the codec reports it
     return undefined
   }
-  /** A length prefix: the end of the field, or undefined when it overruns. */
-  const limit = (): number | undefined => {
-    const n = varint()
-    if (n === undefined || pos + Number(n) > end) return undefined
-    return pos + Number(n)
-  }
+}
+
+const read = (r: ProtoReader): AppendSuccess | undefined => {
+  const end = r.buf.length
   let correlationId: string | undefined
   let commitPosition: bigint | undefined
   let success = false
-  while (pos < end) {
-    const tag = bytes[pos++]!
+  while (r.pos < end) {
+    const tag = r.varint()
     if (tag === 0x0a) {
       // correlation_id: a UUID message holding only its string form
-      const stop = limit()
-      if (stop === undefined || bytes[pos] !== 0x12) return undefined
-      pos++
-      const textEnd = limit()
-      if (textEnd === undefined || textEnd !== stop) return undefined
-      correlationId = Buffer.from(bytes.buffer, bytes.byteOffset + pos, textEnd - pos).toString("utf8")
-      pos = stop
+      const stop = r.end()
+      if (r.varint() !== 0x12) return undefined
+      correlationId = r.string()
+      if (r.pos !== stop) return undefined
     } else if (tag === 0x1a) {
       // success: current revision (1, 2) and position (3)
-      const stop = limit()
-      if (stop === undefined) return undefined
+      const stop = r.end()
       success = true
-      while (pos < stop) {
-        const t = bytes[pos++]!
-        if (t === 0x08) {
-          if (varint() === undefined) return undefined
-        } else if (t === 0x12) {
-          const skip = limit()
-          if (skip === undefined) return undefined
-          pos = skip
-        } else if (t === 0x1a) {
-          const positionEnd = limit()
-          if (positionEnd === undefined) return undefined
-          while (pos < positionEnd) {
-            const p = bytes[pos++]!
-            const value = varint()
-            if (value === undefined || (p !== 0x08 && p !== 0x10)) return undefined
+      while (r.pos < stop) {
+        const t = r.varint()
+        if (t === 0x08) r.varint64()
+        else if (t === 0x12) r.pos = r.end()
+        else if (t === 0x1a) {
+          const positionEnd = r.end()
+          while (r.pos < positionEnd) {
+            const p = r.varint()
+            if (p !== 0x08 && p !== 0x10) return undefined
+            const value = r.varint64()
             if (p === 0x08) commitPosition = value
           }
           commitPosition ??= 0n
@@ -76,11 +59,9 @@ export const readAppendSuccess = (bytes: Uint8Array): AppendSuccess | undefined 
       }
     } else if (tag === 0x22 || tag === 0x32 || tag === 0x3a || tag === 0x42) {
       // stream_identifier and the Empty forms of expected_stream_position
-      const stop = limit()
-      if (stop === undefined) return undefined
-      pos = stop
+      r.pos = r.end()
     } else if (tag === 0x28) {
-      if (varint() === undefined) return undefined
+      r.varint64()
     } else return undefined
   }
   if (!success || correlationId === undefined || commitPosition === undefined) return undefined

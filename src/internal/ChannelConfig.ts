@@ -79,13 +79,28 @@ export const channelOptions = (settings: ConnectionSettings, window: number = fl
     // channelz keeps per-call and per-message counters nobody reads here: a few % of a read
     "grpc.enable_channelz": 0
   }
-  const interval = settings.keepAliveInterval ?? defaultKeepAlive
-  if (interval !== -1) {
-    options["grpc.keepalive_time_ms"] = interval
-    const timeout = settings.keepAliveTimeout ?? defaultKeepAlive
-    options["grpc.keepalive_timeout_ms"] = timeout === -1 ? maxTimerMillis : timeout
+  const { intervalMs, timeoutMs } = keepAlive(settings)
+  if (intervalMs !== -1) {
+    options["grpc.keepalive_time_ms"] = intervalMs
+    options["grpc.keepalive_timeout_ms"] = timeoutMs
   }
   return options
+}
+
+/**
+ * Keepalive of a connection's transports, from `KeepAliveInterval` / `KeepAliveTimeout` (10 s
+ * each by default): `intervalMs` -1 means no keepalive; a `KeepAliveTimeout` of -1 waits as long
+ * as a timer can.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keepAlive = (settings: ConnectionSettings): { readonly intervalMs: number; readonly timeoutMs: number } => {
+  const timeout = settings.keepAliveTimeout ?? defaultKeepAlive
+  return {
+    intervalMs: settings.keepAliveInterval ?? defaultKeepAlive,
+    timeoutMs: timeout === -1 ? maxTimerMillis : timeout
+  }
 }
 
 /**

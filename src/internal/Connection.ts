@@ -19,7 +19,7 @@ import { DiscoveryFailed } from "../errors/DiscoveryFailed.ts"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import { StreamsClient } from "./StreamsClient.ts"
-import { callMetadata, channelOptions, defaultKeepAlive, transportSecurity } from "./ChannelConfig.ts"
+import { callMetadata, channelOptions, keepAlive, transportSecurity } from "./ChannelConfig.ts"
 import { classifyError, type EsdbError, isRetryable } from "./classifyError.ts"
 import { type ConnectionSettings, type Endpoint, parseConnectionString } from "./ConnectionString.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
@@ -193,6 +193,7 @@ export const make = (
       certChain: toBuffer(options.certChain)
     })
     const credentials = security.credentials
+    const keepAliveSettings = keepAlive(settings)
     const baseOptions = channelOptions(settings, options.flowControlWindow)
     const streamsPerChannel = options.streamsPerChannel ?? 80
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
@@ -359,8 +360,8 @@ export const make = (
       retrySchedule,
       transport: {
         tls: security.tls,
-        keepAliveMs: settings.keepAliveInterval ?? defaultKeepAlive,
-        keepAliveTimeoutMs: settings.keepAliveTimeout === -1 ? 2_147_483_647 : settings.keepAliveTimeout ?? defaultKeepAlive
+        keepAliveMs: keepAliveSettings.intervalMs,
+        keepAliveTimeoutMs: keepAliveSettings.timeoutMs
       },
       tracing: options.tracing ?? true,
       spanAttributes: {

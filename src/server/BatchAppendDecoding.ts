@@ -15,93 +15,11 @@ import type {
   BatchAppendReq_ProposedMessage_MetadataEntry
 } from "../generated/streams.ts"
 import type { UUID } from "../generated/shared.ts"
+import { ProtoReader } from "../internal/ProtoWire.ts"
 
-const truncated = () => new RangeError("truncated BatchAppendReq")
 const EMPTY = Buffer.alloc(0)
 
-/** A cursor over one message's bytes. */
-class Reader {
-  readonly buf: Buffer
-  pos: number
-  constructor(buf: Buffer, pos = 0) {
-    this.buf = buf
-    this.pos = pos
-  }
-
-  varint(): number {
-    let b = this.buf[this.pos++]
-    if (b === undefined) throw truncated()
-    if (b < 0x80) return b
-    let result = b & 0x7f
-    let mul = 0x80
-    for (;;) {
-      b = this.buf[this.pos++]
-      if (b === undefined) throw truncated()
-      result += (b & 0x7f) * mul
-      if (b < 0x80) return result
-      mul *= 0x80
-      if (mul > 0x20000000000000) throw new RangeError("varint too long for a number")
-    }
-  }
-
-  /** A varint as an unsigned 64-bit bigint. */
-  varint64(): bigint {
-    let result = 0n
-    let shift = 0n
-    for (let i = 0; i < 10; i++) {
-      const b = this.buf[this.pos++]
-      if (b === undefined) throw truncated()
-      result |= BigInt(b & 0x7f) << shift
-      if (b < 0x80) return BigInt.asUintN(64, result)
-      shift += 7n
-    }
-    throw new RangeError("varint longer than 10 bytes")
-  }
-
-  /** The end of a length-delimited field starting here. */
-  end(): number {
-    const n = this.varint()
-    const end = this.pos + n
-    if (end > this.buf.length) throw truncated()
-    return end
-  }
-
-  bytes(): Buffer {
-    const end = this.end()
-    const view = this.buf.subarray(this.pos, end)
-    this.pos = end
-    return view
-  }
-
-  string(): string {
-    const end = this.end()
-    const text = this.buf.toString("utf8", this.pos, end)
-    this.pos = end
-    return text
-  }
-
-  skip(wireType: number): void {
-    switch (wireType) {
-      case 0:
-        this.varint64()
-        return
-      case 1:
-        this.pos += 8
-        break
-      case 2:
-        this.pos = this.end()
-        return
-      case 5:
-        this.pos += 4
-        break
-      default:
-        throw new RangeError(`invalid wire type ${wireType}`)
-    }
-    if (this.pos > this.buf.length) throw truncated()
-  }
-}
-
-const uuid = (r: Reader, end: number): UUID => {
+const uuid = (r: ProtoReader, end: number): UUID => {
   let value: UUID["value"] = undefined
   while (r.pos < end) {
     const tag = r.varint()
@@ -123,7 +41,7 @@ const uuid = (r: Reader, end: number): UUID => {
 }
 
 /** seconds (int64) and nanos (int32) of a Duration or Timestamp. */
-const secondsAndNanos = (r: Reader, end: number): { seconds: bigint; nanos: number } => {
+const secondsAndNanos = (r: ProtoReader, end: number): { seconds: bigint; nanos: number } => {
   let seconds = 0n
   let nanos = 0
   while (r.pos < end) {
@@ -135,7 +53,7 @@ const secondsAndNanos = (r: Reader, end: number): { seconds: bigint; nanos: numb
   return { seconds, nanos }
 }
 
-const options = (r: Reader, end: number): BatchAppendReq_Options => {
+const options = (r: ProtoReader, end: number): BatchAppendReq_Options => {
   const out: BatchAppendReq_Options = { streamIdentifier: undefined, expectedStreamPosition: undefined, deadlineOption: undefined }
   while (r.pos < end) {
     const tag = r.varint()
@@ -175,7 +93,7 @@ const options = (r: Reader, end: number): BatchAppendReq_Options => {
   return out
 }
 
-const proposedMessage = (r: Reader, end: number): BatchAppendReq_ProposedMessage => {
+const proposedMessage = (r: ProtoReader, end: number): BatchAppendReq_ProposedMessage => {
   const out: BatchAppendReq_ProposedMessage = { id: undefined, metadata: [], customMetadata: EMPTY, data: EMPTY }
   while (r.pos < end) {
     const tag = r.varint()
@@ -215,7 +133,7 @@ const proposedMessage = (r: Reader, end: number): BatchAppendReq_ProposedMessage
  * @category decoding
  */
 export const decodeBatchAppendReq = (bytes: Buffer): BatchAppendReq => {
-  const r = new Reader(bytes)
+  const r = new ProtoReader(bytes)
   const out: BatchAppendReq = { correlationId: undefined, options: undefined, proposedMessages: [], isFinal: false }
   while (r.pos < bytes.length) {
     const tag = r.varint()

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import type * as Streams from "../../src/services/Streams.ts"
 import {
   EmbeddedNode,
   eventually,
@@ -24,6 +25,27 @@ import {
 
 const SUBSCRIPTIONS = 300
 
+/**
+ * Opens SUBSCRIPTIONS subscriptions to `stream` (each forked, ending with its first event) and
+ * waits until every one has caught up.
+ */
+const subscribeAllLive = (streams: Streams.StreamsService, stream: string) =>
+  Effect.gen(function*() {
+    let live = 0
+    const fibers = yield* Effect.forEach(
+      Array.from({ length: SUBSCRIPTIONS }),
+      () =>
+        streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
+          Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
+          Stream.filter(isRecorded),
+          Stream.runHead,
+          Effect.forkChild
+        )
+    )
+    yield* eventually("every subscription is live", () => live === SUBSCRIPTIONS, 20_000)
+    return fibers
+  })
+
 layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concurrency", (it) => {
   it.effect("300 concurrent subscriptions on one client all receive a newly appended event", () =>
     Effect.gen(function*() {
@@ -32,18 +54,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concur
       const proxy = yield* proxyScoped(node)
       const streams = yield* makeStreams(withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`))
       const stream = uniqueStream("fan-out")
-      let live = 0
-      const fibers = yield* Effect.forEach(
-        Array.from({ length: SUBSCRIPTIONS }),
-        () =>
-          streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
-            Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
-            Stream.filter(isRecorded),
-            Stream.runHead,
-            Effect.forkChild
-          )
-      )
-      yield* eventually("every subscription is live", () => live === SUBSCRIPTIONS, 20_000)
+      const fibers = yield* subscribeAllLive(streams, stream)
       yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
       const received = yield* Fiber.joinAll(fibers)
       assert.strictEqual(received.length, SUBSCRIPTIONS)
@@ -112,18 +123,7 @@ layer(spyNodeLayerWith({ maxConcurrentStreams: 100 }), { excludeTestServices: tr
         const node = yield* TestSpyNode
         const streams = yield* makeStreams(node.connectionString)
         const stream = uniqueStream("fan-out-limited")
-        let live = 0
-        const fibers = yield* Effect.forEach(
-          Array.from({ length: SUBSCRIPTIONS }),
-          () =>
-            streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(
-              Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
-              Stream.filter(isRecorded),
-              Stream.runHead,
-              Effect.forkChild
-            )
-        )
-        yield* eventually("every subscription is live", () => live === SUBSCRIPTIONS, 20_000)
+        const fibers = yield* subscribeAllLive(streams, stream)
         assert.strictEqual(node.activeReads(), SUBSCRIPTIONS)
         // appends and reads still get through while 300 subscriptions are open
         yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })

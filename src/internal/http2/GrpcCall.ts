@@ -8,6 +8,7 @@
 import { Code } from "../../generated/code.ts"
 import type { ClientSession, ClientStream } from "./ClientSession.ts"
 import { ErrorCode } from "./Frames.ts"
+import { frameMessage, MessageReader } from "./GrpcFraming.ts"
 import type { HeaderList } from "./Hpack.ts"
 
 /**
@@ -60,7 +61,7 @@ export interface CallOptions<Req, Resp> {
   readonly headers: ReadonlyArray<readonly [string, string]>
   readonly userAgent: string
   readonly encode: (message: Req) => Uint8Array
-  readonly decode: (bytes: Uint8Array) => Resp
+  readonly decode: (bytes: Buffer) => Resp
 }
 
 /** gRPC status for an HTTP status that is not 200 (the gRPC spec's HTTP-to-gRPC mapping). */
@@ -123,39 +124,26 @@ export const duplex = <Req, Resp>(
     handlers.onStatus(status)
   }
 
-  // gRPC messages arrive split over DATA frames; `input` holds an incomplete one
-  let input: Buffer | undefined
+  const reader = new MessageReader((compressed, bytes) => {
+    if (ended) return false
+    if (compressed) {
+      stream.cancel()
+      finish({ code: Code.INTERNAL, details: "Received a compressed message, but no compression was negotiated", metadata })
+      return false
+    }
+    let message: Resp
+    try {
+      message = options.decode(bytes)
+    } catch (error) {
+      stream.cancel()
+      finish({ code: Code.INTERNAL, details: `Response message parsing error: ${String(error)}`, metadata })
+      return false
+    }
+    handlers.onMessage(message)
+    return !ended
+  })
   const onData = (data: Buffer) => {
-    if (ended) return
-    let buffer = input === undefined ? data : Buffer.concat([input, data])
-    input = undefined
-    let offset = 0
-    while (buffer.length - offset >= 5) {
-      const compressed = buffer[offset]!
-      const length = buffer.readUInt32BE(offset + 1)
-      if (buffer.length - offset < 5 + length) break
-      if (compressed !== 0) {
-        stream.cancel()
-        finish({ code: Code.INTERNAL, details: "Received a compressed message, but no compression was negotiated", metadata })
-        return
-      }
-      const bytes = buffer.subarray(offset + 5, offset + 5 + length)
-      offset += 5 + length
-      let message: Resp
-      try {
-        message = options.decode(bytes)
-      } catch (error) {
-        stream.cancel()
-        finish({ code: Code.INTERNAL, details: `Response message parsing error: ${String(error)}`, metadata })
-        return
-      }
-      handlers.onMessage(message)
-      if (ended) return
-    }
-    if (offset < buffer.length) {
-      buffer = buffer.subarray(offset)
-      input = buffer
-    }
+    if (!ended) reader.push(data)
   }
 
   const stream: ClientStream = session.request(
@@ -225,13 +213,7 @@ export const duplex = <Req, Resp>(
 
   return {
     write: (message) => {
-      if (ended) return
-      const body = options.encode(message)
-      const framed = Buffer.allocUnsafe(5 + body.length)
-      framed[0] = 0
-      framed.writeUInt32BE(body.length, 1)
-      framed.set(body, 5)
-      stream.write(framed)
+      if (!ended) stream.write(frameMessage(options.encode(message)))
     },
     writeFramed: (framed) => {
       if (!ended) stream.write(framed)

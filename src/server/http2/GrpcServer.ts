@@ -11,6 +11,7 @@ import { EventEmitter } from "node:events"
 import * as net from "node:net"
 import * as tls from "node:tls"
 import { Connection, type H2Stream } from "./Connection.ts"
+import { frameMessage, MessageReader } from "../../internal/http2/GrpcFraming.ts"
 import { encodeHeaders, type HeaderList } from "../../internal/http2/Hpack.ts"
 
 /**
@@ -233,12 +234,7 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
   /** Serializes and sends one response message; false = wait for 'drain'. */
   write(value: Res): boolean {
     if (this.ended || this.cancelled) return false
-    const body = this.method.responseSerialize(value)
-    const framed = Buffer.allocUnsafe(5 + body.length)
-    framed[0] = 0
-    framed.writeUInt32BE(body.length, 1)
-    body.copy(framed, 5)
-    return this.writeFramed(framed)
+    return this.writeFramed(frameMessage(this.method.responseSerialize(value)))
   }
 
   /**
@@ -371,52 +367,6 @@ const unaryCallback = (call: ServerCall): UnaryCallback => (error, value, traile
   if (call.closed) return
   call.write(value)
   call.end(trailers)
-}
-
-/** Incremental parser of length-prefixed messages on one stream. */
-class MessageReader {
-  private chunks: Array<Buffer> = []
-  private length = 0
-  private readonly onMessage: (compressed: boolean, bytes: Buffer) => boolean
-  constructor(onMessage: (compressed: boolean, bytes: Buffer) => boolean) {
-    this.onMessage = onMessage
-  }
-
-  push(chunk: Buffer): void {
-    if (this.length === 0) return this.parse(chunk)
-    this.chunks.push(chunk)
-    this.length += chunk.length
-    if (this.length < 5) return
-    if (this.chunks[0]!.length < 5) this.chunks = [Buffer.concat(this.chunks, this.length)]
-    const need = 5 + this.chunks[0]!.readUInt32BE(1)
-    if (this.length < need) return
-    const all = Buffer.concat(this.chunks, this.length)
-    this.chunks = []
-    this.length = 0
-    this.parse(all)
-  }
-
-  private parse(buf: Buffer): void {
-    let pos = 0
-    const end = buf.length
-    while (end - pos >= 5) {
-      const size = buf.readUInt32BE(pos + 1)
-      if (end - pos - 5 < size) break
-      const compressed = buf[pos] !== 0
-      const body = buf.subarray(pos + 5, pos + 5 + size)
-      pos += 5 + size
-      if (!this.onMessage(compressed, body)) return
-    }
-    if (pos < end) {
-      this.chunks = [buf.subarray(pos)]
-      this.length = end - pos
-    }
-  }
-
-  /** Bytes of an incomplete message. */
-  get pendingBytes(): number {
-    return this.length
-  }
 }
 
 /**
