@@ -5,13 +5,63 @@
  */
 
 /**
- * The seed client's default exclusion: system events (`$…`) and persistent-subscription
- * configuration events.
+ * Matches the type of the events the server writes itself (`$metadata`, `$>`, `$streamDeleted`,
+ * `$settings`, …): a `$` followed by at least one character. The seed client's
+ * `ESDB_SYSTEM_EVENTS_REGEX`. Like every pattern given to `filterInclude` / `filterExclude`, it is
+ * anchored at both ends, so it does not need `^` or `$`.
+ *
+ * @example
+ * ```ts
+ * import { Filter } from "effect-esdb"
+ *
+ * // only the system events
+ * const system = streams.readAll({ filterInclude: [Filter.ESDB_SYSTEM_EVENTS_REGEX] })
+ * ```
  *
  * @since 0.1.0
  * @category constants
  */
-export const DEFAULT_EXCLUDE_FILTER: ReadonlyArray<string> = ["\\$.+", "PersistentConfig\\d+"]
+export const ESDB_SYSTEM_EVENTS_REGEX = "\\$.+"
+
+/**
+ * Matches the type of the events persistent subscriptions record their configuration with
+ * (`PersistentConfig1`, …). The seed client's `ESDB_PERSISTENT_CONFIG_EVENTS_REGEX`.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const ESDB_PERSISTENT_CONFIG_EVENTS_REGEX = "PersistentConfig\\d+"
+
+/**
+ * The default of `filterExclude`: {@link ESDB_SYSTEM_EVENTS_REGEX} and
+ * {@link ESDB_PERSISTENT_CONFIG_EVENTS_REGEX}, so reads and subscriptions of `$all` see only the
+ * events applications wrote. Extend it rather than replace it to keep those hidden, e.g.
+ * `[...Filter.DEFAULT_EXCLUDE_FILTER, ".*Snapshot"]`; `[]` disables filtering.
+ *
+ * The official Node client's `excludeSystemEvents()` sends the regular expression `^[^$].*` as an
+ * event-type filter; the same here is `filterInclude: [Filter.NON_SYSTEM_EVENTS_REGEX]`.
+ *
+ * @example
+ * ```ts
+ * import { Filter } from "effect-esdb"
+ *
+ * const noSnapshots = streams.readAll({ filterExclude: [...Filter.DEFAULT_EXCLUDE_FILTER, ".*Snapshot"] })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_EXCLUDE_FILTER: ReadonlyArray<string> = [ESDB_SYSTEM_EVENTS_REGEX, ESDB_PERSISTENT_CONFIG_EVENTS_REGEX]
+
+/**
+ * Matches every event type that does not start with `$`: the regular expression of the official
+ * Node client's `excludeSystemEvents()` filter (`^[^$].*`, anchored here), for `filterInclude`.
+ * Unlike {@link DEFAULT_EXCLUDE_FILTER} it keeps `PersistentConfig` events.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NON_SYSTEM_EVENTS_REGEX = "[^$].*"
 
 /**
  * Filter options shared by `readAll`, `subscribeToAll` and `getCommitPosition`.

@@ -3,7 +3,10 @@
  *
  * @since 0.1.0
  */
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
 import { randomUUID } from "node:crypto"
+import { type EventContent, hashContent, isEventContent, sameContent } from "./EventContent.ts"
 
 const encoder = new TextEncoder()
 const empty = new Uint8Array(0)
@@ -28,8 +31,12 @@ export interface NewEventInput {
 }
 
 /**
- * A new event: its type, data, metadata, content type and id. Two new events are the same event
- * when their ids are equal: appending an event whose id the stream already holds is idempotent.
+ * A new event: its type, data, metadata, content type and id. Appending an event whose id the
+ * stream already holds is idempotent (the node decides by id alone).
+ *
+ * `Equal.equals` and `equals` compare content: a new event equals another new event, or the
+ * {@link RecordedEvent} appended from it, when their ids, types, content types, data and metadata
+ * are equal.
  *
  * @example
  * ```ts
@@ -42,7 +49,7 @@ export interface NewEventInput {
  * @since 0.1.0
  * @category models
  */
-export class NewEvent {
+export class NewEvent implements Equal.Equal {
   readonly _tag = "NewEvent" as const
   readonly type: string
   readonly data: Uint8Array
@@ -56,9 +63,20 @@ export class NewEvent {
     this.contentType = input.contentType ?? "application/json"
     this.id = input.id ?? randomUUID()
   }
-  /** Equality by id, as the server decides idempotency. */
-  equals(that: NewEvent): boolean {
-    return this.id === that.id
+  /**
+   * Whether `that` (a new or a recorded event) has the same id, type, content type, data and
+   * metadata.
+   */
+  equals(that: EventContent): boolean {
+    return sameContent(this, that)
+  }
+  /** `Equal.equals` support: {@link equals} against new and recorded events, false otherwise. */
+  [Equal.symbol](that: unknown): boolean {
+    return isEventContent(that) && sameContent(this, that)
+  }
+  /** Hash consistent with {@link equals}. */
+  [Hash.symbol](): number {
+    return hashContent(this)
   }
 }
 

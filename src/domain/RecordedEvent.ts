@@ -4,6 +4,10 @@
  * @since 0.1.0
  */
 
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
+import { type EventContent, hashContent, isEventContent, sameContent } from "./EventContent.ts"
+
 const decoder = new TextDecoder()
 
 /**
@@ -36,10 +40,26 @@ export interface RecordedEventFields {
  * the event it points to and the link itself is kept in `link`; `commitPosition` is then the
  * link's position in `$all`.
  *
+ * A recorded event equals the {@link NewEvent} it was appended from, in both directions, with
+ * `Equal.equals` or `equals`: same id, type, content type, data and metadata (where it was
+ * recorded is not compared). Two reads of the same event are equal too.
+ *
+ * @example
+ * ```ts
+ * import { Equal } from "effect"
+ * import { NewEvents } from "effect-esdb"
+ *
+ * const created = NewEvents.json("OrderCreated", { order: 1 })
+ * yield* streams.append("order-1", created, { currentVersion: "no_stream" })
+ * const [recorded] = yield* streams.get("order-1")
+ * Equal.equals(recorded, created) // true
+ * recorded.equals(created) // true
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
-export class RecordedEvent {
+export class RecordedEvent implements Equal.Equal {
   readonly _tag = "RecordedEvent" as const
   readonly type: string
   readonly data: Uint8Array
@@ -116,9 +136,20 @@ export class RecordedEvent {
   get dataJson(): unknown {
     return JSON.parse(decoder.decode(this.data))
   }
-  /** Equality by id. */
-  equals(that: RecordedEvent): boolean {
-    return this.id === that.id
+  /**
+   * Whether `that` (a recorded or a new event) has the same id, type, content type, data and
+   * metadata.
+   */
+  equals(that: EventContent): boolean {
+    return sameContent(this, that)
+  }
+  /** `Equal.equals` support: {@link equals} against new and recorded events, false otherwise. */
+  [Equal.symbol](that: unknown): boolean {
+    return isEventContent(that) && sameContent(this, that)
+  }
+  /** Hash consistent with {@link equals}. */
+  [Hash.symbol](): number {
+    return hashContent(this)
   }
   toJSON(): unknown {
     return {

@@ -2,7 +2,8 @@
  * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
  * target of tests, benchmarks and local development, and of the official client's conformance
  * suite. It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
- * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
+ * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer;
+ * `EmbeddedNode.layerClient` scopes one together with a client connected to it.
  *
  * @since 0.1.0
  */
@@ -12,7 +13,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import { GossipService } from "../generated/gossip.ts"
+import * as EventStoreDB from "../layers/EventStoreDB.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
@@ -255,4 +258,43 @@ export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("
         (node) => Effect.promise(() => node.stop())
       )
     )
+
+  /**
+   * One line for tests: starts a node (as {@link EmbeddedNode.layer}) and provides the client's
+   * services (`EventStoreDB.layer`) connected to it with its `connectionString`, plus the node
+   * itself. `client` takes the other connection options (retry schedule, tracing, …). When the
+   * layer's scope closes, the client closes first, then the node stops.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { NewEvents, Streams } from "effect-esdb"
+   * import { EmbeddedNode } from "effect-esdb/server"
+   *
+   * const test = Effect.gen(function*() {
+   *   const streams = yield* Streams.Streams
+   *   yield* streams.append("order-1", NewEvents.json("OrderCreated", {}), { currentVersion: "no_stream" })
+   *   return yield* streams.get("order-1")
+   * }).pipe(Effect.provide(EmbeddedNode.layerClient()))
+   * ```
+   *
+   * @since 0.1.0
+   * @category layers
+   */
+  static readonly layerClient = (
+    options?: EmbeddedNodeOptions & { readonly client?: EmbeddedClientOptions | undefined }
+  ): Layer.Layer<EmbeddedNode | EventStoreDB.Services, InvalidConnectionString> =>
+    Layer.unwrap(
+      Effect.map(EmbeddedNode, (node) =>
+        EventStoreDB.layer({ ...options?.client, connectionString: node.connectionString }))
+    ).pipe(Layer.provideMerge(EmbeddedNode.layer(options)))
 }
+
+/**
+ * The client options of {@link EmbeddedNode.layerClient}: those of `EventStoreDB.layer` but the
+ * connection string, which is the node's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EmbeddedClientOptions = Omit<Parameters<typeof EventStoreDB.layer>[0], "connectionString">

@@ -1,8 +1,10 @@
 /**
  * The domain values users build and receive (seed checklist item 87): NewEvent defaults,
- * RecordedEvent flags and ackId, Checkpoint and CaughtUp, equality by id.
+ * RecordedEvent flags and ackId, Checkpoint and CaughtUp, equality by content.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Equal from "effect/Equal"
+import * as Hash from "effect/Hash"
 import { CaughtUp, Checkpoint, NewEvent, NewEvents, RecordedEvent } from "../../src/index.ts"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -46,13 +48,26 @@ describe("NewEvent", () => {
     assert.strictEqual(event.id, id)
   })
 
-  it("equality is by id", () => {
+  it("equality is by content: id, type, content type, data and metadata", () => {
     const id = "0b0f7d3e-2c1e-4f3a-8d5e-1f2a3b4c5d6e"
-    const a = new NewEvent({ type: "A", data: "1", id })
-    const b = new NewEvent({ type: "B", data: "2", id })
-    const c = new NewEvent({ type: "A", data: "1" })
-    assert.isTrue(a.equals(b))
-    assert.isFalse(a.equals(c))
+    const a = new NewEvent({ type: "A", data: "1", metadata: "m", id })
+    const same = new NewEvent({ type: "A", data: new TextEncoder().encode("1"), metadata: "m", id })
+    assert.isTrue(a.equals(same))
+    assert.isTrue(Equal.equals(a, same))
+    assert.strictEqual(Hash.hash(a), Hash.hash(same))
+    const differing = [
+      new NewEvent({ type: "A", data: "1", metadata: "m" }),
+      new NewEvent({ type: "B", data: "1", metadata: "m", id }),
+      new NewEvent({ type: "A", data: "2", metadata: "m", id }),
+      new NewEvent({ type: "A", data: "1", metadata: "n", id }),
+      new NewEvent({ type: "A", data: "1", metadata: "m", id, contentType: "application/octet-stream" })
+    ]
+    for (const other of differing) {
+      assert.isFalse(a.equals(other))
+      assert.isFalse(Equal.equals(a, other))
+      assert.isFalse(Equal.equals(other, a))
+    }
+    assert.isFalse(Equal.equals(a, { ...a }), "a plain object with the same fields is not an event")
   })
 
   it("json and binary constructors", () => {
@@ -95,9 +110,38 @@ describe("RecordedEvent", () => {
     assert.strictEqual(resolved.ackId, "11111111-2222-4333-8444-555555555555")
   })
 
-  it("equality is by id", () => {
-    assert.isTrue(recorded().equals(recorded({ streamPosition: 7n })))
+  it("equality is by content, not by where the event was recorded", () => {
+    assert.isTrue(recorded().equals(recorded({ streamPosition: 7n, streamName: "elsewhere", commitPosition: 9n })))
+    assert.isTrue(Equal.equals(recorded(), recorded({ streamPosition: 7n })))
     assert.isFalse(recorded().equals(recorded({ id: "11111111-2222-4333-8444-555555555555" })))
+    assert.isFalse(Equal.equals(recorded(), recorded({ data: new TextEncoder().encode('{"order":2}') })))
+  })
+
+  it("a recorded event equals the new event with the same content, both ways, in types as at runtime", () => {
+    const event = new NewEvent({
+      type: "OrderCreated",
+      data: '{"order":1}',
+      id: "5f6a3f0e-6b0c-4b84-9d35-53f0e8c1b1a2"
+    })
+    const r = recorded()
+    assert.isTrue(r.equals(event))
+    assert.isTrue(event.equals(r))
+    assert.isTrue(Equal.equals(r, event))
+    assert.isTrue(Equal.equals(event, r))
+    assert.strictEqual(Hash.hash(r), Hash.hash(event))
+    const mismatches = [
+      recorded({ id: "11111111-2222-4333-8444-555555555555" }),
+      recorded({ type: "OrderCancelled" }),
+      recorded({ data: new TextEncoder().encode('{"order":2}') }),
+      recorded({ metadata: new TextEncoder().encode("{}") }),
+      recorded({ contentType: "application/octet-stream" })
+    ]
+    for (const other of mismatches) {
+      assert.isFalse(other.equals(event))
+      assert.isFalse(event.equals(other))
+      assert.isFalse(Equal.equals(other, event))
+      assert.isFalse(Equal.equals(event, other))
+    }
   })
 })
 
