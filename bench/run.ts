@@ -1,10 +1,16 @@
 /**
- * `npm run bench [-- --quick | --rss] [--samples N] [--clients a,b] [--workloads a,b] [--framings a,b]`
+ * `npm run bench [-- --quick | --rss] [--samples N] [--clients a,b] [--workloads a,b] [--framings a,b] [--variants json,binary] [--out name]`
  *
- * Starts the embedded node in its own process (one per read framing, plus a fresh one per round
- * of appends), or uses ESDB_URI when set; seeds it; measures every client × workload in its own
- * process (rounds interleave the clients so drift hits them alike); writes
- * bench/results/latest.json and regenerates the results section of BENCHMARKS.md.
+ * Starts the embedded node in its own process (one per read framing and variant, plus a fresh one
+ * per round of appends), or uses ESDB_URI when set; seeds it; measures every client × workload ×
+ * variant in its own process (rounds interleave the clients, and each client runs both variants
+ * back to back, so drift hits them alike); writes bench/results/latest.json and regenerates the
+ * results section of BENCHMARKS.md. With `--out <name>`, the results go to bench/results/<name>
+ * instead and BENCHMARKS.md is left alone (the tables are printed).
+ *
+ * Variants (reads and subscriptions): `json`, events are application/json and every client hands
+ * its consumer the parsed data; `binary`, the same bytes as application/octet-stream, which
+ * nobody parses. Against ESDB_URI, pass a single `--variants` value and a server seeded with it.
  *
  * `--snapshot` runs all that on a copy of the committed tree (HEAD), immune to commits landing
  * meanwhile; with `--ref <commit>` the copy's src/ comes from that commit (before/after figures),
@@ -27,6 +33,8 @@ import {
   READ_WORKLOADS,
   RESULT_PREFIX,
   type Sample,
+  type Variant,
+  VARIANTS,
   type Workload,
   WORKLOADS
 } from "./lib/common.ts"
@@ -54,18 +62,24 @@ const samples = Number(option("--samples") ?? (quick ? 1 : 4))
 const external = process.env["ESDB_URI"]
 const framings: ReadonlyArray<Framing> = external !== undefined ? ["external"] : listOption("--framings", ["message", "coalesced"] as const)
 const workloads = listOption("--workloads", WORKLOADS)
+const variants = listOption("--variants", VARIANTS)
+if (external !== undefined && variants.length > 1) {
+  throw new Error("against ESDB_URI, pass one --variants value (json or binary) and a server seeded with it")
+}
+const outName = option("--out")
 const readClients = listOption("--clients", ["effect", "official", "floor"] as ReadonlyArray<ClientName>)
   .filter((c) => c !== "floor-append" && c !== "effect-notrace")
 const appendClients = listOption("--clients", ["effect", "effect-notrace", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const startTarget = (framing: Framing) => startNodeProcess(framing, external)
-const seed = (target: Target, rss: boolean) => seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, rss)
+const seed = (target: Target, rss: boolean, variant: Variant) => seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, rss, variant)
 
 interface Failure {
   readonly client: ClientName
   readonly workload: Workload
   readonly framing: Framing
+  readonly variant: Variant
   readonly error: string
 }
 
@@ -74,9 +88,20 @@ const measure = async (
   workload: Workload,
   target: Target,
   round: number,
+  variant: Variant,
   extra: ReadonlyArray<string> = []
 ): Promise<(Sample & { round: number }) | Failure> => {
-  const childArgs = [client, workload, target.framing, target.connectionString, target.cpuUrl ?? "", ...(quick ? ["--quick"] : []), ...extra]
+  const childArgs = [
+    client,
+    workload,
+    target.framing,
+    target.connectionString,
+    target.cpuUrl ?? "",
+    "--variant",
+    variant,
+    ...(quick ? ["--quick"] : []),
+    ...extra
+  ]
   try {
     const out = await runChild("worker.ts", childArgs)
     const line = out.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
@@ -86,12 +111,12 @@ const measure = async (
     const node = sample.nodeCpuMs === null ? "" : ` node ${((sample.nodeCpuMs * 1000) / sample.events).toFixed(1)} µs/ev (${Math.round((sample.nodeCpuMs / sample.wallMs) * 100)}%)`
     const lat = sample.latency === null ? "" : ` p50 ${sample.latency.p50.toFixed(2)} p99 ${sample.latency.p99.toFixed(2)} ms`
     const other = ` other ${Math.round((sample.otherCpuMs / sample.wallMs) * 100)}%`
-    log(`  [${round}] ${client.padEnd(12)} ${workload.padEnd(17)} ${target.framing.padEnd(9)} ${Math.round((sample.events / sample.wallMs) * 1000).toLocaleString("en-US").padStart(9)} ev/s  cpu ${cpu.toFixed(1)} ms/1k  rss ${Math.round(sample.maxRssMB)} MB${node}${lat}${other}`)
+    log(`  [${round}] ${client.padEnd(12)} ${workload.padEnd(17)} ${target.framing.padEnd(9)} ${variant.padEnd(6)} ${Math.round((sample.events / sample.wallMs) * 1000).toLocaleString("en-US").padStart(9)} ev/s  cpu ${cpu.toFixed(1)} ms/1k  rss ${Math.round(sample.maxRssMB)} MB${node}${lat}${other}`)
     return sample
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    log(`  [${round}] ${client} ${workload} ${target.framing} FAILED: ${message}`)
-    return { client, workload, framing: target.framing, error: message }
+    log(`  [${round}] ${client} ${workload} ${target.framing} ${variant} FAILED: ${message}`)
+    return { client, workload, framing: target.framing, variant, error: message }
   }
 }
 
@@ -158,16 +183,24 @@ const runMain = async () => {
   const reads = READ_WORKLOADS.filter((w) => workloads.includes(w))
   if (reads.length > 0) {
     for (const framing of framings) {
-      const target = await startTarget(framing)
+      // one node per variant (the read workloads start at $all's start), all up for the whole
+      // framing so each client runs every variant in the same round
+      const targets: Array<readonly [Variant, Target]> = []
       try {
-        await seed(target, false)
+        for (const variant of variants) {
+          const target = await startTarget(framing)
+          targets.push([variant, target])
+          await seed(target, false, variant)
+        }
         for (let round = 0; round < samples; round++) {
           for (const client of rotate(readClients, round)) {
-            for (const workload of reads) keep(await measure(client, workload, target, round))
+            for (const [variant, target] of rotate(targets, round)) {
+              for (const workload of reads) keep(await measure(client, workload, target, round, variant))
+            }
           }
         }
       } finally {
-        await target.stop()
+        for (const [, target] of targets) await target.stop()
       }
     }
   }
@@ -179,7 +212,7 @@ const runMain = async () => {
       const target = await startTarget(external !== undefined ? "external" : "message")
       try {
         for (const client of rotate(appendClients, round)) {
-          for (const workload of appends) keep(await measure(client, workload, target, round))
+          for (const workload of appends) keep(await measure(client, workload, target, round, "json"))
         }
       } finally {
         await target.stop()
@@ -190,9 +223,11 @@ const runMain = async () => {
   const meta = collectMeta(started, new Date())
   const results: Results = { meta, samples: all, failures }
   mkdirSync(resultsDir, { recursive: true })
-  writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(results, null, 2)}\n`)
-  log(`wrote bench/results/latest.json (${all.length} samples, ${failures.length} failures) in ${meta.durationSeconds} s`)
-  regenerate()
+  const file = outName ?? "latest.json"
+  writeFileSync(join(resultsDir, file), `${JSON.stringify(results, null, 2)}\n`)
+  log(`wrote bench/results/${file} (${all.length} samples, ${failures.length} failures) in ${meta.durationSeconds} s`)
+  if (outName === undefined) regenerate()
+  else process.stdout.write(`${renderMarkdown(results, readJson<RssResults>("rss.json"))}\n`)
 }
 
 const runRss = async () => {
@@ -201,10 +236,10 @@ const runRss = async () => {
   const all: Array<Sample & { round: number }> = []
   const failures: Array<Failure> = []
   try {
-    await seed(target, true)
+    await seed(target, true, "json")
     for (const client of readClients) {
       for (const workload of ["read-stream", "subscribe-all"] as const) {
-        const result = await measure(client, workload, target, 0, ["--rss"])
+        const result = await measure(client, workload, target, 0, "json", ["--rss"])
         if ("error" in result) failures.push(result)
         else all.push(result)
       }

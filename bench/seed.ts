@@ -2,14 +2,17 @@
  * Seeds a node with the data the read workloads need (through the floor client, Append RPC, which
  * every server supports), skipping what is already there.
  *
- *   node bench/seed.ts <connectionString> [--stream N] [--all M] [--rss]
+ *   node bench/seed.ts <connectionString> [--stream N] [--all M] [--rss] [--variant json|binary]
+ *
+ * Events are `application/json`, or with `--variant binary` the same bytes as
+ * `application/octet-stream` (a node holds one variant: the read workloads start at `$all`'s start).
  *
  * - `bench-read`: N events of 200-byte JSON (default 100,000);
  * - `bench-fill-<i>`: 1,000 events each, so `$all` holds at least M events (default 200,000);
  * - with `--rss`, `bench-rss`: 1,000,000 events of 200-byte JSON.
  */
 import { open } from "./clients/floor.ts"
-import { readPayload, SEED } from "./lib/common.ts"
+import { readPayload, SEED, type Variant, VARIANTS } from "./lib/common.ts"
 
 const connectionString = process.argv[2]!
 const rss = process.argv.includes("--rss")
@@ -17,6 +20,9 @@ const numberArg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name)
   return i >= 0 ? Number(process.argv[i + 1]) : fallback
 }
+const variantIndex = process.argv.indexOf("--variant")
+const variant = (variantIndex >= 0 ? process.argv[variantIndex + 1] : "json") as Variant
+if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`)
 const streamEvents = numberArg("--stream", SEED.readStreamEvents)
 const allEvents = numberArg("--all", SEED.readStreamEvents + SEED.fillStreams * SEED.fillEventsPerStream)
 
@@ -26,13 +32,13 @@ const seedStream = async (client: Awaited<ReturnType<typeof open>>, stream: stri
   if (existing > 0) throw new Error(`${stream} holds ${existing} events, fewer than ${events}: use a fresh server`)
   const batches = Math.ceil(events / SEED.batch)
   await client.appendBatches(stream, batches, (b) =>
-    Array.from({ length: Math.min(SEED.batch, events - b * SEED.batch) }, (_, j) => readPayload(b * SEED.batch + j)))
+    Array.from({ length: Math.min(SEED.batch, events - b * SEED.batch) }, (_, j) => readPayload(b * SEED.batch + j, variant)))
   return events
 }
 
 const main = async () => {
   const t0 = performance.now()
-  const client = await open(connectionString, { appendRpc: "append" })
+  const client = await open(connectionString, { appendRpc: "append", variant })
   let written = await seedStream(client, SEED.readStream, streamEvents)
   const fillCount = Math.max(0, Math.ceil((allEvents - streamEvents) / SEED.fillEventsPerStream))
   const fills = Array.from({ length: fillCount }, (_, i) => `bench-fill-${i}`)

@@ -3,7 +3,10 @@
  * measures wall time, client CPU (process.cpuUsage, all threads), the node's CPU (side channel)
  * and peak RSS, and prints one `@@RESULT {json}` line.
  *
- *   node bench/worker.ts <client> <workload> <framing> <connectionString> [nodeCpuUrl] [--quick] [--rss]
+ *   node bench/worker.ts <client> <workload> <framing> <connectionString> [nodeCpuUrl] [--quick] [--rss] [--variant json|binary]
+ *
+ * `--variant` (default `json`) says what the read consumers get: parsed JSON data or bytes (see
+ * `Variant` in lib/common.ts); the node must hold events of that variant (bench/seed.ts).
  *
  * With `--profile <file.cpuprofile>`, the measured window (only) is profiled with the V8 sampling
  * profiler through node:inspector and written to that file.
@@ -28,6 +31,8 @@ import {
   type Sample,
   SEED,
   smallPayload,
+  type Variant,
+  VARIANTS,
   type Workload
 } from "./lib/common.ts"
 
@@ -41,6 +46,9 @@ const [clientName, workload, framing, connectionString, cpuUrl] = process.argv.s
 const quick = process.argv.includes("--quick")
 const rss = process.argv.includes("--rss")
 const sizes = quick ? QUICK_SIZES : FULL_SIZES
+const variantIndex = process.argv.indexOf("--variant")
+const variant = (variantIndex >= 0 ? process.argv[variantIndex + 1] : "json") as Variant
+if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`)
 const profileIndex = process.argv.indexOf("--profile")
 const profileFile = profileIndex >= 0 ? process.argv[profileIndex + 1] : undefined
 
@@ -52,18 +60,18 @@ const openClient = async (): Promise<BenchClient> => {
       const module = process.env["BENCH_EFFECT_MODULE"]
       const mod = (module !== undefined && module !== ""
         ? await import(resolve(module))
-        : await import("./clients/effect.ts")) as { open: (c: string) => Promise<BenchClient> }
-      return mod.open(connectionString)
+        : await import("./clients/effect.ts")) as { open: (c: string, v: Variant) => Promise<BenchClient> }
+      return mod.open(connectionString, variant)
     }
     case "effect-notrace":
       process.env["BENCH_EFFECT_TRACING"] = "false"
-      return (await import("./clients/effect.ts")).open(connectionString)
+      return (await import("./clients/effect.ts")).open(connectionString, variant)
     case "official":
-      return (await import("./clients/official.ts")).open(connectionString)
+      return (await import("./clients/official.ts")).open(connectionString, variant)
     case "floor":
-      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "batch" })
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "batch", variant })
     case "floor-append":
-      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "append" })
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "append", variant })
   }
 }
 
@@ -205,6 +213,7 @@ const main = async () => {
     client: clientName,
     workload,
     framing,
+    variant,
     events,
     ops,
     wallMs,
@@ -245,6 +254,6 @@ const main = async () => {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`worker ${clientName}/${workload}/${framing} failed: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.stderr.write(`worker ${clientName}/${workload}/${framing}/${variant} failed: ${error instanceof Error ? error.stack : String(error)}\n`)
   process.exit(1)
 })

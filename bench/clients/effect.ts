@@ -1,18 +1,22 @@
 /**
  * effect-esdb, used the way its documentation shows: one layer per process, each workload written
  * as one Effect program (loops inside `Effect.gen`, streams consumed with `Stream.runForEach`).
+ * In the `json` variant the consumer gets each event's data through `RecordedEvent.dataJson`,
+ * the documented way to parse it.
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { EventStoreDB, NewEvents, Streams } from "../../src/index.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
-import type { BenchClient, Payload } from "../lib/common.ts"
+import { type BenchClient, jsonField, type Payload, type Variant } from "../lib/common.ts"
 
-const toEvent = (p: Payload) => NewEvents.json(p.type, p.value)
+const encoder = new TextEncoder()
+const toEvent = (p: Payload) =>
+  p.binary === true ? NewEvents.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvents.json(p.type, p.value)
 const any = { currentVersion: "any" } as const
 
-export const open = async (connectionString: string): Promise<BenchClient> => {
+export const open = async (connectionString: string, variant: Variant = "json"): Promise<BenchClient> => {
   // BENCH_EFFECT_TRACING=false: the client's `tracing: false` option (no spans at all)
   const tracing = process.env["BENCH_EFFECT_TRACING"] !== "false"
   const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing }))
@@ -20,10 +24,12 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
     return yield* Streams.Streams
   }))
   let sum = 0
-  const touch = (event: RecordedEvent) =>
-    Effect.sync(() => {
-      sum += event.type.length
-    })
+  const json = variant === "json"
+  /** What the consumer does with each event (see BenchClient). */
+  const use = (event: RecordedEvent) => {
+    sum += event.type.length + (json ? jsonField(event.dataJson) : event.data.length)
+  }
+  const touch = (event: RecordedEvent) => Effect.sync(() => use(event))
 
   const appendSequential: BenchClient["appendSequential"] = (stream, n, payload, latencies) =>
     runtime.runPromise(Effect.gen(function*() {
@@ -70,7 +76,7 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
             Effect.sync(() => {
               for (const event of events) {
                 seen++
-                sum += event.type.length
+                use(event)
               }
             })
           )

@@ -4,12 +4,14 @@
  *
  * Appends go over one long-lived BatchAppend stream (what the official client does when the node
  * advertises it, and the cheapest RPC per append); `floor-append` uses the Append RPC instead.
+ * In the `json` variant the consumer gets each event's data through `JSON.parse` of its UTF-8
+ * text; in the `binary` variant, as the decoded bytes.
  */
 import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from "../../src/generated/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
-import type { BenchClient, Payload } from "../lib/common.ts"
+import { type BenchClient, jsonField, type Payload, type Variant } from "../lib/common.ts"
 
 /**
  * The floor's channel options. The 4 MiB HTTP/2 flow-control window is the one that matters
@@ -23,6 +25,8 @@ export const FLOOR_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 
 const empty = {}
 const contentTypeJson = { key: "content-type", value: "application/json" }
+const contentTypeBinary = { key: "content-type", value: "application/octet-stream" }
+const contentTypeOf = (p: Payload) => (p.binary === true ? contentTypeBinary : contentTypeJson)
 
 /** `esdb://host:port?…` → `host:port`. */
 export const targetOf = (connectionString: string): string => {
@@ -52,6 +56,8 @@ const readRequest = (stream: string | undefined, count: number | "subscription")
 
 export interface FloorOptions {
   readonly appendRpc: "batch" | "append"
+  /** What read consumers get (default `json`: parsed data). */
+  readonly variant?: Variant | undefined
   readonly channelOptions?: grpc.ChannelOptions | undefined
 }
 
@@ -61,6 +67,7 @@ export const open = async (connectionString: string, options: FloorOptions = { a
   const channelOptions = override !== undefined ? (JSON.parse(override) as grpc.ChannelOptions) : options.channelOptions ?? FLOOR_CHANNEL_OPTIONS
   const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), channelOptions)
   let sum = 0
+  const json = (options.variant ?? "json") === "json"
 
   // ---- BatchAppend: one duplex stream, replies matched by correlation id ----
   let batch: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp> | undefined
@@ -98,7 +105,7 @@ export const open = async (connectionString: string, options: FloorOptions = { a
         },
         proposedMessages: payloads.map((p) => ({
           id: { value: { $case: "string", value: randomUUID() } },
-          metadata: [{ key: "type", value: p.type }, contentTypeJson],
+          metadata: [{ key: "type", value: p.type }, contentTypeOf(p)],
           customMetadata: Buffer.alloc(0),
           data: toBuffer(p.value)
         })),
@@ -126,7 +133,7 @@ export const open = async (connectionString: string, options: FloorOptions = { a
             $case: "proposedMessage",
             value: {
               id: { value: { $case: "string", value: randomUUID() } },
-              metadata: [{ key: "type", value: p.type }, contentTypeJson],
+              metadata: [{ key: "type", value: p.type }, contentTypeOf(p)],
               customMetadata: Buffer.alloc(0),
               data: toBuffer(p.value)
             }
@@ -175,7 +182,14 @@ export const open = async (connectionString: string, options: FloorOptions = { a
         const content = resp.content
         if (content?.$case !== "event" || done) return
         const event = content.value.event
-        if (event !== undefined) sum += event.metadata.length
+        if (event !== undefined) {
+          // what the consumer does with each event (see BenchClient)
+          const data = event.data
+          let typeLength = 0
+          for (const entry of event.metadata) if (entry.key === "type") typeLength = entry.value.length
+          sum += typeLength +
+            (json ? jsonField(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"))) : data.length)
+        }
         seen++
         if (seen >= count) {
           done = true

@@ -47,6 +47,21 @@ export const CLIENT_TITLES: Record<ClientName, string> = {
 
 export type Framing = "message" | "coalesced" | "external"
 
+/**
+ * What the read workloads hand their consumer. `json`: events are `application/json` and every
+ * client delivers each event's data parsed (effect-esdb with `RecordedEvent.dataJson`, the floor
+ * with `JSON.parse`, the official client as it always does for JSON events), and the consumer
+ * reads a field of it. `binary`: the same 200 bytes as `application/octet-stream` events, which
+ * nobody parses; the consumer reads the data's length.
+ */
+export const VARIANTS = ["json", "binary"] as const
+export type Variant = (typeof VARIANTS)[number]
+
+export const VARIANT_TITLES: Record<Variant, string> = {
+  json: "json (data parsed)",
+  binary: "binary (bytes)"
+}
+
 /** Sizes of one run. */
 export interface Sizes {
   readonly append1: { readonly ops: number; readonly warmup: number }
@@ -104,19 +119,41 @@ export const jsonOfSize = (bytes: number, n: number): { n: number; pad: string }
   return { n, pad: "x".repeat(Math.max(0, bytes - base)) }
 }
 
-/** What an append carries: an event type and a JSON value the client serializes itself. */
+/**
+ * What an append carries: an event type and a JSON value the client serializes itself; with
+ * `binary`, the serialized bytes are appended as an `application/octet-stream` event.
+ */
 export interface Payload {
   readonly type: string
   readonly value: unknown
+  readonly binary?: boolean | undefined
 }
 
 export const smallPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(100, i) })
 export const kibPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(1024, i) })
-export const readPayload = (i: number): Payload => ({ type: SEED.eventType, value: jsonOfSize(200, i) })
+export const readPayload = (i: number, variant: Variant = "json"): Payload => ({
+  type: SEED.eventType,
+  value: jsonOfSize(200, i),
+  binary: variant === "binary"
+})
+
+/**
+ * What the consumer of a `json` read takes from each parsed event's data: its `n` field (0 for
+ * data without one, e.g. a system event's), so parsing cannot be skipped or deferred.
+ */
+export const jsonField = (value: unknown): number => {
+  const n = (value as { readonly n?: unknown } | null)?.n
+  return typeof n === "number" ? n : 0
+}
 
 /**
  * What each client implements. Every method runs a whole workload and resolves when it is done;
  * `latencies`, when given, receives the duration of each append in milliseconds.
+ *
+ * Reads and subscriptions hand each event to a consumer that adds to the checksum the length of
+ * the event's type, plus, in the `json` variant, {@link jsonField} of its parsed data, or, in the
+ * `binary` variant, the length of its data in bytes. Every client of one variant thus does the
+ * same work, and their checksums agree when they saw the same events.
  */
 export interface BenchClient {
   /** `n` sequential appends of one event each to `stream` (expected state: any). */
@@ -141,6 +178,8 @@ export interface Sample {
   readonly client: ClientName
   readonly workload: Workload
   readonly framing: Framing
+  /** The read variant (appends: always `json`); absent in results from before the variants. */
+  readonly variant?: Variant | undefined
   readonly events: number
   readonly ops: number
   readonly wallMs: number

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
-import { type Framing, READY_PREFIX, type Sizes } from "./common.ts"
+import { type Framing, READY_PREFIX, type Sizes, type Variant } from "./common.ts"
 
 export const benchDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 export const rootDir = join(benchDir, "..")
@@ -94,10 +94,13 @@ export const runChild = (script: string, childArgs: ReadonlyArray<string>, extra
     })
   })
 
-/** Seeds a target with what the read workloads of `sizes` need (plus 1,000,000 events with `rss`). */
-export const seedTarget = async (target: Target, sizes: Sizes, rss: boolean) => {
-  log(`seeding ${target.framing} node${rss ? " (with the 1,000,000-event stream)" : ""}...`)
+/**
+ * Seeds a target with what the read workloads of `sizes` need (plus 1,000,000 events with `rss`),
+ * as events of one variant.
+ */
+export const seedTarget = async (target: Target, sizes: Sizes, rss: boolean, variant: Variant = "json") => {
+  log(`seeding ${target.framing} node with ${variant} events${rss ? " (with the 1,000,000-event stream)" : ""}...`)
   const stream = sizes.readStream.events + sizes.readStream.warmup
   const all = Math.max(sizes.readAll.events + sizes.readAll.warmup, sizes.subscribeAll.events + sizes.subscribeAll.warmup, stream)
-  await runChild("seed.ts", [target.connectionString, "--stream", String(stream), "--all", String(all), ...(rss ? ["--rss"] : [])])
+  await runChild("seed.ts", [target.connectionString, "--stream", String(stream), "--all", String(all), "--variant", variant, ...(rss ? ["--rss"] : [])])
 }

@@ -12,6 +12,8 @@ import {
   READ_WORKLOADS,
   type Sample,
   type Sizes,
+  type Variant,
+  VARIANT_TITLES,
   type Workload,
   WORKLOAD_TITLES,
   workloadTitles
@@ -35,7 +37,7 @@ type RoundSample = Sample & { readonly round: number; readonly rss?: { beforeMB:
 export interface Results {
   readonly meta: Meta
   readonly samples: ReadonlyArray<RoundSample>
-  readonly failures: ReadonlyArray<{ client: ClientName; workload: Workload; framing: Framing; error: string }>
+  readonly failures: ReadonlyArray<{ client: ClientName; workload: Workload; framing: Framing; variant?: Variant; error: string }>
 }
 
 export type RssResults = Results
@@ -57,10 +59,24 @@ const maxOf = (values: ReadonlyArray<number>): number => {
 }
 const otherShare = (s: Sample) => (typeof s.otherCpuMs === "number" ? s.otherCpuMs / s.wallMs : Number.NaN)
 
+/**
+ * A cell's variant: results from before the variants existed are `mixed` (JSON events; the
+ * official client parsed them, the others handed over bytes).
+ */
+export type CellVariant = Variant | "mixed"
+
+const variantOf = (s: Sample): CellVariant => s.variant ?? "mixed"
+
+const CELL_VARIANT_TITLES: Record<CellVariant, string> = {
+  ...VARIANT_TITLES,
+  mixed: "mixed (only the official client parsed)"
+}
+
 export interface Cell {
   readonly client: ClientName
   readonly workload: Workload
   readonly framing: Framing
+  readonly variant: CellVariant
   readonly n: number
   readonly evps: number
   readonly evpsMin: number
@@ -81,7 +97,7 @@ export interface Cell {
 export const cells = (samples: ReadonlyArray<RoundSample>): Array<Cell> => {
   const groups = new Map<string, Array<RoundSample>>()
   for (const s of samples) {
-    const key = `${s.client}|${s.workload}|${s.framing}`
+    const key = `${s.client}|${s.workload}|${s.framing}|${variantOf(s)}`
     const list = groups.get(key) ?? []
     list.push(s)
     groups.set(key, list)
@@ -93,6 +109,7 @@ export const cells = (samples: ReadonlyArray<RoundSample>): Array<Cell> => {
       client: first.client,
       workload: first.workload,
       framing: first.framing,
+      variant: variantOf(first),
       n: list.length,
       evps: median(speeds),
       evpsMin: Math.min(...speeds),
@@ -112,8 +129,34 @@ export const cells = (samples: ReadonlyArray<RoundSample>): Array<Cell> => {
   })
 }
 
-const find = (all: ReadonlyArray<Cell>, client: ClientName, workload: Workload, framing: Framing) =>
-  all.find((c) => c.client === client && c.workload === workload && c.framing === framing)
+const find = (all: ReadonlyArray<Cell>, client: ClientName, workload: Workload, framing: Framing, variant?: CellVariant) =>
+  all.find((c) => c.client === client && c.workload === workload && c.framing === framing && (variant === undefined || c.variant === variant))
+
+/** The variants present among the read cells, in report order. */
+const readVariants = (all: ReadonlyArray<Cell>): Array<CellVariant> =>
+  (["json", "binary", "mixed"] as const).filter((v) => all.some((c) => c.variant === v && READ_WORKLOADS.includes(c.workload)))
+
+/**
+ * The work check: for each read workload, framing, variant and round, whether every client's
+ * checksum (what its consumer took from the events, see BenchClient) is the same.
+ */
+export const checksumMismatches = (samples: ReadonlyArray<RoundSample>): Array<string> => {
+  const groups = new Map<string, Array<RoundSample>>()
+  for (const s of samples) {
+    if (!READ_WORKLOADS.includes(s.workload) || s.variant === undefined) continue
+    const key = `${s.workload} / ${s.framing} / ${s.variant} / round ${s.round}`
+    const list = groups.get(key) ?? []
+    list.push(s)
+    groups.set(key, list)
+  }
+  const out: Array<string> = []
+  for (const [key, list] of groups) {
+    if (new Set(list.map((s) => s.checksum)).size > 1) {
+      out.push(`${key}: ${list.map((s) => `${s.client} ${s.checksum}`).join(", ")}`)
+    }
+  }
+  return out
+}
 
 /** The median over rounds of a per-round ratio (steadier than the ratio of medians). */
 const roundRatio = (a: Cell | undefined, b: Cell | undefined, metric: (s: Sample) => number): number => {
@@ -162,25 +205,31 @@ const targetsOf = (
     ["append-100", 2],
     ["append-concurrent", 1]
   ]
+  const variants = readVariants(all)
   for (const [workload, wanted] of speedTargets) {
-    const fs = READ_WORKLOADS.includes(workload) ? framings : [appendFraming(workload)]
+    const read = READ_WORKLOADS.includes(workload)
+    const fs = read ? framings : [appendFraming(workload)]
     for (const framing of fs) {
-      const r = speedRatio(find(all, "effect", workload, framing), find(all, "official", workload, framing))
-      out.push({
-        name: `effect-esdb ≥ ${wanted}× official: ${T[workload]}${READ_WORKLOADS.includes(workload) ? ` (${framing})` : ""}`,
-        measured: times(r),
-        pass: check(r, (v) => v >= wanted)
-      })
+      for (const variant of read ? variants : [undefined]) {
+        const r = speedRatio(find(all, "effect", workload, framing, variant), find(all, "official", workload, framing, variant))
+        out.push({
+          name: `effect-esdb ≥ ${wanted}× official: ${T[workload]}${read ? ` (${framing}, ${variant})` : ""}`,
+          measured: times(r),
+          pass: check(r, (v) => v >= wanted)
+        })
+      }
     }
   }
   for (const workload of READ_WORKLOADS) {
     for (const framing of framings) {
-      const r = cpuRatio(find(all, "effect", workload, framing), find(all, "floor", workload, framing))
-      out.push({
-        name: `client CPU per event ≤ 1.3× the floor: ${T[workload]} (${framing})`,
-        measured: times(r),
-        pass: check(r, (v) => v <= 1.3)
-      })
+      for (const variant of variants) {
+        const r = cpuRatio(find(all, "effect", workload, framing, variant), find(all, "floor", workload, framing, variant))
+        out.push({
+          name: `client CPU per event ≤ 1.3× the floor: ${T[workload]} (${framing}, ${variant})`,
+          measured: times(r),
+          pass: check(r, (v) => v <= 1.3)
+        })
+      }
     }
   }
   const nodeMax = maxOf(all.map((c) => c.nodeShareMax))
@@ -231,23 +280,35 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
   push(
     "### Reads and subscriptions",
     "",
-    "| workload | framing | client | events/s | client CPU ms/1k ev | peak RSS MB | node CPU µs/ev (core share) | × official | × floor | CPU ÷ floor |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    "| workload | framing | variant | client | events/s | client CPU ms/1k ev | peak RSS MB | node CPU µs/ev (core share) | × official | × floor | CPU ÷ floor |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
   )
   for (const workload of READ_WORKLOADS) {
     for (const framing of framings) {
-      const official = find(all, "official", workload, framing)
-      const floor = find(all, "floor", workload, framing)
-      for (const client of CLIENTS) {
-        const c = find(all, client, workload, framing)
-        if (c === undefined) continue
-        push(
-          `| ${T[workload]} | ${framing} | ${CLIENT_TITLES[client]} | ${int(c.evps)}${range(c)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} | ${times(cpuRatio(c, floor))} |`
-        )
+      for (const variant of readVariants(all)) {
+        const official = find(all, "official", workload, framing, variant)
+        const floor = find(all, "floor", workload, framing, variant)
+        for (const client of CLIENTS) {
+          const c = find(all, client, workload, framing, variant)
+          if (c === undefined) continue
+          push(
+            `| ${T[workload]} | ${framing} | ${CELL_VARIANT_TITLES[variant]} | ${CLIENT_TITLES[client]} | ${int(c.evps)}${range(c)} | ${fix(c.cpu1k)} | ${int(c.rssMB)} | ${fix(c.nodeUs)} (${pct(c.nodeShare)}) | ${times(speedRatio(c, official))} | ${times(speedRatio(c, floor))} | ${times(cpuRatio(c, floor))} |`
+          )
+        }
       }
     }
   }
-  push(`| ${T["persistent-subscription"]} | – | all | n/a (not yet implemented) | | | | | | |`, "")
+  push(`| ${T["persistent-subscription"]} | – | – | all | n/a (not yet implemented) | | | | | | |`, "")
+  const mismatches = checksumMismatches(results.samples)
+  const checked = results.samples.some((s) => READ_WORKLOADS.includes(s.workload) && s.variant !== undefined)
+  if (checked) {
+    push(
+      mismatches.length === 0
+        ? "Work check: in every round, every client's consumer took the same checksum from the same events (type lengths plus, for json, a field of each parsed value, for binary, each data length)."
+        : `Work check **failed**: the clients' checksums differ in ${mismatches.length} cell(s): ${mismatches.join("; ")}.`,
+      ""
+    )
+  }
 
   // appends
   push(
@@ -287,11 +348,11 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
     "",
     "Share of one core the node used over each measured window (max over samples), next to the client's:",
     "",
-    "| workload | framing | client | node CPU (max) | client CPU | other processes |",
+    "| workload | framing (variant) | client | node CPU (max) | client CPU | other processes |",
     "|---|---|---|---:|---:|---:|"
   )
   for (const c of [...all].sort((a, b) => (b.nodeShareMax || 0) - (a.nodeShareMax || 0)).slice(0, 8)) {
-    push(`| ${T[c.workload]} | ${c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
+    push(`| ${T[c.workload]} | ${READ_WORKLOADS.includes(c.workload) ? `${c.framing}, ${c.variant}` : c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
   }
   push("", "(the 8 cells where the node worked hardest)", "")
 
@@ -315,7 +376,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
 
   if (results.failures.length > 0) {
     push("### Failed measurements", "")
-    for (const f of results.failures) push(`- ${f.client} / ${f.workload} / ${f.framing}: ${f.error.replace(/\n/g, " ")}`)
+    for (const f of results.failures) push(`- ${f.client} / ${f.workload} / ${f.framing}${f.variant === undefined ? "" : ` / ${f.variant}`}: ${f.error.replace(/\n/g, " ")}`)
     push("")
   }
   return lines.join("\n")
