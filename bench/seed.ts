@@ -38,7 +38,7 @@ const seedStream = async (client: Awaited<ReturnType<typeof open>>, stream: stri
 
 const main = async () => {
   const t0 = performance.now()
-  const client = await open(connectionString, { appendRpc: "append", variant })
+  const client = await open(connectionString, { appendRpc: "append" })
   let written = await seedStream(client, SEED.readStream, streamEvents)
   const fillCount = Math.max(0, Math.ceil((allEvents - streamEvents) / SEED.fillEventsPerStream))
   const fills = Array.from({ length: fillCount }, (_, i) => `bench-fill-${i}`)

@@ -5,8 +5,8 @@
  *
  *   node bench/worker.ts <client> <workload> <framing> <connectionString> [nodeCpuUrl] [--quick] [--rss] [--variant json|binary]
  *
- * `--variant` (default `json`) says what the read consumers get: parsed JSON data or bytes (see
- * `Variant` in lib/common.ts); the node must hold events of that variant (bench/seed.ts).
+ * `--variant` (default `json`) labels the sample with the variant of the events the node holds
+ * (bench/seed.ts); every consumer parses the data of JSON events and takes other data as bytes.
  *
  * With `--profile <file.cpuprofile>`, the measured window (only) is profiled with the V8 sampling
  * profiler through node:inspector and written to that file.
@@ -60,18 +60,18 @@ const openClient = async (): Promise<BenchClient> => {
       const module = process.env["BENCH_EFFECT_MODULE"]
       const mod = (module !== undefined && module !== ""
         ? await import(resolve(module))
-        : await import("./clients/effect.ts")) as { open: (c: string, v: Variant) => Promise<BenchClient> }
-      return mod.open(connectionString, variant)
+        : await import("./clients/effect.ts")) as { open: (c: string) => Promise<BenchClient> }
+      return mod.open(connectionString)
     }
     case "effect-notrace":
       process.env["BENCH_EFFECT_TRACING"] = "false"
-      return (await import("./clients/effect.ts")).open(connectionString, variant)
+      return (await import("./clients/effect.ts")).open(connectionString)
     case "official":
-      return (await import("./clients/official.ts")).open(connectionString, variant)
+      return (await import("./clients/official.ts")).open(connectionString)
     case "floor":
-      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "batch", variant })
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "batch" })
     case "floor-append":
-      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "append", variant })
+      return (await import("./clients/floor.ts")).open(connectionString, { appendRpc: "append" })
   }
 }
 

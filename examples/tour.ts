@@ -5,14 +5,16 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Equal from "effect/Equal"
 import * as Stream from "effect/Stream"
-import { NewEvent, NewEvents, type RecordedEvent, Streams } from "../src/index.ts"
+import { Filter, NewEvent, NewEvents, type RecordedEvent, Streams } from "../src/index.ts"
 
 /** What the tour observed, for the test to check. */
 export interface TourResult {
   readonly conflict: string
   readonly idempotentSamePosition: boolean
   readonly missing: ReadonlyArray<RecordedEvent>
+  readonly readBackEqual: boolean
   readonly version: bigint | "no_stream"
   readonly headAtLeastLastAppend: boolean
   readonly pageTypes: ReadonlyArray<string>
@@ -49,6 +51,10 @@ export const tour = (suffix: string) =>
       Console.log(e.streamPosition, e.type, e.contentType))
     const linked = yield* streams.get(`$et-${created}`, { backwards: true, resolveLinks: true })
 
+    // a recorded event equals the new event it was appended from (id, type, data, metadata, content type)
+    const [recorded1, , recorded3] = yield* streams.get(order, { limit: 3 })
+    const readBackEqual = Equal.equals(recorded1, event1) && recorded3!.equals(event3) && !Equal.equals(recorded1, event2)
+
     // a missing stream fails with NotFound
     const missing = yield* streams.get(`no-such-stream-${suffix}`).pipe(
       Effect.catchTag("NotFound", () => Effect.succeed<ReadonlyArray<RecordedEvent>>([]))
@@ -64,6 +70,9 @@ export const tour = (suffix: string) =>
     yield* Stream.runDrain(streams.readAll({ filterInclude: [created, "OrderCancelled"], limit: 10 }))
     yield* Stream.runDrain(streams.readAll({ filterExclude: ["order-.*"], filterByStreamName: true, limit: 10 }))
     yield* Stream.runDrain(streams.readAll({ filterExclude: [], limit: 10 }))
+    // the seed's constants: extend the default exclusion, or select system events only
+    yield* Stream.runDrain(streams.readAll({ filterExclude: [...Filter.DEFAULT_EXCLUDE_FILTER, ".*Snapshot"], limit: 10 }))
+    yield* Stream.runDrain(streams.readAll({ filterInclude: [Filter.ESDB_SYSTEM_EVENTS_REGEX], limit: 10 }))
 
     // catch-up subscriptions, until they go live
     const subscribed = yield* streams.subscribeToAll({
@@ -105,6 +114,7 @@ export const tour = (suffix: string) =>
       conflict,
       idempotentSamePosition: again === position1,
       missing,
+      readBackEqual,
       version,
       headAtLeastLastAppend: head >= position2,
       pageTypes: Array.from(page, (e) => e.type),

@@ -5,9 +5,9 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { tour } from "../examples/tour.ts"
-import { nodeWithClient } from "./client/_support.ts"
+import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
-layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
+layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
   "README examples",
   (it) => {
     it.effect("the Streams tour", () =>
@@ -17,6 +17,7 @@ layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTe
         assert.strictEqual(result.conflict, `stream order-${suffix} is at 3, not 0`)
         assert.isTrue(result.idempotentSamePosition)
         assert.deepStrictEqual(result.missing, [])
+        assert.isTrue(result.readBackEqual)
         assert.strictEqual(result.version, 3n)
         assert.isTrue(result.headAtLeastLastAppend)
         assert.deepStrictEqual(result.pageTypes.length, 2)

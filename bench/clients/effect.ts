@@ -1,22 +1,22 @@
 /**
  * effect-esdb, used the way its documentation shows: one layer per process, each workload written
  * as one Effect program (loops inside `Effect.gen`, streams consumed with `Stream.runForEach`).
- * In the `json` variant the consumer gets each event's data through `RecordedEvent.dataJson`,
- * the documented way to parse it.
+ * The consumer gets the data of JSON events through `RecordedEvent.dataJson`, the documented
+ * way to parse it, and the data of other events as bytes.
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { EventStoreDB, NewEvents, Streams } from "../../src/index.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
-import { type BenchClient, jsonField, type Payload, type Variant } from "../lib/common.ts"
+import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
 
 const encoder = new TextEncoder()
 const toEvent = (p: Payload) =>
   p.binary === true ? NewEvents.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvents.json(p.type, p.value)
 const any = { currentVersion: "any" } as const
 
-export const open = async (connectionString: string, variant: Variant = "json"): Promise<BenchClient> => {
+export const open = async (connectionString: string): Promise<BenchClient> => {
   // BENCH_EFFECT_TRACING=false: the client's `tracing: false` option (no spans at all)
   const tracing = process.env["BENCH_EFFECT_TRACING"] !== "false"
   const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing }))
@@ -24,10 +24,9 @@ export const open = async (connectionString: string, variant: Variant = "json"):
     return yield* Streams.Streams
   }))
   let sum = 0
-  const json = variant === "json"
   /** What the consumer does with each event (see BenchClient). */
   const use = (event: RecordedEvent) => {
-    sum += event.type.length + (json ? jsonField(event.dataJson) : event.data.length)
+    sum += event.type.length + (event.contentType === "application/json" ? jsonField(event.dataJson) : event.data.length)
   }
   const touch = (event: RecordedEvent) => Effect.sync(() => use(event))
 

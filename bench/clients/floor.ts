@@ -4,14 +4,14 @@
  *
  * Appends go over one long-lived BatchAppend stream (what the official client does when the node
  * advertises it, and the cheapest RPC per append); `floor-append` uses the Append RPC instead.
- * In the `json` variant the consumer gets each event's data through `JSON.parse` of its UTF-8
- * text; in the `binary` variant, as the decoded bytes.
+ * The consumer gets the data of JSON events through `JSON.parse` of its UTF-8 text, and the data
+ * of other events as the decoded bytes.
  */
 import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from "../../src/generated/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
-import { type BenchClient, jsonField, type Payload, type Variant } from "../lib/common.ts"
+import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
 
 /**
  * The floor's channel options. The 4 MiB HTTP/2 flow-control window is the one that matters
@@ -56,8 +56,6 @@ const readRequest = (stream: string | undefined, count: number | "subscription")
 
 export interface FloorOptions {
   readonly appendRpc: "batch" | "append"
-  /** What read consumers get (default `json`: parsed data). */
-  readonly variant?: Variant | undefined
   readonly channelOptions?: grpc.ChannelOptions | undefined
 }
 
@@ -67,7 +65,6 @@ export const open = async (connectionString: string, options: FloorOptions = { a
   const channelOptions = override !== undefined ? (JSON.parse(override) as grpc.ChannelOptions) : options.channelOptions ?? FLOOR_CHANNEL_OPTIONS
   const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), channelOptions)
   let sum = 0
-  const json = (options.variant ?? "json") === "json"
 
   // ---- BatchAppend: one duplex stream, replies matched by correlation id ----
   let batch: grpc.ClientDuplexStream<BatchAppendReq, BatchAppendResp> | undefined
@@ -186,7 +183,11 @@ export const open = async (connectionString: string, options: FloorOptions = { a
           // what the consumer does with each event (see BenchClient)
           const data = event.data
           let typeLength = 0
-          for (const entry of event.metadata) if (entry.key === "type") typeLength = entry.value.length
+          let json = false
+          for (const entry of event.metadata) {
+            if (entry.key === "type") typeLength = entry.value.length
+            else if (entry.key === "content-type") json = entry.value === "application/json"
+          }
           sum += typeLength +
             (json ? jsonField(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"))) : data.length)
         }

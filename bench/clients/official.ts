@@ -2,18 +2,17 @@
  * The official client, `@kurrent/kurrentdb-client`, used as its documentation shows. Its reads
  * ($all and streams) go through the native Rust bridge; subscriptions and appends through
  * grpc-js and google-protobuf (appends over BatchAppend when the node advertises it). It parses
- * the data of every `application/json` event itself (the `json` variant's consumer reads a field of
- * it) and hands `application/octet-stream` data over as bytes.
+ * the data of every `application/json` event itself and hands other data over as bytes.
  */
 import { ANY, binaryEvent, jsonEvent, KurrentDBClient, START, type ResolvedEvent } from "@kurrent/kurrentdb-client"
-import { type BenchClient, jsonField, type Payload, type Variant } from "../lib/common.ts"
+import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
 
 const toEvent = (p: Payload) =>
   p.binary === true
     ? binaryEvent({ type: p.type, data: Buffer.from(JSON.stringify(p.value)) })
     : jsonEvent({ type: p.type, data: p.value as Record<string, unknown> })
 
-export const open = async (connectionString: string, variant: Variant = "json"): Promise<BenchClient> => {
+export const open = async (connectionString: string): Promise<BenchClient> => {
   // the client warns that `esdb://` is deprecated; `kurrentdb://` is the same string otherwise
   const client = KurrentDBClient.connectionString(connectionString.replace(/^esdb(\+discover)?:/i, "kurrentdb$1:"))
   let sum = 0
@@ -45,12 +44,11 @@ export const open = async (connectionString: string, variant: Variant = "json"):
     }))
   }
 
-  const json = variant === "json"
-  /** What the consumer does with each event (see BenchClient). */
+  /** What the consumer does with each event (see BenchClient): the client parsed JSON events. */
   const touch = (resolved: ResolvedEvent) => {
     const event = resolved.event
     if (event === undefined) return
-    sum += event.type.length + (json ? jsonField(event.data) : event.data instanceof Uint8Array ? event.data.length : 0)
+    sum += event.type.length + (event.isJson ? jsonField(event.data) : (event.data as Uint8Array).length)
   }
 
   const readStream: BenchClient["readStream"] = async (stream, count) => {

@@ -48,11 +48,12 @@ export const CLIENT_TITLES: Record<ClientName, string> = {
 export type Framing = "message" | "coalesced" | "external"
 
 /**
- * What the read workloads hand their consumer. `json`: events are `application/json` and every
- * client delivers each event's data parsed (effect-esdb with `RecordedEvent.dataJson`, the floor
- * with `JSON.parse`, the official client as it always does for JSON events), and the consumer
- * reads a field of it. `binary`: the same 200 bytes as `application/octet-stream` events, which
- * nobody parses; the consumer reads the data's length.
+ * What the read workloads' events are. `json`: `application/json` events, whose data every client
+ * delivers parsed (effect-esdb with `RecordedEvent.dataJson`, the floor with `JSON.parse`, the
+ * official client as it always does for JSON events), and the consumer reads a field of it.
+ * `binary`: the same 200 bytes as `application/octet-stream` events, which nobody parses; the
+ * consumer reads the data's length. (Every client decides by each event's content type, as the
+ * official client does, so system events a node may hold are treated alike too.)
  */
 export const VARIANTS = ["json", "binary"] as const
 export type Variant = (typeof VARIANTS)[number]
@@ -151,9 +152,10 @@ export const jsonField = (value: unknown): number => {
  * `latencies`, when given, receives the duration of each append in milliseconds.
  *
  * Reads and subscriptions hand each event to a consumer that adds to the checksum the length of
- * the event's type, plus, in the `json` variant, {@link jsonField} of its parsed data, or, in the
- * `binary` variant, the length of its data in bytes. Every client of one variant thus does the
- * same work, and their checksums agree when they saw the same events.
+ * the event's type, plus, for an `application/json` event, {@link jsonField} of its parsed data
+ * (parsed by the client or with the client's documented accessor), or, for any other, the length
+ * of its data in bytes. Every client thus does the same work, and their checksums agree when they
+ * saw the same events.
  */
 export interface BenchClient {
   /** `n` sequential appends of one event each to `stream` (expected state: any). */

@@ -304,7 +304,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
   if (checked) {
     push(
       mismatches.length === 0
-        ? "Work check: in every round, every client's consumer took the same checksum from the same events (type lengths plus, for json, a field of each parsed value, for binary, each data length)."
+        ? "Work check: in every round, every client's consumer took the same checksum from the same events (type lengths plus, for JSON events, a field of each parsed value, for the others, each data length)."
         : `Work check **failed**: the clients' checksums differ in ${mismatches.length} cell(s): ${mismatches.join("; ")}.`,
       ""
     )
