@@ -47,6 +47,14 @@ export * as NewEvents from "./domain/NewEvent.ts"
 export { RecordedEvent } from "./domain/RecordedEvent.ts"
 
 /**
+ * What new and recorded events have in common (id, type, data, metadata, content type), which
+ * their equality compares.
+ *
+ * @since 0.1.0
+ */
+export { type EventContent, sameContent } from "./domain/EventContent.ts"
+
+/**
  * A filtered-subscription checkpoint.
  *
  * @since 0.1.0
