@@ -13,9 +13,8 @@ import {
   classifyError,
   classifyRpcStatus,
   type EsdbError,
-  isRetryable,
-  isTransient
-} from "../src/internal/classifyError.ts"
+} from "../src/internal/transport/classifyError.ts"
+import { isRetryable, isTransient } from "../src/internal/transport/Retry.ts"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
