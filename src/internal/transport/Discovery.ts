@@ -32,6 +32,7 @@ import { GrpcError } from "../../errors/GrpcError.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { type ClusterInfo, GossipClient, MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import { type Endpoint, formatEndpoint, type NodePreference } from "../ConnectionString.ts"
+import { StatusCode } from "./grpcStatus.ts"
 
 /**
  * A node's role in the cluster, by name (the `VNodeState` enum of gossip.proto). Numbers the
@@ -235,9 +236,9 @@ export type GossipReadError = ServiceUnavailable | DeadlineExceeded | GrpcError
 const toGossipError = (endpoint: Endpoint, error: grpc.ServiceError): GossipReadError => {
   const where = `gossip read from ${formatEndpoint(endpoint)}`
   switch (error.code) {
-    case grpc.status.DEADLINE_EXCEEDED:
+    case StatusCode.DEADLINE_EXCEEDED:
       return new DeadlineExceeded({ reason: `${where} timed out: ${error.details}` })
-    case grpc.status.UNAVAILABLE:
+    case StatusCode.UNAVAILABLE:
       return new ServiceUnavailable({ reason: `${where} failed: ${error.details}`, cause: error })
     default: {
       const metadata: Record<string, Array<string>> = {}

@@ -15,6 +15,7 @@
  */
 import * as grpc from "@grpc/grpc-js"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -32,6 +33,7 @@ import { type ConnectionSettings, type Endpoint, parseConnectionString } from ".
 import type { CallError } from "./CallError.ts"
 import { callMetadata, channelOptions, transportSecurity } from "./ChannelConfig.ts"
 import { type ClassifyContext, classifyError } from "./classifyError.ts"
+import { StatusCode } from "./grpcStatus.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
 import { type CallOptions, type ConnectionOptions, defaultRetrySchedule } from "./Options.ts"
 import { canResume, isRetryable, needsReconnect } from "./Retry.ts"
@@ -77,6 +79,14 @@ export interface DuplexCall<I> {
 }
 
 /**
+ * Failures of {@link TransportShape.reconnect}.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReconnectError = DiscoveryFailed | ConnectionClosed | ServiceUnavailable
+
+/**
  * The transport service.
  *
  * @internal
@@ -114,8 +124,12 @@ export interface TransportShape {
   readonly resumable: <A, E extends CallError>(make: () => Stream.Stream<A, E>) => Stream.Stream<A, E>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
-  /** Closes the current connection and opens a new one (rediscovering the node), once however many fibers ask at once. */
-  readonly reconnect: Effect.Effect<void, DiscoveryFailed | ConnectionClosed>
+  /**
+   * Closes the current connection and connects again (rediscovering the node for cluster
+   * strings), waiting until connected. Fibers asking while a reconnect runs share it: one
+   * reconnect however many ask at once.
+   */
+  readonly reconnect: Effect.Effect<void, ReconnectError>
   /** How many connections were opened so far (1 after the first call, +1 per reconnect). */
   readonly generation: () => number
   /** Whether the scope that made the transport has closed. */
@@ -464,17 +478,15 @@ export const make = (
         call.on("error", (failure: unknown) => end(() => classify(slot, failure, undefined, runFork)))
         // a call the node ended without an error ("error" reports the others)
         call.on("status", (status: grpc.StatusObject) => {
-          if (status.code === grpc.status.OK) end(() => new ServiceUnavailable({ reason: "The call was ended by the node" }))
+          if (status.code === StatusCode.OK) end(() => new ServiceUnavailable({ reason: "The call was ended by the node" }))
         })
         if (slot.closed) endWith(replaced())
         else slot.owned.add(endWith)
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
-            if (!ended) {
-              ended = true
-              slot.owned.delete(endWith)
-              call.cancel()
-            }
+            if (ended) return
+            end(() => closed ? closedError() : new ServiceUnavailable({ reason: "The call's scope was closed" }))
+            call.cancel()
           })
         )
         return {
@@ -523,15 +535,43 @@ export const make = (
       return loop()
     }
 
+    // Waits until the slot's channel has connected (or failed to), starting the connection.
+    const whenConnected = (slot: Slot): Effect.Effect<void, ServiceUnavailable> =>
+      Effect.callback<void, ServiceUnavailable>((resume) => {
+        const deadline = Date.now() + Math.min(settings.defaultDeadline ?? 10_000, MAX_DEADLINE_MS)
+        const check = () => {
+          const state = slot.channel.getConnectivityState(true)
+          if (state === grpc.connectivityState.READY) return resume(Effect.void)
+          if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
+            return resume(Effect.fail(new ServiceUnavailable({ reason: `Could not connect to ${slot.endpoint.host}:${slot.endpoint.port}` })))
+          }
+          slot.channel.watchConnectivityState(state, deadline, (error) => {
+            if (error === undefined) return check()
+            resume(Effect.fail(new ServiceUnavailable({ reason: `Could not connect to ${slot.endpoint.host}:${slot.endpoint.port} in time` })))
+          })
+        }
+        check()
+      })
+
+    // One reconnect at a time: fibers asking while one runs wait for it and share its result.
+    let reconnecting: Deferred.Deferred<void, ReconnectError> | undefined
     const reconnect: TransportShape["reconnect"] = Effect.suspend(() => {
-      const asked = generation
-      return lock.withPermits(1)(Effect.suspend(() => {
+      if (closed) return Effect.fail(closedError())
+      if (reconnecting !== undefined) return Deferred.await(reconnecting)
+      const done = Deferred.makeUnsafe<void, ReconnectError>()
+      reconnecting = done
+      const run: Effect.Effect<void, ReconnectError> = lock.withPermits(1)(Effect.suspend(() => {
         if (closed) return Effect.fail(closedError())
-        // someone reconnected since this fiber asked: that reconnect serves it too
-        if (generation !== asked) return Effect.void
         closeSlots(replaced())
-        return Effect.asVoid(openPrimary)
-      }))
+        return openPrimary
+      })).pipe(Effect.flatMap(whenConnected))
+      return run.pipe(
+        Effect.onExit((exit) =>
+          Effect.sync(() => {
+            reconnecting = undefined
+          }).pipe(Effect.andThen(Deferred.done(done, exit)))
+        )
+      )
     })
 
     // spans are built without stack capture (a library span always starts on the same line), and
