@@ -14,6 +14,8 @@
  * @internal
  */
 import * as grpc from "@grpc/grpc-js"
+import * as net from "node:net"
+import * as tls from "node:tls"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -27,6 +29,7 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import { ConnectionClosed } from "../../errors/ConnectionClosed.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
+import { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
 import type { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
 import { type ConnectionSettings, type Endpoint, parseConnectionString } from "../ConnectionString.ts"
@@ -114,14 +117,17 @@ export interface TransportShape {
     method: Method<I, O>,
     handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
-  /** Runs `effect` again under the retry `Schedule` while its failure is retryable. */
-  readonly retry: <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
+   * connect is diagnosed first: `tls=false` against a node that speaks TLS is a TlsFailed.
+   */
+  readonly retry: <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TlsFailed, R>
   /**
    * Makes a read or subscription resume after connection failures: `make` is called again (it
    * reads its own cursor, which the caller creates per run), following the retry `Schedule`,
    * which starts afresh once an attempt delivered something.
    */
-  readonly resumable: <A, E extends CallError>(make: () => Stream.Stream<A, E>) => Stream.Stream<A, E>
+  readonly resumable: <A, E extends CallError>(make: () => Stream.Stream<A, E>) => Stream.Stream<A, E | TlsFailed>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
   /**
@@ -214,6 +220,7 @@ export const make = (
     let slots: Array<Slot> = []
     let leaderHint: Endpoint | undefined
     let failedEndpoint: Endpoint | undefined
+    let lastEndpoint: Endpoint | undefined
     const running = new Set<Running>()
 
     const closedError = () => new ConnectionClosed({ reason: "The connection was closed: the scope of its layer has ended" })
@@ -274,6 +281,7 @@ export const make = (
       (endpoint) => {
         if (closed) return Effect.fail(closedError())
         generation++
+        lastEndpoint = endpoint
         const slot = openSlot(endpoint)
         slots = [slot]
         return Effect.succeed(slot)
@@ -501,23 +509,64 @@ export const make = (
         }
       })
 
+    // A connection that could not be made over plain text may be one to a node that speaks TLS:
+    // grpc-js only says "Failed to connect". A TLS handshake with the endpoint tells.
+    const speaksTls = (endpoint: Endpoint): Effect.Effect<boolean> =>
+      Effect.callback<boolean>((resume) => {
+        const socket = tls.connect({
+          host: endpoint.host,
+          port: endpoint.port,
+          rejectUnauthorized: false,
+          ALPNProtocols: ["h2"],
+          ...(net.isIP(endpoint.host) === 0 ? { servername: endpoint.host } : {})
+        })
+        const finish = (result: boolean) => {
+          clearTimeout(timer)
+          socket.destroy()
+          resume(Effect.succeed(result))
+        }
+        const timer = setTimeout(() => finish(false), 1000)
+        socket.once("secureConnect", () => finish(true))
+        socket.once("error", () => finish(false))
+        return Effect.sync(() => {
+          clearTimeout(timer)
+          socket.destroy()
+        })
+      })
+    const connectFailed = (error: CallError): error is ServiceUnavailable =>
+      !settings.tls && error._tag === "ServiceUnavailable" && /no connection established/i.test(error.reason)
+    const diagnose = <E extends CallError>(error: E): Effect.Effect<E | TlsFailed> => {
+      const endpoint = lastEndpoint
+      if (endpoint === undefined || !connectFailed(error)) return Effect.succeed(error)
+      return Effect.map(speaksTls(endpoint), (isTls): E | TlsFailed =>
+        isTls
+          ? new TlsFailed({
+            reason: `${endpoint.host}:${endpoint.port} speaks TLS but the connection string says tls=false: ` +
+              `use tls=true (with TlsCaFile=<path> for a node whose CA is not trusted by the system)`,
+            cause: error
+          })
+          : error)
+    }
+
     // The retry machinery is set up only after a first retryable failure (it costs a few µs per
     // call otherwise); that failure is replayed into it, so the schedule sees the same sequence.
-    const retry = <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.catchIf(effect, (error: E) => isRetryable(error), (first: E) => {
-        let replay: E | undefined = first
-        const again = Effect.suspend(() => {
-          if (replay === undefined) return effect
-          const error = replay
-          replay = undefined
-          return Effect.fail(error)
-        })
-        return Effect.retry(again, { schedule: retrySchedule, while: (error: E) => isRetryable(error) })
-      })
+    const retry = <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TlsFailed, R> =>
+      Effect.catchIf(effect, (error: E) => isRetryable(error), (first: E) =>
+        Effect.flatMap(diagnose(first), (diagnosed) => {
+          if (diagnosed._tag === "TlsFailed") return Effect.fail(diagnosed)
+          let replay: E | undefined = first
+          const again = Effect.suspend(() => {
+            if (replay === undefined) return effect
+            const error = replay
+            replay = undefined
+            return Effect.fail(error)
+          })
+          return Effect.retry(again, { schedule: retrySchedule, while: (error: E) => isRetryable(error) })
+        }))
 
     const resumeSchedule = retrySchedule.pipe(Schedule.while(({ input }) => canResume(input)))
-    const resumable = <A, E extends CallError>(make: () => Stream.Stream<A, E>): Stream.Stream<A, E> => {
-      const loop = (): Stream.Stream<A, E> => {
+    const resumable = <A, E extends CallError>(make: () => Stream.Stream<A, E>): Stream.Stream<A, E | TlsFailed> => {
+      const loop = (): Stream.Stream<A, E | TlsFailed> => {
         let progressed = false
         return Stream.suspend(() => {
           progressed = false
@@ -528,8 +577,9 @@ export const make = (
             progressed = true
             return items
           }),
-          Stream.retry(resumeSchedule as Schedule.Schedule<unknown, E>),
-          Stream.catch((error: E) => (progressed && canResume(error) ? loop() : Stream.fail(error)))
+          Stream.catch((error: E) => Stream.fromEffect(Effect.flatMap(diagnose(error), Effect.fail))),
+          Stream.retry(resumeSchedule as Schedule.Schedule<unknown, E | TlsFailed>),
+          Stream.catch((error: E | TlsFailed) => (progressed && canResume(error) ? loop() : Stream.fail(error)))
         )
       }
       return loop()
