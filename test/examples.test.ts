@@ -19,6 +19,7 @@ layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTe
         assert.deepStrictEqual(result.missing, [])
         assert.strictEqual(result.version, 3n)
         assert.isTrue(result.headAtLeastLastAppend)
+        assert.isTrue(result.deletionsHavePositions)
         assert.deepStrictEqual(result.pageTypes.length, 2)
         assert.deepStrictEqual(result.linkedTypes, [`OrderCreated${suffix.replace(/-/g, "")}`])
         // the start position is exclusive: position1 is the commit position of the batch's last event
