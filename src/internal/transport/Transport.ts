@@ -384,7 +384,9 @@ export const make = (
               call = start(slot, metadata(spec.options), grpcOptions(spec), (error, response) => {
                 done()
                 resume(
-                  error ? Effect.fail(classify(slot, error, spec.context, runFork)) : Effect.succeed(response as O)
+                  error !== null || response === undefined
+                    ? Effect.fail(classify(slot, error, spec.context, runFork))
+                    : Effect.succeed(response)
                 )
               })
               running.add(call)
