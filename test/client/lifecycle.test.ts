@@ -12,7 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { EsdbConnection, type RecordedEvent, Streams } from "../../src/index.ts"
+import { type CaughtUp, type Checkpoint, EsdbConnection, type RecordedEvent, Streams } from "../../src/index.ts"
 import { clientLayer, collect, EmbeddedNode, indexOf, newEvents, nodeLayer, nodeWithClient, startProxy, uniqueStream, withHostPort } from "./_support.ts"
 
 layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("streams are descriptions", (it) => {
@@ -71,6 +71,20 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("s
       // the element type is RecordedEvent: no narrowing needed
       const plain: ReadonlyArray<RecordedEvent> = yield* collect(streams.subscribeToStream(stream).pipe(Stream.take(2)))
       assert.deepStrictEqual(plain.map((e) => e.streamPosition), [0n, 1n])
+      // the types follow the options (checked by the typecheck)
+      const _all: Stream.Stream<RecordedEvent, Streams.ReadAllError> = streams.subscribeToAll({ filterInclude: "x" })
+      const _withCheckpoints: Stream.Stream<RecordedEvent | Checkpoint, Streams.ReadAllError> = streams.subscribeToAll({
+        includeCheckpoints: true
+      })
+      // @ts-expect-error a CaughtUp may arrive, so the element type is not RecordedEvent alone
+      const _notNarrowed: Stream.Stream<RecordedEvent, Streams.ReadAllError> = streams.subscribeToAll({ includeCaughtUp: true })
+      const flag: boolean = Math.random() > 2
+      // @ts-expect-error a flag known only at runtime may turn markers on
+      const _maybe: Stream.Stream<RecordedEvent, Streams.SubscribeToStreamError> = streams.subscribeToStream(stream, { includeCaughtUp: flag })
+      const _both: Stream.Stream<RecordedEvent | Checkpoint | CaughtUp, Streams.ReadAllError> = streams.subscribeToAll({
+        includeCheckpoints: true,
+        includeCaughtUp: true
+      })
       const withCaughtUp = yield* collect(streams.subscribeToStream(stream, { includeCaughtUp: true }).pipe(Stream.take(3)))
       assert.deepStrictEqual(withCaughtUp.map((item) => item._tag), ["RecordedEvent", "RecordedEvent", "CaughtUp"])
     }))
