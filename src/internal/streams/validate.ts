@@ -3,8 +3,13 @@
  * what was wrong, or `undefined`. They run before any request is built, so bad input never
  * reaches the node and loses nothing.
  *
+ * Read and subscription options are checked against Schemas (once per Stream). The checks on
+ * every append (stream name, expected state, events) are plain code: they sit on the hot path of
+ * single-event appends.
+ *
  * @internal
  */
+import * as Schema from "effect/Schema"
 import type { NewEvent } from "../../domain/NewEvent.ts"
 import type { StreamState } from "../../domain/StreamState.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
@@ -20,21 +25,33 @@ export const invalid = (reason: string) => new InvalidArgument({ reason })
 export const streamName = (stream: string): InvalidArgument | undefined =>
   typeof stream !== "string" || stream.length === 0 ? invalid("The stream name must be a non-empty string") : undefined
 
+/** A position in a stream or in `$all`: a uint64. */
+const Position = Schema.BigInt.check(Schema.isBetweenBigInt({ minimum: 0n, maximum: UINT64_MAX }))
+const isPosition = Schema.is(Position)
+
+/** A read's limit: a non-negative safe integer, or a non-negative bigint. */
+const Limit = Schema.Union([
+  Schema.Number.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(Number.MAX_SAFE_INTEGER)),
+  Schema.BigInt.check(Schema.isGreaterThanOrEqualToBigInt(0n))
+])
+const isLimit = Schema.is(Limit)
+
+const AtLeastOne = Schema.Number.check(Schema.isGreaterThanOrEqualTo(1))
+const isAtLeastOne = Schema.is(AtLeastOne)
+
 /** The count a read asks for: the limit, or as many as a count can say. @internal */
-export const limit = (value: number | bigint | undefined): bigint | InvalidArgument => {
-  if (value === undefined) return MAX_COUNT
-  if (typeof value === "number" && (!Number.isSafeInteger(value) || value < 0)) {
-    return invalid(`limit must be a non-negative integer, got ${value}`)
-  }
-  const count = BigInt(value)
-  return count < 0n ? invalid(`limit must be a non-negative integer, got ${value}`) : count
-}
+export const limit = (value: number | bigint | undefined): bigint | InvalidArgument =>
+  value === undefined
+    ? MAX_COUNT
+    : isLimit(value)
+    ? BigInt(value)
+    : invalid(`limit must be a non-negative integer, got ${String(value)}`)
 
 const isU64 = (value: bigint) => value >= 0n && value <= UINT64_MAX
 
 /** @internal */
 export const position = (name: string, value: bigint | undefined): InvalidArgument | undefined =>
-  value === undefined || (typeof value === "bigint" && isU64(value))
+  value === undefined || isPosition(value)
     ? undefined
     : invalid(`${name} must be a bigint in 0..2^64-1, got ${String(value)}`)
 
@@ -67,4 +84,4 @@ export const events = (list: ReadonlyArray<NewEvent>): InvalidArgument | undefin
 
 /** An option that must be at least 1 when given. @internal */
 export const atLeastOne = (name: string, value: number | undefined): InvalidArgument | undefined =>
-  value !== undefined && !(value >= 1) ? invalid(`${name} must be at least 1`) : undefined
+  value !== undefined && !isAtLeastOne(value) ? invalid(`${name} must be at least 1`) : undefined
