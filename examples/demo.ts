@@ -9,7 +9,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { EventStoreDB, NewEvent, RecordedEvent, Streams } from "../src/index.ts"
+import { EventStoreDB, NewEvent, Streams } from "../src/index.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
 const program = Effect.gen(function*() {
@@ -45,8 +45,8 @@ const program = Effect.gen(function*() {
     return yield* Effect.die("the stream does not hold the three events in order")
   }
 
+  // without includeCheckpoints / includeCaughtUp a subscription yields recorded events alone
   const received = yield* streams.subscribeToAll({ commitPosition: 0n }).pipe(
-    Stream.filter((item): item is RecordedEvent => item._tag === "RecordedEvent"),
     Stream.takeUntil((event) => event.commitPosition === commitPosition2),
     Stream.runCollect,
     Effect.map((chunk) => Array.from(chunk))

@@ -17,6 +17,7 @@ export interface TourResult {
   readonly readBackEqual: boolean
   readonly version: bigint | "no_stream"
   readonly headAtLeastLastAppend: boolean
+  readonly deletionsHavePositions: boolean
   readonly pageTypes: ReadonlyArray<string>
   readonly linkedTypes: ReadonlyArray<string>
   readonly subscribed: ReadonlyArray<string>
@@ -99,9 +100,9 @@ export const tour = (suffix: string) =>
     const updated = yield* streams.getStreamMetadata(order)
 
     // delete and tombstone
-    yield* streams.delete(order, { currentVersion: 3n })
+    const deletedAt = yield* streams.delete(order, { currentVersion: 3n })
     yield* streams.append(gone, NewEvents.json("Doomed", {}), { currentVersion: "no_stream" })
-    yield* streams.tombstone(gone, { currentVersion: "any" })
+    const tombstonedAt = yield* streams.tombstone(gone, { currentVersion: "any" })
     const afterTombstone = yield* streams.get(gone).pipe(
       Effect.map(() => "readable"),
       Effect.catchTags({
@@ -117,6 +118,7 @@ export const tour = (suffix: string) =>
       readBackEqual,
       version,
       headAtLeastLastAppend: head >= position2,
+      deletionsHavePositions: deletedAt > position2 && tombstonedAt > deletedAt,
       pageTypes: Array.from(page, (e) => e.type),
       linkedTypes: linked.map((e) => e.type),
       subscribed: Array.from(subscribed),

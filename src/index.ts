@@ -94,7 +94,18 @@ export * as Filter from "./domain/Filter.ts"
  *
  * @since 0.1.0
  */
-export { type CallError, type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule, EsdbConnection } from "./internal/Connection.ts"
+export type { CallError } from "./internal/transport/CallError.ts"
+
+export { type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule } from "./internal/transport/Options.ts"
+
+/**
+ * The connection service: provided by `EventStoreDB.layer`; `reconnect` replaces the connection
+ * (once, however many fibers ask at once).
+ *
+ * @since 0.1.0
+ * @category services
+ */
+export { Transport as EsdbConnection } from "./internal/transport/Transport.ts"
 
 /**
  * Connection string parsing.

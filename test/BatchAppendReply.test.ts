@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { BatchAppendResp } from "../src/generated/streams.ts"
-import { readAppendSuccess } from "../src/internal/BatchAppendReply.ts"
+import { readAppendSuccess } from "../src/internal/codec/BatchAppendReply.ts"
 
 const encode = (m: BatchAppendResp) => Buffer.from(BatchAppendResp.encode(m).finish())
 const id = () => ({ value: { $case: "string" as const, value: randomUUID() } })

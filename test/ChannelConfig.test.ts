@@ -15,7 +15,7 @@ import {
   callMetadata,
   channelCredentials,
   channelOptions
-} from "../src/internal/ChannelConfig.ts"
+} from "../src/internal/transport/ChannelConfig.ts"
 import { type ConnectionSettings, parseConnectionString } from "../src/internal/ConnectionString.ts"
 
 const settingsOf = (input: string): ConnectionSettings => {

@@ -15,7 +15,7 @@ import {
   orderMembers,
   readGossipOverGrpc,
   type VNodeState
-} from "../src/internal/Discovery.ts"
+} from "../src/internal/transport/Discovery.ts"
 
 const member = (state: VNodeState, port: number, isAlive = true): MemberInfo => ({
   state,

@@ -6,7 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { BinaryWriter } from "@bufbuild/protobuf/wire"
 import { type ReadResp, ReadResp as ReadRespCodec, type ReadResp_ReadEvent_RecordedEvent } from "../src/generated/streams.ts"
-import { decodeReadResp } from "../src/internal/ReadRespDecoder.ts"
+import { decodeReadResp } from "../src/internal/codec/ReadRespDecoder.ts"
 
 const U64_MAX = 18446744073709551615n
 

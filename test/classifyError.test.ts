@@ -13,9 +13,8 @@ import {
   classifyError,
   classifyRpcStatus,
   type EsdbError,
-  isRetryable,
-  isTransient
-} from "../src/internal/classifyError.ts"
+} from "../src/internal/transport/classifyError.ts"
+import { isRetryable, isTransient } from "../src/internal/transport/Retry.ts"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -424,6 +423,22 @@ const foreignRows: ReadonlyArray<readonly [grpc.status, string, TrailerInput]> =
 // client's remaps
 
 const statusRows: ReadonlyArray<Row> = [
+  {
+    name: "UNAVAILABLE certificate verification failed: TlsFailed, not retried",
+    code: S.UNAVAILABLE,
+    details: "No connection established. Last error: Error: self-signed certificate in certificate chain",
+    expected: { _tag: "TlsFailed", reason: "The node's TLS certificate could not be verified (No connection established. Last error: Error: self-signed certificate in certificate chain). Give the CA that signed it (TlsCaFile=<path> in the connection string, or the rootCertificates option), or, for a development node only, set TlsVerifyCert=false", message: "The node's TLS certificate could not be verified (No connection established. Last error: Error: self-signed certificate in certificate chain). Give the CA that signed it (TlsCaFile=<path> in the connection string, or the rootCertificates option), or, for a development node only, set TlsVerifyCert=false" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "UNAVAILABLE TLS record from a plain-text peer: TlsFailed, not retried",
+    code: S.UNAVAILABLE,
+    details: "No connection established. Last error: Error: 40C8B5D8F67F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number",
+    expected: { _tag: "TlsFailed", reason: "The node does not speak the transport the connection string asks for (No connection established. Last error: Error: 40C8B5D8F67F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number): use tls=true for a secure node, tls=false for an insecure one", message: "The node does not speak the transport the connection string asks for (No connection established. Last error: Error: 40C8B5D8F67F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number): use tls=true for a secure node, tls=false for an insecure one" },
+    retryable: false,
+    transient: false
+  },
   {
     name: "UNAVAILABLE Server Is Not Ready",
     code: S.UNAVAILABLE,

@@ -20,6 +20,7 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         assert.isTrue(result.readBackEqual)
         assert.strictEqual(result.version, 3n)
         assert.isTrue(result.headAtLeastLastAppend)
+        assert.isTrue(result.deletionsHavePositions)
         assert.deepStrictEqual(result.pageTypes.length, 2)
         assert.deepStrictEqual(result.linkedTypes, [`OrderCreated${suffix.replace(/-/g, "")}`])
         // the start position is exclusive: position1 is the commit position of the batch's last event

@@ -9,8 +9,8 @@ import { GrpcError } from "../src/errors/GrpcError.ts"
 import { NodeIsNotLeader } from "../src/errors/NodeIsNotLeader.ts"
 import { ServiceUnavailable } from "../src/errors/ServiceUnavailable.ts"
 import { WrongCurrentVersion } from "../src/errors/WrongCurrentVersion.ts"
-import { make } from "../src/internal/Connection.ts"
-import type { CallError } from "../src/internal/Connection.ts"
+import { make } from "../src/internal/transport/Transport.ts"
+import type { CallError } from "../src/internal/transport/CallError.ts"
 
 const failing = (errors: ReadonlyArray<CallError>) => {
   let attempts = 0

@@ -4,6 +4,7 @@
  * @since 0.1.0
  */
 export * from "./AccessDenied.ts"
+export * from "./ConnectionClosed.ts"
 export * from "./DeadlineExceeded.ts"
 export * from "./DiscoveryFailed.ts"
 export * from "./GrpcError.ts"
@@ -14,5 +15,6 @@ export * from "./NodeIsNotLeader.ts"
 export * from "./NotFound.ts"
 export * from "./ServiceUnavailable.ts"
 export * from "./StreamDeleted.ts"
+export * from "./TlsFailed.ts"
 export * from "./Unauthenticated.ts"
 export * from "./WrongCurrentVersion.ts"

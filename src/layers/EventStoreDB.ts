@@ -8,7 +8,8 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
-import { type ConnectionOptions, EsdbConnection, make as makeConnection } from "../internal/Connection.ts"
+import type { ConnectionOptions } from "../internal/transport/Options.ts"
+import { make as makeTransport, Transport } from "../internal/transport/Transport.ts"
 import * as Streams from "../services/Streams.ts"
 
 /**
@@ -17,16 +18,18 @@ import * as Streams from "../services/Streams.ts"
  * @since 0.1.0
  * @category models
  */
-export type Services = Streams.Streams | EsdbConnection
+export type Services = Streams.Streams | Transport
 
 /**
- * The connection alone (no I/O until the first call), closed with the layer's scope.
+ * The connection alone (no I/O until the first call). When the layer's scope closes, the
+ * connection is closed for good: running reads and subscriptions fail with `ConnectionClosed`,
+ * and so does every later call, at once.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerConnection = (options: ConnectionOptions): Layer.Layer<EsdbConnection, InvalidConnectionString> =>
-  Layer.effect(EsdbConnection, makeConnection(options))
+export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transport, InvalidConnectionString> =>
+  Layer.effect(Transport, Effect.map(makeTransport(options), Transport.of))
 
 /**
  * Connects with a connection string and provides every service.

@@ -264,6 +264,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("b
       yield* invalid("negative $all limit", collect(streams.readAll({ limit: -3n })))
       yield* invalid("subscription from a negative position", collect(Stream.take(streams.subscribeToStream(stream, { streamPosition: -1n }), 1)))
       yield* invalid("subscription from beyond uint64", collect(Stream.take(streams.subscribeToAll({ commitPosition: 2n ** 64n }), 1)))
+      yield* invalid("unsafe integer limit", streams.get(stream, { limit: 2 ** 60 }))
+      yield* invalid("NaN limit", streams.get(stream, { limit: Number.NaN }))
+      yield* invalid("window size 0", collect(Stream.take(streams.subscribeToAll({ windowSize: 0 }), 1)))
+      yield* invalid("checkpoint multiplier NaN", collect(Stream.take(streams.subscribeToAll({ checkpointIntervalMultiplier: Number.NaN }), 1)))
     }))
 })
 

@@ -24,6 +24,22 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("d
       yield* streams.delete(stream, { currentVersion: 1n })
     }))
 
+  it.effect("delete and tombstone return the commit position of the deletion, after the stream's last event", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const deleted = uniqueStream("delete-position")
+      const appended = yield* streams.append(deleted, newEvents(2), { currentVersion: "no_stream" })
+      const deletedAt = yield* streams.delete(deleted, { currentVersion: 1n })
+      assert.isTrue(deletedAt > appended, `${deletedAt} > ${appended}`)
+      const tombstoned = uniqueStream("tombstone-position")
+      const appendedToo = yield* streams.append(tombstoned, newEvents(1), { currentVersion: "no_stream" })
+      const tombstonedAt = yield* streams.tombstone(tombstoned, { currentVersion: 0n })
+      assert.isTrue(tombstonedAt > appendedToo, `${tombstonedAt} > ${appendedToo}`)
+      assert.isTrue(tombstonedAt > deletedAt)
+      // the tombstone is in $all at (or before) that position
+      assert.isTrue((yield* streams.getCommitPosition({ filterExclude: [] })) >= tombstonedAt)
+    }))
+
   it.effect("a deleted stream reads as missing; appending again continues its numbering", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams

@@ -7,7 +7,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { Streams } from "../../src/index.ts"
-import { readGossipOverGrpc } from "../../src/internal/Discovery.ts"
+import { readGossipOverGrpc } from "../../src/internal/transport/Discovery.ts"
 import { asDiscover, freePort, newEvents, nodeLayer, EmbeddedNode, uniqueStream, withClient, withHostPort } from "./_support.ts"
 
 /** Appends two events and reads them back: proof that the client reached a working node. */

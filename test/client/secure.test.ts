@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { type Credentials, Streams } from "../../src/index.ts"
 import { EmbeddedNode, newEvents, nodeLayer, spyNodeLayer, TestSpyNode, uniqueStream, withClient } from "./_support.ts"
 
@@ -32,6 +33,49 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
         })
       )
       assert.deepStrictEqual(read, { positions: [0n, 1n, 2n], metadata: { custom: true } })
+    }))
+
+  it.effect("a certificate the client cannot verify fails fast with TlsFailed saying what to change, not retried", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      // without the node's CA the self-signed chain cannot be verified against the system roots
+      const withoutCa = node.connectionString.replace(/&tlsCaFile=[^&]+/, "")
+      const started = Date.now()
+      const error = yield* withClient(
+        withoutCa,
+        Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.append(uniqueStream("untrusted"), newEvents(1), { currentVersion: "any" }))),
+        // retries would take seconds under this schedule: fast means not retried
+        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+      )
+      assert.strictEqual(error._tag, "TlsFailed")
+      assert.match(error.message, /TlsCaFile/)
+      assert.isBelow(Date.now() - started, 2000)
+      const readError = yield* withClient(
+        withoutCa,
+        Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.get("any-stream")))
+      )
+      assert.strictEqual(readError._tag, "TlsFailed")
+    }))
+
+  it.effect("tls=false against a TLS node fails fast with TlsFailed saying to use tls=true", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const plain = anonymous(node.connectionString).replace(/\?.*$/, "?tls=false")
+      const started = Date.now()
+      const error = yield* withClient(
+        plain,
+        Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.append(uniqueStream("plain"), newEvents(1), { currentVersion: "any" }))),
+        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+      )
+      assert.strictEqual(error._tag, "TlsFailed")
+      assert.match(error.message, /tls=true/)
+      assert.isBelow(Date.now() - started, 2000)
+      const readError = yield* withClient(
+        plain,
+        Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.get("any-stream"))),
+        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+      )
+      assert.strictEqual(readError._tag, "TlsFailed")
     }))
 
   it.effect("esdb+discover:// finds the node through gossip over TLS", () =>

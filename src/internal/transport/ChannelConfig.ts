@@ -10,9 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { X509Certificate } from "node:crypto"
 import { readFile } from "node:fs/promises"
-import type * as tls from "node:tls"
-import { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
-import type { ConnectionSettings } from "./ConnectionString.ts"
+import { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
+import type { ConnectionSettings } from "../ConnectionString.ts"
 
 /**
  * The `grpc.primary_user_agent` sent by this client.
@@ -23,8 +22,9 @@ import type { ConnectionSettings } from "./ConnectionString.ts"
 export const userAgent = "effect-esdb/0.1.0"
 
 /**
- * Largest message accepted from a node: 17 MiB (an event may be up to 16 MiB plus framing), as
- * the official clients configure it.
+ * Largest message accepted from a node by default: 17 MiB (the largest event a node accepts is
+ * 16 MiB, plus its envelope), as the official clients configure it. A larger message fails its
+ * call with RESOURCE_EXHAUSTED before it is buffered whole.
  *
  * @since 0.1.0
  * @category constants
@@ -58,7 +58,7 @@ const maxTimerMillis = 2_147_483_647
 /**
  * The grpc-js channel options for a connection:
  *
- * - `grpc.max_receive_message_length`: 17 MiB.
+ * - `grpc.max_receive_message_length`: `maxReceiveMessageSize`, 17 MiB by default.
  * - `grpc.keepalive_time_ms` / `grpc.keepalive_timeout_ms`: from `KeepAliveInterval` /
  *   `KeepAliveTimeout` (10 s each by default). `KeepAliveInterval=-1` leaves keepalive off (the
  *   option is not set, grpc-js's default); `KeepAliveTimeout=-1` waits as long as a timer can.
@@ -71,9 +71,13 @@ const maxTimerMillis = 2_147_483_647
  * @since 0.1.0
  * @category constructors
  */
-export const channelOptions = (settings: ConnectionSettings, window: number = flowControlWindow): grpc.ChannelOptions => {
+export const channelOptions = (
+  settings: ConnectionSettings,
+  window: number = flowControlWindow,
+  maxReceiveMessageSize: number = maxReceiveMessageLength
+): grpc.ChannelOptions => {
   const options: grpc.ChannelOptions = {
-    "grpc.max_receive_message_length": maxReceiveMessageLength,
+    "grpc.max_receive_message_length": maxReceiveMessageSize,
     "grpc-node.flow_control_window": window,
     "grpc.primary_user_agent": userAgent,
     // channelz keeps per-call and per-message counters nobody reads here: a few % of a read
@@ -124,16 +128,13 @@ export interface CertificateOverrides {
 const acceptAnyServerIdentity: grpc.VerifyOptions["checkServerIdentity"] = () => undefined
 
 /**
- * How a connection is secured, for both of its transports: the grpc-js channel credentials, and
- * the equivalent `node:tls` options (`undefined` for `Tls=false`) for the client's own HTTP/2
- * connection that carries BatchAppend.
+ * How a connection is secured: the grpc-js channel credentials.
  *
  * @since 0.1.0
  * @category models
  */
 export interface TransportSecurity {
   readonly credentials: grpc.ChannelCredentials
-  readonly tls: tls.ConnectionOptions | undefined
 }
 
 /**
@@ -159,7 +160,7 @@ export const transportSecurity = (
   overrides?: CertificateOverrides
 ): Effect.Effect<TransportSecurity, InvalidConnectionString> =>
   Effect.gen(function*() {
-    if (!settings.tls) return { credentials: grpc.credentials.createInsecure(), tls: undefined }
+    if (!settings.tls) return { credentials: grpc.credentials.createInsecure() }
     const fromFile = (key: string, path: string | undefined) =>
       path === undefined ? Effect.succeed(undefined) : readPem(key, path)
     const caFile = yield* fromFile("TlsCaFile", settings.tlsCaFile)
@@ -201,13 +202,7 @@ export const transportSecurity = (
           connectionString: ""
         })
     })
-    const tlsOptions: tls.ConnectionOptions = {
-      ...(rootCerts !== undefined ? { ca: rootCerts } : {}),
-      ...(certChain !== undefined ? { cert: certChain } : {}),
-      ...(privateKey !== undefined ? { key: privateKey } : {}),
-      ...(settings.tlsVerifyCert ? {} : { rejectUnauthorized: false, checkServerIdentity: () => undefined })
-    }
-    return { credentials, tls: tlsOptions }
+    return { credentials }
   })
 
 /**

@@ -7,29 +7,28 @@
  * - {@link classifyRpcStatus} for BatchAppend's in-band `google.rpc.Status`, whose `details`
  *   is an `Any` packing one of the `event_store.client.*` messages of shared.proto.
  *
- * And two retry predicates: {@link isRetryable} (safe to resend for any operation) and
- * {@link isTransient} (may succeed if tried again; safe only for idempotent operations).
+ * Whether an error may be retried is decided in one place: Retry.ts.
  *
  * @since 0.1.0
  */
-import type { StreamState } from "../domain/StreamState.ts"
-import { AccessDenied } from "../errors/AccessDenied.ts"
-import { DeadlineExceeded } from "../errors/DeadlineExceeded.ts"
-import { GrpcError } from "../errors/GrpcError.ts"
-import { InvalidArgument } from "../errors/InvalidArgument.ts"
-import { MaximumAppendSizeExceeded } from "../errors/MaximumAppendSizeExceeded.ts"
-import { NodeIsNotLeader } from "../errors/NodeIsNotLeader.ts"
-import { NotFound } from "../errors/NotFound.ts"
-import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
-import { StreamDeleted } from "../errors/StreamDeleted.ts"
-import { Unauthenticated } from "../errors/Unauthenticated.ts"
-import { WrongCurrentVersion } from "../errors/WrongCurrentVersion.ts"
-import * as Shared from "../generated/shared.ts"
-import type { Status } from "../generated/status.ts"
+import type { StreamState } from "../../domain/StreamState.ts"
+import { AccessDenied } from "../../errors/AccessDenied.ts"
+import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
+import { GrpcError } from "../../errors/GrpcError.ts"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { MaximumAppendSizeExceeded } from "../../errors/MaximumAppendSizeExceeded.ts"
+import { NodeIsNotLeader } from "../../errors/NodeIsNotLeader.ts"
+import { NotFound } from "../../errors/NotFound.ts"
+import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
+import { StreamDeleted } from "../../errors/StreamDeleted.ts"
+import { TlsFailed } from "../../errors/TlsFailed.ts"
+import { Unauthenticated } from "../../errors/Unauthenticated.ts"
+import { WrongCurrentVersion } from "../../errors/WrongCurrentVersion.ts"
+import * as Shared from "../../generated/shared.ts"
+import type { Status } from "../../generated/status.ts"
 import {
   type GrpcFailure,
   isGrpcFailure,
-  provesNotExecuted,
   StatusCode,
   toTrailers,
   trailer,
@@ -55,6 +54,7 @@ export type EsdbError =
   | ServiceUnavailable
   | MaximumAppendSizeExceeded
   | InvalidArgument
+  | TlsFailed
   | GrpcError
 
 /**
@@ -94,6 +94,7 @@ const esdbErrorClasses = [
   ServiceUnavailable,
   MaximumAppendSizeExceeded,
   InvalidArgument,
+  TlsFailed,
   GrpcError
 ] as const
 
@@ -171,6 +172,44 @@ const describeThrown = (u: unknown): string => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// TLS mismatches: retrying cannot fix them, the settings must change
+
+// certificate verification failures as Node's TLS reports them (OpenSSL's X509 verify errors)
+const certificateTexts: ReadonlyArray<string> = [
+  "self-signed certificate",
+  "self signed certificate",
+  "unable to verify the first certificate",
+  "unable to get local issuer certificate",
+  "unable to get issuer certificate",
+  "certificate has expired",
+  "certificate is not yet valid",
+  "certificate signature failure",
+  "hostname/ip does not match certificate",
+  "err_tls_cert_altname_invalid"
+]
+
+// a TLS client talking to a plaintext server (or the reverse)
+const protocolTexts: ReadonlyArray<string> = ["wrong version number", "packet length too long", "http/1.1 header"]
+
+const tlsMismatch = (details: string): TlsFailed | undefined => {
+  const text = details.toLowerCase()
+  if (certificateTexts.some((t) => text.includes(t))) {
+    return new TlsFailed({
+      reason: `The node's TLS certificate could not be verified (${details}). Give the CA that signed it ` +
+        `(TlsCaFile=<path> in the connection string, or the rootCertificates option), or, for a development ` +
+        `node only, set TlsVerifyCert=false`
+    })
+  }
+  if (protocolTexts.some((t) => text.includes(t))) {
+    return new TlsFailed({
+      reason: `The node does not speak the transport the connection string asks for (${details}): ` +
+        `use tls=true for a secure node, tls=false for an insecure one`
+    })
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------------------------------------
 // classifyError
 
 // `exception` values that name errors outside our error set: kept whole as GrpcError.
@@ -238,7 +277,7 @@ const byStatus = (failure: GrpcFailure, trailers: Trailers): EsdbError => {
     case StatusCode.DEADLINE_EXCEEDED:
       return new DeadlineExceeded({ reason: details })
     case StatusCode.UNAVAILABLE:
-      return unavailable(details, raw())
+      return tlsMismatch(details) ?? unavailable(details, raw())
     case StatusCode.ABORTED:
       return details.startsWith("Operation timed out") ? new DeadlineExceeded({ reason: details }) : raw()
     case StatusCode.INVALID_ARGUMENT:
@@ -468,50 +507,3 @@ export const classifyRpcStatus = (status: Status, context: RpcStatusContext): Es
   }
   return byMessageOrCode(status, context)
 }
-
-// ---------------------------------------------------------------------------------------------
-// retry predicates
-
-/**
- * True when sending the same request again is safe for **any** operation, including
- * non-idempotent ones (tombstone, persistent-subscription create, projection create):
- * the failure proves the node did not execute it.
- *
- * - `NodeIsNotLeader`: true — the follower refused the call before executing it. Retry only
- *   after reconnecting to the leader (its endpoint is in `leader`, else rediscover); resending
- *   on the same connection fails the same way.
- * - `ServiceUnavailable`: true unless its `cause` is a gRPC status (a `GrpcError`) that does
- *   not prove non-execution — a connection dropped mid-call, RST_STREAM, INTERNAL, DATA_LOSS
- *   or UNKNOWN remaps — where the node may already have committed the write. ServiceUnavailable
- *   from refusals (not ready, too busy), failed connects, and errors thrown before a call
- *   started are retryable.
- * - Everything else, notably `DeadlineExceeded`, is false: see {@link isTransient}.
- *
- * @since 0.1.0
- * @category predicates
- */
-export const isRetryable = (error: EsdbError): boolean => {
-  switch (error._tag) {
-    case "NodeIsNotLeader":
-      return true
-    case "ServiceUnavailable": {
-      const cause = error.cause
-      return cause instanceof GrpcError ? provesNotExecuted(cause.code, cause.details) : true
-    }
-    default:
-      return false
-  }
-}
-
-/**
- * True when trying the call again may succeed: `ServiceUnavailable`, `NodeIsNotLeader` and
- * `DeadlineExceeded`. Unlike {@link isRetryable} this includes failures after which the node
- * may already have executed the request, so retry on it only for idempotent operations
- * (reads, subscriptions from a checkpoint, appends whose events keep their ids — the node
- * answers a repeated append with the original result).
- *
- * @since 0.1.0
- * @category predicates
- */
-export const isTransient = (error: EsdbError): boolean =>
-  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded"

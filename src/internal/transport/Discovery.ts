@@ -3,8 +3,8 @@
  *
  * The algorithm follows the official Node client (ANCHORS.md, Part B §4):
  *
- * - Up to `maxDiscoverAttempts` rounds, sleeping `discoveryInterval` between rounds (with
- *   `Effect.sleep`, so `TestClock` drives it in tests). No sleep follows the last round.
+ * - Up to `maxDiscoverAttempts` rounds, `discoveryInterval` apart, repeated by a `Schedule` (so
+ *   `TestClock` drives it in tests). No pause follows the last round.
  * - Each round asks the seeds in random order, a previously failed endpoint last, until one
  *   answers with an eligible member.
  * - Eligible members are alive and in state Follower, Leader, ReadOnlyReplica,
@@ -25,12 +25,14 @@ import * as grpc from "@grpc/grpc-js"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
-import { DeadlineExceeded } from "../errors/DeadlineExceeded.ts"
-import { DiscoveryFailed } from "../errors/DiscoveryFailed.ts"
-import { GrpcError } from "../errors/GrpcError.ts"
-import { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
-import { type ClusterInfo, GossipClient, MemberInfo_VNodeState } from "../generated/gossip.ts"
-import { type Endpoint, formatEndpoint, type NodePreference } from "./ConnectionString.ts"
+import * as Schedule from "effect/Schedule"
+import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
+import { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
+import { GrpcError } from "../../errors/GrpcError.ts"
+import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
+import { type ClusterInfo, GossipClient, MemberInfo_VNodeState } from "../../generated/gossip.ts"
+import { type Endpoint, formatEndpoint, type NodePreference } from "../ConnectionString.ts"
+import { StatusCode } from "./grpcStatus.ts"
 
 /**
  * A node's role in the cluster, by name (the `VNodeState` enum of gossip.proto). Numbers the
@@ -176,18 +178,21 @@ const describeMembers = (members: ReadonlyArray<MemberInfo>): string =>
  * @category discovery
  */
 export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, DiscoveryFailed> =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const rounds = Math.max(1, Math.floor(options.maxDiscoverAttempts))
     if (options.seeds.length === 0) {
-      return yield* new DiscoveryFailed({ reason: "No seed endpoints to ask for gossip", attempts: 0 })
+      return Effect.fail(new DiscoveryFailed({ reason: "No seed endpoints to ask for gossip", attempts: 0 }))
     }
-    let lastReason = "no gossip was read"
-    for (let round = 1; round <= rounds; round++) {
+    let round = 0
+    // one round asks every seed once; it fails with the reason of its last miss
+    const oneRound = Effect.gen(function*() {
+      round++
       const shuffled = yield* Random.shuffle(options.seeds)
       const order = [
         ...shuffled.filter((s) => !sameEndpoint(s, options.failedEndpoint)),
         ...shuffled.filter((s) => sameEndpoint(s, options.failedEndpoint))
       ]
+      let lastReason = "no gossip was read"
       for (const seed of order) {
         const result = yield* Effect.result(Effect.suspend(() => options.readGossip(seed)))
         if (result._tag === "Failure") {
@@ -206,9 +211,11 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
         lastReason = `Gossip from ${formatEndpoint(seed)} listed no eligible member (${describeMembers(result.success)})`
         yield* Effect.logDebug(`effect-esdb discovery round ${round}: ${lastReason}`)
       }
-      if (round < rounds) yield* Effect.sleep(options.discoveryInterval)
-    }
-    return yield* new DiscoveryFailed({ reason: lastReason, attempts: rounds })
+      return yield* new DiscoveryFailed({ reason: lastReason, attempts: round })
+    })
+    // rounds are repeated by a Schedule: `discoveryInterval` apart, `maxDiscoverAttempts` in all
+    const schedule = Schedule.spaced(options.discoveryInterval).pipe(Schedule.upTo({ times: rounds - 1 }))
+    return Effect.retry(oneRound, { schedule })
   }).pipe(
     Effect.withSpan("effect-esdb.discover", {
       attributes: {
@@ -229,9 +236,9 @@ export type GossipReadError = ServiceUnavailable | DeadlineExceeded | GrpcError
 const toGossipError = (endpoint: Endpoint, error: grpc.ServiceError): GossipReadError => {
   const where = `gossip read from ${formatEndpoint(endpoint)}`
   switch (error.code) {
-    case grpc.status.DEADLINE_EXCEEDED:
+    case StatusCode.DEADLINE_EXCEEDED:
       return new DeadlineExceeded({ reason: `${where} timed out: ${error.details}` })
-    case grpc.status.UNAVAILABLE:
+    case StatusCode.UNAVAILABLE:
       return new ServiceUnavailable({ reason: `${where} failed: ${error.details}`, cause: error })
     default: {
       const metadata: Record<string, Array<string>> = {}

@@ -1,6 +1,6 @@
 /**
- * A hand-written encoder of `BatchAppendReq` straight into one gRPC-framed buffer (the 5-byte
- * length prefix included): sizes are computed first, then every field is written once, so event
+ * A hand-written encoder of `BatchAppendReq` straight into one buffer (grpc-js adds the 5-byte
+ * length prefix): sizes are computed first, then every field is written once, so event
  * data is copied exactly once. The generic codec copies nested messages again at each level and
  * the frame once more; on appends of many events that is most of the client's CPU.
  *
@@ -9,8 +9,8 @@
  *
  * @internal
  */
-import type { BatchAppendReq_Options, BatchAppendReq_ProposedMessage } from "../generated/streams.ts"
-import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "./ProtoWire.ts"
+import type { BatchAppendReq_Options, BatchAppendReq_ProposedMessage } from "../../generated/streams.ts"
+import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../ProtoWire.ts"
 
 const utf8Length = (text: string): number => {
   // ASCII fast path: one byte per character
@@ -81,7 +81,7 @@ const sizeOfEvent = (event: BatchAppendReq_ProposedMessage): EventSizes => {
 }
 
 /**
- * Encodes one `BatchAppendReq` with its gRPC frame prefix.
+ * Encodes one `BatchAppendReq` (without the gRPC frame prefix).
  *
  * @internal
  */
@@ -135,10 +135,7 @@ export const encodeBatchAppendReq = (
   }
   if (isFinal) size += 2
 
-  const w = new Writer(5 + size)
-  w.byte(0)
-  w.buffer.writeUInt32BE(size, 1)
-  w.offset = 5
+  const w = new Writer(size)
   // 1: correlation_id
   w.byte(0x0a)
   w.varint(correlationLength)

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as grpc from "@grpc/grpc-js"
-import { Code } from "../generated/code.ts"
+import { Code } from "../../generated/code.ts"
 
 /**
  * Anything shaped like a grpc-js `ServiceError` / `StatusObject`: a numeric status code, the

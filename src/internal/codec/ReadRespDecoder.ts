@@ -8,7 +8,7 @@
  *
  * @internal
  */
-import { RecordedEvent } from "../domain/RecordedEvent.ts"
+import { RecordedEvent } from "../../domain/RecordedEvent.ts"
 
 /** A decoded read response. @internal */
 export type ReadMessage =

@@ -1,0 +1,267 @@
+/**
+ * Appends over one long-lived `Streams.BatchAppend` call per connection: each append is one
+ * request (options, its events, `is_final`), matched to its reply by correlation id. This costs
+ * a fraction of a new HTTP/2 stream per append, and concurrent appends share the call instead of
+ * each taking one of the connection's ~100 streams.
+ *
+ * Appends are handed to grpc-js back to back as they come, so those made in the same turn of the
+ * event loop leave in the same socket writes. While grpc-js cannot take more (the node stopped
+ * reading: HTTP/2 flow control), appends wait here; one whose deadline passes while waiting
+ * fails with DeadlineExceeded and is dropped: it is never written later.
+ *
+ * @internal
+ */
+import { randomUUID } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
+import type { StreamState } from "../../domain/StreamState.ts"
+import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
+import { GrpcError } from "../../errors/GrpcError.ts"
+import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
+import { Code } from "../../generated/code.ts"
+import type { BatchAppendReq_Options, BatchAppendReq_ProposedMessage, BatchAppendResp } from "../../generated/streams.ts"
+import { encodeBatchAppendReq } from "../codec/BatchAppendEncoder.ts"
+import type { AppendSuccess } from "../codec/BatchAppendReply.ts"
+import { empty, streamIdentifier, uuidToString } from "../convert.ts"
+import type { CallError } from "../transport/CallError.ts"
+import { classifyRpcStatus } from "../transport/classifyError.ts"
+import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
+import { BatchAppend } from "./methods.ts"
+
+/** Requests larger than this are split into several chunks of one append. */
+const CHUNK_BYTES = 3 * 1024 * 1024
+
+interface Pending {
+  readonly stream: string
+  readonly expected: StreamState
+  /** Epoch milliseconds after which the append fails with DeadlineExceeded (Infinity: never). */
+  readonly deadline: number
+  readonly timeoutMs: number
+  readonly resume: (result: Effect.Effect<bigint, CallError>) => void
+}
+
+interface Queued {
+  readonly id: string
+  readonly frames: ReadonlyArray<Buffer>
+}
+
+interface Session {
+  readonly call: DuplexCall<Buffer>
+  readonly scope: Scope.Closeable
+  readonly pending: Map<string, Pending>
+  /** Appends not yet handed to grpc-js, oldest first. */
+  readonly queue: Array<Queued>
+  /** Correlation ids are this random UUID prefix plus a counter: unique per session, cheap. */
+  readonly idPrefix: string
+  nextId: number
+  sweeper: ReturnType<typeof setInterval> | undefined
+  waitingForDrain: boolean
+  closed: boolean
+}
+
+/** @internal */
+export interface BatchAppender {
+  readonly append: (
+    stream: string,
+    expected: StreamState,
+    events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+    timeoutMs: number
+  ) => Effect.Effect<bigint, CallError>
+}
+
+const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedStreamPosition"] =>
+  typeof state === "bigint"
+    ? { $case: "streamPosition", value: state }
+    : state === "any"
+    ? { $case: "any", value: empty }
+    : state === "no_stream"
+    ? { $case: "noStream", value: empty }
+    : { $case: "streamExists", value: empty }
+
+/** How often expired appends are looked for: the precision of client-side append deadlines. */
+const SWEEP_MS = 50
+const MAX_DEADLINE = 31_536_000_000
+
+const sizeOf = (m: BatchAppendReq_ProposedMessage) => m.data.length + m.customMetadata.length + 64
+
+const noPosition = () =>
+  new GrpcError({ code: Code.UNKNOWN, details: "Append succeeded without a position", metadata: {} })
+
+/**
+ * Makes the batch appender of a transport. The session (the call) is opened on first use and
+ * replaced when it ends (its connection was replaced, or the node ended it).
+ *
+ * @internal
+ */
+export const make = (transport: TransportShape): Effect.Effect<BatchAppender, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    // sessions live in scopes forked from the owner's: they end with it at the latest
+    const parent = yield* Effect.scope
+    const opening = yield* Semaphore.make(1)
+    let session: Session | undefined
+
+    const failAll = (s: Session, error: CallError) => {
+      if (s.closed) return
+      s.closed = true
+      stopSweeper(s)
+      if (session === s) session = undefined
+      const waiting = Array.from(s.pending.values())
+      s.pending.clear()
+      s.queue.length = 0
+      for (const p of waiting) p.resume(Effect.fail(error))
+    }
+
+    // One timer per session sweeps expired appends (instead of a timer per append); it runs only
+    // while appends are pending and never keeps the process alive.
+    const stopSweeper = (s: Session) => {
+      if (s.sweeper !== undefined) {
+        clearInterval(s.sweeper)
+        s.sweeper = undefined
+      }
+    }
+    const sweep = (s: Session) => {
+      if (s.pending.size === 0) return stopSweeper(s)
+      const now = Date.now()
+      for (const [id, p] of s.pending) {
+        if (p.deadline <= now) {
+          s.pending.delete(id)
+          p.resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${p.stream}' did not complete within ${p.timeoutMs} ms` })))
+        }
+      }
+    }
+    const startSweeper = (s: Session, timeoutMs: number) => {
+      if (s.sweeper !== undefined || !Number.isFinite(timeoutMs)) return
+      s.sweeper = setInterval(() => sweep(s), SWEEP_MS)
+      s.sweeper.unref()
+    }
+
+    const onResponse = (s: Session, response: BatchAppendResp | AppendSuccess) => {
+      if ("_tag" in response) {
+        const p = s.pending.get(response.correlationId)
+        if (p === undefined) return
+        s.pending.delete(response.correlationId)
+        p.resume(Effect.succeed(response.commitPosition))
+        return
+      }
+      const id = uuidToString(response.correlationId)
+      const p = s.pending.get(id)
+      if (p === undefined) return
+      s.pending.delete(id)
+      const result = response.result
+      if (result?.$case === "success") {
+        const position = result.value.positionOption
+        p.resume(
+          position?.$case === "position" ? Effect.succeed(position.value.commitPosition) : Effect.fail(noPosition())
+        )
+      } else if (result?.$case === "error") {
+        p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
+      } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
+    }
+
+    // Hands queued appends to grpc-js while it takes them; an append dropped from `pending`
+    // (expired, or its caller was interrupted) is skipped, never written.
+    const flush = (s: Session) => {
+      while (s.queue.length > 0 && s.call.writable()) {
+        const next = s.queue.shift()!
+        if (!s.pending.has(next.id)) continue
+        for (const frame of next.frames) s.call.write(frame)
+      }
+      if (s.queue.length > 0 && !s.waitingForDrain && !s.closed) {
+        s.waitingForDrain = true
+        s.call.onDrain(() => {
+          s.waitingForDrain = false
+          if (!s.closed) flush(s)
+        })
+      }
+    }
+
+    const open: Effect.Effect<Session, CallError> = Effect.gen(function*() {
+      const scope = yield* Scope.fork(parent)
+      const runFork = Effect.runForkWith(yield* Effect.context<never>())
+      let s: Session | undefined
+      const call = yield* transport.duplex(BatchAppend, {
+        onMessage: (response) => onResponse(s!, response),
+        onEnd: (error) => {
+          if (s === undefined) return
+          failAll(s, error)
+          runFork(Scope.close(scope, Exit.void))
+        }
+      }).pipe(Scope.provide(scope), Effect.onError(() => Scope.close(scope, Exit.void)))
+      s = {
+        call,
+        scope,
+        pending: new Map(),
+        queue: [],
+        idPrefix: randomUUID().slice(0, 24),
+        nextId: 0,
+        sweeper: undefined,
+        waitingForDrain: false,
+        closed: false
+      }
+      session = s
+      return s
+    })
+
+    const current: Effect.Effect<Session, CallError> = opening.withPermits(1)(
+      Effect.suspend(() => session !== undefined && !session.closed ? Effect.succeed(session) : open)
+    )
+
+    const send = (
+      s: Session,
+      stream: string,
+      expected: StreamState,
+      events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+      timeoutMs: number
+    ): Effect.Effect<bigint, CallError> =>
+      Effect.callback<bigint, CallError>((resume) => {
+        if (s.closed) return resume(Effect.fail(new ServiceUnavailable({ reason: "The BatchAppend call has ended" })))
+        const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
+        s.pending.set(id, { stream, expected, deadline: Date.now() + timeoutMs, timeoutMs, resume })
+        startSweeper(s, timeoutMs)
+        const seconds = Math.floor(Math.min(timeoutMs, MAX_DEADLINE) / 1000)
+        const options: BatchAppendReq_Options = {
+          streamIdentifier: streamIdentifier(stream),
+          expectedStreamPosition: expectedPosition(expected),
+          deadlineOption: {
+            $case: "deadline",
+            value: { seconds: BigInt(seconds), nanos: Number.isFinite(timeoutMs) ? Math.floor((timeoutMs % 1000) * 1_000_000) : 0 }
+          }
+        }
+        const frames: Array<Buffer> = []
+        let chunk: Array<BatchAppendReq_ProposedMessage> = []
+        let bytes = 0
+        for (const event of events) {
+          const size = sizeOf(event)
+          if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
+            frames.push(encodeBatchAppendReq(id, frames.length === 0 ? options : undefined, chunk, false))
+            chunk = []
+            bytes = 0
+          }
+          chunk.push(event)
+          bytes += size
+        }
+        frames.push(encodeBatchAppendReq(id, frames.length === 0 ? options : undefined, chunk, true))
+        // the common case: grpc-js takes it now, behind nothing else
+        if (s.queue.length === 0 && s.call.writable()) {
+          for (const frame of frames) s.call.write(frame)
+        } else {
+          s.queue.push({ id, frames })
+          flush(s)
+        }
+        return Effect.sync(() => {
+          s.pending.delete(id)
+        })
+      })
+
+    const append: BatchAppender["append"] = (stream, expected, events, timeoutMs) =>
+      Effect.suspend(() => {
+        // the common case, an open session, goes straight to the call
+        const s = session
+        if (s !== undefined && !s.closed) return send(s, stream, expected, events, timeoutMs)
+        return Effect.flatMap(current, (s) => send(s, stream, expected, events, timeoutMs))
+      })
+
+    return { append }
+  })

@@ -1,0 +1,88 @@
+/**
+ * The options of a connection and of each call.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import type { CallError } from "./CallError.ts"
+
+/**
+ * User credentials sent as Basic authentication (only over TLS).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Credentials {
+  readonly username: string
+  readonly password: Redacted.Redacted<string>
+}
+
+/**
+ * Options every operation accepts.
+ *
+ * - `timeout`: the call's deadline. Writes default to the connection string's DefaultDeadline
+ *   (milliseconds, 10 seconds when absent); reads and subscriptions have none by default.
+ * - `credentials`: overrides the connection string's user for this call.
+ * - `requiresLeader`: sends `requires-leader: true` so a follower refuses the call with
+ *   NodeIsNotLeader instead of serving or forwarding it; defaults to NodePreference=leader.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CallOptions {
+  readonly timeout?: Duration.Input | undefined
+  readonly credentials?: Credentials | undefined
+  readonly requiresLeader?: boolean | undefined
+}
+
+/**
+ * How a connection is made.
+ *
+ * - `connectionString`: `esdb://`, `esdb+discover://`, `kurrentdb://`, `kurrent://`, `kdb://` (each
+ *   also `+discover`).
+ * - `rootCertificates`, `privateKey`, `certChain`: PEM contents; `TlsCaFile`, `UserCertFile` and
+ *   `UserKeyFile` in the connection string take precedence.
+ * - `retrySchedule`: how failed calls are retried when retrying is safe (the node was unavailable,
+ *   or it was not the leader). Defaults to exponential backoff from 100 ms, jittered, at most 5
+ *   retries. `Schedule.recurs(0)` disables retries.
+ * - `streamsPerChannel`: long-lived calls (subscriptions, reads) per HTTP/2 connection before
+ *   another connection is opened (servers allow about 100 concurrent streams per connection).
+ * - `flowControlWindow`: bytes a node may send on one read or subscription before the client has
+ *   consumed them (the HTTP/2 receive window). Defaults to 256 KiB: enough for full speed on a
+ *   LAN, and it keeps memory flat when the consumer is slower than the node. Raise it (for
+ *   example to 4 MiB) for reads over high-latency links, where throughput is at most the window
+ *   per round trip.
+ * - `maxReceiveMessageSize`: the largest message accepted from a node, in bytes; a larger one
+ *   fails its call before it is buffered. Defaults to 17 MiB: the largest event a node accepts
+ *   (16 MiB) plus its envelope.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConnectionOptions {
+  readonly connectionString: string | Redacted.Redacted<string>
+  readonly rootCertificates?: Buffer | string | undefined
+  readonly privateKey?: Buffer | string | undefined
+  readonly certChain?: Buffer | string | undefined
+  readonly retrySchedule?: Schedule.Schedule<unknown, CallError> | undefined
+  readonly streamsPerChannel?: number | undefined
+  readonly flowControlWindow?: number | undefined
+  readonly maxReceiveMessageSize?: number | undefined
+  /** Set to false to create no spans (every operation has a client span by default). */
+  readonly tracing?: boolean | undefined
+  /** Attributes added to every span, next to `db.system.name` and `server.address`/`server.port`. */
+  readonly spanAttributes?: Readonly<Record<string, unknown>> | undefined
+}
+
+/**
+ * The default retry policy: exponential backoff from 100 ms, jittered, at most 5 retries.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultRetrySchedule: Schedule.Schedule<unknown, CallError> = Schedule.exponential("100 millis", 2).pipe(
+  Schedule.jittered,
+  Schedule.upTo({ times: 5 })
+)

@@ -1,0 +1,79 @@
+/**
+ * Whether a failed call may be tried again: the one place this is decided.
+ *
+ * - {@link isRetryable}: safe to resend for any operation (the node did not execute it); the
+ *   transport's retry `Schedule` runs on it.
+ * - {@link isTransient}: may succeed if tried again, but the node may have executed the request.
+ * - {@link canResume}: a read or subscription may be started again from its cursor.
+ * - {@link needsReconnect}: the connection the call used must be replaced.
+ *
+ * @since 0.1.0
+ */
+import { GrpcError } from "../../errors/GrpcError.ts"
+import type { CallError } from "./CallError.ts"
+import { provesNotExecuted } from "./grpcStatus.ts"
+
+/**
+ * True when sending the same request again is safe for **any** operation, including
+ * non-idempotent ones (tombstone, persistent-subscription create, projection create):
+ * the failure proves the node did not execute it.
+ *
+ * - `NodeIsNotLeader`: true — the follower refused the call before executing it. Retry only
+ *   after reconnecting to the leader (its endpoint is in `leader`, else rediscover); resending
+ *   on the same connection fails the same way.
+ * - `ServiceUnavailable`: true unless its `cause` is a gRPC status (a `GrpcError`) that does
+ *   not prove non-execution — a connection dropped mid-call, RST_STREAM, INTERNAL, DATA_LOSS
+ *   or UNKNOWN remaps — where the node may already have committed the write. ServiceUnavailable
+ *   from refusals (not ready, too busy), failed connects, and errors thrown before a call
+ *   started are retryable.
+ * - Everything else, notably `DeadlineExceeded`, is false: see {@link isTransient}.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isRetryable = (error: CallError): boolean => {
+  switch (error._tag) {
+    case "NodeIsNotLeader":
+      return true
+    case "ServiceUnavailable": {
+      const cause = error.cause
+      return cause instanceof GrpcError ? provesNotExecuted(cause.code, cause.details) : true
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * True when trying the call again may succeed: `ServiceUnavailable`, `NodeIsNotLeader` and
+ * `DeadlineExceeded`. Unlike {@link isRetryable} this includes failures after which the node
+ * may already have executed the request, so retry on it only for idempotent operations
+ * (reads, subscriptions from a checkpoint, appends whose events keep their ids — the node
+ * answers a repeated append with the original result).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isTransient = (error: CallError): boolean =>
+  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded"
+
+/**
+ * True for the failures after which a read or subscription is started again from its cursor:
+ * the node could not be reached or discovered, the connection dropped mid-call, or the node is
+ * not the leader. Reads change nothing on the node, so repeating one that may have run is safe.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const canResume = (error: CallError): boolean =>
+  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DiscoveryFailed"
+
+/**
+ * True when the connection a call failed on must be replaced before the next call: the node was
+ * unavailable (or the connection dropped), or it is not the leader.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const needsReconnect = (error: CallError): boolean =>
+  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader"

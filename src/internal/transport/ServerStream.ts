@@ -1,0 +1,133 @@
+/**
+ * A grpc-js server-streaming call as a pull-based Stream: messages go through a handler that
+ * pushes domain values into a bounded queue; the call is paused while the queue is full and
+ * resumed when the consumer has taken from it; closing the Stream's scope cancels the call.
+ * grpc-js callbacks re-enter Effect with the context captured when the Stream started.
+ *
+ * @internal
+ */
+import type * as grpc from "@grpc/grpc-js"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { CallError } from "./CallError.ts"
+
+/**
+ * What a server-stream handler can do with each message.
+ *
+ * @internal
+ */
+export interface Emit<A> {
+  readonly push: (item: A) => void
+  readonly end: () => void
+  readonly fail: (error: CallError) => void
+}
+
+/**
+ * The pieces the transport hands over: `start` opens the call (in the Stream's scope, so it may
+ * acquire a channel slot), `classify` turns a grpc-js failure into a typed error.
+ *
+ * @internal
+ */
+export interface ServerStreamCall<M> {
+  readonly start: Effect.Effect<grpc.ClientReadableStream<M>, CallError, Scope.Scope>
+  readonly classify: (failure: unknown) => CallError
+}
+
+/**
+ * Runs a server-streaming call as a Stream (each run is a new call).
+ *
+ * @internal
+ */
+export const serverStream = <M, A>(
+  call: ServerStreamCall<M>,
+  handle: (message: M, emit: Emit<A>) => void,
+  bufferSize = 256
+): Stream.Stream<A, CallError> =>
+  Stream.callback<A, CallError>((queue) =>
+    Effect.gen(function*() {
+      const runFork = Effect.runForkWith(yield* Effect.context<never>())
+      const stream = yield* call.start
+      let finished = false
+      let paused = false
+      let pending: Array<A> = []
+      let afterDrain: (() => void) | undefined
+      const resumeWhenRoom = () => {
+        const batch = pending
+        pending = []
+        runFork(
+          Effect.andThen(
+            Queue.offerAll(queue, batch),
+            Effect.sync(() => {
+              if (pending.length > 0) return resumeWhenRoom()
+              paused = false
+              const then = afterDrain
+              afterDrain = undefined
+              if (then !== undefined) then()
+              else if (!finished) stream.resume()
+            })
+          )
+        )
+      }
+      // the end (or failure) goes into the queue after the items still waiting for room
+      const whenDrained = (f: () => void) => {
+        if (paused) afterDrain = f
+        else f()
+      }
+      const endAfterPending = () => whenDrained(() => Queue.endUnsafe(queue))
+      const failAfterPending = (error: CallError) => whenDrained(() => Queue.failCauseUnsafe(queue, Cause.fail(error)))
+      const emit: Emit<A> = {
+        push: (item) => {
+          if (finished) return
+          if (paused) {
+            pending.push(item)
+            return
+          }
+          if (!Queue.offerUnsafe(queue, item)) {
+            paused = true
+            stream.pause()
+            pending.push(item)
+            resumeWhenRoom()
+          }
+        },
+        end: () => {
+          if (finished) return
+          finished = true
+          stream.cancel()
+          endAfterPending()
+        },
+        fail: (error) => {
+          if (finished) return
+          finished = true
+          stream.cancel()
+          failAfterPending(error)
+        }
+      }
+      stream.on("data", (message: M) => {
+        try {
+          handle(message, emit)
+        } catch (cause) {
+          emit.fail(call.classify(cause))
+        }
+      })
+      stream.on("error", (error: grpc.ServiceError) => {
+        if (finished) return
+        finished = true
+        failAfterPending(call.classify(error))
+      })
+      stream.on("end", () => {
+        if (finished) return
+        finished = true
+        endAfterPending()
+      })
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => {
+          if (!finished) {
+            finished = true
+            stream.cancel()
+          }
+        })
+      )
+    }), { bufferSize })
