@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import type { ServerCall } from "./http2/GrpcServer.ts"
+import type { ServerCall } from "./transport/ServerCall.ts"
 
 /**
  * Framing of server-streamed responses.

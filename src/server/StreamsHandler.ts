@@ -47,7 +47,7 @@ import {
   wrongExpectedVersion
 } from "./errors.ts"
 import type { ReadFraming } from "./Framing.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
 import { fromWire } from "./Uuid.ts"
