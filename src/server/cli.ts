@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * Command line entry of the embedded node:
- * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]`.
+ * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]
+ * [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]`.
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
@@ -13,7 +14,14 @@
  */
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
-const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]"
+const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]" +
+  " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]"
+
+const count = (flag: string, v: string, min: number): number => {
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`invalid ${flag} ${v}`)
+  return n
+}
 
 const parse = (argv: ReadonlyArray<string>) => {
   let port = 2113
@@ -21,6 +29,10 @@ const parse = (argv: ReadonlyArray<string>) => {
   let insecure = false
   let readFraming: "message" | "coalesced" = "message"
   let standardProjections = false
+  let maxConnections: number | undefined
+  let idleTimeoutMs: number | undefined
+  let maxAppendSize: number | undefined
+  let maxReceiveMessageSize: number | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -51,6 +63,18 @@ const parse = (argv: ReadonlyArray<string>) => {
       case "--standard-projections":
         standardProjections = inline === undefined ? true : inline !== "false"
         break
+      case "--max-connections":
+        maxConnections = count(flag, value(), 1)
+        break
+      case "--idle-timeout-ms":
+        idleTimeoutMs = count(flag, value(), 0)
+        break
+      case "--max-append-size":
+        maxAppendSize = count(flag, value(), 1)
+        break
+      case "--max-receive-message-size":
+        maxReceiveMessageSize = count(flag, value(), 1)
+        break
       case "--help":
       case "-h":
         console.log(usage)
@@ -60,7 +84,7 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming, standardProjections }
+  return { port, host, insecure, readFraming, standardProjections, maxConnections, idleTimeoutMs, maxAppendSize, maxReceiveMessageSize }
 }
 
 const main = async () => {

@@ -116,7 +116,7 @@ export const rawConnect = async (port: number, options: { readonly read?: boolea
   if (options.read === false) {
     socket.pause()
   } else {
-    let buffered = Buffer.alloc(0)
+    let buffered: Buffer = Buffer.alloc(0)
     socket.on("data", (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk])
       while (buffered.length >= 9) {

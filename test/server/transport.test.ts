@@ -174,7 +174,7 @@ describe("gRPC layer", () => {
     req.on("data", (d: Buffer) => (data += d.length))
     const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve))
     await new Promise<void>((resolve) => req.once("close", () => resolve()))
-    assert.strictEqual(headers[":status"], 200)
+    assert.strictEqual(Number(headers[":status"]), 200)
     assert.strictEqual(headers["content-type"], "application/grpc")
     assert.strictEqual(headers["grpc-status"], "12")
     assert.strictEqual(data, 0)
@@ -288,7 +288,7 @@ const httpGet = (node: RunningNode, path: string, method = "GET"): Promise<{ sta
     }
     const req = node.insecure
       ? http.request(options, onResponse)
-      : https.request({ ...options, servername: "localhost", ca: readFileSync(node.caFile!), ALPNProtocols: ["http/1.1"] }, onResponse)
+      : https.request({ ...options, servername: "localhost", ca: readFileSync(node.caFile!) } as https.RequestOptions, onResponse)
     req.on("error", reject)
     req.end()
   })
