@@ -8,7 +8,8 @@
  *
  * Side channel for benchmarks that run the node in a child process: each line `cpu` written to
  * stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node process's
- * `process.cpuUsage()`); a line `stop` stops the node.
+ * `process.cpuUsage()`); a line `mem` with `{"mem":{"rss":bytes,...}}` (`process.memoryUsage()`); a
+ * line `stop` stops the node.
  *
  * @since 0.1.0
  */
@@ -113,6 +114,7 @@ const main = async () => {
         const command = buffered.slice(0, nl).trim()
         buffered = buffered.slice(nl + 1)
         if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
+        else if (command === "mem") console.log(JSON.stringify({ mem: process.memoryUsage() }))
         else if (command === "stop") shutdown()
       }
     })
