@@ -7,7 +7,7 @@
  * The raw attacker writes HTTP/2 frames by hand (test/server/rawHttp2.ts); nghttp2, configured
  * by the node's transport, is what answers it.
  */
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { afterAll, assert, beforeAll, describe, expect, it } from "@effect/vitest"
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process"
 import * as http2 from "node:http2"
 import * as net from "node:net"
@@ -97,10 +97,13 @@ const underAttack = async (attack: () => Promise<void>): Promise<number> => {
   return slowest
 }
 
+const report: Array<string> = []
+
 const checkAfter = async (slowest: number) => {
   assert.isBelow(slowest, 1000, `a normal round trip took ${slowest.toFixed(0)} ms`)
   assert.isBelow(await probe(), 1000)
   const grown = (await rss()) - baselineRss
+  report.push(`${expect.getState().currentTestName}: slowest round trip ${slowest.toFixed(0)} ms, RSS +${(grown / MB).toFixed(1)} MB`)
   assert.isBelow(grown, 100 * MB, `RSS grew ${(grown / MB).toFixed(0)} MB`)
 }
 
@@ -143,6 +146,7 @@ describe("attacks on the node", () => {
   }, 30_000)
 
   afterAll(async () => {
+    console.log(report.join("\n"))
     clients?.close()
     if (proc !== undefined) {
       await new Promise<void>((resolve) => {
