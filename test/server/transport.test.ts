@@ -9,7 +9,7 @@ import * as http from "node:http"
 import * as http2 from "node:http2"
 import * as https from "node:https"
 import { readFileSync } from "node:fs"
-import { ReadReq } from "../../src/generated/streams.ts"
+import { BatchAppendReq, ReadReq } from "../../src/generated/streams.ts"
 import { nodeStats, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { parseTimeout, percentEncode } from "../../src/server/transport/ServerCall.ts"
 import { any, appendOk, connect, readOptions, streamOption, uniqueStream } from "./helpers.ts"
@@ -213,6 +213,28 @@ describe("gRPC layer", () => {
     assert.strictEqual(headers["grpc-status"], "8")
     assert.match(String(headers["grpc-message"]), /exceeds the maximum configured message size/)
     session.close()
+    await node.stop()
+  })
+
+  it("resets a call whose client leaves more than 1 MiB of output unread (ENHANCE_YOUR_CALM)", async () => {
+    const node = await startEmbeddedNode()
+    const c = await rawConnect(node.port)
+    // a stream window of 0: the node can send nothing on the call, every reply stays queued
+    const request = grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("unread")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish())
+    await c.write(Buffer.concat([PREFACE, settings([[0x4, 0]]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, grpcRequest("/event_store.client.streams.Streams/BatchAppend"))]))
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => request))
+    for (let i = 0; i < 200 && !c.frames.some((f) => f.type === FrameType.RST_STREAM); i++) {
+      await c.write(frame(FrameType.DATA, 0, 1, batch))
+      await new Promise((r) => setImmediate(r))
+    }
+    const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === 1))
+    assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    c.socket.destroy()
     await node.stop()
   })
 
