@@ -4,6 +4,7 @@
  * same port, cleartext and TLS.
  */
 import * as grpc from "@grpc/grpc-js"
+import { KurrentDBClient } from "@kurrent/kurrentdb-client"
 import { assert, describe, it } from "@effect/vitest"
 import * as http from "node:http"
 import * as http2 from "node:http2"
@@ -354,6 +355,17 @@ for (const insecure of [true, false]) {
       const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
       assert.strictEqual(trailers["grpc-status"], "0")
       session.close()
+      await node.stop()
+    })
+
+    it("answers the official client's own /ping call (as its test suite makes it)", async () => {
+      const node = await startEmbeddedNode({ insecure })
+      const client = KurrentDBClient.connectionString(node.connectionString)
+      const ping = await (client as unknown as { HTTPRequest: (m: string, p: string, o: object) => Promise<{ msgTypeId: number; text: string }> })
+        .HTTPRequest("GET", "/ping", {})
+      assert.strictEqual(ping.text, "Ping request successfully handled")
+      assert.isNumber(ping.msgTypeId)
+      await client.dispose()
       await node.stop()
     })
   })

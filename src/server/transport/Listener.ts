@@ -57,6 +57,9 @@ export class Listener {
   private readonly sockets = new Set<net.Socket>()
   private server: net.Server | undefined
   private closeWaiters: Array<() => void> = []
+  private readonly busy = new WeakMap<net.Socket, number>()
+  private readonly http1Sockets = new Set<net.Socket>()
+  private closing = false
 
   constructor(h2: http2.Http2Server, options: ListenerOptions) {
     this.h2 = h2
@@ -65,6 +68,18 @@ export class Listener {
     this.http1 = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: handshake * 3, headersTimeout: handshake })
     this.http1.keepAliveTimeout = this.idleTimeout === 0 ? 5000 : Math.min(this.idleTimeout, 130_000)
     this.http1.on("clientError", (_e, socket) => socket.destroy())
+    // requests in flight per HTTP/1.1 connection: at shutdown idle ones close at once, the others
+    // once their response is sent (an http.Server that never listened tracks none itself)
+    this.http1.prependListener("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const socket = req.socket
+      this.busy.set(socket, (this.busy.get(socket) ?? 0) + 1)
+      res.once("close", () => {
+        const n = (this.busy.get(socket) ?? 1) - 1
+        if (n > 0) this.busy.set(socket, n)
+        else this.busy.delete(socket)
+        if (this.closing && n <= 0) socket.destroySoon()
+      })
+    })
   }
 
   /** The idle timeout in ms (0 = never). */
@@ -131,6 +146,8 @@ export class Listener {
       // resume: JS reads would compete). Its idle timeout is the session's (GrpcServer).
       this.h2.emit("connection", socket)
     } else {
+      this.http1Sockets.add(socket)
+      socket.once("close", () => this.http1Sockets.delete(socket))
       this.http1.emit("connection", socket)
       // the HTTP/1.1 parser reads what the sniffer put back only once the socket flows
       socket.resume()
@@ -154,7 +171,8 @@ export class Listener {
   close(graceMs: number): Promise<void> {
     this.server?.close()
     this.server = undefined
-    this.http1.closeIdleConnections()
+    this.closing = true
+    for (const socket of this.http1Sockets) if (!this.busy.has(socket)) socket.destroySoon()
     if (this.sockets.size === 0) return Promise.resolve()
     return new Promise<void>((resolve) => {
       let done = false
