@@ -71,6 +71,11 @@ export interface EmbeddedNodeOptions {
    */
   readonly maxReceiveMessageSize?: number | undefined
   /**
+   * Bytes of incomplete request messages the node holds at once, over all calls; a call whose
+   * message would pass it is answered RESOURCE_EXHAUSTED. Default 128 MiB.
+   */
+  readonly maxBufferedRequestBytes?: number | undefined
+  /**
    * Default false. Like a node started with `--run-projections=All --start-standard-projections`;
    * writes `$et-<type>` and `$ce-<category>` link streams as events are appended.
    */
@@ -192,7 +197,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const server = new GrpcServer({
     maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
     maxConnections: options.maxConnections,
-    idleTimeoutMs: options.idleTimeoutMs
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxBufferedRequestBytes: options.maxBufferedRequestBytes
   })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()

@@ -239,6 +239,34 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
+  it("answers RESOURCE_EXHAUSTED when incomplete messages would pass maxBufferedRequestBytes, keeps serving others", async () => {
+    const node = await startEmbeddedNode({ maxBufferedRequestBytes: 1024 * 1024 })
+    const prefix = Buffer.alloc(5)
+    prefix.writeUInt32BE(900 * 1024, 1)
+    const part = Buffer.concat([prefix, Buffer.alloc(600 * 1024)])
+    const first = openRead(node.port)
+    const second = openRead(node.port)
+    let firstStatus: unknown
+    first.req.on("response", (h) => (firstStatus = h["grpc-status"]))
+    first.req.write(part)
+    await new Promise((r) => setTimeout(r, 100))
+    second.req.write(part)
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => second.req.once("response", resolve))
+    assert.strictEqual(headers["grpc-status"], "8")
+    assert.isUndefined(firstStatus)
+    // the first call's bytes are released when it goes away: a third such call is held again
+    first.req.close(http2.constants.NGHTTP2_CANCEL)
+    await new Promise((r) => setTimeout(r, 50))
+    const third = openRead(node.port)
+    let thirdStatus: unknown
+    third.req.on("response", (h) => (thirdStatus = h["grpc-status"]))
+    third.req.write(part)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.isUndefined(thirdStatus)
+    for (const c of [first, second, third]) c.session.destroy()
+    await node.stop()
+  })
+
   it("advertises its limits in SETTINGS: 100 concurrent streams, a header list size", async () => {
     const node = await startEmbeddedNode()
     const session = http2.connect(`http://127.0.0.1:${node.port}`)

@@ -44,6 +44,11 @@ export interface GrpcServerOptions extends ListenerOptions {
   readonly maxSessionMemoryMb?: number | undefined
   /** Output a call may leave unread before it is reset; default 1 MiB. */
   readonly maxPendingBytesPerCall?: number | undefined
+  /**
+   * Bytes of incomplete request messages held at once, over all calls and connections; a call
+   * whose message would pass it is answered RESOURCE_EXHAUSTED. Default 128 MiB.
+   */
+  readonly maxBufferedRequestBytes?: number | undefined
   /** Receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB. */
   readonly initialWindowSize?: number | undefined
 }
@@ -92,10 +97,14 @@ export class GrpcServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>()
   private readonly openCalls = new WeakMap<http2.Http2Session, number>()
   private readonly maxPendingBytes: number
+  private readonly maxBufferedRequestBytes: number
+  /** Bytes of incomplete request messages held by all calls. */
+  private bufferedRequestBytes = 0
 
   constructor(options: GrpcServerOptions = {}) {
     this.options = options
     this.maxPendingBytes = options.maxPendingBytesPerCall ?? 1024 * 1024
+    this.maxBufferedRequestBytes = options.maxBufferedRequestBytes ?? 128 * 1024 * 1024
     const maxHeaderListSize = options.maxHeaderListSize ?? 32 * 1024
     this.h2 = http2.createServer({
       settings: {
@@ -243,9 +252,27 @@ export class GrpcServer {
         })
       }
     )
+    // incomplete messages count against the node-wide cap while they wait for their rest
+    let held = 0
+    const release = () => {
+      this.bufferedRequestBytes -= held
+      held = 0
+    }
     stream.on("data", (chunk: Buffer) => {
-      if (!invalid) reader.push(chunk)
+      if (invalid) return
+      reader.push(chunk)
+      const pending = reader.pendingBytes
+      if (pending === held) return
+      this.bufferedRequestBytes += pending - held
+      held = pending
+      if (pending > 0 && this.bufferedRequestBytes > this.maxBufferedRequestBytes) {
+        invalid = true
+        reader.stop()
+        release()
+        call.sendStatus({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
+      }
     })
+    stream.once("close", release)
     const invoke = () => {
       try {
         if (def.responseStream) (route.handler as (call: ServerCall) => void)(call)
