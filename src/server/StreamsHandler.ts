@@ -294,10 +294,12 @@ const makeAppend = (ctx: StreamsContext) =>
   const fail = (failure: RpcFailure) => {
     if (done) return
     done = true
+    events.clear()
     callback(failure)
   }
   call.on("cancelled", () => {
     done = true
+    events.clear()
   })
   const principal = authenticate(ctx.auth, call.metadata)
   if (isRpcFailure(principal)) return fail(principal)
