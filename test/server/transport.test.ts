@@ -239,6 +239,32 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
+  it("resets calls once all calls of a connection leave more than 16 MiB of output unread", async () => {
+    const node = await startEmbeddedNode()
+    const c = await rawConnect(node.port)
+    const request = grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("unread")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish())
+    // 24 calls, each kept under the 1 MiB cap of one call (about 900 KiB of replies each)
+    const calls = 24
+    const perCall = Math.floor((900 * 1024) / 100)
+    const frames = [PREFACE, settings([[0x4, 0]])]
+    for (let k = 0; k < calls; k++) frames.push(frame(FrameType.HEADERS, Flag.END_HEADERS, 2 * k + 1, grpcRequest("/event_store.client.streams.Streams/BatchAppend")))
+    await c.write(Buffer.concat(frames))
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => request))
+    for (let round = 0; round * 100 < perCall && !c.frames.some((f) => f.type === FrameType.RST_STREAM); round++) {
+      for (let k = 0; k < calls; k++) await c.write(frame(FrameType.DATA, 0, 2 * k + 1, batch))
+      await new Promise((r) => setImmediate(r))
+    }
+    const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM))
+    assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    c.socket.destroy()
+    await node.stop()
+  })
+
   it("answers RESOURCE_EXHAUSTED when incomplete messages would pass maxBufferedRequestBytes, keeps serving others", async () => {
     const node = await startEmbeddedNode({ maxBufferedRequestBytes: 1024 * 1024 })
     const prefix = Buffer.alloc(5)

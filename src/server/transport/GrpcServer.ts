@@ -14,6 +14,7 @@ import * as http2 from "node:http2"
 import { Listener, type ListenerOptions, type ServerTls } from "./Listener.ts"
 import { MessageReader } from "./MessageFraming.ts"
 import {
+  CallGroup,
   GrpcStatus,
   type Handler,
   type MethodDefinition,
@@ -44,6 +45,8 @@ export interface GrpcServerOptions extends ListenerOptions {
   readonly maxSessionMemoryMb?: number | undefined
   /** Output a call may leave unread before it is reset; default 1 MiB. */
   readonly maxPendingBytesPerCall?: number | undefined
+  /** Output all calls of a connection may leave unread before the one writing is reset; default 16 MiB. */
+  readonly maxPendingBytesPerConnection?: number | undefined
   /**
    * Bytes of incomplete request messages held at once, over all calls and connections; a call
    * whose message would pass it is answered RESOURCE_EXHAUSTED. Default 128 MiB.
@@ -96,6 +99,7 @@ export class GrpcServer {
   private readonly listener: Listener
   private readonly sessions = new Set<http2.ServerHttp2Session>()
   private readonly openCalls = new WeakMap<http2.Http2Session, number>()
+  private readonly groups = new WeakMap<http2.Http2Session, CallGroup>()
   private readonly maxPendingBytes: number
   private readonly maxBufferedRequestBytes: number
   /** Bytes of incomplete request messages held by all calls. */
@@ -199,7 +203,12 @@ export class GrpcServer {
       return
     }
     const def = route.method
-    const call = new ServerCall(stream, def, headers, this.maxPendingBytes)
+    let group = session === undefined ? undefined : this.groups.get(session)
+    if (group === undefined && session !== undefined) {
+      group = new CallGroup(this.options.maxPendingBytesPerConnection ?? 16 * 1024 * 1024)
+      this.groups.set(session, group)
+    }
+    const call = new ServerCall(stream, def, headers, this.maxPendingBytes, group)
     const timeout = headers["grpc-timeout"]
     const ms = parseTimeout(typeof timeout === "string" ? timeout : undefined)
     if (ms !== undefined) call.setDeadline(ms)

@@ -186,6 +186,27 @@ export const parseTimeout = (value: string | undefined): number | undefined => {
   }
 }
 
+/**
+ * The calls of one connection, for its cap on output its client leaves unread.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class CallGroup {
+  readonly calls = new Set<ServerCall>()
+  readonly maxPendingBytes: number
+  constructor(maxPendingBytes: number) {
+    this.maxPendingBytes = maxPendingBytes
+  }
+
+  /** Output queued and not yet sent on all calls. */
+  pendingBytes(): number {
+    let total = 0
+    for (const call of this.calls) total += call.pendingBytes
+    return total
+  }
+}
+
 /** The longest delay `setTimeout` honours; longer deadlines are armed in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
@@ -214,6 +235,7 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
   private readonly method: MethodDefinition
   private readonly headers: http2.IncomingHttpHeaders
   private readonly maxPendingBytes: number
+  private readonly group: CallGroup | undefined
   private requestMetadata: RequestMetadata | undefined
   private timer: ReturnType<typeof setTimeout> | undefined
   private deadlineAt = 0
@@ -222,13 +244,16 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
     stream: http2.ServerHttp2Stream,
     method: MethodDefinition,
     headers: http2.IncomingHttpHeaders,
-    maxPendingBytes: number
+    maxPendingBytes: number,
+    group?: CallGroup | undefined
   ) {
     super()
     this.stream = stream
     this.method = method
     this.headers = headers
     this.maxPendingBytes = maxPendingBytes
+    this.group = group
+    group?.calls.add(this)
     stream.on("drain", () => this.emit("drain"))
     stream.on("wantTrailers", () => {
       try {
@@ -237,7 +262,15 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
         // the stream went away meanwhile
       }
     })
-    stream.on("close", () => this.onCancelled())
+    stream.on("close", () => {
+      group?.calls.delete(this)
+      this.onCancelled()
+    })
+  }
+
+  /** Output queued on this call and not yet sent. */
+  get pendingBytes(): number {
+    return this.stream.writableLength
   }
 
   /** Request metadata. */
@@ -269,7 +302,8 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
   /**
    * Sends bytes that already hold one or more length-prefixed messages (one stream write);
    * false = wait for 'drain'. A client that leaves more than the node's cap of output unread on
-   * one call has the call reset (ENHANCE_YOUR_CALM) instead of growing the node's memory.
+   * one call, or on all calls of its connection, has the call reset (ENHANCE_YOUR_CALM) instead of
+   * growing the node's memory (the connection's total is checked only when a write returns false).
    */
   writeFramed(framed: Buffer): boolean {
     if (this.ended || this.cancelled) return false
@@ -278,12 +312,17 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
       this.headersSent = true
       stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS)
     }
-    if (stream.writableLength > this.maxPendingBytes) {
-      this.onCancelled()
-      stream.close(ENHANCE_YOUR_CALM)
-      return false
-    }
-    return stream.write(framed)
+    if (stream.writableLength > this.maxPendingBytes) return this.reset()
+    if (stream.write(framed)) return true
+    const group = this.group
+    if (group !== undefined && group.pendingBytes() > group.maxPendingBytes) return this.reset()
+    return false
+  }
+
+  private reset(): false {
+    this.onCancelled()
+    this.stream.close(ENHANCE_YOUR_CALM)
+    return false
   }
 
   /** Ends the call with OK and optional trailing metadata. */
