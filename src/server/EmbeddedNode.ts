@@ -1,8 +1,9 @@
 /**
  * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
  * target of tests, benchmarks and local development, and of the official client's conformance
- * suite. It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
- * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer;
+ * suite. It serves gRPC on Node's own `http2` module (src/server/transport), and HTTP/1.1 (`/ping`,
+ * `/info`, `/stats`, `/gossip`) on the same port, cleartext or TLS. `startEmbeddedNode` starts one;
+ * `EmbeddedNode.layer` scopes one to an Effect layer;
  * `EmbeddedNode.layerClient` scopes one together with a client connected to it.
  *
  * @since 0.1.0
@@ -21,10 +22,12 @@ import { Auth } from "./Auth.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import type { ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./GossipHandler.ts"
-import { GrpcServer, type ServerTls, type ServiceDefinition } from "./http2/GrpcServer.ts"
+import { makeHttpEndpoints } from "./HttpEndpoints.ts"
 import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
 import { Store } from "./Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./StreamsHandler.ts"
+import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
+import type { ServiceDefinition } from "./transport/ServerCall.ts"
 import { newUuid } from "./Uuid.ts"
 
 /**
@@ -47,12 +50,12 @@ export interface EmbeddedNodeOptions {
     readonly rootCerts?: Buffer | undefined
   } | undefined
   /**
-   * Default "message": exactly one HTTP/2 DATA frame per read reply (many frames still share one
-   * socket write). "coalesced": several replies packed into DATA frames of up to the client's
-   * maximum frame size.
+   * Default "message": one stream write per read reply (nghttp2 still packs queued writes into
+   * DATA frames). "coalesced": several replies merged into writes of up to the client's maximum
+   * frame size.
    */
   readonly readFraming?: "message" | "coalesced" | undefined
-  /** Default 256 MiB. */
+  /** Default 256 MiB (a real node's since Oct 2025; 1 MiB before). Counted as a real node does: data + custom metadata + 2 × type length per event. */
   readonly maxAppendSize?: number | undefined
   /** Default 16 MiB. */
   readonly maxAppendEventSize?: number | undefined
@@ -60,6 +63,21 @@ export interface EmbeddedNodeOptions {
   readonly version?: string | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
+  /** Connections accepted at once (more are closed on arrival); default 1000. */
+  readonly maxConnections?: number | undefined
+  /** A connection with no open call and no traffic for this long is closed; default 130000 ms (Kestrel's), 0 = never. */
+  readonly idleTimeoutMs?: number | undefined
+  /**
+   * Largest gRPC request message of the Streams service; default 16 MiB - 10000 bytes (a real
+   * node's `TFConsts.EffectiveMaxLogRecordSize`). Other services allow 4 MiB (ASP.NET Core's
+   * default). Larger messages are answered RESOURCE_EXHAUSTED without being read.
+   */
+  readonly maxReceiveMessageSize?: number | undefined
+  /**
+   * Bytes of incomplete request messages the node holds at once, over all calls; a call whose
+   * message would pass it is answered RESOURCE_EXHAUSTED. Default 128 MiB.
+   */
+  readonly maxBufferedRequestBytes?: number | undefined
   /**
    * Default false. Like a node started with `--run-projections=All --start-standard-projections`;
    * writes `$et-<type>` and `$ce-<category>` link streams as events are appended.
@@ -146,6 +164,7 @@ export const bundledCertsDir = (): string => {
 
 const DEFAULT_MAX_APPEND_SIZE = 256 * 1024 * 1024
 const DEFAULT_MAX_APPEND_EVENT_SIZE = 16 * 1024 * 1024
+const DEFAULT_MAX_STREAMS_MESSAGE_SIZE = 16 * 1024 * 1024 - 10000
 
 /**
  * Starts a node and resolves once it listens.
@@ -176,9 +195,14 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     secure = { cert: readFileSync(dir + "node.crt"), key: readFileSync(dir + "node.key"), ca: readFileSync(caFile) }
   }
 
-  // our own HTTP/2 + gRPC transport (src/server/http2); like a real node (Kestrel's HTTP/2
+  // node:http2 + a thin gRPC layer (src/server/transport); like a real node (Kestrel's HTTP/2
   // default): at most 100 concurrent calls per connection
-  const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 100 })
+  const server = new GrpcServer({
+    maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+    maxConnections: options.maxConnections,
+    idleTimeoutMs: options.idleTimeoutMs,
+    maxBufferedRequestBytes: options.maxBufferedRequestBytes
+  })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
   const activeBatches = new Set<() => void>()
@@ -193,20 +217,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
       maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
       activeReads,
       activeBatches
-    })
+    }),
+    { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
   )
-  server.addService(
-    GossipService,
-    makeGossipHandler({
-      auth,
-      instanceId: newUuid(),
-      endpoint: () => ({ host: insecure ? host : "localhost", port: boundPort })
-    })
-  )
+  const instanceId = newUuid()
+  const endpoint = () => ({ host: insecure ? host : "localhost", port: boundPort })
+  const version = options.version ?? "24.10.0"
+  server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
   server.addService(
     ServerFeaturesService,
-    makeServerFeaturesHandler(options.version ?? "24.10.0", () => services)
+    makeServerFeaturesHandler(version, () => services)
   )
+  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
 
   boundPort = await server.listen(host, boundPort, secure)
 

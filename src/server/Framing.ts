@@ -1,14 +1,15 @@
 /**
  * Writing pre-encoded `ReadResp` messages to a server stream with backpressure, in one of two
- * framings: `message` (exactly one HTTP/2 DATA frame per gRPC message; many frames still share one
- * socket write) or `coalesced` (several length-prefixed messages packed into DATA frames of up to
- * the client's maximum frame size).
+ * framings: `message` (one stream write per gRPC message; nghttp2 packs what is queued into DATA
+ * frames) or `coalesced` (several length-prefixed messages merged into writes of up to the
+ * client's maximum frame size). A producer pauses while the stream's write returns false, until
+ * 'drain'.
  *
  * Responses are cached already framed (5-byte gRPC header + message) and written as they are.
  *
  * @since 0.1.0
  */
-import type { ServerCall } from "./http2/GrpcServer.ts"
+import type { ServerCall } from "./transport/ServerCall.ts"
 
 /**
  * Framing of server-streamed responses.

@@ -8,7 +8,7 @@ import { type ClusterInfo, MemberInfo_VNodeState } from "../generated/gossip.ts"
 import type { Empty } from "../generated/shared.ts"
 import type { Auth } from "./Auth.ts"
 import { unauthenticated } from "./errors.ts"
-import type { ServerCall, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
+import type { ServerCall, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
 import { toStructured } from "./Uuid.ts"
 
 /**

@@ -21,7 +21,7 @@ import {
 } from "./errors.ts"
 import { type CompiledFilter, compileFilter } from "./Filters.ts"
 import { IDLE, type Producer, type ReadFraming, ResponseSink } from "./Framing.ts"
-import type { ServerCall } from "./http2/GrpcServer.ts"
+import type { ServerCall } from "./transport/ServerCall.ts"
 import {
   caughtUpResp,
   checkpointResp,

@@ -6,7 +6,7 @@
  */
 import type { SupportedMethod, SupportedMethods } from "../generated/serverfeatures.ts"
 import type { Empty } from "../generated/shared.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
 
 /**
  * The supported-method entries of some service definitions (paths `/package.Service/Method`).

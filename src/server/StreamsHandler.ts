@@ -47,11 +47,12 @@ import {
   wrongExpectedVersion
 } from "./errors.ts"
 import type { ReadFraming } from "./Framing.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
 import { fromWire } from "./Uuid.ts"
 import { decodeBatchAppendReq } from "./BatchAppendDecoding.ts"
+import { PendingEvents } from "./PendingEvents.ts"
 
 /**
  * What the Streams service needs from the node.
@@ -288,15 +289,17 @@ const makeAppend = (ctx: StreamsContext) =>
   let done = false
   let stream: string | undefined
   let expected: Expected | undefined
-  const events: Array<ProposedEvent> = []
+  const events = new PendingEvents()
   let size = 0
   const fail = (failure: RpcFailure) => {
     if (done) return
     done = true
+    events.clear()
     callback(failure)
   }
   call.on("cancelled", () => {
     done = true
+    events.clear()
   })
   const principal = authenticate(ctx.auth, call.metadata)
   if (isRpcFailure(principal)) return fail(principal)
@@ -334,7 +337,7 @@ const makeAppend = (ctx: StreamsContext) =>
     if (done) return
     if (stream === undefined || expected === undefined) return fail(unhandled())
     try {
-      const outcome = ctx.store.append(stream, expected, events)
+      const outcome = ctx.store.append(stream, expected, events.toArray())
       if (outcome._tag === "StreamDeleted") return fail(streamDeleted(stream))
       done = true
       callback(null, appendResponse(expected, outcome))
@@ -349,7 +352,7 @@ interface PendingBatch {
   readonly stream: string
   readonly streamBytes: Buffer
   readonly expected: Expected
-  readonly events: Array<ProposedEvent>
+  readonly events: PendingEvents
   size: number
   readonly timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -446,7 +449,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
             }
           }, timeoutMs)
           timer?.unref?.()
-          pending.set(key, { correlationId, stream: name, streamBytes, expected, events: [], size: 0, timer })
+          pending.set(key, { correlationId, stream: name, streamBytes, expected, events: new PendingEvents(), size: 0, timer })
         }
       }
       const batch = pending.get(key)
@@ -485,7 +488,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       if (!request.isFinal) return
       pending.delete(key)
       if (batch.timer !== undefined) clearTimeout(batch.timer)
-      const outcome = ctx.store.append(batch.stream, batch.expected, batch.events)
+      const outcome = ctx.store.append(batch.stream, batch.expected, batch.events.toArray())
       const streamIdentifier = { streamName: batch.streamBytes }
       switch (outcome._tag) {
         case "Success":

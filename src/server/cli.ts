@@ -1,19 +1,28 @@
 #!/usr/bin/env node
 /**
  * Command line entry of the embedded node:
- * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]`.
+ * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]
+ * [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]`.
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
  * Side channel for benchmarks that run the node in a child process: each line `cpu` written to
  * stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node process's
- * `process.cpuUsage()`); a line `stop` stops the node.
+ * `process.cpuUsage()`); a line `mem` with `{"mem":{"rss":bytes,...}}` (`process.memoryUsage()`); a
+ * line `stop` stops the node.
  *
  * @since 0.1.0
  */
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
-const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]"
+const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]" +
+  " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]"
+
+const count = (flag: string, v: string, min: number): number => {
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`invalid ${flag} ${v}`)
+  return n
+}
 
 const parse = (argv: ReadonlyArray<string>) => {
   let port = 2113
@@ -21,6 +30,10 @@ const parse = (argv: ReadonlyArray<string>) => {
   let insecure = false
   let readFraming: "message" | "coalesced" = "message"
   let standardProjections = false
+  let maxConnections: number | undefined
+  let idleTimeoutMs: number | undefined
+  let maxAppendSize: number | undefined
+  let maxReceiveMessageSize: number | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -51,6 +64,18 @@ const parse = (argv: ReadonlyArray<string>) => {
       case "--standard-projections":
         standardProjections = inline === undefined ? true : inline !== "false"
         break
+      case "--max-connections":
+        maxConnections = count(flag, value(), 1)
+        break
+      case "--idle-timeout-ms":
+        idleTimeoutMs = count(flag, value(), 0)
+        break
+      case "--max-append-size":
+        maxAppendSize = count(flag, value(), 1)
+        break
+      case "--max-receive-message-size":
+        maxReceiveMessageSize = count(flag, value(), 1)
+        break
       case "--help":
       case "-h":
         console.log(usage)
@@ -60,7 +85,7 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming, standardProjections }
+  return { port, host, insecure, readFraming, standardProjections, maxConnections, idleTimeoutMs, maxAppendSize, maxReceiveMessageSize }
 }
 
 const main = async () => {
@@ -89,6 +114,7 @@ const main = async () => {
         const command = buffered.slice(0, nl).trim()
         buffered = buffered.slice(nl + 1)
         if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
+        else if (command === "mem") console.log(JSON.stringify({ mem: process.memoryUsage() }))
         else if (command === "stop") shutdown()
       }
     })

@@ -8,7 +8,7 @@ import { Metadata, status as Status } from "@grpc/grpc-js"
 import type { ServerErrorResponse } from "@grpc/grpc-js"
 
 /**
- * A failure ready to hand to a unary callback or `call.sendStatus(...)` (src/server/http2/GrpcServer.ts);
+ * A failure ready to hand to a unary callback or `call.sendStatus(...)` (src/server/transport/ServerCall.ts);
  * its `metadata` becomes trailers.
  *
  * @since 0.1.0

@@ -20,7 +20,8 @@ import { EmbeddedNode, type EmbeddedNodeOptions } from "../../src/server/Embedde
 
 export { EmbeddedNode }
 import { Store } from "../../src/server/Store.ts"
-import { GrpcServer, type ServerCall } from "../../src/server/http2/GrpcServer.ts"
+import { GrpcServer } from "../../src/server/transport/GrpcServer.ts"
+import type { ServerCall } from "../../src/server/transport/ServerCall.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
 
 /** Options passed to the embedded node. */
@@ -210,7 +211,7 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
       }
     ])
   )
-  // the node's own transport (src/server/http2), as the embedded node serves
+  // the node's own transport (src/server/transport), as the embedded node serves
   const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 2 ** 31 - 1 })
   server.addService(StreamsServiceDefinition, spied as never)
   const port = await server.listen("127.0.0.1", 0)

@@ -1,0 +1,426 @@
+/**
+ * The node's transport (src/server/transport, on node:http2): gRPC framings, Trailers-Only,
+ * deadlines of any length, cancellation, limits it advertises, and HTTP/1.1 beside HTTP/2 on the
+ * same port, cleartext and TLS.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { KurrentDBClient } from "@kurrent/kurrentdb-client"
+import { assert, describe, it } from "@effect/vitest"
+import * as http from "node:http"
+import * as http2 from "node:http2"
+import * as https from "node:https"
+import { readFileSync } from "node:fs"
+import { BatchAppendReq, ReadReq } from "../../src/generated/streams.ts"
+import { nodeStats, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { parseTimeout, percentEncode } from "../../src/server/transport/ServerCall.ts"
+import { any, appendOk, connect, readOptions, streamOption, uniqueStream } from "./helpers.ts"
+import { Flag, FrameType, frame, grpcMessage, grpcRequest, PREFACE, rawConnect, settings, windowUpdate } from "./rawHttp2.ts"
+
+const READ = "/event_store.client.streams.Streams/Read"
+
+/** A node:http2 client session with one Streams.Read call open (errors ignored: tests reset them). */
+const openRead = (port: number, settings?: http2.Settings, extra: http2.OutgoingHttpHeaders = {}) => {
+  const session = http2.connect(`http://127.0.0.1:${port}`, settings === undefined ? {} : { settings })
+  session.on("error", () => {})
+  const req = session.request({ ":method": "POST", ":path": READ, "content-type": "application/grpc", te: "trailers", ...extra })
+  req.on("error", () => {})
+  return { session, req }
+}
+
+const subscriptionRequest = (stream: string) =>
+  grpcMessage(ReadReq.encode({
+    options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "subscription", value: {} } })
+  }).finish())
+
+const readRequest = (stream: string, count: bigint) =>
+  grpcMessage(ReadReq.encode({
+    options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "count", value: count } })
+  }).finish())
+
+const waitUntil = async (predicate: () => boolean, ms = 3000) => {
+  const deadline = Date.now() + ms
+  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+}
+
+const messagesIn = (payload: Buffer) => {
+  let pos = 0
+  let n = 0
+  while (pos < payload.length) {
+    pos += 5 + payload.readUInt32BE(pos + 1)
+    n++
+  }
+  return { n, whole: pos === payload.length }
+}
+
+describe("gRPC layer", () => {
+  it("parses grpc-timeout values and percent-encodes status messages", () => {
+    assert.strictEqual(parseTimeout("200m"), 200)
+    assert.strictEqual(parseTimeout("2S"), 2000)
+    assert.strictEqual(parseTimeout("1H"), 3_600_000)
+    assert.strictEqual(parseTimeout("99999999H"), 99999999 * 3_600_000)
+    assert.strictEqual(parseTimeout("5000u"), 5)
+    assert.isUndefined(parseTimeout("12"))
+    assert.isUndefined(parseTimeout("123456789S"))
+    assert.isUndefined(parseTimeout(undefined))
+    assert.strictEqual(percentEncode("plain text"), "plain text")
+    assert.strictEqual(percentEncode("100% sûr\n"), "100%25 s%C3%BBr%0A")
+  })
+
+  for (const framing of ["message", "coalesced"] as const) {
+    it(`${framing} framing: every message whole, ${framing === "message" ? "one write per message" : "messages merged into frame-sized writes"}`, async () => {
+      const node = await startEmbeddedNode({ readFraming: framing })
+      const clients = connect(node)
+      const s = uniqueStream(framing)
+      await appendOk(clients.streams, s, any, Array.from({ length: 200 }, (_, i) => ({ data: { i, pad: "q".repeat(200) } })))
+      const c = await rawConnect(node.port)
+      await c.write(Buffer.concat([
+        PREFACE,
+        settings([[0x4, 1 << 20]]),
+        windowUpdate(0, 1 << 20),
+        frame(FrameType.HEADERS, Flag.END_HEADERS, 1, grpcRequest(READ)),
+        frame(FrameType.DATA, Flag.END_STREAM, 1, readRequest(s, 1000n))
+      ]))
+      await c.waitFor(() => c.frames.find((f) => f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0))
+      const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1)
+      const all = Buffer.concat(data.map((f) => f.payload))
+      const { n, whole } = messagesIn(all)
+      assert.isTrue(whole)
+      assert.strictEqual(n, 200)
+      assert.isTrue(data.every((f) => f.payload.length <= 16384))
+      // nghttp2 packs what is queued into frames of up to 16 KiB either way; coalesced writes
+      // are frame-sized, so its frames are full
+      if (framing === "coalesced") assert.isBelow(data.length, 20)
+      c.socket.destroy()
+      clients.close()
+      await node.stop()
+    })
+  }
+
+  it("a client with a 1 KiB stream window reads a large stream completely (backpressure)", async () => {
+    const node = await startEmbeddedNode({ readFraming: "coalesced" })
+    const clients = connect(node)
+    const s = uniqueStream("window")
+    await appendOk(clients.streams, s, any, Array.from({ length: 300 }, (_, i) => ({ data: { i, pad: "p".repeat(400) } })))
+    const { session, req } = openRead(node.port, { initialWindowSize: 1024 })
+    req.end(readRequest(s, 1000n))
+    const chunks: Array<Buffer> = []
+    req.on("data", (d: Buffer) => chunks.push(d))
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+    assert.strictEqual(trailers["grpc-status"], "0")
+    const { n, whole } = messagesIn(Buffer.concat(chunks))
+    assert.isTrue(whole)
+    assert.strictEqual(n, 300)
+    session.close()
+    clients.close()
+    await node.stop()
+  })
+
+  it("RST_STREAM from the client cancels a subscription on the node", async () => {
+    const node = await startEmbeddedNode()
+    const { session, req } = openRead(node.port)
+    req.end(subscriptionRequest(uniqueStream()))
+    await new Promise<void>((resolve) => req.once("data", () => resolve()))
+    assert.strictEqual(nodeStats(node).activeReads, 1)
+    req.close(http2.constants.NGHTTP2_CANCEL)
+    await waitUntil(() => nodeStats(node).activeReads === 0)
+    assert.strictEqual(nodeStats(node).activeReads, 0)
+    assert.strictEqual(nodeStats(node).storeListeners, 0)
+    session.close()
+    await node.stop()
+  })
+
+  it("ends a call with DEADLINE_EXCEEDED when its grpc-timeout passes", async () => {
+    const node = await startEmbeddedNode()
+    const started = Date.now()
+    const { session, req } = openRead(node.port, undefined, { "grpc-timeout": "200m" })
+    req.on("data", () => {})
+    req.end(subscriptionRequest(uniqueStream()))
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+    assert.strictEqual(trailers["grpc-status"], "4")
+    assert.strictEqual(trailers["grpc-message"], "Deadline exceeded")
+    assert.isAtLeast(Date.now() - started, 150)
+    await waitUntil(() => nodeStats(node).activeReads === 0)
+    assert.strictEqual(nodeStats(node).activeReads, 0)
+    session.close()
+    await node.stop()
+  })
+
+  it("honours a grpc-timeout longer than a timer can hold (99999999H) instead of ending the call at once", async () => {
+    const node = await startEmbeddedNode()
+    const { session, req } = openRead(node.port, undefined, { "grpc-timeout": "99999999H" })
+    let trailers: http2.IncomingHttpHeaders | undefined
+    req.on("trailers", (t) => (trailers = t))
+    req.on("data", () => {})
+    req.end(subscriptionRequest(uniqueStream()))
+    await new Promise<void>((resolve) => req.once("response", () => resolve()))
+    await new Promise((r) => setTimeout(r, 300))
+    assert.isUndefined(trailers)
+    assert.strictEqual(nodeStats(node).activeReads, 1)
+    req.close(http2.constants.NGHTTP2_CANCEL)
+    await waitUntil(() => nodeStats(node).activeReads === 0)
+    session.close()
+    await node.stop()
+  })
+
+  it("answers an unknown method with UNIMPLEMENTED in a Trailers-Only response", async () => {
+    const node = await startEmbeddedNode()
+    const { session, req } = (() => {
+      const session = http2.connect(`http://127.0.0.1:${node.port}`)
+      session.on("error", () => {})
+      const req = session.request({ ":method": "POST", ":path": "/no.Such/Method", "content-type": "application/grpc", te: "trailers" })
+      return { session, req }
+    })()
+    req.end(grpcMessage(Buffer.alloc(0)))
+    let data = 0
+    req.on("data", (d: Buffer) => (data += d.length))
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve))
+    await new Promise<void>((resolve) => req.once("close", () => resolve()))
+    assert.strictEqual(Number(headers[":status"]), 200)
+    assert.strictEqual(headers["content-type"], "application/grpc")
+    assert.strictEqual(headers["grpc-status"], "12")
+    assert.strictEqual(data, 0)
+    const client = new grpc.Client(`127.0.0.1:${node.port}`, grpc.credentials.createInsecure())
+    const id = (b: Buffer) => b
+    const error = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.makeUnaryRequest("/no.Such/Method", id, id, Buffer.alloc(0), (e) => resolve(e))
+    })
+    assert.strictEqual(error?.code, grpc.status.UNIMPLEMENTED)
+    client.close()
+    session.close()
+    await node.stop()
+  })
+
+  it("answers a compressed request message with INTERNAL", async () => {
+    const node = await startEmbeddedNode()
+    const { session, req } = openRead(node.port)
+    req.on("data", () => {})
+    const framed = subscriptionRequest(uniqueStream())
+    framed[0] = 1
+    req.end(framed)
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve))
+    assert.strictEqual(headers["grpc-status"], "13")
+    session.close()
+    await node.stop()
+  })
+
+  it("answers a message announced larger than the maximum with RESOURCE_EXHAUSTED, before it arrives", async () => {
+    const node = await startEmbeddedNode({ maxReceiveMessageSize: 1000 })
+    const { session, req } = openRead(node.port)
+    req.on("data", () => {})
+    const prefix = Buffer.alloc(5)
+    prefix.writeUInt32BE(1001, 1)
+    req.write(prefix)
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("response", resolve))
+    assert.strictEqual(headers["grpc-status"], "8")
+    assert.match(String(headers["grpc-message"]), /exceeds the maximum configured message size/)
+    session.close()
+    await node.stop()
+  })
+
+  it("resets a call whose client leaves more than 1 MiB of output unread (ENHANCE_YOUR_CALM)", async () => {
+    const node = await startEmbeddedNode()
+    const c = await rawConnect(node.port)
+    // a stream window of 0: the node can send nothing on the call, every reply stays queued
+    const request = grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("unread")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish())
+    await c.write(Buffer.concat([PREFACE, settings([[0x4, 0]]), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, grpcRequest("/event_store.client.streams.Streams/BatchAppend"))]))
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => request))
+    for (let i = 0; i < 200 && !c.frames.some((f) => f.type === FrameType.RST_STREAM); i++) {
+      await c.write(frame(FrameType.DATA, 0, 1, batch))
+      await new Promise((r) => setImmediate(r))
+    }
+    const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM && f.streamId === 1))
+    assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    c.socket.destroy()
+    await node.stop()
+  })
+
+  it("resets calls once all calls of a connection leave more than 16 MiB of output unread", async () => {
+    const node = await startEmbeddedNode()
+    const c = await rawConnect(node.port)
+    const request = grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("unread")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish())
+    // 24 calls, each kept under the 1 MiB cap of one call (about 900 KiB of replies each)
+    const calls = 24
+    const perCall = Math.floor((900 * 1024) / 100)
+    const frames = [PREFACE, settings([[0x4, 0]])]
+    for (let k = 0; k < calls; k++) frames.push(frame(FrameType.HEADERS, Flag.END_HEADERS, 2 * k + 1, grpcRequest("/event_store.client.streams.Streams/BatchAppend")))
+    await c.write(Buffer.concat(frames))
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => request))
+    for (let round = 0; round * 100 < perCall && !c.frames.some((f) => f.type === FrameType.RST_STREAM); round++) {
+      for (let k = 0; k < calls; k++) await c.write(frame(FrameType.DATA, 0, 2 * k + 1, batch))
+      await new Promise((r) => setImmediate(r))
+    }
+    const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM))
+    assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
+    c.socket.destroy()
+    await node.stop()
+  })
+
+  it("answers RESOURCE_EXHAUSTED when incomplete messages would pass maxBufferedRequestBytes, keeps serving others", async () => {
+    const node = await startEmbeddedNode({ maxBufferedRequestBytes: 1024 * 1024 })
+    const prefix = Buffer.alloc(5)
+    prefix.writeUInt32BE(900 * 1024, 1)
+    const part = Buffer.concat([prefix, Buffer.alloc(600 * 1024)])
+    const first = openRead(node.port)
+    const second = openRead(node.port)
+    let firstStatus: unknown
+    first.req.on("response", (h) => (firstStatus = h["grpc-status"]))
+    first.req.write(part)
+    await new Promise((r) => setTimeout(r, 100))
+    second.req.write(part)
+    const headers = await new Promise<http2.IncomingHttpHeaders>((resolve) => second.req.once("response", resolve))
+    assert.strictEqual(headers["grpc-status"], "8")
+    assert.isUndefined(firstStatus)
+    // the first call's bytes are released when it goes away: a third such call is held again
+    first.req.close(http2.constants.NGHTTP2_CANCEL)
+    await new Promise((r) => setTimeout(r, 50))
+    const third = openRead(node.port)
+    let thirdStatus: unknown
+    third.req.on("response", (h) => (thirdStatus = h["grpc-status"]))
+    third.req.write(part)
+    await new Promise((r) => setTimeout(r, 200))
+    assert.isUndefined(thirdStatus)
+    for (const c of [first, second, third]) c.session.destroy()
+    await node.stop()
+  })
+
+  it("advertises its limits in SETTINGS: 100 concurrent streams, a header list size", async () => {
+    const node = await startEmbeddedNode()
+    const session = http2.connect(`http://127.0.0.1:${node.port}`)
+    session.on("error", () => {})
+    await new Promise<void>((resolve) => session.once("remoteSettings", () => resolve()))
+    assert.strictEqual(session.remoteSettings.maxConcurrentStreams, 100)
+    assert.strictEqual(session.remoteSettings.maxHeaderListSize, 32 * 1024)
+    session.close()
+    await node.stop()
+  })
+
+  it("stop() sends GOAWAY and ends open subscriptions", async () => {
+    const node = await startEmbeddedNode()
+    const { session, req } = openRead(node.port)
+    const goaway = new Promise<number>((resolve) => session.once("goaway", (code: number) => resolve(code)))
+    req.on("data", () => {})
+    req.end(subscriptionRequest(uniqueStream()))
+    await new Promise<void>((resolve) => req.once("response", () => resolve()))
+    const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+    await node.stop()
+    assert.strictEqual(await goaway, 0)
+    assert.strictEqual((await trailers)["grpc-status"], "0")
+    session.destroy()
+  })
+
+  it("closes a connection idle for longer than idleTimeoutMs, not one with an open call", async () => {
+    const node = await startEmbeddedNode({ idleTimeoutMs: 300 })
+    const idle = http2.connect(`http://127.0.0.1:${node.port}`)
+    idle.on("error", () => {})
+    const idleClosed = new Promise<void>((resolve) => idle.once("close", () => resolve()))
+    const { session, req } = openRead(node.port)
+    req.on("data", () => {})
+    req.end(subscriptionRequest(uniqueStream()))
+    await new Promise<void>((resolve) => req.once("response", () => resolve()))
+    await idleClosed
+    await new Promise((r) => setTimeout(r, 400))
+    assert.isFalse(session.closed || session.destroyed)
+    assert.strictEqual(nodeStats(node).activeReads, 1)
+    session.destroy()
+    await node.stop()
+  })
+
+  it("closes connections beyond maxConnections on arrival", async () => {
+    const node = await startEmbeddedNode({ maxConnections: 2 })
+    const sessions = [0, 1, 2].map(() => {
+      const s = http2.connect(`http://127.0.0.1:${node.port}`)
+      s.on("error", () => {})
+      return s
+    })
+    const outcomes = await Promise.all(sessions.map((s) =>
+      new Promise<string>((resolve) => {
+        s.once("remoteSettings", () => resolve("served"))
+        s.once("close", () => resolve("closed"))
+      })
+    ))
+    assert.deepStrictEqual(outcomes.sort(), ["closed", "served", "served"])
+    for (const s of sessions) s.destroy()
+    await node.stop()
+  })
+})
+
+const httpGet = (node: RunningNode, path: string, method = "GET"): Promise<{ status: number; body: string; type: string | undefined }> =>
+  new Promise((resolve, reject) => {
+    const options = { host: "127.0.0.1", port: node.port, path, method, headers: { accept: "application/json" } }
+    const onResponse = (res: http.IncomingMessage) => {
+      let body = ""
+      res.setEncoding("utf8")
+      res.on("data", (d: string) => (body += d))
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, type: res.headers["content-type"] }))
+    }
+    const req = node.insecure
+      ? http.request(options, onResponse)
+      : https.request({ ...options, servername: "localhost", ca: readFileSync(node.caFile!) } as https.RequestOptions, onResponse)
+    req.on("error", reject)
+    req.end()
+  })
+
+for (const insecure of [true, false]) {
+  describe(`HTTP/1.1 beside HTTP/2 on one port (${insecure ? "cleartext, by the first bytes" : "TLS, by ALPN"})`, () => {
+    it("serves /ping, /info, /stats and /gossip as a real node, and gRPC on the same port", async () => {
+      const node = await startEmbeddedNode({ insecure })
+      const ping = await httpGet(node, "/ping")
+      assert.strictEqual(ping.status, 200)
+      assert.match(ping.type ?? "", /^application\/json/)
+      assert.strictEqual(JSON.parse(ping.body).text, "Ping request successfully handled")
+      const info = JSON.parse((await httpGet(node, "/info")).body)
+      assert.strictEqual(info.esVersion, "24.10.0")
+      assert.strictEqual(info.state, "leader")
+      if (insecure) assert.isNull(info.authentication)
+      else assert.strictEqual(info.authentication.type, "internal")
+      const stats = JSON.parse((await httpGet(node, "/stats")).body)
+      assert.strictEqual(stats.proc.id, process.pid)
+      assert.isAbove(stats.proc.mem, 0)
+      const gossip = JSON.parse((await httpGet(node, "/gossip")).body)
+      assert.strictEqual(gossip.members.length, 1)
+      assert.strictEqual(gossip.members[0].state, "Leader")
+      assert.isTrue(gossip.members[0].isAlive)
+      assert.strictEqual(gossip.members[0].httpEndPointPort, node.port)
+      assert.strictEqual((await httpGet(node, "/nothing-here")).status, 404)
+      assert.strictEqual((await httpGet(node, "/ping", "POST")).status, 405)
+      // gRPC on the same port, same node
+      const session = insecure
+        ? http2.connect(`http://127.0.0.1:${node.port}`)
+        : http2.connect(`https://localhost:${node.port}`, { ca: readFileSync(node.caFile!) })
+      session.on("error", () => {})
+      const req = session.request({
+        ":method": "POST",
+        ":path": "/event_store.client.server_features.ServerFeatures/GetSupportedMethods",
+        "content-type": "application/grpc",
+        te: "trailers"
+      })
+      req.on("data", () => {})
+      req.end(grpcMessage(Buffer.alloc(0)))
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+      assert.strictEqual(trailers["grpc-status"], "0")
+      session.close()
+      await node.stop()
+    })
+
+    it("answers the official client's own /ping call (as its test suite makes it)", async () => {
+      const node = await startEmbeddedNode({ insecure })
+      const client = KurrentDBClient.connectionString(node.connectionString)
+      const ping = await (client as unknown as { HTTPRequest: (m: string, p: string, o: object) => Promise<{ msgTypeId: number; text: string }> })
+        .HTTPRequest("GET", "/ping", {})
+      assert.strictEqual(ping.text, "Ping request successfully handled")
+      assert.isNumber(ping.msgTypeId)
+      await client.dispose()
+      await node.stop()
+    })
+  })
+}
