@@ -1,7 +1,7 @@
 /**
- * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
- * target of tests, benchmarks and local development, and of the official client's conformance
- * suite. It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
+ * An EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the target of
+ * tests, benchmarks and local development, and of the official client's conformance suite. Its
+ * data lives in memory, or in files with the `db` option (src/server/storage). It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
  * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
  *
  * @since 0.1.0
@@ -20,7 +20,8 @@ import type { ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./GossipHandler.ts"
 import { GrpcServer, type ServerTls, type ServiceDefinition } from "./http2/GrpcServer.ts"
 import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
-import { Store } from "./Store.ts"
+import { openFileLog } from "./storage/FileLog.ts"
+import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./StreamsHandler.ts"
 import { newUuid } from "./Uuid.ts"
 
@@ -53,8 +54,17 @@ export interface EmbeddedNodeOptions {
   readonly maxAppendSize?: number | undefined
   /** Default 16 MiB. */
   readonly maxAppendEventSize?: number | undefined
-  /** Reported by ServerFeatures, default "24.10.0". */
+  /** Reported by ServerFeatures (`--server-version`), default "24.10.0". */
   readonly version?: string | undefined
+  /**
+   * Keep the log in files in this directory (`--db`): every write is written and fsynced before
+   * it is acknowledged, and a restart on the same directory reads it back. Default: in memory.
+   */
+  readonly db?: string | undefined
+  /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
+  readonly advertiseHost?: string | undefined
+  /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
+  readonly advertisePort?: number | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
   /**
@@ -154,12 +164,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const store = new Store({ standardProjections: options.standardProjections })
+  const log = options.db === undefined ? undefined : openFileLog(options.db)
+  const store = new Store({ standardProjections: options.standardProjections, log })
   const auth = new Auth(store, insecure)
-  if (!insecure) {
+  if (store.fresh) {
+    // a fresh database: the default users' streams, as a real node writes them on becoming leader
+    // (PROTOCOL.md §8); they are in the log whether or not the node checks credentials
     auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])
     auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  } else {
+    auth.loadUsers()
   }
+  await store.sync()
 
   let secure: ServerTls | undefined
   let caFile: string | undefined
@@ -197,7 +213,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     makeGossipHandler({
       auth,
       instanceId: newUuid(),
-      endpoint: () => ({ host: insecure ? host : "localhost", port: boundPort })
+      endpoint: () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
     })
   )
   server.addService(
@@ -205,7 +221,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     makeServerFeaturesHandler(options.version ?? "24.10.0", () => services)
   )
 
-  boundPort = await server.listen(host, boundPort, secure)
+  try {
+    boundPort = await server.listen(host, boundPort, secure)
+  } catch (e) {
+    await store.close()
+    throw e
+  }
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
@@ -213,7 +234,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     // end open reads and subscriptions so a graceful shutdown can complete
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
-    stopping = server.shutdown(1000)
+    stopping = server.shutdown(1000).finally(() => store.close())
     return stopping
   }
 

@@ -33,7 +33,7 @@ import {
   streamNotFoundResp,
   type UuidMode
 } from "./ReadEncoding.ts"
-import { type EventRecord, hiddenFromAll, type Store } from "./Store.ts"
+import { type EventRecord, hiddenFromAll, type Store } from "./storage/Store.ts"
 import { newUuid } from "./Uuid.ts"
 
 /**

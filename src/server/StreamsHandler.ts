@@ -49,7 +49,7 @@ import {
 import type { ReadFraming } from "./Framing.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./http2/GrpcServer.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
-import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
+import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./storage/Store.ts"
 import { fromWire } from "./Uuid.ts"
 import { decodeBatchAppendReq } from "./BatchAppendDecoding.ts"
 
@@ -336,8 +336,14 @@ const makeAppend = (ctx: StreamsContext) =>
     try {
       const outcome = ctx.store.append(stream, expected, events)
       if (outcome._tag === "StreamDeleted") return fail(streamDeleted(stream))
-      done = true
-      callback(null, appendResponse(expected, outcome))
+      const exp = expected
+      // acknowledged only once durable (at once in memory; after the group commit with --db)
+      ctx.store.whenDurable((error) => {
+        if (error !== undefined) return fail(unhandled())
+        if (done) return
+        done = true
+        callback(null, appendResponse(exp, outcome))
+      })
     } catch {
       fail(unhandled())
     }
@@ -390,6 +396,41 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
     return
   }
   const keyOf = (uuid: UUID | undefined): string | undefined => fromWire(uuid)
+
+  const sendBatchOutcome = (
+    correlationId: UUID | undefined,
+    streamIdentifier: { readonly streamName: Buffer },
+    batch: PendingBatch,
+    outcome: WriteOutcome
+  ): void => {
+    switch (outcome._tag) {
+      case "Success":
+        send({
+          correlationId,
+          streamIdentifier,
+          result: {
+            $case: "success",
+            value: {
+              currentRevisionOption: outcome.currentRevision < 0
+                ? { $case: "noStream", value: {} }
+                : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
+              positionOption: { $case: "position", value: positionOf(outcome.position) }
+            }
+          }
+        })
+        return
+      case "WrongExpectedVersion":
+        send({
+          correlationId,
+          streamIdentifier,
+          result: { $case: "error", value: batchStatus.wrongExpectedVersion(outcome.currentRevision, batch.expected) }
+        })
+        return
+      case "StreamDeleted":
+        send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.streamDeleted(batch.streamBytes) } })
+        return
+    }
+  }
 
   call.on("data", (request: BatchAppendReq) => {
     if (closed) return
@@ -487,33 +528,14 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       if (batch.timer !== undefined) clearTimeout(batch.timer)
       const outcome = ctx.store.append(batch.stream, batch.expected, batch.events)
       const streamIdentifier = { streamName: batch.streamBytes }
-      switch (outcome._tag) {
-        case "Success":
-          send({
-            correlationId,
-            streamIdentifier,
-            result: {
-              $case: "success",
-              value: {
-                currentRevisionOption: outcome.currentRevision < 0
-                  ? { $case: "noStream", value: {} }
-                  : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
-                positionOption: { $case: "position", value: positionOf(outcome.position) }
-              }
-            }
-          })
+      // acknowledged only once durable (at once in memory; after the group commit with --db)
+      ctx.store.whenDurable((error) => {
+        if (error !== undefined) {
+          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.badRequest("Exception was thrown by handler.") } })
           return
-        case "WrongExpectedVersion":
-          send({
-            correlationId,
-            streamIdentifier,
-            result: { $case: "error", value: batchStatus.wrongExpectedVersion(outcome.currentRevision, batch.expected) }
-          })
-          return
-        case "StreamDeleted":
-          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.streamDeleted(batch.streamBytes) } })
-          return
-      }
+        }
+        sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
+      })
     } catch (e) {
       const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
@@ -528,8 +550,12 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
   })
   call.on("end", () => {
     if (closed) return
-    cleanup()
-    call.end()
+    // answer the writes still waiting for durability first
+    ctx.store.whenDurable(() => {
+      if (closed) return
+      cleanup()
+      call.end()
+    })
   })
 }
 
@@ -558,7 +584,12 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
     const outcome = hard ? ctx.store.tombstone(name, expected) : ctx.store.softDelete(name, expected)
     switch (outcome._tag) {
       case "Success":
-        return callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
+        // acknowledged only once durable (at once in memory; after the group commit with --db)
+        return ctx.store.whenDurable((error) =>
+          error !== undefined
+            ? callback(unhandled())
+            : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
+        )
       case "StreamDeleted":
         return callback(streamDeleted(name))
       case "WrongExpectedVersion":

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * Command line entry of the embedded node:
- * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]`.
+ * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]
+ * [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]`.
+ * With `--db` the log is kept in `<dir>` (written and fsynced before each write is acknowledged)
+ * and read back on the next start; without it everything lives in memory.
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
@@ -13,7 +16,8 @@
  */
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
-const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]"
+const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] " +
+  "[--standard-projections] [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]"
 
 const parse = (argv: ReadonlyArray<string>) => {
   let port = 2113
@@ -21,6 +25,10 @@ const parse = (argv: ReadonlyArray<string>) => {
   let insecure = false
   let readFraming: "message" | "coalesced" = "message"
   let standardProjections = false
+  let db: string | undefined
+  let advertiseHost: string | undefined
+  let advertisePort: number | undefined
+  let version: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -51,6 +59,24 @@ const parse = (argv: ReadonlyArray<string>) => {
       case "--standard-projections":
         standardProjections = inline === undefined ? true : inline !== "false"
         break
+      case "--db":
+        db = value()
+        break
+      case "--advertise-host":
+        advertiseHost = value()
+        break
+      case "--advertise-port": {
+        const n = Number(value())
+        if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`invalid --advertise-port`)
+        advertisePort = n
+        break
+      }
+      case "--server-version": {
+        const v = value()
+        if (!/^\d+\.\d+\.\d+/.test(v)) throw new Error(`invalid --server-version ${v} (expected X.Y.Z)`)
+        version = v
+        break
+      }
       case "--help":
       case "-h":
         console.log(usage)
@@ -60,7 +86,7 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming, standardProjections }
+  return { port, host, insecure, readFraming, standardProjections, db, advertiseHost, advertisePort, version }
 }
 
 const main = async () => {

@@ -19,7 +19,7 @@ import { Auth } from "../../src/server/Auth.ts"
 import { EmbeddedNode, type EmbeddedNodeOptions } from "../../src/server/EmbeddedNode.ts"
 
 export { EmbeddedNode }
-import { Store } from "../../src/server/Store.ts"
+import { Store } from "../../src/server/storage/Store.ts"
 import { GrpcServer, type ServerCall } from "../../src/server/http2/GrpcServer.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
 

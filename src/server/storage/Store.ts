@@ -1,15 +1,23 @@
 /**
- * The embedded node's in-memory database: one transaction log of self-committed event records
- * (positions are byte-offset-like, start above 0 and have gaps) plus a stream index with
+ * The embedded node's database: one transaction log of self-committed event records (positions
+ * are byte-offset-like, start above 0 and have gaps) plus an in-memory stream index with
  * revisions, metastreams (`$$x`), soft deletes (`$tb`), tombstones, `$maxCount`/`$maxAge`,
  * idempotency by event id and change notification for subscriptions.
+ *
+ * One writer: every record enters the log through `Store.writeRecord` (appends, deletes, system
+ * events, projection links), in the order the node decides them; the pluggable {@link Log}
+ * (Log.ts: in memory, or FileLog.ts for `--db`) receives them in that order, and a write is
+ * acknowledged only after `whenDurable` reports it durable. Later subsystems (persistent
+ * subscriptions, projections, cluster replication) write through the same methods.
  *
  * Semantics follow PROTOCOL.md §1 (IndexWriter.CheckCommit, StorageWriterService).
  *
  * @since 0.1.0
  */
-import { standardProjectionLinks } from "./StandardProjections.ts"
-import { newUuid } from "./Uuid.ts"
+import { standardProjectionLinks } from "../StandardProjections.ts"
+import { newUuid } from "../Uuid.ts"
+import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
+import { encodeEmptyCommit, encodeEvent, type StoredEvent } from "./RecordCodec.ts"
 
 /**
  * Wire value of a tombstone's event number (`long.MaxValue`).
@@ -273,6 +281,8 @@ export type StoreListener = () => void
 export interface StoreOptions {
   /** Write `$et-<type>` / `$ce-<category>` links after each append (see StandardProjections.ts); default false. */
   readonly standardProjections?: boolean | undefined
+  /** Where records go; default {@link memoryLog} (nothing kept). Its recovered records are replayed. */
+  readonly log?: Log | undefined
 }
 
 /**
@@ -291,19 +301,54 @@ export class Store {
   private readonly streamListeners = new Map<string, Set<StoreListener>>()
   private lastTicks = 0
   private readonly standardProjections: boolean
+  private readonly storage: Log
+  private readonly persistent: boolean
+  /** True when the log held no records when the store opened (a fresh database). */
+  readonly fresh: boolean
 
   constructor(options: StoreOptions = {}) {
     this.standardProjections = options.standardProjections === true
+    this.storage = options.log ?? memoryLog()
+    this.persistent = this.storage.persistent
     // The chunk header and the epoch record come first: the first event is well above 0.
-    this.nextPosition = 0
-    this.nextPosition += 128
+    this.nextPosition = 128
+    this.fresh = this.storage.recovered.length === 0
+    let epoch = 0
+    let previousEpoch = 0
+    for (const stored of this.storage.recovered) {
+      if (stored._tag === "EmptyCommit") {
+        this.nextPosition = Math.max(this.nextPosition, stored.next)
+        continue
+      }
+      const record = this.replay(stored)
+      if (record.stream === "$epoch-information") {
+        epoch++
+        previousEpoch = record.position
+      }
+    }
+    // like a real node, every start as leader writes a new epoch
     this.writeSystem("$epoch-information", "$epoch-information", {
-      "$e": 0,
+      "$e": epoch,
       "$m": this.nextPosition,
-      "$p": 0,
+      "$p": epoch === 0 ? -1 : previousEpoch,
       "$i": newUuid(),
       "$l": newUuid()
     })
+  }
+
+  /** Calls `callback` once every write made so far is durable (at once in memory). */
+  whenDurable(callback: DurableCallback): void {
+    this.storage.whenDurable(callback)
+  }
+
+  /** Resolves once every write made so far is durable. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => this.storage.whenDurable((error) => (error === undefined ? resolve() : reject(error))))
+  }
+
+  /** Flushes and closes the log. */
+  close(): Promise<void> {
+    return this.storage.close()
   }
 
   /** Position the next record will get. */
@@ -474,21 +519,64 @@ export class Store {
       created,
       cache: [undefined, undefined]
     }
+    if (this.persistent) {
+      this.storage.write(encodeEvent({
+        tombstone,
+        position: record.position,
+        createdMs: ms,
+        createdTicks: Number(created),
+        isJson: event.isJson,
+        stream: entry.nameBytes,
+        eventType: event.eventType,
+        eventId: event.eventId,
+        data: event.data,
+        customMetadata: event.customMetadata
+      }))
+    }
+    this.index(entry, record)
+    return record
+  }
+
+  /** Adds a record read back from the log. */
+  private replay(stored: StoredEvent): EventRecord {
+    const entry = this.entryFor(stored.stream.toString("utf8"))
+    if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
+    const record: EventRecord = {
+      position: stored.position,
+      stream: entry.name,
+      streamBytes: entry.nameBytes,
+      eventNumber: stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length,
+      isTombstone: stored.tombstone,
+      eventId: stored.eventId,
+      eventType: stored.eventType,
+      isJson: stored.isJson,
+      data: stored.data,
+      customMetadata: stored.customMetadata,
+      createdMs: stored.createdMs,
+      created: String(stored.createdTicks),
+      cache: [undefined, undefined]
+    }
+    this.nextPosition = Math.max(this.nextPosition, record.position)
+    this.index(entry, record)
+    return record
+  }
+
+  /** Puts a new record in the log array and the stream index, and moves the next position. */
+  private index(entry: StreamEntry, record: EventRecord): void {
     // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
-    const size = 90 + entry.nameBytes.length + event.eventType.length * 2 + event.data.length + event.customMetadata.length
+    const size = 90 + entry.nameBytes.length + record.eventType.length * 2 + record.data.length + record.customMetadata.length
     this.nextPosition += (size + 7) & ~7
     this.log.push(record)
-    if (tombstone) {
+    if (record.isTombstone) {
       entry.tombstone = record
     } else {
       entry.events.push(record)
-      this.eventIds.set(event.eventId, record)
+      this.eventIds.set(record.eventId, record)
     }
-    if (isMetastream(entry.name) && !tombstone) {
+    if (!record.isTombstone && isMetastream(entry.name)) {
       const base = this.entryFor(entry.name.slice(2))
       base.metadata = parseMetadata(record)
     }
-    return record
   }
 
   private writeSystem(stream: string, eventType: string, data: unknown): EventRecord {
@@ -529,7 +617,9 @@ export class Store {
     | { readonly _tag: "Idempotent"; readonly currentRevision: number; readonly position: number }
     | { readonly _tag: "WrongExpectedVersion"; readonly currentRevision: number }
     | { readonly _tag: "StreamDeleted" } {
-    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    // the index writer looks at this stream's own last event number only: `$$x` of a tombstoned
+    // `x` is still writable (IndexWriter.CheckCommit), though reading it is stream-deleted
+    if (this.streams.get(name)?.tombstone !== undefined) return { _tag: "StreamDeleted" }
     const entry = this.streams.get(name)
     const last = entry === undefined ? -1 : entry.events.length - 1
     const softDeleted = this.isSoftDeleted(name)
@@ -615,6 +705,7 @@ export class Store {
       // an empty write: a commit record without events
       const position = this.nextPosition
       this.nextPosition += 64
+      if (this.persistent) this.storage.write(encodeEmptyCommit(position, this.nextPosition))
       return { _tag: "Success", currentRevision: entry.events.length - 1, position }
     }
     if (check.softDeleted) {
