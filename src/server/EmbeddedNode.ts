@@ -61,6 +61,8 @@ export interface EmbeddedNodeOptions {
    * it is acknowledged, and a restart on the same directory reads it back. Default: in memory.
    */
   readonly db?: string | undefined
+  /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
+  readonly dbFlushDelayMs?: number | undefined
   /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
@@ -164,7 +166,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const log = options.db === undefined ? undefined : openFileLog(options.db)
+  const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
   const store = new Store({ standardProjections: options.standardProjections, log })
   const auth = new Auth(store, insecure)
   if (store.fresh) {

@@ -86,7 +86,10 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming, standardProjections, db, advertiseHost, advertisePort, version }
+  // crash tests only: a slow disk (see FileLog.ts)
+  const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
+  const dbFlushDelayMs = Number.isFinite(delay) && delay > 0 ? delay : undefined
+  return { port, host, insecure, readFraming, standardProjections, db, advertiseHost, advertisePort, version, dbFlushDelayMs }
 }
 
 const main = async () => {

@@ -82,12 +82,27 @@ const takeLock = (dir: string): string => {
 }
 
 /**
+ * Options of a file log.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileLogOptions {
+  /**
+   * Waits this long before each flush, like a slow disk (tests use it to widen the window in which
+   * a crash finds writes queued but not yet durable); default 0.
+   */
+  readonly flushDelayMs?: number | undefined
+}
+
+/**
  * Opens (or creates) the log in `dir`, reads back its records and cuts a torn tail.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const openFileLog = (dir: string): Log & { readonly recovery: FileLogRecovery } => {
+export const openFileLog = (dir: string, options: FileLogOptions = {}): Log & { readonly recovery: FileLogRecovery } => {
+  const flushDelayMs = options.flushDelayMs ?? 0
   mkdirSync(dir, { recursive: true })
   const lock = takeLock(dir)
   const path = join(dir, LOG_FILE)
@@ -151,6 +166,7 @@ export const openFileLog = (dir: string): Log & { readonly recovery: FileLogReco
       flush()
     }
     if (failure !== undefined) return done(failure)
+    const start = () => writeAll(0)
     const writeAll = (offset: number) => {
       writeFd(fd, buffer, offset, buffer.length - offset, null, (error, written) => {
         if (error !== null) return done(error)
@@ -158,7 +174,8 @@ export const openFileLog = (dir: string): Log & { readonly recovery: FileLogReco
         fdatasync(fd, (syncError) => done(syncError))
       })
     }
-    writeAll(0)
+    if (flushDelayMs > 0) setTimeout(start, flushDelayMs)
+    else start()
   }
 
   return {

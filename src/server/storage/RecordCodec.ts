@@ -1,10 +1,12 @@
 /**
  * The on-disk form of one log record: `[u32 body length][u32 CRC32 of the body][body]`, all
  * little-endian. A body is an event (or tombstone) record, or an empty commit (a position gap left
- * by an append without events). Decoding stops at the first frame that is short, too long or whose
- * checksum differs: that is where a crash tore the log.
+ * by an append without events). The records of one write (an append's events, the metadata it
+ * rewrites, the links it causes) are framed together, the last one marked as the end of the
+ * commit (bit 7 of its kind byte). Decoding stops at the first frame that is short, too long or
+ * whose checksum differs, and keeps only whole commits: that is where a crash tore the log.
  *
- * Body of an event: `u8 kind` (1 event, 2 tombstone), `f64 position`, `f64 createdMs`,
+ * Body of an event: `u8 kind` (1 event, 2 tombstone; | 0x80 on a commit's last record), `f64 position`, `f64 createdMs`,
  * `f64 created ticks`, `u8 flags` (bit 0: JSON), `u16 stream length` + stream, `u16 type length` +
  * type, `u8 id length` + id, `u32 data length` + data, `u32 metadata length` + metadata.
  * Body of an empty commit: `u8 kind` (3), `f64 position`, `f64 next position`.
@@ -72,8 +74,10 @@ export type StoredRecord = StoredEvent | StoredEmptyCommit
 const KIND_EVENT = 1
 const KIND_TOMBSTONE = 2
 const KIND_EMPTY_COMMIT = 3
+const COMMIT_END = 0x80
 
-const seal = (frame: Buffer): Buffer => {
+const seal = (frame: Buffer, commitEnd: boolean): Buffer => {
+  if (commitEnd) frame[FRAME_HEADER_SIZE] = frame[FRAME_HEADER_SIZE]! | COMMIT_END
   const body = frame.subarray(FRAME_HEADER_SIZE)
   frame.writeUInt32LE(body.length, 0)
   frame.writeUInt32LE(crc32(body), 4)
@@ -81,7 +85,19 @@ const seal = (frame: Buffer): Buffer => {
 }
 
 /**
- * Encodes an event or tombstone, framed and checksummed.
+ * Seals the frames of one write (checksums, the last marked as the end of the commit) into the
+ * bytes to append to the log.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const sealCommit = (frames: ReadonlyArray<Buffer>): Buffer => {
+  for (let i = 0; i < frames.length; i++) seal(frames[i]!, i === frames.length - 1)
+  return frames.length === 1 ? frames[0]! : Buffer.concat(frames)
+}
+
+/**
+ * Encodes an event or tombstone as a frame, to be sealed by {@link sealCommit}.
  *
  * @since 0.1.0
  * @category encoding
@@ -111,11 +127,11 @@ export const encodeEvent = (event: Omit<StoredEvent, "_tag">): Buffer => {
   o += event.data.copy(frame, o)
   o = frame.writeUInt32LE(event.customMetadata.length, o)
   event.customMetadata.copy(frame, o)
-  return seal(frame)
+  return frame
 }
 
 /**
- * Encodes an empty commit, framed and checksummed.
+ * Encodes an empty commit as a frame, to be sealed by {@link sealCommit}.
  *
  * @since 0.1.0
  * @category encoding
@@ -125,11 +141,11 @@ export const encodeEmptyCommit = (position: number, next: number): Buffer => {
   frame[FRAME_HEADER_SIZE] = KIND_EMPTY_COMMIT
   frame.writeDoubleLE(position, FRAME_HEADER_SIZE + 1)
   frame.writeDoubleLE(next, FRAME_HEADER_SIZE + 9)
-  return seal(frame)
+  return frame
 }
 
 const decodeBody = (body: Buffer): StoredRecord | undefined => {
-  const kind = body[0]
+  const kind = body[0]! & ~COMMIT_END
   if (kind === KIND_EMPTY_COMMIT) {
     if (body.length !== 17) return undefined
     return { _tag: "EmptyCommit", position: body.readDoubleLE(1), next: body.readDoubleLE(9) }
@@ -187,7 +203,8 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
 
 /**
  * The records of a log image and the length of its valid prefix: decoding stops at the first
- * torn or corrupt frame (`validLength < bytes.length` then).
+ * torn or corrupt frame, and a commit whose last record is missing is left out
+ * (`validLength < bytes.length` then).
  *
  * @since 0.1.0
  * @category decoding
@@ -195,6 +212,8 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
 export const decodeLog = (bytes: Buffer, from: number): { readonly records: Array<StoredRecord>; readonly validLength: number } => {
   const records: Array<StoredRecord> = []
   let offset = from
+  let committedRecords = 0
+  let committedLength = from
   while (offset + FRAME_HEADER_SIZE <= bytes.length) {
     const length = bytes.readUInt32LE(offset)
     if (length === 0 || length > MAX_RECORD_BODY || offset + FRAME_HEADER_SIZE + length > bytes.length) break
@@ -209,6 +228,11 @@ export const decodeLog = (bytes: Buffer, from: number): { readonly records: Arra
     if (record === undefined) break
     records.push(record)
     offset += FRAME_HEADER_SIZE + length
+    if ((body[0]! & COMMIT_END) !== 0) {
+      committedRecords = records.length
+      committedLength = offset
+    }
   }
-  return { records, validLength: offset }
+  records.length = committedRecords
+  return { records, validLength: committedLength }
 }

@@ -17,7 +17,7 @@
 import { standardProjectionLinks } from "../StandardProjections.ts"
 import { newUuid } from "../Uuid.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
-import { encodeEmptyCommit, encodeEvent, type StoredEvent } from "./RecordCodec.ts"
+import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
 
 /**
  * Wire value of a tombstone's event number (`long.MaxValue`).
@@ -303,6 +303,8 @@ export class Store {
   private readonly standardProjections: boolean
   private readonly storage: Log
   private readonly persistent: boolean
+  /** Frames of the write in progress, sealed and handed to the log as one commit. */
+  private frames: Array<Buffer> = []
   /** True when the log held no records when the store opened (a fresh database). */
   readonly fresh: boolean
 
@@ -334,6 +336,15 @@ export class Store {
       "$i": newUuid(),
       "$l": newUuid()
     })
+    this.commit()
+  }
+
+  /** Ends the write in progress: its records go to the log as one commit. */
+  private commit(): void {
+    if (this.frames.length === 0) return
+    const frames = this.frames
+    this.frames = []
+    this.storage.write(sealCommit(frames))
   }
 
   /** Calls `callback` once every write made so far is durable (at once in memory). */
@@ -474,7 +485,9 @@ export class Store {
     return n
   }
 
+  /** Ends a write: hands its records to the log as one commit, then wakes the listeners. */
   private notify(streams: ReadonlyArray<string>): void {
+    this.commit()
     for (const stream of streams) {
       const set = this.streamListeners.get(stream)
       if (set !== undefined) for (const l of Array.from(set)) l()
@@ -520,7 +533,7 @@ export class Store {
       cache: [undefined, undefined]
     }
     if (this.persistent) {
-      this.storage.write(encodeEvent({
+      this.frames.push(encodeEvent({
         tombstone,
         position: record.position,
         createdMs: ms,
@@ -705,7 +718,10 @@ export class Store {
       // an empty write: a commit record without events
       const position = this.nextPosition
       this.nextPosition += 64
-      if (this.persistent) this.storage.write(encodeEmptyCommit(position, this.nextPosition))
+      if (this.persistent) {
+        this.frames.push(encodeEmptyCommit(position, this.nextPosition))
+        this.commit()
+      }
       return { _tag: "Success", currentRevision: entry.events.length - 1, position }
     }
     if (check.softDeleted) {
