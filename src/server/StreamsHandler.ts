@@ -34,7 +34,6 @@ import {
 import type { Auth, Principal } from "./Auth.ts"
 import {
   accessDenied,
-  invalidArgument,
   invalidArgumentOf,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
@@ -139,13 +138,10 @@ const toProposedEvent = (
   }
   if (eventType === undefined) return missingRequiredMetadataProperty("type")
   if (contentType === undefined) return missingRequiredMetadataProperty("content-type")
-  const eventId = fromWire(message.id)
-  if (eventId === undefined) {
-    return message.id === undefined
-      ? requiredArgument("id", "EventStore.Client.UUID")
-      : invalidArgument(`'${uuidToString(message.id)}' is not a valid UUID`)
-  }
   const size = message.data.length + message.customMetadata.length + 2 * eventType.length
+  // Uuid.FromDto(id).ToGuid() throws ArgumentNullException / FormatException: UNKNOWN
+  const eventId = fromWire(message.id)
+  if (eventId === undefined) return unhandled()
   return {
     event: {
       eventId,
@@ -306,12 +302,15 @@ const makeAppend = (ctx: StreamsContext) =>
       const content = request.content
       if (stream === undefined) {
         if (content?.$case !== "options") return fail(unhandled())
-        const name = streamNameOf(content.value.streamIdentifier)
-        if (name === undefined) return fail(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
+        // Streams.Append.cs: the expected revision first, then the stream name (a missing
+        // identifier is a NullReferenceException there: UNKNOWN)
         const exp = toExpected(content.value.expectedStreamRevision)
         if (exp === undefined) {
           return fail(invalidArgumentOf("None", "EventStore.Client.Streams.AppendReq+Types+Options+ExpectedStreamRevisionOneofCase"))
         }
+        if (content.value.streamIdentifier === undefined) return fail(unhandled())
+        const name = streamNameOf(content.value.streamIdentifier)
+        if (name === undefined) return fail(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
         if (!ctx.auth.canAccessStream(principal, name, "write")) return fail(accessDenied())
         stream = name
         expected = exp
@@ -567,12 +566,10 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
   try {
     const principal = authenticate(ctx.auth, call.metadata)
     if (isRpcFailure(principal)) return callback(principal)
+    // Streams.Delete.cs: options dereferenced first (missing: NullReferenceException, UNKNOWN),
+    // then the expected revision, then the stream name (missing identifier: UNKNOWN too)
     const options = call.request.options
-    if (options === undefined) {
-      return callback(requiredArgument("options", `EventStore.Client.Streams.${hard ? "Tombstone" : "Delete"}Req+Types+Options`))
-    }
-    const name = streamNameOf(options.streamIdentifier)
-    if (name === undefined) return callback(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
+    if (options === undefined) return callback(unhandled())
     const expected = toExpected(options.expectedStreamRevision)
     if (expected === undefined) {
       return callback(invalidArgumentOf(
@@ -580,6 +577,9 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         `EventStore.Client.Streams.${hard ? "Tombstone" : "Delete"}Req+Types+Options+ExpectedStreamRevisionOneofCase`
       ))
     }
+    if (options.streamIdentifier === undefined) return callback(unhandled())
+    const name = streamNameOf(options.streamIdentifier)
+    if (name === undefined) return callback(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
     if (!ctx.auth.canAccessStream(principal, name, "delete")) return callback(accessDenied())
     const outcome = hard ? ctx.store.tombstone(name, expected) : ctx.store.softDelete(name, expected)
     switch (outcome._tag) {

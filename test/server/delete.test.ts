@@ -142,7 +142,10 @@ describe("Delete and Tombstone", () => {
   it("rejects malformed delete requests", async () => {
     const err = await new Promise<grpc.ServiceError | null>((resolve) => c.streams.delete({ options: { streamIdentifier: { streamName: Buffer.from("x") } } }, (e) => resolve(e)))
     assert.strictEqual(err?.code, grpc.status.INVALID_ARGUMENT)
+    // no options: a real node's NullReferenceException (Streams.Delete.cs), UNKNOWN
     const err2 = await new Promise<grpc.ServiceError | null>((resolve) => c.streams.tombstone({}, (e) => resolve(e)))
-    assert.strictEqual(err2?.code, grpc.status.INVALID_ARGUMENT)
+    assert.strictEqual(err2?.code, grpc.status.UNKNOWN)
+    const err3 = await new Promise<grpc.ServiceError | null>((resolve) => c.streams.delete({ options: { expectedStreamRevision: { $case: "any", value: {} } } }, (e) => resolve(e)))
+    assert.strictEqual(err3?.code, grpc.status.UNKNOWN)
   })
 })
