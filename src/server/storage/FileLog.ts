@@ -54,6 +54,17 @@ export interface FileLogRecovery {
   readonly truncatedBytes: number
 }
 
+/**
+ * Counters of a file log.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileLogStats {
+  /** Group commits done: one `write` + `fdatasync` each. */
+  readonly syncs: number
+}
+
 const isAlive = (pid: number): boolean => {
   if (!Number.isInteger(pid) || pid <= 0) return false
   if (pid === process.pid) return true
@@ -101,7 +112,10 @@ export interface FileLogOptions {
  * @since 0.1.0
  * @category constructors
  */
-export const openFileLog = (dir: string, options: FileLogOptions = {}): Log & { readonly recovery: FileLogRecovery } => {
+export const openFileLog = (
+  dir: string,
+  options: FileLogOptions = {}
+): Log & { readonly recovery: FileLogRecovery; readonly stats: () => FileLogStats } => {
   const flushDelayMs = options.flushDelayMs ?? 0
   mkdirSync(dir, { recursive: true })
   const lock = takeLock(dir)
@@ -142,6 +156,7 @@ export const openFileLog = (dir: string, options: FileLogOptions = {}): Log & { 
   let failure: Error | undefined
   let closed = false
   let onIdle: (() => void) | undefined
+  let syncs = 0
 
   const finish = (waiters: ReadonlyArray<DurableCallback>, error: Error | undefined) => {
     for (const w of waiters) w(error)
@@ -171,7 +186,10 @@ export const openFileLog = (dir: string, options: FileLogOptions = {}): Log & { 
       writeFd(fd, buffer, offset, buffer.length - offset, null, (error, written) => {
         if (error !== null) return done(error)
         if (offset + written < buffer.length) return writeAll(offset + written)
-        fdatasync(fd, (syncError) => done(syncError))
+        fdatasync(fd, (syncError) => {
+          syncs++
+          done(syncError)
+        })
       })
     }
     if (flushDelayMs > 0) setTimeout(start, flushDelayMs)
@@ -182,6 +200,7 @@ export const openFileLog = (dir: string, options: FileLogOptions = {}): Log & { 
     persistent: true,
     recovered: records,
     recovery: { truncatedBytes },
+    stats: () => ({ syncs }),
     write: (frame) => {
       if (closed) throw new Error("the log is closed")
       queued.push(frame)
