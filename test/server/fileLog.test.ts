@@ -105,3 +105,36 @@ describe("FileLog", () => {
     assert.strictEqual(readFileSync(join(dir, LOG_FILE), "utf8"), "hello, this is not a log")
   })
 })
+
+describe("Store over a failing log", () => {
+  it("reports the failure to the writes waiting on it and refuses later writes", async () => {
+    const { Store } = await import("../../src/server/storage/Store.ts")
+    // a log whose disk fails on the first flush
+    let failure: Error | undefined
+    const waiting: Array<(error: Error | undefined) => void> = []
+    const failing = {
+      persistent: true,
+      recovered: [],
+      write: () => {
+        if (failure !== undefined) throw failure
+        setImmediate(() => {
+          failure = new Error("ENOSPC: no space left on device")
+          for (const w of waiting.splice(0)) w(failure)
+        })
+      },
+      whenDurable: (callback: (error: Error | undefined) => void) => {
+        if (failure !== undefined) callback(failure)
+        else waiting.push(callback)
+      },
+      failure: () => failure,
+      close: () => Promise.resolve()
+    }
+    const store = new Store({ log: failing })
+    const outcome = store.append("s-1", { _tag: "Any" }, [{ eventId: "e1", eventType: "T", isJson: false, data: Buffer.alloc(1), customMetadata: Buffer.alloc(0) }])
+    assert.strictEqual(outcome._tag, "Success")
+    const error = await new Promise<Error | undefined>((resolve) => store.whenDurable(resolve))
+    assert.match(String(error), /ENOSPC/)
+    assert.throws(() => store.append("s-1", { _tag: "Any" }, []), /the log failed: ENOSPC/)
+    assert.throws(() => store.tombstone("s-2", { _tag: "Any" }), /the log failed/)
+  })
+})

@@ -203,9 +203,11 @@ export const openFileLog = (
     stats: () => ({ syncs }),
     write: (frame) => {
       if (closed) throw new Error("the log is closed")
+      if (failure !== undefined) throw failure
       queued.push(frame)
       if (queued.length === 1 && !flushing) setImmediate(flush)
     },
+    failure: () => failure,
     whenDurable: (callback) => {
       if (queued.length > 0) queuedWaiters.push(callback)
       else if (flushing) flushingWaiters.push(callback)

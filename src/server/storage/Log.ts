@@ -34,6 +34,8 @@ export interface Log {
    * pending.
    */
   readonly whenDurable: (callback: DurableCallback) => void
+  /** The error that stopped the log (a failed write or sync), if any: no later write can be durable. */
+  readonly failure: () => Error | undefined
   /** Flushes what is queued and closes the log; later writes fail. */
   readonly close: () => Promise<void>
 }
@@ -49,5 +51,6 @@ export const memoryLog = (): Log => ({
   recovered: [],
   write: () => {},
   whenDurable: (callback) => callback(undefined),
+  failure: () => undefined,
   close: () => Promise.resolve()
 })

@@ -339,6 +339,15 @@ export class Store {
     this.commit()
   }
 
+  /**
+   * Refuses a write once the log has failed (like a real node that stops on a storage error):
+   * nothing more is decided that could never be made durable.
+   */
+  private assertWritable(): void {
+    const failure = this.storage.failure()
+    if (failure !== undefined) throw new Error(`the log failed: ${failure.message}`)
+  }
+
   /** Ends the write in progress: its records go to the log as one commit. */
   private commit(): void {
     if (this.frames.length === 0) return
@@ -605,6 +614,7 @@ export class Store {
 
   /** Writes a system event (used for startup users, `$settings`, ...). */
   writeSystemEvent(stream: string, eventType: string, data: unknown, isJson = true): EventRecord {
+    this.assertWritable()
     const entry = this.entryFor(stream)
     const record = this.writeRecord(entry, {
       eventId: newUuid(),
@@ -692,6 +702,7 @@ export class Store {
 
   /** Appends events to a stream (Append / BatchAppend). */
   append(name: string, expected: Expected, events: ReadonlyArray<ProposedEvent>): WriteOutcome {
+    this.assertWritable()
     const check = this.checkCommit(name, expected, events.map((e) => e.eventId))
     switch (check._tag) {
       case "StreamDeleted":
@@ -775,6 +786,7 @@ export class Store {
    * Soft delete: writes `{"$tb": long.MaxValue}` to `$$x` (replacing prior metadata).
    */
   softDelete(name: string, expected: Expected): WriteOutcome {
+    this.assertWritable()
     if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
     const last = this.lastEventNumber(name)
     const metaLast = this.lastEventNumber(metastreamOf(name))
@@ -802,6 +814,7 @@ export class Store {
 
   /** Hard delete: writes the `$streamDeleted` tombstone. */
   tombstone(name: string, expected: Expected): WriteOutcome {
+    this.assertWritable()
     if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
     const check = this.checkCommit(name, expected, [newUuid()])
     switch (check._tag) {
