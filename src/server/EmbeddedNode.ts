@@ -1,7 +1,7 @@
 /**
- * An EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the target of
- * tests, benchmarks and local development, and of the official client's conformance suite. Its
- * data lives in memory, or in files with the `db` option (src/server/storage). It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
+ * An EventStoreDB/KurrentDB node (data in memory, or in files with `db`) serving the real gRPC protocol on loopback: the
+ * target of tests, benchmarks and local development, and of the official client's conformance
+ * suite. It serves gRPC on its own HTTP/2 implementation (src/server/http2) over `node:net` or
  * `node:tls` (ALPN h2). `startEmbeddedNode` starts one; `EmbeddedNode.layer` scopes one to an Effect layer.
  *
  * @since 0.1.0
