@@ -19,10 +19,12 @@ import {
   append,
   appendOk,
   basicAuth,
+  batchSession,
   connect,
   deleteStream,
   events,
   noStream,
+  proposed,
   readAll,
   readOptions,
   revision,
@@ -86,7 +88,34 @@ describe("a node with --db", () => {
     const names = Array.from({ length: WORKERS }, (_, w) => uniqueStream(`kill${w}`))
     let acked = 0
     let killed = false
+    // half the workers append over Append, half over one BatchAppend session each (the official
+    // clients' path)
+    const batchWorker = async (w: number) => {
+      const session = batchSession(streams)
+      while (!killed) {
+        const ids = Array.from({ length: EVENTS_PER_APPEND }, () => randomUUID())
+        const attempt: Attempt = { ids, acked: false }
+        attempts[w]!.push(attempt)
+        session.send({
+          correlationId: { value: { $case: "string", value: randomUUID() } },
+          options: {
+            streamIdentifier: { streamName: Buffer.from(names[w]!) },
+            expectedStreamPosition: { $case: "any", value: {} },
+            deadlineOption: { $case: "deadline21100", value: new Date(Date.now() + 10_000) }
+          },
+          proposedMessages: ids.map((id) => proposed({ id })),
+          isFinal: true
+        })
+        const [resp] = await session.next()
+        if (resp === undefined) return
+        if (resp.result?.$case !== "success") throw new Error(`unexpected ${resp.result?.$case}`)
+        attempt.acked = true
+        acked++
+      }
+      session.call.cancel()
+    }
     const worker = async (w: number) => {
+      if (w >= WORKERS / 2) return batchWorker(w)
       for (let n = 0; !killed; n++) {
         const ids = Array.from({ length: EVENTS_PER_APPEND }, () => randomUUID())
         const attempt: Attempt = { ids, acked: false }
