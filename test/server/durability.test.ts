@@ -29,6 +29,7 @@ import {
   readOptions,
   revision,
   streamOption,
+  subscribe,
   tombstoneStream,
   uniqueStream
 } from "./helpers.ts"
@@ -173,6 +174,44 @@ describe("a node with --db", () => {
       await new Promise((r) => second.child.once("exit", r))
     }
   }, 60_000)
+
+  it("makes a write readable only once it is durable, while the writer already decides with it", async () => {
+    const dir = tempDir()
+    const node = await startEmbeddedNode({ db: dir, dbFlushDelayMs: 400 })
+    const c = connect(node)
+    try {
+      const s = uniqueStream("visible")
+      const ids: Array<string> = [randomUUID(), randomUUID()]
+      const live = subscribe(c.streams, {
+        options: readOptions({ streamOption: streamOption(s, "end"), countOption: { $case: "subscription", value: {} } })
+      })
+      await live.waitFor((ms) => ms.some((m) => m.content?.$case === "caughtUp"))
+      const first = appendOk(c.streams, s, noStream, ids.map((id) => ({ id })))
+      await new Promise((r) => setTimeout(r, 150))
+      // a live subscription is not told either
+      assert.deepStrictEqual(idsOf(live.messages), [])
+      // not durable yet: neither the stream nor $all shows it
+      const early = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s) }) })
+      assert.strictEqual(early.messages[0]?.content?.$case, "streamNotFound")
+      const tail = await readAll(c.streams, { options: readOptions({ streamOption: allOption("end"), readDirection: 1, countOption: { $case: "count", value: 20n } }) })
+      assert.isFalse(idsOf(tail.messages).some((id) => ids.includes(id)))
+      // but the next write is decided after it: expecting revision 1 succeeds
+      const second = appendOk(c.streams, s, revision(1), [{}])
+      const [a, b] = await Promise.all([first, second])
+      assert.deepStrictEqual(a.currentRevisionOption, { $case: "currentRevision", value: 1n })
+      assert.deepStrictEqual(b.currentRevisionOption, { $case: "currentRevision", value: 2n })
+      // acknowledged means readable
+      assert.deepStrictEqual((await readStreamIds(c.streams, s)).slice(0, 2), ids)
+      assert.strictEqual((await readStreamIds(c.streams, s)).length, 3)
+      // and the subscription gets them once durable
+      await live.waitFor((ms) => idsOf(ms).length === 3)
+      assert.deepStrictEqual(idsOf(live.messages).slice(0, 2), ids)
+      live.call.cancel()
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  })
 
   const appendAndStop = async (dir: string, appends: number) => {
     const node = await startEmbeddedNode({ db: dir })
