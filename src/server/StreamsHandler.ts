@@ -125,11 +125,13 @@ const uuidToString = (uuid: UUID | undefined): string => {
 }
 
 /**
- * Validates one proposed message: id, required metadata; returns the event and its size.
+ * Validates one proposed message's required metadata; returns the event, its size and, for a
+ * missing or bad id, the failure to answer once the size checks have passed (a real node parses
+ * the id last).
  */
 const toProposedEvent = (
   message: AppendReq_ProposedMessage
-): { readonly event: ProposedEvent; readonly size: number } | RpcFailure => {
+): { readonly event: ProposedEvent; readonly size: number; readonly idFailure: RpcFailure | undefined } | RpcFailure => {
   let eventType: string | undefined
   let contentType: string | undefined
   for (const entry of message.metadata) {
@@ -141,10 +143,10 @@ const toProposedEvent = (
   const size = message.data.length + message.customMetadata.length + 2 * eventType.length
   // Uuid.FromDto(id).ToGuid() throws ArgumentNullException / FormatException: UNKNOWN
   const eventId = fromWire(message.id)
-  if (eventId === undefined) return unhandled()
   return {
+    idFailure: eventId === undefined ? unhandled() : undefined,
     event: {
-      eventId,
+      eventId: eventId ?? "",
       eventType,
       isJson: contentType === "application/json",
       data: message.data,
@@ -324,6 +326,7 @@ const makeAppend = (ctx: StreamsContext) =>
       }
       size += proposed.size
       if (size > ctx.maxAppendSize) return fail(maximumAppendSizeExceeded(ctx.maxAppendSize))
+      if (proposed.idFailure !== undefined) return fail(proposed.idFailure)
       events.push(proposed.event)
     } catch {
       fail(unhandled())
@@ -496,6 +499,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
         if (isRpcFailure(proposed)) {
           throw proposed
         }
+        if (proposed.idFailure !== undefined) throw proposed.idFailure
         if (proposed.size > ctx.maxAppendEventSize) {
           pending.delete(key)
           if (batch.timer !== undefined) clearTimeout(batch.timer)

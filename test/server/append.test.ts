@@ -226,6 +226,12 @@ describe("Append", () => {
       { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },
       { content: { $case: "proposedMessage", value: bad } }
     ])), grpc.status.UNKNOWN)
+    // a bad uuid on an event that is too large: the size is checked first (Streams.Append.cs)
+    const badAndLarge = { ...proposed({ rawData: Buffer.alloc(2000) }), id: { value: { $case: "string" as const, value: "not-a-uuid" } } }
+    assert.strictEqual(await code(appendRaw(c.streams, [
+      { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },
+      { content: { $case: "proposedMessage", value: badAndLarge } }
+    ])), grpc.status.INVALID_ARGUMENT)
     // missing uuid: ArgumentNullException, UNKNOWN
     const { id: _id, ...noId } = proposed()
     assert.strictEqual(await code(appendRaw(c.streams, [
