@@ -1,24 +1,28 @@
 /**
  * The embedded node in its own process, for the benchmark.
  *
- *   node bench/node.ts <message|coalesced>
+ *   node bench/node.ts <message|coalesced> [--db]
  *
+ * `--db` keeps the node's log in a fresh temporary directory (removed when the node stops).
  * Prints `@@READY {"connectionString", "cpuUrl"}` once listening. `cpuUrl` is a loopback HTTP
  * side channel answering `{ user, system, rss }` (µs, µs, bytes) from the node process's own
  * `process.cpuUsage()`; `/profile/start` and `/profile/stop?file=<path>` run the V8 sampling
  * profiler in the node process (see BENCH_PROFILE_NODE in worker.ts). Stops when its stdin closes or on SIGTERM/SIGINT.
  */
-import { writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
 import { Session } from "node:inspector/promises"
 import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { READY_PREFIX } from "./lib/common.ts"
 
 import { startEmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
 const main = async () => {
   const framing = process.argv[2] === "coalesced" ? "coalesced" : "message"
-  const node = await startEmbeddedNode({ port: 0, insecure: true, readFraming: framing })
+  const db = process.argv.includes("--db") ? mkdtempSync(join(tmpdir(), "effect-esdb-bench-db-")) : undefined
+  const node = await startEmbeddedNode({ port: 0, insecure: true, readFraming: framing, db })
 
   let session: Session | undefined
   const side = createServer((req, res) => {
@@ -55,6 +59,7 @@ const main = async () => {
     stopping = true
     side.close()
     await node.stop().catch(() => {})
+    if (db !== undefined) rmSync(db, { recursive: true, force: true })
     process.exit(0)
   }
   process.on("SIGTERM", stop)

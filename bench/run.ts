@@ -1,5 +1,8 @@
 /**
- * `npm run bench [-- --quick | --rss] [--samples N] [--clients a,b] [--workloads a,b] [--framings a,b] [--variants json,binary] [--out name]`
+ * `npm run bench [-- --quick | --rss] [--samples N] [--clients a,b] [--workloads a,b] [--framings a,b] [--variants json,binary] [--out name] [--db]`
+ *
+ * `--db` starts the node with its log in files (a fresh temporary directory, fsync before each
+ * acknowledgement) instead of in memory.
  *
  * Starts the embedded node in its own process (one per read framing and variant, plus a fresh one
  * per round of appends), or uses ESDB_URI when set; seeds it; measures every client × workload ×
@@ -72,7 +75,7 @@ const readClients = listOption("--clients", ["effect", "official", "floor"] as R
 const appendClients = listOption("--clients", ["effect", "effect-notrace", "official", "floor", "floor-append"] as ReadonlyArray<ClientName>)
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
-const startTarget = (framing: Framing) => startNodeProcess(framing, external)
+const startTarget = (framing: Framing) => startNodeProcess(framing, external, flag("--db") ? ["--db"] : [])
 const seed = (target: Target, rss: boolean, variant: Variant) => seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, rss, variant)
 
 interface Failure {

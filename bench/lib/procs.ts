@@ -27,13 +27,13 @@ process.on("exit", () => {
 })
 process.on("SIGINT", () => process.exit(130))
 
-/** Starts bench/node.ts with a framing (or uses `external`, a connection string, as is). */
-export const startNodeProcess = (framing: Framing, external: string | undefined): Promise<Target> => {
+/** Starts bench/node.ts with a framing and options such as `--db` (or uses `external`, a connection string, as is). */
+export const startNodeProcess = (framing: Framing, external: string | undefined, nodeOptions: ReadonlyArray<string> = []): Promise<Target> => {
   if (external !== undefined) {
     return Promise.resolve({ framing: "external", connectionString: external, cpuUrl: undefined, stop: async () => {} })
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, join(here, "node.ts"), framing], {
+    const child = spawn(process.execPath, [...nodeArgs, join(here, "node.ts"), framing, ...nodeOptions], {
       cwd: root,
       stdio: ["pipe", "pipe", "inherit"]
     })

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { isMetastream, type Store, type StreamAcl } from "./Store.ts"
+import { isMetastream, type Store, type StreamAcl } from "./storage/Store.ts"
 
 /**
  * Request metadata as far as authentication reads it (grpc-js's `Metadata` and the node's own
@@ -112,6 +112,34 @@ export class Auth {
   constructor(store: Store, insecure: boolean) {
     this.store = store
     this.insecure = insecure
+  }
+
+  /**
+   * Reads the users back from their streams (`$users` lists the logins, the last event of
+   * `$user-<login>` holds the details), as after a restart on a kept database.
+   */
+  loadUsers(): void {
+    const logins = this.store.stream("$users")?.events ?? []
+    for (const record of logins) {
+      const login = record.data.toString("utf8")
+      if (this.store.isTombstoned(`$user-${login}`) || this.store.isSoftDeleted(`$user-${login}`)) continue
+      const events = this.store.stream(`$user-${login}`)?.events ?? []
+      const last = events[events.length - 1]
+      if (last === undefined) continue
+      try {
+        const data = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>
+        const groups = Array.isArray(data["groups"]) ? data["groups"].filter((g): g is string => typeof g === "string") : []
+        this.users.set(login, {
+          login,
+          password: typeof data["hash"] === "string" ? Buffer.from(data["hash"], "base64").toString("utf8") : "",
+          fullName: typeof data["fullName"] === "string" ? data["fullName"] : login,
+          groups,
+          disabled: data["disabled"] === true
+        })
+      } catch {
+        // not a user record this node wrote: skip it
+      }
+    }
   }
 
   /** Adds a user to the user store and writes its streams like a real node does. */

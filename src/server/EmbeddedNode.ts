@@ -1,5 +1,5 @@
 /**
- * An in-memory EventStoreDB/KurrentDB node serving the real gRPC protocol on loopback: the
+ * An EventStoreDB/KurrentDB node (data in memory, or in files with `db`) serving the real gRPC protocol on loopback: the
  * target of tests, benchmarks and local development, and of the official client's conformance
  * suite. It serves gRPC on Node's own `http2` module (src/server/transport), and HTTP/1.1 (`/ping`,
  * `/info`, `/stats`, `/gossip`) on the same port, cleartext or TLS. `startEmbeddedNode` starts one;
@@ -24,7 +24,8 @@ import type { ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./GossipHandler.ts"
 import { makeHttpEndpoints } from "./HttpEndpoints.ts"
 import { makeServerFeaturesHandler } from "./ServerFeaturesHandler.ts"
-import { Store } from "./Store.ts"
+import { openFileLog } from "./storage/FileLog.ts"
+import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
@@ -59,8 +60,19 @@ export interface EmbeddedNodeOptions {
   readonly maxAppendSize?: number | undefined
   /** Default 16 MiB. */
   readonly maxAppendEventSize?: number | undefined
-  /** Reported by ServerFeatures, default "24.10.0". */
+  /** Reported by ServerFeatures (`--server-version`), default "24.10.0". */
   readonly version?: string | undefined
+  /**
+   * Keep the log in files in this directory (`--db`): every write is written and fsynced before
+   * it is acknowledged, and a restart on the same directory reads it back. Default: in memory.
+   */
+  readonly db?: string | undefined
+  /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
+  readonly dbFlushDelayMs?: number | undefined
+  /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
+  readonly advertiseHost?: string | undefined
+  /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
+  readonly advertisePort?: number | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
   /** Connections accepted at once (more are closed on arrival); default 1000. */
@@ -176,12 +188,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const store = new Store({ standardProjections: options.standardProjections })
+  const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
+  const store = new Store({ standardProjections: options.standardProjections, log })
   const auth = new Auth(store, insecure)
-  if (!insecure) {
+  if (store.fresh) {
+    // a fresh database: the default users' streams, as a real node writes them on becoming leader
+    // (PROTOCOL.md §8); they are in the log whether or not the node checks credentials
     auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])
     auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  } else {
+    auth.loadUsers()
   }
+  await store.sync()
 
   let secure: ServerTls | undefined
   let caFile: string | undefined
@@ -221,7 +239,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
   )
   const instanceId = newUuid()
-  const endpoint = () => ({ host: insecure ? host : "localhost", port: boundPort })
+  const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
   const version = options.version ?? "24.10.0"
   server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
   server.addService(
@@ -230,7 +248,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   )
   server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
 
-  boundPort = await server.listen(host, boundPort, secure)
+  try {
+    boundPort = await server.listen(host, boundPort, secure)
+  } catch (e) {
+    await store.close()
+    throw e
+  }
 
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
@@ -238,7 +261,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     // end open reads and subscriptions so a graceful shutdown can complete
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
-    stopping = server.shutdown(1000)
+    stopping = server.shutdown(1000).finally(() => store.close())
     return stopping
   }
 

@@ -7,7 +7,7 @@
  */
 import type { ReadReq_Options_FilterOptions } from "../generated/streams.ts"
 import { invalidArgument, invalidArgumentOf, type RpcFailure } from "./errors.ts"
-import type { EventRecord } from "./Store.ts"
+import type { EventRecord } from "./storage/Store.ts"
 
 /**
  * A predicate over records.

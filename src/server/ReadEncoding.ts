@@ -11,7 +11,7 @@
  * @since 0.1.0
  */
 import { ReadResp } from "../generated/streams.ts"
-import { type EventRecord, TOMBSTONE_REVISION } from "./Store.ts"
+import { type EventRecord, TOMBSTONE_REVISION } from "./storage/Store.ts"
 import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../internal/ProtoWire.ts"
 
 /**

@@ -33,7 +33,7 @@ import {
   streamNotFoundResp,
   type UuidMode
 } from "./ReadEncoding.ts"
-import { type EventRecord, hiddenFromAll, type Store } from "./Store.ts"
+import { type EventRecord, hiddenFromAll, type Store } from "./storage/Store.ts"
 import { newUuid } from "./Uuid.ts"
 
 /**
@@ -294,7 +294,8 @@ const FILTER_CASES = { filter: "Filter", noFilter: "NoFilter" } as const
 const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built | RpcFailure => {
   const { auth, store } = ctx
   const options = request.options
-  if (options === undefined) return requiredArgument("options", "EventStore.Client.Streams.ReadReq+Types+Options")
+  // a real node dereferences the options first (Streams.Read.cs): a NullReferenceException, UNKNOWN
+  if (options === undefined) return unhandled()
   const uuidOption = options.uuidOption
   if (uuidOption === undefined) {
     return requiredArgument("uuidOption", "EventStore.Client.Streams.ReadReq+Types+Options+Types+UUIDOption")
@@ -308,9 +309,9 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
   let streamBytes: Buffer = Buffer.from("$all")
   if (streamOption.$case === "stream") {
     const id = streamOption.value.streamIdentifier
-    if (id === undefined || id.streamName.length === 0) {
-      return requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier")
-    }
+    // converting a missing identifier to a name throws a NullReferenceException: UNKNOWN
+    if (id === undefined) return unhandled()
+    if (id.streamName.length === 0) return requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier")
     streamBytes = id.streamName
     streamName = id.streamName.toString("utf8")
   }
@@ -413,7 +414,8 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
     return { producer: readAllBackwards(store, startIndex, count, resolveLinks, filter, mode) }
   }
   if (filter !== undefined && filter.checkpointIntervalMultiplier === 0) {
-    return invalidArgument("Specified argument was out of the range of valid values. (Parameter 'checkpointIntervalMultiplier')")
+    // ArgumentOutOfRangeException from the enumerator's constructor, not an RpcException: UNKNOWN
+    return unhandled()
   }
   const start: SubscriptionStart = allOption.$case === "start"
     ? { _tag: "Start" }

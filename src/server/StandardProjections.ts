@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import type { EventRecord, ProposedEvent } from "./Store.ts"
+import type { EventRecord, ProposedEvent } from "./storage/Store.ts"
 import { newUuid } from "./Uuid.ts"
 
 /**

@@ -34,7 +34,6 @@ import {
 import type { Auth, Principal } from "./Auth.ts"
 import {
   accessDenied,
-  invalidArgument,
   invalidArgumentOf,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
@@ -49,7 +48,7 @@ import {
 import type { ReadFraming } from "./Framing.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
-import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./Store.ts"
+import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./storage/Store.ts"
 import { fromWire } from "./Uuid.ts"
 import { decodeBatchAppendReq } from "./BatchAppendDecoding.ts"
 import { PendingEvents } from "./PendingEvents.ts"
@@ -127,11 +126,13 @@ const uuidToString = (uuid: UUID | undefined): string => {
 }
 
 /**
- * Validates one proposed message: id, required metadata; returns the event and its size.
+ * Validates one proposed message's required metadata; returns the event, its size and, for a
+ * missing or bad id, the failure to answer once the size checks have passed (a real node parses
+ * the id last).
  */
 const toProposedEvent = (
   message: AppendReq_ProposedMessage
-): { readonly event: ProposedEvent; readonly size: number } | RpcFailure => {
+): { readonly event: ProposedEvent; readonly size: number; readonly idFailure: RpcFailure | undefined } | RpcFailure => {
   let eventType: string | undefined
   let contentType: string | undefined
   for (const entry of message.metadata) {
@@ -140,16 +141,13 @@ const toProposedEvent = (
   }
   if (eventType === undefined) return missingRequiredMetadataProperty("type")
   if (contentType === undefined) return missingRequiredMetadataProperty("content-type")
-  const eventId = fromWire(message.id)
-  if (eventId === undefined) {
-    return message.id === undefined
-      ? requiredArgument("id", "EventStore.Client.UUID")
-      : invalidArgument(`'${uuidToString(message.id)}' is not a valid UUID`)
-  }
   const size = message.data.length + message.customMetadata.length + 2 * eventType.length
+  // Uuid.FromDto(id).ToGuid() throws ArgumentNullException / FormatException: UNKNOWN
+  const eventId = fromWire(message.id)
   return {
+    idFailure: eventId === undefined ? unhandled() : undefined,
     event: {
-      eventId,
+      eventId: eventId ?? "",
       eventType,
       isJson: contentType === "application/json",
       data: message.data,
@@ -309,12 +307,15 @@ const makeAppend = (ctx: StreamsContext) =>
       const content = request.content
       if (stream === undefined) {
         if (content?.$case !== "options") return fail(unhandled())
-        const name = streamNameOf(content.value.streamIdentifier)
-        if (name === undefined) return fail(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
+        // Streams.Append.cs: the expected revision first, then the stream name (a missing
+        // identifier is a NullReferenceException there: UNKNOWN)
         const exp = toExpected(content.value.expectedStreamRevision)
         if (exp === undefined) {
           return fail(invalidArgumentOf("None", "EventStore.Client.Streams.AppendReq+Types+Options+ExpectedStreamRevisionOneofCase"))
         }
+        if (content.value.streamIdentifier === undefined) return fail(unhandled())
+        const name = streamNameOf(content.value.streamIdentifier)
+        if (name === undefined) return fail(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
         if (!ctx.auth.canAccessStream(principal, name, "write")) return fail(accessDenied())
         stream = name
         expected = exp
@@ -328,6 +329,7 @@ const makeAppend = (ctx: StreamsContext) =>
       }
       size += proposed.size
       if (size > ctx.maxAppendSize) return fail(maximumAppendSizeExceeded(ctx.maxAppendSize))
+      if (proposed.idFailure !== undefined) return fail(proposed.idFailure)
       events.push(proposed.event)
     } catch {
       fail(unhandled())
@@ -339,8 +341,14 @@ const makeAppend = (ctx: StreamsContext) =>
     try {
       const outcome = ctx.store.append(stream, expected, events.toArray())
       if (outcome._tag === "StreamDeleted") return fail(streamDeleted(stream))
-      done = true
-      callback(null, appendResponse(expected, outcome))
+      const exp = expected
+      // acknowledged only once durable (at once in memory; after the group commit with --db)
+      ctx.store.whenDurable((error) => {
+        if (error !== undefined) return fail(unhandled())
+        if (done) return
+        done = true
+        callback(null, appendResponse(exp, outcome))
+      })
     } catch {
       fail(unhandled())
     }
@@ -393,6 +401,41 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
     return
   }
   const keyOf = (uuid: UUID | undefined): string | undefined => fromWire(uuid)
+
+  const sendBatchOutcome = (
+    correlationId: UUID | undefined,
+    streamIdentifier: { readonly streamName: Buffer },
+    batch: PendingBatch,
+    outcome: WriteOutcome
+  ): void => {
+    switch (outcome._tag) {
+      case "Success":
+        send({
+          correlationId,
+          streamIdentifier,
+          result: {
+            $case: "success",
+            value: {
+              currentRevisionOption: outcome.currentRevision < 0
+                ? { $case: "noStream", value: {} }
+                : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
+              positionOption: { $case: "position", value: positionOf(outcome.position) }
+            }
+          }
+        })
+        return
+      case "WrongExpectedVersion":
+        send({
+          correlationId,
+          streamIdentifier,
+          result: { $case: "error", value: batchStatus.wrongExpectedVersion(outcome.currentRevision, batch.expected) }
+        })
+        return
+      case "StreamDeleted":
+        send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.streamDeleted(batch.streamBytes) } })
+        return
+    }
+  }
 
   call.on("data", (request: BatchAppendReq) => {
     if (closed) return
@@ -459,6 +502,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
         if (isRpcFailure(proposed)) {
           throw proposed
         }
+        if (proposed.idFailure !== undefined) throw proposed.idFailure
         if (proposed.size > ctx.maxAppendEventSize) {
           pending.delete(key)
           if (batch.timer !== undefined) clearTimeout(batch.timer)
@@ -490,33 +534,14 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       if (batch.timer !== undefined) clearTimeout(batch.timer)
       const outcome = ctx.store.append(batch.stream, batch.expected, batch.events.toArray())
       const streamIdentifier = { streamName: batch.streamBytes }
-      switch (outcome._tag) {
-        case "Success":
-          send({
-            correlationId,
-            streamIdentifier,
-            result: {
-              $case: "success",
-              value: {
-                currentRevisionOption: outcome.currentRevision < 0
-                  ? { $case: "noStream", value: {} }
-                  : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
-                positionOption: { $case: "position", value: positionOf(outcome.position) }
-              }
-            }
-          })
+      // acknowledged only once durable (at once in memory; after the group commit with --db)
+      ctx.store.whenDurable((error) => {
+        if (error !== undefined) {
+          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.badRequest("Exception was thrown by handler.") } })
           return
-        case "WrongExpectedVersion":
-          send({
-            correlationId,
-            streamIdentifier,
-            result: { $case: "error", value: batchStatus.wrongExpectedVersion(outcome.currentRevision, batch.expected) }
-          })
-          return
-        case "StreamDeleted":
-          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.streamDeleted(batch.streamBytes) } })
-          return
-      }
+        }
+        sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
+      })
     } catch (e) {
       const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
@@ -531,8 +556,12 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
   })
   call.on("end", () => {
     if (closed) return
-    cleanup()
-    call.end()
+    // answer the writes still waiting for durability first
+    ctx.store.whenDurable(() => {
+      if (closed) return
+      cleanup()
+      call.end()
+    })
   })
 }
 
@@ -544,12 +573,10 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
   try {
     const principal = authenticate(ctx.auth, call.metadata)
     if (isRpcFailure(principal)) return callback(principal)
+    // Streams.Delete.cs: options dereferenced first (missing: NullReferenceException, UNKNOWN),
+    // then the expected revision, then the stream name (missing identifier: UNKNOWN too)
     const options = call.request.options
-    if (options === undefined) {
-      return callback(requiredArgument("options", `EventStore.Client.Streams.${hard ? "Tombstone" : "Delete"}Req+Types+Options`))
-    }
-    const name = streamNameOf(options.streamIdentifier)
-    if (name === undefined) return callback(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
+    if (options === undefined) return callback(unhandled())
     const expected = toExpected(options.expectedStreamRevision)
     if (expected === undefined) {
       return callback(invalidArgumentOf(
@@ -557,11 +584,19 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         `EventStore.Client.Streams.${hard ? "Tombstone" : "Delete"}Req+Types+Options+ExpectedStreamRevisionOneofCase`
       ))
     }
+    if (options.streamIdentifier === undefined) return callback(unhandled())
+    const name = streamNameOf(options.streamIdentifier)
+    if (name === undefined) return callback(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
     if (!ctx.auth.canAccessStream(principal, name, "delete")) return callback(accessDenied())
     const outcome = hard ? ctx.store.tombstone(name, expected) : ctx.store.softDelete(name, expected)
     switch (outcome._tag) {
       case "Success":
-        return callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
+        // acknowledged only once durable (at once in memory; after the group commit with --db)
+        return ctx.store.whenDurable((error) =>
+          error !== undefined
+            ? callback(unhandled())
+            : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
+        )
       case "StreamDeleted":
         return callback(streamDeleted(name))
       case "WrongExpectedVersion":

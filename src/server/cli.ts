@@ -2,7 +2,10 @@
 /**
  * Command line entry of the embedded node:
  * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]
- * [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]`.
+ * [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]
+ * [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]`.
+ * With `--db` the log is kept in `<dir>` (written and fsynced before each write is acknowledged)
+ * and read back on the next start; without it everything lives in memory.
  * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
  * connection string and stops on SIGINT/SIGTERM.
  *
@@ -16,7 +19,8 @@
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
 const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]" +
-  " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]"
+  " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]" +
+  " [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]"
 
 const count = (flag: string, v: string, min: number): number => {
   const n = Number(v)
@@ -34,6 +38,10 @@ const parse = (argv: ReadonlyArray<string>) => {
   let idleTimeoutMs: number | undefined
   let maxAppendSize: number | undefined
   let maxReceiveMessageSize: number | undefined
+  let db: string | undefined
+  let advertiseHost: string | undefined
+  let advertisePort: number | undefined
+  let version: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
@@ -76,6 +84,24 @@ const parse = (argv: ReadonlyArray<string>) => {
       case "--max-receive-message-size":
         maxReceiveMessageSize = count(flag, value(), 1)
         break
+      case "--db":
+        db = value()
+        break
+      case "--advertise-host":
+        advertiseHost = value()
+        break
+      case "--advertise-port": {
+        const n = Number(value())
+        if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`invalid --advertise-port`)
+        advertisePort = n
+        break
+      }
+      case "--server-version": {
+        const v = value()
+        if (!/^\d+\.\d+\.\d+/.test(v)) throw new Error(`invalid --server-version ${v} (expected X.Y.Z)`)
+        version = v
+        break
+      }
       case "--help":
       case "-h":
         console.log(usage)
@@ -85,7 +111,12 @@ const parse = (argv: ReadonlyArray<string>) => {
         throw new Error(`unknown argument ${arg}`)
     }
   }
-  return { port, host, insecure, readFraming, standardProjections, maxConnections, idleTimeoutMs, maxAppendSize, maxReceiveMessageSize }
+  // crash tests only: a slow disk (see FileLog.ts)
+  const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
+  const dbFlushDelayMs = Number.isFinite(delay) && delay > 0 ? delay : undefined
+  return {
+    port, host, insecure, readFraming, standardProjections, maxConnections, idleTimeoutMs, maxAppendSize,
+    maxReceiveMessageSize, db, advertiseHost, advertisePort, version, dbFlushDelayMs }
 }
 
 const main = async () => {

@@ -19,7 +19,7 @@ import { Auth } from "../../src/server/Auth.ts"
 import { EmbeddedNode, type EmbeddedNodeOptions } from "../../src/server/EmbeddedNode.ts"
 
 export { EmbeddedNode }
-import { Store } from "../../src/server/Store.ts"
+import { Store } from "../../src/server/storage/Store.ts"
 import { GrpcServer } from "../../src/server/transport/GrpcServer.ts"
 import type { ServerCall } from "../../src/server/transport/ServerCall.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"

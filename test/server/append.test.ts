@@ -218,20 +218,26 @@ describe("Append", () => {
       await code(appendRaw(c.streams, [{ content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) } } } }])),
       grpc.status.INVALID_ARGUMENT
     )
-    // missing stream identifier
-    assert.strictEqual(await code(appendRaw(c.streams, [{ content: { $case: "options", value: { expectedStreamRevision: any } } }])), grpc.status.INVALID_ARGUMENT)
-    // bad uuid
+    // missing stream identifier: a real node's NullReferenceException (Streams.Append.cs)
+    assert.strictEqual(await code(appendRaw(c.streams, [{ content: { $case: "options", value: { expectedStreamRevision: any } } }])), grpc.status.UNKNOWN)
+    // bad uuid: Uuid.FromDto throws a FormatException (Uuid.cs), UNKNOWN
     const bad = { ...proposed(), id: { value: { $case: "string" as const, value: "not-a-uuid" } } }
     assert.strictEqual(await code(appendRaw(c.streams, [
       { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },
       { content: { $case: "proposedMessage", value: bad } }
+    ])), grpc.status.UNKNOWN)
+    // a bad uuid on an event that is too large: the size is checked first (Streams.Append.cs)
+    const badAndLarge = { ...proposed({ rawData: Buffer.alloc(2000) }), id: { value: { $case: "string" as const, value: "not-a-uuid" } } }
+    assert.strictEqual(await code(appendRaw(c.streams, [
+      { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },
+      { content: { $case: "proposedMessage", value: badAndLarge } }
     ])), grpc.status.INVALID_ARGUMENT)
-    // missing uuid
+    // missing uuid: ArgumentNullException, UNKNOWN
     const { id: _id, ...noId } = proposed()
     assert.strictEqual(await code(appendRaw(c.streams, [
       { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },
       { content: { $case: "proposedMessage", value: noId } }
-    ])), grpc.status.INVALID_ARGUMENT)
+    ])), grpc.status.UNKNOWN)
     // options twice
     assert.strictEqual(await code(appendRaw(c.streams, [
       { content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from(s) }, expectedStreamRevision: any } } },

@@ -113,11 +113,22 @@ describe("insecure node", () => {
     await node.stop()
   })
 
-  it("allows everything, even with bad credentials, and writes no user streams", async () => {
+  it("allows everything, even with bad credentials; $all starts with the default users' streams", async () => {
     await appendOk(c.streams, uniqueStream(), any, [{}], basicAuth("who", "ever"))
     const all = await readAll(c.streams, { options: readOptions({ streamOption: allOption() }) })
     assert.isUndefined(all.error)
-    assert.isFalse(events(all.messages).some((e) => e.event!.streamIdentifier!.streamName.toString().startsWith("$user")))
+    // PROTOCOL.md §8: a fresh node's startup events, in this order, before anything a client wrote
+    const first = events(all.messages).slice(0, 6).map((e) =>
+      `${e.event!.streamIdentifier!.streamName.toString()} ${e.event!.metadata.find((m) => m.key === "type")?.value}`
+    )
+    assert.deepStrictEqual(first, [
+      "$$$user-admin $metadata",
+      "$user-admin $UserCreated",
+      "$users $User",
+      "$$$user-ops $metadata",
+      "$user-ops $UserCreated",
+      "$users $User"
+    ])
   })
 })
 

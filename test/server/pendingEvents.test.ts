@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { PendingEvents } from "../../src/server/PendingEvents.ts"
-import type { ProposedEvent } from "../../src/server/Store.ts"
+import type { ProposedEvent } from "../../src/server/storage/Store.ts"
 
 describe("PendingEvents", () => {
   it("gives back every event as pushed: ids, types, flags, data and metadata, across chunks and large records", () => {

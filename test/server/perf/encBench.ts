@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { eventResp } from "../../../src/server/ReadEncoding.ts"
-import { Store } from "../../../src/server/Store.ts"
+import { Store } from "../../../src/server/storage/Store.ts"
 const store = new Store()
 const data = Buffer.from(JSON.stringify({ payload: "x".repeat(170) }))
 for (let i = 0; i < 200; i++) store.append("s", { _tag: "Any" }, Array.from({ length: 1000 }, () => ({ eventId: randomUUID(), eventType: "Bench", isJson: true, data, customMetadata: Buffer.alloc(0) })))

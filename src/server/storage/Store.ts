@@ -1,15 +1,24 @@
 /**
- * The embedded node's in-memory database: one transaction log of self-committed event records
- * (positions are byte-offset-like, start above 0 and have gaps) plus a stream index with
+ * The embedded node's database: one transaction log of self-committed event records (positions
+ * are byte-offset-like, start above 0 and have gaps) plus an in-memory stream index with
  * revisions, metastreams (`$$x`), soft deletes (`$tb`), tombstones, `$maxCount`/`$maxAge`,
  * idempotency by event id and change notification for subscriptions.
+ *
+ * One writer: every record enters the log through `Store.writeRecord` (appends, deletes, system
+ * events, projection links), in the order the node decides them; the pluggable {@link Log}
+ * (Log.ts: in memory, or FileLog.ts for `--db`) receives them in that order, and a write is
+ * acknowledged only after `whenDurable` reports it durable. With a file log a write is readable
+ * only once durable; until then it is pending in its stream entry, where the writer still sees it. Later subsystems (persistent
+ * subscriptions, projections, cluster replication) write through the same methods.
  *
  * Semantics follow PROTOCOL.md §1 (IndexWriter.CheckCommit, StorageWriterService).
  *
  * @since 0.1.0
  */
-import { standardProjectionLinks } from "./StandardProjections.ts"
-import { newUuid } from "./Uuid.ts"
+import { standardProjectionLinks } from "../StandardProjections.ts"
+import { newUuid } from "../Uuid.ts"
+import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
+import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
 
 /**
  * Wire value of a tombstone's event number (`long.MaxValue`).
@@ -161,6 +170,22 @@ export interface StreamEntry {
   tombstone: EventRecord | undefined
   /** Parsed metadata (for non-meta streams), from the last event of `$$name`. */
   metadata: StreamMetadata | undefined
+  /**
+   * Writes decided but not yet durable (with a file log): readers do not see them yet, the writer
+   * decides later writes with them. Undefined when there are none (always, in memory).
+   */
+  pending: PendingWrites | undefined
+}
+
+/**
+ * The records of a stream that are decided but not yet durable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PendingWrites {
+  readonly events: Array<EventRecord>
+  tombstone: EventRecord | undefined
 }
 
 /**
@@ -273,6 +298,8 @@ export type StoreListener = () => void
 export interface StoreOptions {
   /** Write `$et-<type>` / `$ce-<category>` links after each append (see StandardProjections.ts); default false. */
   readonly standardProjections?: boolean | undefined
+  /** Where records go; default {@link memoryLog} (nothing kept). Its recovered records are replayed. */
+  readonly log?: Log | undefined
 }
 
 /**
@@ -291,19 +318,100 @@ export class Store {
   private readonly streamListeners = new Map<string, Set<StoreListener>>()
   private lastTicks = 0
   private readonly standardProjections: boolean
+  private readonly storage: Log
+  private readonly persistent: boolean
+  /** Frames of the write in progress, sealed and handed to the log as one commit. */
+  private frames: Array<Buffer> = []
+  /** Records of the write in progress (file log): published to readers once durable. */
+  private unpublished: Array<EventRecord> = []
+  /** True when the log held no records when the store opened (a fresh database). */
+  readonly fresh: boolean
 
   constructor(options: StoreOptions = {}) {
     this.standardProjections = options.standardProjections === true
+    this.storage = options.log ?? memoryLog()
+    this.persistent = this.storage.persistent
     // The chunk header and the epoch record come first: the first event is well above 0.
-    this.nextPosition = 0
-    this.nextPosition += 128
+    this.nextPosition = 128
+    this.fresh = this.storage.recovered.length === 0
+    let epoch = 0
+    let previousEpoch = 0
+    for (const stored of this.storage.recovered) {
+      if (stored._tag === "EmptyCommit") {
+        this.nextPosition = Math.max(this.nextPosition, stored.next)
+        continue
+      }
+      const record = this.replay(stored)
+      if (record.stream === "$epoch-information") {
+        epoch++
+        previousEpoch = record.position
+      }
+    }
+    // like a real node, every start as leader writes a new epoch
     this.writeSystem("$epoch-information", "$epoch-information", {
-      "$e": 0,
+      "$e": epoch,
       "$m": this.nextPosition,
-      "$p": 0,
+      "$p": epoch === 0 ? -1 : previousEpoch,
       "$i": newUuid(),
       "$l": newUuid()
     })
+    this.commit([])
+  }
+
+  /**
+   * Refuses a write once the log has failed (like a real node that stops on a storage error):
+   * nothing more is decided that could never be made durable.
+   */
+  private assertWritable(): void {
+    const failure = this.storage.failure()
+    if (failure !== undefined) throw new Error(`the log failed: ${failure.message}`)
+  }
+
+  /**
+   * Ends a write. In memory its records are already readable: the listeners are woken. With a
+   * file log its records go to the log as one commit and become readable (and the listeners are
+   * woken) once that commit is durable, as a real node's readers see only what was flushed.
+   */
+  private commit(touched: ReadonlyArray<string>): void {
+    if (!this.persistent) return this.notify(touched)
+    if (this.frames.length === 0) return
+    const frames = this.frames
+    const records = this.unpublished
+    this.frames = []
+    this.unpublished = []
+    this.storage.write(sealCommit(frames))
+    this.storage.whenDurable((error) => {
+      if (error === undefined) this.publish(records, touched)
+    })
+  }
+
+  /** Makes durable records readable, in log order, and wakes the listeners. */
+  private publish(records: ReadonlyArray<EventRecord>, touched: ReadonlyArray<string>): void {
+    for (const record of records) {
+      const entry = this.streams.get(record.stream)!
+      const pending = entry.pending!
+      if (record.isTombstone) pending.tombstone = undefined
+      else pending.events.shift()
+      if (pending.events.length === 0 && pending.tombstone === undefined) entry.pending = undefined
+      this.log.push(record)
+      this.makeReadable(entry, record)
+    }
+    this.notify(touched)
+  }
+
+  /** Calls `callback` once every write made so far is durable (at once in memory). */
+  whenDurable(callback: DurableCallback): void {
+    this.storage.whenDurable(callback)
+  }
+
+  /** Resolves once every write made so far is durable. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => this.storage.whenDurable((error) => (error === undefined ? resolve() : reject(error))))
+  }
+
+  /** Flushes and closes the log. */
+  close(): Promise<void> {
+    return this.storage.close()
   }
 
   /** Position the next record will get. */
@@ -429,6 +537,7 @@ export class Store {
     return n
   }
 
+  /** Wakes the listeners of the streams a write touched, and those of `$all`. */
   private notify(streams: ReadonlyArray<string>): void {
     for (const stream of streams) {
       const set = this.streamListeners.get(stream)
@@ -443,7 +552,7 @@ export class Store {
   private entryFor(name: string): StreamEntry {
     let entry = this.streams.get(name)
     if (entry === undefined) {
-      entry = { name, nameBytes: Buffer.from(name, "utf8"), events: [], tombstone: undefined, metadata: undefined }
+      entry = { name, nameBytes: Buffer.from(name, "utf8"), events: [], tombstone: undefined, metadata: undefined, pending: undefined }
       this.streams.set(name, entry)
     }
     return entry
@@ -463,7 +572,7 @@ export class Store {
       position: this.nextPosition,
       stream: entry.name,
       streamBytes: entry.nameBytes,
-      eventNumber: tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length,
+      eventNumber: tombstone ? TOMBSTONE_EVENT_NUMBER : this.decidedLast(entry) + 1,
       isTombstone: tombstone,
       eventId: event.eventId,
       eventType: event.eventType,
@@ -474,21 +583,118 @@ export class Store {
       created,
       cache: [undefined, undefined]
     }
-    // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
-    const size = 90 + entry.nameBytes.length + event.eventType.length * 2 + event.data.length + event.customMetadata.length
-    this.nextPosition += (size + 7) & ~7
-    this.log.push(record)
-    if (tombstone) {
-      entry.tombstone = record
-    } else {
-      entry.events.push(record)
-      this.eventIds.set(event.eventId, record)
+    if (this.persistent) {
+      this.frames.push(encodeEvent({
+        tombstone,
+        position: record.position,
+        createdMs: ms,
+        createdTicks: Number(created),
+        isJson: event.isJson,
+        stream: entry.nameBytes,
+        eventType: event.eventType,
+        eventId: event.eventId,
+        data: event.data,
+        customMetadata: event.customMetadata
+      }))
     }
-    if (isMetastream(entry.name) && !tombstone) {
+    if (this.persistent) this.stage(entry, record)
+    else this.index(entry, record)
+    return record
+  }
+
+  /** A record decided with a file log: pending until its commit is durable. */
+  private stage(entry: StreamEntry, record: EventRecord): void {
+    this.advance(entry, record)
+    const pending = entry.pending ?? (entry.pending = { events: [], tombstone: undefined })
+    if (record.isTombstone) {
+      pending.tombstone = record
+    } else {
+      pending.events.push(record)
+      this.eventIds.set(record.eventId, record)
+    }
+    this.unpublished.push(record)
+  }
+
+  /** Adds a record read back from the log. */
+  private replay(stored: StoredEvent): EventRecord {
+    const entry = this.entryFor(stored.stream.toString("utf8"))
+    if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
+    const record: EventRecord = {
+      position: stored.position,
+      stream: entry.name,
+      streamBytes: entry.nameBytes,
+      eventNumber: stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length,
+      isTombstone: stored.tombstone,
+      eventId: stored.eventId,
+      eventType: stored.eventType,
+      isJson: stored.isJson,
+      data: stored.data,
+      customMetadata: stored.customMetadata,
+      createdMs: stored.createdMs,
+      created: String(stored.createdTicks),
+      cache: [undefined, undefined]
+    }
+    this.nextPosition = Math.max(this.nextPosition, record.position)
+    this.index(entry, record)
+    return record
+  }
+
+  /** Moves the next position past a record. */
+  private advance(entry: StreamEntry, record: EventRecord): void {
+    // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
+    const size = 90 + entry.nameBytes.length + record.eventType.length * 2 + record.data.length + record.customMetadata.length
+    this.nextPosition += (size + 7) & ~7
+  }
+
+  /** Puts a new record in the log array and the stream index (readable at once), and moves the next position. */
+  private index(entry: StreamEntry, record: EventRecord): void {
+    this.advance(entry, record)
+    this.log.push(record)
+    if (!record.isTombstone) this.eventIds.set(record.eventId, record)
+    this.makeReadable(entry, record)
+  }
+
+  /** Adds a record to its stream as readers see it. */
+  private makeReadable(entry: StreamEntry, record: EventRecord): void {
+    if (record.isTombstone) {
+      entry.tombstone = record
+      return
+    }
+    entry.events.push(record)
+    if (isMetastream(entry.name)) {
       const base = this.entryFor(entry.name.slice(2))
       base.metadata = parseMetadata(record)
     }
-    return record
+  }
+
+  // the writer's view: readable records plus those decided and not yet durable (IndexWriter's cache)
+
+  private decidedLast(entry: StreamEntry | undefined): number {
+    if (entry === undefined) return -1
+    const pending = entry.pending
+    return entry.events.length + (pending === undefined ? 0 : pending.events.length) - 1
+  }
+
+  private decidedEvent(entry: StreamEntry, eventNumber: number): EventRecord | undefined {
+    const readable = entry.events.length
+    return eventNumber < readable ? entry.events[eventNumber] : entry.pending?.events[eventNumber - readable]
+  }
+
+  private decidedTombstone(name: string): EventRecord | undefined {
+    const entry = this.streams.get(name)
+    return entry?.tombstone ?? entry?.pending?.tombstone
+  }
+
+  private decidedTombstoned(name: string): boolean {
+    if (this.decidedTombstone(name) !== undefined) return true
+    return isMetastream(name) && this.decidedTombstone(name.slice(2)) !== undefined
+  }
+
+  private decidedSoftDeleted(name: string): boolean {
+    if (isMetastream(name)) return false
+    const meta = this.streams.get(metastreamOf(name))?.pending?.events
+    const metadata = meta !== undefined && meta.length > 0 ? parseMetadata(meta[meta.length - 1]) : this.streams.get(name)?.metadata
+    return isSoftDeletedMeta(metadata)
   }
 
   private writeSystem(stream: string, eventType: string, data: unknown): EventRecord {
@@ -504,6 +710,7 @@ export class Store {
 
   /** Writes a system event (used for startup users, `$settings`, ...). */
   writeSystemEvent(stream: string, eventType: string, data: unknown, isJson = true): EventRecord {
+    this.assertWritable()
     const entry = this.entryFor(stream)
     const record = this.writeRecord(entry, {
       eventId: newUuid(),
@@ -512,7 +719,7 @@ export class Store {
       data: isJson ? Buffer.from(JSON.stringify(data), "utf8") : Buffer.from(String(data), "utf8"),
       customMetadata: Buffer.alloc(0)
     }, false)
-    this.notify([stream])
+    this.commit([stream])
     return record
   }
 
@@ -529,10 +736,12 @@ export class Store {
     | { readonly _tag: "Idempotent"; readonly currentRevision: number; readonly position: number }
     | { readonly _tag: "WrongExpectedVersion"; readonly currentRevision: number }
     | { readonly _tag: "StreamDeleted" } {
-    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    // the index writer looks at this stream's own last event number only: `$$x` of a tombstoned
+    // `x` is still writable (IndexWriter.CheckCommit), though reading it is stream-deleted
+    if (this.decidedTombstone(name) !== undefined) return { _tag: "StreamDeleted" }
     const entry = this.streams.get(name)
-    const last = entry === undefined ? -1 : entry.events.length - 1
-    const softDeleted = this.isSoftDeleted(name)
+    const last = this.decidedLast(entry)
+    const softDeleted = this.decidedSoftDeleted(name)
 
     const wev = { _tag: "WrongExpectedVersion" as const, currentRevision: last }
     const byIds = () => {
@@ -557,12 +766,12 @@ export class Store {
       if (eventIds.length === 0) return noStreamOnSoftDeleted ? { _tag: "Ok" as const, softDeleted } : wev
       const from = Number(e) + 1
       for (let i = 0; i < eventIds.length; i++) {
-        if (entry.events[from + i]?.eventId !== eventIds[i]) {
+        if (this.decidedEvent(entry, from + i)?.eventId !== eventIds[i]) {
           if (i > 0) return wev
           return noStreamOnSoftDeleted ? { _tag: "Ok" as const, softDeleted } : wev
         }
       }
-      const lastRecord = entry.events[from + eventIds.length - 1]!
+      const lastRecord = this.decidedEvent(entry, from + eventIds.length - 1)!
       return { _tag: "Idempotent" as const, currentRevision: lastRecord.eventNumber, position: lastRecord.position }
     }
 
@@ -575,7 +784,7 @@ export class Store {
         if (idem !== undefined) return idem
         if (last < 0) {
           const meta = this.streams.get(metastreamOf(name))
-          if (meta !== undefined && meta.events.length > 0) return { _tag: "Ok", softDeleted }
+          if (this.decidedLast(meta) >= 0) return { _tag: "Ok", softDeleted }
           return { _tag: "WrongExpectedVersion", currentRevision: last }
         }
         return { _tag: "Ok", softDeleted }
@@ -589,6 +798,7 @@ export class Store {
 
   /** Appends events to a stream (Append / BatchAppend). */
   append(name: string, expected: Expected, events: ReadonlyArray<ProposedEvent>): WriteOutcome {
+    this.assertWritable()
     const check = this.checkCommit(name, expected, events.map((e) => e.eventId))
     switch (check._tag) {
       case "StreamDeleted":
@@ -602,9 +812,9 @@ export class Store {
     }
     const entry = this.entryFor(name)
     const touched: Array<string> = [name]
-    const firstNew = entry.events.length
+    const firstNew = this.decidedLast(entry) + 1
     const baseName = isMetastream(name) ? name.slice(2) : undefined
-    const undeleteBase = baseName !== undefined && events.length > 0 && this.isSoftDeleted(baseName)
+    const undeleteBase = baseName !== undefined && events.length > 0 && this.decidedSoftDeleted(baseName)
     let lastRecord: EventRecord | undefined
     const written: Array<EventRecord> = []
     for (const event of events) {
@@ -615,7 +825,11 @@ export class Store {
       // an empty write: a commit record without events
       const position = this.nextPosition
       this.nextPosition += 64
-      return { _tag: "Success", currentRevision: entry.events.length - 1, position }
+      if (this.persistent) {
+        this.frames.push(encodeEmptyCommit(position, this.nextPosition))
+        this.commit([])
+      }
+      return { _tag: "Success", currentRevision: this.decidedLast(entry), position }
     }
     if (check.softDeleted) {
       // appending to a soft-deleted stream re-creates it from the first new event
@@ -623,11 +837,11 @@ export class Store {
     }
     if (baseName !== undefined) {
       // writing metadata of a soft-deleted stream re-creates it after its last event
-      if (undeleteBase) this.softUndelete(baseName, this.lastEventNumber(baseName) + 1)
+      if (undeleteBase) this.softUndelete(baseName, this.decidedLast(this.streams.get(baseName)) + 1)
       touched.push(baseName)
     }
     if (this.standardProjections) this.writeProjectionLinks(written, touched)
-    this.notify(touched)
+    this.commit(touched)
     return { _tag: "Success", currentRevision: lastRecord.eventNumber, position: lastRecord.position }
   }
 
@@ -635,7 +849,7 @@ export class Store {
   private writeProjectionLinks(records: ReadonlyArray<EventRecord>, touched: Array<string>): void {
     for (const record of records) {
       for (const link of standardProjectionLinks(record)) {
-        if (this.isTombstoned(link.stream)) continue
+        if (this.decidedTombstoned(link.stream)) continue
         this.writeRecord(this.entryFor(link.stream), link.event, false)
         if (!touched.includes(link.stream)) touched.push(link.stream)
       }
@@ -645,7 +859,7 @@ export class Store {
   /** Rewrites the raw metadata of `name` with `$tb = truncateBefore` (StorageWriterService.SoftUndeleteStream). */
   private softUndelete(name: string, truncateBefore: number): boolean {
     const meta = this.streams.get(metastreamOf(name))
-    const last = meta?.events[meta.events.length - 1]
+    const last = meta === undefined ? undefined : this.decidedEvent(meta, this.decidedLast(meta))
     if (last === undefined) return false
     let raw: unknown
     try {
@@ -668,9 +882,10 @@ export class Store {
    * Soft delete: writes `{"$tb": long.MaxValue}` to `$$x` (replacing prior metadata).
    */
   softDelete(name: string, expected: Expected): WriteOutcome {
-    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
-    const last = this.lastEventNumber(name)
-    const metaLast = this.lastEventNumber(metastreamOf(name))
+    this.assertWritable()
+    if (this.decidedTombstoned(name)) return { _tag: "StreamDeleted" }
+    const last = this.decidedLast(this.streams.get(name))
+    const metaLast = this.decidedLast(this.streams.get(metastreamOf(name)))
     if (last < 0 && metaLast < 0) return { _tag: "WrongExpectedVersion", currentRevision: -1 }
     const check = this.checkCommit(name, expected, [newUuid()])
     switch (check._tag) {
@@ -689,13 +904,14 @@ export class Store {
       data: Buffer.from(`{"$tb":${TOMBSTONE_REVISION}}`, "utf8"),
       customMetadata: Buffer.alloc(0)
     }, false)
-    this.notify([metastreamOf(name), name])
+    this.commit([metastreamOf(name), name])
     return { _tag: "Success", currentRevision: last, position: record.position }
   }
 
   /** Hard delete: writes the `$streamDeleted` tombstone. */
   tombstone(name: string, expected: Expected): WriteOutcome {
-    if (this.isTombstoned(name)) return { _tag: "StreamDeleted" }
+    this.assertWritable()
+    if (this.decidedTombstoned(name)) return { _tag: "StreamDeleted" }
     const check = this.checkCommit(name, expected, [newUuid()])
     switch (check._tag) {
       case "StreamDeleted":
@@ -714,7 +930,7 @@ export class Store {
       data: Buffer.alloc(0),
       customMetadata: Buffer.alloc(0)
     }, true)
-    this.notify([name, metastreamOf(name)])
-    return { _tag: "Success", currentRevision: entry.events.length - 1, position: record.position }
+    this.commit([name, metastreamOf(name)])
+    return { _tag: "Success", currentRevision: this.decidedLast(entry), position: record.position }
   }
 }

@@ -1,0 +1,350 @@
+/**
+ * A node started with `--db` keeps its data: every acknowledged write survives a SIGKILL, a torn or
+ * corrupt tail is cut on restart, and streams, metadata, deletes and users come back as they were.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { type ChildProcess, spawn } from "node:child_process"
+import { randomUUID } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { StreamsClient } from "../../src/generated/streams.ts"
+import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { LOG_FILE } from "../../src/server/storage/FileLog.ts"
+import {
+  allOption,
+  any,
+  append,
+  appendOk,
+  basicAuth,
+  batchSession,
+  connect,
+  deleteStream,
+  events,
+  noStream,
+  proposed,
+  readAll,
+  readOptions,
+  revision,
+  streamOption,
+  subscribe,
+  tombstoneStream,
+  uniqueStream
+} from "./helpers.ts"
+
+const dirs: Array<string> = []
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "effect-esdb-db-"))
+  dirs.push(dir)
+  return dir
+}
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
+
+/**
+ * Starts `cli.ts --insecure --port 0 --db <dir>` in a child process; resolves with its port.
+ * `slowDiskMs` delays each flush, so that a kill finds writes queued and not yet durable.
+ */
+const spawnNode = (dir: string, slowDiskMs = 0): Promise<{ child: ChildProcess; port: number }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) }
+    })
+    const timer = setTimeout(() => reject(new Error("the node did not start")), 20_000)
+    child.on("exit", (code) => reject(new Error(`the node exited with ${code}`)))
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /^esdb:\/\/[^:]+:(\d+)/.exec(line)
+      if (match === null) return
+      clearTimeout(timer)
+      resolve({ child, port: Number(match[1]) })
+    })
+  })
+
+const idsOf = (messages: Parameters<typeof events>[0]) => events(messages).map((e) => e.event!.id!.value!.$case === "string" ? e.event!.id!.value!.value : "")
+
+const readStreamIds = async (streams: StreamsClient, stream: string) => {
+  const { messages, error } = await readAll(streams, { options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "count", value: 100_000n } }) })
+  assert.isUndefined(error)
+  return idsOf(messages)
+}
+
+describe("a node with --db", () => {
+  it("keeps every acknowledged append exactly once across a SIGKILL, and no part of an unacknowledged one", async () => {
+    const dir = tempDir()
+    const first = await spawnNode(dir, 15)
+    const streams = new StreamsClient(`127.0.0.1:${first.port}`, grpc.credentials.createInsecure())
+    const WORKERS = 8
+    const EVENTS_PER_APPEND = 3
+    interface Attempt {
+      readonly ids: ReadonlyArray<string>
+      acked: boolean
+    }
+    const attempts: Array<Array<Attempt>> = Array.from({ length: WORKERS }, () => [])
+    const names = Array.from({ length: WORKERS }, (_, w) => uniqueStream(`kill${w}`))
+    let acked = 0
+    let killed = false
+    // half the workers append over Append, half over one BatchAppend session each (the official
+    // clients' path)
+    const batchWorker = async (w: number) => {
+      const session = batchSession(streams)
+      while (!killed) {
+        const ids = Array.from({ length: EVENTS_PER_APPEND }, () => randomUUID())
+        const attempt: Attempt = { ids, acked: false }
+        attempts[w]!.push(attempt)
+        session.send({
+          correlationId: { value: { $case: "string", value: randomUUID() } },
+          options: {
+            streamIdentifier: { streamName: Buffer.from(names[w]!) },
+            expectedStreamPosition: { $case: "any", value: {} },
+            deadlineOption: { $case: "deadline21100", value: new Date(Date.now() + 10_000) }
+          },
+          proposedMessages: ids.map((id) => proposed({ id })),
+          isFinal: true
+        })
+        const [resp] = await session.next()
+        if (resp === undefined) return
+        if (resp.result?.$case !== "success") throw new Error(`unexpected ${resp.result?.$case}`)
+        attempt.acked = true
+        acked++
+      }
+      session.call.cancel()
+    }
+    const worker = async (w: number) => {
+      if (w >= WORKERS / 2) return batchWorker(w)
+      for (let n = 0; !killed; n++) {
+        const ids = Array.from({ length: EVENTS_PER_APPEND }, () => randomUUID())
+        const attempt: Attempt = { ids, acked: false }
+        attempts[w]!.push(attempt)
+        try {
+          const resp = await append(streams, names[w]!, n === 0 ? noStream : revision(n * EVENTS_PER_APPEND - 1), ids.map((id) => ({ id })))
+          if (resp.result?.$case !== "success") throw new Error(`unexpected ${resp.result?.$case}`)
+          attempt.acked = true
+          acked++
+        } catch {
+          return
+        }
+      }
+    }
+    const running = Array.from({ length: WORKERS }, (_, w) => worker(w))
+    while (acked < 100) await new Promise((r) => setTimeout(r, 5))
+    first.child.kill("SIGKILL")
+    killed = true
+    await Promise.all(running)
+    streams.close()
+
+    const second = await spawnNode(dir)
+    const client = new StreamsClient(`127.0.0.1:${second.port}`, grpc.credentials.createInsecure())
+    try {
+      let inFlightKept = 0
+      for (let w = 0; w < WORKERS; w++) {
+        const stored = await readStreamIds(client, names[w]!)
+        const ackedAttempts = attempts[w]!.filter((a) => a.acked)
+        const ackedIds = ackedAttempts.flatMap((a) => a.ids)
+        // every acknowledged append, in order, exactly once
+        assert.deepStrictEqual(stored.slice(0, ackedIds.length), ackedIds, `stream ${w}`)
+        // after them: nothing, or the one append in flight when the node died, whole
+        const rest = stored.slice(ackedIds.length)
+        const inFlight = attempts[w]![ackedAttempts.length]
+        if (rest.length > 0) {
+          assert.deepStrictEqual(rest, inFlight?.ids, `stream ${w}: partial or foreign events after the acknowledged ones`)
+          inFlightKept++
+        }
+      }
+      // and exactly once in $all too
+      const { messages } = await readAll(client, { options: readOptions({ streamOption: allOption(), countOption: { $case: "count", value: 1_000_000n } }) })
+      const all = idsOf(messages)
+      const wanted = new Set(attempts.flat().flatMap((a) => a.ids))
+      const counts = new Map<string, number>()
+      for (const id of all) if (wanted.has(id)) counts.set(id, (counts.get(id) ?? 0) + 1)
+      for (const a of attempts.flat().filter((x) => x.acked)) for (const id of a.ids) assert.strictEqual(counts.get(id), 1)
+      assert.isAtMost(inFlightKept, WORKERS)
+      // the restarted node goes on where the log ended
+      const stored0 = await readStreamIds(client, names[0]!)
+      const next = await append(client, names[0]!, revision(stored0.length - 1), [{}])
+      assert.strictEqual(next.result?.$case, "success")
+    } finally {
+      client.close()
+      second.child.kill("SIGTERM")
+      await new Promise((r) => second.child.once("exit", r))
+    }
+  }, 60_000)
+
+  it("makes a write readable only once it is durable, while the writer already decides with it", async () => {
+    const dir = tempDir()
+    const node = await startEmbeddedNode({ db: dir, dbFlushDelayMs: 400 })
+    const c = connect(node)
+    try {
+      const s = uniqueStream("visible")
+      const ids: Array<string> = [randomUUID(), randomUUID()]
+      const live = subscribe(c.streams, {
+        options: readOptions({ streamOption: streamOption(s, "end"), countOption: { $case: "subscription", value: {} } })
+      })
+      await live.waitFor((ms) => ms.some((m) => m.content?.$case === "caughtUp"))
+      const first = appendOk(c.streams, s, noStream, ids.map((id) => ({ id })))
+      await new Promise((r) => setTimeout(r, 150))
+      // a live subscription is not told either
+      assert.deepStrictEqual(idsOf(live.messages), [])
+      // not durable yet: neither the stream nor $all shows it
+      const early = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s) }) })
+      assert.strictEqual(early.messages[0]?.content?.$case, "streamNotFound")
+      const tail = await readAll(c.streams, { options: readOptions({ streamOption: allOption("end"), readDirection: 1, countOption: { $case: "count", value: 20n } }) })
+      assert.isFalse(idsOf(tail.messages).some((id) => ids.includes(id)))
+      // but the next write is decided after it: expecting revision 1 succeeds
+      const second = appendOk(c.streams, s, revision(1), [{}])
+      const [a, b] = await Promise.all([first, second])
+      assert.deepStrictEqual(a.currentRevisionOption, { $case: "currentRevision", value: 1n })
+      assert.deepStrictEqual(b.currentRevisionOption, { $case: "currentRevision", value: 2n })
+      // acknowledged means readable
+      assert.deepStrictEqual((await readStreamIds(c.streams, s)).slice(0, 2), ids)
+      assert.strictEqual((await readStreamIds(c.streams, s)).length, 3)
+      // and the subscription gets them once durable
+      await live.waitFor((ms) => idsOf(ms).length === 3)
+      assert.deepStrictEqual(idsOf(live.messages).slice(0, 2), ids)
+      live.call.cancel()
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  })
+
+  const appendAndStop = async (dir: string, appends: number) => {
+    const node = await startEmbeddedNode({ db: dir })
+    const c = connect(node)
+    const stream = uniqueStream("torn")
+    const ids: Array<Array<string>> = []
+    for (let i = 0; i < appends; i++) {
+      const batch = [randomUUID(), randomUUID()]
+      ids.push(batch)
+      await appendOk(c.streams, stream, any, batch.map((id) => ({ id, data: { i, pad: "x".repeat(100) } })))
+    }
+    c.close()
+    await node.stop()
+    return { stream, ids }
+  }
+
+  const restartAndRead = async (dir: string, stream: string) => {
+    const node = await startEmbeddedNode({ db: dir })
+    const c = connect(node)
+    try {
+      const ids = await readStreamIds(c.streams, stream)
+      const extra = randomUUID()
+      await appendOk(c.streams, stream, any, [{ id: extra }])
+      return { ids, extra }
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  }
+
+  it("cuts a torn last record (a crash in the middle of a write) and goes on after it", async () => {
+    const dir = tempDir()
+    const { stream, ids } = await appendAndStop(dir, 3)
+    const file = join(dir, LOG_FILE)
+    const size = statSync(file).size
+    writeFileSync(file, readFileSync(file).subarray(0, size - 7))
+    const after = await restartAndRead(dir, stream)
+    // the last append lost its second record: the whole append is gone, not half of it
+    assert.deepStrictEqual(after.ids, ids.slice(0, 2).flat())
+    // the cut was made on disk: what was written after it is read back
+    const again = await restartAndRead(dir, stream)
+    assert.deepStrictEqual(again.ids, [...ids.slice(0, 2).flat(), after.extra])
+  })
+
+  it("cuts a corrupt last record (checksum mismatch) and garbage after the last record", async () => {
+    const dir = tempDir()
+    const { stream, ids } = await appendAndStop(dir, 3)
+    const file = join(dir, LOG_FILE)
+    const bytes = readFileSync(file)
+    bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff
+    writeFileSync(file, bytes)
+    const after = await restartAndRead(dir, stream)
+    assert.deepStrictEqual(after.ids, ids.slice(0, 2).flat())
+
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])]))
+    const again = await restartAndRead(dir, stream)
+    assert.deepStrictEqual(again.ids, [...ids.slice(0, 2).flat(), after.extra])
+  })
+
+  it("refuses a directory held by another live node", async () => {
+    const dir = tempDir()
+    const child = await spawnNode(dir)
+    try {
+      let error: unknown
+      await startEmbeddedNode({ db: dir }).then((n) => n.stop(), (e: unknown) => (error = e))
+      assert.match(String(error), /in use by process/)
+    } finally {
+      child.child.kill("SIGKILL")
+      await new Promise((r) => child.child.once("exit", r))
+    }
+  }, 30_000)
+
+  it("restarts with streams, metadata, truncation, deletes and users as they were", async () => {
+    const dir = tempDir()
+    const admin = basicAuth("admin", "changeit")
+    const json = (value: unknown) => ({ type: "$metadata", rawData: Buffer.from(JSON.stringify(value)) })
+    const [a, b, cs, d] = [uniqueStream("acl"), uniqueStream("tomb"), uniqueStream("soft"), uniqueStream("tb")]
+
+    let node: RunningNode = await startEmbeddedNode({ db: dir, insecure: false })
+    let c = connect(node)
+    await appendOk(c.streams, a, noStream, [{}, {}, {}], admin)
+    const aMeta = { "$maxCount": 2, "$acl": { "$r": "$admins" }, custom: "kept" }
+    await appendOk(c.streams, "$$" + a, any, [json(aMeta)], admin)
+    await appendOk(c.streams, b, noStream, [{}, {}], admin)
+    assert.isUndefined((await tombstoneStream(c.streams, b, any, admin)).error)
+    await appendOk(c.streams, cs, noStream, [{}, {}], admin)
+    assert.isUndefined((await deleteStream(c.streams, cs, any, admin)).error)
+    const dIds = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()]
+    await appendOk(c.streams, d, noStream, dIds.map((id) => ({ id })), admin)
+    await appendOk(c.streams, "$$" + d, any, [json({ "$tb": 3 })], admin)
+    const empty = await appendOk(c.streams, uniqueStream("empty"), noStream, [], admin)
+    const last = await appendOk(c.streams, uniqueStream("last"), noStream, [{}], admin)
+    c.close()
+    await node.stop()
+
+    node = await startEmbeddedNode({ db: dir, insecure: false })
+    c = connect(node)
+    try {
+      const read = (stream: string, auth = admin) =>
+        readAll(c.streams, { options: readOptions({ streamOption: streamOption(stream) }) }, auth)
+      // users: admin still logs in; ops is not an admin; a wrong password is refused
+      const aEvents = events((await read(a)).messages)
+      assert.deepStrictEqual(aEvents.map((e) => e.event!.streamRevision), [1n, 2n])
+      assert.strictEqual((await read(a, basicAuth("ops", "changeit"))).error?.code, grpc.status.PERMISSION_DENIED)
+      assert.strictEqual((await read(a, basicAuth("admin", "wrong"))).error?.code, grpc.status.UNAUTHENTICATED)
+      const meta = events((await read("$$" + a)).messages)
+      assert.deepStrictEqual(JSON.parse(meta[0]!.event!.data.toString()), aMeta)
+      // tombstoned stays tombstoned
+      const tomb = await read(b)
+      assert.deepStrictEqual(tomb.error?.metadata.get("exception"), ["stream-deleted"])
+      // soft-deleted reads as not found, and an append continues its numbering
+      const soft = await read(cs)
+      assert.strictEqual(soft.messages[0]?.content?.$case, "streamNotFound")
+      const continued = await appendOk(c.streams, cs, any, [{}], admin)
+      assert.deepStrictEqual(continued.currentRevisionOption, { $case: "currentRevision", value: 2n })
+      // $tb truncation
+      assert.deepStrictEqual(idsOf((await read(d)).messages), dIds.slice(3))
+      // the default users were not written again
+      const all = await readAll(c.streams, { options: readOptions({ streamOption: allOption(), countOption: { $case: "count", value: 100_000n } }) }, admin)
+      const userCreated = events(all.messages).filter((e) => e.event!.streamIdentifier!.streamName.toString() === "$user-admin")
+      assert.strictEqual(userCreated.length, 1)
+      // positions go on after the old ones (the empty append's position included)
+      const lastPosition = last.positionOption?.$case === "position" ? last.positionOption.value.commitPosition : 0n
+      const emptyPosition = empty.positionOption?.$case === "position" ? empty.positionOption.value.commitPosition : 0n
+      assert.isAbove(Number(lastPosition), Number(emptyPosition))
+      const after = await appendOk(c.streams, uniqueStream("after"), noStream, [{}], admin)
+      assert.isAbove(Number(after.positionOption?.$case === "position" ? after.positionOption.value.commitPosition : 0n), Number(lastPosition))
+      // and the idempotency of a kept write still holds
+      const again = await appendOk(c.streams, d, any, dIds.map((id) => ({ id })), admin)
+      assert.deepStrictEqual(again.currentRevisionOption, { $case: "currentRevision", value: 4n })
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  })
+})
