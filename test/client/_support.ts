@@ -22,7 +22,7 @@ export { EmbeddedNode }
 import { Store } from "../../src/server/storage/Store.ts"
 import { GrpcServer } from "../../src/server/transport/GrpcServer.ts"
 import type { ServerCall } from "../../src/server/transport/ServerCall.ts"
-import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/StreamsHandler.ts"
+import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/handlers/StreamsHandler.ts"
 
 /** Options passed to the embedded node. */
 export type NodeOptions = EmbeddedNodeOptions

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Any } from "../generated/google/protobuf/any.ts"
+import { Any } from "../../generated/google/protobuf/any.ts"
 import {
   AccessDenied,
   BadRequest,
@@ -15,8 +15,8 @@ import {
   Timeout,
   type UUID,
   WrongExpectedVersion
-} from "../generated/shared.ts"
-import type { Status } from "../generated/status.ts"
+} from "../../generated/shared.ts"
+import type { Status } from "../../generated/status.ts"
 import {
   type AppendReq,
   type AppendReq_ProposedMessage,
@@ -30,8 +30,8 @@ import {
   StreamsService,
   type TombstoneReq,
   type TombstoneResp
-} from "../generated/streams.ts"
-import type { Auth, Principal } from "./Auth.ts"
+} from "../../generated/streams.ts"
+import type { Auth, Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgumentOf,
@@ -44,14 +44,14 @@ import {
   unauthenticated,
   unhandled,
   wrongExpectedVersion
-} from "./errors.ts"
-import type { ReadFraming } from "./Framing.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
+} from "../errors.ts"
+import type { ReadFraming } from "../Framing.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
-import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "./storage/Store.ts"
-import { fromWire } from "./Uuid.ts"
-import { decodeBatchAppendReq } from "./BatchAppendDecoding.ts"
-import { PendingEvents } from "./PendingEvents.ts"
+import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
+import { fromWire } from "../Uuid.ts"
+import { decodeBatchAppendReq } from "../BatchAppendDecoding.ts"
+import { PendingEvents } from "../PendingEvents.ts"
 
 /**
  * What the Streams service needs from the node.

@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import type * as http from "node:http"
-import type { Auth } from "./Auth.ts"
+import type { Auth } from "../Auth.ts"
 
 /**
  * What the endpoints report.

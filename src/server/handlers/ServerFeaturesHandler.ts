@@ -4,9 +4,9 @@
  *
  * @since 0.1.0
  */
-import type { SupportedMethod, SupportedMethods } from "../generated/serverfeatures.ts"
-import type { Empty } from "../generated/shared.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
+import type { SupportedMethod, SupportedMethods } from "../../generated/serverfeatures.ts"
+import type { Empty } from "../../generated/shared.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 
 /**
  * The supported-method entries of some service definitions (paths `/package.Service/Method`).

@@ -6,8 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { ReadReq, ReadResp } from "../generated/streams.ts"
-import type { Auth, Principal } from "./Auth.ts"
+import type { ReadReq, ReadResp } from "../../generated/streams.ts"
+import type { Auth, Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgument,
@@ -18,10 +18,10 @@ import {
   streamDeleted,
   unauthenticated,
   unhandled
-} from "./errors.ts"
-import { type CompiledFilter, compileFilter } from "./Filters.ts"
-import { IDLE, type Producer, type ReadFraming, ResponseSink } from "./Framing.ts"
-import type { ServerCall } from "./transport/ServerCall.ts"
+} from "../errors.ts"
+import { type CompiledFilter, compileFilter } from "../Filters.ts"
+import { IDLE, type Producer, type ReadFraming, ResponseSink } from "../Framing.ts"
+import type { ServerCall } from "../transport/ServerCall.ts"
 import {
   caughtUpResp,
   checkpointResp,
@@ -32,9 +32,9 @@ import {
   resolvedResp,
   streamNotFoundResp,
   type UuidMode
-} from "./ReadEncoding.ts"
-import { type EventRecord, hiddenFromAll, type Store } from "./storage/Store.ts"
-import { newUuid } from "./Uuid.ts"
+} from "../ReadEncoding.ts"
+import { type EventRecord, hiddenFromAll, type Store } from "../storage/Store.ts"
+import { newUuid } from "../Uuid.ts"
 
 /**
  * What the read handler needs from the node.

@@ -4,12 +4,12 @@
  *
  * @since 0.1.0
  */
-import { type ClusterInfo, MemberInfo_VNodeState } from "../generated/gossip.ts"
-import type { Empty } from "../generated/shared.ts"
-import type { Auth } from "./Auth.ts"
-import { unauthenticated } from "./errors.ts"
-import type { ServerCall, ServiceImplementation, UnaryCallback } from "./transport/ServerCall.ts"
-import { toStructured } from "./Uuid.ts"
+import { type ClusterInfo, MemberInfo_VNodeState } from "../../generated/gossip.ts"
+import type { Empty } from "../../generated/shared.ts"
+import type { Auth } from "../Auth.ts"
+import { unauthenticated } from "../errors.ts"
+import type { ServerCall, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
+import { toStructured } from "../Uuid.ts"
 
 /**
  * What the gossip handler needs.
