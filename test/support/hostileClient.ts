@@ -180,6 +180,7 @@ const runGrpcJs = () =>
     } else {
       client.delete(
         { options: { streamIdentifier, expectedStreamRevision: { $case: "any", value: empty } } },
+        new grpc.Metadata(),
         { deadline },
         (error: grpc.ServiceError | null, _: DeleteResp) => (error ? fail(error) : succeed())
       )

@@ -355,7 +355,7 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
       socket.removeAllListeners("data")
       const one = scenario === "ping-flood"
         ? frame(PING, 0, 0, Buffer.from("hostile!", "latin1"))
-        : frame(SETTINGS, 0, 0, Buffer.from([0x00, 0x03, 0x00, 0x00, 0x00, 0x64])) // MAX_CONCURRENT_STREAMS 100
+        : frame(SETTINGS, 0, 0) // empty: the most ACKs per byte
       void flood(c, repeat(one, 4096))
     }
   })
