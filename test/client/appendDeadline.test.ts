@@ -1,8 +1,8 @@
 /**
  * An append whose deadline passes before it could be written is never written later (issue 7,
  * item 2). A TCP proxy in front of the embedded node stops forwarding what the client sends, so
- * the node grants no more HTTP/2 flow-control window: a large append takes the window and a
- * small one queues behind it in the client. Both fail with DeadlineExceeded; then the proxy
+ * the node grants no more HTTP/2 flow-control window: a large append (three times the window)
+ * takes it all and a small one queues behind it in the client. Both fail with DeadlineExceeded; then the proxy
  * forwards again, and the small append must not be committed: the caller was told it failed.
  */
 import * as net from "node:net"
@@ -78,12 +78,11 @@ layer(nodeLayer({ insecure: true }), { excludeTestServices: true, timeout: "30 s
       proxy.hold()
       const big = uniqueStream("deadline-big")
       const small = uniqueStream("deadline-small")
-      // 2 MiB: more than the node's HTTP/2 window, so the rest of it, and all of `small`, wait in the client
+      // 12 MiB: three times the node's HTTP/2 receive window (4 MiB on the embedded node), so the
+      // rest of it, and all of `small`, can only wait in the client
+      const bigEvents = Array.from({ length: 3 }, () => new NewEvent({ type: "Big", data: new Uint8Array(4 * 1024 * 1024) }))
       const bigFiber = yield* Effect.forkChild(
-        Effect.exit(viaProxy.append(big, new NewEvent({ type: "Big", data: new Uint8Array(2 * 1024 * 1024) }), {
-          currentVersion: "any",
-          timeout: "1 second"
-        }))
+        Effect.exit(viaProxy.append(big, bigEvents, { currentVersion: "any", timeout: "1 second" }))
       )
       yield* Effect.sleep("50 millis")
       const smallExit = yield* Effect.exit(viaProxy.append(small, newEvents(1), { currentVersion: "any", timeout: "1 second" }))
