@@ -149,8 +149,8 @@ interface Conn {
   connectionWindow: number
   initialStreamWindow: number
   readonly streamWindows: Map<number, number>
-  /** Woken when a WINDOW_UPDATE or SETTINGS changes the windows. */
-  windowWaiter: (() => void) | undefined
+  /** Woken when a WINDOW_UPDATE or SETTINGS changes the windows (or the socket closes). */
+  readonly windowWaiters: Set<() => void>
 }
 
 /**
@@ -197,11 +197,15 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
       const timer = setTimeout(() => done(), 100)
       const done = () => {
         clearTimeout(timer)
-        c.windowWaiter = undefined
+        c.windowWaiters.delete(done)
         resolve()
       }
-      c.windowWaiter = done
+      c.windowWaiters.add(done)
     })
+
+  const wake = (c: Conn) => {
+    for (const done of Array.from(c.windowWaiters)) done()
+  }
 
   const respond = async (c: Conn, streamId: number) => {
     switch (scenario) {
@@ -273,7 +277,7 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
           }
         }
         void write(c, frame(SETTINGS, ACK, 0))
-        c.windowWaiter?.()
+        wake(c)
         return
       }
       case PING:
@@ -283,7 +287,7 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
         const increment = payload.readUInt32BE(0) & 0x7fffffff
         if (streamId === 0) c.connectionWindow += increment
         else c.streamWindows.set(streamId, (c.streamWindows.get(streamId) ?? c.initialStreamWindow) + increment)
-        c.windowWaiter?.()
+        wake(c)
         return
       }
       case HEADERS: {
@@ -337,14 +341,14 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
       connectionWindow: 65535,
       initialStreamWindow: 65535,
       streamWindows: new Map(),
-      windowWaiter: undefined
+      windowWaiters: new Set()
     }
     const timer = setTimeout(() => socket.destroy(), maxMs)
     socket.on("error", () => socket.destroy())
     socket.on("close", () => {
       clearTimeout(timer)
       sockets.delete(socket)
-      c.windowWaiter?.()
+      wake(c)
     })
     socket.on("data", (chunk: Buffer) => onData(c, chunk))
     if (scenario === "silent") return
