@@ -16,20 +16,10 @@
  * client that buffers without bound does not take the machine down.
  */
 import * as grpc from "@grpc/grpc-js"
-import * as Cause from "effect/Cause"
-import * as Context from "effect/Context"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Layer from "effect/Layer"
-import * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
+import type * as EffectType from "effect/Effect"
 import { FLOOR_CHANNEL_OPTIONS } from "../../bench/clients/floor.ts"
-import { NewEvent } from "../../src/domain/NewEvent.ts"
-import * as Errors from "../../src/errors/index.ts"
 import type { BatchAppendResp, DeleteResp, ReadResp } from "../../src/generated/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
-import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
-import * as Streams from "../../src/services/Streams.ts"
 
 /** What the child is asked to do. */
 export interface HostileRequest {
@@ -102,10 +92,23 @@ const start = () => {
   setTimeout(() => report("Hung", false, `no result ${request.deadlineMs + 8000} ms after the call started`), request.deadlineMs + 8000)
 }
 
-const isTyped = (error: unknown): boolean =>
-  Object.values(Errors).some((C) => typeof C === "function" && error instanceof (C as new(...args: Array<never>) => unknown))
-
 const runEffectEsdb = async () => {
+  // loaded here, so that the grpc-js runs start without them
+  const [Cause, Context, Effect, Exit, Layer, Scope, Stream, { NewEvent }, Errors, EventStoreDB, Streams] = await Promise.all([
+    import("effect/Cause"),
+    import("effect/Context"),
+    import("effect/Effect"),
+    import("effect/Exit"),
+    import("effect/Layer"),
+    import("effect/Scope"),
+    import("effect/Stream"),
+    import("../../src/domain/NewEvent.ts"),
+    import("../../src/errors/index.ts"),
+    import("../../src/layers/EventStoreDB.ts"),
+    import("../../src/services/Streams.ts")
+  ])
+  const isTyped = (error: unknown): boolean =>
+    Object.values(Errors).some((C) => typeof C === "function" && error instanceof (C as new(...args: Array<never>) => unknown))
   const timeout = request.deadlineMs
   const scope = Effect.runSync(Scope.make())
   const context = await Effect.runPromise(
@@ -115,7 +118,7 @@ const runEffectEsdb = async () => {
     )
   )
   const streams = Context.get(context, Streams.Streams)
-  const call: Effect.Effect<unknown, unknown> = request.op === "append"
+  const call: EffectType.Effect<unknown, unknown> = request.op === "append"
     ? streams.append(stream, new NewEvent({ type: "Hostile", data: JSON.stringify({ n: 1 }) }), { currentVersion: "any", timeout })
     : request.op === "read"
     ? Stream.runDrain(streams.read(stream, { timeout }))
