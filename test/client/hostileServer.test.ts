@@ -5,6 +5,10 @@
  * its own ends in one of the package's tagged errors within the deadline (plus a small margin),
  * and the child's RSS grows by less than 100 MB.
  *
+ * Protocol violations (the floods, endless or oversized header blocks, a WINDOW_UPDATE that
+ * overflows the stream's send window, a HEADERS frame too short for its PRIORITY fields) must be
+ * detected, not waited out: the client resets the stream or the connection within a second.
+ *
  * The same scenarios run against raw grpc-js (the benchmark floor's channel options) to show
  * that the harness is right: grpc-js fails each within milliseconds, at a few MB.
  */
@@ -12,7 +16,7 @@ import { type ChildProcess, spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import type { HostileRequest, HostileResult } from "../support/hostileClient.ts"
 import { type HostileServer, type Scenario, scenarios, startHostileServer } from "../support/hostileServer.ts"
 
@@ -39,6 +43,8 @@ const expectedTags: Record<Scenario, ReadonlyArray<string>> = {
   "ping-flood": ["ServiceUnavailable", "DeadlineExceeded"],
   "settings-flood": ["ServiceUnavailable", "DeadlineExceeded"],
   "huge-headers": ["ServiceUnavailable", "DeadlineExceeded"],
+  "window-overflow": ["ServiceUnavailable", "DeadlineExceeded"],
+  "short-priority": ["ServiceUnavailable", "DeadlineExceeded"],
   "no-answer": ["DeadlineExceeded"],
   "silent": ["DeadlineExceeded"]
 }
@@ -50,9 +56,25 @@ const grpcJsStatus: Record<Scenario, string> = {
   "ping-flood": "grpc:INTERNAL", // "Flooding was detected in this HTTP/2 session"
   "settings-flood": "grpc:INTERNAL", // "Flooding was detected in this HTTP/2 session"
   "huge-headers": "grpc:INTERNAL", // "Protocol error" (header list too large)
+  "window-overflow": "grpc:INTERNAL", // "Flow control error"
+  "short-priority": "grpc:INTERNAL", // "Protocol error"
   "no-answer": "grpc:DEADLINE_EXCEEDED",
   "silent": "grpc:DEADLINE_EXCEEDED"
 }
+
+/**
+ * Protocol violations the client must detect rather than wait out: it resets the stream or the
+ * connection within {@link DETECT_MS} of the violation (raw grpc-js: within a few ms).
+ */
+const mustBeDetected: ReadonlySet<Scenario> = new Set([
+  "continuation",
+  "ping-flood",
+  "settings-flood",
+  "huge-headers",
+  "window-overflow",
+  "short-priority"
+])
+const DETECT_MS = DEADLINE_MS / 2
 
 const rssOfPid = (pid: number): number => {
   try {
@@ -106,36 +128,47 @@ const runClient = (request: HostileRequest): Promise<HostileResult> =>
 const describeResult = (r: HostileResult) =>
   `${r.tag} after ${r.elapsedMs} ms, RSS ${r.rssBeforeMb} → peak ${r.rssPeakMb} MB (+${r.rssGrowthMb} MB): ${r.message}`
 
-describe("the client against a hostile server", () => {
+/** Starts a hostile server for one test, runs `f` against it, and closes it. */
+const withServer = async <A>(scenario: Scenario, f: (server: HostileServer) => Promise<A>): Promise<A> => {
+  const server = await startHostileServer(scenario)
+  try {
+    return await f(server)
+  } finally {
+    await server.close()
+  }
+}
+
+// the tests run a few at once (vitest's maxConcurrency), each client in its own process against
+// its own server, so that the file takes well under a minute
+describe.concurrent("the client against a hostile server", () => {
   for (const scenario of scenarios) {
     describe(scenario, () => {
-      let server: HostileServer
-      beforeAll(async () => {
-        server = await startHostileServer(scenario)
-      })
-      afterAll(async () => {
-        await server.close()
-      })
-
       for (const op of ["append", "read", "delete"] as const) {
-        it.concurrent(`${op}: a typed error within the deadline, RSS growth < ${MAX_GROWTH_MB} MB`, async () => {
-          const result = await runClient({ port: server.port, op, client: "effect-esdb", deadlineMs: DEADLINE_MS })
-          const what = describeResult(result)
-          expect(server.accepted(), "the client reached the server").toBeGreaterThan(0)
-          expect(result.typed, `one of the package's tagged errors: ${what}`).toBe(true)
-          expect(expectedTags[scenario], what).toContain(result.tag)
-          expect(result.elapsedMs, what).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
-          expect(result.rssGrowthMb, what).toBeLessThan(MAX_GROWTH_MB)
-        }, 30_000)
+        it.concurrent(`${op}: a typed error within the deadline, RSS growth < ${MAX_GROWTH_MB} MB`, () =>
+          withServer(scenario, async (server) => {
+            const result = await runClient({ port: server.port, op, client: "effect-esdb", deadlineMs: DEADLINE_MS })
+            const what = describeResult(result)
+            expect(server.accepted(), "the client reached the server").toBeGreaterThan(0)
+            expect(result.typed, `one of the package's tagged errors: ${what}`).toBe(true)
+            expect(expectedTags[scenario], what).toContain(result.tag)
+            expect(result.elapsedMs, what).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
+            expect(result.rssGrowthMb, what).toBeLessThan(MAX_GROWTH_MB)
+            if (mustBeDetected.has(scenario)) {
+              expect(server.firstReactionMs(), `the client reset the stream or connection after the violation: ${what}`)
+                .toBeLessThanOrEqual(DETECT_MS)
+            }
+          }), 30_000)
       }
 
-      it.concurrent("harness check: raw grpc-js BatchAppend fails fast and small", async () => {
-        const result = await runClient({ port: server.port, op: "append", client: "grpc-js", deadlineMs: DEADLINE_MS })
-        const what = describeResult(result)
-        expect(result.tag, what).toBe(grpcJsStatus[scenario])
-        expect(result.elapsedMs, what).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
-        expect(result.rssGrowthMb, what).toBeLessThan(MAX_GROWTH_MB)
-      }, 30_000)
+      it.concurrent("harness check: raw grpc-js BatchAppend fails fast and small", () =>
+        withServer(scenario, async (server) => {
+          const result = await runClient({ port: server.port, op: "append", client: "grpc-js", deadlineMs: DEADLINE_MS })
+          const what = describeResult(result)
+          expect(result.tag, what).toBe(grpcJsStatus[scenario])
+          expect(result.elapsedMs, what).toBeLessThanOrEqual(DEADLINE_MS + MARGIN_MS)
+          expect(result.rssGrowthMb, what).toBeLessThan(MAX_GROWTH_MB)
+          if (mustBeDetected.has(scenario)) expect(server.firstReactionMs(), what).toBeLessThanOrEqual(DETECT_MS)
+        }), 30_000)
     })
   }
 })

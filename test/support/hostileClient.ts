@@ -76,7 +76,7 @@ const report = (tag: string, typed: boolean, message: string): void => {
     rssPeakMb: Math.round(peak / MB),
     rssGrowthMb: Math.round((peak - rssBefore) / MB)
   }
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => process.exit(0))
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`, () => setTimeout(() => process.exit(0), 200))
 }
 
 /** Marks the start of the call: RSS and time are measured from here. */

@@ -16,6 +16,10 @@
  * - `settings-flood`: the same with SETTINGS frames (each one asks for an ACK).
  * - `huge-headers`: answers with one 64 MiB header field spread over CONTINUATION frames, then
  *   END_HEADERS.
+ * - `window-overflow`: answers a request with a WINDOW_UPDATE on its stream that takes the
+ *   client's send window past 2^31−1 (a FLOW_CONTROL_ERROR the client must detect), and nothing else.
+ * - `short-priority`: answers with a HEADERS frame whose PRIORITY flag is set but whose payload
+ *   is shorter than the 5 bytes of priority fields (a FRAME_SIZE_ERROR).
  * - `no-answer`: a polite peer (SETTINGS, ACKs, PING answers) that never answers a request.
  * - `silent`: accepts the connection, reads everything and never sends a byte.
  *
@@ -32,6 +36,8 @@ export type Scenario =
   | "ping-flood"
   | "settings-flood"
   | "huge-headers"
+  | "window-overflow"
+  | "short-priority"
   | "no-answer"
   | "silent"
 
@@ -42,6 +48,8 @@ export const scenarios: ReadonlyArray<Scenario> = [
   "ping-flood",
   "settings-flood",
   "huge-headers",
+  "window-overflow",
+  "short-priority",
   "no-answer",
   "silent"
 ]
@@ -55,6 +63,13 @@ export interface HostileServer {
   readonly requests: () => number
   /** Bytes written to clients so far. */
   readonly bytesSent: () => number
+  /**
+   * On the first connection where this server broke the protocol: milliseconds from the first
+   * violation (or the start of a flood) to the client's first reaction, a RST_STREAM, a GOAWAY or
+   * closing the connection; `undefined` while it has not reacted. A client that detects the
+   * violation reacts within milliseconds; one that ignores it reacts, at best, at its deadline.
+   */
+  readonly firstReactionMs: () => number | undefined
   /** Destroys every connection and stops listening. */
   readonly close: () => Promise<void>
 }
@@ -76,14 +91,17 @@ const MAX_FRAME = 16384
 
 const DATA = 0x0
 const HEADERS = 0x1
+const RST_STREAM = 0x3
 const SETTINGS = 0x4
 const PING = 0x6
+const GOAWAY = 0x7
 const WINDOW_UPDATE = 0x8
 const CONTINUATION = 0x9
 
 const END_STREAM = 0x1
 const ACK = 0x1
 const END_HEADERS = 0x4
+const PRIORITY = 0x20
 
 const SETTINGS_INITIAL_WINDOW_SIZE = 0x4
 
@@ -145,6 +163,9 @@ interface Conn {
   prefaceSeen: boolean
   sent: number
   readonly started: Set<number>
+  /** When this server first broke the protocol on this connection, and when the client first reacted. */
+  violationAt: number | undefined
+  reactionAt: number | undefined
   /** Flow control of what this server sends (DATA only). */
   connectionWindow: number
   initialStreamWindow: number
@@ -207,15 +228,28 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
     for (const done of Array.from(c.windowWaiters)) done()
   }
 
+  const violations: Array<Conn> = []
+  const violate = (c: Conn) => {
+    if (c.violationAt !== undefined) return
+    c.violationAt = performance.now()
+    violations.push(c)
+  }
+  /** The client ended a stream or the connection (RST_STREAM, GOAWAY or closing the socket). */
+  const react = (c: Conn) => {
+    if (c.violationAt !== undefined && c.reactionAt === undefined) c.reactionAt = performance.now()
+  }
+
   const respond = async (c: Conn, streamId: number) => {
     switch (scenario) {
       case "continuation": {
+        violate(c)
         const payload = continuationPayload()
         await write(c, frame(HEADERS, 0, streamId, responseHeaderBlock))
         await flood(c, repeat(frame(CONTINUATION, 0, streamId, payload), 64))
         return
       }
       case "huge-headers": {
+        violate(c)
         // one header field `x-big` whose value is 64 MiB, then END_HEADERS
         const size = 64 * 1024 * 1024
         const head = Buffer.concat([responseHeaderBlock, literal("x-big", size)])
@@ -256,6 +290,17 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
         }
         return
       }
+      case "window-overflow": {
+        violate(c)
+        const increment = Buffer.alloc(4)
+        increment.writeUInt32BE(0x7fffffff)
+        await write(c, frame(WINDOW_UPDATE, 0, streamId, increment))
+        return
+      }
+      case "short-priority":
+        violate(c)
+        await write(c, frame(HEADERS, END_HEADERS | PRIORITY, streamId, Buffer.from([0x88, 0x00, 0x00])))
+        return
       case "no-answer":
       case "silent":
       case "ping-flood":
@@ -290,6 +335,10 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
         wake(c)
         return
       }
+      case RST_STREAM:
+      case GOAWAY:
+        react(c)
+        return
       case HEADERS: {
         if (c.started.has(streamId)) return // trailers or a repeated HEADERS
         c.started.add(streamId)
@@ -338,6 +387,8 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
       prefaceSeen: false,
       sent: 0,
       started: new Set(),
+      violationAt: undefined,
+      reactionAt: undefined,
       connectionWindow: 65535,
       initialStreamWindow: 65535,
       streamWindows: new Map(),
@@ -346,6 +397,7 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
     const timer = setTimeout(() => socket.destroy(), maxMs)
     socket.on("error", () => socket.destroy())
     socket.on("close", () => {
+      react(c)
       clearTimeout(timer)
       sockets.delete(socket)
       wake(c)
@@ -360,7 +412,8 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
       const one = scenario === "ping-flood"
         ? frame(PING, 0, 0, Buffer.from("hostile!", "latin1"))
         : frame(SETTINGS, 0, 0) // empty: the most ACKs per byte
-      void flood(c, repeat(one, 4096))
+      violate(c)
+      void flood(c, repeat(one, 65536))
     }
   })
 
@@ -373,6 +426,10 @@ export const startHostileServer = (scenario: Scenario, options: HostileOptions =
         accepted: () => accepted,
         requests: () => requests,
         bytesSent: () => bytesSent,
+        firstReactionMs: () => {
+          const c = violations[0]
+          return c?.violationAt === undefined || c.reactionAt === undefined ? undefined : Math.round(c.reactionAt - c.violationAt)
+        },
         close: () =>
           new Promise<void>((done) => {
             for (const socket of sockets) socket.destroy()
