@@ -3,8 +3,8 @@
  * 127.0.0.1 that speaks just enough HTTP/2, framed by hand, to misbehave in one chosen way.
  * It is the attacker, so it writes frames itself; nothing in `src/` does.
  *
- * Every scenario reads the client preface and (except `silent`) sends an empty SETTINGS frame,
- * then:
+ * Every scenario but `silent` sends an empty SETTINGS frame first; all but the floods then read
+ * the client's frames (answering its SETTINGS and PINGs), and:
  *
  * - `continuation`: answers each request's HEADERS with a HEADERS frame without END_HEADERS,
  *   followed by an endless sequence of CONTINUATION frames (16 KiB of literal header fields each).
@@ -22,6 +22,9 @@
  *   is shorter than the 5 bytes of priority fields (a FRAME_SIZE_ERROR).
  * - `no-answer`: a polite peer (SETTINGS, ACKs, PING answers) that never answers a request.
  * - `silent`: accepts the connection, reads everything and never sends a byte.
+ *
+ * For the protocol violations the server records how long the client took to react (reset the
+ * stream, send GOAWAY or close the connection): see {@link HostileServer.firstReactionMs}.
  *
  * Every loop is bounded: a connection is destroyed after `maxMs` (default 15 s) or once
  * `maxBytes` (default 4 GiB) were written to it, and all writes wait for the socket to drain, so
