@@ -80,6 +80,8 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         customMetadata: toBuffer(event.metadata),
         data: toBuffer(event.data)
       }))
+      // one deadline for the operation, retries included
+      const deadline = transport.deadline(options, "write")
       const viaAppend = Effect.suspend(() => {
         const messages: Array<AppendReq> = [{
           content: {
@@ -89,7 +91,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         }]
         for (const value of proposed) messages.push({ content: { $case: "proposedMessage", value } })
         return Effect.flatMap(
-          transport.clientStream(Append, messages, { options, kind: "write", context: { stream } }),
+          transport.clientStream(Append, messages, { options, kind: "write", context: { stream }, deadline }),
           fromAppendResponse(stream, options.currentVersion)
         )
       })
@@ -97,7 +99,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       // headers are fixed when it opens); a node without BatchAppend gets plain Append calls.
       const attempt: Effect.Effect<bigint, CallError> = options.credentials !== undefined || batchUnsupported
         ? viaAppend
-        : batch.append(stream, options.currentVersion, proposed, transport.timeoutMillis(options, "write")).pipe(
+        : batch.append(stream, options.currentVersion, proposed, deadline, transport.timeoutMillis(options, "write")).pipe(
           Effect.catchIf(
             (error) => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED,
             () => {
@@ -106,7 +108,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
             }
           )
         )
-      return transport.retry(attempt).pipe(
+      return transport.retry(attempt, deadline).pipe(
         Effect.mapError(toAppendError),
         transport.traceEffect("Streams.append", { "db.collection.name": stream, "db.operation.name": "append" })
       )
