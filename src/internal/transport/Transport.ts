@@ -159,10 +159,13 @@ export interface TransportShape {
   readonly generation: () => number
   /** Whether the scope that made the transport has closed. */
   readonly isClosed: () => boolean
-  /** A client span around an effect (none when tracing is off or no tracer is installed). */
+  /**
+   * A client span around an effect (none when tracing is off or no tracer is installed).
+   * `attributes` may be a function: it is then called only when a span is made.
+   */
   readonly traceEffect: (
     name: string,
-    attributes?: Record<string, unknown>
+    attributes?: Record<string, unknown> | (() => Record<string, unknown>)
   ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** A client span around a stream. */
   readonly traceStream: (
@@ -673,12 +676,14 @@ export const make = (
     })
     // with only the native tracer installed nobody can observe a span, so none is made (about a
     // tenth of the client CPU of a single-event append)
-    const traceEffect = (name: string, attributes?: Record<string, unknown>) =>
+    // one step per call when no tracer is installed: the fiber's tracer is read in place
+    const traceEffect = (name: string, attributes?: Record<string, unknown> | (() => Record<string, unknown>)) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       tracing
-        ? Effect.flatMap(
-          Effect.tracer,
-          (tracer) => tracer === Tracer.nativeTracer ? effect : Effect.withSpan(effect, name, spanOptions(attributes))
+        ? Effect.withFiber((fiber) =>
+          fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+            ? effect
+            : Effect.withSpan(effect, name, spanOptions(typeof attributes === "function" ? attributes() : attributes))
         )
         : effect
     const traceStream = (name: string, attributes?: Record<string, unknown>) =>
