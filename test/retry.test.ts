@@ -62,4 +62,22 @@ describe("Connection.retry", () => {
       yield* Effect.flip(connection.retry(always.effect))
       assert.strictEqual(always.attempts(), 1)
     }))
+
+  it.live("a deadline bounds the retries: no attempt starts after it, and the last failure is the result", () =>
+    Effect.gen(function*() {
+      const connection = yield* make({
+        connectionString: "esdb://localhost:2113?tls=false",
+        retrySchedule: Schedule.spaced("100 millis").pipe(Schedule.upTo({ times: 100 }))
+      })
+      const always = failing(Array.from({ length: 200 }, () => unavailable))
+      const started = Date.now()
+      const deadline = started + 350
+      const error = yield* Effect.flip(connection.retry(always.effect, deadline))
+      const elapsed = Date.now() - started
+      assert.strictEqual(error._tag, "ServiceUnavailable")
+      assert.isAtMost(elapsed, 350, "no retry waits past the deadline")
+      // attempts at 0, 100, 200 and 300 ms; the next one would start at 400 ms, after the deadline
+      assert.isAtLeast(always.attempts(), 2)
+      assert.isAtMost(always.attempts(), 4)
+    }))
 })

@@ -5,9 +5,13 @@
  * each taking one of the connection's ~100 streams.
  *
  * Appends are handed to grpc-js back to back as they come, so those made in the same turn of the
- * event loop leave in the same socket writes. While grpc-js cannot take more (the node stopped
- * reading: HTTP/2 flow control), appends wait here; one whose deadline passes while waiting
- * fails with DeadlineExceeded and is dropped: it is never written later.
+ * event loop leave in the same socket writes. grpc-js buffers what its HTTP/2 stream cannot take
+ * yet (the node stopped reading: flow control) and would send it whenever it can, however late:
+ * so the appender counts the bytes handed to grpc-js whose write callback has not fired (grpc-js
+ * fires it once the HTTP/2 stream took the message) and, while they exceed {@link IN_FLIGHT_BYTES},
+ * holds further appends itself. One whose deadline passes while held fails with
+ * DeadlineExceeded and is dropped: it is never written later. An append is always handed over
+ * when nothing is in flight, however large.
  *
  * @internal
  */
@@ -33,11 +37,15 @@ import { BatchAppend } from "./methods.ts"
 /** Requests larger than this are split into several chunks of one append. */
 const CHUNK_BYTES = 3 * 1024 * 1024
 
+/** While more than this is handed to grpc-js and not yet taken by its HTTP/2 stream, appends wait. */
+const IN_FLIGHT_BYTES = 512 * 1024
+
 interface Pending {
   readonly stream: string
   readonly expected: StreamState
   /** Epoch milliseconds after which the append fails with DeadlineExceeded (Infinity: never). */
   readonly deadline: number
+  /** The operation's timeout, for the error message. */
   readonly timeoutMs: number
   readonly resume: (result: Effect.Effect<bigint, CallError>) => void
 }
@@ -53,11 +61,18 @@ interface Session {
   readonly pending: Map<string, Pending>
   /** Appends not yet handed to grpc-js, oldest first. */
   readonly queue: Array<Queued>
+  /** Bytes handed to grpc-js whose write callback has not fired yet. */
+  inFlight: number
+  /** The sizes of those writes, oldest first (grpc-js calls back in order). */
+  readonly written: Array<number>
+  /** Index of the oldest write in `written` not yet called back. */
+  writtenHead: number
+  /** The one write callback of the session. */
+  readonly onWritten: () => void
   /** Correlation ids are this random UUID prefix plus a counter: unique per session, cheap. */
   readonly idPrefix: string
   nextId: number
   sweeper: ReturnType<typeof setInterval> | undefined
-  waitingForDrain: boolean
   closed: boolean
 }
 
@@ -67,6 +82,7 @@ export interface BatchAppender {
     stream: string,
     expected: StreamState,
     events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+    deadline: number,
     timeoutMs: number
   ) => Effect.Effect<bigint, CallError>
 }
@@ -124,15 +140,23 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
     const sweep = (s: Session) => {
       if (s.pending.size === 0) return stopSweeper(s)
       const now = Date.now()
+      let expired = false
       for (const [id, p] of s.pending) {
         if (p.deadline <= now) {
           s.pending.delete(id)
+          expired = true
           p.resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${p.stream}' did not complete within ${p.timeoutMs} ms` })))
         }
       }
+      // held appends that expired are dropped now rather than when the stream moves again
+      if (expired && s.queue.length > 0) {
+        const kept = s.queue.filter((q) => s.pending.has(q.id))
+        s.queue.length = 0
+        s.queue.push(...kept)
+      }
     }
-    const startSweeper = (s: Session, timeoutMs: number) => {
-      if (s.sweeper !== undefined || !Number.isFinite(timeoutMs)) return
+    const startSweeper = (s: Session, deadline: number) => {
+      if (s.sweeper !== undefined || deadline === Infinity) return
       s.sweeper = setInterval(() => sweep(s), SWEEP_MS)
       s.sweeper.unref()
     }
@@ -160,21 +184,37 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
       } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
     }
 
-    // Hands queued appends to grpc-js while it takes them; an append dropped from `pending`
-    // (expired, or its caller was interrupted) is skipped, never written.
+    const write = (s: Session, frames: ReadonlyArray<Buffer>) => {
+      for (const frame of frames) {
+        s.inFlight += frame.length
+        s.written.push(frame.length)
+        s.call.write(frame, s.onWritten)
+      }
+    }
+
+    // Hands queued appends to grpc-js while little is in flight; an append dropped from
+    // `pending` (expired, or its caller was interrupted) is skipped, never written. Called again
+    // by each write callback while appends wait.
     const flush = (s: Session) => {
-      while (s.queue.length > 0 && s.call.writable()) {
+      while (s.queue.length > 0 && (s.inFlight === 0 || s.inFlight < IN_FLIGHT_BYTES)) {
         const next = s.queue.shift()!
-        if (!s.pending.has(next.id)) continue
-        for (const frame of next.frames) s.call.write(frame)
+        if (s.pending.has(next.id)) write(s, next.frames)
       }
-      if (s.queue.length > 0 && !s.waitingForDrain && !s.closed) {
-        s.waitingForDrain = true
-        s.call.onDrain(() => {
-          s.waitingForDrain = false
-          if (!s.closed) flush(s)
-        })
+    }
+
+    const written = (s: Session) => {
+      const size = s.written[s.writtenHead]
+      if (size === undefined) return
+      s.written[s.writtenHead++] = 0
+      s.inFlight -= size
+      if (s.writtenHead === s.written.length) {
+        s.written.length = 0
+        s.writtenHead = 0
+      } else if (s.writtenHead > 1024 && s.writtenHead * 2 > s.written.length) {
+        s.written.splice(0, s.writtenHead)
+        s.writtenHead = 0
       }
+      if (s.queue.length > 0 && !s.closed) flush(s)
     }
 
     const open: Effect.Effect<Session, CallError> = Effect.gen(function*() {
@@ -194,10 +234,13 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         scope,
         pending: new Map(),
         queue: [],
+        inFlight: 0,
+        written: [],
+        writtenHead: 0,
+        onWritten: () => written(s!),
         idPrefix: randomUUID().slice(0, 24),
         nextId: 0,
         sweeper: undefined,
-        waitingForDrain: false,
         closed: false
       }
       session = s
@@ -213,20 +256,26 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
       stream: string,
       expected: StreamState,
       events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
+      deadline: number,
       timeoutMs: number
     ): Effect.Effect<bigint, CallError> =>
       Effect.callback<bigint, CallError>((resume) => {
         if (s.closed) return resume(Effect.fail(new ServiceUnavailable({ reason: "The BatchAppend call has ended" })))
+        // what is left of the operation's deadline (a retry gets less than the first attempt)
+        const remaining = deadline === Infinity ? Infinity : deadline - Date.now()
+        if (remaining <= 0) {
+          return resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
+        }
         const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
-        s.pending.set(id, { stream, expected, deadline: Date.now() + timeoutMs, timeoutMs, resume })
-        startSweeper(s, timeoutMs)
-        const seconds = Math.floor(Math.min(timeoutMs, MAX_DEADLINE) / 1000)
+        s.pending.set(id, { stream, expected, deadline, timeoutMs, resume })
+        startSweeper(s, deadline)
+        const ms = Math.min(remaining, MAX_DEADLINE)
         const options: BatchAppendReq_Options = {
           streamIdentifier: streamIdentifier(stream),
           expectedStreamPosition: expectedPosition(expected),
           deadlineOption: {
             $case: "deadline",
-            value: { seconds: BigInt(seconds), nanos: Number.isFinite(timeoutMs) ? Math.floor((timeoutMs % 1000) * 1_000_000) : 0 }
+            value: { seconds: BigInt(Math.floor(ms / 1000)), nanos: Math.floor((ms % 1000) * 1_000_000) }
           }
         }
         const frames: Array<Buffer> = []
@@ -243,24 +292,20 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
           bytes += size
         }
         frames.push(encodeBatchAppendReq(id, frames.length === 0 ? options : undefined, chunk, true))
-        // the common case: grpc-js takes it now, behind nothing else
-        if (s.queue.length === 0 && s.call.writable()) {
-          for (const frame of frames) s.call.write(frame)
-        } else {
-          s.queue.push({ id, frames })
-          flush(s)
-        }
+        // the common case: little is in flight and nothing waits, grpc-js takes it now
+        if (s.queue.length === 0 && (s.inFlight === 0 || s.inFlight < IN_FLIGHT_BYTES)) write(s, frames)
+        else s.queue.push({ id, frames })
         return Effect.sync(() => {
           s.pending.delete(id)
         })
       })
 
-    const append: BatchAppender["append"] = (stream, expected, events, timeoutMs) =>
+    const append: BatchAppender["append"] = (stream, expected, events, deadline, timeoutMs) =>
       Effect.suspend(() => {
         // the common case, an open session, goes straight to the call
         const s = session
-        if (s !== undefined && !s.closed) return send(s, stream, expected, events, timeoutMs)
-        return Effect.flatMap(current, (s) => send(s, stream, expected, events, timeoutMs))
+        if (s !== undefined && !s.closed) return send(s, stream, expected, events, deadline, timeoutMs)
+        return Effect.flatMap(current, (s) => send(s, stream, expected, events, deadline, timeoutMs))
       })
 
     return { append }

@@ -14,6 +14,7 @@ import type { AppendReq, AppendReq_ProposedMessage, AppendResp } from "../../gen
 import { expectedRevision, streamIdentifier, uuidString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
+import { isRetryable } from "../transport/Retry.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { BatchAppender } from "./BatchAppender.ts"
 import { type AppendError, toAppendError } from "./errors.ts"
@@ -64,12 +65,13 @@ const fromAppendResponse = (stream: string, expected: StreamState) => (response:
  */
 export const make = (transport: TransportShape, batch: BatchAppender) => {
   let batchUnsupported = false
+  const isUnimplemented = (error: CallError) => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED
   return (
     stream: string,
     events: NewEvent | Iterable<NewEvent>,
     options: WriteOptions
   ): Effect.Effect<bigint, AppendError> =>
-    Effect.suspend(() => {
+    Effect.suspend((): Effect.Effect<bigint, AppendError> => {
       const list: ReadonlyArray<NewEvent> = isIterable(events) ? Array.from(events) : [events]
       const problem = validate.streamName(stream) ?? validate.streamState(options.currentVersion) ??
         validate.events(list)
@@ -80,6 +82,8 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         customMetadata: toBuffer(event.metadata),
         data: toBuffer(event.data)
       }))
+      // one deadline for the operation, retries included
+      const deadline = transport.deadline(options, "write")
       const viaAppend = Effect.suspend(() => {
         const messages: Array<AppendReq> = [{
           content: {
@@ -89,26 +93,43 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         }]
         for (const value of proposed) messages.push({ content: { $case: "proposedMessage", value } })
         return Effect.flatMap(
-          transport.clientStream(Append, messages, { options, kind: "write", context: { stream } }),
+          transport.clientStream(Append, messages, { options, kind: "write", context: { stream }, deadline }),
           fromAppendResponse(stream, options.currentVersion)
         )
       })
       // One long-lived BatchAppend call serves every append without per-call credentials (its
       // headers are fixed when it opens); a node without BatchAppend gets plain Append calls.
-      const attempt: Effect.Effect<bigint, CallError> = options.credentials !== undefined || batchUnsupported
-        ? viaAppend
-        : batch.append(stream, options.currentVersion, proposed, transport.timeoutMillis(options, "write")).pipe(
-          Effect.catchIf(
-            (error) => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED,
-            () => {
-              batchUnsupported = true
-              return viaAppend
-            }
-          )
-        )
-      return transport.retry(attempt).pipe(
-        Effect.mapError(toAppendError),
-        transport.traceEffect("Streams.append", { "db.collection.name": stream, "db.operation.name": "append" })
-      )
-    })
+      if (options.credentials !== undefined || batchUnsupported) {
+        return Effect.mapError(transport.retry(viaAppend, deadline), toAppendError)
+      }
+      const timeoutMs = transport.timeoutMillis(options, "write")
+      const viaBatch = batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs)
+      // The common path is the batch append alone: its one failure handler switches to Append
+      // (no BatchAppend on the node), hands a retryable failure to the retry Schedule (which
+      // sees it as the first failure), or narrows the error.
+      return Effect.catch(viaBatch, (error): Effect.Effect<bigint, AppendError> => {
+        if (isUnimplemented(error)) {
+          batchUnsupported = true
+          return Effect.mapError(transport.retry(viaAppend, deadline), toAppendError)
+        }
+        if (!isRetryable(error)) return Effect.fail(toAppendError(error))
+        let first: CallError | undefined = error
+        const again = Effect.suspend((): Effect.Effect<bigint, CallError> => {
+          if (first === undefined) {
+            return batchUnsupported ? viaAppend : Effect.catchIf(
+              batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs),
+              isUnimplemented,
+              () => {
+                batchUnsupported = true
+                return viaAppend
+              }
+            )
+          }
+          const replay = first
+          first = undefined
+          return Effect.fail(replay)
+        })
+        return Effect.mapError(transport.retry(again, deadline), toAppendError)
+      })
+    }).pipe(transport.traceEffect("Streams.append", () => ({ "db.collection.name": stream, "db.operation.name": "append" })))
 }

@@ -35,11 +35,13 @@ export const deleteStream = (kind: "delete" | "tombstone") =>
     const request: DeleteReq = {
       options: { streamIdentifier: streamIdentifier(stream), expectedStreamRevision: expectedRevision(options.currentVersion) }
     }
-    const spec = { options, kind: "write" as const, context: { stream } }
+    // one deadline for the operation, retries included
+    const deadline = transport.deadline(options, "write")
+    const spec = { options, kind: "write" as const, context: { stream }, deadline }
     const call: Effect.Effect<DeleteResp | TombstoneResp, CallError> = kind === "delete"
       ? transport.unary(Delete, request, spec)
       : transport.unary(Tombstone, request, spec)
-    return transport.retry(call).pipe(
+    return transport.retry(call, deadline).pipe(
       Effect.flatMap(commitPosition),
       Effect.mapError((error): CallError =>
         error._tag === "WrongCurrentVersion" && error.actual === "no_stream" && options.currentVersion !== "no_stream"

@@ -49,12 +49,14 @@ export const read = (
     let next: From = options?.streamPosition ?? (backwards ? "end" : "start")
     let remaining = limit
     let exhausted = false
+    // one deadline for the run, whatever it takes to resume
+    const deadline = transport.deadline(options, "read")
     return transport.resumable(() => {
       if (remaining === 0n || exhausted) return Stream.empty
       return transport.serverStream(
         Read,
         streamRequest(stream, next, backwards, resolveLinks, remaining),
-        { options, kind: "read", context: { stream } },
+        { options, kind: "read", context: { stream }, deadline },
         (message, emit: Emit<RecordedEvent>) => {
           if (message._tag === "event") {
             const event = message.event
@@ -71,7 +73,7 @@ export const read = (
           }
         }
       ).pipe(Stream.mapError(toReadStreamError))
-    })
+    }, deadline)
   }).pipe(transport.traceStream("Streams.read", { "db.collection.name": stream }))
 }
 

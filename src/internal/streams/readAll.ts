@@ -48,12 +48,14 @@ export const readAll = (
     let next: From = options?.commitPosition ?? (backwards ? "end" : "start")
     let skipAt: bigint | undefined
     let remaining = limit
+    // one deadline for the run, whatever it takes to resume
+    const deadline = transport.deadline(options, "read")
     return transport.resumable(() => {
       if (remaining === 0n) return Stream.empty
       return transport.serverStream(
         Read,
         allRequest(next, backwards, resolveLinks, remaining + (skipAt === undefined ? 0n : 1n), filter),
-        { options, kind: "read" },
+        { options, kind: "read", deadline },
         (message, emit: Emit<RecordedEvent>) => {
           if (message._tag !== "event") return
           const event = message.event
@@ -75,7 +77,7 @@ export const readAll = (
           if (remaining === 0n) emit.end()
         }
       ).pipe(Stream.mapError(toReadAllError))
-    })
+    }, deadline)
   }).pipe(transport.traceStream("Streams.readAll", { "db.collection.name": "$all" }))
 }
 

@@ -78,11 +78,13 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
   return Stream.suspend(() => {
     // the cursor of this run
     let from: From = options?.commitPosition ?? (options?.fromEnd === true ? "end" : "start")
+    // a subscription has no deadline unless its options give one; then it bounds the whole run
+    const deadline = transport.deadline(options, "read")
     return transport.resumable(() =>
       transport.serverStream(
         Read,
         allRequest(from, false, resolveLinks, "subscription", filter),
-        { options, kind: "read" },
+        { options, kind: "read", deadline },
         (message, emit: Emit<RecordedEvent | Checkpoint | CaughtUp>) => {
           switch (message._tag) {
             case "event": {
@@ -112,8 +114,7 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toReadAllError))
-    )
+      ).pipe(Stream.mapError(toReadAllError)), deadline)
   }).pipe(
     // checkpoints and caught-up markers are pushed only when the options ask for them, which is
     // what SubscribeToAllItem<O> says

@@ -55,11 +55,13 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
   return Stream.suspend(() => {
     // the cursor of this run
     let from: From = options?.streamPosition ?? (options?.fromEnd === true ? "end" : "start")
+    // a subscription has no deadline unless its options give one; then it bounds the whole run
+    const deadline = transport.deadline(options, "read")
     return transport.resumable(() =>
       transport.serverStream(
         Read,
         streamRequest(stream, from, false, resolveLinks, "subscription"),
-        { options, kind: "read", context: { stream } },
+        { options, kind: "read", context: { stream }, deadline },
         (message, emit: Emit<RecordedEvent | CaughtUp>) => {
           if (message._tag === "event") {
             const event = message.event
@@ -78,8 +80,7 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toSubscribeToStreamError))
-    )
+      ).pipe(Stream.mapError(toSubscribeToStreamError)), deadline)
   }).pipe(
     // caught-up markers are pushed only when the options ask for them, as SubscribeToStreamItem<O> says
     Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp),

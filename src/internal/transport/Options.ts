@@ -22,8 +22,10 @@ export interface Credentials {
 /**
  * Options every operation accepts.
  *
- * - `timeout`: the call's deadline. Writes default to the connection string's DefaultDeadline
- *   (milliseconds, 10 seconds when absent); reads and subscriptions have none by default.
+ * - `timeout`: the operation's deadline, retries included: it starts when the operation runs,
+ *   each attempt gets what is left of it, and no retry starts after it. Writes default to the
+ *   connection string's DefaultDeadline (milliseconds, 10 seconds when absent); reads and
+ *   subscriptions have none by default (a read given one resumes only within it).
  * - `credentials`: overrides the connection string's user for this call.
  * - `requiresLeader`: sends `requires-leader: true` so a follower refuses the call with
  *   NodeIsNotLeader instead of serving or forwarding it; defaults to NodePreference=leader.

@@ -65,19 +65,23 @@ export interface CallSpec {
   readonly options?: CallOptions | undefined
   readonly kind: "write" | "read"
   readonly context?: ClassifyContext | undefined
+  /**
+   * The absolute deadline of the operation the call belongs to (epoch milliseconds, Infinity for
+   * none), from {@link TransportShape.deadline}: every attempt of a retried operation gets what
+   * is left of it. Computed from `options` at the call when absent.
+   */
+  readonly deadline?: number | undefined
 }
 
 /**
- * A duplex call held open: `write` hands a message to grpc-js, which sends it in order;
- * `writable` is false while grpc-js holds as many unsent messages as it buffers (then wait for
- * `onDrain`); `end` half-closes.
+ * A duplex call held open: `write` hands a message to grpc-js, which sends it in order and calls
+ * `written` once its HTTP/2 stream took the message (until then grpc-js buffers it, however
+ * long: flow control); `end` half-closes.
  *
  * @internal
  */
 export interface DuplexCall<I> {
-  readonly write: (message: I) => void
-  readonly writable: () => boolean
-  readonly onDrain: (f: () => void) => void
+  readonly write: (message: I, written?: () => void) => void
   readonly end: () => void
 }
 
@@ -119,17 +123,32 @@ export interface TransportShape {
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
   /**
    * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
-   * connect is diagnosed first: `tls=false` against a node that speaks TLS is a TlsFailed.
+   * connect is diagnosed first: `tls=false` against a node that speaks TLS is a TlsFailed. With a
+   * `deadline` (epoch milliseconds, from {@link TransportShape.deadline}), no attempt starts after
+   * it: when the Schedule's next delay would reach it, the last failure is the result.
    */
-  readonly retry: <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | TlsFailed, R>
+  readonly retry: <A, E extends CallError, R>(
+    effect: Effect.Effect<A, E, R>,
+    deadline?: number
+  ) => Effect.Effect<A, E | TlsFailed, R>
   /**
    * Makes a read or subscription resume after connection failures: `make` is called again (it
    * reads its own cursor, which the caller creates per run), following the retry `Schedule`,
-   * which starts afresh once an attempt delivered something.
+   * which starts afresh once an attempt delivered something. With a `deadline` (a read with a
+   * timeout), no attempt starts after it, as for {@link TransportShape.retry}; without one
+   * (subscriptions) it resumes as long as the Schedule says.
    */
-  readonly resumable: <A, E extends CallError>(make: () => Stream.Stream<A, E>) => Stream.Stream<A, E | TlsFailed>
+  readonly resumable: <A, E extends CallError>(
+    make: () => Stream.Stream<A, E>,
+    deadline?: number
+  ) => Stream.Stream<A, E | TlsFailed>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
+  /**
+   * The absolute deadline of an operation starting now (epoch milliseconds; Infinity for none):
+   * computed once per run of an operation, it bounds all its attempts.
+   */
+  readonly deadline: (options: CallOptions | undefined, kind: "write" | "read") => number
   /**
    * Closes the current connection and connects again (rediscovering the node for cluster
    * strings), waiting until connected. Fibers asking while a reconnect runs share it: one
@@ -140,10 +159,13 @@ export interface TransportShape {
   readonly generation: () => number
   /** Whether the scope that made the transport has closed. */
   readonly isClosed: () => boolean
-  /** A client span around an effect (none when tracing is off or no tracer is installed). */
+  /**
+   * A client span around an effect (none when tracing is off or no tracer is installed).
+   * `attributes` may be a function: it is then called only when a span is made.
+   */
   readonly traceEffect: (
     name: string,
-    attributes?: Record<string, unknown>
+    attributes?: Record<string, unknown> | (() => Record<string, unknown>)
   ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** A client span around a stream. */
   readonly traceStream: (
@@ -356,10 +378,21 @@ export const make = (
       return kind === "write" ? Math.min(settings.defaultDeadline ?? 10_000, MAX_DEADLINE_MS) : Infinity
     }
 
-    const grpcOptions = (spec: CallSpec): grpc.CallOptions => {
-      const ms = timeoutMillis(spec.options, spec.kind)
-      return { deadline: ms === Infinity ? Infinity : Date.now() + Math.min(ms, MAX_DEADLINE_MS) }
+    const deadline = (callOptions: CallOptions | undefined, kind: "write" | "read"): number => {
+      const ms = timeoutMillis(callOptions, kind)
+      return ms === Infinity ? Infinity : Date.now() + Math.min(ms, MAX_DEADLINE_MS)
     }
+
+    const grpcOptions = (spec: CallSpec): grpc.CallOptions => ({
+      deadline: spec.deadline ?? deadline(spec.options, spec.kind)
+    })
+
+    // the retry Schedule bounded by an operation's deadline: it ends when its next delay would
+    // start the next attempt at or after the deadline
+    const withinDeadline = <I>(schedule: Schedule.Schedule<unknown, I>, until: number | undefined) =>
+      until === undefined || until === Infinity
+        ? schedule
+        : Schedule.while(schedule, ({ duration }) => Date.now() + Duration.toMillis(duration) < until)
 
     const metadata = (callOptions: CallOptions | undefined): grpc.Metadata =>
       callMetadata(settings, {
@@ -500,12 +533,8 @@ export const make = (
           })
         )
         return {
-          write: (message) => {
-            call.write(message)
-          },
-          writable: () => !call.writableNeedDrain,
-          onDrain: (f) => {
-            call.once("drain", f)
+          write: (message, written) => {
+            call.write(message, written)
           },
           end: () => call.end()
         }
@@ -552,7 +581,10 @@ export const make = (
 
     // The retry machinery is set up only after a first retryable failure (it costs a few µs per
     // call otherwise); that failure is replayed into it, so the schedule sees the same sequence.
-    const retry = <A, E extends CallError, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TlsFailed, R> =>
+    const retry = <A, E extends CallError, R>(
+      effect: Effect.Effect<A, E, R>,
+      until?: number
+    ): Effect.Effect<A, E | TlsFailed, R> =>
       Effect.catchIf(effect, (error: E) => isRetryable(error), (first: E) =>
         Effect.flatMap(diagnose(first), (diagnosed) => {
           if (diagnosed._tag === "TlsFailed") return Effect.fail(diagnosed)
@@ -563,11 +595,18 @@ export const make = (
             replay = undefined
             return Effect.fail(error)
           })
-          return Effect.retry(again, { schedule: retrySchedule, while: (error: E) => isRetryable(error) })
+          return Effect.retry(again, {
+            schedule: withinDeadline(retrySchedule, until),
+            while: (error: E) => isRetryable(error)
+          })
         }))
 
     const resumeSchedule = retrySchedule.pipe(Schedule.while(({ input }) => canResume(input)))
-    const resumable = <A, E extends CallError>(make: () => Stream.Stream<A, E>): Stream.Stream<A, E | TlsFailed> => {
+    const resumable = <A, E extends CallError>(
+      make: () => Stream.Stream<A, E>,
+      until?: number
+    ): Stream.Stream<A, E | TlsFailed> => {
+      const schedule = withinDeadline(resumeSchedule, until)
       const loop = (): Stream.Stream<A, E | TlsFailed> => {
         let progressed = false
         return Stream.suspend(() => {
@@ -580,8 +619,10 @@ export const make = (
             return items
           }),
           Stream.catch((error: E) => Stream.fromEffect(Effect.flatMap(diagnose(error), Effect.fail))),
-          Stream.retry(resumeSchedule as Schedule.Schedule<unknown, E | TlsFailed>),
-          Stream.catch((error: E | TlsFailed) => (progressed && canResume(error) ? loop() : Stream.fail(error)))
+          Stream.retry(schedule as Schedule.Schedule<unknown, E | TlsFailed>),
+          Stream.catch((error: E | TlsFailed) =>
+            progressed && canResume(error) && (until === undefined || Date.now() < until) ? loop() : Stream.fail(error)
+          )
         )
       }
       return loop()
@@ -635,12 +676,14 @@ export const make = (
     })
     // with only the native tracer installed nobody can observe a span, so none is made (about a
     // tenth of the client CPU of a single-event append)
-    const traceEffect = (name: string, attributes?: Record<string, unknown>) =>
+    // one step per call when no tracer is installed: the fiber's tracer is read in place
+    const traceEffect = (name: string, attributes?: Record<string, unknown> | (() => Record<string, unknown>)) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       tracing
-        ? Effect.flatMap(
-          Effect.tracer,
-          (tracer) => tracer === Tracer.nativeTracer ? effect : Effect.withSpan(effect, name, spanOptions(attributes))
+        ? Effect.withFiber((fiber) =>
+          fiber.getRef(Tracer.Tracer) === Tracer.nativeTracer
+            ? effect
+            : Effect.withSpan(effect, name, spanOptions(typeof attributes === "function" ? attributes() : attributes))
         )
         : effect
     const traceStream = (name: string, attributes?: Record<string, unknown>) =>
@@ -665,6 +708,7 @@ export const make = (
       retry,
       resumable,
       timeoutMillis,
+      deadline,
       reconnect,
       generation: () => generation,
       isClosed: () => closed,
