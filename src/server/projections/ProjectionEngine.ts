@@ -2,7 +2,7 @@
  * The projection engine: runs one KurrentDB projection query program in a QuickJS (WASM) sandbox
  * and folds events through it, one at a time.
  *
- * Each engine owns one QuickJS runtime and context, with a memory limit, a stack limit and an
+ * Each engine owns one QuickJS WASM module, runtime and context, with a memory limit, a stack limit and an
  * interrupt handler that stops any sandbox call running past its time limit. The sandbox gets no
  * host function at all: the host sends a JSON command string to the prelude's dispatcher and gets
  * a JSON string back, so user code sees only ECMAScript built-ins and the query API (no `process`,
@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { getQuickJS, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
+import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
 import type { EventRecord } from "../storage/Store.ts"
 import { prelude } from "./Prelude.ts"
 
@@ -155,7 +155,10 @@ export interface EngineOptions {
   readonly timeLimitMs?: number
   /** Memory limit of the sandbox's heap, bytes. Default 32 MiB. */
   readonly memoryLimitBytes?: number
-  /** Stack limit of the sandbox, bytes. Default 512 KiB. */
+  /**
+   * Stack limit of the sandbox, bytes. Default 128 KiB (about 700 nested calls): QuickJS's C frames
+   * run on the host's own stack, so a larger limit lets deep recursion exhaust Node's stack first.
+   */
   readonly stackLimitBytes?: number
 }
 
@@ -205,8 +208,11 @@ interface Answer {
  * @category constructors
  */
 export const compileProjection = async (query: string, options: EngineOptions): Promise<CompileOutcome> => {
-  const QuickJS = await getQuickJS()
-  const runtime = QuickJS.newRuntime()
+  // One WASM module per engine (about 0.5 MB, a few ms): nothing of one projection's heap is shared
+  // with another's, and if QuickJS aborts its module (it asserts on objects a stack overflow leaked
+  // when the runtime is freed) only this engine's module is lost.
+  const module = await newQuickJSWASMModule()
+  const runtime = module.newRuntime()
   const engine = new ProjectionEngine(runtime, options)
   const reason = engine.load(query)
   if (reason !== undefined) {
@@ -243,7 +249,7 @@ export class ProjectionEngine {
       emitEnabled: options.emitEnabled,
       timeLimitMs: options.timeLimitMs ?? 250,
       memoryLimitBytes: options.memoryLimitBytes ?? 32 * 1024 * 1024,
-      stackLimitBytes: options.stackLimitBytes ?? 512 * 1024
+      stackLimitBytes: options.stackLimitBytes ?? 128 * 1024
     }
     this.#runtime = runtime
     runtime.setMemoryLimit(this.#options.memoryLimitBytes)
@@ -372,10 +378,15 @@ export class ProjectionEngine {
     if (this.#disposed) return
     this.#disposed = true
     this.#fault ??= "The projection engine was disposed"
-    this.#dispatcher?.dispose()
-    this.#dispatcher = undefined
-    this.#context.dispose()
-    this.#runtime.dispose()
+    try {
+      this.#dispatcher?.dispose()
+      this.#dispatcher = undefined
+      this.#context.dispose()
+      this.#runtime.dispose()
+    } catch {
+      // QuickJS aborted its WASM module while freeing (objects leaked by a stack overflow): the
+      // module belongs to this engine alone and is dropped with it.
+    }
   }
 
   #passes(definition: ProjectionDefinition, { event, link }: ProjectionInput): boolean {
@@ -434,7 +445,12 @@ export class ProjectionEngine {
   /** Evaluates a script under the limits: a handle to its value, or a failure reason. */
   #evaluate(code: string, filename: string): QuickJSHandle | string {
     this.#arm()
-    const result = this.#context.evalCode(code, filename)
+    let result: ReturnType<QuickJSContext["evalCode"]>
+    try {
+      result = this.#context.evalCode(code, filename)
+    } catch (e) {
+      return hostFailure(e)
+    }
     if ("error" in result && result.error !== undefined) return this.#reason(result.error)
     return (result as { value: QuickJSHandle }).value
   }
@@ -444,12 +460,21 @@ export class ProjectionEngine {
     if (this.#dispatcher === undefined) return "The projection is not compiled"
     this.#arm()
     const argument = this.#context.newString(JSON.stringify(command))
-    const result = this.#context.callFunction(this.#dispatcher, this.#context.undefined, argument)
-    argument.dispose()
+    let result: ReturnType<QuickJSContext["callFunction"]>
+    try {
+      result = this.#context.callFunction(this.#dispatcher, this.#context.undefined, argument)
+    } catch (e) {
+      return hostFailure(e)
+    } finally {
+      argument.dispose()
+    }
     if ("error" in result && result.error !== undefined) return this.#reason(result.error)
     const value = (result as { value: QuickJSHandle }).value
     const text = this.#context.typeof(value) === "string" ? this.#context.getString(value) : undefined
     value.dispose()
+    // Promise jobs the call queued (a handler's `.then`, a rejected `import()`) run now, under the
+    // same deadline; their errors stay inside the sandbox.
+    this.#runtime.executePendingJobs(1000).dispose()
     if (this.#interrupted) return this.#timeLimitReason()
     if (text === undefined) return "The projection runtime gave a malformed answer"
     let answer: unknown
@@ -503,6 +528,12 @@ export class ProjectionEngine {
     }
   }
 }
+
+/** A host-side exception out of the sandbox (the WASM code exhausted Node's stack, or aborted). */
+const hostFailure = (e: unknown): string =>
+  e instanceof RangeError
+    ? "The projection exceeded the sandbox's stack"
+    : `The projection runtime failed: ${e instanceof Error ? e.message : String(e)}`
 
 const toEmitted = (item: unknown): EmittedEvent | undefined => {
   if (item === null || typeof item !== "object") return undefined

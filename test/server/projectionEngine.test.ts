@@ -1,0 +1,387 @@
+import { assert, describe, it } from "@effect/vitest"
+import {
+  compileProjection,
+  EMIT_NOT_ALLOWED,
+  type EmittedEvent,
+  type EngineOptions,
+  fromRecord,
+  type ProcessOutcome,
+  type ProjectionEngine,
+  type ProjectionEvent,
+  type ProjectionInput
+} from "../../src/server/projections/ProjectionEngine.ts"
+import type { EventRecord } from "../../src/server/storage/Store.ts"
+
+const encoder = new TextEncoder()
+
+interface EventSpec {
+  readonly stream: string
+  readonly n: number
+  readonly type: string
+  readonly data?: unknown
+  readonly raw?: string
+  readonly metadata?: unknown
+  /** The `$>` link through which the event was read: its stream, number and metadata. */
+  readonly via?: { readonly stream: string; readonly n: number; readonly metadata?: unknown }
+}
+
+const toEvent = (stream: string, n: number, type: string, isJson: boolean, body: string, metadata: unknown) => ({
+  streamId: stream,
+  eventNumber: n,
+  eventType: type,
+  isJson,
+  data: encoder.encode(body),
+  metadata: metadata === undefined ? new Uint8Array() : encoder.encode(JSON.stringify(metadata))
+}) satisfies ProjectionEvent
+
+const input = (spec: EventSpec): ProjectionInput => {
+  const isJson = spec.raw === undefined
+  const event = toEvent(spec.stream, spec.n, spec.type, isJson, spec.raw ?? JSON.stringify(spec.data ?? {}), spec.metadata)
+  if (spec.via === undefined) return { event }
+  const link = toEvent(spec.via.stream, spec.via.n, "$>", false, `${spec.n}@${spec.stream}`, spec.via.metadata)
+  return { event, link }
+}
+
+interface Case {
+  readonly name: string
+  readonly query: string
+  readonly options?: Partial<EngineOptions>
+  readonly events: ReadonlyArray<EventSpec>
+  /** Expected state per partition after all events (parsed JSON). */
+  readonly states?: Record<string, unknown>
+  /** Expected last result per partition (parsed JSON, or null when filtered out). */
+  readonly results?: Record<string, unknown>
+  /** Expected writes, in order, over all events. */
+  readonly emitted?: ReadonlyArray<Omit<EmittedEvent, "metadata"> & { readonly metadata?: unknown }>
+  /** Expected number of skipped events. */
+  readonly skipped?: number
+  /** Expected fault reason (exact string or pattern). */
+  readonly fault?: string | RegExp
+}
+
+const orders: ReadonlyArray<EventSpec> = [
+  { stream: "order-1", n: 0, type: "OrderPlaced", data: { amount: 10, region: "eu" } },
+  { stream: "order-2", n: 0, type: "OrderPlaced", data: { amount: 5, region: "us" } },
+  { stream: "user-1", n: 0, type: "UserCreated", data: { name: "ann" } },
+  { stream: "order-1", n: 1, type: "OrderShipped", data: {} },
+  { stream: "order-3", n: 0, type: "OrderPlaced", data: { amount: 1, region: "eu" } }
+]
+
+const cases: ReadonlyArray<Case> = [
+  {
+    name: "counting with $init over fromAll",
+    query: `fromAll().when({ $init: function () { return { count: 0 } }, $any: function (s, e) { s.count++; return s } })`,
+    events: orders,
+    states: { "": { count: 5 } }
+  },
+  {
+    name: "per-type handlers: other types are skipped, a handler returning undefined keeps the state",
+    query: `fromAll().when({
+      $init: function () { return { total: 0, seen: 0 } },
+      OrderPlaced: function (s, e) { s.total += e.data.amount; s.seen++ },
+      OrderShipped: function (s, e) { return undefined }
+    })`,
+    events: orders,
+    states: { "": { total: 16, seen: 3 } },
+    skipped: 1
+  },
+  {
+    name: "no handler at all: the state is the last event's body",
+    query: `fromStream("user-1")`,
+    events: orders,
+    states: { "": { name: "ann" } },
+    skipped: 4
+  },
+  {
+    name: "partitionBy: one state per partition the function names",
+    query: `fromAll().partitionBy(function (e) { return e.body.region }).when({
+      $init: function () { return { sum: 0 } },
+      OrderPlaced: function (s, e) { s.sum += e.body.amount; s.partition = e.partition }
+    })`,
+    events: orders,
+    states: { eu: { sum: 11, partition: "eu" }, us: { sum: 5, partition: "us" } },
+    skipped: 2
+  },
+  {
+    name: "foreachStream: one state per stream",
+    query: `fromAll().foreachStream().when({ $init: function () { return { n: 0 } }, $any: function (s, e) { s.n++ } })`,
+    events: orders,
+    states: { "order-1": { n: 2 }, "order-2": { n: 1 }, "user-1": { n: 1 }, "order-3": { n: 1 } }
+  },
+  {
+    name: "fromCategory: only the category's streams, read directly or through $ce- links",
+    query: `fromCategory("order").foreachStream().when({ $init: function () { return { types: [] } }, $any: function (s, e) {
+      s.types.push(e.eventType + "#" + e.sequenceNumber + " " + JSON.stringify(e.linkMetadata)) } })`,
+    events: [
+      ...orders,
+      { stream: "order-4", n: 0, type: "OrderPlaced", data: {}, via: { stream: "$ce-order", n: 7, metadata: { via: "ce" } } },
+      { stream: "user-2", n: 0, type: "UserCreated", data: {}, via: { stream: "$ce-user", n: 0 } }
+    ],
+    states: {
+      "order-1": { types: ["OrderPlaced#0 {}", "OrderShipped#1 {}"] },
+      "order-2": { types: ["OrderPlaced#0 {}"] },
+      "order-3": { types: ["OrderPlaced#0 {}"] },
+      "order-4": { types: ['OrderPlaced#0 {"via":"ce"}'] }
+    },
+    skipped: 2
+  },
+  {
+    name: "fromStreams: only the named streams (array or arguments)",
+    query: `fromStreams("order-2", "user-1").when({ $init: function () { return [] }, $any: function (s, e) { s.push(e.streamId) } })`,
+    events: orders,
+    states: { "": ["order-2", "user-1"] },
+    skipped: 3
+  },
+  {
+    name: "fromStreamsMatching: a stream filter, one partition per matching stream",
+    query: `fromStreamsMatching(function (streamId, e) { return streamId.indexOf("order-1") === 0 }).when({
+      $init: function () { return { n: 0 } }, $any: function (s, e) { s.n++ } })`,
+    events: orders,
+    states: { "order-1": { n: 2 } },
+    skipped: 3
+  },
+  {
+    name: "the event object: data/body, bodyRaw, eventType, streamId, sequenceNumber, metadata, isJson, partition",
+    query: `fromAll().when({ $any: function (s, e) { return {
+      same: e.data === e.body, bodyRaw: e.bodyRaw, eventType: e.eventType, streamId: e.streamId,
+      sequenceNumber: e.sequenceNumber, metadata: e.metadata, isJson: e.isJson, partition: e.partition, body: e.body } } })`,
+    events: [{ stream: "a-1", n: 3, type: "T", data: { x: 1 }, metadata: { $correlationId: "c", user: "u" } }],
+    states: {
+      "": {
+        same: true,
+        bodyRaw: '{"x":1}',
+        eventType: "T",
+        streamId: "a-1",
+        sequenceNumber: 3,
+        metadata: { $correlationId: "c", user: "u" },
+        isJson: true,
+        partition: "",
+        body: { x: 1 }
+      }
+    }
+  },
+  {
+    name: "a non-JSON event: no body, its raw text in bodyRaw; the default handler keeps it as $e",
+    query: `fromAll().when({ $any: function (s, e) { return { body: e.body, isJson: e.isJson, raw: e.bodyRaw } } })`,
+    events: [{ stream: "a-1", n: 0, type: "T", raw: "plain text" }],
+    states: { "": { body: null, isJson: false, raw: "plain text" } }
+  },
+  {
+    name: "filterBy / transformBy: the result is the transformed state, null when filtered out",
+    query: `fromAll().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ } })
+      .filterBy(function (s) { return s.n % 2 === 0 }).transformBy(function (s) { return { doubled: s.n * 2 } })`,
+    events: orders.slice(0, 3),
+    states: { "": { n: 3 } },
+    results: { "": null }
+  },
+  {
+    name: "transformBy then outputState: the result of every partition",
+    query: `fromAll().foreachStream().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ } })
+      .transformBy(function (s) { return { count: s.n } }).outputState()`,
+    events: orders.slice(0, 4),
+    results: { "order-1": { count: 2 }, "order-2": { count: 1 }, "user-1": { count: 1 } }
+  },
+  {
+    name: "emit with emitEnabled",
+    query: `fromCategory("order").when({ OrderPlaced: function (s, e) {
+      emit("big-orders", "BigOrder", { id: e.streamId, amount: e.data.amount }, { source: "p" }) } })`,
+    options: { emitEnabled: true },
+    events: orders.slice(0, 2),
+    emitted: [
+      {
+        kind: "emit",
+        streamId: "big-orders",
+        eventType: "BigOrder",
+        data: '{"id":"order-1","amount":10}',
+        isJson: true,
+        metadata: { source: "p" }
+      },
+      {
+        kind: "emit",
+        streamId: "big-orders",
+        eventType: "BigOrder",
+        data: '{"id":"order-2","amount":5}',
+        isJson: true,
+        metadata: { source: "p" }
+      }
+    ],
+    skipped: 0
+  },
+  {
+    name: "linkTo, copyTo and linkStreamTo with emitEnabled",
+    query: `fromStream("order-1").when({ OrderPlaced: function (s, e) {
+      linkTo("eu-orders", e);
+      copyTo("copy", e, { extra: 1, $skip: 2 });
+      linkStreamTo("streams", e.streamId, { m: true }) } })`,
+    options: { emitEnabled: true },
+    events: [{ ...orders[0]!, metadata: { $correlationId: "corr", $causationId: "cause", user: "u" } }],
+    emitted: [
+      { kind: "linkTo", streamId: "eu-orders", eventType: "$>", data: "0@order-1", isJson: false, metadata: null },
+      {
+        kind: "copyTo",
+        streamId: "copy",
+        eventType: "OrderPlaced",
+        data: '{"amount":10,"region":"eu"}',
+        isJson: true,
+        metadata: { $correlationId: "corr", user: "u", extra: 1 }
+      },
+      { kind: "linkStreamTo", streamId: "streams", eventType: "$@", data: "order-1", isJson: false, metadata: { m: true } }
+    ]
+  },
+  {
+    name: "emit without emitEnabled faults the projection",
+    query: `fromAll().when({ $any: function (s, e) { emit("out", "E", {}) } })`,
+    events: orders,
+    fault: EMIT_NOT_ALLOWED
+  },
+  {
+    name: "linkTo without emitEnabled faults the projection",
+    query: `fromAll().when({ $any: function (s, e) { linkTo("out", e) } })`,
+    events: orders,
+    fault: EMIT_NOT_ALLOWED
+  },
+  {
+    name: "fromAll skips $> link events by default",
+    query: `fromAll().when({ $init: function () { return [] }, $any: function (s, e) { s.push(e.eventType) } })`,
+    events: [orders[0]!, { stream: "$ce-order", n: 0, type: "$>", raw: "0@order-1" }],
+    states: { "": ["OrderPlaced"] },
+    skipped: 1
+  },
+  {
+    name: "$includeLinks: link events reach the handlers, as written",
+    query: `options({ $includeLinks: true });
+      fromAll().when({ $init: function () { return [] }, $any: function (s, e) { s.push(e.eventType + " " + e.bodyRaw) } })`,
+    events: [orders[0]!, { stream: "$ce-order", n: 0, type: "$>", raw: "0@order-1" }],
+    states: { "": ['OrderPlaced {"amount":10,"region":"eu"}', "$> 0@order-1"] }
+  },
+  {
+    name: "biState: [state, shared] with $initShared",
+    query: `options({ biState: true });
+      fromAll().foreachStream().when({ $init: function () { return { n: 0 } }, $initShared: function () { return { all: 0 } },
+      $any: function (s, e) { s[0].n++; s[1].all++; return s } })`,
+    events: orders,
+    states: { "order-1": { n: 2 }, "user-1": { n: 1 } }
+  },
+  {
+    name: "a handler that throws an Error faults with its message",
+    query: `fromAll().when({ UserCreated: function () { throw new Error("users are not allowed here") } })`,
+    events: orders,
+    fault: "users are not allowed here"
+  },
+  {
+    name: "a handler that throws a string faults with it",
+    query: `fromAll().when({ $any: function () { throw "plain failure" } })`,
+    events: orders,
+    fault: "plain failure"
+  },
+  {
+    name: "a handler that loops forever is stopped by the time limit",
+    query: `fromAll().when({ $any: function () { for (;;) {} } })`,
+    options: { timeLimitMs: 100 },
+    events: orders,
+    fault: "The projection handler exceeded its time limit of 100 ms"
+  },
+  {
+    name: "catching the interruption does not help: the time limit still faults",
+    query: `fromAll().when({ $any: function () { for (;;) { try { for (;;) {} } catch (x) {} } } })`,
+    options: { timeLimitMs: 100 },
+    events: orders,
+    fault: "The projection handler exceeded its time limit of 100 ms"
+  },
+  {
+    name: "a handler that allocates without end is stopped by the memory limit",
+    query: `fromAll().when({ $any: function () { var a = []; for (;;) a.push({ n: a.length, list: [1, 2, 3] }) } })`,
+    options: { memoryLimitBytes: 8 * 1024 * 1024, timeLimitMs: 10_000 },
+    events: orders,
+    fault: "The projection exceeded its memory limit of 8388608 bytes"
+  },
+  {
+    name: "a state too big to keep is stopped by the memory limit",
+    query: `fromAll().when({ $init: function () { return { s: "x" } }, $any: function (st) { st.s = st.s + st.s } })`,
+    options: { memoryLimitBytes: 4 * 1024 * 1024, timeLimitMs: 10_000 },
+    events: Array.from({ length: 40 }, (_, n) => ({ stream: "a-1", n, type: "T", data: {} })),
+    fault: "The projection exceeded its memory limit of 4194304 bytes"
+  },
+  {
+    name: "unbounded recursion is a fault, not a crash",
+    query: `fromAll().when({ $any: function f() { return f() } })`,
+    events: orders,
+    fault: /stack overflow/i
+  },
+  {
+    name: "$deleted: the notification handler runs for the partition",
+    query: `fromAll().foreachStream().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ },
+      $deleted: function (s, e) { s.deleted = e.partition + (e.isSoftDeleted ? " soft" : " hard") } })`,
+    events: orders.slice(0, 1),
+    states: { "order-1": { n: 1, deleted: "order-1 soft" } }
+  }
+]
+
+const run = async (c: Case) => {
+  const compiled = await compileProjection(c.query, { emitEnabled: false, ...c.options })
+  if (compiled._tag !== "Compiled") assert.fail(`compile error: ${compiled.reason}`)
+  const engine = compiled.engine
+  const outcomes: Array<ProcessOutcome> = []
+  try {
+    for (const e of c.events) {
+      const outcome = engine.process(input(e))
+      outcomes.push(outcome)
+      if (outcome._tag === "Faulted") break
+    }
+    if (c.name.startsWith("$deleted")) outcomes.push(engine.processDeleted("order-1", true))
+    return { engine, outcomes }
+  } catch (e) {
+    engine.dispose()
+    throw e
+  }
+}
+
+const check = (c: Case, engine: ProjectionEngine, outcomes: ReadonlyArray<ProcessOutcome>) => {
+  const last = outcomes[outcomes.length - 1]
+  if (c.fault !== undefined) {
+    assert.strictEqual(last?._tag, "Faulted", JSON.stringify(last))
+    const reason = last?._tag === "Faulted" ? last.reason : ""
+    if (typeof c.fault === "string") assert.strictEqual(reason, c.fault)
+    else assert.match(reason, c.fault)
+    assert.strictEqual(engine.faultReason, reason)
+    // Faulted stays faulted.
+    assert.deepStrictEqual(engine.process(input(orders[0]!)), { _tag: "Faulted", reason })
+    return
+  }
+  for (const o of outcomes) assert.notStrictEqual(o._tag, "Faulted", JSON.stringify(o))
+  if (c.states !== undefined) {
+    for (const [partition, expected] of Object.entries(c.states)) {
+      const state = engine.getState(partition)
+      assert.isDefined(state, `no state for partition ${partition}`)
+      assert.deepStrictEqual(JSON.parse(state!), expected, `state of ${partition}`)
+    }
+  }
+  if (c.results !== undefined) {
+    for (const [partition, expected] of Object.entries(c.results)) {
+      const result = engine.getResult(partition)
+      assert.isDefined(result, `no result for partition ${partition}`)
+      assert.deepStrictEqual(result === null ? null : JSON.parse(result!), expected, `result of ${partition}`)
+    }
+  }
+  if (c.emitted !== undefined) {
+    const emitted = outcomes.flatMap((o) => (o._tag === "Processed" ? o.emitted : []))
+      .map((e) => ({ ...e, metadata: e.metadata === null ? null : JSON.parse(e.metadata) }))
+    assert.deepStrictEqual(emitted, c.emitted.map((e) => ({ metadata: null, ...e })))
+  }
+  if (c.skipped !== undefined) {
+    assert.strictEqual(outcomes.filter((o) => o._tag === "Skipped").length, c.skipped)
+  }
+}
+
+describe("ProjectionEngine: query programs", () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const { engine, outcomes } = await run(c)
+      try {
+        check(c, engine, outcomes)
+      } finally {
+        engine.dispose()
+      }
+    })
+  }
+})
