@@ -385,3 +385,251 @@ describe("ProjectionEngine: query programs", () => {
     })
   }
 })
+
+/** Runs a query's single `$any` handler once (twice for `twice`) and gives the parsed state. */
+const stateAfter = async (query: string, twice = false): Promise<unknown> => {
+  const compiled = await compileProjection(query, { emitEnabled: false })
+  if (compiled._tag !== "Compiled") return assert.fail(`compile error: ${compiled.reason}`)
+  const engine = compiled.engine
+  try {
+    let outcome = engine.process(input(orders[0]!))
+    if (twice) outcome = engine.process(input(orders[1]!))
+    if (outcome._tag !== "Processed") return assert.fail(JSON.stringify(outcome))
+    return JSON.parse(outcome.state)
+  } finally {
+    engine.dispose()
+  }
+}
+
+const handler = (body: string) => `fromAll().when({ $any: function (s, e) { ${body} } })`
+const attempt = (expression: string) =>
+  handler(`try { var v = (${expression}); return { type: typeof v, text: String(v) } } catch (x) { return { threw: String(x) } }`)
+
+// Names of the sandbox's global object: ECMAScript built-ins, QuickJS's own, and the query API.
+const ALLOWED_GLOBALS = new Set([
+  "AggregateError", "Array", "ArrayBuffer", "BigInt", "BigInt64Array", "BigUint64Array", "Boolean", "DataView", "Date",
+  "Error", "EvalError", "FinalizationRegistry", "Float16Array", "Float32Array", "Float64Array", "Function", "Infinity",
+  "Int16Array", "Int32Array", "Int8Array", "InternalError", "Iterator", "JSON", "Map", "Math", "NaN", "Number", "Object",
+  "Promise", "Proxy", "RangeError", "ReferenceError", "Reflect", "RegExp", "Set", "SharedArrayBuffer", "String", "Symbol",
+  "SyntaxError", "TypeError", "URIError", "Uint16Array", "Uint32Array", "Uint8Array", "Uint8ClampedArray", "WeakMap",
+  "WeakRef", "WeakSet", "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent", "escape", "eval",
+  "globalThis", "isFinite", "isNaN", "parseFloat", "parseInt", "undefined", "unescape",
+  "fromAll", "fromCategory", "fromStream", "fromStreams", "fromStreamsMatching", "options", "emit", "linkTo", "copyTo",
+  "linkStreamTo", "log"
+])
+
+describe("ProjectionEngine: the sandbox", () => {
+  it("this.constructor.constructor('return process')() reaches no process", async () => {
+    assert.deepStrictEqual(await stateAfter(attempt(`this.constructor.constructor("return process")()`)), {
+      threw: "ReferenceError: 'process' is not defined"
+    })
+    // The same from the event object and the state, which the host built.
+    assert.deepStrictEqual(await stateAfter(attempt(`e.constructor.constructor("return typeof process")()`)), {
+      type: "string",
+      text: "undefined"
+    })
+    assert.deepStrictEqual(await stateAfter(attempt(`s.constructor.constructor("return globalThis.process")()`)), {
+      type: "undefined",
+      text: "undefined"
+    })
+  })
+
+  it("Function('return this')() is the sandbox's own global, without process", async () => {
+    assert.deepStrictEqual(await stateAfter(attempt(`Function("return this")().process`)), {
+      type: "undefined",
+      text: "undefined"
+    })
+    assert.deepStrictEqual(await stateAfter(attempt(`Function("return this")() === globalThis && typeof globalThis.fromAll`)), {
+      type: "string",
+      text: "function"
+    })
+    assert.deepStrictEqual(await stateAfter(attempt(`eval("typeof process + typeof Buffer")`)), {
+      type: "string",
+      text: "undefinedundefined"
+    })
+  })
+
+  it("require, module, Buffer, timers, console and QuickJS's std/os are absent", async () => {
+    const names = ["require", "module", "exports", "__dirname", "Buffer", "setTimeout", "setImmediate", "queueMicrotask",
+      "console", "fetch", "std", "os", "scriptArgs", "print", "WebAssembly", "Atomics"]
+    assert.deepStrictEqual(
+      await stateAfter(attempt(`[${names.map((n) => `typeof ${n}`).join(", ")}].join(",")`)),
+      { type: "string", text: names.map(() => "undefined").join(",") }
+    )
+    assert.deepStrictEqual(await stateAfter(attempt(`require("child_process")`)), {
+      threw: "ReferenceError: 'require' is not defined"
+    })
+  })
+
+  it("import() loads no module: node's, QuickJS's or a file", async () => {
+    for (const specifier of ["node:fs", "child_process", "std", "os", "/etc/passwd", "./Prelude.ts"]) {
+      const query = `var outcome = "pending";
+        fromAll().when({ $any: function (s, e) {
+          if (s.step === undefined) {
+            import(${JSON.stringify(specifier)}).then(function (m) { outcome = "loaded " + Object.keys(m) },
+              function (x) { outcome = "rejected " + x });
+            return { step: 1 }
+          }
+          return { step: 2, outcome: outcome }
+        } })`
+      const state = await stateAfter(query, true) as { step: number; outcome: string }
+      assert.strictEqual(state.step, 2)
+      // The name as QuickJS normalized it (relative paths lose their "./").
+      assert.match(state.outcome, /^rejected ReferenceError: could not load module '[^']+'$/, specifier)
+    }
+  })
+
+  it("globalThis probing: only built-ins and the query API, and nothing written there reaches the host", async () => {
+    const state = await stateAfter(handler(`
+      globalThis.escapedToHost = 1;
+      var names = Object.getOwnPropertyNames(globalThis).filter(function (n) { return n !== "escapedToHost" });
+      var proto = Object.getPrototypeOf(globalThis) === Object.prototype;
+      return { names: names, protoIsObject: proto }`)) as { names: Array<string>; protoIsObject: boolean }
+    assert.isTrue(state.protoIsObject)
+    assert.deepStrictEqual(state.names.filter((n) => !ALLOWED_GLOBALS.has(n)), [])
+    assert.include(state.names, "fromAll")
+    assert.isUndefined((globalThis as Record<string, unknown>).escapedToHost)
+  })
+
+  it("the query API cannot be replaced by user code", async () => {
+    assert.deepStrictEqual(
+      await stateAfter(attempt(`(function () { try { emit = null } catch (x) {} return typeof emit })()`)),
+      { type: "string", text: "function" }
+    )
+  })
+})
+
+describe("ProjectionEngine: compiling", () => {
+  const compileError = async (query: string, options: Partial<EngineOptions> = {}) => {
+    const outcome = await compileProjection(query, { emitEnabled: false, ...options })
+    if (outcome._tag === "Compiled") {
+      outcome.engine.dispose()
+      return assert.fail("compiled")
+    }
+    return outcome.reason
+  }
+
+  it("reports the definition: sources, event types, partitioning, options, outputTo", async () => {
+    const outcome = await compileProjection(
+      `options({ reorderEvents: true, processingLag: 500, resultStreamName: "totals" });
+       fromStreams(["a-1", "b-1"]).partitionBy(function (e) { return e.streamId }).when({ A: function () {}, B: function () {} })
+         .outputTo("out", "out-{0}")`,
+      { emitEnabled: false }
+    )
+    if (outcome._tag !== "Compiled") return assert.fail(outcome.reason)
+    try {
+      assert.deepStrictEqual(outcome.engine.definition, {
+        allStreams: false,
+        streams: ["a-1", "b-1"],
+        categories: [],
+        catalogStream: null,
+        allEvents: false,
+        events: ["A", "B"],
+        byStreams: false,
+        byCustomPartitions: true,
+        definesFold: true,
+        definesStateTransform: true,
+        producesResults: true,
+        handlesDeletedNotifications: false,
+        options: {
+          resultStreamName: "out",
+          partitionResultStreamNamePattern: "out-{0}",
+          includeLinks: false,
+          reorderEvents: true,
+          processingLag: 500,
+          biState: false
+        },
+        mayEmit: false
+      })
+    } finally {
+      outcome.engine.dispose()
+    }
+  })
+
+  it("flags a query that may emit", async () => {
+    const outcome = await compileProjection(`fromAll().when({ $any: function (s, e) { linkTo("x", e) } })`, {
+      emitEnabled: true
+    })
+    if (outcome._tag !== "Compiled") return assert.fail(outcome.reason)
+    assert.isTrue(outcome.engine.definition.mayEmit)
+    outcome.engine.dispose()
+  })
+
+  it("a syntax error, an unknown option, a throw, no source and an endless top level are compile errors", async () => {
+    assert.match(await compileError(`fromAll().when({`), /./)
+    assert.strictEqual(await compileError(`options({ nope: 1 }); fromAll()`), "Unrecognized option: nope")
+    assert.strictEqual(await compileError(`throw new Error("bad query")`), "bad query")
+    assert.strictEqual(await compileError(`fromAll().when(3)`), "when() expects an object of handlers")
+    assert.match(await compileError(`var x = 1`), /^The query defines no source/)
+    assert.strictEqual(
+      await compileError(`for (;;) {}`, { timeLimitMs: 50 }),
+      "The projection handler exceeded its time limit of 50 ms"
+    )
+  })
+})
+
+describe("ProjectionEngine: lifecycle and inputs", () => {
+  it("dispose frees the sandbox at once; later calls answer a fault; dispose twice is harmless", async () => {
+    const outcome = await compileProjection(`fromAll().when({ $any: function (s) { return s } })`, { emitEnabled: false })
+    if (outcome._tag !== "Compiled") return assert.fail(outcome.reason)
+    const engine = outcome.engine
+    assert.strictEqual(engine.process(input(orders[0]!))._tag, "Processed")
+    engine.dispose()
+    engine.dispose()
+    assert.deepStrictEqual(engine.process(input(orders[0]!)), {
+      _tag: "Faulted",
+      reason: "The projection engine was disposed"
+    })
+  })
+
+  it("many engines compiled, run and disposed, faulted ones included", async () => {
+    for (let i = 0; i < 30; i++) {
+      const query = i % 3 === 0
+        ? `fromAll().when({ $any: function f() { return f() } })`
+        : `fromAll().when({ $init: function () { return { i: ${i} } }, $any: function (s) { s.i++ } })`
+      const outcome = await compileProjection(query, { emitEnabled: false })
+      if (outcome._tag !== "Compiled") return assert.fail(outcome.reason)
+      const processed = outcome.engine.process(input(orders[0]!))
+      if (i % 3 === 0) assert.strictEqual(processed._tag, "Faulted")
+      else assert.deepStrictEqual(processed._tag === "Processed" ? JSON.parse(processed.state) : processed, { i: i + 1 })
+      outcome.engine.dispose()
+    }
+  })
+
+  it("setState restores a partition's state (a checkpoint load), which the next event continues", async () => {
+    const outcome = await compileProjection(
+      `fromAll().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ } })`,
+      { emitEnabled: false }
+    )
+    if (outcome._tag !== "Compiled") return assert.fail(outcome.reason)
+    outcome.engine.setState("", `{"n":41}`)
+    outcome.engine.process(input(orders[0]!))
+    assert.strictEqual(outcome.engine.getState(), `{"n":42}`)
+    outcome.engine.dispose()
+  })
+
+  it("fromRecord maps a store record onto the engine's event", () => {
+    const record = {
+      position: 100,
+      stream: "order-9",
+      streamBytes: Buffer.from("order-9"),
+      eventNumber: 4,
+      isTombstone: false,
+      eventId: "id",
+      eventType: "OrderPlaced",
+      isJson: true,
+      data: Buffer.from(`{"a":1}`),
+      customMetadata: Buffer.from(`{"m":2}`),
+      createdMs: 0,
+      created: "0",
+      cache: [undefined, undefined]
+    } satisfies EventRecord
+    const event = fromRecord(record)
+    assert.strictEqual(event.streamId, "order-9")
+    assert.strictEqual(event.eventNumber, 4)
+    assert.strictEqual(event.eventType, "OrderPlaced")
+    assert.isTrue(event.isJson)
+    assert.strictEqual(Buffer.from(event.data).toString(), `{"a":1}`)
+    assert.strictEqual(Buffer.from(event.metadata).toString(), `{"m":2}`)
+  })
+})
