@@ -17,7 +17,7 @@
  */
 import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
 import type { EventRecord } from "../storage/Store.ts"
-import { prelude } from "./Prelude.ts"
+import { preludeFor } from "./Prelude.ts"
 
 /**
  * One event as the engine receives it (a store record maps onto it with {@link fromRecord}).
@@ -32,6 +32,8 @@ export interface ProjectionEvent {
   readonly isJson: boolean
   readonly data: Uint8Array
   readonly metadata: Uint8Array
+  /** The event id (handlers see it as `eventId`). */
+  readonly eventId?: string | undefined
 }
 
 /**
@@ -151,8 +153,15 @@ export type CompileOutcome =
 export interface EngineOptions {
   /** Whether emit/linkTo/copyTo/linkStreamTo may write (the projection's `emit_enabled`). */
   readonly emitEnabled: boolean
-  /** Time limit of one sandbox call (compiling, or one event), ms. Default 250, the real node's `ProjectionExecutionTimeout`. */
+  /** Time limit of one sandbox call for an event, ms. Default 250 (the real node's `ProjectionExecutionTimeout`). */
   readonly timeLimitMs?: number
+  /** Time limit of compiling the query, ms. Default 500 (the real node's `ProjectionCompilationTimeout`). */
+  readonly compileTimeLimitMs?: number
+  /**
+   * `current` (default): the runtime of gRPC-era servers; `legacy`: the pre-6.0 prelude, with
+   * `fromStreamsMatching` and a writing `copyTo` (see Prelude.ts for every difference).
+   */
+  readonly dialect?: "current" | "legacy"
   /** Memory limit of the sandbox's heap, bytes. Default 32 MiB. */
   readonly memoryLimitBytes?: number
   /**
@@ -236,6 +245,8 @@ export class ProjectionEngine {
   #dispatcher: QuickJSHandle | undefined
   #deadline = 0
   #interrupted = false
+  #compiling = false
+  #started = 0
   #fault: string | undefined
   #disposed = false
   #definition: ProjectionDefinition | undefined
@@ -248,6 +259,8 @@ export class ProjectionEngine {
     this.#options = {
       emitEnabled: options.emitEnabled,
       timeLimitMs: options.timeLimitMs ?? 250,
+      compileTimeLimitMs: options.compileTimeLimitMs ?? 500,
+      dialect: options.dialect ?? "current",
       memoryLimitBytes: options.memoryLimitBytes ?? 32 * 1024 * 1024,
       stackLimitBytes: options.stackLimitBytes ?? 128 * 1024
     }
@@ -277,13 +290,15 @@ export class ProjectionEngine {
 
   /** @internal Evaluates the prelude and the query; answers a compile error's reason. */
   load(query: string): string | undefined {
-    const preludeResult = this.#evaluate(prelude, "prelude.js")
+    this.#compiling = true
+    const preludeResult = this.#evaluate(preludeFor(this.#options.dialect === "legacy"), "prelude.js")
     if (typeof preludeResult === "string") return `The projection runtime failed to start: ${preludeResult}`
     this.#dispatcher = preludeResult
     const queryResult = this.#evaluate(query, "query.js")
     if (typeof queryResult === "string") return queryResult
     queryResult.dispose()
     const answer = this.#call({ op: "sources" })
+    this.#compiling = false
     if (typeof answer === "string") return answer
     const definition = toDefinition(answer, EMITTERS.test(query))
     if (typeof definition === "string") return definition
@@ -310,6 +325,8 @@ export class ProjectionEngine {
       eventType: event.eventType,
       streamId: event.streamId,
       sequenceNumber: event.eventNumber,
+      eventId: event.eventId ?? "",
+      category: definition.categories.length > 0 ? (categoryOf(event.streamId) ?? "") : "",
       metadataRaw: event.metadata.length === 0 ? "" : utf8.decode(event.metadata),
       linkMetadataRaw: link === undefined || link.metadata.length === 0 ? "" : utf8.decode(link.metadata)
     }
@@ -322,7 +339,8 @@ export class ProjectionEngine {
     } else if (definition.byCustomPartitions) {
       const answer = this.#call({ op: "partition", event: view })
       if (typeof answer === "string") return this.#faulted(answer)
-      if (typeof answer.partition !== "string") return this.#faulted("partitionBy gave no partition")
+      // The real node skips an event whose partition is not a string or a number.
+      if (typeof answer.partition !== "string") return { _tag: "Skipped" }
       partition = answer.partition
     } else if (definition.byStreams) {
       partition = event.streamId
@@ -405,7 +423,8 @@ export class ProjectionEngine {
   }
 
   #fold(partition: string, answer: Answer): ProcessOutcome {
-    const state = answer.state
+    // A null state (a handler returned null) is kept as the JSON null.
+    const state = answer.state === null ? "null" : answer.state
     const shared = answer.shared
     const emitted = answer.emitted
     const logs = answer.logs
@@ -491,11 +510,20 @@ export class ProjectionEngine {
 
   #arm(): void {
     this.#interrupted = false
-    this.#deadline = Date.now() + this.#options.timeLimitMs
+    this.#started = performance.now()
+    this.#deadline = Date.now() + this.#limit()
   }
 
+  #limit(): number {
+    return this.#compiling ? this.#options.compileTimeLimitMs : this.#options.timeLimitMs
+  }
+
+  /** The real node's message, its missing closing parenthesis included. */
   #timeLimitReason(): string {
-    return `The projection handler exceeded its time limit of ${this.#options.timeLimitMs} ms`
+    const action = this.#compiling ? "compile" : "execute"
+    return `Projection script took too long to ${action} (took: ${timeSpan(performance.now() - this.#started)}, allowed: ${
+      timeSpan(this.#limit())
+    }`
   }
 
   #describeFault(message: string): string {
@@ -527,6 +555,18 @@ export class ProjectionEngine {
       error.dispose()
     }
   }
+}
+
+/** A duration in .NET's constant TimeSpan format (`c`): `hh:mm:ss.fffffff`. */
+const timeSpan = (ms: number): string => {
+  const ticks = Math.round(ms * 10_000)
+  const totalSeconds = Math.floor(ticks / 10_000_000)
+  const fraction = String(ticks % 10_000_000).padStart(7, "0")
+  const hours = Math.floor(totalSeconds / 3600)
+  const minutes = Math.floor(totalSeconds / 60) % 60
+  const seconds = totalSeconds % 60
+  const two = (n: number) => String(n).padStart(2, "0")
+  return `${two(hours)}:${two(minutes)}:${two(seconds)}.${fraction}`
 }
 
 /** A host-side exception out of the sandbox (the WASM code exhausted Node's stack, or aborted). */
