@@ -23,6 +23,7 @@
  *   `$correlationId`; `$deleted` gets `(state, { partition, isSoftDeleted })`.
  *
  * @since 0.1.0
+ * @category internal
  * @internal
  */
 export const preludeFor = (legacy: boolean): string => preludeText.replace("__LEGACY__", legacy ? "true" : "false")
