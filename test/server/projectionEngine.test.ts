@@ -692,6 +692,25 @@ describe("ProjectionEngine: lifecycle and inputs", () => {
     }
   })
 
+  it("a large stack limit: whichever stack (QuickJS's or Node's) runs out, this engine faults and others keep working", async () => {
+    const deep = await compileProjection(`fromAll().when({ $any: function f() { return f() } })`, {
+      emitEnabled: false,
+      stackLimitBytes: 1024 * 1024
+    })
+    if (deep._tag !== "Compiled") return assert.fail(deep.reason)
+    const outcome = deep.engine.process(input(orders[0]!))
+    assert.strictEqual(outcome._tag, "Faulted")
+    assert.match(outcome._tag === "Faulted" ? outcome.reason : "", /stack/)
+    deep.engine.dispose()
+    const next = await compileProjection(`fromAll().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ } })`, {
+      emitEnabled: false
+    })
+    if (next._tag !== "Compiled") return assert.fail(next.reason)
+    next.engine.process(input(orders[0]!))
+    assert.strictEqual(next.engine.getState(), `{"n":1}`)
+    next.engine.dispose()
+  })
+
   it("setState restores a partition's state (a checkpoint load), which the next event continues", async () => {
     const outcome = await compileProjection(
       `fromAll().when({ $init: function () { return { n: 0 } }, $any: function (s) { s.n++ } })`,
