@@ -57,6 +57,8 @@ interface Case {
   readonly emitted?: ReadonlyArray<Omit<EmittedEvent, "metadata"> & { readonly metadata?: unknown }>
   /** Expected number of skipped events. */
   readonly skipped?: number
+  /** Expected log lines, over all events. */
+  readonly logs?: ReadonlyArray<string>
   /** Expected fault reason (exact string or pattern). */
   readonly fault?: string | RegExp
 }
@@ -126,6 +128,24 @@ const cases: ReadonlyArray<Case> = [
       "order-4": { types: ['OrderPlaced#0 {"via":"ce"}'] }
     },
     skipped: 2
+  },
+  {
+    name: "fromCategory with several categories reads their $ce- streams",
+    query: `fromCategory("order", "user").when({ $init: function () { return [] }, $any: function (s, e) { s.push(e.streamId) } })`,
+    events: [
+      ...orders,
+      { stream: "order-4", n: 0, type: "OrderPlaced", data: {}, via: { stream: "$ce-order", n: 7 } },
+      { stream: "cart-1", n: 0, type: "CartOpened", data: {}, via: { stream: "$ce-cart", n: 0 } },
+      { stream: "cart-2", n: 0, type: "CartOpened", data: {} }
+    ],
+    states: { "": ["order-1", "order-2", "user-1", "order-1", "order-3", "order-4"] },
+    skipped: 2
+  },
+  {
+    name: "log: messages a handler logs come back with the outcome",
+    query: `fromAll().when({ $any: function (s, e) { log("seen " + e.streamId); log({ n: e.sequenceNumber }) } })`,
+    events: [orders[0]!],
+    logs: ["seen order-1", '{"n":0}']
   },
   {
     name: "fromStreams: only the named streams (array or arguments)",
@@ -460,6 +480,9 @@ const check = (c: Case, engine: ProjectionEngine, outcomes: ReadonlyArray<Proces
     const emitted = outcomes.flatMap((o) => (o._tag === "Processed" ? o.emitted : []))
       .map((e) => ({ ...e, metadata: e.metadata === null ? null : JSON.parse(e.metadata) }))
     assert.deepStrictEqual(emitted, c.emitted.map((e) => ({ metadata: null, ...e })))
+  }
+  if (c.logs !== undefined) {
+    assert.deepStrictEqual(outcomes.flatMap((o) => (o._tag === "Processed" ? o.logs : [])), c.logs)
   }
   if (c.skipped !== undefined) {
     assert.strictEqual(outcomes.filter((o) => o._tag === "Skipped").length, c.skipped)

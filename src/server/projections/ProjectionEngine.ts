@@ -411,15 +411,16 @@ export class ProjectionEngine {
     if (!definition.options.includeLinks && event.eventType === "$>") return false
     if (!definition.allEvents && !definition.events.includes(event.eventType)) return false
     if (definition.allStreams || definition.catalogStream !== null) return true
+    // The position stream: the stream read (a link's own stream when a link was resolved).
     const positionStream = link?.streamId ?? event.streamId
     if (definition.streams.includes(positionStream)) return true
-    if (definition.categories.length > 0) {
-      const category = link !== undefined
-        ? (positionStream.startsWith("$ce-") ? positionStream.slice(4) : undefined)
-        : categoryOf(event.streamId)
-      return category !== undefined && definition.categories.includes(category)
-    }
-    return false
+    // A category source reads `$ce-<category>`: reached through that stream's links, or given the
+    // original event directly (a runner reading `$all`), whose stream has that category.
+    const category = link !== undefined
+      ? (positionStream.startsWith("$ce-") ? positionStream.slice(4) : undefined)
+      : categoryOf(event.streamId)
+    if (category === undefined) return false
+    return definition.categories.includes(category) || (link === undefined && definition.streams.includes(`$ce-${category}`))
   }
 
   #fold(partition: string, answer: Answer): ProcessOutcome {
