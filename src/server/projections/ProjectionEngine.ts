@@ -2,8 +2,9 @@
  * The projection engine: runs one KurrentDB projection query program in a QuickJS (WASM) sandbox
  * and folds events through it, one at a time.
  *
- * Each engine owns one QuickJS WASM module, runtime and context, with a memory limit, a stack limit and an
- * interrupt handler that stops any sandbox call running past its time limit. The sandbox gets no
+ * Each engine owns one QuickJS WASM module, runtime and context, with a memory limit, a stack
+ * limit and an interrupt handler that stops any sandbox call running past its time limit. The
+ * sandbox gets no
  * host function at all: the host sends a JSON command string to the prelude's dispatcher and gets
  * a JSON string back, so user code sees only ECMAScript built-ins and the query API (no `process`,
  * `require`, modules or host globals). Partition states live on the host as JSON text, as the real
