@@ -6,9 +6,10 @@
  * limit and an interrupt handler that stops any sandbox call running past its time limit. The
  * sandbox gets no host function at all: the host sends a JSON command string to the prelude's
  * dispatcher and gets a JSON string back, so user code sees only ECMAScript built-ins and the
- * query API (no `process`, `require`, modules or host globals). Partition states live on the host as JSON text, as the real
- * node keeps them; a handler's throw, a broken answer, the time limit or the memory limit faults
- * the engine with a reason, and every later call answers the same fault.
+ * query API (no `process`, `require`, modules or host globals). Partition states live on the host
+ * as JSON text, as the real node keeps them; a handler's throw, a broken answer, the time limit
+ * or the memory limit faults the engine with a reason, and every later call answers the same
+ * fault.
  *
  * Not wired yet (see README.md beside this file): reading `$all`, checkpoints, writing results and
  * emitted events to the store, the gRPC Projections service.
