@@ -1,0 +1,628 @@
+/**
+ * The projection engine: runs one KurrentDB projection query program in a QuickJS (WASM) sandbox
+ * and folds events through it, one at a time.
+ *
+ * Each engine owns one QuickJS WASM module, runtime and context, with a memory limit, a stack
+ * limit and an interrupt handler that stops any sandbox call running past its time limit. The
+ * sandbox gets no host function at all: the host sends a JSON command string to the prelude's
+ * dispatcher and gets a JSON string back, so user code sees only ECMAScript built-ins and the
+ * query API (no `process`, `require`, modules or host globals). Partition states live on the host
+ * as JSON text, as the real node keeps them; a handler's throw, a broken answer, the time limit
+ * or the memory limit faults the engine with a reason, and every later call answers the same
+ * fault.
+ *
+ * Not wired yet (see README.md beside this file): reading `$all`, checkpoints, writing results and
+ * emitted events to the store, the gRPC Projections service.
+ *
+ * @since 0.1.0
+ */
+import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
+import type { EventRecord } from "../storage/Store.ts"
+import { preludeFor } from "./Prelude.ts"
+
+/**
+ * One event as the engine receives it (a store record maps onto it with {@link fromRecord}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectionEvent {
+  readonly streamId: string
+  readonly eventNumber: number
+  readonly eventType: string
+  readonly isJson: boolean
+  readonly data: Uint8Array
+  readonly metadata: Uint8Array
+  /** The event id (handlers see it as `eventId`). */
+  readonly eventId?: string | undefined
+}
+
+/**
+ * What the engine processes: an event, and the `$>` link through which it was read when the
+ * reader resolved one (a category or stream source full of links). The link's stream is the
+ * position stream the source filter looks at; its metadata is the handlers' `linkMetadata`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectionInput {
+  readonly event: ProjectionEvent
+  readonly link?: ProjectionEvent | undefined
+}
+
+/**
+ * The sources and shape of a compiled query, as the real node's `get_sources` reports them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectionDefinition {
+  readonly allStreams: boolean
+  readonly streams: ReadonlyArray<string>
+  readonly categories: ReadonlyArray<string>
+  /** `"$all"` for `fromStreamsMatching`, else null. */
+  readonly catalogStream: string | null
+  /** True when `$any` (or no handler at all) makes every event type pass. */
+  readonly allEvents: boolean
+  readonly events: ReadonlyArray<string>
+  /** `foreachStream` (and `fromStreamsMatching`): one partition per stream. */
+  readonly byStreams: boolean
+  /** `partitionBy`. */
+  readonly byCustomPartitions: boolean
+  readonly definesFold: boolean
+  readonly definesStateTransform: boolean
+  readonly producesResults: boolean
+  readonly handlesDeletedNotifications: boolean
+  readonly options: ProjectionOptions
+  /** The query text names `emit`, `linkTo`, `copyTo` or `linkStreamTo` (a static hint only). */
+  readonly mayEmit: boolean
+}
+
+/**
+ * The `options({...})` a query may set, and `outputTo`'s stream names.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ProjectionOptions {
+  readonly resultStreamName: string | null
+  readonly partitionResultStreamNamePattern: string | null
+  readonly includeLinks: boolean
+  readonly reorderEvents: boolean
+  readonly processingLag: number
+  readonly biState: boolean
+}
+
+/**
+ * One write a handler asked for: `emit`, `linkTo` (type `$>`, data `N@stream`), `copyTo` (the
+ * event's type and raw body, its non-`$` metadata plus `$correlationId`) or `linkStreamTo` (type
+ * `$@`, data the linked stream's name). `metadata` is JSON text or null.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EmittedEvent {
+  readonly kind: "emit" | "linkTo" | "copyTo" | "linkStreamTo"
+  readonly streamId: string
+  readonly eventType: string
+  readonly data: string
+  readonly isJson: boolean
+  readonly metadata: string | null
+}
+
+/**
+ * The outcome of processing one input.
+ *
+ * - `Skipped`: the event does not pass the query's sources, event types or `$includeLinks`.
+ * - `Processed`: the partition's new state (JSON text), the shared state with `biState`, the
+ *   result (JSON text, `null` when `filterBy` rejected it or `transformBy` gave null; absent when
+ *   the query produces no results) and the writes it emitted.
+ * - `Faulted`: the reason; the engine stays faulted.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ProcessOutcome =
+  | { readonly _tag: "Skipped" }
+  | {
+    readonly _tag: "Processed"
+    readonly partition: string
+    readonly state: string
+    readonly sharedState: string | null
+    readonly result?: string | null
+    readonly emitted: ReadonlyArray<EmittedEvent>
+    readonly logs: ReadonlyArray<string>
+  }
+  | { readonly _tag: "Faulted"; readonly reason: string }
+
+/**
+ * Outcome of {@link compileProjection}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CompileOutcome =
+  | { readonly _tag: "Compiled"; readonly engine: ProjectionEngine }
+  | { readonly _tag: "CompileError"; readonly reason: string }
+
+/**
+ * Limits and switches of one engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EngineOptions {
+  /** Whether emit/linkTo/copyTo/linkStreamTo may write (the projection's `emit_enabled`). */
+  readonly emitEnabled: boolean
+  /** Time limit of one sandbox call for an event, ms. Default 250 (the real node's `ProjectionExecutionTimeout`). */
+  readonly timeLimitMs?: number
+  /** Time limit of compiling the query, ms. Default 500 (the real node's `ProjectionCompilationTimeout`). */
+  readonly compileTimeLimitMs?: number
+  /**
+   * `current` (default): the runtime of gRPC-era servers; `legacy`: the pre-6.0 prelude, with
+   * `fromStreamsMatching` and a writing `copyTo` (see Prelude.ts for every difference).
+   */
+  readonly dialect?: "current" | "legacy"
+  /** Memory limit of the sandbox's heap, bytes. Default 32 MiB. */
+  readonly memoryLimitBytes?: number
+  /**
+   * Stack limit of the sandbox, bytes. Default 128 KiB (about 700 nested calls): QuickJS's C frames
+   * run on the host's own stack, so a larger limit lets deep recursion exhaust Node's stack first.
+   */
+  readonly stackLimitBytes?: number
+}
+
+/**
+ * Fault reason when a handler emits without `emitEnabled` (the real node's message).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const EMIT_NOT_ALLOWED = "'emit' is not allowed by the projection/configuration/mode"
+
+const utf8 = new TextDecoder("utf-8")
+
+/**
+ * Maps a store record onto the engine's input event.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromRecord = (record: EventRecord): ProjectionEvent => ({
+  streamId: record.stream,
+  eventNumber: record.eventNumber,
+  eventType: record.eventType,
+  isJson: record.isJson,
+  data: record.data,
+  metadata: record.customMetadata
+})
+
+const categoryOf = (stream: string): string | undefined => {
+  const dash = stream.indexOf("-")
+  return dash < 0 ? undefined : stream.slice(0, dash)
+}
+
+const EMITTERS = /\b(?:emit|linkTo|copyTo|linkStreamTo)\s*\(/
+
+interface Answer {
+  readonly fault?: unknown
+  readonly [key: string]: unknown
+}
+
+/**
+ * Compiles a query in a new sandbox: evaluates the prelude and the query (within the time and
+ * memory limits) and reads its definition. A syntax error, a throw, an unknown option, a query
+ * with no source or a limit hit is a `CompileError` with its reason (the sandbox is then disposed).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const compileProjection = async (query: string, options: EngineOptions): Promise<CompileOutcome> => {
+  // One WASM module per engine (about 0.5 MB, a few ms): nothing of one projection's heap is shared
+  // with another's, and if QuickJS aborts its module (it asserts on objects a stack overflow leaked
+  // when the runtime is freed) only this engine's module is lost.
+  const module = await newQuickJSWASMModule()
+  const runtime = module.newRuntime()
+  const engine = new ProjectionEngine(runtime, options)
+  const reason = engine.load(query)
+  if (reason !== undefined) {
+    engine.dispose()
+    return { _tag: "CompileError", reason }
+  }
+  return { _tag: "Compiled", engine }
+}
+
+/**
+ * A compiled projection query in its own sandbox. Call {@link ProjectionEngine.dispose} when done
+ * (it frees the QuickJS context and runtime at once).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ProjectionEngine {
+  readonly #runtime: QuickJSRuntime
+  readonly #context: QuickJSContext
+  readonly #options: Required<EngineOptions>
+  #dispatcher: QuickJSHandle | undefined
+  #deadline = 0
+  #interrupted = false
+  #compiling = false
+  #started = 0
+  #fault: string | undefined
+  #disposed = false
+  #definition: ProjectionDefinition | undefined
+  readonly #states = new Map<string, string>()
+  readonly #results = new Map<string, string | null>()
+  #shared: string | null = null
+
+  /** @internal */
+  constructor(runtime: QuickJSRuntime, options: EngineOptions) {
+    this.#options = {
+      emitEnabled: options.emitEnabled,
+      timeLimitMs: options.timeLimitMs ?? 250,
+      compileTimeLimitMs: options.compileTimeLimitMs ?? 500,
+      dialect: options.dialect ?? "current",
+      memoryLimitBytes: options.memoryLimitBytes ?? 32 * 1024 * 1024,
+      stackLimitBytes: options.stackLimitBytes ?? 128 * 1024
+    }
+    this.#runtime = runtime
+    runtime.setMemoryLimit(this.#options.memoryLimitBytes)
+    runtime.setMaxStackSize(this.#options.stackLimitBytes)
+    runtime.setInterruptHandler(() => {
+      if (Date.now() > this.#deadline) {
+        this.#interrupted = true
+        return true
+      }
+      return false
+    })
+    this.#context = runtime.newContext()
+  }
+
+  /** The compiled query's definition. */
+  get definition(): ProjectionDefinition {
+    if (this.#definition === undefined) throw new Error("The projection is not compiled")
+    return this.#definition
+  }
+
+  /** The fault reason, if the engine faulted. */
+  get faultReason(): string | undefined {
+    return this.#fault
+  }
+
+  /** @internal Evaluates the prelude and the query; answers a compile error's reason. */
+  load(query: string): string | undefined {
+    this.#compiling = true
+    const preludeResult = this.#evaluate(preludeFor(this.#options.dialect === "legacy"), "prelude.js")
+    if (typeof preludeResult === "string") return `The projection runtime failed to start: ${preludeResult}`
+    this.#dispatcher = preludeResult
+    const queryResult = this.#evaluate(query, "query.js")
+    if (typeof queryResult === "string") return queryResult
+    queryResult.dispose()
+    const answer = this.#call({ op: "sources" })
+    this.#compiling = false
+    if (typeof answer === "string") return answer
+    const definition = toDefinition(answer, EMITTERS.test(query))
+    if (typeof definition === "string") return definition
+    if (!definition.allStreams && definition.streams.length === 0 && definition.categories.length === 0 &&
+      definition.catalogStream === null) {
+      return "The query defines no source: call fromAll, fromStream, fromStreams, fromCategory or fromStreamsMatching"
+    }
+    this.#definition = definition
+    return undefined
+  }
+
+  /**
+   * Processes one input: applies the source and event-type filters, finds the partition, folds the
+   * event into that partition's state and computes the result.
+   */
+  process(input: ProjectionInput): ProcessOutcome {
+    if (this.#fault !== undefined) return { _tag: "Faulted", reason: this.#fault }
+    const definition = this.definition
+    const { event, link } = input
+    if (!this.#passes(definition, input)) return { _tag: "Skipped" }
+    const view = {
+      bodyRaw: utf8.decode(event.data),
+      isJson: event.isJson,
+      eventType: event.eventType,
+      streamId: event.streamId,
+      sequenceNumber: event.eventNumber,
+      eventId: event.eventId ?? "",
+      category: definition.categories.length > 0 ? (categoryOf(event.streamId) ?? "") : "",
+      metadataRaw: event.metadata.length === 0 ? "" : utf8.decode(event.metadata),
+      linkMetadataRaw: link === undefined || link.metadata.length === 0 ? "" : utf8.decode(link.metadata)
+    }
+    let partition = ""
+    if (definition.catalogStream !== null) {
+      const matched = this.#call({ op: "matches", event: view })
+      if (typeof matched === "string") return this.#faulted(matched)
+      if (matched.matches !== true) return { _tag: "Skipped" }
+      partition = event.streamId
+    } else if (definition.byCustomPartitions) {
+      const answer = this.#call({ op: "partition", event: view })
+      if (typeof answer === "string") return this.#faulted(answer)
+      // The real node skips an event whose partition is not a string or a number.
+      if (typeof answer.partition !== "string") return { _tag: "Skipped" }
+      partition = answer.partition
+    } else if (definition.byStreams) {
+      partition = event.streamId
+    }
+    const answer = this.#call({
+      op: "process",
+      event: view,
+      partition,
+      state: this.#states.get(partition) ?? null,
+      shared: this.#shared
+    })
+    if (typeof answer === "string") return this.#faulted(answer)
+    return this.#fold(partition, answer)
+  }
+
+  /** Runs the `$deleted` handlers for a partition whose stream was deleted. */
+  processDeleted(partition: string, isSoftDeleted: boolean): ProcessOutcome {
+    if (this.#fault !== undefined) return { _tag: "Faulted", reason: this.#fault }
+    if (!this.definition.handlesDeletedNotifications) return { _tag: "Skipped" }
+    const answer = this.#call({ op: "deleted", partition, isSoftDeleted, state: this.#states.get(partition) ?? null })
+    if (typeof answer === "string") return this.#faulted(answer)
+    return this.#fold(partition, answer)
+  }
+
+  /** The state of a partition (`""` = the projection's only state when unpartitioned), JSON text. */
+  getState(partition = ""): string | undefined {
+    return this.#states.get(partition)
+  }
+
+  /** The last result of a partition, JSON text (null: filtered out). */
+  getResult(partition = ""): string | null | undefined {
+    return this.#results.get(partition)
+  }
+
+  /** The shared state of a `biState` projection, JSON text. */
+  getSharedState(): string | null {
+    return this.#shared
+  }
+
+  /** The partitions with a state, in the order they appeared. */
+  partitions(): ReadonlyArray<string> {
+    return [...this.#states.keys()]
+  }
+
+  /** Restores a partition's state (JSON text), as a checkpoint load does. */
+  setState(partition: string, state: string): void {
+    JSON.parse(state)
+    this.#states.set(partition, state)
+  }
+
+  /** Frees the sandbox (context and runtime). Idempotent. */
+  dispose(): void {
+    if (this.#disposed) return
+    this.#disposed = true
+    this.#fault ??= "The projection engine was disposed"
+    try {
+      this.#dispatcher?.dispose()
+      this.#dispatcher = undefined
+      this.#context.dispose()
+      this.#runtime.dispose()
+    } catch {
+      // QuickJS aborted its WASM module while freeing (objects leaked by a stack overflow): the
+      // module belongs to this engine alone and is dropped with it.
+    }
+  }
+
+  #passes(definition: ProjectionDefinition, { event, link }: ProjectionInput): boolean {
+    if (!definition.options.includeLinks && event.eventType === "$>") return false
+    if (!definition.allEvents && !definition.events.includes(event.eventType)) return false
+    if (definition.allStreams || definition.catalogStream !== null) return true
+    // The position stream: the stream read (a link's own stream when a link was resolved).
+    const positionStream = link?.streamId ?? event.streamId
+    if (definition.streams.includes(positionStream)) return true
+    // A category source reads `$ce-<category>`: reached through that stream's links, or given the
+    // original event directly (a runner reading `$all`), whose stream has that category.
+    const category = link !== undefined
+      ? (positionStream.startsWith("$ce-") ? positionStream.slice(4) : undefined)
+      : categoryOf(event.streamId)
+    if (category === undefined) return false
+    return definition.categories.includes(category) || (link === undefined && definition.streams.includes(`$ce-${category}`))
+  }
+
+  #fold(partition: string, answer: Answer): ProcessOutcome {
+    // A null state (a handler returned null) is kept as the JSON null.
+    const state = answer.state === null ? "null" : answer.state
+    const shared = answer.shared
+    const emitted = answer.emitted
+    const logs = answer.logs
+    if (typeof state !== "string" || (shared !== null && typeof shared !== "string") ||
+      !Array.isArray(emitted) || !Array.isArray(logs)) {
+      return this.#faulted("The projection runtime gave a malformed answer")
+    }
+    const writes: Array<EmittedEvent> = []
+    for (const item of emitted as Array<unknown>) {
+      const write = toEmitted(item)
+      if (write === undefined) return this.#faulted("The projection runtime gave a malformed emitted event")
+      writes.push(write)
+    }
+    if (writes.length > 0 && !this.#options.emitEnabled) return this.#faulted(EMIT_NOT_ALLOWED)
+    this.#states.set(partition, state)
+    this.#shared = shared
+    const base = {
+      _tag: "Processed" as const,
+      partition,
+      state,
+      sharedState: shared,
+      emitted: writes,
+      logs: (logs as Array<unknown>).map(String)
+    }
+    if (!("result" in answer)) return base
+    const result = answer.result
+    if (result !== null && typeof result !== "string") return this.#faulted("The projection runtime gave a malformed result")
+    this.#results.set(partition, result)
+    return { ...base, result }
+  }
+
+  #faulted(reason: string): ProcessOutcome {
+    this.#fault = reason
+    return { _tag: "Faulted", reason }
+  }
+
+  /** Evaluates a script under the limits: a handle to its value, or a failure reason. */
+  #evaluate(code: string, filename: string): QuickJSHandle | string {
+    this.#arm()
+    let result: ReturnType<QuickJSContext["evalCode"]>
+    try {
+      result = this.#context.evalCode(code, filename)
+    } catch (e) {
+      return hostFailure(e)
+    }
+    if ("error" in result && result.error !== undefined) return this.#reason(result.error)
+    return (result as { value: QuickJSHandle }).value
+  }
+
+  /** Calls the dispatcher with one command under the limits: its parsed answer, or a fault reason. */
+  #call(command: object): Answer | string {
+    if (this.#dispatcher === undefined) return "The projection is not compiled"
+    this.#arm()
+    const argument = this.#context.newString(JSON.stringify(command))
+    let result: ReturnType<QuickJSContext["callFunction"]>
+    try {
+      result = this.#context.callFunction(this.#dispatcher, this.#context.undefined, argument)
+    } catch (e) {
+      return hostFailure(e)
+    } finally {
+      argument.dispose()
+    }
+    if ("error" in result && result.error !== undefined) return this.#reason(result.error)
+    const value = (result as { value: QuickJSHandle }).value
+    const text = this.#context.typeof(value) === "string" ? this.#context.getString(value) : undefined
+    value.dispose()
+    // Promise jobs the call queued (a handler's `.then`, a rejected `import()`) run now, under the
+    // same deadline; their errors stay inside the sandbox.
+    this.#runtime.executePendingJobs(1000).dispose()
+    if (this.#interrupted) return this.#timeLimitReason()
+    if (text === undefined) return "The projection runtime gave a malformed answer"
+    let answer: unknown
+    try {
+      answer = JSON.parse(text)
+    } catch {
+      return "The projection runtime gave a malformed answer"
+    }
+    if (answer === null || typeof answer !== "object") return "The projection runtime gave a malformed answer"
+    const fault = (answer as Answer).fault
+    if (fault !== undefined) return this.#describeFault(String(fault))
+    return answer as Answer
+  }
+
+  #arm(): void {
+    this.#interrupted = false
+    this.#started = performance.now()
+    this.#deadline = Date.now() + this.#limit()
+  }
+
+  #limit(): number {
+    return this.#compiling ? this.#options.compileTimeLimitMs : this.#options.timeLimitMs
+  }
+
+  /** The real node's message, its missing closing parenthesis included. */
+  #timeLimitReason(): string {
+    const action = this.#compiling ? "compile" : "execute"
+    return `Projection script took too long to ${action} (took: ${timeSpan(performance.now() - this.#started)}, allowed: ${
+      timeSpan(this.#limit())
+    }`
+  }
+
+  #describeFault(message: string): string {
+    if (this.#interrupted) return this.#timeLimitReason()
+    if (/out of memory/i.test(message)) {
+      return `The projection exceeded its memory limit of ${this.#options.memoryLimitBytes} bytes`
+    }
+    return message
+  }
+
+  /** The reason of an error handle thrown out of the sandbox (disposes it). */
+  #reason(error: QuickJSHandle): string {
+    try {
+      if (this.#interrupted) return this.#timeLimitReason()
+      let message: string
+      if (this.#context.typeof(error) === "object") {
+        const handle = this.#context.getProp(error, "message")
+        message = this.#context.typeof(handle) === "string" ? this.#context.getString(handle) : "unknown error"
+        handle.dispose()
+      } else if (this.#context.typeof(error) === "string") {
+        message = this.#context.getString(error)
+      } else {
+        message = String(this.#context.dump(error))
+      }
+      return this.#describeFault(message)
+    } catch {
+      return this.#interrupted ? this.#timeLimitReason() : this.#describeFault("out of memory")
+    } finally {
+      error.dispose()
+    }
+  }
+}
+
+/** A duration in .NET's constant TimeSpan format (`c`): `hh:mm:ss.fffffff`. */
+const timeSpan = (ms: number): string => {
+  const ticks = Math.round(ms * 10_000)
+  const totalSeconds = Math.floor(ticks / 10_000_000)
+  const fraction = String(ticks % 10_000_000).padStart(7, "0")
+  const hours = Math.floor(totalSeconds / 3600)
+  const minutes = Math.floor(totalSeconds / 60) % 60
+  const seconds = totalSeconds % 60
+  const two = (n: number) => String(n).padStart(2, "0")
+  return `${two(hours)}:${two(minutes)}:${two(seconds)}.${fraction}`
+}
+
+/** A host-side exception out of the sandbox (the WASM code exhausted Node's stack, or aborted). */
+const hostFailure = (e: unknown): string =>
+  e instanceof RangeError
+    ? "The projection exceeded the sandbox's stack"
+    : `The projection runtime failed: ${e instanceof Error ? e.message : String(e)}`
+
+const toEmitted = (item: unknown): EmittedEvent | undefined => {
+  if (item === null || typeof item !== "object") return undefined
+  const r = item as Record<string, unknown>
+  const kind = r.kind
+  if (kind !== "emit" && kind !== "linkTo" && kind !== "copyTo" && kind !== "linkStreamTo") return undefined
+  if (typeof r.streamId !== "string" || typeof r.eventType !== "string" || typeof r.isJson !== "boolean") return undefined
+  // emit(stream, type, undefined) stringifies to undefined, which JSON drops: the real node writes no body.
+  const data = r.data === undefined ? "" : r.data
+  if (typeof data !== "string") return undefined
+  if (r.metadata !== null && typeof r.metadata !== "string") return undefined
+  return { kind, streamId: r.streamId, eventType: r.eventType, data, isJson: r.isJson, metadata: r.metadata }
+}
+
+const toDefinition = (answer: Answer, mayEmit: boolean): ProjectionDefinition | string => {
+  const o = answer.options as Record<string, unknown> | undefined
+  const strings = (v: unknown): Array<string> | undefined =>
+    Array.isArray(v) && v.every((s) => typeof s === "string") ? v as Array<string> : undefined
+  const streams = strings(answer.streams)
+  const categories = strings(answer.categories)
+  const events = strings(answer.events)
+  if (o === undefined || o === null || typeof o !== "object" || !streams || !categories || !events) {
+    return "The projection runtime gave a malformed definition"
+  }
+  const nullableString = (v: unknown) => (typeof v === "string" ? v : null)
+  const processingLag = Number(o.processingLag ?? 0)
+  return {
+    allStreams: answer.allStreams === true,
+    streams,
+    categories,
+    catalogStream: nullableString(answer.catalogStream),
+    allEvents: answer.allEvents === true,
+    events,
+    byStreams: answer.byStreams === true,
+    byCustomPartitions: answer.byCustomPartitions === true,
+    definesFold: o.definesFold === true,
+    definesStateTransform: o.definesStateTransform === true,
+    producesResults: o.producesResults === true,
+    handlesDeletedNotifications: o.handlesDeletedNotifications === true,
+    options: {
+      resultStreamName: nullableString(o.resultStreamName),
+      partitionResultStreamNamePattern: nullableString(o.partitionResultStreamNamePattern),
+      includeLinks: o.$includeLinks === true,
+      reorderEvents: o.reorderEvents === true,
+      processingLag: Number.isFinite(processingLag) ? processingLag : 0,
+      biState: o.biState === true
+    },
+    mayEmit
+  }
+}
