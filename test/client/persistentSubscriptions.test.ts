@@ -12,7 +12,7 @@ import { EmbeddedNode, newEvents, nodeLayer, nodeWithClient, uniqueStream, withC
 const group = (prefix: string) => uniqueStream(prefix)
 
 layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("persistent subscriptions", (it) => {
-  it.effect("createToStream with the defaults; getInfo reports every setting and the start", () =>
+  it.effect("createToStream with the defaults (from the end); getInfo reports every setting and the start", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
       const stream = uniqueStream("ps-stream")
@@ -22,7 +22,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const d = new PersistentSubscriptionSettings({})
       assert.strictEqual(info.eventSource, stream)
       assert.strictEqual(info.groupName, g)
-      assert.strictEqual(info.startFrom, "0")
+      assert.strictEqual(info.startFrom, "-1")
       assert.strictEqual(info.status, "Live")
       assert.deepStrictEqual(info.connections, [])
       assert.strictEqual(info.messageTimeout, d.messageTimeout)
@@ -41,14 +41,17 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
 
-  it.effect("createToStream from the end or an event number, with settings", () =>
+  it.effect("createToStream from the start, the end or an event number, with settings", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
       const streams = yield* Streams.Streams
       const stream = uniqueStream("ps-from")
       yield* streams.append(stream, newEvents(3), { currentVersion: "no_stream" })
+      const atStart = group("start")
       const atEnd = group("end")
       const atTwo = group("two")
+      yield* ps.createToStream(stream, atStart, { from: "start" })
+      assert.strictEqual((yield* ps.getInfo(stream, atStart)).startFrom, "0")
       yield* ps.createToStream(stream, atEnd, { from: "end" })
       yield* ps.createToStream(stream, atTwo, {
         from: 2n,
@@ -73,8 +76,8 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const streams = yield* Streams.Streams
       const position = yield* streams.append(uniqueStream("ps-all"), newEvents(1), { currentVersion: "no_stream" })
       const [a, b, c, f] = [group("all-start"), group("all-end"), group("all-pos"), group("all-filter")]
-      yield* ps.createToAll(a)
-      yield* ps.createToAll(b, { from: "end" })
+      yield* ps.createToAll(a, { from: "start" })
+      yield* ps.createToAll(b)
       yield* ps.createToAll(c, { from: position })
       yield* ps.createToAll(f, { filterInclude: ["Order.*"], filterByStreamName: true, settings: { extraStatistics: true } })
       assert.strictEqual((yield* ps.getInfo("$all", a)).startFrom, "C:0/P:0")
@@ -92,7 +95,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const stream = uniqueStream("ps-exists")
       const g = group("dup")
       yield* ps.createToStream(stream, g)
-      const again = yield* Effect.flip(ps.createToStream(stream, g, { from: "end" }))
+      const again = yield* Effect.flip(ps.createToStream(stream, g, { from: "start" }))
       assert.strictEqual(again._tag, "SubscriptionAlreadyExists")
       if (again._tag === "SubscriptionAlreadyExists") {
         assert.strictEqual(again.stream, stream)
@@ -200,8 +203,8 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual((yield* ps.getInfo("$all", g)).groupName, g)
       yield* ps.delete("$all", g)
       assert.notInclude((yield* ps.list()).map((i) => `${i.eventSource}::${i.groupName}`), `$all::${g}`)
-      yield* ps.createToStream(stream, g, { from: "end" })
-      assert.strictEqual((yield* ps.getInfo(stream, g)).startFrom, "-1")
+      yield* ps.createToStream(stream, g, { from: 3n })
+      assert.strictEqual((yield* ps.getInfo(stream, g)).startFrom, "3")
     }))
 
   it.effect("replayParked of a group with nothing parked succeeds; restartSubsystem keeps the groups", () =>
@@ -222,7 +225,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const streams = yield* Streams.Streams
       const stream = uniqueStream("ps-config")
       const g = group("c")
-      yield* ps.createToStream(stream, g, { settings: { maxRetryCount: 6 } })
+      yield* ps.createToStream(stream, g, { from: "start", settings: { maxRetryCount: 6 } })
       const events = yield* streams.get("$persistentSubscriptionConfig", { backwards: true, limit: 1 })
       const last = events[0]!
       assert.strictEqual(last.type, "$PersistentConfig")

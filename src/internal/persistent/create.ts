@@ -23,7 +23,7 @@ import * as validate from "./settings.ts"
  * @category models
  */
 export interface CreateToStreamOptions extends CallOptions {
-  /** Where the group starts: `"start"` (default), `"end"` (new events only) or an event number. */
+  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or an event number. */
   readonly from?: validate.StreamFrom | undefined
   readonly settings?: PersistentSubscriptionSettingsInput | undefined
 }
@@ -36,7 +36,7 @@ export interface CreateToStreamOptions extends CallOptions {
  * @category models
  */
 export interface CreateToAllOptions extends CallOptions, FilterOptions {
-  /** Where the group starts: `"start"` (default), `"end"` (new events only) or a commit position. */
+  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or a commit position. */
   readonly from?: validate.AllFrom | undefined
   readonly settings?: PersistentSubscriptionSettingsInput | undefined
 }
@@ -49,9 +49,9 @@ const hasFilter = (options: FilterOptions | undefined): boolean =>
 export const allOptions = (from: validate.AllFrom | undefined, filter: FilterOptions | undefined): CreateReq_AllOptions => {
   const server = hasFilter(filter) ? toServerFilter(filter) : undefined
   return {
-    allOption: from === undefined || from === "start"
+    allOption: from === "start"
       ? { $case: "start", value: {} }
-      : from === "end"
+      : from === undefined || from === "end"
       ? { $case: "end", value: {} }
       : { $case: "position", value: { commitPosition: from, preparePosition: from } },
     filterOption: server === undefined
@@ -100,9 +100,9 @@ export const createToStream = (
           $case: "stream",
           value: {
             streamIdentifier: streamIdentifier(stream),
-            revisionOption: from === undefined || from === "start"
+            revisionOption: from === "start"
               ? { $case: "start", value: {} }
-              : from === "end"
+              : from === undefined || from === "end"
               ? { $case: "end", value: {} }
               : { $case: "revision", value: from }
           }
