@@ -28,7 +28,7 @@ import {
   PersistentSubscriptionsServiceDefinition
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
-import { PersistentGroups } from "./PersistentGroups.ts"
+import { PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"

@@ -47,7 +47,7 @@ import {
   type StartFrom,
   startFromProblem,
   startFromText
-} from "../PersistentGroups.ts"
+} from "../persistent/PersistentGroups.ts"
 import type { Store } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 

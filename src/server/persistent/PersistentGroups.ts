@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import type { Store } from "./storage/Store.ts"
+import type { Store } from "../storage/Store.ts"
 
 /**
  * The configuration stream and its event type.
@@ -19,7 +19,12 @@ import type { Store } from "./storage/Store.ts"
  */
 export const CONFIG_STREAM = "$persistentSubscriptionConfig"
 
-/** @since 0.1.0 @category constants */
+/**
+ * The event type of the configuration events.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const CONFIG_EVENT_TYPE = "$PersistentConfig"
 
 /**
