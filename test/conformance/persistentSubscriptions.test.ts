@@ -80,7 +80,12 @@ describe("persistent subscriptions to a stream", () => {
     expect(updated.settings.maxRetryCount).toBe(7)
     expect(updated.settings.consumerStrategyName).toBe("RoundRobin")
 
+    // nothing is parked: replaying (over gRPC, as ServerFeatures lists it) has nothing to do
+    await client.replayParkedMessagesToStream(stream, group)
+    await client.replayParkedMessagesToStream(stream, group, { stopAt: 10 })
+
     await client.deletePersistentSubscriptionToStream(stream, group)
+    await rejectionOf(client.replayParkedMessagesToStream(stream, group), PersistentSubscriptionDoesNotExistError)
     await rejectionOf(client.getPersistentSubscriptionToStreamInfo(stream, group), PersistentSubscriptionDoesNotExistError)
     await rejectionOf(client.deletePersistentSubscriptionToStream(stream, group), PersistentSubscriptionDoesNotExistError)
     await rejectionOf(
@@ -135,8 +140,11 @@ describe("persistent subscriptions to $all", () => {
     await client.restartPersistentSubscriptionSubsystem()
     expect((await client.getPersistentSubscriptionToAllInfo(group)).settings.readBatchSize).toBe(5)
 
+    await client.replayParkedMessagesToAll(group)
+
     await client.deletePersistentSubscriptionToAll(group)
     await rejectionOf(client.getPersistentSubscriptionToAllInfo(group), PersistentSubscriptionDoesNotExistError)
+    await rejectionOf(client.replayParkedMessagesToAll(group), PersistentSubscriptionDoesNotExistError)
     await rejectionOf(client.deletePersistentSubscriptionToAll(group), PersistentSubscriptionDoesNotExistError)
   })
 

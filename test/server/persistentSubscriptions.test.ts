@@ -114,3 +114,74 @@ describe("ServerFeatures", () => {
     }
   })
 })
+
+describe("malformed management requests", () => {
+  it("get the real node's answers: UNKNOWN without options, INVALID_ARGUMENT for an unset start, failed for a bad strategy", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
+      new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
+    try {
+      const noOptions = await statusOf((cb) => ps.create({}, cb))
+      assert.strictEqual(noOptions?.code, grpc.status.UNKNOWN)
+      assert.strictEqual(noOptions?.details, "Exception was thrown by handler.")
+      const stream = uniqueStream("ps-bad")
+      const settings = {
+        resolveLinks: false, revision: 0n, extraStatistics: false, maxRetryCount: 1, minCheckpointCount: 1,
+        maxCheckpointCount: 1, maxSubscriberCount: 0, liveBufferSize: 1, readBatchSize: 1, historyBufferSize: 1,
+        namedConsumerStrategy: 0 as const, consumerStrategy: ""
+      }
+      const noStart = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) } } },
+            settings
+          }
+        }, cb)
+      )
+      assert.strictEqual(noStart?.code, grpc.status.INVALID_ARGUMENT)
+      assert.match(noStart?.details ?? "", /'None' is not a valid .*RevisionOptionOneofCase/)
+      const badStrategy = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: {
+              $case: "stream",
+              value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } }
+            },
+            settings: { ...settings, consumerStrategy: "Fastest" }
+          }
+        }, cb)
+      )
+      assert.strictEqual(badStrategy?.code, grpc.status.INTERNAL)
+      assert.strictEqual(badStrategy?.details, `Subscription group g on stream ${stream} failed: 'Consumer strategy Fastest does not exist.'`)
+      assert.strictEqual(badStrategy?.metadata.get("exception")[0], "persistent-subscription-failed")
+      assert.strictEqual(badStrategy?.metadata.get("reason")[0], "Consumer strategy Fastest does not exist.")
+      const onAll = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: {
+              $case: "stream",
+              value: { streamIdentifier: { streamName: Buffer.from("$all") }, revisionOption: { $case: "start", value: {} } }
+            },
+            settings
+          }
+        }, cb)
+      )
+      assert.strictEqual(onAll?.metadata.get("reason")[0], "Persistent subscriptions to $all are only supported over gRPC through gRPC clients")
+      const deleteNoOptions = await statusOf((cb) => ps.delete({}, cb))
+      assert.strictEqual(deleteNoOptions?.code, grpc.status.UNKNOWN)
+      // nothing was created by any of them
+      const listed = await new Promise<number>((resolve, reject) =>
+        ps.list({ options: { listOption: { $case: "listAllSubscriptions", value: {} } } }, (e, v) => (e ? reject(e) : resolve(v.subscriptions.length)))
+      )
+      assert.strictEqual(listed, 0)
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})

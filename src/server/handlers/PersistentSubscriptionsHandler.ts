@@ -31,6 +31,7 @@ import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
 import type { Auth, Principal } from "../Auth.ts"
 import {
   accessDenied,
+  invalidArgumentOf,
   persistentSubscriptionDoesNotExist,
   persistentSubscriptionExists,
   persistentSubscriptionFailed,
@@ -128,38 +129,49 @@ const strategyOf = (s: Settings | undefined): string => {
 
 type Target = { readonly stream: string; readonly start: StartFrom; readonly filter: GroupFilter | undefined }
 
-const targetOf = (options: CreateReq["options"] | UpdateReq["options"]): Target => {
-  const opt = options?.streamOption
+/** The request type's name as the real node's errors spell it (`CreateReq` / `UpdateReq`). */
+type Kind = "create" | "update"
+const reqName = (kind: Kind) => kind === "create" ? "CreateReq" : "UpdateReq"
+
+/**
+ * The stream (or `$all`), start and filter of a Create/Update, or the INVALID_ARGUMENT a real node
+ * gives for a oneof left unset ("'None' is not a valid ...OneofCase").
+ */
+const targetOf = (kind: Kind, options: NonNullable<CreateReq["options"] | UpdateReq["options"]>): Target | RpcFailure => {
+  const opt = options.streamOption
+  const type = `EventStore.Client.PersistentSubscriptions.${reqName(kind)}+Types`
   if (opt?.$case === "all") {
     const a = opt.value.allOption
-    const start: StartFrom = a?.$case === "position"
+    if (a === undefined) return invalidArgumentOf("None", `${type}+AllOptions+AllOptionOneofCase`)
+    const start: StartFrom = a.$case === "position"
       ? { _tag: "All", commit: a.value.commitPosition, prepare: a.value.preparePosition }
-      : a?.$case === "end"
+      : a.$case === "end"
       ? { _tag: "All", commit: -1n, prepare: -1n }
       : { _tag: "All", commit: 0n, prepare: 0n }
     let filter: GroupFilter | undefined
     if ("filterOption" in opt.value && opt.value.filterOption?.$case === "filter") {
       const f = opt.value.filterOption.value.filter
-      if (f !== undefined) {
-        const expr = f.value
-        filter = {
-          context: f.$case === "streamIdentifier" ? "StreamId" : "EventType",
-          type: expr.prefix.length > 0 ? "Prefix" : "Regex",
-          data: expr.prefix.length > 0 ? expr.prefix : [expr.regex]
-        }
+      if (f === undefined) return invalidArgumentOf("None", `${type}+AllOptions+Types+FilterOptions+FilterOneofCase`)
+      const expr = f.value
+      // an empty regex means the prefixes (EventFilter.*.Prefixes)
+      filter = {
+        context: f.$case === "streamIdentifier" ? "StreamId" : "EventType",
+        type: expr.regex === "" ? "Prefix" : "Regex",
+        data: expr.regex === "" ? expr.prefix : [expr.regex]
       }
     }
     return { stream: ALL, start, filter }
   }
   if (opt?.$case === "stream") {
     const r = opt.value.revisionOption
-    const eventNumber = r?.$case === "revision" ? r.value : r?.$case === "end" ? -1n : 0n
+    if (r === undefined) return invalidArgumentOf("None", `${type}+StreamOptions+RevisionOptionOneofCase`)
+    const eventNumber = r.$case === "revision" ? BigInt.asIntN(64, r.value) : r.$case === "end" ? -1n : 0n
     return { stream: streamName(opt.value.streamIdentifier), start: { _tag: "Stream", eventNumber }, filter: undefined }
   }
   // the deprecated form: stream_identifier + settings.revision
   return {
-    stream: streamName(options?.streamIdentifier),
-    start: { _tag: "Stream", eventNumber: BigInt.asIntN(64, options?.settings?.revision ?? 0n) },
+    stream: streamName(options.streamIdentifier),
+    start: { _tag: "Stream", eventNumber: BigInt.asIntN(64, options.settings?.revision ?? 0n) },
     filter: undefined
   }
 }
@@ -240,22 +252,27 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(unhandled())))
 
   const write = (
-    kind: "create" | "update",
+    kind: Kind,
     call: ServerCall,
     options: CreateReq["options"] | UpdateReq["options"],
     callback: UnaryCallback<CreateResp | UpdateResp>
   ) => {
+    // a real node reads `request.Options.Settings` first: without options, a NullReferenceException
+    if (options === undefined) return callback(unhandled())
     const principal = principalFor(call, true)
     if (isFailure(principal)) return callback(principal)
-    const groupName = options?.groupName ?? ""
-    const target = targetOf(options)
-    const problem = targetProblem(target, options?.streamOption?.$case !== "all")
+    // ... and the settings' fields after the access check
+    if (options.settings === undefined) return callback(unhandled())
+    const groupName = options.groupName
+    const target = targetOf(kind, options)
+    if (target instanceof Error) return callback(target)
+    const problem = targetProblem(target, options.streamOption?.$case !== "all")
     if (problem !== undefined) return callback(persistentSubscriptionFailed(target.stream, groupName, problem))
     const existing = groups.get(target.stream, groupName)
     if (kind === "update" && existing === undefined) {
       return callback(persistentSubscriptionDoesNotExist(target.stream, groupName))
     }
-    const strategy = strategyOf(options?.settings)
+    const strategy = strategyOf(options.settings)
     if (!CONSUMER_STRATEGIES.includes(strategy)) {
       return callback(persistentSubscriptionFailed(target.stream, groupName, `Consumer strategy ${strategy} does not exist.`))
     }
@@ -269,7 +286,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         startFrom: target.start,
         // an update keeps the `$all` group's filter (it cannot give one)
         filter: kind === "update" ? existing?.filter : target.filter,
-        settings: settingsOf(options?.settings, strategy)
+        settings: settingsOf(options.settings, strategy)
       }, who(principal))
     } catch {
       return callback(unhandled())
@@ -285,6 +302,8 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
       write("update", call, call.request.options, callback),
 
     delete: (call: ServerCall<DeleteReq, DeleteResp>, callback: UnaryCallback<DeleteResp>) => {
+      // without options or a stream option, the real handler throws (UNKNOWN)
+      if (call.request.options?.streamOption === undefined) return callback(unhandled())
       const principal = principalFor(call, true)
       if (isFailure(principal)) return callback(principal)
       const stream = sourceOf(call.request.options?.streamOption)
@@ -299,6 +318,8 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     },
 
     getInfo: (call: ServerCall<GetInfoReq, GetInfoResp>, callback: UnaryCallback<GetInfoResp>) => {
+      // without options or a stream option, the real handler throws (UNKNOWN)
+      if (call.request.options?.streamOption === undefined) return callback(unhandled())
       const principal = principalFor(call, false)
       if (isFailure(principal)) return callback(principal)
       const stream = sourceOf(call.request.options?.streamOption)
@@ -309,6 +330,8 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     },
 
     replayParked: (call: ServerCall<ReplayParkedReq, ReplayParkedResp>, callback: UnaryCallback<ReplayParkedResp>) => {
+      // without options or a stream option, the real handler throws (UNKNOWN)
+      if (call.request.options?.streamOption === undefined) return callback(unhandled())
       const principal = principalFor(call, true)
       if (isFailure(principal)) return callback(principal)
       const stream = sourceOf(call.request.options?.streamOption)
@@ -319,6 +342,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     },
 
     list: (call: ServerCall<ListReq, ListResp>, callback: UnaryCallback<ListResp>) => {
+      if (call.request.options === undefined) return callback(unhandled())
       const principal = principalFor(call, false)
       if (isFailure(principal)) return callback(principal)
       const option = call.request.options?.listOption
