@@ -165,6 +165,15 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(info.startFrom, "C:-1/P:-1")
       assert.strictEqual(info.maxSubscriberCount, 3)
       assert.strictEqual(info.checkpointAfter, 500)
+      // a position start is kept by an update that does not give one
+      const streams = yield* Streams.Streams
+      const position = yield* streams.append(uniqueStream("ps-ua"), newEvents(1), { currentVersion: "no_stream" })
+      yield* ps.updateToAll(g, { from: position })
+      yield* ps.updateToAll(g, { settings: { readBatchSize: 9 } })
+      const kept = yield* ps.getInfo("$all", g)
+      assert.strictEqual(kept.startFrom, `C:${position}/P:${position}`)
+      assert.strictEqual(kept.readBatchSize, 9)
+      assert.strictEqual(kept.maxSubscriberCount, 3)
     }))
 
   it.effect("update, delete, getInfo, replayParked of a missing group are SubscriptionNotFound", () =>

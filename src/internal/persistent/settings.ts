@@ -151,11 +151,18 @@ export const settingsOfInfo = (info: SubscriptionInfo): PersistentSubscriptionSe
     consumerStrategy: info.consumerStrategy as PersistentSubscriptionSettings["consumerStrategy"]
   })
 
-/** A group's reported start (`startFrom`) as a `from` option, or undefined if unreadable. @internal */
-export const fromOfInfo = (info: SubscriptionInfo): StreamFrom | undefined => {
+/**
+ * A group's reported start (`startFrom`) as it was given: `"end"`, an event number, or a `$all`
+ * position with both its commit and prepare parts; undefined if unreadable.
+ *
+ * @internal
+ */
+export const fromOfInfo = (
+  info: SubscriptionInfo
+): "end" | bigint | { readonly commit: bigint; readonly prepare: bigint } | undefined => {
   const text = info.startFrom
   const all = /^C:(-?\d+)\/P:(-?\d+)$/.exec(text)
-  if (all !== null) return all[1] === "-1" ? "end" : BigInt(all[1]!)
+  if (all !== null) return all[1] === "-1" ? "end" : { commit: BigInt(all[1]!), prepare: BigInt(all[2]!) }
   if (text === "-1") return "end"
   return /^\d+$/.test(text) ? BigInt(text) : undefined
 }

@@ -8,6 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { PersistentSubscriptionSettingsInput } from "../../domain/PersistentSubscriptionSettings.ts"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import type { UpdateReq, UpdateReq_Options } from "../../generated/persistent.ts"
 import { streamIdentifier } from "../convert.ts"
 import type { CallOptions } from "../transport/Options.ts"
@@ -30,12 +31,15 @@ export interface UpdateOptions<From> extends CallOptions {
   readonly settings?: PersistentSubscriptionSettingsInput | undefined
 }
 
+/** A start to send: given, or kept from the group's info (a `$all` position with both parts). */
+type Kept = validate.StreamFrom | { readonly commit: bigint; readonly prepare: bigint }
+
 const update = (
   transport: TransportShape,
   stream: string,
   group: string,
   options: UpdateOptions<validate.StreamFrom> | undefined,
-  streamOption: (from: validate.StreamFrom) => UpdateReq_Options["streamOption"]
+  streamOption: (from: Kept) => UpdateReq_Options["streamOption"] | InvalidArgument
 ): Effect.Effect<void, SubscriptionGroupError> =>
   Effect.suspend(() => {
     const problem = validate.groupName(group) ?? validate.from(options?.from)
@@ -50,8 +54,9 @@ const update = (
         if (merged instanceof Error) return Effect.fail(merged)
         const settings = validate.updateSettings(merged)
         if (settings instanceof Error) return Effect.fail(settings)
-        const from = options?.from ?? validate.fromOfInfo(info) ?? "start"
-        const request: UpdateReq = { options: { streamOption: streamOption(from), groupName: group, settings } }
+        const option = streamOption(options?.from ?? validate.fromOfInfo(info) ?? "start")
+        if (option instanceof Error) return Effect.fail(option)
+        const request: UpdateReq = { options: { streamOption: option, groupName: group, settings } }
         return transport.retry(transport.unary(Update, request, { options, kind: "write", context: { stream } })).pipe(
           Effect.asVoid,
           Effect.mapError(toGroupError(stream, group))
@@ -69,17 +74,20 @@ export const updateToStream = (
 ): Effect.Effect<void, SubscriptionGroupError> => {
   const problem = validate.streamOnly(stream)
   if (problem) return Effect.fail(problem)
-  return update(transport, stream, group, options, (from) => ({
-    $case: "stream",
-    value: {
-      streamIdentifier: streamIdentifier(stream),
-      revisionOption: from === "start"
-        ? { $case: "start", value: {} }
-        : from === "end"
-        ? { $case: "end", value: {} }
-        : { $case: "revision", value: from }
-    }
-  })).pipe(transport.traceEffect("PersistentSubscriptions.updateToStream", { "db.collection.name": stream, group }))
+  return update(transport, stream, group, options, (from) =>
+    typeof from === "object"
+      ? new InvalidArgument({ reason: `The group on ${stream} reports a $all start` })
+      : {
+        $case: "stream",
+        value: {
+          streamIdentifier: streamIdentifier(stream),
+          revisionOption: from === "start"
+            ? { $case: "start", value: {} }
+            : from === "end"
+            ? { $case: "end", value: {} }
+            : { $case: "revision", value: from }
+        }
+      }).pipe(transport.traceEffect("PersistentSubscriptions.updateToStream", { "db.collection.name": stream, group }))
 }
 
 /** @internal */
@@ -95,6 +103,8 @@ export const updateToAll = (
         ? { $case: "start", value: {} }
         : from === "end"
         ? { $case: "end", value: {} }
+        : typeof from === "object"
+        ? { $case: "position", value: { commitPosition: from.commit, preparePosition: from.prepare } }
         : { $case: "position", value: { commitPosition: from, preparePosition: from } }
     }
   })).pipe(transport.traceEffect("PersistentSubscriptions.updateToAll", { "db.collection.name": "$all", group }))
