@@ -241,6 +241,7 @@ export class PersistentGroups {
     }
   }
 
+  /** The group of that name on the stream (or on `$all`), if any. */
   get(stream: string, group: string): Group | undefined {
     return this.groups.get(key(stream, group))
   }
