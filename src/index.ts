@@ -26,6 +26,31 @@ export * as Streams from "./services/Streams.ts"
 export { Streams as StreamsService } from "./services/Streams.ts"
 
 /**
+ * The PersistentSubscriptions API service: persistent-subscription groups on a stream or `$all`.
+ *
+ * @since 0.1.0
+ */
+export * as PersistentSubscriptions from "./services/PersistentSubscriptions.ts"
+
+/**
+ * The settings of a persistent-subscription group, with the defaults a real deployment uses.
+ *
+ * @since 0.1.0
+ */
+export {
+  ConsumerStrategy,
+  PersistentSubscriptionSettings,
+  type PersistentSubscriptionSettingsInput
+} from "./domain/PersistentSubscriptionSettings.ts"
+
+/**
+ * What the server reports about a persistent-subscription group.
+ *
+ * @since 0.1.0
+ */
+export { SubscriptionConnectionInfo, SubscriptionInfo, SubscriptionMeasurement } from "./domain/SubscriptionInfo.ts"
+
+/**
  * A new event to append.
  *
  * @since 0.1.0

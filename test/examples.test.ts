@@ -4,6 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { persistentTour } from "../examples/persistent.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
@@ -27,6 +28,17 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         assert.deepStrictEqual(result.subscribed, ["Attachment", "Noted"])
         assert.strictEqual(result.metadataMaxCount, 50)
         assert.strictEqual(result.afterTombstone, "tombstoned")
+      }))
+
+    it.effect("the persistent subscriptions tour", () =>
+      Effect.gen(function*() {
+        const result = yield* persistentTour(crypto.randomUUID().slice(0, 8))
+        assert.strictEqual(result.again, "exists")
+        assert.strictEqual(result.startFrom, "0")
+        assert.strictEqual(result.strategy, "Pinned")
+        assert.isTrue(result.listed)
+        assert.deepStrictEqual(result.updated, [5, "Pinned"])
+        assert.strictEqual(result.afterDelete, "deleted")
       }))
   }
 )

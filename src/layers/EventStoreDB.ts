@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import type { ConnectionOptions } from "../internal/transport/Options.ts"
 import { make as makeTransport, Transport } from "../internal/transport/Transport.ts"
+import * as PersistentSubscriptions from "../services/PersistentSubscriptions.ts"
 import * as Streams from "../services/Streams.ts"
 
 /**
@@ -18,7 +19,7 @@ import * as Streams from "../services/Streams.ts"
  * @since 0.1.0
  * @category models
  */
-export type Services = Streams.Streams | Transport
+export type Services = Streams.Streams | PersistentSubscriptions.PersistentSubscriptions | Transport
 
 /**
  * The connection alone (no I/O until the first call). When the layer's scope closes, the
@@ -49,7 +50,7 @@ export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transpo
  * @category layers
  */
 export const layer = (options: ConnectionOptions): Layer.Layer<Services, InvalidConnectionString> =>
-  Streams.layer.pipe(Layer.provideMerge(layerConnection(options)))
+  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer).pipe(Layer.provideMerge(layerConnection(options)))
 
 /**
  * Like {@link layer}, with options read from configuration, e.g.

@@ -23,7 +23,12 @@ import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import type { ReadFraming } from "./Framing.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
+import {
+  makePersistentSubscriptionsHandler,
+  PersistentSubscriptionsServiceDefinition
+} from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
+import { PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
@@ -224,7 +229,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
   const activeBatches = new Set<() => void>()
-  const services: ReadonlyArray<ServiceDefinition> = [StreamsServiceDefinition, GossipService, ServerFeaturesService]
+  const services: ReadonlyArray<ServiceDefinition> = [
+    StreamsServiceDefinition,
+    PersistentSubscriptionsServiceDefinition,
+    GossipService,
+    ServerFeaturesService
+  ]
   server.addService(
     StreamsServiceDefinition,
     makeStreamsHandler({
@@ -241,6 +251,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const instanceId = newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
   const version = options.version ?? "24.10.0"
+  server.addService(
+    PersistentSubscriptionsServiceDefinition,
+    makePersistentSubscriptionsHandler({ store, auth, groups: new PersistentGroups(store) })
+  )
   server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
   server.addService(
     ServerFeaturesService,

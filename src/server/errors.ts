@@ -203,3 +203,43 @@ export const notLeader = (host: string, port: number): RpcFailure =>
  * @category constructors
  */
 export const invalidPosition = (): RpcFailure => make(Status.INVALID_ARGUMENT, "Trying to read from an invalid position.")
+
+/**
+ * `persistent-subscription-failed`: INTERNAL "Subscription group g on stream s failed: 'reason'".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const persistentSubscriptionFailed = (stream: string, group: string, reason: string): RpcFailure =>
+  make(Status.INTERNAL, `Subscription group ${group} on stream ${stream} failed: '${reason}'`, {
+    exception: "persistent-subscription-failed",
+    "stream-name": stream,
+    "group-name": group,
+    reason
+  })
+
+/**
+ * `persistent-subscription-does-not-exist`: NOT_FOUND "Subscription group g on stream s does not exist.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const persistentSubscriptionDoesNotExist = (stream: string, group: string): RpcFailure =>
+  make(Status.NOT_FOUND, `Subscription group ${group} on stream ${stream} does not exist.`, {
+    exception: "persistent-subscription-does-not-exist",
+    "stream-name": stream,
+    "group-name": group
+  })
+
+/**
+ * `persistent-subscription-exists`: ALREADY_EXISTS "Subscription group g on stream s exists.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const persistentSubscriptionExists = (stream: string, group: string): RpcFailure =>
+  make(Status.ALREADY_EXISTS, `Subscription group ${group} on stream ${stream} exists.`, {
+    exception: "persistent-subscription-exists",
+    "stream-name": stream,
+    "group-name": group
+  })

@@ -1,0 +1,62 @@
+/**
+ * The README's persistent-subscription examples, as one program: run by test/examples.test.ts
+ * against an embedded node, so they are known to compile and work.
+ */
+import * as Effect from "effect/Effect"
+import { PersistentSubscriptions, PersistentSubscriptionSettings } from "../src/index.ts"
+
+export const persistentTour = (suffix: string) =>
+  Effect.gen(function*() {
+    const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+    const orders = `orders-${suffix}`
+    const billing = `billing-${suffix}`
+    const audit = `audit-${suffix}`
+
+    // Create a group on a stream, and on $all with a filter
+    yield* groups.createToStream(orders, billing, {
+      from: "start",
+      settings: { maxRetryCount: 3, consumerStrategy: "Pinned" }
+    })
+    yield* groups.createToAll(audit, {
+      from: "end",
+      filterInclude: ["Order.*"],
+      settings: new PersistentSubscriptionSettings({ extraStatistics: true })
+    })
+    const again = yield* groups.createToStream(orders, billing).pipe(
+      Effect.as("created"),
+      Effect.catchTag("SubscriptionAlreadyExists", () => Effect.succeed("exists"))
+    )
+
+    // Get info, list
+    const info = yield* groups.getInfo(orders, billing)
+    const everyGroup = yield* groups.list()
+    const ofOrders = yield* groups.listToStream(orders)
+    const ofAll = yield* groups.listToStream("$all")
+
+    // Update: settings not given keep their values
+    yield* groups.updateToStream(orders, billing, { settings: { maxRetryCount: 5 } })
+    yield* groups.updateToAll(audit, { from: "start" })
+    const updated = yield* groups.getInfo(orders, billing)
+
+    // Replay parked events, restart the subsystem
+    yield* groups.replayParked(orders, billing, { stopAt: 100 })
+    yield* groups.restartSubsystem()
+
+    // Delete
+    yield* groups.delete(orders, billing)
+    yield* groups.delete("$all", audit)
+    const afterDelete = yield* groups.getInfo(orders, billing).pipe(
+      Effect.as("still there"),
+      Effect.catchTag("SubscriptionNotFound", () => Effect.succeed("deleted"))
+    )
+
+    return {
+      again,
+      startFrom: info.startFrom,
+      strategy: info.consumerStrategy,
+      listed: everyGroup.some((g) => g.groupName === billing) && ofOrders.length === 1 &&
+        ofAll.some((g) => g.groupName === audit),
+      updated: [updated.maxRetryCount, updated.consumerStrategy] as const,
+      afterDelete
+    }
+  })

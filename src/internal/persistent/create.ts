@@ -1,0 +1,136 @@
+/**
+ * `PersistentSubscriptions.createToStream` / `createToAll`: one Create call. Settings not given
+ * take the defaults of {@link PersistentSubscriptionSettings}; the node takes what is sent
+ * literally (PROTOCOL.md §4), so the defaults are always sent.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import { type FilterOptions, toServerFilter } from "../../domain/Filter.ts"
+import type { PersistentSubscriptionSettingsInput } from "../../domain/PersistentSubscriptionSettings.ts"
+import type { CreateReq, CreateReq_AllOptions } from "../../generated/persistent.ts"
+import { streamIdentifier } from "../convert.ts"
+import type { CallOptions } from "../transport/Options.ts"
+import type { TransportShape } from "../transport/Transport.ts"
+import { type CreateSubscriptionError, toCreateError } from "./errors.ts"
+import { Create } from "./methods.ts"
+import * as validate from "./settings.ts"
+
+/**
+ * Options of `createToStream`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateToStreamOptions extends CallOptions {
+  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or an event number. */
+  readonly from?: validate.StreamFrom | undefined
+  readonly settings?: PersistentSubscriptionSettingsInput | undefined
+}
+
+/**
+ * Options of `createToAll`: a start, the filters of `readAll` (none by default: every event), and
+ * the settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CreateToAllOptions extends CallOptions, FilterOptions {
+  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or a commit position. */
+  readonly from?: validate.AllFrom | undefined
+  readonly settings?: PersistentSubscriptionSettingsInput | undefined
+}
+
+const hasFilter = (options: FilterOptions | undefined): boolean =>
+  options !== undefined &&
+  (options.filterInclude !== undefined || options.filterExclude !== undefined)
+
+/** The `$all` start and filter of a Create request. @internal */
+export const allOptions = (from: validate.AllFrom | undefined, filter: FilterOptions | undefined): CreateReq_AllOptions => {
+  const server = hasFilter(filter) ? toServerFilter(filter) : undefined
+  return {
+    allOption: from === "start"
+      ? { $case: "start", value: {} }
+      : from === undefined || from === "end"
+      ? { $case: "end", value: {} }
+      : { $case: "position", value: { commitPosition: from, preparePosition: from } },
+    filterOption: server === undefined
+      ? { $case: "noFilter", value: {} }
+      : {
+        $case: "filter",
+        value: {
+          filter: server.on === "streamName"
+            ? { $case: "streamIdentifier", value: { regex: server.regex, prefix: [] } }
+            : { $case: "eventType", value: { regex: server.regex, prefix: [] } },
+          window: { $case: "count", value: {} },
+          checkpointIntervalMultiplier: 1
+        }
+      }
+  }
+}
+
+const run = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  request: CreateReq,
+  options: CallOptions | undefined
+): Effect.Effect<void, CreateSubscriptionError> =>
+  transport.retry(transport.unary(Create, request, { options, kind: "write", context: { stream } })).pipe(
+    Effect.asVoid,
+    Effect.mapError(toCreateError(stream, group))
+  )
+
+/** @internal */
+export const createToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: CreateToStreamOptions
+): Effect.Effect<void, CreateSubscriptionError> =>
+  Effect.suspend(() => {
+    const settings = validate.settings(options?.settings)
+    const problem = validate.streamOnly(stream) ?? validate.groupName(group) ?? validate.from(options?.from)
+    if (problem) return Effect.fail(problem)
+    if (settings instanceof Error) return Effect.fail(settings)
+    const from = options?.from
+    const request: CreateReq = {
+      options: {
+        streamOption: {
+          $case: "stream",
+          value: {
+            streamIdentifier: streamIdentifier(stream),
+            revisionOption: from === "start"
+              ? { $case: "start", value: {} }
+              : from === undefined || from === "end"
+              ? { $case: "end", value: {} }
+              : { $case: "revision", value: from }
+          }
+        },
+        groupName: group,
+        settings: validate.createSettings(settings)
+      }
+    }
+    return run(transport, stream, group, request, options)
+  }).pipe(transport.traceEffect("PersistentSubscriptions.createToStream", { "db.collection.name": stream, group }))
+
+/** @internal */
+export const createToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: CreateToAllOptions
+): Effect.Effect<void, CreateSubscriptionError> =>
+  Effect.suspend(() => {
+    const settings = validate.settings(options?.settings)
+    const problem = validate.groupName(group) ?? validate.from(options?.from)
+    if (problem) return Effect.fail(problem)
+    if (settings instanceof Error) return Effect.fail(settings)
+    const request: CreateReq = {
+      options: {
+        streamOption: { $case: "all", value: allOptions(options?.from, options) },
+        groupName: group,
+        settings: validate.createSettings(settings)
+      }
+    }
+    return run(transport, validate.ALL, group, request, options)
+  }).pipe(transport.traceEffect("PersistentSubscriptions.createToAll", { "db.collection.name": "$all", group }))

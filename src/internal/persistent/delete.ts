@@ -1,0 +1,29 @@
+/**
+ * `PersistentSubscriptions.delete`: one Delete call for a group of a stream or of `$all`
+ * (connected consumers are dropped; the group's checkpoints and parked events go with it).
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type { CallOptions } from "../transport/Options.ts"
+import type { TransportShape } from "../transport/Transport.ts"
+import { type SubscriptionGroupError, toGroupError } from "./errors.ts"
+import { Delete } from "./methods.ts"
+import * as validate from "./settings.ts"
+
+/** @internal */
+export const deleteGroup = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<void, SubscriptionGroupError> =>
+  Effect.suspend(() => {
+    const problem = validate.streamName(stream) ?? validate.groupName(group)
+    if (problem) return Effect.fail(problem)
+    const request = { options: { streamOption: validate.source(stream), groupName: group } }
+    return transport.retry(transport.unary(Delete, request, { options, kind: "write", context: { stream } })).pipe(
+      Effect.asVoid,
+      Effect.mapError(toGroupError(stream, group))
+    )
+  }).pipe(transport.traceEffect("PersistentSubscriptions.delete", { "db.collection.name": stream, group }))

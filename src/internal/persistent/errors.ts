@@ -1,0 +1,97 @@
+/**
+ * The error unions of the PersistentSubscriptions operations, and how a transport failure is
+ * narrowed to the union of the operation that met it. The node names the group's failures in the
+ * `exception` trailer (PROTOCOL.md §2): `persistent-subscription-exists`,
+ * `persistent-subscription-does-not-exist`, `persistent-subscription-failed` (refused settings or
+ * start position, reported as InvalidArgument with the node's reason).
+ *
+ * @internal
+ */
+import { GrpcError } from "../../errors/GrpcError.ts"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
+import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
+import { Code } from "../../generated/code.ts"
+import type { TransportError } from "../streams/errors.ts"
+import type { CallError } from "../transport/CallError.ts"
+
+/**
+ * Errors of creating a group.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CreateSubscriptionError = SubscriptionAlreadyExists | TransportError
+
+/**
+ * Errors of the operations on an existing group (update, delete, get info, replay parked).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type SubscriptionGroupError = SubscriptionNotFound | TransportError
+
+/**
+ * Errors of listing groups and restarting the subsystem.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ListSubscriptionsError = TransportError
+
+const transportTags: ReadonlyArray<string> = [
+  "AccessDenied",
+  "Unauthenticated",
+  "DeadlineExceeded",
+  "ServiceUnavailable",
+  "NodeIsNotLeader",
+  "DiscoveryFailed",
+  "ConnectionClosed",
+  "TlsFailed",
+  "InvalidArgument",
+  "GrpcError"
+] satisfies ReadonlyArray<TransportError["_tag"]>
+
+const isTransportError = (error: CallError): error is TransportError => transportTags.includes(error._tag)
+
+const toTransportError = (error: CallError): TransportError =>
+  isTransportError(error) ? error : new GrpcError({ code: Code.UNKNOWN, details: error.message, metadata: {} })
+
+const trailer = (error: GrpcError, key: string): string | undefined => error.metadata[key]?.[0]
+
+/** The group named by the failure's trailers, or the one the call was about. */
+const named = (error: GrpcError, stream: string, group: string) => ({
+  stream: trailer(error, "stream-name") ?? stream,
+  group: trailer(error, "group-name") ?? group
+})
+
+/** @internal */
+export const toCreateError = (stream: string, group: string) => (error: CallError): CreateSubscriptionError => {
+  if (error._tag === "GrpcError") {
+    const exception = trailer(error, "exception")
+    if (exception === "persistent-subscription-exists") return new SubscriptionAlreadyExists(named(error, stream, group))
+    if (exception === "persistent-subscription-failed") {
+      return new InvalidArgument({ reason: trailer(error, "reason") ?? error.details })
+    }
+  }
+  return toTransportError(error)
+}
+
+/** @internal */
+export const toGroupError = (stream: string, group: string) => (error: CallError): SubscriptionGroupError => {
+  if (error._tag === "GrpcError") {
+    const exception = trailer(error, "exception")
+    if (exception === "persistent-subscription-does-not-exist") return new SubscriptionNotFound(named(error, stream, group))
+    if (exception === "persistent-subscription-failed") {
+      return new InvalidArgument({ reason: trailer(error, "reason") ?? error.details })
+    }
+  }
+  return toTransportError(error)
+}
+
+/** @internal */
+export const isNotFound = (error: CallError): boolean =>
+  error._tag === "GrpcError" && trailer(error, "exception") === "persistent-subscription-does-not-exist"
+
+/** @internal */
+export const toListError = toTransportError

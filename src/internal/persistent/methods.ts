@@ -1,0 +1,44 @@
+/**
+ * The methods of `event_store.client.persistent_subscriptions.PersistentSubscriptions` as the
+ * transport takes them (the generated codecs: none of these is on a hot path).
+ *
+ * @internal
+ */
+import {
+  type CreateReq,
+  type CreateResp,
+  type DeleteReq,
+  type DeleteResp,
+  type GetInfoReq,
+  type GetInfoResp,
+  type ListReq,
+  type ListResp,
+  PersistentSubscriptionsService,
+  type ReplayParkedReq,
+  type ReplayParkedResp,
+  type UpdateReq,
+  type UpdateResp
+} from "../../generated/persistent.ts"
+import type { Empty } from "../../generated/shared.ts"
+import type { Method } from "../transport/Transport.ts"
+
+/** `PersistentSubscriptions.Create`. @internal */
+export const Create: Method<CreateReq, CreateResp> = PersistentSubscriptionsService.create
+
+/** `PersistentSubscriptions.Update`. @internal */
+export const Update: Method<UpdateReq, UpdateResp> = PersistentSubscriptionsService.update
+
+/** `PersistentSubscriptions.Delete`. @internal */
+export const Delete: Method<DeleteReq, DeleteResp> = PersistentSubscriptionsService.delete
+
+/** `PersistentSubscriptions.GetInfo`. @internal */
+export const GetInfo: Method<GetInfoReq, GetInfoResp> = PersistentSubscriptionsService.getInfo
+
+/** `PersistentSubscriptions.List`. @internal */
+export const List: Method<ListReq, ListResp> = PersistentSubscriptionsService.list
+
+/** `PersistentSubscriptions.ReplayParked`. @internal */
+export const ReplayParked: Method<ReplayParkedReq, ReplayParkedResp> = PersistentSubscriptionsService.replayParked
+
+/** `PersistentSubscriptions.RestartSubsystem`. @internal */
+export const RestartSubsystem: Method<Empty, Empty> = PersistentSubscriptionsService.restartSubsystem

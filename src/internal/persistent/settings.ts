@@ -1,0 +1,219 @@
+/**
+ * Shared by the PersistentSubscriptions operations: argument checks (each an InvalidArgument
+ * before any call), settings to the wire and back, start positions, and the reply's
+ * `SubscriptionInfo` to the Schema class.
+ *
+ * @internal
+ */
+import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
+import {
+  PersistentSubscriptionSettings,
+  PersistentSubscriptionSettingsFields,
+  type PersistentSubscriptionSettingsInput
+} from "../../domain/PersistentSubscriptionSettings.ts"
+import { SubscriptionConnectionInfo, SubscriptionInfo, SubscriptionMeasurement } from "../../domain/SubscriptionInfo.ts"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import type { CreateReq_Settings, SubscriptionInfo as WireInfo, UpdateReq_Settings } from "../../generated/persistent.ts"
+import { streamIdentifier } from "../convert.ts"
+import type { StreamIdentifier } from "../../generated/shared.ts"
+
+/** The `$all` stream's name, accepted wherever a stream name selects a group's source. @internal */
+export const ALL = "$all"
+
+const UINT64_MAX = 18446744073709551615n
+
+/** Where a stream group starts: its first event, the end (new events only), or an event number. @internal */
+export type StreamFrom = "start" | "end" | bigint
+
+/** Where a `$all` group starts: its first event, the end, or a commit position. @internal */
+export type AllFrom = "start" | "end" | bigint
+
+const invalid = (reason: string) => new InvalidArgument({ reason })
+
+/** @internal */
+export const invalidArgument = invalid
+
+/** @internal */
+export const groupName = (group: string): InvalidArgument | undefined =>
+  typeof group !== "string" || group.length === 0 ? invalid("The group name must be a non-empty string") : undefined
+
+/** @internal */
+export const streamName = (stream: string): InvalidArgument | undefined =>
+  typeof stream !== "string" || stream.length === 0 ? invalid("The stream name must be a non-empty string") : undefined
+
+/** A stream group's source: a stream other than `$all`. @internal */
+export const streamOnly = (stream: string): InvalidArgument | undefined =>
+  streamName(stream) ??
+    (stream === ALL ? invalid("Use the ToAll operation for a group on $all") : undefined)
+
+/** @internal */
+export const from = (value: StreamFrom | AllFrom | undefined): InvalidArgument | undefined =>
+  value === undefined || value === "start" || value === "end" ||
+    (typeof value === "bigint" && value >= 0n && value <= UINT64_MAX)
+    ? undefined
+    : invalid(`from must be "start", "end" or a bigint in 0..2^64-1, got ${String(value)}`)
+
+const Partial = Schema.Struct(
+  Object.fromEntries(
+    Object.entries(PersistentSubscriptionSettingsFields).map(([k, v]) => [k, Schema.optional(v.schema)])
+  ) as { [K in keyof typeof PersistentSubscriptionSettingsFields]: Schema.optional<(typeof PersistentSubscriptionSettingsFields)[K]["schema"]> }
+)
+const decodePartial = Schema.decodeUnknownResult(Partial)
+
+/**
+ * Checks settings given as an object of some fields and lays them over `base`.
+ *
+ * @internal
+ */
+export const settings = (
+  given: PersistentSubscriptionSettingsInput | undefined,
+  base: PersistentSubscriptionSettings = new PersistentSubscriptionSettings({})
+): PersistentSubscriptionSettings | InvalidArgument => {
+  if (given === undefined) return base
+  if (given instanceof PersistentSubscriptionSettings) return given
+  if (typeof given !== "object" || given === null) return invalid("settings must be an object")
+  const known = new Set(Object.keys(PersistentSubscriptionSettingsFields))
+  for (const key of Object.keys(given)) {
+    if (!known.has(key)) return invalid(`Unknown persistent subscription setting '${key}'`)
+  }
+  const decoded = decodePartial(given)
+  if (Result.isFailure(decoded)) return invalid(`Invalid persistent subscription settings: ${String(decoded.failure)}`)
+  const defined = Object.fromEntries(Object.entries(decoded.success).filter(([, v]) => v !== undefined))
+  return new PersistentSubscriptionSettings({ ...base, ...defined })
+}
+
+const NAMED: Record<string, 0 | 1 | 2> = { DispatchToSingle: 0, RoundRobin: 1, Pinned: 2 }
+
+/** The Create settings (the strategy by name, and by the deprecated enum for older servers). @internal */
+export const createSettings = (s: PersistentSubscriptionSettings): CreateReq_Settings => ({
+  resolveLinks: s.resolveLinks,
+  revision: 0n,
+  extraStatistics: s.extraStatistics,
+  maxRetryCount: s.maxRetryCount,
+  minCheckpointCount: s.minCheckpointCount,
+  maxCheckpointCount: s.maxCheckpointCount,
+  maxSubscriberCount: s.maxSubscriberCount,
+  liveBufferSize: s.liveBufferSize,
+  readBatchSize: s.readBatchSize,
+  historyBufferSize: s.historyBufferSize,
+  namedConsumerStrategy: NAMED[s.consumerStrategy] ?? 1,
+  messageTimeout: { $case: "messageTimeoutMs", value: s.messageTimeout },
+  checkpointAfter: { $case: "checkpointAfterMs", value: s.checkpointAfter },
+  consumerStrategy: s.consumerStrategy
+})
+
+/**
+ * The Update settings: the protocol's Update names the strategy by the enum only, which has no
+ * `PinnedByCorrelation`.
+ *
+ * @internal
+ */
+export const updateSettings = (s: PersistentSubscriptionSettings): UpdateReq_Settings | InvalidArgument => {
+  const named = NAMED[s.consumerStrategy]
+  if (named === undefined) {
+    return invalid(
+      `The consumer strategy ${s.consumerStrategy} cannot be set by an update (the protocol's Update has no such strategy); ` +
+        "delete and create the group instead"
+    )
+  }
+  return {
+    resolveLinks: s.resolveLinks,
+    revision: 0n,
+    extraStatistics: s.extraStatistics,
+    maxRetryCount: s.maxRetryCount,
+    minCheckpointCount: s.minCheckpointCount,
+    maxCheckpointCount: s.maxCheckpointCount,
+    maxSubscriberCount: s.maxSubscriberCount,
+    liveBufferSize: s.liveBufferSize,
+    readBatchSize: s.readBatchSize,
+    historyBufferSize: s.historyBufferSize,
+    namedConsumerStrategy: named,
+    messageTimeout: { $case: "messageTimeoutMs", value: s.messageTimeout },
+    checkpointAfter: { $case: "checkpointAfterMs", value: s.checkpointAfter }
+  }
+}
+
+/** The settings a group reports. @internal */
+export const settingsOfInfo = (info: SubscriptionInfo): PersistentSubscriptionSettings | InvalidArgument =>
+  settings({
+    resolveLinks: info.resolveLinks,
+    extraStatistics: info.extraStatistics,
+    messageTimeout: info.messageTimeout,
+    maxRetryCount: info.maxRetryCount,
+    minCheckpointCount: info.minCheckpointCount,
+    maxCheckpointCount: info.maxCheckpointCount,
+    checkpointAfter: info.checkpointAfter,
+    maxSubscriberCount: info.maxSubscriberCount,
+    liveBufferSize: info.liveBufferSize,
+    readBatchSize: info.readBatchSize,
+    historyBufferSize: info.historyBufferSize,
+    consumerStrategy: info.consumerStrategy as PersistentSubscriptionSettings["consumerStrategy"]
+  })
+
+/**
+ * A group's reported start (`startFrom`) as it was given: `"end"`, an event number, or a `$all`
+ * position with both its commit and prepare parts; undefined if unreadable.
+ *
+ * @internal
+ */
+export const fromOfInfo = (
+  info: SubscriptionInfo
+): "end" | bigint | { readonly commit: bigint; readonly prepare: bigint } | undefined => {
+  const text = info.startFrom
+  const all = /^C:(-?\d+)\/P:(-?\d+)$/.exec(text)
+  if (all !== null) return all[1] === "-1" ? "end" : { commit: BigInt(all[1]!), prepare: BigInt(all[2]!) }
+  if (text === "-1") return "end"
+  return /^\d+$/.test(text) ? BigInt(text) : undefined
+}
+
+/** `stream_identifier | all` of Delete, GetInfo, ReplayParked. @internal */
+export const source = (
+  stream: string
+): { $case: "streamIdentifier"; value: StreamIdentifier } | { $case: "all"; value: {} } =>
+  stream === ALL ? { $case: "all", value: {} } : { $case: "streamIdentifier", value: streamIdentifier(stream) }
+
+/** The reply's info as the Schema class. @internal */
+export const toInfo = (w: WireInfo): SubscriptionInfo =>
+  new SubscriptionInfo({
+    eventSource: w.eventSource,
+    groupName: w.groupName,
+    status: w.status,
+    connections: w.connections.map((c) =>
+      new SubscriptionConnectionInfo({
+        from: c.from,
+        username: c.username,
+        averageItemsPerSecond: c.averageItemsPerSecond,
+        totalItems: c.totalItems,
+        countSinceLastMeasurement: c.countSinceLastMeasurement,
+        observedMeasurements: c.observedMeasurements.map((m) => new SubscriptionMeasurement({ key: m.key, value: m.value })),
+        availableSlots: c.availableSlots,
+        inFlightMessages: c.inFlightMessages,
+        connectionName: c.connectionName
+      })
+    ),
+    averagePerSecond: w.averagePerSecond,
+    totalItems: w.totalItems,
+    countSinceLastMeasurement: w.countSinceLastMeasurement,
+    lastCheckpointedEventPosition: w.lastCheckpointedEventPosition,
+    lastKnownEventPosition: w.lastKnownEventPosition,
+    resolveLinks: w.resolveLinkTos,
+    startFrom: w.startFrom,
+    messageTimeout: w.messageTimeoutMilliseconds,
+    extraStatistics: w.extraStatistics,
+    maxRetryCount: w.maxRetryCount,
+    liveBufferSize: w.liveBufferSize,
+    historyBufferSize: w.bufferSize,
+    readBatchSize: w.readBatchSize,
+    checkpointAfter: w.checkPointAfterMilliseconds,
+    minCheckpointCount: w.minCheckPointCount,
+    maxCheckpointCount: w.maxCheckPointCount,
+    readBufferCount: w.readBufferCount,
+    liveBufferCount: w.liveBufferCount,
+    retryBufferCount: w.retryBufferCount,
+    totalInFlightMessages: w.totalInFlightMessages,
+    outstandingMessagesCount: w.outstandingMessagesCount,
+    consumerStrategy: w.namedConsumerStrategy,
+    maxSubscriberCount: w.maxSubscriberCount,
+    parkedMessageCount: w.parkedMessageCount
+  })

@@ -1,0 +1,313 @@
+/**
+ * Managing persistent-subscription groups against the embedded node: create (stream and `$all`,
+ * each start, filters, settings), get info, list, update keeping the settings not given, delete,
+ * replay parked, restart; the typed errors of each; bad input refused before any call; access.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { type Credentials, PersistentSubscriptions, PersistentSubscriptionSettings, Streams } from "../../src/index.ts"
+import { EmbeddedNode, newEvents, nodeLayer, nodeWithClient, uniqueStream, withClient } from "./_support.ts"
+
+const group = (prefix: string) => uniqueStream(prefix)
+
+layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("persistent subscriptions", (it) => {
+  it.effect("createToStream with the defaults (from the end); getInfo reports every setting and the start", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-stream")
+      const g = group("g")
+      yield* ps.createToStream(stream, g)
+      const info = yield* ps.getInfo(stream, g)
+      const d = new PersistentSubscriptionSettings({})
+      assert.strictEqual(info.eventSource, stream)
+      assert.strictEqual(info.groupName, g)
+      assert.strictEqual(info.startFrom, "-1")
+      assert.strictEqual(info.status, "Live")
+      assert.deepStrictEqual(info.connections, [])
+      assert.strictEqual(info.messageTimeout, d.messageTimeout)
+      assert.strictEqual(info.messageTimeout, 30_000)
+      assert.strictEqual(info.maxRetryCount, 10)
+      assert.strictEqual(info.checkpointAfter, 2_000)
+      assert.strictEqual(info.minCheckpointCount, 10)
+      assert.strictEqual(info.maxCheckpointCount, 1000)
+      assert.strictEqual(info.maxSubscriberCount, 0)
+      assert.strictEqual(info.liveBufferSize, 500)
+      assert.strictEqual(info.readBatchSize, 20)
+      assert.strictEqual(info.historyBufferSize, 500)
+      assert.strictEqual(info.consumerStrategy, "RoundRobin")
+      assert.isFalse(info.resolveLinks)
+      assert.isFalse(info.extraStatistics)
+      assert.strictEqual(info.parkedMessageCount, 0n)
+    }))
+
+  it.effect("createToStream from the start, the end or an event number, with settings", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("ps-from")
+      yield* streams.append(stream, newEvents(3), { currentVersion: "no_stream" })
+      const atStart = group("start")
+      const atEnd = group("end")
+      const atTwo = group("two")
+      yield* ps.createToStream(stream, atStart, { from: "start" })
+      assert.strictEqual((yield* ps.getInfo(stream, atStart)).startFrom, "0")
+      yield* ps.createToStream(stream, atEnd, { from: "end" })
+      yield* ps.createToStream(stream, atTwo, {
+        from: 2n,
+        settings: { maxRetryCount: 3, consumerStrategy: "PinnedByCorrelation", resolveLinks: true, messageTimeout: 1234 }
+      })
+      const end = yield* ps.getInfo(stream, atEnd)
+      assert.strictEqual(end.startFrom, "-1")
+      assert.strictEqual(end.lastKnownEventPosition, "2")
+      const two = yield* ps.getInfo(stream, atTwo)
+      assert.strictEqual(two.startFrom, "2")
+      assert.strictEqual(two.maxRetryCount, 3)
+      assert.strictEqual(two.consumerStrategy, "PinnedByCorrelation")
+      assert.isTrue(two.resolveLinks)
+      assert.strictEqual(two.messageTimeout, 1234)
+      // the defaults of the settings not given
+      assert.strictEqual(two.readBatchSize, 20)
+    }))
+
+  it.effect("createToAll from the start, the end, a commit position, with a filter", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const position = yield* streams.append(uniqueStream("ps-all"), newEvents(1), { currentVersion: "no_stream" })
+      const [a, b, c, f] = [group("all-start"), group("all-end"), group("all-pos"), group("all-filter")]
+      yield* ps.createToAll(a, { from: "start" })
+      yield* ps.createToAll(b)
+      yield* ps.createToAll(c, { from: position })
+      yield* ps.createToAll(f, { filterInclude: ["Order.*"], filterByStreamName: true, settings: { extraStatistics: true } })
+      assert.strictEqual((yield* ps.getInfo("$all", a)).startFrom, "C:0/P:0")
+      assert.strictEqual((yield* ps.getInfo("$all", b)).startFrom, "C:-1/P:-1")
+      assert.strictEqual((yield* ps.getInfo("$all", c)).startFrom, `C:${position}/P:${position}`)
+      const filtered = yield* ps.getInfo("$all", f)
+      assert.strictEqual(filtered.eventSource, "$all")
+      assert.isTrue(filtered.extraStatistics)
+      assert.match(filtered.lastKnownEventPosition, /^C:\d+\/P:\d+$/)
+    }))
+
+  it.effect("a group that exists is SubscriptionAlreadyExists (stream and $all); the same name on another stream is fine", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-exists")
+      const g = group("dup")
+      yield* ps.createToStream(stream, g)
+      const again = yield* Effect.flip(ps.createToStream(stream, g, { from: "start" }))
+      assert.strictEqual(again._tag, "SubscriptionAlreadyExists")
+      if (again._tag === "SubscriptionAlreadyExists") {
+        assert.strictEqual(again.stream, stream)
+        assert.strictEqual(again.group, g)
+      }
+      yield* ps.createToStream(uniqueStream("ps-other"), g)
+      yield* ps.createToAll(g)
+      const allAgain = yield* Effect.flip(ps.createToAll(g))
+      assert.strictEqual(allAgain._tag, "SubscriptionAlreadyExists")
+      if (allAgain._tag === "SubscriptionAlreadyExists") assert.strictEqual(allAgain.stream, "$all")
+    }))
+
+  it.effect("a start after the end of $all is refused by the node as InvalidArgument with its reason", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const error = yield* Effect.flip(ps.createToAll(group("far"), { from: 1n << 50n }))
+      assert.strictEqual(error._tag, "InvalidArgument")
+      if (error._tag === "InvalidArgument") assert.match(error.reason, /commit position must be less than or equal/)
+    }))
+
+  it.effect("list gives every group; listToStream a stream's or $all's; a stream without groups lists none", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-list")
+      const [g1, g2, ga] = [group("l1"), group("l2"), group("la")]
+      yield* ps.createToStream(stream, g1)
+      yield* ps.createToStream(stream, g2)
+      yield* ps.createToAll(ga)
+      const all = yield* ps.list()
+      const names = all.map((i) => `${i.eventSource}::${i.groupName}`)
+      for (const key of [`${stream}::${g1}`, `${stream}::${g2}`, `$all::${ga}`]) assert.include(names, key)
+      const ofStream = yield* ps.listToStream(stream)
+      assert.deepStrictEqual(ofStream.map((i) => i.groupName).sort(), [g1, g2].sort())
+      const ofAll = yield* ps.listToStream("$all")
+      assert.isTrue(ofAll.every((i) => i.eventSource === "$all"))
+      assert.include(ofAll.map((i) => i.groupName), ga)
+      assert.deepStrictEqual(yield* ps.listToStream(uniqueStream("ps-none")), [])
+    }))
+
+  it.effect("updateToStream changes the settings given and keeps the others and the start", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-update")
+      const g = group("u")
+      yield* ps.createToStream(stream, g, { from: "end", settings: { maxRetryCount: 4, readBatchSize: 7, consumerStrategy: "Pinned" } })
+      yield* ps.updateToStream(stream, g, { settings: { maxRetryCount: 9 } })
+      const info = yield* ps.getInfo(stream, g)
+      assert.strictEqual(info.maxRetryCount, 9)
+      assert.strictEqual(info.readBatchSize, 7)
+      assert.strictEqual(info.consumerStrategy, "Pinned")
+      assert.strictEqual(info.startFrom, "-1")
+      yield* ps.updateToStream(stream, g, { from: 5n, settings: new PersistentSubscriptionSettings({ liveBufferSize: 50 }) })
+      const replaced = yield* ps.getInfo(stream, g)
+      assert.strictEqual(replaced.startFrom, "5")
+      assert.strictEqual(replaced.liveBufferSize, 50)
+      // a whole settings instance replaces every setting (its defaults included)
+      assert.strictEqual(replaced.maxRetryCount, 10)
+    }))
+
+  it.effect("updateToAll changes the start and settings of a $all group", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const g = group("ua")
+      yield* ps.createToAll(g, { settings: { checkpointAfter: 500 } })
+      yield* ps.updateToAll(g, { from: "end", settings: { maxSubscriberCount: 3 } })
+      const info = yield* ps.getInfo("$all", g)
+      assert.strictEqual(info.startFrom, "C:-1/P:-1")
+      assert.strictEqual(info.maxSubscriberCount, 3)
+      assert.strictEqual(info.checkpointAfter, 500)
+      // a position start is kept by an update that does not give one
+      const streams = yield* Streams.Streams
+      const position = yield* streams.append(uniqueStream("ps-ua"), newEvents(1), { currentVersion: "no_stream" })
+      yield* ps.updateToAll(g, { from: position })
+      yield* ps.updateToAll(g, { settings: { readBatchSize: 9 } })
+      const kept = yield* ps.getInfo("$all", g)
+      assert.strictEqual(kept.startFrom, `C:${position}/P:${position}`)
+      assert.strictEqual(kept.readBatchSize, 9)
+      assert.strictEqual(kept.maxSubscriberCount, 3)
+    }))
+
+  it.effect("update, delete, getInfo, replayParked of a missing group are SubscriptionNotFound", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-missing")
+      const g = group("missing")
+      const errors = [
+        yield* Effect.flip(ps.updateToStream(stream, g, { settings: { maxRetryCount: 1 } })),
+        yield* Effect.flip(ps.updateToAll(g)),
+        yield* Effect.flip(ps.delete(stream, g)),
+        yield* Effect.flip(ps.delete("$all", g)),
+        yield* Effect.flip(ps.getInfo(stream, g)),
+        yield* Effect.flip(ps.getInfo("$all", g)),
+        yield* Effect.flip(ps.replayParked(stream, g))
+      ]
+      assert.deepStrictEqual(errors.map((e) => e._tag), Array(7).fill("SubscriptionNotFound"))
+      const first = errors[0]!
+      if (first._tag === "SubscriptionNotFound") {
+        assert.strictEqual(first.stream, stream)
+        assert.strictEqual(first.group, g)
+      }
+      const onAll = errors[3]!
+      if (onAll._tag === "SubscriptionNotFound") assert.strictEqual(onAll.stream, "$all")
+    }))
+
+  it.effect("delete removes a group (stream and $all); it can be created again", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-delete")
+      const g = group("d")
+      yield* ps.createToStream(stream, g)
+      yield* ps.createToAll(g)
+      yield* ps.delete(stream, g)
+      assert.strictEqual((yield* Effect.flip(ps.getInfo(stream, g)))._tag, "SubscriptionNotFound")
+      assert.strictEqual((yield* ps.getInfo("$all", g)).groupName, g)
+      yield* ps.delete("$all", g)
+      assert.notInclude((yield* ps.list()).map((i) => `${i.eventSource}::${i.groupName}`), `$all::${g}`)
+      yield* ps.createToStream(stream, g, { from: 3n })
+      assert.strictEqual((yield* ps.getInfo(stream, g)).startFrom, "3")
+    }))
+
+  it.effect("replayParked of a group with nothing parked succeeds; restartSubsystem keeps the groups", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-replay")
+      const g = group("r")
+      yield* ps.createToStream(stream, g, { settings: { maxRetryCount: 2 } })
+      yield* ps.replayParked(stream, g)
+      yield* ps.replayParked(stream, g, { stopAt: 10 })
+      yield* ps.restartSubsystem()
+      assert.strictEqual((yield* ps.getInfo(stream, g)).maxRetryCount, 2)
+    }))
+
+  it.effect("the configuration is kept as $PersistentConfig events in $persistentSubscriptionConfig", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("ps-config")
+      const g = group("c")
+      yield* ps.createToStream(stream, g, { from: "start", settings: { maxRetryCount: 6 } })
+      const events = yield* streams.get("$persistentSubscriptionConfig", { backwards: true, limit: 1 })
+      const last = events[0]!
+      assert.strictEqual(last.type, "$PersistentConfig")
+      const config = JSON.parse(new TextDecoder().decode(last.data)) as {
+        Version: string
+        Entries: Array<{ Stream: string; Group: string; MaxRetryCount: number; NamedConsumerStrategy: string; StartPosition: string }>
+      }
+      assert.strictEqual(config.Version, "2")
+      const entry = config.Entries.find((e) => e.Stream === stream && e.Group === g)
+      assert.isDefined(entry)
+      assert.strictEqual(entry!.MaxRetryCount, 6)
+      assert.strictEqual(entry!.NamedConsumerStrategy, "RoundRobin")
+      assert.strictEqual(entry!.StartPosition, "0")
+    }))
+})
+
+layer(nodeLayer({ insecure: true }), { excludeTestServices: true, timeout: "30 seconds" })("bad input", (it) => {
+  it.effect("empty names, negative counts, an unknown strategy or setting, bad starts: InvalidArgument before any call", () =>
+    Effect.gen(function*() {
+      // a client of an address where nothing listens: any call would fail otherwise
+      const errors = yield* withClient(
+        "esdb://127.0.0.1:1?tls=false",
+        Effect.gen(function*() {
+          const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+          const bad: Array<Effect.Effect<unknown, { readonly _tag: string }>> = [
+            ps.createToStream("s", ""),
+            ps.createToStream("", "g"),
+            ps.createToStream("$all", "g"),
+            ps.createToAll(""),
+            ps.createToStream("s", "g", { settings: { maxRetryCount: -1 } }),
+            ps.createToStream("s", "g", { settings: { liveBufferSize: 1.5 } }),
+            ps.createToAll("g", { settings: { consumerStrategy: "Fastest" as "Pinned" } }),
+            ps.createToAll("g", { settings: { unknown: 1 } as never }),
+            ps.createToStream("s", "g", { from: -1n }),
+            ps.createToAll("g", { from: "middle" as "end" }),
+            ps.updateToStream("s", "", {}),
+            ps.updateToAll("g", { settings: { messageTimeout: -5 } }),
+            ps.delete("s", ""),
+            ps.getInfo("", "g"),
+            ps.listToStream(""),
+            ps.replayParked("s", "g", { stopAt: -1 })
+          ]
+          const out = []
+          for (const effect of bad) out.push(yield* Effect.flip(effect))
+          return out
+        })
+      )
+      for (const error of errors) assert.strictEqual(error._tag, "InvalidArgument", String(error))
+    }))
+})
+
+const user = (username: string, password: string): Credentials => ({ username, password: Redacted.make(password) })
+
+layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 seconds" })("access", (it) => {
+  it.effect("ops manage groups; a plain user may list but not create; anonymous may not list", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const anonymous = node.connectionString.replace(/\/\/[^@/]*@/, "//")
+      const stream = uniqueStream("ps-acl")
+      const g = group("acl")
+      yield* withClient(
+        anonymous,
+        Effect.gen(function*() {
+          const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+          const denied = yield* Effect.flip(ps.createToStream(stream, g))
+          assert.strictEqual(denied._tag, "AccessDenied")
+          assert.strictEqual((yield* Effect.flip(ps.list()))._tag, "AccessDenied")
+          yield* ps.createToStream(stream, g, { credentials: user("ops", "changeit") })
+          assert.strictEqual((yield* ps.getInfo(stream, g, { credentials: user("ops", "changeit") })).groupName, g)
+          const wrong = yield* Effect.flip(ps.list({ credentials: user("admin", "nope") }))
+          assert.strictEqual(wrong._tag, "Unauthenticated")
+          yield* ps.delete(stream, g, { credentials: user("admin", "changeit") })
+        })
+      )
+    }))
+})

@@ -1,0 +1,187 @@
+/**
+ * The node's persistent-subscription groups: kept in `$persistentSubscriptionConfig`, so a node
+ * started again on the same `--db` has them back as they were (settings, starts, deletions);
+ * ServerFeatures lists the methods served, with the features `stream` and `all`, and not `Read`
+ * (not served yet: UNIMPLEMENTED).
+ */
+import * as grpc from "@grpc/grpc-js"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { PersistentSubscriptionsClient } from "../../src/generated/persistent.ts"
+import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
+import { EventStoreDB, PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { uniqueStream } from "./helpers.ts"
+
+const dirs: Array<string> = []
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+})
+
+const withGroups = <A, E>(
+  connectionString: string,
+  f: (ps: PersistentSubscriptions.PersistentSubscriptionsService) => Effect.Effect<A, E>
+): Promise<A> =>
+  Effect.runPromise(
+    Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, f).pipe(
+      Effect.provide(EventStoreDB.layer({ connectionString }))
+    ) as Effect.Effect<A, unknown>
+  )
+
+describe("persistent subscription groups on a kept database", () => {
+  it("survive a restart with their settings; a deleted group stays deleted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
+    dirs.push(dir)
+    const stream = uniqueStream("ps-db")
+    const first = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      await withGroups(first.connectionString, (ps) =>
+        Effect.gen(function*() {
+          yield* ps.createToStream(stream, "kept", { from: 4n, settings: { maxRetryCount: 2, consumerStrategy: "Pinned" } })
+          yield* ps.createToAll("kept-all", { from: "start", filterInclude: ["Order.*"], settings: { readBatchSize: 3 } })
+          yield* ps.createToStream(stream, "gone")
+          yield* ps.delete(stream, "gone")
+        }))
+    } finally {
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      const [kept, keptAll, gone, listed] = await withGroups(second.connectionString, (ps) =>
+        Effect.all([
+          ps.getInfo(stream, "kept"),
+          ps.getInfo("$all", "kept-all"),
+          Effect.flip(ps.getInfo(stream, "gone")),
+          ps.listToStream(stream)
+        ]))
+      assert.strictEqual(kept.startFrom, "4")
+      assert.strictEqual(kept.maxRetryCount, 2)
+      assert.strictEqual(kept.consumerStrategy, "Pinned")
+      assert.strictEqual(keptAll.startFrom, "C:0/P:0")
+      assert.strictEqual(keptAll.readBatchSize, 3)
+      assert.strictEqual(gone._tag, "SubscriptionNotFound")
+      assert.deepStrictEqual(listed.map((i) => i.groupName), ["kept"])
+      // the kept `$all` group still has its filter, and an update keeps it
+      await withGroups(second.connectionString, (ps) => ps.updateToAll("kept-all", { settings: { readBatchSize: 4 } }))
+      const config = await Effect.runPromise(
+        Effect.flatMap(Streams.Streams, (streams) => streams.get("$persistentSubscriptionConfig", { backwards: true, limit: 1 })).pipe(
+          Effect.provide(EventStoreDB.layer({ connectionString: second.connectionString }))
+        )
+      )
+      const entries = (JSON.parse(new TextDecoder().decode(config[0]!.data)) as {
+        Entries: Array<{ Stream: string; Group: string; ReadBatchSize: number; Filter: { Context: string; Data: Array<string> } | null }>
+      }).Entries
+      const entry = entries.find((e) => e.Stream === "$all" && e.Group === "kept-all")!
+      assert.strictEqual(entry.ReadBatchSize, 4)
+      assert.strictEqual(entry.Filter?.Context, "EventType")
+      assert.match(entry.Filter?.Data[0] ?? "", /Order/)
+    } finally {
+      await second.stop()
+    }
+  })
+})
+
+describe("ServerFeatures", () => {
+  it("lists the persistent-subscription methods served, with stream and all; Read is UNIMPLEMENTED and not listed", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const features = new ServerFeaturesClient(address, grpc.credentials.createInsecure())
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    try {
+      const methods = await new Promise<SupportedMethods>((resolve, reject) =>
+        features.getSupportedMethods({}, (error, value) => (error ? reject(error) : resolve(value)))
+      )
+      const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
+      assert.deepStrictEqual(
+        listed.map((m) => m.methodName).sort(),
+        ["create", "delete", "getinfo", "list", "replayparked", "restartsubsystem", "update"]
+      )
+      for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
+      const status = await new Promise<grpc.StatusObject>((resolve) => {
+        const call = ps.read()
+        call.on("error", () => {})
+        call.on("status", resolve)
+        call.end()
+      })
+      assert.strictEqual(status.code, grpc.status.UNIMPLEMENTED)
+    } finally {
+      features.close()
+      ps.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("malformed management requests", () => {
+  it("get the real node's answers: UNKNOWN without options, INVALID_ARGUMENT for an unset start, failed for a bad strategy", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
+      new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
+    try {
+      const noOptions = await statusOf((cb) => ps.create({}, cb))
+      assert.strictEqual(noOptions?.code, grpc.status.UNKNOWN)
+      assert.strictEqual(noOptions?.details, "Exception was thrown by handler.")
+      const stream = uniqueStream("ps-bad")
+      const settings = {
+        resolveLinks: false, revision: 0n, extraStatistics: false, maxRetryCount: 1, minCheckpointCount: 1,
+        maxCheckpointCount: 1, maxSubscriberCount: 0, liveBufferSize: 1, readBatchSize: 1, historyBufferSize: 1,
+        namedConsumerStrategy: 0 as const, consumerStrategy: ""
+      }
+      const noStart = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) } } },
+            settings
+          }
+        }, cb)
+      )
+      assert.strictEqual(noStart?.code, grpc.status.INVALID_ARGUMENT)
+      assert.match(noStart?.details ?? "", /'None' is not a valid .*RevisionOptionOneofCase/)
+      const badStrategy = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: {
+              $case: "stream",
+              value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } }
+            },
+            settings: { ...settings, consumerStrategy: "Fastest" }
+          }
+        }, cb)
+      )
+      assert.strictEqual(badStrategy?.code, grpc.status.INTERNAL)
+      assert.strictEqual(badStrategy?.details, `Subscription group g on stream ${stream} failed: 'Consumer strategy Fastest does not exist.'`)
+      assert.strictEqual(badStrategy?.metadata.get("exception")[0], "persistent-subscription-failed")
+      assert.strictEqual(badStrategy?.metadata.get("reason")[0], "Consumer strategy Fastest does not exist.")
+      const onAll = await statusOf((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: {
+              $case: "stream",
+              value: { streamIdentifier: { streamName: Buffer.from("$all") }, revisionOption: { $case: "start", value: {} } }
+            },
+            settings
+          }
+        }, cb)
+      )
+      assert.strictEqual(onAll?.metadata.get("reason")[0], "Persistent subscriptions to $all are only supported over gRPC through gRPC clients")
+      const deleteNoOptions = await statusOf((cb) => ps.delete({}, cb))
+      assert.strictEqual(deleteNoOptions?.code, grpc.status.UNKNOWN)
+      // nothing was created by any of them
+      const listed = await new Promise<number>((resolve, reject) =>
+        ps.list({ options: { listOption: { $case: "listAllSubscriptions", value: {} } } }, (e, v) => (e ? reject(e) : resolve(v.subscriptions.length)))
+      )
+      assert.strictEqual(listed, 0)
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})
