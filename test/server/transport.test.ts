@@ -10,10 +10,10 @@ import * as http from "node:http"
 import * as http2 from "node:http2"
 import * as https from "node:https"
 import { readFileSync } from "node:fs"
-import { BatchAppendReq, ReadReq } from "../../src/generated/streams.ts"
+import { BatchAppendReq, ReadReq, StreamsClient } from "../../src/generated/streams.ts"
 import { nodeStats, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { parseTimeout, percentEncode } from "../../src/server/transport/ServerCall.ts"
-import { any, appendOk, connect, readOptions, streamOption, uniqueStream } from "./helpers.ts"
+import { any, appendOk, connect, events, readAll, readOptions, streamOption, uniqueStream } from "./helpers.ts"
 import { Flag, FrameType, frame, grpcMessage, grpcRequest, PREFACE, rawConnect, settings, windowUpdate } from "./rawHttp2.ts"
 
 const READ = "/event_store.client.streams.Streams/Read"
@@ -262,6 +262,26 @@ describe("gRPC layer", () => {
     const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM))
     assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
     c.socket.destroy()
+    await node.stop()
+  })
+
+  it("serves several large reads at once on one connection: a call that waits for 'drain' is never reset", async () => {
+    const node = await startEmbeddedNode()
+    const streams = new StreamsClient(`127.0.0.1:${node.port}`, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1
+    })
+    // three 8 MiB events read at once: 24 MiB of output in flight on one connection, one message
+    // per call (each call sends its next message only after 'drain')
+    const size = 8 * 1024 * 1024
+    const names = Array.from({ length: 3 }, () => uniqueStream("large"))
+    for (const name of names) await appendOk(streams, name, any, [{ rawData: Buffer.alloc(size, 7) }, { data: { after: true } }])
+    const results = await Promise.all(names.map((name) => readAll(streams, { options: readOptions({ streamOption: streamOption(name) }) })))
+    for (const { messages, error } of results) {
+      assert.isUndefined(error, `a read failed: ${error?.code} ${error?.details}`)
+      assert.deepStrictEqual(events(messages).map((e) => e.event?.data.length), [size, JSON.stringify({ after: true }).length])
+    }
+    streams.close()
     await node.stop()
   })
 
