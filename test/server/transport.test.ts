@@ -271,15 +271,17 @@ describe("gRPC layer", () => {
       "grpc.max_receive_message_length": -1,
       "grpc.max_send_message_length": -1
     })
-    // three 8 MiB events read at once: 24 MiB of output in flight on one connection, one message
-    // per call (each call sends its next message only after 'drain')
+    // three streams of a small event, an 8 MiB one and a small one, read at once: 24 MiB of output
+    // in flight on one connection, where each call waits for 'drain' once told to
     const size = 8 * 1024 * 1024
     const names = Array.from({ length: 3 }, () => uniqueStream("large"))
-    for (const name of names) await appendOk(streams, name, any, [{ rawData: Buffer.alloc(size, 7) }, { data: { after: true } }])
+    for (const name of names) {
+      await appendOk(streams, name, any, [{ data: { before: true } }, { rawData: Buffer.alloc(size, 7) }, { data: { after: true } }])
+    }
     const results = await Promise.all(names.map((name) => readAll(streams, { options: readOptions({ streamOption: streamOption(name) }) })))
     for (const { messages, error } of results) {
       assert.isUndefined(error, `a read failed: ${error?.code} ${error?.details}`)
-      assert.deepStrictEqual(events(messages).map((e) => e.event?.data.length), [size, JSON.stringify({ after: true }).length])
+      assert.deepStrictEqual(events(messages).map((e) => e.event?.data.length), [JSON.stringify({ before: true }).length, size, JSON.stringify({ after: true }).length])
     }
     streams.close()
     await node.stop()

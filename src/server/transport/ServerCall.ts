@@ -304,8 +304,8 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
    * false = wait for 'drain'. A client that leaves more than the node's cap of output unread on
    * one call, or on all calls of its connection, has the call reset (ENHANCE_YOUR_CALM) instead of
    * growing the node's memory. The connection's total is checked only when a write returns false
-   * and the call already had output pending (it wrote past its own backpressure): a call that
-   * waited for 'drain' holds one message, which several large reads at once may legitimately do.
+   * and the call was already told to wait for 'drain' (it writes past its own backpressure): a
+   * call that waited holds one message, as several large reads at once legitimately do.
    */
   writeFramed(framed: Buffer): boolean {
     if (this.ended || this.cancelled) return false
@@ -314,14 +314,14 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
       this.headersSent = true
       stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS)
     }
-    const pending = stream.writableLength
-    if (pending > this.maxPendingBytes) return this.reset()
+    if (stream.writableLength > this.maxPendingBytes) return this.reset()
+    // only a call writing past its own backpressure (told to wait for 'drain') counts against the
+    // connection: one that waited holds the message it is sending, as a real node's call does
+    // (several large reads at once on one connection are legitimate)
+    const ignoresBackpressure = stream.writableNeedDrain
     if (stream.write(framed)) return true
-    // only a call writing past its own backpressure counts against the connection: one that
-    // waited for 'drain' holds a single message, as a real node's call holds the message it is
-    // sending (several large reads at once on one connection are legitimate)
     const group = this.group
-    if (pending > 0 && group !== undefined && group.pendingBytes() > group.maxPendingBytes) return this.reset()
+    if (ignoresBackpressure && group !== undefined && group.pendingBytes() > group.maxPendingBytes) return this.reset()
     return false
   }
 
