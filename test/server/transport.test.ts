@@ -287,6 +287,36 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
+  it("300 calls at once on a fresh connection, before the client has its SETTINGS: 100 served, the rest refused (retryable), the connection kept", async () => {
+    const node = await startEmbeddedNode()
+    const clients = connect(node)
+    const s = uniqueStream("burst")
+    await appendOk(clients.streams, s, any, [{}])
+    const c = await rawConnect(node.port)
+    const block = grpcRequest("/event_store.client.streams.Streams/Read")
+    const body = grpcMessage(ReadReq.encode({ options: readOptions({ streamOption: streamOption(s) }) }).finish())
+    const request = (id: number) => Buffer.concat([frame(FrameType.HEADERS, Flag.END_HEADERS, id, block), frame(FrameType.DATA, Flag.END_STREAM, id, body)])
+    // a client that does not wait for the node's SETTINGS (max 100 streams) before opening 300
+    await c.write(Buffer.concat([PREFACE, settings(), ...Array.from({ length: 300 }, (_, j) => request(2 * j + 1))]))
+    const ended = (id: number) => c.frames.some((f) => f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0)))
+    await c.waitFor(() => (Array.from({ length: 300 }, (_, j) => 2 * j + 1).every(ended) ? true : undefined))
+    const resets = c.frames.filter((f) => f.type === FrameType.RST_STREAM)
+    // refused streams are REFUSED_STREAM (a client retries them), never ENHANCE_YOUR_CALM (status 8)
+    assert.deepStrictEqual(new Set(resets.map((f) => f.payload.readUInt32BE(0))), new Set([http2.constants.NGHTTP2_REFUSED_STREAM]))
+    assert.strictEqual(resets.length, 200)
+    assert.isUndefined(c.frames.find((f) => f.type === FrameType.GOAWAY))
+    // the client retries the refused ones on the same connection, now within the limit
+    await c.write(frame(FrameType.SETTINGS, Flag.ACK, 0))
+    const retried = Array.from({ length: 100 }, (_, j) => 601 + 2 * j)
+    await c.write(Buffer.concat(retried.map(request)))
+    await c.waitFor(() => (retried.every(ended) ? true : undefined))
+    assert.strictEqual(c.frames.filter((f) => f.type === FrameType.RST_STREAM).length, 200)
+    assert.isFalse(c.isClosed())
+    c.socket.destroy()
+    clients.close()
+    await node.stop()
+  })
+
   it("answers RESOURCE_EXHAUSTED when incomplete messages would pass maxBufferedRequestBytes, keeps serving others", async () => {
     const node = await startEmbeddedNode({ maxBufferedRequestBytes: 1024 * 1024 })
     const prefix = Buffer.alloc(5)
