@@ -10,10 +10,10 @@ import * as http from "node:http"
 import * as http2 from "node:http2"
 import * as https from "node:https"
 import { readFileSync } from "node:fs"
-import { BatchAppendReq, ReadReq } from "../../src/generated/streams.ts"
+import { BatchAppendReq, ReadReq, StreamsClient } from "../../src/generated/streams.ts"
 import { nodeStats, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { parseTimeout, percentEncode } from "../../src/server/transport/ServerCall.ts"
-import { any, appendOk, connect, readOptions, streamOption, uniqueStream } from "./helpers.ts"
+import { any, appendOk, connect, events, readAll, readOptions, streamOption, uniqueStream } from "./helpers.ts"
 import { Flag, FrameType, frame, grpcMessage, grpcRequest, PREFACE, rawConnect, settings, windowUpdate } from "./rawHttp2.ts"
 
 const READ = "/event_store.client.streams.Streams/Read"
@@ -262,6 +262,58 @@ describe("gRPC layer", () => {
     const rst = await c.waitFor(() => c.frames.find((f) => f.type === FrameType.RST_STREAM))
     assert.strictEqual(rst.payload.readUInt32BE(0), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM)
     c.socket.destroy()
+    await node.stop()
+  })
+
+  it("serves several large reads at once on one connection: a call that waits for 'drain' is never reset", async () => {
+    const node = await startEmbeddedNode()
+    const streams = new StreamsClient(`127.0.0.1:${node.port}`, grpc.credentials.createInsecure(), {
+      "grpc.max_receive_message_length": -1,
+      "grpc.max_send_message_length": -1
+    })
+    // three streams of a small event, an 8 MiB one and a small one, read at once: 24 MiB of output
+    // in flight on one connection, where each call waits for 'drain' once told to
+    const size = 8 * 1024 * 1024
+    const names = Array.from({ length: 3 }, () => uniqueStream("large"))
+    for (const name of names) {
+      await appendOk(streams, name, any, [{ data: { before: true } }, { rawData: Buffer.alloc(size, 7) }, { data: { after: true } }])
+    }
+    const results = await Promise.all(names.map((name) => readAll(streams, { options: readOptions({ streamOption: streamOption(name) }) })))
+    for (const { messages, error } of results) {
+      assert.isUndefined(error, `a read failed: ${error?.code} ${error?.details}`)
+      assert.deepStrictEqual(events(messages).map((e) => e.event?.data.length), [JSON.stringify({ before: true }).length, size, JSON.stringify({ after: true }).length])
+    }
+    streams.close()
+    await node.stop()
+  })
+
+  it("300 calls at once on a fresh connection, before the client has its SETTINGS: 100 served, the rest refused (retryable), the connection kept", async () => {
+    const node = await startEmbeddedNode()
+    const clients = connect(node)
+    const s = uniqueStream("burst")
+    await appendOk(clients.streams, s, any, [{}])
+    const c = await rawConnect(node.port)
+    const block = grpcRequest("/event_store.client.streams.Streams/Read")
+    const body = grpcMessage(ReadReq.encode({ options: readOptions({ streamOption: streamOption(s) }) }).finish())
+    const request = (id: number) => Buffer.concat([frame(FrameType.HEADERS, Flag.END_HEADERS, id, block), frame(FrameType.DATA, Flag.END_STREAM, id, body)])
+    // a client that does not wait for the node's SETTINGS (max 100 streams) before opening 300
+    await c.write(Buffer.concat([PREFACE, settings(), ...Array.from({ length: 300 }, (_, j) => request(2 * j + 1))]))
+    const ended = (id: number) => c.frames.some((f) => f.streamId === id && (f.type === FrameType.RST_STREAM || (f.type === FrameType.HEADERS && (f.flags & Flag.END_STREAM) !== 0)))
+    await c.waitFor(() => (Array.from({ length: 300 }, (_, j) => 2 * j + 1).every(ended) ? true : undefined))
+    const resets = c.frames.filter((f) => f.type === FrameType.RST_STREAM)
+    // refused streams are REFUSED_STREAM (a client retries them), never ENHANCE_YOUR_CALM (status 8)
+    assert.deepStrictEqual(new Set(resets.map((f) => f.payload.readUInt32BE(0))), new Set([http2.constants.NGHTTP2_REFUSED_STREAM]))
+    assert.strictEqual(resets.length, 200)
+    assert.isUndefined(c.frames.find((f) => f.type === FrameType.GOAWAY))
+    // the client retries the refused ones on the same connection, now within the limit
+    await c.write(frame(FrameType.SETTINGS, Flag.ACK, 0))
+    const retried = Array.from({ length: 100 }, (_, j) => 601 + 2 * j)
+    await c.write(Buffer.concat(retried.map(request)))
+    await c.waitFor(() => (retried.every(ended) ? true : undefined))
+    assert.strictEqual(c.frames.filter((f) => f.type === FrameType.RST_STREAM).length, 200)
+    assert.isFalse(c.isClosed())
+    c.socket.destroy()
+    clients.close()
     await node.stop()
   })
 

@@ -45,7 +45,10 @@ export interface GrpcServerOptions extends ListenerOptions {
   readonly maxSessionMemoryMb?: number | undefined
   /** Output a call may leave unread before it is reset; default 1 MiB. */
   readonly maxPendingBytesPerCall?: number | undefined
-  /** Output all calls of a connection may leave unread before the one writing is reset; default 16 MiB. */
+  /**
+   * Output all calls of a connection may leave unread before a call writing past its own
+   * backpressure is reset (a call that waited for 'drain' is not); default 16 MiB.
+   */
   readonly maxPendingBytesPerConnection?: number | undefined
   /**
    * Bytes of incomplete request messages held at once, over all calls and connections; a call

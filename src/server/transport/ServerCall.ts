@@ -303,7 +303,9 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
    * Sends bytes that already hold one or more length-prefixed messages (one stream write);
    * false = wait for 'drain'. A client that leaves more than the node's cap of output unread on
    * one call, or on all calls of its connection, has the call reset (ENHANCE_YOUR_CALM) instead of
-   * growing the node's memory (the connection's total is checked only when a write returns false).
+   * growing the node's memory. The connection's total is checked only when a write returns false
+   * and the call was already told to wait for 'drain' (it writes past its own backpressure): a
+   * call that waited holds one message, as several large reads at once legitimately do.
    */
   writeFramed(framed: Buffer): boolean {
     if (this.ended || this.cancelled) return false
@@ -313,9 +315,13 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
       stream.respond(RESPONSE_HEADERS, RESPOND_OPTIONS)
     }
     if (stream.writableLength > this.maxPendingBytes) return this.reset()
+    // only a call writing past its own backpressure (told to wait for 'drain') counts against the
+    // connection: one that waited holds the message it is sending, as a real node's call does
+    // (several large reads at once on one connection are legitimate)
+    const ignoresBackpressure = stream.writableNeedDrain
     if (stream.write(framed)) return true
     const group = this.group
-    if (group !== undefined && group.pendingBytes() > group.maxPendingBytes) return this.reset()
+    if (ignoresBackpressure && group !== undefined && group.pendingBytes() > group.maxPendingBytes) return this.reset()
     return false
   }
 
