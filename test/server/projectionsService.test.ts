@@ -10,10 +10,27 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
+  type CreateReq,
+  type CreateResp,
+  type DeleteReq,
+  type DeleteResp,
+  type DisableReq,
+  type DisableResp,
+  type EnableReq,
+  type EnableResp,
   ProjectionsClient,
+  type ResetReq,
+  type ResetResp,
+  type ResultReq,
+  type ResultResp,
+  type StateReq,
+  type StateResp,
   type StatisticsReq_Options,
-  type StatisticsResp_Details
+  type StatisticsResp_Details,
+  type UpdateReq,
+  type UpdateResp
 } from "../../src/generated/projections.ts"
+import type { Empty } from "../../src/generated/shared.ts"
 import type { SupportedMethods } from "../../src/generated/serverfeatures.ts"
 import type { ReadResp } from "../../src/generated/streams.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
@@ -50,19 +67,19 @@ const md = (metadata?: grpc.Metadata) => metadata ?? new grpc.Metadata()
 
 const api = (a: Api, metadata?: grpc.Metadata) => ({
   createContinuous: (name: string, query: string, emitEnabled = false, trackEmittedStreams = false) =>
-    unary((r, m, cb) => a.client.create(r, m, cb), {
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
       options: { mode: { $case: "continuous", value: { name, emitEnabled, trackEmittedStreams } }, query, engineVersion: 1, properties: [] }
     }, md(metadata)),
   createOneTime: (query: string) =>
-    unary((r, m, cb) => a.client.create(r, m, cb), {
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
       options: { mode: { $case: "oneTime", value: {} }, query, engineVersion: 1, properties: [] }
     }, md(metadata)),
   createTransient: (name: string, query: string) =>
-    unary((r, m, cb) => a.client.create(r, m, cb), {
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
       options: { mode: { $case: "transient", value: { name } }, query, engineVersion: 1, properties: [] }
     }, md(metadata)),
   update: (name: string, query: string, emitEnabled?: boolean) =>
-    unary((r, m, cb) => a.client.update(r, m, cb), {
+    unary<UpdateReq, UpdateResp>((r, m, cb) => a.client.update(r, m, cb), {
       options: {
         name,
         query,
@@ -71,7 +88,7 @@ const api = (a: Api, metadata?: grpc.Metadata) => ({
       }
     }, md(metadata)),
   delete: (name: string, o: { emitted?: boolean; state?: boolean; checkpoint?: boolean } = {}) =>
-    unary((r, m, cb) => a.client.delete(r, m, cb), {
+    unary<DeleteReq, DeleteResp>((r, m, cb) => a.client.delete(r, m, cb), {
       options: {
         name,
         deleteEmittedStreams: o.emitted ?? false,
@@ -79,15 +96,15 @@ const api = (a: Api, metadata?: grpc.Metadata) => ({
         deleteCheckpointStream: o.checkpoint ?? false
       }
     }, md(metadata)),
-  enable: (name: string) => unary((r, m, cb) => a.client.enable(r, m, cb), { options: { name } }, md(metadata)),
+  enable: (name: string) => unary<EnableReq, EnableResp>((r, m, cb) => a.client.enable(r, m, cb), { options: { name } }, md(metadata)),
   disable: (name: string, writeCheckpoint = true) =>
-    unary((r, m, cb) => a.client.disable(r, m, cb), { options: { name, writeCheckpoint } }, md(metadata)),
-  reset: (name: string) => unary((r, m, cb) => a.client.reset(r, m, cb), { options: { name, writeCheckpoint: false } }, md(metadata)),
-  restart: () => unary((r, m, cb) => a.client.restartSubsystem(r, m, cb), {}, md(metadata)),
+    unary<DisableReq, DisableResp>((r, m, cb) => a.client.disable(r, m, cb), { options: { name, writeCheckpoint } }, md(metadata)),
+  reset: (name: string) => unary<ResetReq, ResetResp>((r, m, cb) => a.client.reset(r, m, cb), { options: { name, writeCheckpoint: false } }, md(metadata)),
+  restart: () => unary<Empty, Empty>((r, m, cb) => a.client.restartSubsystem(r, m, cb), {}, md(metadata)),
   state: (name: string, partition = "") =>
-    unary((r, m, cb) => a.client.state(r, m, cb), { options: { name, partition } }, md(metadata)),
+    unary<StateReq, StateResp>((r, m, cb) => a.client.state(r, m, cb), { options: { name, partition } }, md(metadata)),
   result: (name: string, partition = "") =>
-    unary((r, m, cb) => a.client.result(r, m, cb), { options: { name, partition } }, md(metadata)),
+    unary<ResultReq, ResultResp>((r, m, cb) => a.client.result(r, m, cb), { options: { name, partition } }, md(metadata)),
   statistics: (mode: StatisticsReq_Options["mode"]) =>
     new Promise<{ details: Array<StatisticsResp_Details>; error: grpc.ServiceError | undefined }>((resolve) => {
       const details: Array<StatisticsResp_Details> = []
@@ -236,7 +253,7 @@ describe("Projections service", () => {
   it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
     const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
     assert.strictEqual(error?.code, grpc.status.UNKNOWN)
-    const noOptions = await unary((r, m, cb) => a.client.create(r, m, cb), {}, new grpc.Metadata())
+    const noOptions = await unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {}, new grpc.Metadata())
     assert.strictEqual(noOptions.error?.code, grpc.status.UNKNOWN)
   })
 

@@ -257,15 +257,30 @@ export class ProjectionManager {
   private readonly store: Store
   private readonly options: ProjectionManagerOptions
   private readonly projections = new Map<string, ManagedProjection>()
-  private readonly unsubscribe: () => void
+  /** The store's `$all` listener, registered while the node holds projections. */
+  private unsubscribe: (() => void) | undefined
   private closed = false
 
   constructor(store: Store, options: ProjectionManagerOptions = {}) {
     this.store = store
     this.options = options
-    this.unsubscribe = store.onAppendAll(() => {
-      for (const p of this.projections.values()) this.schedule(p)
+  }
+
+  /** Adds a projection and listens to appends (the first time). */
+  private add(p: ManagedProjection): void {
+    this.projections.set(p.name, p)
+    this.unsubscribe ??= this.store.onAppendAll(() => {
+      for (const q of this.projections.values()) this.schedule(q)
     })
+  }
+
+  /** Removes a projection; with none left, stops listening. */
+  private remove(name: string): void {
+    this.projections.delete(name)
+    if (this.projections.size === 0 && this.unsubscribe !== undefined) {
+      this.unsubscribe()
+      this.unsubscribe = undefined
+    }
   }
 
   /** Every projection, in creation order. */
@@ -281,15 +296,15 @@ export class ProjectionManager {
   /** Reads the projections back from the registry and their definitions (a kept database), and starts the enabled ones. */
   load(): void {
     const names: Array<string> = []
-    for (const record of this.store.stream(REGISTRY_STREAM)?.events ?? []) {
+    for (const record of this.visible(REGISTRY_STREAM)) {
       const name = record.data.toString("utf8")
       const at = names.indexOf(name)
       if (record.eventType === "$ProjectionCreated" && at < 0) names.push(name)
       else if (record.eventType === "$ProjectionDeleted" && at >= 0) names.splice(at, 1)
     }
     for (const name of names) {
-      const definition = this.store.stream(streamsOf(name).definition)?.events
-      const last = definition?.[definition.length - 1]
+      const definition = this.visible(streamsOf(name).definition)
+      const last = definition[definition.length - 1]
       const d = last === undefined ? undefined : parseObject(last.data)
       if (d === undefined || typeof d["query"] !== "string") continue
       const mode: ProjectionMode = d["mode"] === "OneTime" ? "OneTime" : "Continuous"
@@ -310,30 +325,36 @@ export class ProjectionManager {
       p.epoch = typeof d["epoch"] === "number" ? d["epoch"] : -1
       p.version = typeof d["version"] === "number" ? d["version"] : 1
       p.checkpoint = this.readCheckpoint(p)
-      for (const r of this.store.stream(streamsOf(name).emitted)?.events ?? []) p.tracked.add(r.data.toString("utf8"))
-      this.projections.set(name, p)
+      for (const r of this.visible(streamsOf(name).emitted)) p.tracked.add(r.data.toString("utf8"))
+      this.add(p)
       if (p.enabled) this.start(p)
       else p.state = "Stopped"
     }
+  }
+
+  /** The events of a stream a read would see now (none when missing or deleted). */
+  private visible(stream: string): ReadonlyArray<EventRecord> {
+    const view = this.store.view(stream)
+    return view._tag === "Ok" ? view.entry.events.slice(view.first, view.last + 1) : []
   }
 
   /** The last checkpoint kept in the store, if any (and not a reset). */
   private readCheckpoint(p: ManagedProjection): Checkpoint | undefined {
     if (!p.checkpointsEnabled) return undefined
     const names = streamsOf(p.name)
-    const events = this.store.stream(names.checkpoint)?.events
-    const last = events?.[events.length - 1]
+    const events = this.visible(names.checkpoint)
+    const last = events[events.length - 1]
     if (last === undefined) return undefined
     const meta = parseObject(last.customMetadata)
     const position = typeof meta?.["$c"] === "number" ? meta["$c"] : -1
     if (position < 0) return undefined
     const states = new Map<string, string>()
     if (last.data.length > 0) states.set("", last.data.toString("utf8"))
-    for (const r of this.store.stream(names.partitions)?.events ?? []) {
+    for (const r of this.visible(names.partitions)) {
       const partition = r.data.toString("utf8")
       p.partitionsSeen.add(partition)
-      const cp = this.store.stream(names.partitionCheckpoint(partition))?.events
-      const lastCp = cp?.[cp.length - 1]
+      const cp = this.visible(names.partitionCheckpoint(partition))
+      const lastCp = cp[cp.length - 1]
       if (lastCp !== undefined) states.set(partition, lastCp.data.toString("utf8"))
     }
     return { position, states }
@@ -347,7 +368,7 @@ export class ProjectionManager {
     const max = this.options.maxProjections ?? DEFAULT_MAX_PROJECTIONS
     if (this.projections.size >= max) return { _tag: "TooMany", max }
     const p = new ManagedProjection(create)
-    this.projections.set(p.name, p)
+    this.add(p)
     this.register(p)
     this.start(p)
     return undefined
@@ -370,7 +391,7 @@ export class ProjectionManager {
         system
       })
       p.enabled = start
-      this.projections.set(p.name, p)
+      this.add(p)
       this.register(p)
       if (start) this.start(p)
       else p.state = "Stopped"
@@ -460,7 +481,7 @@ export class ProjectionManager {
     }
     this.stop(p, false)
     this.dispose(p)
-    this.projections.delete(name)
+    this.remove(name)
     const names = streamsOf(name)
     const remove = (stream: string) => {
       if (this.store.lastEventNumber(stream) >= 0 || this.store.stream(stream)?.pending !== undefined) {
@@ -534,7 +555,8 @@ export class ProjectionManager {
   close(): void {
     if (this.closed) return
     this.closed = true
-    this.unsubscribe()
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
     for (const p of this.projections.values()) {
       p.generation++
       this.dispose(p)
@@ -562,7 +584,10 @@ export class ProjectionManager {
     p.nextIndex = from < 0 ? 0 : this.store.indexAtOrAfter(from + 1)
     const compiled = p.system !== undefined
       ? Promise.resolve({ _tag: "Compiled" as const, engine: systemProcessor(p.system) })
-      : compileProjection(p.query, { emitEnabled: p.emitEnabled, timeLimitMs: this.options.timeLimitMs })
+      : compileProjection(p.query, {
+        emitEnabled: p.emitEnabled,
+        ...(this.options.timeLimitMs === undefined ? {} : { timeLimitMs: this.options.timeLimitMs })
+      })
     compiled.then(
       (outcome) => {
         if (p.generation !== generation || this.closed) {
