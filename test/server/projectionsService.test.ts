@@ -581,3 +581,92 @@ describe("Projections on a kept database", () => {
     }
   })
 })
+
+describe("System projections", () => {
+  const SYSTEM = ["$streams", "$stream_by_category", "$by_category", "$by_event_type", "$by_correlation_id"]
+
+  it("standardProjections: registered and running; $ce-, $et-, $category-, $streams and $bc- written asynchronously", async () => {
+    const node = await startEmbeddedNode({ insecure: true, standardProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const registry = await readStream(a.c, "$projections-$all")
+      assert.deepStrictEqual(registry.map((e) => e.type), ["$ProjectionsInitialized", ...SYSTEM.map(() => "$ProjectionCreated")])
+      assert.deepStrictEqual(registry.slice(1).map((e) => e.data), SYSTEM)
+      const definition = JSON.parse((await readStream(a.c, "$projections-$by_category"))[0]!.data)
+      assert.strictEqual(definition.query, "first\r\n-")
+      assert.match(definition.handlerType, /^native:/)
+      const all = (await p.statistics({ $case: "all", value: {} })).details
+      assert.deepStrictEqual(all.map((d) => [d.name, d.status, d.mode]), SYSTEM.map((n) => [n, "Running", "Continuous"]))
+
+      const cat = `shop${shortId()}`
+      const type = `Bought${shortId()}`
+      await appendOk(a.c.streams, `${cat}-1`, any, [
+        { type, data: {}, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) },
+        { type: "Other", data: {} }
+      ])
+      const wait = (stream: string, n: number) =>
+        until(`${stream} has ${n}`, async () => {
+          const es = await readStream(a.c, stream)
+          return es.length === n ? es : undefined
+        })
+      assert.deepStrictEqual((await wait(`$ce-${cat}`, 2)).map((e) => [e.type, e.data]), [["$>", `0@${cat}-1`], ["$>", `1@${cat}-1`]])
+      assert.deepStrictEqual((await wait(`$et-${type}`, 1)).map((e) => e.data), [`0@${cat}-1`])
+      assert.deepStrictEqual((await wait(`$category-${cat}`, 1)).map((e) => [e.type, e.data]), [["$@", `${cat}-1`]])
+      assert.deepStrictEqual((await wait(`$bc-corr-${cat}`, 1)).map((e) => e.data), [`0@${cat}-1`])
+      const streams = await until("$streams", async () => {
+        const es = await readStream(a.c, "$streams")
+        return es.some((e) => e.data === `0@${cat}-1`) ? es : undefined
+      })
+      assert.strictEqual(streams.filter((e) => e.data.endsWith(`@${cat}-1`)).length, 1)
+
+      // disabled, $by_category writes nothing more; enabled again, it catches up from its checkpoint
+      assert.isUndefined((await p.disable("$by_category")).error)
+      assert.strictEqual((await stats(p, "$by_category")).status, "Stopped")
+      await appendOk(a.c.streams, `${cat}-2`, any, [{ type, data: {} }])
+      await wait(`$et-${type}`, 2)
+      assert.strictEqual((await readStream(a.c, `$ce-${cat}`)).length, 2)
+      const running = (await p.delete("$by_category")).error
+      assert.strictEqual(running?.code, grpc.status.UNKNOWN)
+      assert.strictEqual(running?.details, "Envelope callback expected Updated, received OperationFailed instead")
+      await p.enable("$by_category")
+      assert.deepStrictEqual((await wait(`$ce-${cat}`, 3)).map((e) => e.data), [`0@${cat}-1`, `1@${cat}-1`, `0@${cat}-2`])
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
+  it("runProjections alone: the system projections exist stopped until enabled; without either, none exist", async () => {
+    const node = await startEmbeddedNode({ insecure: true, runProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const all = (await p.statistics({ $case: "all", value: {} })).details
+      assert.deepStrictEqual(all.map((d) => [d.name, d.status]), SYSTEM.map((n) => [n, "Stopped"]))
+      const cat = `idle${shortId()}`
+      await appendCounted(a.c, `${cat}-1`, 2)
+      // a user projection over the same events shows they have been appended and read
+      await p.createContinuous(`count-${cat}`, COUNT(cat))
+      await until("count 2", async () => ((await p.state(`count-${cat}`)).response?.state?.count === 2 ? true : undefined))
+      assert.deepStrictEqual(await readStream(a.c, `$ce-${cat}`), [])
+      await p.enable("$by_category")
+      await until("$ce- links", async () => ((await readStream(a.c, `$ce-${cat}`)).length === 2 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+    const plain = await startEmbeddedNode({ insecure: true })
+    const b: Api = { client: clientFor(plain), c: connect(plain) }
+    try {
+      assert.deepStrictEqual((await api(b).statistics({ $case: "all", value: {} })).details, [])
+      assert.deepStrictEqual(await readStream(b.c, "$projections-$all"), [])
+    } finally {
+      b.client.close()
+      b.c.close()
+      await plain.stop()
+    }
+  })
+})
