@@ -557,6 +557,9 @@ describe("Projections on a kept database", () => {
       await until("checkpoint", async () => ((await stats(p, name)).lastCheckpoint !== "" ? true : undefined))
       await until("stopped count 3", async () => ((await p.state(stopped)).response?.state?.count === 3 ? true : undefined))
       await p.disable(stopped)
+      // processed just before the stop: the idle checkpoint may still be waiting, the stop writes it
+      await appendCounted(a.c, `${cat}-1`, 2)
+      await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
     } finally {
       a.client.close()
       a.c.close()
@@ -570,7 +573,7 @@ describe("Projections on a kept database", () => {
       assert.notStrictEqual(s.lastCheckpoint, "")
       assert.strictEqual((await stats(p, stopped)).status, "Stopped")
       await appendCounted(a.c, `${cat}-1`, 2)
-      await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
+      await until("count 7", async () => ((await p.state(name)).response?.state?.count === 7 ? true : undefined))
       // resumed from the checkpoint: only the new events were processed after the restart
       assert.strictEqual((await stats(p, name)).eventsProcessedAfterRestart, 2n)
       assert.deepStrictEqual((await p.state(stopped)).response?.state, { count: 3 })

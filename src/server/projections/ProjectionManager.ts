@@ -131,6 +131,8 @@ const BATCH_MS = 5
 /** A checkpoint after this many handled events (the real node's CheckpointHandledThreshold). */
 const CHECKPOINT_HANDLED_THRESHOLD = 4000
 const DEFAULT_MAX_PROJECTIONS = 256
+/** A caught-up projection writes at most one checkpoint per this many ms. */
+const IDLE_CHECKPOINT_MS = 200
 
 const utf8 = (text: string) => Buffer.from(text, "utf8")
 
@@ -202,6 +204,9 @@ export class ManagedProjection {
   /** Handled events outside `$projections-` streams since the last checkpoint (an idle checkpoint needs one). */
   handledUserSinceCheckpoint = 0
   processingMs = 0
+  /** When the last checkpoint was written (ms since epoch), and the pending idle checkpoint's timer. */
+  lastCheckpointAt = 0
+  checkpointTimer: ReturnType<typeof setTimeout> | undefined
   /** Bumped whenever the runner is stopped: a stale compile or batch sees it and ends. */
   generation = 0
   scheduled = false
@@ -551,14 +556,23 @@ export class ProjectionManager {
     }
   }
 
-  /** Stops every runner and frees the engines. */
+  /** Stops every runner (a running one with unsaved progress checkpoints first) and frees the engines. */
   close(): void {
     if (this.closed) return
+    for (const p of this.projections.values()) {
+      try {
+        if (p.handledSinceCheckpoint > 0) this.stop(p, true)
+      } catch {
+        // the log failed: nothing more can be written
+      }
+    }
     this.closed = true
     this.unsubscribe?.()
     this.unsubscribe = undefined
     for (const p of this.projections.values()) {
       p.generation++
+      if (p.checkpointTimer !== undefined) clearTimeout(p.checkpointTimer)
+      p.checkpointTimer = undefined
       this.dispose(p)
     }
   }
@@ -676,7 +690,25 @@ export class ProjectionManager {
       p.generation++
       return
     }
-    if (p.checkpointsEnabled && p.handledUserSinceCheckpoint > 0) this.writeCheckpoint(p)
+    if (p.checkpointsEnabled && p.handledUserSinceCheckpoint > 0) this.idleCheckpoint(p)
+  }
+
+  /** Checkpoints a caught-up projection now, or once IDLE_CHECKPOINT_MS have passed since the last. */
+  private idleCheckpoint(p: ManagedProjection): void {
+    const wait = p.lastCheckpointAt + IDLE_CHECKPOINT_MS - Date.now()
+    if (wait <= 0) return this.writeCheckpoint(p)
+    if (p.checkpointTimer !== undefined) return
+    const generation = p.generation
+    p.checkpointTimer = setTimeout(() => {
+      p.checkpointTimer = undefined
+      if (p.generation !== generation || this.closed || p.state !== "Running" || p.handledUserSinceCheckpoint === 0) return
+      try {
+        this.writeCheckpoint(p)
+      } catch (error) {
+        this.fault(p, error instanceof Error ? error.message : String(error))
+      }
+    }, wait)
+    p.checkpointTimer.unref()
   }
 
   private fault(p: ManagedProjection, reason: string): void {
@@ -755,6 +787,7 @@ export class ProjectionManager {
     p.changedPartitions.clear()
     this.store.append(names.checkpoint, { _tag: "Any" }, [json("$ProjectionCheckpoint", engine.getState("") ?? "", tag)])
     p.checkpoint = { position: p.position, states }
+    p.lastCheckpointAt = Date.now()
     p.handledSinceCheckpoint = 0
     p.handledUserSinceCheckpoint = 0
   }
