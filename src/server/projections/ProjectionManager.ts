@@ -45,7 +45,7 @@ export type ProjectionMode = "Continuous" | "OneTime" | "Transient"
 export type ProjectionRunState = "Creating" | "Running" | "Stopped" | "Faulted" | "Completed"
 
 /**
- * The registry stream and its event types.
+ * The registry stream: `$ProjectionsInitialized`, `$ProjectionCreated` and `$ProjectionDeleted` (data: the name).
  *
  * @since 0.1.0
  * @category constants
