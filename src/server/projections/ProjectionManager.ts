@@ -744,7 +744,8 @@ export class ProjectionManager {
           return undefined
         }
       })()
-      const metadata = { ...own, ...checkpointTag, "$causedBy": record.eventId }
+      // the checkpoint tag first, as a real node writes it, then the event's own metadata
+      const metadata = Object.assign({ ...checkpointTag, ...own, "$causedBy": record.eventId }, checkpointTag)
       if (p.trackEmittedStreams && !p.tracked.has(write.streamId)) {
         p.tracked.add(write.streamId)
         this.store.append(names.emitted, { _tag: "Any" }, [text("$StreamTracked", write.streamId)])
