@@ -50,7 +50,15 @@ export const tour = (suffix: string) =>
     // Read a stream: lazily with backpressure, or into an array
     yield* Stream.runForEach(streams.read(order, { streamPosition: 1n, limit: 10 }), (e) =>
       Console.log(e.streamPosition, e.type, e.contentType))
-    const linked = yield* streams.get(`$et-${created}`, { backwards: true, resolveLinks: true })
+    // `$et-<type>` is written by a system projection, asynchronously as on a real node: poll it
+    const byType = streams.get(`$et-${created}`, { backwards: true, resolveLinks: true }).pipe(
+      Effect.catchTag("NotFound", () => Effect.succeed<ReadonlyArray<RecordedEvent>>([]))
+    )
+    let linked = yield* byType
+    for (let i = 0; i < 500 && linked.length === 0; i++) {
+      yield* Effect.sleep("10 millis")
+      linked = yield* byType
+    }
 
     // a recorded event equals the new event it was appended from (id, type, data, metadata, content type)
     const [recorded1, , recorded3] = yield* streams.get(order, { limit: 3 })

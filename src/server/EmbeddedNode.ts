@@ -28,7 +28,9 @@ import {
   PersistentSubscriptionsServiceDefinition
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
+import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
 import { PersistentGroups } from "./persistent/PersistentGroups.ts"
+import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
@@ -96,10 +98,19 @@ export interface EmbeddedNodeOptions {
    */
   readonly maxBufferedRequestBytes?: number | undefined
   /**
-   * Default false. Like a node started with `--run-projections=All --start-standard-projections`;
-   * writes `$et-<type>` and `$ce-<category>` link streams as events are appended.
+   * Default false. Like a node started with `--run-projections=All --start-standard-projections`:
+   * the system projections (`$by_category`, `$by_event_type`, `$stream_by_category`, `$streams`,
+   * `$by_correlation_id`) are created and run, writing the `$ce-`, `$et-`, `$category-`,
+   * `$streams` and `$bc-` streams asynchronously, as a real node's do.
    */
   readonly standardProjections?: boolean | undefined
+  /**
+   * Default false. Like `--run-projections=All` without `--start-standard-projections`: the system
+   * projections exist but are stopped until enabled (`standardProjections` starts them).
+   */
+  readonly runProjections?: boolean | undefined
+  /** Most projections the node holds at once (each runs in its own sandbox); default 256. */
+  readonly maxProjections?: number | undefined
 }
 
 /**
@@ -194,7 +205,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
   const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
-  const store = new Store({ standardProjections: options.standardProjections, log })
+  const store = new Store({ log })
   const auth = new Auth(store, insecure)
   if (store.fresh) {
     // a fresh database: the default users' streams, as a real node writes them on becoming leader
@@ -203,6 +214,14 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
   } else {
     auth.loadUsers()
+  }
+  // the projection subsystem: projections created through the Projections service (read back
+  // from their registry and definitions on a kept database)
+  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  if (!store.fresh) projections.load()
+  // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
+  if (options.standardProjections === true || options.runProjections === true) {
+    projections.createSystemProjections(options.standardProjections === true)
   }
   await store.sync()
 
@@ -232,6 +251,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const services: ReadonlyArray<ServiceDefinition> = [
     StreamsServiceDefinition,
     PersistentSubscriptionsServiceDefinition,
+    ProjectionsServiceDefinition,
     GossipService,
     ServerFeaturesService
   ]
@@ -255,6 +275,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     PersistentSubscriptionsServiceDefinition,
     makePersistentSubscriptionsHandler({ store, auth, groups: new PersistentGroups(store) })
   )
+  server.addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
   server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
   server.addService(
     ServerFeaturesService,
@@ -265,6 +286,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   try {
     boundPort = await server.listen(host, boundPort, secure)
   } catch (e) {
+    projections.close()
     await store.close()
     throw e
   }
@@ -275,7 +297,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     // end open reads and subscriptions so a graceful shutdown can complete
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
-    stopping = server.shutdown(1000).finally(() => store.close())
+    stopping = server.shutdown(1000).finally(() => {
+      projections.close()
+      return store.close()
+    })
     return stopping
   }
 

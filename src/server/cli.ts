@@ -19,6 +19,7 @@
 import { startEmbeddedNode } from "./EmbeddedNode.ts"
 
 const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]" +
+  " [--run-projections all|system|none] [--start-standard-projections]" +
   " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]" +
   " [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]"
 
@@ -34,6 +35,7 @@ const parse = (argv: ReadonlyArray<string>) => {
   let insecure = false
   let readFraming: "message" | "coalesced" = "message"
   let standardProjections = false
+  let runProjections = false
   let maxConnections: number | undefined
   let idleTimeoutMs: number | undefined
   let maxAppendSize: number | undefined
@@ -70,8 +72,15 @@ const parse = (argv: ReadonlyArray<string>) => {
         break
       }
       case "--standard-projections":
+      case "--start-standard-projections":
         standardProjections = inline === undefined ? true : inline !== "false"
         break
+      case "--run-projections": {
+        const v = value().toLowerCase()
+        if (v !== "all" && v !== "system" && v !== "none") throw new Error(`invalid --run-projections ${v}`)
+        runProjections = v !== "none"
+        break
+      }
       case "--max-connections":
         maxConnections = count(flag, value(), 1)
         break
@@ -115,7 +124,7 @@ const parse = (argv: ReadonlyArray<string>) => {
   const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
   const dbFlushDelayMs = Number.isFinite(delay) && delay > 0 ? delay : undefined
   return {
-    port, host, insecure, readFraming, standardProjections, maxConnections, idleTimeoutMs, maxAppendSize,
+    port, host, insecure, readFraming, standardProjections, runProjections, maxConnections, idleTimeoutMs, maxAppendSize,
     maxReceiveMessageSize, db, advertiseHost, advertisePort, version, dbFlushDelayMs }
 }
 

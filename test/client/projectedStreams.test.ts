@@ -26,7 +26,17 @@ layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTe
           mine.push(events[0]!.id, events[2]!.id)
           yield* streams.append(stream, events, { currentVersion: "no_stream" })
         }
-        const projected = yield* streams.get(`$et-${type}`, { resolveLinks: true })
+        // the system projection runs asynchronously, as a real node's: wait for its links
+        const deadline = Date.now() + 10_000
+        let projected = yield* streams.get(`$et-${type}`, { resolveLinks: true }).pipe(
+          Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>))
+        )
+        while (projected.length < mine.length && Date.now() < deadline) {
+          yield* Effect.sleep("10 millis")
+          projected = yield* streams.get(`$et-${type}`, { resolveLinks: true }).pipe(
+            Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>))
+          )
+        }
         const all = yield* collect(streams.readAll({ filterInclude: [type] }))
         assert.deepStrictEqual(projected.map((e) => e.id), mine)
         assert.deepStrictEqual(all.map((e) => e.id), mine)

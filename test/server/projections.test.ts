@@ -1,6 +1,7 @@
 /**
  * Standard projections of the embedded node (`standardProjections: true`): `$et-<type>` and
- * `$ce-<category>` link streams, read over real gRPC with the effect-esdb client.
+ * `$ce-<category>` link streams, read over real gRPC with the effect-esdb client. The system
+ * projections run asynchronously, as a real node's: each check polls until the links are there.
  */
 import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -9,6 +10,18 @@ import { nodeWithClient } from "../client/_support.ts"
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8")
 const ev = (type: string) => new NewEvent({ type, data: "{}" })
+
+/** Reads a stream (a missing one as empty) until `ok` holds of its events, for up to 10 s. */
+const poll = <A, E, R>(what: string, read: Effect.Effect<ReadonlyArray<A>, E, R>, ok: (events: ReadonlyArray<A>) => boolean) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const events = yield* read
+      if (ok(events)) return events
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
+      yield* Effect.sleep("10 millis")
+    }
+  })
 
 describe("standard projections", () => {
   layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
@@ -23,7 +36,11 @@ describe("standard projections", () => {
           yield* streams.append("order-2", o2, { currentVersion: "no_stream" })
           yield* streams.append("order-1", ev("B"), { currentVersion: 2n })
 
-          const links = yield* streams.get("$et-A")
+          const get = (stream: string) =>
+            streams.get(stream).pipe(Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>)))
+          const links = yield* poll("$et-A", get("$et-A"), (es) => es.length === 3)
+          yield* poll("$et-B", get("$et-B"), (es) => es.length === 3)
+          yield* poll("$ce-order", get("$ce-order"), (es) => es.length === 6)
           assert.deepStrictEqual(links.map((e) => text(e.data)), ["0@order-1", "2@order-1", "1@order-2"])
           for (const link of links) {
             assert.strictEqual(link.type, "$>")
@@ -54,11 +71,17 @@ describe("standard projections", () => {
           yield* streams.append("nocategory", ev("Solo"), { currentVersion: "no_stream" })
           yield* streams.append("$sys-x", ev("Sys"), { currentVersion: "no_stream" })
           yield* streams.append("thing-1", ev("$internal"), { currentVersion: "no_stream" })
+          // a last event: once both projections linked it, they have seen the ones above
+          yield* streams.append("thing-2", ev("Last"), { currentVersion: "no_stream" })
+          const get = (stream: string) =>
+            streams.get(stream).pipe(Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>)))
+          yield* poll("$et-Last", get("$et-Last"), (es) => es.length === 1)
+          yield* poll("$ce-thing", get("$ce-thing"), (es) => es.length === 2)
           assert.deepStrictEqual((yield* streams.get("$et-Solo")).map((e) => text(e.data)), ["0@nocategory"])
           assert.strictEqual((yield* Effect.flip(streams.get("$et-Sys")))._tag, "NotFound")
           assert.strictEqual((yield* Effect.flip(streams.get("$ce-$sys")))._tag, "NotFound")
           assert.strictEqual((yield* Effect.flip(streams.get("$et-$internal")))._tag, "NotFound")
-          assert.deepStrictEqual((yield* streams.get("$ce-thing")).map((e) => text(e.data)), ["0@thing-1"])
+          assert.deepStrictEqual((yield* streams.get("$ce-thing")).map((e) => text(e.data)), ["0@thing-1", "0@thing-2"])
         }))
     }
   )

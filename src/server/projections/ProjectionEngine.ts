@@ -11,8 +11,8 @@
  * or the memory limit faults the engine with a reason, and every later call answers the same
  * fault.
  *
- * Not wired yet (see README.md beside this file): reading `$all`, checkpoints, writing results and
- * emitted events to the store, the gRPC Projections service.
+ * Driven by ProjectionManager.ts (reading `$all`, checkpoints, writing results and emitted events
+ * to the store), itself served by the gRPC Projections service (see README.md beside this file).
  *
  * @since 0.1.0
  */

@@ -5,7 +5,7 @@
  * idempotency by event id and change notification for subscriptions.
  *
  * One writer: every record enters the log through `Store.writeRecord` (appends, deletes, system
- * events, projection links), in the order the node decides them; the pluggable {@link Log}
+ * events, what projections write), in the order the node decides them; the pluggable {@link Log}
  * (Log.ts: in memory, or FileLog.ts for `--db`) receives them in that order, and a write is
  * acknowledged only after `whenDurable` reports it durable. With a file log a write is readable
  * only once durable; until then it is pending in its stream entry, where the writer still sees it. Later subsystems (persistent
@@ -15,7 +15,6 @@
  *
  * @since 0.1.0
  */
-import { standardProjectionLinks } from "../StandardProjections.ts"
 import { newUuid } from "../Uuid.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
@@ -296,8 +295,6 @@ export type StoreListener = () => void
  * @category models
  */
 export interface StoreOptions {
-  /** Write `$et-<type>` / `$ce-<category>` links after each append (see StandardProjections.ts); default false. */
-  readonly standardProjections?: boolean | undefined
   /** Where records go; default {@link memoryLog} (nothing kept). Its recovered records are replayed. */
   readonly log?: Log | undefined
 }
@@ -317,7 +314,6 @@ export class Store {
   private readonly allListeners = new Set<StoreListener>()
   private readonly streamListeners = new Map<string, Set<StoreListener>>()
   private lastTicks = 0
-  private readonly standardProjections: boolean
   private readonly storage: Log
   private readonly persistent: boolean
   /** Frames of the write in progress, sealed and handed to the log as one commit. */
@@ -328,7 +324,6 @@ export class Store {
   readonly fresh: boolean
 
   constructor(options: StoreOptions = {}) {
-    this.standardProjections = options.standardProjections === true
     this.storage = options.log ?? memoryLog()
     this.persistent = this.storage.persistent
     // The chunk header and the epoch record come first: the first event is well above 0.
@@ -816,11 +811,7 @@ export class Store {
     const baseName = isMetastream(name) ? name.slice(2) : undefined
     const undeleteBase = baseName !== undefined && events.length > 0 && this.decidedSoftDeleted(baseName)
     let lastRecord: EventRecord | undefined
-    const written: Array<EventRecord> = []
-    for (const event of events) {
-      lastRecord = this.writeRecord(entry, event, false)
-      written.push(lastRecord)
-    }
+    for (const event of events) lastRecord = this.writeRecord(entry, event, false)
     if (lastRecord === undefined) {
       // an empty write: a commit record without events
       const position = this.nextPosition
@@ -840,20 +831,8 @@ export class Store {
       if (undeleteBase) this.softUndelete(baseName, this.decidedLast(this.streams.get(baseName)) + 1)
       touched.push(baseName)
     }
-    if (this.standardProjections) this.writeProjectionLinks(written, touched)
     this.commit(touched)
     return { _tag: "Success", currentRevision: lastRecord.eventNumber, position: lastRecord.position }
-  }
-
-  /** `$by_event_type` / `$by_category`: links to the new events, written right after them. */
-  private writeProjectionLinks(records: ReadonlyArray<EventRecord>, touched: Array<string>): void {
-    for (const record of records) {
-      for (const link of standardProjectionLinks(record)) {
-        if (this.decidedTombstoned(link.stream)) continue
-        this.writeRecord(this.entryFor(link.stream), link.event, false)
-        if (!touched.includes(link.stream)) touched.push(link.stream)
-      }
-    }
   }
 
   /** Rewrites the raw metadata of `name` with `$tb = truncateBefore` (StorageWriterService.SoftUndeleteStream). */

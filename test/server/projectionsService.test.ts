@@ -1,0 +1,675 @@
+/**
+ * The node's Projections service over real gRPC (generated client): projections created through it
+ * run asynchronously over `$all`, write their results, partitions, checkpoints, emitted streams and
+ * definitions to the streams PROTOCOL.md §5 names, and answer every call with a real node's
+ * statuses and texts. Waits poll the node (never a blind sleep), bounded by a deadline.
+ */
+import * as grpc from "@grpc/grpc-js"
+import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import {
+  type CreateReq,
+  type CreateResp,
+  type DeleteReq,
+  type DeleteResp,
+  type DisableReq,
+  type DisableResp,
+  type EnableReq,
+  type EnableResp,
+  ProjectionsClient,
+  type ResetReq,
+  type ResetResp,
+  type ResultReq,
+  type ResultResp,
+  type StateReq,
+  type StateResp,
+  type StatisticsReq_Options,
+  type StatisticsResp_Details,
+  type UpdateReq,
+  type UpdateResp
+} from "../../src/generated/projections.ts"
+import type { Empty } from "../../src/generated/shared.ts"
+import type { SupportedMethods } from "../../src/generated/serverfeatures.ts"
+import type { ReadResp } from "../../src/generated/streams.ts"
+import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import {
+  any,
+  appendOk,
+  basicAuth,
+  type Clients,
+  connect,
+  eventTypeOf,
+  events,
+  readAll,
+  readOptions,
+  streamOption,
+  unary
+} from "./helpers.ts"
+
+const shortId = () => Math.random().toString(36).slice(2, 10)
+
+const clientFor = (node: RunningNode) => {
+  const address = node.insecure ? `${node.host}:${node.port}` : `localhost:${node.port}`
+  const creds = node.insecure
+    ? grpc.credentials.createInsecure()
+    : grpc.credentials.createSsl(readFileSync(node.caFile!))
+  return new ProjectionsClient(address, creds)
+}
+
+interface Api {
+  readonly client: ProjectionsClient
+  readonly c: Clients
+}
+
+const md = (metadata?: grpc.Metadata) => metadata ?? new grpc.Metadata()
+
+const api = (a: Api, metadata?: grpc.Metadata) => ({
+  createContinuous: (name: string, query: string, emitEnabled = false, trackEmittedStreams = false) =>
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
+      options: { mode: { $case: "continuous", value: { name, emitEnabled, trackEmittedStreams } }, query, engineVersion: 1, properties: [] }
+    }, md(metadata)),
+  createOneTime: (query: string) =>
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
+      options: { mode: { $case: "oneTime", value: {} }, query, engineVersion: 1, properties: [] }
+    }, md(metadata)),
+  createTransient: (name: string, query: string) =>
+    unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {
+      options: { mode: { $case: "transient", value: { name } }, query, engineVersion: 1, properties: [] }
+    }, md(metadata)),
+  update: (name: string, query: string, emitEnabled?: boolean) =>
+    unary<UpdateReq, UpdateResp>((r, m, cb) => a.client.update(r, m, cb), {
+      options: {
+        name,
+        query,
+        emitOption: emitEnabled === undefined ? { $case: "noEmitOptions", value: {} } : { $case: "emitEnabled", value: emitEnabled },
+        properties: []
+      }
+    }, md(metadata)),
+  delete: (name: string, o: { emitted?: boolean; state?: boolean; checkpoint?: boolean } = {}) =>
+    unary<DeleteReq, DeleteResp>((r, m, cb) => a.client.delete(r, m, cb), {
+      options: {
+        name,
+        deleteEmittedStreams: o.emitted ?? false,
+        deleteStateStream: o.state ?? false,
+        deleteCheckpointStream: o.checkpoint ?? false
+      }
+    }, md(metadata)),
+  enable: (name: string) => unary<EnableReq, EnableResp>((r, m, cb) => a.client.enable(r, m, cb), { options: { name } }, md(metadata)),
+  disable: (name: string, writeCheckpoint = true) =>
+    unary<DisableReq, DisableResp>((r, m, cb) => a.client.disable(r, m, cb), { options: { name, writeCheckpoint } }, md(metadata)),
+  reset: (name: string) => unary<ResetReq, ResetResp>((r, m, cb) => a.client.reset(r, m, cb), { options: { name, writeCheckpoint: false } }, md(metadata)),
+  restart: () => unary<Empty, Empty>((r, m, cb) => a.client.restartSubsystem(r, m, cb), {}, md(metadata)),
+  state: (name: string, partition = "") =>
+    unary<StateReq, StateResp>((r, m, cb) => a.client.state(r, m, cb), { options: { name, partition } }, md(metadata)),
+  result: (name: string, partition = "") =>
+    unary<ResultReq, ResultResp>((r, m, cb) => a.client.result(r, m, cb), { options: { name, partition } }, md(metadata)),
+  statistics: (mode: StatisticsReq_Options["mode"]) =>
+    new Promise<{ details: Array<StatisticsResp_Details>; error: grpc.ServiceError | undefined }>((resolve) => {
+      const details: Array<StatisticsResp_Details> = []
+      const call = a.client.statistics({ options: { mode } }, md(metadata))
+      call.on("data", (m: { details?: StatisticsResp_Details }) => m.details && details.push(m.details))
+      call.on("error", (error: grpc.ServiceError) => resolve({ details, error }))
+      call.on("end", () => resolve({ details, error: undefined }))
+    })
+})
+
+type Calls = ReturnType<typeof api>
+
+const stats = async (p: Calls, name: string): Promise<StatisticsResp_Details> => {
+  const { details, error } = await p.statistics({ $case: "name", value: name })
+  if (error !== undefined) throw error
+  return details[0]!
+}
+
+/** Polls until `check` returns a value other than undefined (or throws after 10 s). */
+const until = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs = 10_000): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const value = await check()
+      if (value !== undefined) return value
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+const readStream = async (c: Clients, stream: string): Promise<Array<{ type: string; data: string; metadata: string }>> => {
+  const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+  if (error !== undefined) {
+    if (error.code === grpc.status.NOT_FOUND) return []
+    throw error
+  }
+  const found = messages.some((m: ReadResp) => m.content?.$case === "streamNotFound")
+  if (found) return []
+  return events(messages).map((e) => ({
+    type: eventTypeOf(e.event) ?? "",
+    data: Buffer.from(e.event!.data).toString("utf8"),
+    metadata: Buffer.from(e.event!.customMetadata).toString("utf8")
+  }))
+}
+
+const COUNT = (category: string) => `fromCategory('${category}')
+  .when({ $init: function() { return { count: 0 } }, Counted: function(s, e) { s.count++; return s } })
+  .outputState()`
+
+const appendCounted = (c: Clients, stream: string, n: number, type = "Counted") =>
+  appendOk(c.streams, stream, any, Array.from({ length: n }, () => ({ type, data: { n: 1 } })))
+
+describe("Projections service", () => {
+  let node: RunningNode
+  let a: Api
+  let p: Calls
+  beforeAll(async () => {
+    node = await startEmbeddedNode({ insecure: true })
+    a = { client: clientFor(node), c: connect(node) }
+    p = api(a)
+  })
+  afterAll(async () => {
+    a.client.close()
+    a.c.close()
+    await node.stop()
+  })
+
+  it("a continuous projection counts asynchronously, follows appends and writes its result, definition and registry", async () => {
+    const cat = `cnt${shortId()}`
+    const name = `count-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 3)
+    assert.isUndefined((await p.createContinuous(name, COUNT(cat))).error)
+    await until("count 3", async () => ((await p.state(name)).response?.state?.count === 3 ? true : undefined))
+    await appendCounted(a.c, `${cat}-2`, 2)
+    await appendCounted(a.c, `other${shortId()}-1`, 4)
+    await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
+    assert.deepStrictEqual((await p.result(name)).response?.result, { count: 5 })
+
+    const s = await stats(p, name)
+    assert.strictEqual(s.status, "Running")
+    assert.strictEqual(s.mode, "Continuous")
+    assert.strictEqual(s.name, name)
+    assert.strictEqual(s.effectiveName, name)
+    assert.strictEqual(s.eventsProcessedAfterRestart, 5n)
+    assert.match(s.position, /^C:\d+\/P:\d+$/)
+
+    const results = await readStream(a.c, `$projections-${name}-result`)
+    assert.isTrue(results.length >= 1)
+    assert.isTrue(results.every((r) => r.type === "Result"))
+    assert.deepStrictEqual(JSON.parse(results[results.length - 1]!.data), { count: 5 })
+
+    const definition = await readStream(a.c, `$projections-${name}`)
+    assert.strictEqual(definition[0]?.type, "$ProjectionUpdated")
+    const d = JSON.parse(definition[0]!.data)
+    assert.strictEqual(d.query, COUNT(cat))
+    assert.strictEqual(d.mode, "Continuous")
+    assert.strictEqual(d.enabled, true)
+
+    const registry = await readStream(a.c, "$projections-$all")
+    assert.strictEqual(registry[0]?.type, "$ProjectionsInitialized")
+    assert.isTrue(registry.some((r) => r.type === "$ProjectionCreated" && r.data === name))
+
+    // caught up: a checkpoint holds the state
+    const checkpoints = await until("a checkpoint", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).count === 5 ? cps : undefined
+    })
+    assert.strictEqual(checkpoints[0]!.type, "$ProjectionCheckpoint")
+    assert.isNumber(JSON.parse(checkpoints[checkpoints.length - 1]!.metadata)["$c"])
+  })
+
+  it("duplicate names get the released node's UNKNOWN answer; unknown names NOT_FOUND everywhere", async () => {
+    const name = `dup-${shortId()}`
+    assert.isUndefined((await p.createContinuous(name, COUNT("dup"))).error)
+    const dup = (await p.createContinuous(name, COUNT("dup"))).error
+    assert.strictEqual(dup?.code, grpc.status.UNKNOWN)
+    assert.strictEqual(dup?.details, "Envelope callback expected Updated, received Conflict instead")
+
+    const missing = `missing-${shortId()}`
+    const notFound = `Projection '${missing}' not found`
+    for (
+      const call of [
+        () => p.update(missing, COUNT("x")),
+        () => p.delete(missing),
+        () => p.enable(missing),
+        () => p.disable(missing),
+        () => p.disable(missing, false),
+        () => p.reset(missing),
+        () => p.state(missing),
+        () => p.result(missing)
+      ]
+    ) {
+      const { error } = await call()
+      assert.strictEqual(error?.code, grpc.status.NOT_FOUND)
+      assert.strictEqual(error?.details, notFound)
+    }
+    const { error } = await p.statistics({ $case: "name", value: missing })
+    assert.strictEqual(error?.code, grpc.status.NOT_FOUND)
+    assert.strictEqual(error?.details, notFound)
+  })
+
+  it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
+    const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
+    assert.strictEqual(error?.code, grpc.status.UNKNOWN)
+    const noOptions = await unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {}, new grpc.Metadata())
+    assert.strictEqual(noOptions.error?.code, grpc.status.UNKNOWN)
+  })
+
+  it("delete needs a stopped projection; disable writes a checkpoint; delete removes the streams asked for", async () => {
+    const cat = `del${shortId()}`
+    const name = `del-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, COUNT(cat))
+    await until("count 2", async () => ((await p.state(name)).response?.state?.count === 2 ? true : undefined))
+    const running = (await p.delete(name)).error
+    assert.strictEqual(running?.code, grpc.status.UNKNOWN)
+    assert.strictEqual(running?.details, "Envelope callback expected Updated, received OperationFailed instead")
+
+    const before = (await readStream(a.c, `$projections-${name}-checkpoint`)).length
+    assert.isUndefined((await p.disable(name)).error)
+    const s = await stats(p, name)
+    assert.strictEqual(s.status, "Stopped")
+    assert.notStrictEqual(s.lastCheckpoint, "")
+    assert.strictEqual((await readStream(a.c, `$projections-${name}-checkpoint`)).length, before + 1)
+
+    // stopped: appends are not processed; the state is still answered
+    await appendCounted(a.c, `${cat}-1`, 1)
+    assert.deepStrictEqual((await p.state(name)).response?.state, { count: 2 })
+
+    assert.isUndefined((await p.delete(name, { state: true, checkpoint: true })).error)
+    assert.strictEqual((await p.state(name)).error?.code, grpc.status.NOT_FOUND)
+    assert.deepStrictEqual(await readStream(a.c, `$projections-${name}-checkpoint`), [])
+    assert.deepStrictEqual(await readStream(a.c, `$projections-${name}-result`), [])
+    const registry = await readStream(a.c, "$projections-$all")
+    assert.isTrue(registry.some((r) => r.type === "$ProjectionDeleted" && r.data === name))
+  })
+
+  it("enable after disable continues from the checkpoint; abort then enable; reset starts over in a new epoch", async () => {
+    const cat = `en${shortId()}`
+    const name = `en-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, COUNT(cat))
+    await until("count 2", async () => ((await p.state(name)).response?.state?.count === 2 ? true : undefined))
+    await p.disable(name)
+    await appendCounted(a.c, `${cat}-1`, 3)
+    assert.isUndefined((await p.enable(name)).error)
+    await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
+    assert.strictEqual((await stats(p, name)).status, "Running")
+
+    // abort: no checkpoint, stopped
+    await until("checkpoint at 5", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).count === 5 ? true : undefined
+    })
+    const cps = (await readStream(a.c, `$projections-${name}-checkpoint`)).length
+    assert.isUndefined((await p.disable(name, false)).error)
+    assert.strictEqual((await stats(p, name)).status, "Stopped")
+    assert.strictEqual((await readStream(a.c, `$projections-${name}-checkpoint`)).length, cps)
+    await p.enable(name)
+    await until("count 5 again", async () =>
+      (await stats(p, name)).status === "Running" && (await p.state(name)).response?.state?.count === 5 ? true : undefined)
+
+    const epochBefore = (await stats(p, name)).epoch
+    assert.isUndefined((await p.reset(name)).error)
+    await until("count 5 after reset", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
+    const after = await stats(p, name)
+    assert.notStrictEqual(after.epoch, epochBefore)
+    assert.strictEqual(after.eventsProcessedAfterRestart, 5n)
+  })
+
+  it("update changes the query; restart subsystem keeps the projections running", async () => {
+    const cat = `up${shortId()}`
+    const name = `up-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, COUNT(cat))
+    await until("count 2", async () => ((await p.state(name)).response?.state?.count === 2 ? true : undefined))
+    const versionBefore = (await stats(p, name)).version
+    const doubled = COUNT(cat).replace("s.count++", "s.count += 2")
+    assert.isUndefined((await p.update(name, doubled)).error)
+    await appendCounted(a.c, `${cat}-1`, 1)
+    await until("count 4", async () => ((await p.state(name)).response?.state?.count === 4 ? true : undefined))
+    assert.strictEqual((await stats(p, name)).version, versionBefore + 1n)
+    const definition = await readStream(a.c, `$projections-${name}`)
+    assert.strictEqual(JSON.parse(definition[definition.length - 1]!.data).query, doubled)
+
+    assert.isUndefined((await p.restart()).error)
+    await appendCounted(a.c, `${cat}-1`, 1)
+    await until("count 6", async () => ((await p.state(name)).response?.state?.count === 6 ? true : undefined))
+  })
+
+  it("a throwing handler faults its projection only, with its message; an endless loop faults by the time limit", async () => {
+    const cat = `f${shortId()}`
+    const bad = `bad-${cat}`
+    const loop = `loop-${cat}`
+    const good = `good-${cat}`
+    await p.createContinuous(bad, `fromCategory('${cat}').when({ Counted: function(s, e) { throw new Error("boom " + e.sequenceNumber) } })`)
+    await p.createContinuous(loop, `fromCategory('${cat}').when({ Counted: function(s, e) { for (;;) {} } })`)
+    await p.createContinuous(good, COUNT(cat))
+    await appendCounted(a.c, `${cat}-1`, 2)
+    const faulted = await until("faulted", async () => {
+      const s = await stats(p, bad)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.strictEqual(faulted.status, "Faulted (Enabled)")
+    assert.include(faulted.stateReason, "boom 0")
+    const looped = await until("loop faulted", async () => {
+      const s = await stats(p, loop)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.include(looped.stateReason, "took too long")
+    await until("good count 2", async () => ((await p.state(good)).response?.state?.count === 2 ? true : undefined))
+    assert.strictEqual((await stats(p, good)).status, "Running")
+    // a faulted projection can be deleted; a compile error faults too
+    await p.disable(bad)
+    assert.strictEqual((await stats(p, bad)).status, "Faulted")
+    assert.isUndefined((await p.delete(bad)).error)
+    const broken = `broken-${cat}`
+    await p.createContinuous(broken, "fromCategory(")
+    await until("compile fault", async () => ((await stats(p, broken)).status === "Faulted (Enabled)" ? true : undefined))
+  })
+
+  it("partitionBy: State and Result by partition, partition result streams and -partitions", async () => {
+    const cat = `pt${shortId()}`
+    const name = `pt-${cat}`
+    const query = `fromCategory('${cat}')
+      .partitionBy(function(e) { return e.body.who })
+      .when({ $init: function() { return { n: 0 } }, Counted: function(s, e) { s.n++; return s } })
+      .outputState()`
+    await appendOk(a.c.streams, `${cat}-1`, any, [
+      { type: "Counted", data: { who: "ann" } },
+      { type: "Counted", data: { who: "bob" } },
+      { type: "Counted", data: { who: "ann" } }
+    ])
+    await p.createContinuous(name, query)
+    await until("ann 2", async () => ((await p.state(name, "ann")).response?.state?.n === 2 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, "bob")).response?.state, { n: 1 })
+    assert.deepStrictEqual((await p.result(name, "ann")).response?.result, { n: 2 })
+    assert.deepStrictEqual((await p.state(name, "nobody")).response?.state, {})
+    const partitions = await readStream(a.c, `$projections-${name}-partitions`)
+    assert.deepStrictEqual(partitions.map((e) => [e.type, e.data]), [["$partition", "ann"], ["$partition", "bob"]])
+    const annResults = await readStream(a.c, `$projections-${name}-ann-result`)
+    assert.deepStrictEqual(JSON.parse(annResults[annResults.length - 1]!.data), { n: 2 })
+  })
+
+  it("emit and linkTo with emitEnabled and trackEmittedStreams; delete removes the emitted streams", async () => {
+    const cat = `em${shortId()}`
+    const name = `em-${cat}`
+    const out = `out${shortId()}`
+    const query = `fromCategory('${cat}').when({ Counted: function(s, e) {
+      emit('${out}-copies', 'Copied', { from: e.streamId });
+      linkTo('${out}-links', e);
+    } })`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, query, true, true)
+    const copies = await until("2 copies", async () => {
+      const es = await readStream(a.c, `${out}-copies`)
+      return es.length === 2 ? es : undefined
+    })
+    assert.deepStrictEqual(copies.map((e) => [e.type, JSON.parse(e.data).from]), [["Copied", `${cat}-1`], ["Copied", `${cat}-1`]])
+    assert.isString(JSON.parse(copies[0]!.metadata)["$causedBy"])
+    const links = await until("2 links", async () => {
+      const es = await readStream(a.c, `${out}-links`)
+      return es.length === 2 ? es : undefined
+    })
+    assert.deepStrictEqual(links.map((e) => [e.type, e.data]), [["$>", `0@${cat}-1`], ["$>", `1@${cat}-1`]])
+    const tracked = await readStream(a.c, `$projections-${name}-emittedstreams`)
+    assert.deepStrictEqual(tracked.map((e) => [e.type, e.data]).sort(), [["$StreamTracked", `${out}-copies`], ["$StreamTracked", `${out}-links`]])
+
+    // without emitEnabled, emitting faults the projection with the real message
+    const noEmit = `noemit-${cat}`
+    await p.createContinuous(noEmit, query)
+    const s = await until("emit fault", async () => {
+      const st = await stats(p, noEmit)
+      return st.status.startsWith("Faulted") ? st : undefined
+    })
+    assert.strictEqual(s.stateReason, "'emit' is not allowed by the projection/configuration/mode")
+
+    await p.disable(name)
+    assert.isUndefined((await p.delete(name, { emitted: true })).error)
+    assert.deepStrictEqual(await readStream(a.c, `${out}-copies`), [])
+    assert.deepStrictEqual(await readStream(a.c, `${out}-links`), [])
+  })
+
+  it("one-time projections get a GUID name and complete; transient ones run; statistics by mode", async () => {
+    const cat = `ot${shortId()}`
+    await appendCounted(a.c, `${cat}-1`, 3)
+    assert.isUndefined((await p.createOneTime(COUNT(cat))).error)
+    const oneTime = await until("completed", async () => {
+      const { details } = await p.statistics({ $case: "oneTime", value: {} })
+      return details.find((d) => d.status === "Completed")
+    })
+    assert.match(oneTime.name, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    assert.strictEqual(oneTime.mode, "OneTime")
+    assert.deepStrictEqual((await p.state(oneTime.name)).response?.state, { count: 3 })
+    assert.strictEqual(oneTime.progress, 100)
+
+    const transient = `tr-${cat}`
+    assert.isUndefined((await p.createTransient(transient, COUNT(cat))).error)
+    await until("transient 3", async () => ((await p.state(transient)).response?.state?.count === 3 ? true : undefined))
+    assert.strictEqual((await stats(p, transient)).mode, "Transient")
+    assert.deepStrictEqual(await readStream(a.c, `$projections-${transient}`), [])
+
+    const continuous = (await p.statistics({ $case: "continuous", value: {} })).details
+    assert.isTrue(continuous.length > 0 && continuous.every((d) => d.mode === "Continuous"))
+    const all = (await p.statistics({ $case: "all", value: {} })).details
+    assert.isTrue(all.some((d) => d.mode === "Transient") && all.some((d) => d.mode === "OneTime"))
+  })
+
+  it("ServerFeatures lists every Projections method, Create with track_emitted_streams", async () => {
+    const methods = await new Promise<SupportedMethods>((resolve, reject) =>
+      a.c.features.getSupportedMethods({}, (error, value) => (error ? reject(error) : resolve(value)))
+    )
+    const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.projections.projections")
+    assert.deepStrictEqual(
+      listed.map((m) => m.methodName).sort(),
+      ["create", "delete", "disable", "enable", "reset", "restartsubsystem", "result", "state", "statistics", "update"]
+    )
+    assert.deepStrictEqual(listed.find((m) => m.methodName === "create")?.features, ["track_emitted_streams"])
+  })
+})
+
+describe("Projections service, version and access", () => {
+  it("a node reporting a version after v26.1 answers ALREADY_EXISTS and refuses transient projections", async () => {
+    const node = await startEmbeddedNode({ insecure: true, version: "26.2.0" })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const name = `dup-${shortId()}`
+      await p.createContinuous(name, COUNT("x"))
+      const dup = (await p.createContinuous(name, COUNT("x"))).error
+      assert.strictEqual(dup?.code, grpc.status.ALREADY_EXISTS)
+      assert.strictEqual(dup?.details, `Duplicate projection names : ${name}`)
+      assert.strictEqual((await p.createTransient(`t-${shortId()}`, COUNT("x"))).error?.code, grpc.status.FAILED_PRECONDITION)
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
+  it("a node holds at most maxProjections: one more is RESOURCE_EXHAUSTED, the others keep running", async () => {
+    const node = await startEmbeddedNode({ insecure: true, maxProjections: 2 })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const cat = `max${shortId()}`
+      assert.isUndefined((await p.createContinuous(`a-${cat}`, COUNT(cat))).error)
+      assert.isUndefined((await p.createContinuous(`b-${cat}`, COUNT(cat))).error)
+      const third = (await p.createContinuous(`c-${cat}`, COUNT(cat))).error
+      assert.strictEqual(third?.code, grpc.status.RESOURCE_EXHAUSTED)
+      assert.strictEqual((await p.state(`c-${cat}`)).error?.code, grpc.status.NOT_FOUND)
+      await appendCounted(a.c, `${cat}-1`, 1)
+      await until("a counts", async () => ((await p.state(`a-${cat}`)).response?.state?.count === 1 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
+  it("a secure node: anonymous callers are denied, bad credentials unauthenticated, admins allowed", async () => {
+    const node = await startEmbeddedNode({ insecure: false })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    try {
+      const anonymous = api(a)
+      const denied = (await anonymous.createContinuous(`x-${shortId()}`, COUNT("x"))).error
+      assert.strictEqual(denied?.code, grpc.status.PERMISSION_DENIED)
+      assert.strictEqual((await anonymous.restart()).error?.code, grpc.status.PERMISSION_DENIED)
+      assert.strictEqual((await anonymous.statistics({ $case: "all", value: {} })).error?.code, grpc.status.PERMISSION_DENIED)
+      const wrong = api(a, basicAuth("admin", "wrong"))
+      assert.strictEqual((await wrong.state("x")).error?.code, grpc.status.UNAUTHENTICATED)
+      const admin = api(a, basicAuth("admin", "changeit"))
+      const name = `sec-${shortId()}`
+      assert.isUndefined((await admin.createContinuous(name, COUNT("sec"))).error)
+      await admin.disable(name)
+      assert.isUndefined((await admin.delete(name)).error)
+      assert.isUndefined((await admin.restart()).error)
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("Projections on a kept database", () => {
+  const dirs: Array<string> = []
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it("a continuous projection resumes from its checkpoint after a restart; a disabled one stays disabled", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-proj-"))
+    dirs.push(dir)
+    const cat = `db${shortId()}`
+    const name = `db-${cat}`
+    const stopped = `stopped-${cat}`
+    const first = await startEmbeddedNode({ insecure: true, db: dir })
+    let a: Api = { client: clientFor(first), c: connect(first) }
+    let p = api(a)
+    try {
+      await appendCounted(a.c, `${cat}-1`, 3)
+      await p.createContinuous(name, COUNT(cat))
+      await p.createContinuous(stopped, COUNT(cat))
+      await until("count 3", async () => ((await p.state(name)).response?.state?.count === 3 ? true : undefined))
+      await until("checkpoint", async () => ((await stats(p, name)).lastCheckpoint !== "" ? true : undefined))
+      await until("stopped count 3", async () => ((await p.state(stopped)).response?.state?.count === 3 ? true : undefined))
+      await p.disable(stopped)
+      // processed just before the stop: the idle checkpoint may still be waiting, the stop writes it
+      await appendCounted(a.c, `${cat}-1`, 2)
+      await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ insecure: true, db: dir })
+    a = { client: clientFor(second), c: connect(second) }
+    p = api(a)
+    try {
+      const s = await stats(p, name)
+      assert.notStrictEqual(s.lastCheckpoint, "")
+      assert.strictEqual((await stats(p, stopped)).status, "Stopped")
+      await appendCounted(a.c, `${cat}-1`, 2)
+      await until("count 7", async () => ((await p.state(name)).response?.state?.count === 7 ? true : undefined))
+      // resumed from the checkpoint: only the new events were processed after the restart
+      assert.strictEqual((await stats(p, name)).eventsProcessedAfterRestart, 2n)
+      assert.deepStrictEqual((await p.state(stopped)).response?.state, { count: 3 })
+    } finally {
+      a.client.close()
+      a.c.close()
+      await second.stop()
+    }
+  })
+})
+
+describe("System projections", () => {
+  const SYSTEM = ["$streams", "$stream_by_category", "$by_category", "$by_event_type", "$by_correlation_id"]
+
+  it("standardProjections: registered and running; $ce-, $et-, $category-, $streams and $bc- written asynchronously", async () => {
+    const node = await startEmbeddedNode({ insecure: true, standardProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const registry = await readStream(a.c, "$projections-$all")
+      assert.deepStrictEqual(registry.map((e) => e.type), ["$ProjectionsInitialized", ...SYSTEM.map(() => "$ProjectionCreated")])
+      assert.deepStrictEqual(registry.slice(1).map((e) => e.data), SYSTEM)
+      const definition = JSON.parse((await readStream(a.c, "$projections-$by_category"))[0]!.data)
+      assert.strictEqual(definition.query, "first\r\n-")
+      assert.match(definition.handlerType, /^native:/)
+      const all = (await p.statistics({ $case: "all", value: {} })).details
+      assert.deepStrictEqual(all.map((d) => [d.name, d.status, d.mode]), SYSTEM.map((n) => [n, "Running", "Continuous"]))
+
+      const cat = `shop${shortId()}`
+      const type = `Bought${shortId()}`
+      await appendOk(a.c.streams, `${cat}-1`, any, [
+        { type, data: {}, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) },
+        { type: "Other", data: {} }
+      ])
+      const wait = (stream: string, n: number) =>
+        until(`${stream} has ${n}`, async () => {
+          const es = await readStream(a.c, stream)
+          return es.length === n ? es : undefined
+        })
+      assert.deepStrictEqual((await wait(`$ce-${cat}`, 2)).map((e) => [e.type, e.data]), [["$>", `0@${cat}-1`], ["$>", `1@${cat}-1`]])
+      assert.deepStrictEqual((await wait(`$et-${type}`, 1)).map((e) => e.data), [`0@${cat}-1`])
+      assert.deepStrictEqual((await wait(`$category-${cat}`, 1)).map((e) => [e.type, e.data]), [["$@", `${cat}-1`]])
+      assert.deepStrictEqual((await wait(`$bc-corr-${cat}`, 1)).map((e) => e.data), [`0@${cat}-1`])
+      const streams = await until("$streams", async () => {
+        const es = await readStream(a.c, "$streams")
+        return es.some((e) => e.data === `0@${cat}-1`) ? es : undefined
+      })
+      assert.strictEqual(streams.filter((e) => e.data.endsWith(`@${cat}-1`)).length, 1)
+
+      // disabled, $by_category writes nothing more; enabled again, it catches up from its checkpoint
+      assert.isUndefined((await p.disable("$by_category")).error)
+      assert.strictEqual((await stats(p, "$by_category")).status, "Stopped")
+      await appendOk(a.c.streams, `${cat}-2`, any, [{ type, data: {} }])
+      await wait(`$et-${type}`, 2)
+      assert.strictEqual((await readStream(a.c, `$ce-${cat}`)).length, 2)
+      const running = (await p.delete("$by_category")).error
+      assert.strictEqual(running?.code, grpc.status.UNKNOWN)
+      assert.strictEqual(running?.details, "Envelope callback expected Updated, received OperationFailed instead")
+      await p.enable("$by_category")
+      assert.deepStrictEqual((await wait(`$ce-${cat}`, 3)).map((e) => e.data), [`0@${cat}-1`, `1@${cat}-1`, `0@${cat}-2`])
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
+  it("runProjections alone: the system projections exist stopped until enabled; without either, none exist", async () => {
+    const node = await startEmbeddedNode({ insecure: true, runProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    const p = api(a)
+    try {
+      const all = (await p.statistics({ $case: "all", value: {} })).details
+      assert.deepStrictEqual(all.map((d) => [d.name, d.status]), SYSTEM.map((n) => [n, "Stopped"]))
+      const cat = `idle${shortId()}`
+      await appendCounted(a.c, `${cat}-1`, 2)
+      // a user projection over the same events shows they have been appended and read
+      await p.createContinuous(`count-${cat}`, COUNT(cat))
+      await until("count 2", async () => ((await p.state(`count-${cat}`)).response?.state?.count === 2 ? true : undefined))
+      assert.deepStrictEqual(await readStream(a.c, `$ce-${cat}`), [])
+      await p.enable("$by_category")
+      await until("$ce- links", async () => ((await readStream(a.c, `$ce-${cat}`)).length === 2 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+    const plain = await startEmbeddedNode({ insecure: true })
+    const b: Api = { client: clientFor(plain), c: connect(plain) }
+    try {
+      assert.deepStrictEqual((await api(b).statistics({ $case: "all", value: {} })).details, [])
+      assert.deepStrictEqual(await readStream(b.c, "$projections-$all"), [])
+    } finally {
+      b.client.close()
+      b.c.close()
+      await plain.stop()
+    }
+  })
+})
