@@ -278,6 +278,13 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
     return this.requestMetadata ??= new RequestMetadata(this.headers)
   }
 
+  /** The client's address and port (`host:port`), or "" when unknown. */
+  get peer(): string {
+    const socket = this.stream.session?.socket
+    if (socket === undefined || socket.remoteAddress === undefined) return ""
+    return `${socket.remoteAddress}:${socket.remotePort ?? 0}`
+  }
+
   /** The method path. */
   get path(): string {
     return this.method.path
