@@ -1,7 +1,8 @@
 /**
  * The PersistentSubscriptions API: managing persistent-subscription groups (consumer groups whose
  * checkpoints the server keeps) on a stream or on `$all`: create, update, delete, get info, list,
- * replay parked events, restart the subsystem.
+ * replay parked events, restart the subsystem; and consuming them (`readToStream`, `readToAll`)
+ * with acks and nacks.
  *
  * This module holds the interface, `make` and `layer`; each operation lives in its own module
  * under `src/internal/persistent/`, written against the internal `Transport`. Wherever a stream
@@ -21,8 +22,11 @@ import type {
   ListSubscriptionsError,
   SubscriptionGroupError
 } from "../internal/persistent/errors.ts"
+import type { InvalidArgument } from "../errors/InvalidArgument.ts"
+import type * as Scope from "effect/Scope"
 import * as GetInfo from "../internal/persistent/getInfo.ts"
 import * as List from "../internal/persistent/list.ts"
+import * as Read from "../internal/persistent/read.ts"
 import * as ReplayParked from "../internal/persistent/replayParked.ts"
 import * as Restart from "../internal/persistent/restartSubsystem.ts"
 import type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
@@ -31,7 +35,13 @@ import type { CallOptions } from "../internal/transport/Options.ts"
 import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
 
 export type { CreateToAllOptions, CreateToStreamOptions } from "../internal/persistent/create.ts"
-export type { CreateSubscriptionError, ListSubscriptionsError, SubscriptionGroupError } from "../internal/persistent/errors.ts"
+export type {
+  CreateSubscriptionError,
+  ListSubscriptionsError,
+  ReadSubscriptionError,
+  SubscriptionGroupError
+} from "../internal/persistent/errors.ts"
+export type { AckTarget, NackAction, PersistentSubscription, ReadOptions } from "../internal/persistent/read.ts"
 export type { ReplayParkedOptions } from "../internal/persistent/replayParked.ts"
 export type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
 export type { UpdateOptions } from "../internal/persistent/update.ts"
@@ -80,6 +90,21 @@ export interface PersistentSubscriptionsService {
     group: string,
     options?: ReplayParked.ReplayParkedOptions
   ) => Effect.Effect<void, SubscriptionGroupError>
+  /**
+   * Connects to a stream's group as a consumer, for the scope: a Stream of the events the node
+   * hands this consumer (with `retryCount` and `ackId`), and `ack` / `nack`, batched and flushed
+   * when the scope closes. Each run of the Stream connects again.
+   */
+  readonly readToStream: (
+    stream: string,
+    group: string,
+    options?: Read.ReadOptions
+  ) => Effect.Effect<Read.PersistentSubscription, InvalidArgument, Scope.Scope>
+  /** Connects to a `$all` group as a consumer, for the scope (see `readToStream`). */
+  readonly readToAll: (
+    group: string,
+    options?: Read.ReadOptions
+  ) => Effect.Effect<Read.PersistentSubscription, InvalidArgument, Scope.Scope>
   /** Restarts the node's persistent-subscription subsystem (every group reloads; consumers are dropped). */
   readonly restartSubsystem: (options?: CallOptions) => Effect.Effect<void, ListSubscriptionsError>
 }
@@ -123,7 +148,9 @@ export const make = (transport: TransportShape): PersistentSubscriptionsService 
     list: (options) => List.list(transport, options),
     listToStream: (stream, options) => List.listToStream(transport, stream, options),
     replayParked: (stream, group, options) => ReplayParked.replayParked(transport, stream, group, options),
-    restartSubsystem: (options) => Restart.restartSubsystem(transport, options)
+    restartSubsystem: (options) => Restart.restartSubsystem(transport, options),
+    readToStream: (stream, group, options) => Read.readToStream(transport, stream, group, options),
+    readToAll: (group, options) => Read.readToAll(transport, group, options)
   })
 
 /**

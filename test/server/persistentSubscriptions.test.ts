@@ -1,8 +1,9 @@
 /**
  * The node's persistent-subscription groups: kept in `$persistentSubscriptionConfig`, so a node
  * started again on the same `--db` has them back as they were (settings, starts, deletions);
- * ServerFeatures lists the methods served, with the features `stream` and `all`, and not `Read`
- * (not served yet: UNIMPLEMENTED).
+ * ServerFeatures lists the methods served (`Read` included), with the features `stream` and `all`;
+ * a `Read` whose first request is not its options gets the real node's UNKNOWN, one that sends
+ * nothing ends OK.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -85,7 +86,7 @@ describe("persistent subscription groups on a kept database", () => {
 })
 
 describe("ServerFeatures", () => {
-  it("lists the persistent-subscription methods served, with stream and all; Read is UNIMPLEMENTED and not listed", async () => {
+  it("lists the persistent-subscription methods served (Read too), with stream and all", async () => {
     const node = await startEmbeddedNode({ insecure: true })
     const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
     const features = new ServerFeaturesClient(address, grpc.credentials.createInsecure())
@@ -97,16 +98,21 @@ describe("ServerFeatures", () => {
       const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
       assert.deepStrictEqual(
         listed.map((m) => m.methodName).sort(),
-        ["create", "delete", "getinfo", "list", "replayparked", "restartsubsystem", "update"]
+        ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "update"]
       )
       for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
-      const status = await new Promise<grpc.StatusObject>((resolve) => {
-        const call = ps.read()
-        call.on("error", () => {})
-        call.on("status", resolve)
-        call.end()
-      })
-      assert.strictEqual(status.code, grpc.status.UNIMPLEMENTED)
+      const statusOf = (send: (call: ReturnType<typeof ps.read>) => void) =>
+        new Promise<grpc.StatusObject>((resolve) => {
+          const call = ps.read()
+          call.on("error", () => {})
+          call.on("data", () => {})
+          call.on("status", resolve)
+          send(call)
+        })
+      assert.strictEqual((await statusOf((call) => call.end())).code, grpc.status.OK)
+      const notOptions = await statusOf((call) => call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [] } } }))
+      assert.strictEqual(notOptions.code, grpc.status.UNKNOWN)
+      assert.strictEqual(notOptions.details, "Exception was thrown by handler.")
     } finally {
       features.close()
       ps.close()
