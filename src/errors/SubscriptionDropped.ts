@@ -4,8 +4,8 @@
 import * as Schema from "effect/Schema"
 
 /**
- * The node dropped this consumer of a persistent-subscription group: the group was updated,
- * deleted or stopped (a `stop` nack), or the subsystem restarted. Subscribing again connects to
+ * The node dropped this consumer of a persistent-subscription group: the group was updated or
+ * deleted, or the subsystem restarted. Subscribing again connects to
  * the group as it is now.
  *
  * @since 0.1.0

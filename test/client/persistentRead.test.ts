@@ -131,14 +131,17 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(meta.Reason, "Client explicitly NAK'ed message.\nbad event")
     }))
 
-  it.effect("nack stop stops the group: the consumer gets SubscriptionDropped", () =>
+  it.effect("nack stop does what a real node does: the message is no longer outstanding, the consumer stays", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(2)
-      const error = yield* Effect.scoped(Effect.gen(function*() {
+      const events = yield* Effect.scoped(Effect.gen(function*() {
         const sub = yield* ps.readToStream(stream, group, { bufferSize: 1, ackDelay: 0 })
-        return yield* Effect.flip(sub.events.pipe(Stream.tap((e) => sub.nack(e, "stop", "halt")), Stream.runDrain))
+        return yield* take(sub, 2, (e) => e.streamPosition === 0n ? sub.nack(e, "stop", "halt") : sub.ack(e))
       }))
-      assert.strictEqual(error._tag, "SubscriptionDropped")
+      assert.deepStrictEqual(positions(events), [[0n, 0], [1n, 0]])
+      const info = yield* ps.getInfo(stream, group)
+      assert.strictEqual(info.retryBufferCount, 0)
+      assert.strictEqual(info.parkedMessageCount, 0n)
     }))
 
   it.effect("a message timeout delivers again with retryCount + 1; past maxRetryCount it is parked; replayParked delivers it again", () =>
@@ -158,12 +161,16 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* ps.replayParked(stream, group)
         const replayed = yield* Fiber.join(fiber)
         assert.deepStrictEqual(positions(replayed), [[0n, 0]])
+        // as a real node delivers it: the parked event, through its link in the parked stream
+        assert.strictEqual(replayed[0]!.streamName, stream)
+        assert.strictEqual(replayed[0]!.link?.streamName, `$persistentsubscription-${stream}::${group}-parked`)
+        assert.strictEqual(replayed[0]!.ackId, replayed[0]!.link?.id)
       }))
       const info = yield* ps.getInfo(stream, group)
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
 
-  it.effect("replayParked with stopAt replays only that many", () =>
+  it.effect("replayParked with stopAt replays the parked events before that parked event number", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(3)
       yield* Effect.scoped(Effect.gen(function*() {

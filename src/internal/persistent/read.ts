@@ -38,7 +38,8 @@ import * as validate from "./settings.ts"
  *   `maxRetryCount`);
  * - `park`: park it now;
  * - `skip`: drop it;
- * - `stop`: stop the group (its consumers are dropped).
+ * - `stop`: meant to stop the subscription; a real node (and the embedded one) only drops the
+ *   message, as with `skip`.
  *
  * @since 0.1.0
  * @category models

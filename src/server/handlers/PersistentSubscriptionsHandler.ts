@@ -505,7 +505,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
           running.ack(idsOf(content.value.ids))
         } else if (content?.$case === "nack") {
           const action = NACK_ACTIONS[content.value.action] ?? "unknown"
-          if (running.nack(idsOf(content.value.ids), action, content.value.reason)) groups.stopGroup(stream, group)
+          running.nack(idsOf(content.value.ids), action, content.value.reason)
         }
         // a second options message is ignored, as a real node does
       })

@@ -265,9 +265,11 @@ export class ConsumerGroup {
     this.pump()
   }
 
-  /** Nacks with an action; returns true when the group must stop (`stop`). */
-  nack(ids: ReadonlyArray<string>, action: NackAction, reason: string): boolean {
-    let stop = false
+  /**
+   * Nacks with an action. `stop` is what a real node does with it: nothing is stopped
+   * (`StopSubscription` is empty there) and the message is no longer outstanding, as with `skip`.
+   */
+  nack(ids: ReadonlyArray<string>, action: NackAction, reason: string): void {
     for (const id of ids) {
       const f = this.take(id)
       if (f === undefined) continue
@@ -276,19 +278,14 @@ export class ConsumerGroup {
           this.park(f.message, `Client explicitly NAK'ed message.\n${reason}`)
           break
         case "skip":
-          this.processed(f.message)
-          break
         case "stop":
-          // the message stays unprocessed: it is delivered again after the group starts again
-          this.retries.push(f.message)
-          stop = true
+          this.processed(f.message)
           break
         default:
           this.retry(f.message)
       }
     }
-    if (!stop) this.pump()
-    return stop
+    this.pump()
   }
 
   private take(id: string): InFlight | undefined {
@@ -301,7 +298,7 @@ export class ConsumerGroup {
 
   private retry(message: Message): void {
     if (message.retryCount >= this.group.settings.maxRetryCount) {
-      this.park(message, "Max retry count reached")
+      this.park(message, `Reached retry count of ${this.group.settings.maxRetryCount}`)
       return
     }
     message.retryCount++
@@ -309,7 +306,9 @@ export class ConsumerGroup {
   }
 
   private park(message: Message, reason: string): void {
-    const record = message.record
+    // a replayed message is parked as the event it stands for (its `$>` in the parked stream is
+    // already behind the parked stream's `$tb`)
+    const record = message.seq < 0 && message.resolved !== undefined ? message.resolved : message.record
     try {
       this.store.append(this.streams.parked, { _tag: "Any" }, [{
         eventId: newUuid(),
@@ -366,21 +365,23 @@ export class ConsumerGroup {
   }
 
   /**
-   * Delivers the parked messages again (all, or the first `stopAt`) and moves the parked
-   * stream's `$tb` past them.
+   * Delivers the parked messages again and moves the parked stream's `$tb` past them: all of
+   * them, or (as a real node reads `stop_at`) those before event number `stopAt` of the parked
+   * stream. Like a real node, a replayed message is the parked link resolved: its event is the
+   * parked one, its link (and so its ack id) the `$>` of the parked stream.
    */
   replayParked(stopAt: number | undefined): void {
     const view = this.store.view(this.streams.parked)
     if (view._tag !== "Ok") return
-    const end = stopAt === undefined ? view.last : Math.min(view.last, view.first + stopAt - 1)
+    const end = stopAt === undefined ? view.last : Math.min(view.last, stopAt - 1)
     if (end < view.first) return
     this.replaying = true
     for (let n = view.first; n <= end; n++) {
       const link = view.entry.events[n]
       if (link === undefined) continue
-      const record = this.store.resolveLink(link)
-      if (record === undefined) continue
-      this.retries.push({ record, resolved: this.resolve(record), seq: -1, retryCount: 0 })
+      const target = this.store.resolveLink(link)
+      if (target === undefined) continue
+      this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
     }
     try {
       this.store.writeSystemEvent(metastreamOf(this.streams.parked), "$metadata", {

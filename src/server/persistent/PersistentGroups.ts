@@ -297,11 +297,6 @@ export class PersistentGroups {
     return this.running.get(key(stream, group))
   }
 
-  /** Stops a running group (nack `stop`): its consumers are dropped; it starts again on the next `Read`. */
-  stopGroup(stream: string, group: string): void {
-    this.stop(key(stream, group))
-  }
-
   /** Stops every running group (the node closes): checkpoints written, consumers dropped. */
   close(): void {
     for (const k of Array.from(this.running.keys())) this.stop(k)
