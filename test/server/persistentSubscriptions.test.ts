@@ -8,12 +8,14 @@
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { PersistentSubscriptionsClient } from "../../src/generated/persistent.ts"
 import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
-import { EventStoreDB, PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { uniqueStream } from "./helpers.ts"
 
@@ -32,7 +34,51 @@ const withGroups = <A, E>(
     ) as Effect.Effect<A, unknown>
   )
 
+/** Runs a scoped program with the client services, against a node. */
+const withClient = <A, E>(
+  connectionString: string,
+  program: Effect.Effect<A, E, PersistentSubscriptions.PersistentSubscriptions | Streams.Streams | Scope.Scope>
+): Promise<A> =>
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(EventStoreDB.layer({ connectionString }))) as Effect.Effect<A, unknown>)
+
 describe("persistent subscription groups on a kept database", () => {
+  it("a group resumes after its last checkpoint when the node starts again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
+    dirs.push(dir)
+    const stream = uniqueStream("ps-db-read")
+    const first = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      await withClient(first.connectionString, Effect.gen(function*() {
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        const streams = yield* Streams.Streams
+        yield* streams.append(stream, Array.from({ length: 8 }, (_, i) => new NewEvent({ type: "e", data: JSON.stringify({ i }) })), { currentVersion: "no_stream" })
+        yield* ps.createToStream(stream, "g", {
+          from: "start",
+          settings: { minCheckpointCount: 1, maxCheckpointCount: 3, checkpointAfter: 60_000 }
+        })
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 4, ackDelay: 0 })
+        yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(4), Stream.runDrain)
+        const info = yield* ps.getInfo(stream, "g")
+        // three acks made a checkpoint (event 2); the fourth waits for two more
+        assert.strictEqual(info.lastCheckpointedEventPosition, "2")
+      }))
+    } finally {
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      const resumed = await withClient(second.connectionString, Effect.gen(function*() {
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 1 })
+        return yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(1), Stream.runCollect)
+      }))
+      assert.deepStrictEqual(Array.from(resumed).map((e) => [e.streamPosition, e.retryCount]), [[3n, 0]])
+    } finally {
+      await second.stop()
+    }
+  })
+
+
   it("survive a restart with their settings; a deleted group stays deleted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
     dirs.push(dir)
