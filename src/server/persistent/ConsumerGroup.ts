@@ -148,7 +148,6 @@ export class ConsumerGroup {
   private safe: number
   private lastCheckpoint: number
   private processedSinceCheckpoint = 0
-  private lastKnown = -1
   totalItems = 0
   parkedCount = 0
   private pumping = false
@@ -218,11 +217,6 @@ export class ConsumerGroup {
   get lastCheckpointText(): string {
     if (this.lastCheckpoint < 0) return ""
     return this.isAll ? `C:${this.lastCheckpoint}/P:${this.lastCheckpoint}` : String(this.lastCheckpoint)
-  }
-
-  /** GetInfo's `last_known_event_position` contribution: the last seq read. */
-  get lastKnownSeq(): number {
-    return this.lastKnown
   }
 
   get inFlightCount(): number {
@@ -465,10 +459,7 @@ export class ConsumerGroup {
   private peekNew(): Message | undefined {
     if (this.peeked === undefined) {
       this.peeked = this.readNext()
-      if (this.peeked !== undefined) {
-        this.readOrder.push(this.peeked.seq)
-        this.lastKnown = this.peeked.seq
-      }
+      if (this.peeked !== undefined) this.readOrder.push(this.peeked.seq)
     }
     return this.peeked
   }
