@@ -237,3 +237,63 @@ describe("malformed management requests", () => {
     }
   })
 })
+
+describe("a hostile consumer", () => {
+  it("gets INVALID_ARGUMENT for buffer_size 0; a huge buffer_size is capped at 10,000 in flight; unknown ack ids are ignored", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const stream = uniqueStream("ps-hostile")
+    try {
+      await withClient(node.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+        const events = Array.from({ length: 10_050 }, () => new NewEvent({ type: "e", data: "{}" }))
+        yield* streams.append(stream, events, { currentVersion: "no_stream" })
+        yield* groups.createToStream(stream, "g", { from: "start" })
+      }))
+      const options = (bufferSize: number) => ({
+        content: {
+          $case: "options" as const,
+          value: {
+            streamOption: { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } },
+            groupName: "g",
+            bufferSize,
+            uuidOption: { content: { $case: "string" as const, value: {} } }
+          }
+        }
+      })
+      const zero = await new Promise<grpc.StatusObject>((resolve) => {
+        const call = ps.read()
+        call.on("error", () => {})
+        call.on("data", () => {})
+        call.on("status", resolve)
+        call.write(options(0))
+      })
+      assert.strictEqual(zero.code, grpc.status.INVALID_ARGUMENT)
+      const call = ps.read()
+      call.on("error", () => {})
+      let received = 0
+      call.on("data", (m: { content?: { $case: string } }) => {
+        if (m.content?.$case === "event") received++
+      })
+      call.write(options(2 ** 31 - 1))
+      // unknown ids (and a malformed one) change nothing
+      call.write({
+        content: {
+          $case: "ack",
+          value: { id: Buffer.alloc(0), ids: [{ value: { $case: "string", value: "00000000-0000-0000-0000-000000000001" } }, { value: { $case: "string", value: "junk" } }] }
+        }
+      })
+      for (let i = 0; i < 500 && received < 10_000; i++) await new Promise((r) => setTimeout(r, 10))
+      const info = await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+      assert.strictEqual(received, 10_000)
+      assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
+      assert.strictEqual(info.totalInFlightMessages, 10_000)
+      call.cancel()
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})

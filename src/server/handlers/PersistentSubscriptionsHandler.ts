@@ -499,12 +499,13 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
           running.add(consumer)
           return
         }
+        // dropped (its group was updated, deleted or restarted): nothing more is read
         if (consumer === undefined) return
-        // the group was restarted under this consumer: it was dropped (see `drop`)
         if (content?.$case === "ack") {
           running.ack(idsOf(content.value.ids))
         } else if (content?.$case === "nack") {
-          const action = NACK_ACTIONS[content.value.action] ?? "unknown"
+          // an action a real node does not know is a skip there (HandleNackedMessage's default)
+          const action = NACK_ACTIONS[content.value.action] ?? "skip"
           running.nack(idsOf(content.value.ids), action, content.value.reason)
         }
         // a second options message is ignored, as a real node does
