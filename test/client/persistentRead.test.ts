@@ -11,7 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { PersistentSubscriptions, type RecordedEvent, Streams } from "../../src/index.ts"
+import { PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
 import type { SubscriptionInfo } from "../../src/domain/SubscriptionInfo.ts"
 import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
@@ -49,7 +49,9 @@ const infoUntil = (stream: string, group: string, done: (info: SubscriptionInfo)
     return yield* Effect.die(new Error(`GetInfo of ${stream}::${group} never reached the expected state`))
   })
 
-const setup = (events: number, settings: Record<string, unknown> = {}, prefix = "ps-read") =>
+type Settings = { readonly [K in keyof PersistentSubscriptionSettings]?: PersistentSubscriptionSettings[K] }
+
+const setup = (events: number, settings: Settings = {}, prefix = "ps-read") =>
   Effect.gen(function*() {
     const ps = yield* PersistentSubscriptions.PersistentSubscriptions
     const streams = yield* Streams.Streams

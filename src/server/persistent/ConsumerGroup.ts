@@ -345,17 +345,30 @@ export class ConsumerGroup {
     if (this.safe <= this.lastCheckpoint || this.safe < 0) return
     const text = this.isAll ? `C:${this.safe}/P:${this.safe}` : String(this.safe)
     try {
-      if (this.store.lastEventNumber(this.streams.checkpoint) < 0) {
-        this.store.writeSystemEvent(metastreamOf(this.streams.checkpoint), "$metadata", {
+      // appended (not written as a bare system event) so a stream soft-deleted with an earlier
+      // group of that name comes back
+      if (this.store.view(this.streams.checkpoint)._tag !== "Ok") {
+        this.appendJson(metastreamOf(this.streams.checkpoint), "$metadata", {
           $maxCount: 2,
           $acl: { $r: "$admins", $w: "$admins", $d: "$admins", $mr: "$all", $mw: "$admins" }
         })
       }
-      this.store.writeSystemEvent(this.streams.checkpoint, "$SubscriptionCheckpoint", text)
+      this.appendJson(this.streams.checkpoint, "$SubscriptionCheckpoint", text)
       this.lastCheckpoint = this.safe
     } catch {
       // the log failed: the checkpoint stays where it was
     }
+  }
+
+  private appendJson(stream: string, type: string, data: unknown): void {
+    const outcome = this.store.append(stream, { _tag: "Any" }, [{
+      eventId: newUuid(),
+      eventType: type,
+      isJson: true,
+      data: Buffer.from(JSON.stringify(data), "utf8"),
+      customMetadata: Buffer.alloc(0)
+    }])
+    if (outcome._tag !== "Success") throw new Error(`cannot write to ${stream}`)
   }
 
   /**
@@ -378,7 +391,7 @@ export class ConsumerGroup {
       this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
     }
     try {
-      this.store.writeSystemEvent(metastreamOf(this.streams.parked), "$metadata", {
+      this.appendJson(metastreamOf(this.streams.parked), "$metadata", {
         $tb: end + 1,
         $acl: { $r: "$admins", $w: "$admins", $d: "$admins", $mr: "$admins", $mw: "$admins" }
       })
