@@ -227,6 +227,8 @@ const make = (
         Effect.gen(function*() {
           let ended = false
           let onEnded: (() => void) | undefined
+          // set once the call is open (the transport may end it while opening it)
+          let opened: DuplexCall<ReadReq> | undefined
           const call = yield* transport.duplex(Read, {
             onMessage: (message: ReadResp) => {
               const content = message.content
@@ -239,7 +241,7 @@ const make = (
             },
             onEnd: (error: CallError) => {
               ended = true
-              const i = calls.indexOf(call)
+              const i = opened === undefined ? -1 : calls.indexOf(opened)
               if (i >= 0) calls.splice(i, 1)
               onEnded?.()
               Queue.failCauseUnsafe(queue, Cause.fail(toReadError(stream, group)(error)))
@@ -251,6 +253,8 @@ const make = (
               value: { streamOption, groupName: group, bufferSize, uuidOption: { content: { $case: "string", value: {} } } }
             }
           })
+          if (ended) return
+          opened = call
           calls.push(call)
           // what waits from an earlier run goes now
           if (waiting > 0) flush()
