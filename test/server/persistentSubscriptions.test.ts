@@ -239,7 +239,7 @@ describe("malformed management requests", () => {
 })
 
 describe("a hostile consumer", () => {
-  it("gets INVALID_ARGUMENT for buffer_size 0; a huge buffer_size is capped at 10,000 in flight; unknown ack ids are ignored", async () => {
+  it("gets INVALID_ARGUMENT for buffer_size 0; a huge buffer_size is capped at 10,000 in flight (sent as the call drains); unknown ack ids are ignored", async () => {
     const node = await startEmbeddedNode({ insecure: true })
     const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
     const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())

@@ -454,6 +454,12 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         call.sendStatus(failure)
       }
       call.on("cancelled", leave)
+      // the output drained: the consumer takes messages again
+      call.on("drain", () => {
+        if (running === undefined || consumer === undefined) return
+        consumer.paused = false
+        running.pump()
+      })
       // the client half-closed: it takes no more events
       call.on("end", () => {
         if (call.closed) return

@@ -3,7 +3,8 @@
  * and their timeouts, retries, parking, replay of parked messages and checkpoints.
  *
  * - Events are read from the store on demand, only while some consumer has room, so nothing is
- *   buffered beyond what is in flight (each consumer's in-flight limit is its `buffer_size`).
+ *   buffered beyond what is in flight (each consumer's in-flight limit is its `buffer_size`, and
+ *   a consumer whose call's output is full gets nothing more until it drains).
  * - A message is acked or nacked by its `OriginalEvent.EventId` (the link's id when a link was
  *   resolved). Retries (nack retry/unknown, a message timeout, a consumer leaving) deliver it again
  *   with `retry_count + 1`, or park it once `retry_count >= max_retry_count`.
@@ -52,8 +53,8 @@ export interface Message {
  * @category models
  */
 export interface ConsumerSink {
-  /** Sends one message; false when the call can take no more now. */
-  readonly send: (message: Message) => void
+  /** Sends one message; false when the call can take no more until it drains. */
+  readonly send: (message: Message) => boolean
   /** Ends the call with the group's reason (dropped). */
   readonly drop: () => void
 }
@@ -68,6 +69,8 @@ export class Consumer {
   readonly id = newUuid()
   inFlight = 0
   totalItems = 0
+  /** The call's output is full: nothing more goes to this consumer until it drains. */
+  paused = false
   readonly connectedAt = Date.now()
   readonly capacity: number
   readonly from: string
@@ -82,7 +85,7 @@ export class Consumer {
     this.sink = sink
   }
   hasRoom(): boolean {
-    return this.inFlight < this.capacity
+    return !this.paused && this.inFlight < this.capacity
   }
 }
 
@@ -463,7 +466,7 @@ export class ConsumerGroup {
       consumer.inFlight++
       consumer.totalItems++
       this.totalItems++
-      consumer.sink.send(message)
+      if (!consumer.sink.send(message)) consumer.paused = true
     }
   }
 

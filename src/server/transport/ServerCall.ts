@@ -348,15 +348,18 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
       if (!this.headersSent) {
         this.headersSent = true
         stream.respond(statusHeaders(status, true), TRAILERS_ONLY_OPTIONS)
+        // like Kestrel: once the response is complete, a request still being sent is reset
+        // with NO_ERROR so the client stops sending
+        if (!stream.readableEnded) stream.close(NO_ERROR)
       } else {
         if ((status.code ?? GrpcStatus.UNKNOWN) !== GrpcStatus.OK || status.metadata !== undefined) {
           this.trailers = statusHeaders(status, false)
         }
+        // trailers go after the messages ('wantTrailers'); a reset now could overtake them and
+        // the client would see a call ended without a status, so a request still being sent
+        // is left to the client, which ends it on the trailers
         stream.end()
       }
-      // like Kestrel: once the response is complete, a request still being sent is reset
-      // with NO_ERROR so the client stops sending
-      if (!stream.readableEnded) stream.close(NO_ERROR)
     } catch {
       // the stream went away meanwhile
     }
