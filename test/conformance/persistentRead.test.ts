@@ -81,6 +81,7 @@ for (const kind of ["stream", "all"] as const) {
       const subscription = subscribe()
       const seen: Array<[bigint | undefined, number, string | undefined]> = []
       let connections = 0
+      const parked: Array<{ type?: string; data?: unknown; metadata?: unknown } | undefined> = []
       for await (const e of subscription) {
         const n = e.event?.revision
         seen.push([n, e.retryCount, e.link?.streamId])
@@ -95,6 +96,7 @@ for (const kind of ["stream", "all"] as const) {
           await subscription.nack(PARK, "poison", e)
           for (let i = 0; i < 200 && (await parkedCount(info)) !== 1n; i++) await new Promise((r) => setTimeout(r, 10))
           expect(await parkedCount(info)).toBe(1n)
+          for await (const p of client.readStream(parkedStream)) parked.push(p.event)
           await replay()
         } else {
           await subscription.ack(e)
@@ -113,9 +115,8 @@ for (const kind of ["stream", "all"] as const) {
         // replayed: the parked event, through its link in the parked stream
         [4n, 0, parkedStream]
       ])
-      const parked = []
-      for await (const e of client.readStream(parkedStream)) parked.push(e.event)
-      expect(parked.map((e) => [e?.type, e?.data])).toEqual([["$>", expect.anything()]])
+      // the parked stream held one `$>` to the event; replaying moved its `$tb` past it
+      expect(parked.map((e) => e?.type)).toEqual(["$>"])
       expect(reasonOf(parked[0]!.metadata)).toBe("Client explicitly NAK'ed message.\npoison")
       for (let i = 0; i < 200 && (await parkedCount(info)) !== 0n; i++) await new Promise((r) => setTimeout(r, 10))
       expect(await parkedCount(info)).toBe(0n)
