@@ -2,8 +2,9 @@
  * Consuming persistent-subscription groups against the embedded node: readToStream / readToAll
  * deliver events with their retry count and ack id; ack; nack with each action; message timeouts
  * lead to retries and, past maxRetryCount, to parking; replaying parked events; checkpoints and a
- * restarted group resuming from them; the consumer strategies (round-robin spreads, pinned keeps a
- * stream on one consumer); maxSubscriberCount; drops on update and delete; live GetInfo; bad
+ * restarted group resuming from them; the consumer strategies (round-robin spreads, dispatch-to-
+ * single fills one consumer first, pinned keeps a stream, and pinned-by-correlation a correlation
+ * id, on one consumer); maxSubscriberCount; drops on update and delete; live GetInfo; bad
  * input refused before any call.
  */
 import { assert, layer } from "@effect/vitest"
@@ -11,7 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
+import { NewEvent, PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
 import type { SubscriptionInfo } from "../../src/domain/SubscriptionInfo.ts"
 import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
@@ -258,6 +259,58 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       for (const name of names) {
         const holders = got.filter((g) => g.includes(name))
         assert.strictEqual(holders.length, 1, `${name} went to ${holders.length} consumers`)
+      }
+    }))
+
+  it.effect("dispatch-to-single fills one consumer up to its buffer before the next", () =>
+    Effect.gen(function*() {
+      const { ps, streams, stream, group } = yield* setup(0, { consumerStrategy: "DispatchToSingle" })
+      const got: Array<Array<bigint>> = [[], []]
+      const fibers = yield* Effect.forEach([0, 1], (i) =>
+        Effect.forkChild(Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 5 }), (sub) =>
+          // never acked: each consumer keeps what it got in flight
+          Stream.runForEach(sub.events, (e) => Effect.sync(() => got[i]!.push(e.streamPosition)))))))
+      yield* infoUntil(stream, group, (info) => info.connections.length === 2)
+      yield* streams.append(stream, newEvents(7), { currentVersion: "no_stream" })
+      yield* infoUntil(stream, group, (info) => info.totalInFlightMessages === 7)
+      yield* Effect.gen(function*() {
+        while (got.flat().length < 7) yield* Effect.sleep(Duration.millis(5))
+      }).pipe(Effect.timeout("5 seconds"))
+      // what each had before they leave (leaving hands the events in flight to the other)
+      const [a, b] = [[...got[0]!], [...got[1]!]]
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+      const [full, rest] = a.length === 5 ? [a, b] : [b, a]
+      assert.deepStrictEqual(full, [0n, 1n, 2n, 3n, 4n])
+      assert.deepStrictEqual(rest, [5n, 6n])
+    }))
+
+  it.effect("pinned-by-correlation keeps each $correlationId on one consumer", () =>
+    Effect.gen(function*() {
+      const { ps, streams, stream, group } = yield* setup(0, { consumerStrategy: "PinnedByCorrelation" })
+      const got: Array<Array<string>> = [[], [], []]
+      const fibers = yield* Effect.forEach([0, 1, 2], (i) =>
+        Effect.forkChild(Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 50 }), (sub) =>
+          sub.events.pipe(
+            Stream.tap((e) => {
+              got[i]!.push((JSON.parse(new TextDecoder().decode(e.metadata)) as { $correlationId: string }).$correlationId)
+              return sub.ack(e)
+            }),
+            Stream.runDrain
+          )))))
+      yield* infoUntil(stream, group, (info) => info.connections.length === 3)
+      const correlations = ["c0", "c1", "c2", "c3", "c4", "c5"]
+      const events = [0, 1, 2].flatMap(() =>
+        correlations.map((c) => new NewEvent({ type: "e", data: "{}", metadata: JSON.stringify({ $correlationId: c }) }))
+      )
+      yield* streams.append(stream, events, { currentVersion: "no_stream" })
+      yield* Effect.gen(function*() {
+        while (got.flat().length < 18) yield* Effect.sleep(Duration.millis(5))
+      }).pipe(Effect.timeout("5 seconds"))
+      yield* Effect.forEach(fibers, Fiber.interrupt)
+      for (const c of correlations) {
+        const holders = got.filter((g) => g.includes(c))
+        assert.strictEqual(holders.length, 1, `${c} went to ${holders.length} consumers`)
+        assert.strictEqual(holders[0]!.filter((x) => x === c).length, 3)
       }
     }))
 
