@@ -207,6 +207,22 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.deepStrictEqual(positions(resumed), [[5n, 0]])
     }))
 
+  it.effect("checkpointAfter: a checkpoint once that long passed with at least minCheckpointCount processed", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(3, { minCheckpointCount: 3, maxCheckpointCount: 1000, checkpointAfter: 50 })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sub = yield* ps.readToStream(stream, group, { bufferSize: 3, ackDelay: 0 })
+        const run = yield* background(sub)
+        yield* run.received(3)
+        yield* sub.ack(run.events.slice(0, 2))
+        // two processed: below minCheckpointCount, no checkpoint however long it waits
+        yield* Effect.sleep(Duration.millis(150))
+        assert.strictEqual((yield* ps.getInfo(stream, group)).lastCheckpointedEventPosition, "")
+        yield* sub.ack(run.events[2]!)
+        yield* infoUntil(stream, group, (i) => i.lastCheckpointedEventPosition === "2")
+      }))
+    }))
+
   it.effect("round-robin over three consumers spreads the events evenly", () =>
     Effect.gen(function*() {
       const { ps, streams, stream, group } = yield* setup(0, { consumerStrategy: "RoundRobin" })
@@ -337,7 +353,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       yield* Fiber.interrupt(first)
     }))
 
-  it.effect("update and delete drop the connected consumers with SubscriptionDropped; a missing group is SubscriptionNotFound", () =>
+  it.effect("update, delete and restartSubsystem drop the connected consumers with SubscriptionDropped; a missing group is SubscriptionNotFound", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(0)
       const run = Effect.scoped(Effect.flatMap(ps.readToStream(stream, group), (sub) => Effect.flip(Stream.runDrain(sub.events))))
@@ -351,6 +367,12 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual((yield* Fiber.join(deleted))._tag, "SubscriptionDropped")
       const missing = yield* run
       assert.strictEqual(missing._tag, "SubscriptionNotFound")
+      // restarting the subsystem drops the consumers too
+      yield* ps.createToStream(stream, group)
+      const restarted = yield* Effect.forkChild(run)
+      yield* infoUntil(stream, group, (info) => info.connections.length === 1)
+      yield* ps.restartSubsystem()
+      assert.strictEqual((yield* Fiber.join(restarted))._tag, "SubscriptionDropped")
     }))
 
   it.effect("GetInfo shows the connections with their in-flight messages, and the group's counters", () =>
