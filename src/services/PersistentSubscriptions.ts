@@ -20,11 +20,14 @@ import { deleteGroup } from "../internal/persistent/delete.ts"
 import type {
   CreateSubscriptionError,
   ListSubscriptionsError,
+  ReadSubscriptionError,
   SubscriptionGroupError
 } from "../internal/persistent/errors.ts"
+import type { RecordedEvent } from "../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../errors/InvalidArgument.ts"
 import type * as Scope from "effect/Scope"
 import * as GetInfo from "../internal/persistent/getInfo.ts"
+import * as Consume from "../internal/persistent/consume.ts"
 import * as List from "../internal/persistent/list.ts"
 import * as Read from "../internal/persistent/read.ts"
 import * as ReplayParked from "../internal/persistent/replayParked.ts"
@@ -42,6 +45,7 @@ export type {
   SubscriptionGroupError
 } from "../internal/persistent/errors.ts"
 export type { AckTarget, NackAction, PersistentSubscription, ReadOptions } from "../internal/persistent/read.ts"
+export type { ConsumePolicy } from "../internal/persistent/consume.ts"
 export type { ReplayParkedOptions } from "../internal/persistent/replayParked.ts"
 export type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
 export type { UpdateOptions } from "../internal/persistent/update.ts"
@@ -105,6 +109,19 @@ export interface PersistentSubscriptionsService {
     group: string,
     options?: Read.ReadOptions
   ) => Effect.Effect<Read.PersistentSubscription, InvalidArgument, Scope.Scope>
+  /**
+   * Consumes a group (on `policy.stream`, `$all` by default) with an Effect handler per event:
+   * bounded concurrency (ordered per stream if asked), ack on success, nack `retry` on failure
+   * until `maxRetries`, then park (or skip); reconnects after drops under a Schedule; interrupted,
+   * it lets the running handlers finish and sends their acks. Runs until interrupted or a failure
+   * it does not reconnect after. Metrics: `esdb_persistent_handled`, `_retried`, `_parked`,
+   * `_in_flight`.
+   */
+  readonly consume: <E, R>(
+    group: string,
+    handler: (event: RecordedEvent) => Effect.Effect<void, E, R>,
+    policy?: Consume.ConsumePolicy
+  ) => Effect.Effect<never, ReadSubscriptionError | InvalidArgument, R>
   /** Restarts the node's persistent-subscription subsystem (every group reloads; consumers are dropped). */
   readonly restartSubsystem: (options?: CallOptions) => Effect.Effect<void, ListSubscriptionsError>
 }
@@ -150,7 +167,8 @@ export const make = (transport: TransportShape): PersistentSubscriptionsService 
     replayParked: (stream, group, options) => ReplayParked.replayParked(transport, stream, group, options),
     restartSubsystem: (options) => Restart.restartSubsystem(transport, options),
     readToStream: (stream, group, options) => Read.readToStream(transport, stream, group, options),
-    readToAll: (group, options) => Read.readToAll(transport, group, options)
+    readToAll: (group, options) => Read.readToAll(transport, group, options),
+    consume: (group, handler, policy) => Consume.consume(transport, group, handler, policy)
   })
 
 /**

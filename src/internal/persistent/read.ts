@@ -63,7 +63,7 @@ export type AckTarget = RecordedEvent | string
 export interface ReadOptions {
   /** How many events the node may have in flight to this consumer (1..10000); default 10. */
   readonly bufferSize?: number | undefined
-  /** Acks and nacks are sent once this many ids wait (1..10000); default 100. */
+  /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
   readonly ackBatchSize?: number | undefined
   /** ...or this long after the first waits; default 20 ms. */
   readonly ackDelay?: Duration.Input | undefined
@@ -169,7 +169,8 @@ const make = (
       delayMs = Duration.toMillis(d.value)
     }
     const bufferSize = options?.bufferSize ?? 10
-    const batchSize = options?.ackBatchSize ?? 100
+    // by default a batch is at most half the buffer: the node has room again before it is full
+    const batchSize = options?.ackBatchSize ?? Math.max(1, Math.min(100, Math.floor(bufferSize / 2)))
     const streamOption = validate.source(stream)
 
     // the calls of the runs of `events`, newest last: acks go to the newest
