@@ -1,8 +1,9 @@
 /**
  * The PersistentSubscriptions API: managing persistent-subscription groups (consumer groups whose
  * checkpoints the server keeps) on a stream or on `$all`: create, update, delete, get info, list,
- * replay parked events, restart the subsystem; and consuming them (`readToStream`, `readToAll`)
- * with acks and nacks.
+ * replay parked events, restart the subsystem; and consuming them: `readToStream` / `readToAll`
+ * (a Stream of events with acks and nacks) and `consume` (a handler per event, with retries,
+ * parking, reconnects and metrics).
  *
  * This module holds the interface, `make` and `layer`; each operation lives in its own module
  * under `src/internal/persistent/`, written against the internal `Transport`. Wherever a stream
