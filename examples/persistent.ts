@@ -3,7 +3,14 @@
  * against an embedded node, so they are known to compile and work.
  */
 import * as Effect from "effect/Effect"
-import { PersistentSubscriptions, PersistentSubscriptionSettings } from "../src/index.ts"
+import * as Stream from "effect/Stream"
+import {
+  NewEvents,
+  PersistentSubscriptions,
+  PersistentSubscriptionSettings,
+  type RecordedEvent,
+  Streams
+} from "../src/index.ts"
 
 export const persistentTour = (suffix: string) =>
   Effect.gen(function*() {
@@ -60,3 +67,43 @@ export const persistentTour = (suffix: string) =>
       afterDelete
     }
   })
+
+/**
+ * The README's consumer example: a handler that fails on some events; failures are nacked
+ * `retry` until the third retry, then `park`. Runs until `count` events were acked or parked.
+ */
+export const consumerTour = (suffix: string, count: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+    const streams = yield* Streams.Streams
+    const orders = `orders-${suffix}`
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+      currentVersion: "no_stream"
+    })
+    yield* groups.createToStream(orders, "billing", { from: "start", settings: { maxRetryCount: 5 } })
+    // fails on every third event, always
+    const handle = (event: RecordedEvent) =>
+      (event.dataJson as { i: number }).i % 3 === 0 ? Effect.fail("cannot bill") : Effect.void
+    const acked: Array<bigint> = []
+    const parked: Array<bigint> = []
+
+    const billing = yield* groups.readToStream(orders, "billing", { bufferSize: 20 })
+    yield* billing.events.pipe(
+      Stream.mapEffect((event) =>
+        handle(event).pipe(
+          Effect.andThen(billing.ack(event)),
+          Effect.andThen(Effect.sync(() => acked.push(event.streamPosition))),
+          // retry: delivered again with retryCount + 1; parked after the third retry
+          Effect.catch((e) => {
+            const park = event.retryCount! >= 3
+            return billing.nack(event, park ? "park" : "retry", String(e)).pipe(
+              Effect.andThen(Effect.sync(() => park && parked.push(event.streamPosition)))
+            )
+          })
+        )
+      ),
+      Stream.takeUntil(() => acked.length + parked.length === count),
+      Stream.runDrain
+    )
+    return { acked: acked.length, parked: [...parked].sort((a, b) => Number(a - b)) }
+  }))

@@ -4,7 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { persistentTour } from "../examples/persistent.ts"
+import { consumerTour, persistentTour } from "../examples/persistent.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
@@ -39,6 +39,13 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         assert.isTrue(result.listed)
         assert.deepStrictEqual(result.updated, [5, "Pinned"])
         assert.strictEqual(result.afterDelete, "deleted")
+      }))
+
+    it.effect("the persistent subscription consumer: failures retried three times, then parked", () =>
+      Effect.gen(function*() {
+        const result = yield* consumerTour(crypto.randomUUID().slice(0, 8), 10)
+        assert.strictEqual(result.acked, 6)
+        assert.deepStrictEqual(result.parked, [0n, 3n, 6n, 9n])
       }))
   }
 )

@@ -271,9 +271,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const instanceId = newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
   const version = options.version ?? "24.10.0"
+  const groups = new PersistentGroups(store)
   server.addService(
     PersistentSubscriptionsServiceDefinition,
-    makePersistentSubscriptionsHandler({ store, auth, groups: new PersistentGroups(store) })
+    makePersistentSubscriptionsHandler({ store, auth, groups })
   )
   server.addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
   server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
@@ -297,6 +298,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     // end open reads and subscriptions so a graceful shutdown can complete
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
+    groups.close()
     stopping = server.shutdown(1000).finally(() => {
       projections.close()
       return store.close()

@@ -243,3 +243,30 @@ export const persistentSubscriptionExists = (stream: string, group: string): Rpc
     "stream-name": stream,
     "group-name": group
   })
+
+/**
+ * `maximum-subscribers-reached`: FAILED_PRECONDITION "Maximum subscriptions reached for
+ * subscription group g on stream s.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const maximumSubscribersReached = (stream: string, group: string): RpcFailure =>
+  make(Status.FAILED_PRECONDITION, `Maximum subscriptions reached for subscription group ${group} on stream ${stream}.`, {
+    exception: "maximum-subscribers-reached",
+    "stream-name": stream,
+    "group-name": group
+  })
+
+/**
+ * `persistent-subscription-dropped`: CANCELLED "Subscription group g on stream s was dropped.".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const persistentSubscriptionDropped = (stream: string, group: string): RpcFailure =>
+  make(Status.CANCELLED, `Subscription group ${group} on stream ${stream} was dropped.`, {
+    exception: "persistent-subscription-dropped",
+    "stream-name": stream,
+    "group-name": group
+  })

@@ -1,7 +1,9 @@
 /**
  * The PersistentSubscriptions API: managing persistent-subscription groups (consumer groups whose
  * checkpoints the server keeps) on a stream or on `$all`: create, update, delete, get info, list,
- * replay parked events, restart the subsystem.
+ * replay parked events, restart the subsystem; and consuming them: `readToStream` / `readToAll`
+ * (a Stream of events with acks and nacks) and `consume` (a handler per event, with retries,
+ * parking, reconnects and metrics).
  *
  * This module holds the interface, `make` and `layer`; each operation lives in its own module
  * under `src/internal/persistent/`, written against the internal `Transport`. Wherever a stream
@@ -19,10 +21,16 @@ import { deleteGroup } from "../internal/persistent/delete.ts"
 import type {
   CreateSubscriptionError,
   ListSubscriptionsError,
+  ReadSubscriptionError,
   SubscriptionGroupError
 } from "../internal/persistent/errors.ts"
+import type { RecordedEvent } from "../domain/RecordedEvent.ts"
+import type { InvalidArgument } from "../errors/InvalidArgument.ts"
+import type * as Scope from "effect/Scope"
 import * as GetInfo from "../internal/persistent/getInfo.ts"
+import * as Consume from "../internal/persistent/consume.ts"
 import * as List from "../internal/persistent/list.ts"
+import * as Read from "../internal/persistent/read.ts"
 import * as ReplayParked from "../internal/persistent/replayParked.ts"
 import * as Restart from "../internal/persistent/restartSubsystem.ts"
 import type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
@@ -31,7 +39,14 @@ import type { CallOptions } from "../internal/transport/Options.ts"
 import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
 
 export type { CreateToAllOptions, CreateToStreamOptions } from "../internal/persistent/create.ts"
-export type { CreateSubscriptionError, ListSubscriptionsError, SubscriptionGroupError } from "../internal/persistent/errors.ts"
+export type {
+  CreateSubscriptionError,
+  ListSubscriptionsError,
+  ReadSubscriptionError,
+  SubscriptionGroupError
+} from "../internal/persistent/errors.ts"
+export type { AckTarget, NackAction, PersistentSubscription, ReadOptions } from "../internal/persistent/read.ts"
+export type { ConsumePolicy } from "../internal/persistent/consume.ts"
 export type { ReplayParkedOptions } from "../internal/persistent/replayParked.ts"
 export type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
 export type { UpdateOptions } from "../internal/persistent/update.ts"
@@ -80,6 +95,34 @@ export interface PersistentSubscriptionsService {
     group: string,
     options?: ReplayParked.ReplayParkedOptions
   ) => Effect.Effect<void, SubscriptionGroupError>
+  /**
+   * Connects to a stream's group as a consumer, for the scope: a Stream of the events the node
+   * hands this consumer (with `retryCount` and `ackId`), and `ack` / `nack`, batched and flushed
+   * when the scope closes. Each run of the Stream connects again.
+   */
+  readonly readToStream: (
+    stream: string,
+    group: string,
+    options?: Read.ReadOptions
+  ) => Effect.Effect<Read.PersistentSubscription, InvalidArgument, Scope.Scope>
+  /** Connects to a `$all` group as a consumer, for the scope (see `readToStream`). */
+  readonly readToAll: (
+    group: string,
+    options?: Read.ReadOptions
+  ) => Effect.Effect<Read.PersistentSubscription, InvalidArgument, Scope.Scope>
+  /**
+   * Consumes a group (on `policy.stream`, `$all` by default) with an Effect handler per event:
+   * bounded concurrency (ordered per stream if asked), ack on success, nack `retry` on failure
+   * until `maxRetries`, then park (or skip); reconnects after drops under a Schedule; interrupted,
+   * it lets the running handlers finish and sends their acks. Runs until interrupted or a failure
+   * it does not reconnect after. Metrics: `esdb_persistent_handled`, `_retried`, `_parked`,
+   * `_in_flight`.
+   */
+  readonly consume: <E, R>(
+    group: string,
+    handler: (event: RecordedEvent) => Effect.Effect<void, E, R>,
+    policy?: Consume.ConsumePolicy
+  ) => Effect.Effect<never, ReadSubscriptionError | InvalidArgument, R>
   /** Restarts the node's persistent-subscription subsystem (every group reloads; consumers are dropped). */
   readonly restartSubsystem: (options?: CallOptions) => Effect.Effect<void, ListSubscriptionsError>
 }
@@ -123,7 +166,10 @@ export const make = (transport: TransportShape): PersistentSubscriptionsService 
     list: (options) => List.list(transport, options),
     listToStream: (stream, options) => List.listToStream(transport, stream, options),
     replayParked: (stream, group, options) => ReplayParked.replayParked(transport, stream, group, options),
-    restartSubsystem: (options) => Restart.restartSubsystem(transport, options)
+    restartSubsystem: (options) => Restart.restartSubsystem(transport, options),
+    readToStream: (stream, group, options) => Read.readToStream(transport, stream, group, options),
+    readToAll: (group, options) => Read.readToAll(transport, group, options),
+    consume: (group, handler, policy) => Consume.consume(transport, group, handler, policy)
   })
 
 /**

@@ -1,18 +1,21 @@
 /**
  * The node's persistent-subscription groups: kept in `$persistentSubscriptionConfig`, so a node
  * started again on the same `--db` has them back as they were (settings, starts, deletions);
- * ServerFeatures lists the methods served, with the features `stream` and `all`, and not `Read`
- * (not served yet: UNIMPLEMENTED).
+ * ServerFeatures lists the methods served (`Read` included), with the features `stream` and `all`;
+ * a `Read` whose first request is not its options gets the real node's UNKNOWN, one that sends
+ * nothing ends OK.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { PersistentSubscriptionsClient } from "../../src/generated/persistent.ts"
 import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
-import { EventStoreDB, PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { uniqueStream } from "./helpers.ts"
 
@@ -31,7 +34,51 @@ const withGroups = <A, E>(
     ) as Effect.Effect<A, unknown>
   )
 
+/** Runs a scoped program with the client services, against a node. */
+const withClient = <A, E>(
+  connectionString: string,
+  program: Effect.Effect<A, E, PersistentSubscriptions.PersistentSubscriptions | Streams.Streams | Scope.Scope>
+): Promise<A> =>
+  Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(EventStoreDB.layer({ connectionString }))) as Effect.Effect<A, unknown>)
+
 describe("persistent subscription groups on a kept database", () => {
+  it("a group resumes after its last checkpoint when the node starts again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
+    dirs.push(dir)
+    const stream = uniqueStream("ps-db-read")
+    const first = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      await withClient(first.connectionString, Effect.gen(function*() {
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        const streams = yield* Streams.Streams
+        yield* streams.append(stream, Array.from({ length: 8 }, (_, i) => new NewEvent({ type: "e", data: JSON.stringify({ i }) })), { currentVersion: "no_stream" })
+        yield* ps.createToStream(stream, "g", {
+          from: "start",
+          settings: { minCheckpointCount: 1, maxCheckpointCount: 3, checkpointAfter: 60_000 }
+        })
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 4, ackDelay: 0 })
+        yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(4), Stream.runDrain)
+        const info = yield* ps.getInfo(stream, "g")
+        // three acks made a checkpoint (event 2); the fourth waits for two more
+        assert.strictEqual(info.lastCheckpointedEventPosition, "2")
+      }))
+    } finally {
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      const resumed = await withClient(second.connectionString, Effect.gen(function*() {
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 1 })
+        return yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(1), Stream.runCollect)
+      }))
+      assert.deepStrictEqual(Array.from(resumed).map((e) => [e.streamPosition, e.retryCount]), [[3n, 0]])
+    } finally {
+      await second.stop()
+    }
+  })
+
+
   it("survive a restart with their settings; a deleted group stays deleted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
     dirs.push(dir)
@@ -85,7 +132,7 @@ describe("persistent subscription groups on a kept database", () => {
 })
 
 describe("ServerFeatures", () => {
-  it("lists the persistent-subscription methods served, with stream and all; Read is UNIMPLEMENTED and not listed", async () => {
+  it("lists the persistent-subscription methods served (Read too), with stream and all", async () => {
     const node = await startEmbeddedNode({ insecure: true })
     const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
     const features = new ServerFeaturesClient(address, grpc.credentials.createInsecure())
@@ -97,16 +144,21 @@ describe("ServerFeatures", () => {
       const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
       assert.deepStrictEqual(
         listed.map((m) => m.methodName).sort(),
-        ["create", "delete", "getinfo", "list", "replayparked", "restartsubsystem", "update"]
+        ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "update"]
       )
       for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
-      const status = await new Promise<grpc.StatusObject>((resolve) => {
-        const call = ps.read()
-        call.on("error", () => {})
-        call.on("status", resolve)
-        call.end()
-      })
-      assert.strictEqual(status.code, grpc.status.UNIMPLEMENTED)
+      const statusOf = (send: (call: ReturnType<typeof ps.read>) => void) =>
+        new Promise<grpc.StatusObject>((resolve) => {
+          const call = ps.read()
+          call.on("error", () => {})
+          call.on("data", () => {})
+          call.on("status", resolve)
+          send(call)
+        })
+      assert.strictEqual((await statusOf((call) => call.end())).code, grpc.status.OK)
+      const notOptions = await statusOf((call) => call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [] } } }))
+      assert.strictEqual(notOptions.code, grpc.status.UNKNOWN)
+      assert.strictEqual(notOptions.details, "Exception was thrown by handler.")
     } finally {
       features.close()
       ps.close()
@@ -179,6 +231,66 @@ describe("malformed management requests", () => {
         ps.list({ options: { listOption: { $case: "listAllSubscriptions", value: {} } } }, (e, v) => (e ? reject(e) : resolve(v.subscriptions.length)))
       )
       assert.strictEqual(listed, 0)
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("a hostile consumer", () => {
+  it("gets INVALID_ARGUMENT for buffer_size 0; a huge buffer_size is capped at 10,000 in flight (sent as the call drains); unknown ack ids are ignored", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const stream = uniqueStream("ps-hostile")
+    try {
+      await withClient(node.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+        const events = Array.from({ length: 10_050 }, () => new NewEvent({ type: "e", data: "{}" }))
+        yield* streams.append(stream, events, { currentVersion: "no_stream" })
+        yield* groups.createToStream(stream, "g", { from: "start" })
+      }))
+      const options = (bufferSize: number) => ({
+        content: {
+          $case: "options" as const,
+          value: {
+            streamOption: { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } },
+            groupName: "g",
+            bufferSize,
+            uuidOption: { content: { $case: "string" as const, value: {} } }
+          }
+        }
+      })
+      const zero = await new Promise<grpc.StatusObject>((resolve) => {
+        const call = ps.read()
+        call.on("error", () => {})
+        call.on("data", () => {})
+        call.on("status", resolve)
+        call.write(options(0))
+      })
+      assert.strictEqual(zero.code, grpc.status.INVALID_ARGUMENT)
+      const call = ps.read()
+      call.on("error", () => {})
+      let received = 0
+      call.on("data", (m: { content?: { $case: string } }) => {
+        if (m.content?.$case === "event") received++
+      })
+      call.write(options(2 ** 31 - 1))
+      // unknown ids (and a malformed one) change nothing
+      call.write({
+        content: {
+          $case: "ack",
+          value: { id: Buffer.alloc(0), ids: [{ value: { $case: "string", value: "00000000-0000-0000-0000-000000000001" } }, { value: { $case: "string", value: "junk" } }] }
+        }
+      })
+      for (let i = 0; i < 500 && received < 10_000; i++) await new Promise((r) => setTimeout(r, 10))
+      const info = await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+      assert.strictEqual(received, 10_000)
+      assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
+      assert.strictEqual(info.totalInFlightMessages, 10_000)
+      call.cancel()
     } finally {
       ps.close()
       await node.stop()

@@ -9,7 +9,9 @@
  */
 import { GrpcError } from "../../errors/GrpcError.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { MaximumSubscribersReached } from "../../errors/MaximumSubscribersReached.ts"
 import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
+import { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
 import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
 import { Code } from "../../generated/code.ts"
 import type { TransportError } from "../streams/errors.ts"
@@ -38,6 +40,14 @@ export type SubscriptionGroupError = SubscriptionNotFound | TransportError
  * @category errors
  */
 export type ListSubscriptionsError = TransportError
+
+/**
+ * Errors of reading a group as one of its consumers (`readToStream`, `readToAll`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ReadSubscriptionError = SubscriptionNotFound | MaximumSubscribersReached | SubscriptionDropped | TransportError
 
 const transportTags: ReadonlyArray<string> = [
   "AccessDenied",
@@ -95,3 +105,18 @@ export const isNotFound = (error: CallError): boolean =>
 
 /** @internal */
 export const toListError = toTransportError
+
+/** @internal */
+export const toReadError = (stream: string, group: string) => (error: CallError): ReadSubscriptionError => {
+  if (error._tag === "GrpcError") {
+    const exception = trailer(error, "exception")
+    const which = named(error, stream, group)
+    if (exception === "persistent-subscription-does-not-exist") return new SubscriptionNotFound(which)
+    if (exception === "maximum-subscribers-reached") return new MaximumSubscribersReached(which)
+    if (exception === "persistent-subscription-dropped") return new SubscriptionDropped({ ...which, reason: error.details })
+    if (exception === "persistent-subscription-failed") {
+      return new SubscriptionDropped({ ...which, reason: trailer(error, "reason") ?? error.details })
+    }
+  }
+  return toTransportError(error)
+}

@@ -14,6 +14,8 @@ import {
   type ListReq,
   type ListResp,
   PersistentSubscriptionsService,
+  type ReadReq,
+  type ReadResp,
   type ReplayParkedReq,
   type ReplayParkedResp,
   type UpdateReq,
@@ -42,3 +44,6 @@ export const ReplayParked: Method<ReplayParkedReq, ReplayParkedResp> = Persisten
 
 /** `PersistentSubscriptions.RestartSubsystem`. @internal */
 export const RestartSubsystem: Method<Empty, Empty> = PersistentSubscriptionsService.restartSubsystem
+
+/** `PersistentSubscriptions.Read` (duplex). @internal */
+export const Read: Method<ReadReq, ReadResp> = PersistentSubscriptionsService.read

@@ -4,8 +4,10 @@
  * describes, with the statuses, trailers and texts of a real node. A single embedded node is always
  * the leader, so the leader-only methods are always served.
  *
- * `Read` (the consumers) and `TruncateParked` are not implemented yet: they are left out of the
- * service definition, so the node answers UNIMPLEMENTED and ServerFeatures does not list them.
+ * `Read` connects a consumer to a running group (src/server/persistent/ConsumerGroup.ts): the
+ * first request must be its options; then events flow as the group decides and acks/nacks come
+ * back. `TruncateParked` is not implemented yet: it is left out of the service definition, so the
+ * node answers UNIMPLEMENTED and ServerFeatures does not list it.
  *
  * @since 0.1.0
  */
@@ -20,6 +22,10 @@ import {
   type ListReq,
   type ListResp,
   PersistentSubscriptionsService,
+  type ReadReq,
+  ReadReq_Nack_Action,
+  type ReadResp,
+  type ReadResp_ReadEvent_RecordedEvent,
   type ReplayParkedReq,
   type ReplayParkedResp,
   type SubscriptionInfo,
@@ -29,11 +35,16 @@ import {
 } from "../../generated/persistent.ts"
 import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
 import type { Auth, Principal } from "../Auth.ts"
+import { fromWire, toStringForm, toStructured } from "../Uuid.ts"
+import { Consumer, type ConsumerGroup, type Message, type NackAction } from "../persistent/ConsumerGroup.ts"
 import {
   accessDenied,
+  invalidArgument,
   invalidArgumentOf,
+  maximumSubscribersReached,
   persistentSubscriptionDoesNotExist,
   persistentSubscriptionExists,
+  persistentSubscriptionDropped,
   persistentSubscriptionFailed,
   type RpcFailure,
   unauthenticated,
@@ -49,11 +60,11 @@ import {
   startFromProblem,
   startFromText
 } from "../persistent/PersistentGroups.ts"
-import type { Store } from "../storage/Store.ts"
+import { type EventRecord, type Store, wireRevision } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 
 /**
- * The methods served (all but `Read` and `TruncateParked`, not implemented yet).
+ * The methods served (all but `TruncateParked`, not implemented yet).
  *
  * @since 0.1.0
  * @category constants
@@ -63,6 +74,7 @@ export const PersistentSubscriptionsServiceDefinition: ServiceDefinition = {
   update: PersistentSubscriptionsService.update,
   delete: PersistentSubscriptionsService.delete,
   getInfo: PersistentSubscriptionsService.getInfo,
+  read: PersistentSubscriptionsService.read,
   replayParked: PersistentSubscriptionsService.replayParked,
   list: PersistentSubscriptionsService.list,
   restartSubsystem: PersistentSubscriptionsService.restartSubsystem
@@ -192,15 +204,25 @@ const lastKnownPosition = (store: Store, stream: string): string => {
   return n < 0 ? "" : String(n)
 }
 
-const infoOf = (store: Store, g: Group): SubscriptionInfo => ({
+const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): SubscriptionInfo => ({
   eventSource: g.stream,
   groupName: g.group,
-  status: "Live",
-  connections: [],
+  status: running?.isReplaying === true ? "ReplayingParkedMessages" : "Live",
+  connections: (running?.consumers ?? []).map((c) => ({
+    from: c.from,
+    username: c.username,
+    averageItemsPerSecond: 0,
+    totalItems: BigInt(c.totalItems),
+    countSinceLastMeasurement: 0n,
+    observedMeasurements: [],
+    availableSlots: c.capacity - c.inFlight,
+    inFlightMessages: c.inFlight,
+    connectionName: c.connectionName
+  })),
   averagePerSecond: 0,
-  totalItems: 0n,
+  totalItems: BigInt(running?.totalItems ?? 0),
   countSinceLastMeasurement: 0n,
-  lastCheckpointedEventPosition: "",
+  lastCheckpointedEventPosition: running?.lastCheckpointText ?? "",
   lastKnownEventPosition: lastKnownPosition(store, g.stream),
   resolveLinkTos: g.settings.resolveLinkTos,
   startFrom: startFromText(g.startFrom),
@@ -215,13 +237,69 @@ const infoOf = (store: Store, g: Group): SubscriptionInfo => ({
   maxCheckPointCount: g.settings.maxCheckPointCount,
   readBufferCount: 0,
   liveBufferCount: 0n,
-  retryBufferCount: 0,
-  totalInFlightMessages: 0,
-  outstandingMessagesCount: 0,
+  retryBufferCount: running?.retryCount ?? 0,
+  totalInFlightMessages: running?.inFlightCount ?? 0,
+  outstandingMessagesCount: running?.inFlightCount ?? 0,
   namedConsumerStrategy: g.settings.consumerStrategy,
   maxSubscriberCount: g.settings.maxSubscriberCount,
-  parkedMessageCount: 0n
+  parkedMessageCount: parkedCount(store, g)
 })
+
+/** Parked messages not replayed yet: the parked stream's events past its `$tb`. */
+const parkedCount = (store: Store, g: Group): bigint => {
+  const view = store.view(`$persistentsubscription-${g.stream}::${g.group}-parked`)
+  return view._tag === "Ok" ? BigInt(Math.max(0, view.last - view.first + 1)) : 0n
+}
+
+const recordedOf = (record: EventRecord, position: bigint, structured: boolean): ReadResp_ReadEvent_RecordedEvent => ({
+  id: structured ? toStructured(record.eventId) : toStringForm(record.eventId),
+  streamIdentifier: { streamName: record.streamBytes },
+  streamRevision: wireRevision(record),
+  preparePosition: position,
+  commitPosition: position,
+  metadata: [
+    { key: "type", value: record.eventType },
+    { key: "created", value: record.created },
+    { key: "content-type", value: record.isJson ? "application/json" : "application/octet-stream" }
+  ],
+  customMetadata: record.customMetadata,
+  data: record.data
+})
+
+/** A `ReadResp.event`: the event (the link's target when resolved) and the link, at the original position. */
+const eventOf = (message: Message, structured: boolean): ReadResp => {
+  const position = BigInt(message.record.position)
+  const resolved = message.resolved
+  return {
+    content: {
+      $case: "event",
+      value: {
+        event: recordedOf(resolved ?? message.record, position, structured),
+        link: resolved === undefined ? undefined : recordedOf(message.record, position, structured),
+        position: { $case: "commitPosition", value: position },
+        count: { $case: "retryCount", value: message.retryCount }
+      }
+    }
+  }
+}
+
+const NACK_ACTIONS: Record<number, NackAction> = {
+  [ReadReq_Nack_Action.Unknown]: "unknown",
+  [ReadReq_Nack_Action.Park]: "park",
+  [ReadReq_Nack_Action.Retry]: "retry",
+  [ReadReq_Nack_Action.Skip]: "skip",
+  [ReadReq_Nack_Action.Stop]: "stop"
+}
+
+/** Ack/nack ids as canonical UUID text (malformed ids are ignored, as a real node finds no such message). */
+const idsOf = (ids: ReadonlyArray<Parameters<typeof fromWire>[0]>): Array<string> => {
+  const out: Array<string> = []
+  for (const id of ids) {
+    const text = fromWire(id)
+    if (text !== undefined) out.push(text)
+  }
+  return out
+}
 
 /** `stream_identifier | all` of Delete, GetInfo, ReplayParked, List. */
 const sourceOf = (
@@ -326,7 +404,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
       const group = call.request.options?.groupName ?? ""
       const found = groups.get(stream, group)
       if (found === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
-      callback(null, { subscriptionInfo: infoOf(store, found) })
+      callback(null, { subscriptionInfo: infoOf(store, found, groups.runningGroup(stream, group)) })
     },
 
     replayParked: (call: ServerCall<ReplayParkedReq, ReplayParkedResp>, callback: UnaryCallback<ReplayParkedResp>) => {
@@ -336,9 +414,16 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
       if (isFailure(principal)) return callback(principal)
       const stream = sourceOf(call.request.options?.streamOption)
       const group = call.request.options?.groupName ?? ""
-      if (groups.get(stream, group) === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
-      // no consumer runs yet, so nothing is ever parked: replaying has nothing to do
-      callback(null, {})
+      const running = groups.start(stream, group)
+      if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
+      const stop = call.request.options?.stopAtOption
+      const stopAt = stop?.$case === "stopAt" && stop.value >= 0n ? Number(BigInt.asUintN(53, stop.value)) : undefined
+      try {
+        running.replayParked(stopAt)
+      } catch {
+        return callback(unhandled())
+      }
+      afterWrite(callback, {})
     },
 
     list: (call: ServerCall<ListReq, ListResp>, callback: UnaryCallback<ListResp>) => {
@@ -350,9 +435,87 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         const stream = sourceOf(option.value.streamOption)
         const found = groups.ofStream(stream)
         if (found.length === 0) return callback(persistentSubscriptionDoesNotExist(stream, ""))
-        return callback(null, { subscriptions: found.map((g) => infoOf(store, g)) })
+        return callback(null, { subscriptions: found.map((g) => infoOf(store, g, groups.runningGroup(g.stream, g.group))) })
       }
-      callback(null, { subscriptions: groups.all().map((g) => infoOf(store, g)) })
+      callback(null, { subscriptions: groups.all().map((g) => infoOf(store, g, groups.runningGroup(g.stream, g.group))) })
+    },
+
+    read: (call: ServerCall<ReadReq, ReadResp>) => {
+      let running: ConsumerGroup | undefined
+      let consumer: Consumer | undefined
+      let stream = ""
+      let group = ""
+      const leave = () => {
+        if (running !== undefined && consumer !== undefined) running.remove(consumer)
+        consumer = undefined
+      }
+      const fail = (failure: RpcFailure) => {
+        leave()
+        call.sendStatus(failure)
+      }
+      call.on("cancelled", leave)
+      // the output drained: the consumer takes messages again
+      call.on("drain", () => {
+        if (running === undefined || consumer === undefined) return
+        consumer.paused = false
+        running.pump()
+      })
+      // the client half-closed: it takes no more events
+      call.on("end", () => {
+        if (call.closed) return
+        leave()
+        call.end()
+      })
+      call.on("data", (request: ReadReq) => {
+        if (call.closed) return
+        const content = request.content
+        if (running === undefined) {
+          // the first request must be the options
+          if (content?.$case !== "options") return fail(unhandled())
+          const options = content.value
+          if (options.streamOption === undefined) return fail(unhandled())
+          const principal = principalFor(call, false)
+          if (isFailure(principal)) return fail(principal)
+          stream = sourceOf(options.streamOption)
+          group = options.groupName
+          if (!Number.isInteger(options.bufferSize) || options.bufferSize <= 0) {
+            return fail(invalidArgument("buffer_size must be greater than 0."))
+          }
+          const found = groups.start(stream, group)
+          if (found === undefined) return fail(persistentSubscriptionDoesNotExist(stream, group))
+          const max = found.group.settings.maxSubscriberCount
+          if (max > 0 && found.consumers.length >= max) return fail(maximumSubscribersReached(stream, group))
+          running = found
+          const structured = options.uuidOption?.content?.$case === "structured"
+          call.write({ content: { $case: "subscriptionConfirmation", value: { subscriptionId: `${stream}::${group}` } } })
+          const connectionName = call.metadata.get("connection-name")[0]
+          consumer = new Consumer(
+            options.bufferSize,
+            call.peer,
+            who(principal),
+            typeof connectionName === "string" ? connectionName : "",
+            {
+              send: (message) => call.write(eventOf(message, structured)),
+              drop: () => {
+                consumer = undefined
+                call.sendStatus(persistentSubscriptionDropped(stream, group))
+              }
+            }
+          )
+          running.add(consumer)
+          return
+        }
+        // dropped (its group was updated, deleted or restarted): nothing more is read
+        if (consumer === undefined) return
+        if (content?.$case === "ack") {
+          running.ack(idsOf(content.value.ids))
+        } else if (content?.$case === "nack") {
+          // an action a real node does not know is a skip there (HandleNackedMessage's default)
+          const action = NACK_ACTIONS[content.value.action] ?? "skip"
+          running.nack(idsOf(content.value.ids), action, content.value.reason)
+        }
+        // a second options message is ignored, as a real node does
+      })
     },
 
     restartSubsystem: (call: ServerCall<Empty, Empty>, callback: UnaryCallback<Empty>) => {

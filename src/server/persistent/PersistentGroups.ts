@@ -4,12 +4,14 @@
  * whole configuration, `Version` "2", `Updated`, `UpdatedBy` and the `Entries`), and read back
  * from that stream when the node starts on a kept database or the subsystem restarts.
  *
- * Only management is here (create, update, delete, info, list); consumers (`Read`) are not served
- * yet.
+ * The groups consumers are connected to run as {@link ConsumerGroup}s (started on the first
+ * `Read`, stopped, with their consumers dropped, when the group is updated or deleted or the
+ * subsystem restarts).
  *
  * @since 0.1.0
  */
 import type { Store } from "../storage/Store.ts"
+import { ConsumerGroup } from "./ConsumerGroup.ts"
 
 /**
  * The configuration stream and its event type.
@@ -216,6 +218,7 @@ const fromEntry = (entry: Record<string, unknown>): Group | undefined => {
 export class PersistentGroups {
   private readonly store: Store
   private groups = new Map<string, Group>()
+  private readonly running = new Map<string, ConsumerGroup>()
 
   constructor(store: Store) {
     this.store = store
@@ -224,6 +227,7 @@ export class PersistentGroups {
 
   /** Reads the configuration back from the last `$PersistentConfig` event (startup, restart). */
   load(): void {
+    for (const k of Array.from(this.running.keys())) this.stop(k)
     this.groups = new Map()
     const events = this.store.stream(CONFIG_STREAM)?.events ?? []
     const last = events[events.length - 1]
@@ -258,12 +262,14 @@ export class PersistentGroups {
 
   /** Adds or replaces a group and writes the configuration. */
   put(group: Group, user: string): void {
+    this.stop(key(group.stream, group.group))
     this.groups.set(key(group.stream, group.group), group)
     this.save(user)
   }
 
   /** Removes a group, writes the configuration and soft-deletes its checkpoint and parked streams. */
   remove(stream: string, group: string, user: string): void {
+    this.stop(key(stream, group))
     this.groups.delete(key(stream, group))
     this.save(user)
     const prefix = `$persistentsubscription-${stream}::${group}`
@@ -272,6 +278,35 @@ export class PersistentGroups {
         this.store.softDelete(name, { _tag: "Any" })
       }
     }
+  }
+
+  /** The running group of that name (started now if it was not running), if the group exists. */
+  start(stream: string, group: string): ConsumerGroup | undefined {
+    const k = key(stream, group)
+    const found = this.running.get(k)
+    if (found !== undefined) return found
+    const config = this.groups.get(k)
+    if (config === undefined) return undefined
+    const started = new ConsumerGroup(this.store, config)
+    this.running.set(k, started)
+    return started
+  }
+
+  /** The running group of that name, if it runs. */
+  runningGroup(stream: string, group: string): ConsumerGroup | undefined {
+    return this.running.get(key(stream, group))
+  }
+
+  /** Stops every running group (the node closes): checkpoints written, consumers dropped. */
+  close(): void {
+    for (const k of Array.from(this.running.keys())) this.stop(k)
+  }
+
+  private stop(k: string): void {
+    const found = this.running.get(k)
+    if (found === undefined) return
+    this.running.delete(k)
+    found.close()
   }
 
   private save(user: string): void {

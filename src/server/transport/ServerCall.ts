@@ -278,6 +278,13 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
     return this.requestMetadata ??= new RequestMetadata(this.headers)
   }
 
+  /** The client's address and port (`host:port`), or "" when unknown. */
+  get peer(): string {
+    const socket = this.stream.session?.socket
+    if (socket === undefined || socket.remoteAddress === undefined) return ""
+    return `${socket.remoteAddress}:${socket.remotePort ?? 0}`
+  }
+
   /** The method path. */
   get path(): string {
     return this.method.path
@@ -347,15 +354,18 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
       if (!this.headersSent) {
         this.headersSent = true
         stream.respond(statusHeaders(status, true), TRAILERS_ONLY_OPTIONS)
+        // like Kestrel: once the response is complete, a request still being sent is reset
+        // with NO_ERROR so the client stops sending
+        if (!stream.readableEnded) stream.close(NO_ERROR)
       } else {
         if ((status.code ?? GrpcStatus.UNKNOWN) !== GrpcStatus.OK || status.metadata !== undefined) {
           this.trailers = statusHeaders(status, false)
         }
+        // trailers go after the messages ('wantTrailers'); a reset now could overtake them and
+        // the client would see a call ended without a status, so a request still being sent
+        // is left to the client, which ends it on the trailers
         stream.end()
       }
-      // like Kestrel: once the response is complete, a request still being sent is reset
-      // with NO_ERROR so the client stops sending
-      if (!stream.readableEnded) stream.close(NO_ERROR)
     } catch {
       // the stream went away meanwhile
     }

@@ -1,0 +1,323 @@
+/**
+ * `PersistentSubscriptions.readToStream` / `readToAll`: a consumer of a group, over the `Read`
+ * duplex call (PROTOCOL.md §4).
+ *
+ * The subscription is scoped: its `events` Stream opens a `Read` call each time it runs (running
+ * it again subscribes again), and yields the events with their `retryCount` and `ackId`. `ack` and
+ * `nack` queue ids and send them in batches, when `ackBatchSize` ids wait or `ackDelay` after the
+ * first; what waits is sent when a run of the Stream ends and when the scope closes (the call is
+ * half-closed and its end awaited, a bounded time, so the node has read them).
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { RecordedEvent } from "../../domain/RecordedEvent.ts"
+import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import {
+  type ReadReq,
+  ReadReq_Nack_Action,
+  type ReadResp,
+  type ReadResp_ReadEvent_RecordedEvent
+} from "../../generated/persistent.ts"
+import { uuidString, uuidToString } from "../convert.ts"
+import type { CallError } from "../transport/CallError.ts"
+import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
+import { type ReadSubscriptionError, toReadError } from "./errors.ts"
+import { Read } from "./methods.ts"
+import * as validate from "./settings.ts"
+
+/**
+ * What to do with a message the consumer did not process:
+ * - `unknown` / `retry`: deliver it again (parked once its retry count reaches the group's
+ *   `maxRetryCount`);
+ * - `park`: park it now;
+ * - `skip`: drop it;
+ * - `stop`: meant to stop the subscription; a real node (and the embedded one) only drops the
+ *   message, as with `skip`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NackAction = "unknown" | "park" | "retry" | "skip" | "stop"
+
+/**
+ * What `ack` and `nack` take: events as delivered (their `ackId` is used) or ack ids.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type AckTarget = RecordedEvent | string
+
+/**
+ * Options of a consumer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReadOptions {
+  /** How many events the node may have in flight to this consumer (1..10000); default 10. */
+  readonly bufferSize?: number | undefined
+  /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
+  readonly ackBatchSize?: number | undefined
+  /** ...or this long after the first waits; default 20 ms. */
+  readonly ackDelay?: Duration.Input | undefined
+}
+
+/**
+ * A consumer of a persistent-subscription group.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PersistentSubscription {
+  /** The events the node delivers to this consumer; each run is a new connection to the group. */
+  readonly events: Stream.Stream<RecordedEvent, ReadSubscriptionError>
+  /** Acknowledges events (processed). */
+  readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument>
+  /** Reports events not processed, with what the node should do with them. */
+  readonly nack: (
+    events: AckTarget | ReadonlyArray<AckTarget>,
+    action: NackAction,
+    reason?: string
+  ) => Effect.Effect<void, InvalidArgument>
+}
+
+const MAX_BUFFER = 10_000
+const MAX_BATCH = 10_000
+const MAX_REASON = 4096
+/** How long closing waits for the node to end the call after the last acks. */
+const CLOSE_WAIT_MS = 2000
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
+
+const NACK_ACTIONS: Record<NackAction, ReadReq_Nack_Action> = {
+  unknown: ReadReq_Nack_Action.Unknown,
+  park: ReadReq_Nack_Action.Park,
+  retry: ReadReq_Nack_Action.Retry,
+  skip: ReadReq_Nack_Action.Skip,
+  stop: ReadReq_Nack_Action.Stop
+}
+
+const intIn = (name: string, value: number | undefined, min: number, max: number): InvalidArgument | undefined =>
+  value === undefined || (Number.isInteger(value) && value >= min && value <= max)
+    ? undefined
+    : validate.invalidArgument(`${name} must be an integer in ${min}..${max}, got ${String(value)}`)
+
+const idsOf = (events: AckTarget | ReadonlyArray<AckTarget>): Array<string> | InvalidArgument => {
+  const list: ReadonlyArray<unknown> = Array.isArray(events) ? events : [events]
+  const ids: Array<string> = []
+  for (const e of list) {
+    if (e instanceof RecordedEvent) ids.push(e.ackId)
+    else if (typeof e === "string" && UUID.test(e)) ids.push(e)
+    else return validate.invalidArgument(`Not an event or an event id: ${String(e)}`)
+  }
+  return ids
+}
+
+const metaOf = (event: ReadResp_ReadEvent_RecordedEvent, key: string): string | undefined =>
+  event.metadata.find((m) => m.key === key)?.value
+
+const recordedOf = (
+  event: ReadResp_ReadEvent_RecordedEvent,
+  link: RecordedEvent | undefined,
+  retryCount: number | undefined
+): RecordedEvent =>
+  new RecordedEvent({
+    type: metaOf(event, "type") ?? "",
+    data: event.data,
+    metadata: event.customMetadata,
+    contentType: metaOf(event, "content-type") ?? "application/octet-stream",
+    id: uuidToString(event.id),
+    streamName: event.streamIdentifier?.streamName.toString("utf8") ?? "",
+    streamPosition: event.streamRevision,
+    commitPosition: event.commitPosition,
+    preparePosition: event.preparePosition,
+    createdTicks: metaOf(event, "created"),
+    link,
+    retryCount
+  })
+
+/** A queued batch: acks, or nacks with one action and reason. */
+interface Pending {
+  readonly nack: { readonly action: ReadReq_Nack_Action; readonly reason: string } | undefined
+  readonly ids: Array<string>
+}
+
+const make = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options: ReadOptions | undefined
+): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
+  Effect.gen(function*() {
+    const problem = validate.groupName(group) ??
+      intIn("bufferSize", options?.bufferSize, 1, MAX_BUFFER) ??
+      intIn("ackBatchSize", options?.ackBatchSize, 1, MAX_BATCH)
+    if (problem) return yield* problem
+    let delayMs = 20
+    if (options?.ackDelay !== undefined) {
+      const d = Duration.fromInput(options.ackDelay)
+      if (Option.isNone(d) || !Duration.isFinite(d.value) || Duration.toMillis(d.value) < 0) {
+        return yield* validate.invalidArgument(`ackDelay must be a finite, non-negative duration`)
+      }
+      delayMs = Duration.toMillis(d.value)
+    }
+    const bufferSize = options?.bufferSize ?? 10
+    // by default a batch is at most half the buffer: the node has room again before it is full
+    const batchSize = options?.ackBatchSize ?? Math.max(1, Math.min(100, Math.floor(bufferSize / 2)))
+    const streamOption = validate.source(stream)
+
+    // the calls of the runs of `events`, newest last: acks go to the newest
+    const calls: Array<DuplexCall<ReadReq>> = []
+    let pending: Array<Pending> = []
+    let waiting = 0
+    let timer: ReturnType<typeof setTimeout> | undefined
+
+    const flush = (): void => {
+      if (timer !== undefined) {
+        clearTimeout(timer)
+        timer = undefined
+      }
+      const call = calls[calls.length - 1]
+      if (call === undefined || pending.length === 0) return
+      const batches = pending
+      pending = []
+      waiting = 0
+      for (const b of batches) {
+        const ids = b.ids.map(uuidString)
+        call.write(
+          b.nack === undefined
+            ? { content: { $case: "ack", value: { id: Buffer.alloc(0), ids } } }
+            : { content: { $case: "nack", value: { id: Buffer.alloc(0), ids, action: b.nack.action, reason: b.nack.reason } } }
+        )
+      }
+    }
+
+    const enqueue = (ids: ReadonlyArray<string>, nack: Pending["nack"]): void => {
+      if (ids.length === 0) return
+      const last = pending[pending.length - 1]
+      const same = last !== undefined &&
+        (last.nack === undefined
+          ? nack === undefined
+          : nack !== undefined && last.nack.action === nack.action && last.nack.reason === nack.reason)
+      if (same) last.ids.push(...ids)
+      else pending.push({ nack, ids: [...ids] })
+      waiting += ids.length
+      if (waiting >= batchSize) flush()
+      else if (timer === undefined) {
+        timer = setTimeout(flush, delayMs)
+        timer.unref?.()
+      }
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        flush()
+        if (timer !== undefined) clearTimeout(timer)
+      })
+    )
+
+    const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.callback<RecordedEvent, ReadSubscriptionError>(
+      (queue) =>
+        Effect.gen(function*() {
+          let ended = false
+          let onEnded: (() => void) | undefined
+          // set once the call is open (the transport may end it while opening it)
+          let opened: DuplexCall<ReadReq> | undefined
+          const call = yield* transport.duplex(Read, {
+            onMessage: (message: ReadResp) => {
+              const content = message.content
+              if (content?.$case !== "event") return
+              const e = content.value
+              if (e.event === undefined) return
+              const retryCount = e.count?.$case === "retryCount" ? e.count.value : undefined
+              const link = e.link === undefined ? undefined : recordedOf(e.link, undefined, retryCount)
+              Queue.offerUnsafe(queue, recordedOf(e.event, link, retryCount))
+            },
+            onEnd: (error: CallError) => {
+              ended = true
+              const i = opened === undefined ? -1 : calls.indexOf(opened)
+              if (i >= 0) calls.splice(i, 1)
+              onEnded?.()
+              Queue.failCauseUnsafe(queue, Cause.fail(toReadError(stream, group)(error)))
+            }
+          }).pipe(Effect.mapError(toReadError(stream, group)))
+          call.write({
+            content: {
+              $case: "options",
+              value: { streamOption, groupName: group, bufferSize, uuidOption: { content: { $case: "string", value: {} } } }
+            }
+          })
+          if (ended) return
+          opened = call
+          calls.push(call)
+          // what waits from an earlier run goes now
+          if (waiting > 0) flush()
+          // before the call is cancelled: send what waits, half-close, and let the node read it
+          yield* Effect.addFinalizer(() =>
+            ended ? Effect.void : Effect.callback<void>((resume) => {
+              const last = calls[calls.length - 1] === call
+              if (last) flush()
+              const i = calls.indexOf(call)
+              if (i >= 0) calls.splice(i, 1)
+              const done = () => {
+                clearTimeout(wait)
+                resume(Effect.void)
+              }
+              const wait = setTimeout(done, CLOSE_WAIT_MS)
+              onEnded = done
+              call.end()
+              return Effect.sync(() => clearTimeout(wait))
+            })
+          )
+        }).pipe(Effect.withSpan("PersistentSubscriptions.read", { attributes: { "db.collection.name": stream, group } }))
+    )
+
+    return {
+      events,
+      ack: (targets) =>
+        Effect.suspend(() => {
+          const ids = idsOf(targets)
+          if (!Array.isArray(ids)) return Effect.fail(ids)
+          enqueue(ids, undefined)
+          return Effect.void
+        }),
+      nack: (targets, action, reason = "") =>
+        Effect.suspend(() => {
+          const ids = idsOf(targets)
+          if (!Array.isArray(ids)) return Effect.fail(ids)
+          const wire = NACK_ACTIONS[action]
+          if (wire === undefined) return Effect.fail(validate.invalidArgument(`Unknown nack action '${String(action)}'`))
+          if (typeof reason !== "string" || reason.length > MAX_REASON) {
+            return Effect.fail(validate.invalidArgument(`The reason must be a string of at most ${MAX_REASON} characters`))
+          }
+          enqueue(ids, { action: wire, reason })
+          return Effect.void
+        })
+    }
+  })
+
+/** @internal */
+export const readToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: ReadOptions
+): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
+  Effect.suspend(() => {
+    const problem = validate.streamOnly(stream)
+    return problem ? Effect.fail(problem) : make(transport, stream, group, options)
+  })
+
+/** @internal */
+export const readToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: ReadOptions
+): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> => make(transport, validate.ALL, group, options)

@@ -1,0 +1,153 @@
+/**
+ * `PersistentSubscriptions.consume` against the embedded node: a handler failing at random, with
+ * a drop forced by the node in the middle, loses no event (each is handled or parked as the
+ * policy says); interrupting the consumer lets the running handlers finish and acks them;
+ * ordered per stream; metrics; bad policies refused.
+ */
+import { assert, layer } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
+import { PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+
+const waitFor = (what: string, done: () => boolean, seconds = 20) =>
+  Effect.gen(function*() {
+    while (!done()) yield* Effect.sleep(Duration.millis(10))
+  }).pipe(Effect.timeoutOrElse({ duration: Duration.seconds(seconds), orElse: () => Effect.die(new Error(`never: ${what}`)) }))
+
+layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("persistent subscriptions: consume", (it) => {
+  it.effect("random failures and a drop in the middle: every event handled or parked after maxRetries, none lost", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("consume")
+      const group = uniqueStream("g")
+      const n = 10_000
+      for (let i = 0; i < n; i += 1000) yield* streams.append(stream, newEvents(1000), { currentVersion: "any" })
+      const settings = { maxRetryCount: 10, messageTimeout: 10_000, maxCheckpointCount: 100, minCheckpointCount: 10 }
+      yield* ps.createToStream(stream, group, { from: "start", settings })
+      const handled = new Set<bigint>()
+      const gaveUp = new Set<bigint>()
+      let calls = 0
+      const fiber = yield* Effect.forkChild(ps.consume(
+        group,
+        (event) =>
+          Effect.suspend(() => {
+            calls++
+            if (Math.random() < 0.2) {
+              if ((event.retryCount ?? 0) >= 2) gaveUp.add(event.streamPosition)
+              return Effect.fail("unlucky")
+            }
+            handled.add(event.streamPosition)
+            return Effect.void
+          }),
+        { stream, concurrency: 8, maxRetries: 2 }
+      ))
+      yield* waitFor("half handled", () => handled.size >= n / 2)
+      // the node drops the consumer (an update restarts the group): it connects again
+      yield* ps.updateToStream(stream, group, { settings })
+      yield* waitFor("every event handled or given up", () => {
+        for (let i = 0n; i < BigInt(n); i++) if (!handled.has(i) && !gaveUp.has(i)) return false
+        return true
+      })
+      yield* Fiber.interrupt(fiber)
+      assert.isAbove(calls, n)
+      // what was given up on is in the parked stream
+      const parked = yield* streams.get(`$persistentsubscription-${stream}::${group}-parked`).pipe(
+        Effect.catchTag("NotFound", () => Effect.succeed([]))
+      )
+      const parkedPositions = new Set(parked.map((e) => BigInt(e.dataText.split("@")[0]!)))
+      for (const p of parkedPositions) assert.isTrue(gaveUp.has(p), `${p} parked without reaching maxRetries`)
+      for (const p of gaveUp) if (!handled.has(p)) assert.isTrue(parkedPositions.has(p), `${p} given up but not parked`)
+      const metrics = yield* Metric.value(Metric.counter("esdb_persistent_handled", { description: "Events handled and acked", attributes: { stream, group } }))
+      assert.isAtLeast(Number(metrics.count), handled.size)
+    }))
+
+  it.effect("interrupted, it lets the running handlers finish and acks them; the others go back to the group", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("consume-int")
+      const group = uniqueStream("g")
+      yield* streams.append(stream, newEvents(20), { currentVersion: "no_stream" })
+      yield* ps.createToStream(stream, group, { from: "start", settings: { messageTimeout: 10_000 } })
+      const started = new Set<bigint>()
+      const done = new Set<bigint>()
+      const fiber = yield* Effect.forkChild(ps.consume(
+        group,
+        (event) =>
+          Effect.sync(() => started.add(event.streamPosition)).pipe(
+            Effect.andThen(Effect.sleep(Duration.millis(100))),
+            Effect.andThen(Effect.sync(() => done.add(event.streamPosition)))
+          ),
+        { stream, concurrency: 4, bufferSize: 20 }
+      ))
+      yield* waitFor("four handlers running", () => started.size >= 4)
+      yield* Fiber.interrupt(fiber)
+      // the running handlers finished
+      assert.deepStrictEqual([...started].sort(), [...done].sort())
+      assert.isBelow(done.size, 20)
+      // acked: a new consumer gets exactly the others
+      const again = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 20 }), (sub) =>
+        sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(20 - done.size), Stream.runCollect)))
+      const redelivered = Array.from(again).map((e) => e.streamPosition)
+      for (const p of redelivered) assert.isFalse(done.has(p), `${p} was handled and acked, yet delivered again`)
+      assert.strictEqual(new Set([...redelivered, ...done]).size, 20)
+    }))
+
+  it.effect("orderedPerStream handles the events of a stream one at a time, in order", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const prefix = uniqueStream("consume-ord")
+      const group = uniqueStream("g")
+      yield* ps.createToAll(group, { from: "end", filterInclude: `${prefix}-.*`, filterByStreamName: true })
+      const seen = new Map<string, Array<bigint>>()
+      let running = 0
+      let overlap = false
+      const busy = new Set<string>()
+      const fiber = yield* Effect.forkChild(ps.consume(
+        group,
+        (event) =>
+          Effect.gen(function*() {
+            if (busy.has(event.streamName)) overlap = true
+            busy.add(event.streamName)
+            running++
+            yield* Effect.sleep(Duration.millis(Math.floor(Math.random() * 5)))
+            seen.set(event.streamName, [...(seen.get(event.streamName) ?? []), event.streamPosition])
+            running--
+            busy.delete(event.streamName)
+          }),
+        { concurrency: 8, orderedPerStream: true }
+      ))
+      yield* Effect.sleep(Duration.millis(200))
+      for (let round = 0; round < 5; round++) {
+        for (let s = 0; s < 4; s++) yield* streams.append(`${prefix}-${s}`, newEvents(2), { currentVersion: "any" })
+      }
+      yield* waitFor("40 events", () => [...seen.values()].reduce((a, b) => a + b.length, 0) >= 40)
+      yield* Fiber.interrupt(fiber)
+      assert.isFalse(overlap)
+      for (const positions of seen.values()) assert.deepStrictEqual(positions, positions.map((_, i) => BigInt(i)))
+      assert.strictEqual(running, 0)
+    }))
+
+  it.effect("bad policies are InvalidArgument", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      for (
+        const policy of [
+          { concurrency: 0 },
+          { maxRetries: -1 },
+          { finalAction: "explode" as "park" },
+          { bufferSize: 0 }
+        ]
+      ) {
+        const error = yield* Effect.flip(ps.consume("g", () => Effect.void, { stream: "s", ...policy }))
+        assert.strictEqual(error._tag, "InvalidArgument")
+      }
+      assert.strictEqual((yield* Effect.flip(ps.consume("", () => Effect.void)))._tag, "InvalidArgument")
+    }))
+})
