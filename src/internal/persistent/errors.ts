@@ -7,14 +7,13 @@
  *
  * @internal
  */
-import { GrpcError } from "../../errors/GrpcError.ts"
+import type { GrpcError } from "../../errors/GrpcError.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import { MaximumSubscribersReached } from "../../errors/MaximumSubscribersReached.ts"
 import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
 import { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
 import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
-import { Code } from "../../generated/code.ts"
-import type { TransportError } from "../streams/errors.ts"
+import { toTransportError, type TransportError } from "../transport/TransportError.ts"
 import type { CallError } from "../transport/CallError.ts"
 
 /**
@@ -48,24 +47,6 @@ export type ListSubscriptionsError = TransportError
  * @category errors
  */
 export type ReadSubscriptionError = SubscriptionNotFound | MaximumSubscribersReached | SubscriptionDropped | TransportError
-
-const transportTags: ReadonlyArray<string> = [
-  "AccessDenied",
-  "Unauthenticated",
-  "DeadlineExceeded",
-  "ServiceUnavailable",
-  "NodeIsNotLeader",
-  "DiscoveryFailed",
-  "ConnectionClosed",
-  "TlsFailed",
-  "InvalidArgument",
-  "GrpcError"
-] satisfies ReadonlyArray<TransportError["_tag"]>
-
-const isTransportError = (error: CallError): error is TransportError => transportTags.includes(error._tag)
-
-const toTransportError = (error: CallError): TransportError =>
-  isTransportError(error) ? error : new GrpcError({ code: Code.UNKNOWN, details: error.message, metadata: {} })
 
 const trailer = (error: GrpcError, key: string): string | undefined => error.metadata[key]?.[0]
 
