@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { persistentTour } from "../examples/persistent.ts"
+import { projectionsTour } from "../examples/projections.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
@@ -38,6 +39,25 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         assert.strictEqual(result.strategy, "Pinned")
         assert.isTrue(result.listed)
         assert.deepStrictEqual(result.updated, [5, "Pinned"])
+        assert.strictEqual(result.afterDelete, "deleted")
+      }))
+
+    it.effect("the projections tour", () =>
+      Effect.gen(function*() {
+        const result = yield* projectionsTour(crypto.randomUUID().slice(0, 8))
+        assert.deepStrictEqual(result.json, { count: 2, total: 15 })
+        assert.deepStrictEqual(result.totals, { count: 2, total: 15 })
+        assert.strictEqual(result.again, "exists")
+        assert.strictEqual(result.state, "Running")
+        assert.isTrue(result.enabled)
+        assert.isTrue(result.listed)
+        assert.deepStrictEqual(result.latest, { count: 2, total: 15 })
+        assert.strictEqual(result.stopped, "Stopped")
+        assert.deepStrictEqual(result.resetTotals, { count: 3, total: 22 })
+        assert.isTrue(result.resetEpochAdvanced)
+        assert.deepStrictEqual(result.updated, { count: 6, total: 22 })
+        assert.include(result.fault, "no totals")
+        assert.strictEqual(result.whileRunning, "running")
         assert.strictEqual(result.afterDelete, "deleted")
       }))
   }
