@@ -26,7 +26,7 @@ export class ProjectionDetails extends Schema.Class<ProjectionDetails>("effect-e
   stateReason: Schema.String,
   /** The state name alone: `status` without `/CoreStatus` and `" (Enabled)"`. */
   state: Schema.String,
-  /** Whether the projection is enabled: running (or starting), or `" (Enabled)"` in its status. */
+  /** Whether it is enabled: running or on its way (Loading … Starting), or `" (Enabled)"` in its status. */
   enabled: Schema.Boolean,
   /** The fault reason when the state is `Faulted`. */
   faultReason: Schema.UndefinedOr(Schema.String),
