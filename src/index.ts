@@ -33,6 +33,21 @@ export { Streams as StreamsService } from "./services/Streams.ts"
 export * as PersistentSubscriptions from "./services/PersistentSubscriptions.ts"
 
 /**
+ * The Projections API service: create and manage projections, read their state, result and
+ * statistics, wait until one is idle.
+ *
+ * @since 0.1.0
+ */
+export * as Projections from "./services/Projections.ts"
+
+/**
+ * What the server reports about a projection: its statistics and parsed status.
+ *
+ * @since 0.1.0
+ */
+export { ProjectionDetails } from "./domain/ProjectionDetails.ts"
+
+/**
  * The settings of a persistent-subscription group, with the defaults a real deployment uses.
  *
  * @since 0.1.0

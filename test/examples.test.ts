@@ -5,6 +5,7 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { consumerTour, persistentTour } from "../examples/persistent.ts"
+import { projectionsTour } from "../examples/projections.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
 
@@ -46,6 +47,25 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         const result = yield* consumerTour(crypto.randomUUID().slice(0, 8), 10)
         assert.strictEqual(result.acked, 6)
         assert.deepStrictEqual(result.parked, [0n, 3n, 6n, 9n])
+      }))
+
+    it.effect("the projections tour", () =>
+      Effect.gen(function*() {
+        const result = yield* projectionsTour(crypto.randomUUID().slice(0, 8))
+        assert.deepStrictEqual(result.json, { count: 2, total: 15 })
+        assert.deepStrictEqual(result.totals, { count: 2, total: 15 })
+        assert.strictEqual(result.again, "exists")
+        assert.strictEqual(result.state, "Running")
+        assert.isTrue(result.enabled)
+        assert.isTrue(result.listed)
+        assert.deepStrictEqual(result.latest, { count: 2, total: 15 })
+        assert.strictEqual(result.stopped, "Stopped")
+        assert.deepStrictEqual(result.resetTotals, { count: 3, total: 22 })
+        assert.isTrue(result.resetEpochAdvanced)
+        assert.deepStrictEqual(result.updated, { count: 6, total: 22 })
+        assert.include(result.fault, "no totals")
+        assert.strictEqual(result.whileRunning, "running")
+        assert.strictEqual(result.afterDelete, "deleted")
       }))
   }
 )

@@ -11,6 +11,7 @@ import type { InvalidConnectionString } from "../errors/InvalidConnectionString.
 import type { ConnectionOptions } from "../internal/transport/Options.ts"
 import { make as makeTransport, Transport } from "../internal/transport/Transport.ts"
 import * as PersistentSubscriptions from "../services/PersistentSubscriptions.ts"
+import * as Projections from "../services/Projections.ts"
 import * as Streams from "../services/Streams.ts"
 
 /**
@@ -19,7 +20,11 @@ import * as Streams from "../services/Streams.ts"
  * @since 0.1.0
  * @category models
  */
-export type Services = Streams.Streams | PersistentSubscriptions.PersistentSubscriptions | Transport
+export type Services =
+  | Streams.Streams
+  | PersistentSubscriptions.PersistentSubscriptions
+  | Projections.Projections
+  | Transport
 
 /**
  * The connection alone (no I/O until the first call). When the layer's scope closes, the
@@ -50,7 +55,7 @@ export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transpo
  * @category layers
  */
 export const layer = (options: ConnectionOptions): Layer.Layer<Services, InvalidConnectionString> =>
-  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer).pipe(Layer.provideMerge(layerConnection(options)))
+  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer, Projections.layer).pipe(Layer.provideMerge(layerConnection(options)))
 
 /**
  * Like {@link layer}, with options read from configuration, e.g.
