@@ -16,10 +16,11 @@ import { ProjectionAlreadyExists } from "../../errors/ProjectionAlreadyExists.ts
 import { ProjectionNotFound } from "../../errors/ProjectionNotFound.ts"
 import { ProjectionWrongState } from "../../errors/ProjectionWrongState.ts"
 import { Code } from "../../generated/code.ts"
-import type { TransportError } from "../streams/errors.ts"
+import { toTransportError, type TransportError } from "../transport/TransportError.ts"
 import type { CallError } from "../transport/CallError.ts"
 
-export type { TransportError } from "../streams/errors.ts"
+export { toTransportError }
+export type { TransportError } from "../transport/TransportError.ts"
 
 /**
  * Errors of creating a projection.
@@ -61,25 +62,6 @@ export type RestartSubsystemError = ProjectionWrongState | TransportError
  * @category errors
  */
 export type ListProjectionsError = TransportError
-
-const transportTags: ReadonlyArray<string> = [
-  "AccessDenied",
-  "Unauthenticated",
-  "DeadlineExceeded",
-  "ServiceUnavailable",
-  "NodeIsNotLeader",
-  "DiscoveryFailed",
-  "ConnectionClosed",
-  "TlsFailed",
-  "InvalidArgument",
-  "GrpcError"
-] satisfies ReadonlyArray<TransportError["_tag"]>
-
-const isTransportError = (error: CallError): error is TransportError => transportTags.includes(error._tag)
-
-/** Any failure as one of the transport's errors (a NotFound of a stream cannot come from here). */
-export const toTransportError = (error: CallError): TransportError =>
-  isTransportError(error) ? error : new GrpcError({ code: Code.UNKNOWN, details: error.message, metadata: {} })
 
 const notFoundText = /^Projection '(.*)' not found/s
 
