@@ -110,11 +110,19 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
         let seen = 0
         yield* subscription.events.pipe(
           Stream.take(limit),
-          Stream.runForEach((event) => {
-            seen++
-            use(event)
-            return subscription.ack(event)
-          })
+          perChunk
+            ? Stream.runForEachArray((events) => {
+              for (const event of events) {
+                seen++
+                use(event)
+              }
+              return subscription.ack(events)
+            })
+            : Stream.runForEach((event) => {
+              seen++
+              use(event)
+              return subscription.ack(event)
+            })
         )
         return seen
       }))),
