@@ -161,7 +161,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.deepStrictEqual(names(yield* run({ filterExclude: [] }, 2)), [a, b])
     }))
 
-  it.effect("47: resolveLinks delivers the linked event with its link; without it, the link", () =>
+  it.effect("47: resolveLinks delivers the linked event with its link; without it, or to a deleted stream, the link", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
       const streams = yield* Streams.Streams
@@ -181,6 +181,19 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(r[0]!.ackId, r[0]!.link?.id)
       const p = yield* read(plain)
       assert.deepStrictEqual(p.map((e) => [e.streamName, e.type, e.link]), [[links, "$>", undefined], [links, "$>", undefined]])
+
+      // a link to a deleted stream cannot be resolved: the link itself is delivered, and acked
+      yield* streams.delete(target, { currentVersion: "any" })
+      const gone = uniqueStream("g")
+      yield* ps.createToStream(links, gone, { from: "start", settings: { resolveLinks: true } })
+      const unresolved = yield* read(gone)
+      assert.deepStrictEqual(unresolved.map((e) => [e.streamName, e.streamPosition, e.type, e.link]), [
+        [links, 0n, "$>", undefined],
+        [links, 1n, "$>", undefined]
+      ])
+      const info = yield* infoUntil(links, gone, (i) => i.connections.length === 0)
+      assert.strictEqual(info.retryBufferCount, 0)
+      assert.strictEqual(info.totalInFlightMessages, 0)
     }))
 
   it.effect("52: every setting updates on its own, the others keep their values", () =>
