@@ -32,6 +32,7 @@ import {
   type ClientName,
   type Framing,
   FULL_SIZES,
+  PERSISTENT_WORKLOADS,
   QUICK_SIZES,
   READ_WORKLOADS,
   RESULT_PREFIX,
@@ -205,6 +206,33 @@ const runMain = async () => {
       } finally {
         for (const [, target] of targets) await target.stop()
       }
+    }
+  }
+
+  // persistent subscriptions: one node per variant (first framing), only the read stream seeded;
+  // each sample creates its own group on it (bench/worker.ts)
+  const persistents = PERSISTENT_WORKLOADS.filter((w) => workloads.includes(w))
+  if (persistents.length > 0) {
+    const framing = framings[0]!
+    const sizes = quick ? QUICK_SIZES : FULL_SIZES
+    const events = Math.max(sizes.readStream.events + sizes.readStream.warmup, (sizes.persistent?.events ?? 0) + (sizes.persistent?.warmup ?? 0))
+    const targets: Array<readonly [Variant, Target]> = []
+    try {
+      for (const variant of variants) {
+        const target = await startTarget(framing)
+        targets.push([variant, target])
+        log(`seeding ${framing} node with ${variant} events (the read stream only)...`)
+        await runChild("seed.ts", [target.connectionString, "--stream", String(events), "--all", String(events), "--variant", variant])
+      }
+      for (let round = 0; round < samples; round++) {
+        for (const client of rotate(readClients, round)) {
+          for (const [variant, target] of rotate(targets, round)) {
+            for (const workload of persistents) keep(await measure(client, workload, target, round, variant))
+          }
+        }
+      }
+    } finally {
+      for (const [, target] of targets) await target.stop()
     }
   }
 

@@ -91,10 +91,12 @@ const unique = (prefix: string) => `${prefix}-${clientName}-${randomUUID().slice
 
 interface Plan {
   readonly warmup: (client: BenchClient) => Promise<unknown>
+  /** Work done after the warm-up and before the measured window (e.g. creating a group). */
+  readonly prepare?: (client: BenchClient) => Promise<void>
   readonly measure: (client: BenchClient, latencies: Array<number>) => Promise<{ events: number; ops: number }>
 }
 
-const plans: Record<Exclude<Workload, "persistent-subscription">, () => Plan> = {
+const plans: Record<Workload, () => Plan> = {
   "append-1": () => ({
     warmup: (c) => c.appendSequential(unique("warm1"), sizes.append1.warmup, smallPayload),
     measure: async (c, lat) => {
@@ -145,6 +147,20 @@ const plans: Record<Exclude<Workload, "persistent-subscription">, () => Plan> = 
       warmup: (c) => c.subscribeAll(sizes.subscribeAll.warmup),
       measure: async (c) => ({ events: expect(await c.subscribeAll(events), events), ops: 1 })
     }
+  },
+  // a fresh group per sample on the seeded read stream, from its start, created before the window
+  persistent: () => {
+    const { events, warmup } = sizes.persistent ?? FULL_SIZES.persistent!
+    const warmGroup = unique("warm")
+    const group = unique("group")
+    return {
+      warmup: async (c) => {
+        await c.createPersistent(SEED.readStream, warmGroup)
+        return c.persistent(SEED.readStream, warmGroup, warmup)
+      },
+      prepare: (c) => c.createPersistent(SEED.readStream, group),
+      measure: async (c) => ({ events: expect(await c.persistent(SEED.readStream, group, events), events), ops: 1 })
+    }
   }
 }
 
@@ -154,10 +170,10 @@ const expect = (seen: number, wanted: number): number => {
 }
 
 const main = async () => {
-  if (workload === "persistent-subscription") throw new Error("persistent subscriptions are not implemented")
   const plan = plans[workload]()
   const client = await openClient()
   await plan.warmup(client)
+  await plan.prepare?.(client)
   // let the warm-up's garbage and timers settle before measuring
   ;(globalThis as { gc?: () => void }).gc?.()
   await new Promise((resolve) => setTimeout(resolve, 50))

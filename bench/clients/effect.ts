@@ -7,9 +7,9 @@
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
-import { EventStoreDB, NewEvents, Streams } from "../../src/index.ts"
+import { EventStoreDB, NewEvents, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
-import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
+import { type BenchClient, jsonField, PERSISTENT_BUFFER, type Payload } from "../lib/common.ts"
 
 const encoder = new TextEncoder()
 const toEvent = (p: Payload) =>
@@ -20,8 +20,8 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
   // BENCH_EFFECT_TRACING=false: the client's `tracing: false` option (no spans at all)
   const tracing = process.env["BENCH_EFFECT_TRACING"] !== "false"
   const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing }))
-  const streams = await runtime.runPromise(Effect.gen(function*() {
-    return yield* Streams.Streams
+  const { groups, streams } = await runtime.runPromise(Effect.gen(function*() {
+    return { streams: yield* Streams.Streams, groups: yield* PersistentSubscriptions.PersistentSubscriptions }
   }))
   let sum = 0
   /** What the consumer does with each event (see BenchClient). */
@@ -101,6 +101,31 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
           Stream.take(limit)
         )
       ),
+    createPersistent: (stream, group) => runtime.runPromise(groups.createToStream(stream, group, { from: "start" })),
+    // the README's way: ack each event as it is handled; acks go out in the default batches (half
+    // the buffer size, or 20 ms after the first), the last ones when the scope closes
+    persistent: (stream, group, limit) =>
+      runtime.runPromise(Effect.scoped(Effect.gen(function*() {
+        const subscription = yield* groups.readToStream(stream, group, { bufferSize: PERSISTENT_BUFFER })
+        let seen = 0
+        yield* subscription.events.pipe(
+          Stream.take(limit),
+          perChunk
+            ? Stream.runForEachArray((events) => {
+              for (const event of events) {
+                seen++
+                use(event)
+              }
+              return subscription.ack(events)
+            })
+            : Stream.runForEach((event) => {
+              seen++
+              use(event)
+              return subscription.ack(event)
+            })
+        )
+        return seen
+      }))),
     checksum: () => sum,
     close: () => runtime.dispose()
   }

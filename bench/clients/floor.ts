@@ -11,7 +11,14 @@ import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from "../../src/generated/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
-import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
+import {
+  CreateReq_ConsumerStrategy,
+  PersistentSubscriptionsClient,
+  type ReadReq as PersistentReadReq,
+  type ReadResp as PersistentReadResp
+} from "../../src/generated/persistent.ts"
+import type { UUID } from "../../src/generated/shared.ts"
+import { type BenchClient, jsonField, PERSISTENT_BUFFER, type Payload } from "../lib/common.ts"
 
 /**
  * The floor's channel options. The 4 MiB HTTP/2 flow-control window is the one that matters
@@ -169,6 +176,100 @@ export const open = async (connectionString: string, options: FloorOptions = { a
     }))
   }
 
+  // ---- persistent subscriptions ----
+  const persistentClient = new PersistentSubscriptionsClient(targetOf(connectionString), grpc.credentials.createInsecure(), channelOptions)
+
+  /** Creates a stream group from the start with the default settings (those the official client sends). */
+  const createPersistent: BenchClient["createPersistent"] = (stream, group) =>
+    new Promise((resolve, reject) => {
+      const streamIdentifier = { streamName: Buffer.from(stream) }
+      persistentClient.create({
+        options: {
+          streamOption: { $case: "stream", value: { streamIdentifier, revisionOption: { $case: "start", value: empty } } },
+          streamIdentifier,
+          groupName: group,
+          settings: {
+            resolveLinks: false,
+            revision: 0n,
+            extraStatistics: false,
+            maxRetryCount: 10,
+            minCheckpointCount: 10,
+            maxCheckpointCount: 1000,
+            maxSubscriberCount: 0,
+            liveBufferSize: 500,
+            readBatchSize: 20,
+            historyBufferSize: 500,
+            namedConsumerStrategy: CreateReq_ConsumerStrategy.RoundRobin,
+            messageTimeout: { $case: "messageTimeoutMs", value: 30_000 },
+            checkpointAfter: { $case: "checkpointAfterMs", value: 2_000 },
+            consumerStrategy: "RoundRobin"
+          }
+        }
+      }, (error) => (error ? reject(error) : resolve()))
+    })
+
+  /**
+   * A Read duplex: the options, then the consumer takes each event and its id goes into the
+   * pending acks, sent as one Ack message per PERSISTENT_BUFFER / 2 ids (effect-esdb's default
+   * batch); the rest are sent after the last event, then the call is ended.
+   */
+  const persistent: BenchClient["persistent"] = (stream, group, count) =>
+    new Promise((resolve, reject) => {
+      const ackBatch = Math.max(1, PERSISTENT_BUFFER >> 1)
+      let seen = 0
+      let done = false
+      let pending: Array<UUID> = []
+      const call = persistentClient.read()
+      const flush = () => {
+        if (pending.length === 0) return
+        const ack: PersistentReadReq = { content: { $case: "ack", value: { id: Buffer.alloc(0), ids: pending } } }
+        pending = []
+        call.write(ack)
+      }
+      call.write({
+        content: {
+          $case: "options",
+          value: {
+            streamOption: { $case: "streamIdentifier", value: { streamName: Buffer.from(stream) } },
+            groupName: group,
+            bufferSize: PERSISTENT_BUFFER,
+            uuidOption: { content: { $case: "string", value: empty } }
+          }
+        }
+      })
+      call.on("data", (resp: PersistentReadResp) => {
+        const content = resp.content
+        if (content?.$case !== "event" || done) return
+        const { event, link } = content.value
+        if (event !== undefined) {
+          const data = event.data
+          let typeLength = 0
+          let json = false
+          for (const entry of event.metadata) {
+            if (entry.key === "type") typeLength = entry.value.length
+            else if (entry.key === "content-type") json = entry.value === "application/json"
+          }
+          sum += typeLength +
+            (json ? jsonField(JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("utf8"))) : data.length)
+        }
+        const id = (link ?? event)?.id
+        if (id !== undefined) pending.push(id)
+        if (pending.length >= ackBatch) flush()
+        seen++
+        if (seen >= count) {
+          // the last acks, then half-close: the node reads them and ends the call
+          done = true
+          flush()
+          call.end()
+        }
+      })
+      call.on("error", (error: grpc.ServiceError) => {
+        if (done && error.code === grpc.status.CANCELLED) resolve(seen)
+        else reject(error)
+      })
+      call.on("status", () => resolve(seen))
+    })
+
   /** Runs a Read call, counting events; stops (cancels) after `count` events. */
   const read = (request: ReadReq, count: number): Promise<number> =>
     new Promise((resolve, reject) => {
@@ -218,9 +319,12 @@ export const open = async (connectionString: string, options: FloorOptions = { a
     readStream: (stream, count) => read(readRequest(stream, count), count),
     readAll: (count) => read(readRequest(undefined, count), count),
     subscribeAll: (count) => read(readRequest(undefined, "subscription"), count),
+    createPersistent,
+    persistent,
     checksum: () => sum,
     close: async () => {
       batch?.end()
+      persistentClient.close()
       client.close()
     }
   }

@@ -4,8 +4,16 @@
  * grpc-js and google-protobuf (appends over BatchAppend when the node advertises it). It parses
  * the data of every `application/json` event itself and hands other data over as bytes.
  */
-import { ANY, binaryEvent, jsonEvent, KurrentDBClient, START, type ResolvedEvent } from "@kurrent/kurrentdb-client"
-import { type BenchClient, jsonField, type Payload } from "../lib/common.ts"
+import {
+  ANY,
+  binaryEvent,
+  jsonEvent,
+  KurrentDBClient,
+  persistentSubscriptionToStreamSettingsFromDefaults,
+  type ResolvedEvent,
+  START
+} from "@kurrent/kurrentdb-client"
+import { type BenchClient, jsonField, PERSISTENT_BUFFER, type Payload } from "../lib/common.ts"
 
 const toEvent = (p: Payload) =>
   p.binary === true
@@ -91,7 +99,37 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
       })
     })
 
+  /**
+   * Consumed with `on("data")` (no async iterator), acking each event as its documentation shows
+   * (`subscription.ack(event)`: one Ack message per event); done once the last ack is written.
+   */
+  const persistent: BenchClient["persistent"] = (stream, group, count) =>
+    new Promise((resolve, reject) => {
+      let seen = 0
+      let done = false
+      const subscription = client.subscribeToPersistentSubscriptionToStream(stream, group, { bufferSize: PERSISTENT_BUFFER })
+      const fail = (error: unknown) => {
+        if (done) return
+        done = true
+        reject(error)
+      }
+      subscription.on("data", (resolved: ResolvedEvent) => {
+        if (done) return
+        touch(resolved)
+        seen++
+        const acked = subscription.ack(resolved)
+        if (seen >= count) {
+          done = true
+          acked.then(() => subscription.unsubscribe()).then(() => resolve(seen), reject)
+        } else acked.catch(fail)
+      })
+      subscription.on("error", fail)
+    })
+
   return {
+    createPersistent: (stream, group) =>
+      client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults({ startFrom: START })),
+    persistent,
     appendSequential,
     appendBatches,
     appendConcurrent,

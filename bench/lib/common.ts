@@ -11,13 +11,17 @@ export const WORKLOADS = [
   "read-stream",
   "read-all",
   "subscribe-all",
-  "persistent-subscription"
+  "persistent"
 ] as const
 
 export type Workload = (typeof WORKLOADS)[number]
 
 /** Workloads whose cost depends on how the node frames read replies. */
 export const READ_WORKLOADS: ReadonlyArray<Workload> = ["read-stream", "read-all", "subscribe-all"]
+/** Persistent-subscription workloads (a group per sample on the seeded read stream). */
+export const PERSISTENT_WORKLOADS: ReadonlyArray<Workload> = ["persistent"]
+/** Workloads whose consumer sees events (and whose checksums must agree). */
+export const CONSUME_WORKLOADS: ReadonlyArray<Workload> = [...READ_WORKLOADS, ...PERSISTENT_WORKLOADS]
 export const APPEND_WORKLOADS: ReadonlyArray<Workload> = ["append-1", "append-100", "append-concurrent"]
 
 export const WORKLOAD_TITLES: Record<Workload, string> = {
@@ -27,7 +31,7 @@ export const WORKLOAD_TITLES: Record<Workload, string> = {
   "read-stream": "read a stream of 100,000 events",
   "read-all": "read 200,000 events from $all",
   "subscribe-all": "catch-up subscription over 200,000 events",
-  "persistent-subscription": "persistent subscription"
+  persistent: "persistent subscription over 50,000 events, acked"
 }
 
 /**
@@ -71,6 +75,8 @@ export interface Sizes {
   readonly readStream: { readonly events: number; readonly warmup: number }
   readonly readAll: { readonly events: number; readonly warmup: number }
   readonly subscribeAll: { readonly events: number; readonly warmup: number }
+  /** Absent in results from before the persistent workload. */
+  readonly persistent?: { readonly events: number; readonly warmup: number } | undefined
 }
 
 export const FULL_SIZES: Sizes = {
@@ -79,7 +85,8 @@ export const FULL_SIZES: Sizes = {
   appendConcurrent: { ops: 8_000, warmup: 960, appenders: 32 },
   readStream: { events: 100_000, warmup: 20_000 },
   readAll: { events: 200_000, warmup: 20_000 },
-  subscribeAll: { events: 200_000, warmup: 20_000 }
+  subscribeAll: { events: 200_000, warmup: 20_000 },
+  persistent: { events: 50_000, warmup: 5_000 }
 }
 
 export const QUICK_SIZES: Sizes = {
@@ -88,7 +95,8 @@ export const QUICK_SIZES: Sizes = {
   appendConcurrent: { ops: 1_600, warmup: 320, appenders: 32 },
   readStream: { events: 50_000, warmup: 5_000 },
   readAll: { events: 100_000, warmup: 5_000 },
-  subscribeAll: { events: 100_000, warmup: 5_000 }
+  subscribeAll: { events: 100_000, warmup: 5_000 },
+  persistent: { events: 20_000, warmup: 2_000 }
 }
 
 /** Workload titles with the sizes of a run. */
@@ -98,7 +106,8 @@ export const workloadTitles = (sizes: Sizes): Record<Workload, string> => {
     ...WORKLOAD_TITLES,
     "read-stream": `read a stream of ${n(sizes.readStream.events)} events`,
     "read-all": `read ${n(sizes.readAll.events)} events from $all`,
-    "subscribe-all": `catch-up subscription over ${n(sizes.subscribeAll.events)} events`
+    "subscribe-all": `catch-up subscription over ${n(sizes.subscribeAll.events)} events`,
+    persistent: `persistent subscription over ${n(sizes.persistent?.events ?? 50_000)} events, acked`
   }
 }
 
@@ -170,10 +179,24 @@ export interface BenchClient {
   readonly readAll: (count: number) => Promise<number>
   /** A catch-up subscription to `$all` from its start, no filter, stopped after `count` events. */
   readonly subscribeAll: (count: number) => Promise<number>
+  /**
+   * Creates the persistent-subscription group `group` on `stream`, from its start, with the
+   * default settings (a real node's: batches of 20, buffers of 500, RoundRobin, ...).
+   */
+  readonly createPersistent: (stream: string, group: string) => Promise<void>
+  /**
+   * Connects to the group as one consumer (buffer size {@link PERSISTENT_BUFFER}), hands each event
+   * to the consumer and acks it (each client's default / documented way to ack), stops after
+   * `count` events once every ack is sent; returns the events seen.
+   */
+  readonly persistent: (stream: string, group: string, count: number) => Promise<number>
   /** Checksum of what the consumer touched (keeps the work observable). */
   readonly checksum: () => number
   readonly close: () => Promise<void>
 }
+
+/** The consumers' buffer size (events the node may have in flight to them): both clients' default. */
+export const PERSISTENT_BUFFER = 10
 
 /** One measurement, as a child prints it. */
 export interface Sample {

@@ -7,9 +7,11 @@ import {
   CLIENT_TITLES,
   type ClientName,
   CLIENTS,
+  CONSUME_WORKLOADS,
   type Framing,
+  PERSISTENT_BUFFER,
+  PERSISTENT_WORKLOADS,
   median,
-  READ_WORKLOADS,
   type Sample,
   type Sizes,
   type Variant,
@@ -134,7 +136,7 @@ const find = (all: ReadonlyArray<Cell>, client: ClientName, workload: Workload, 
 
 /** The variants present among the read cells, in report order. */
 const readVariants = (all: ReadonlyArray<Cell>): Array<CellVariant> =>
-  (["json", "binary", "mixed"] as const).filter((v) => all.some((c) => c.variant === v && READ_WORKLOADS.includes(c.workload)))
+  (["json", "binary", "mixed"] as const).filter((v) => all.some((c) => c.variant === v && CONSUME_WORKLOADS.includes(c.workload)))
 
 /**
  * The work check: for each read workload, framing, variant and round, whether every client's
@@ -143,7 +145,7 @@ const readVariants = (all: ReadonlyArray<Cell>): Array<CellVariant> =>
 export const checksumMismatches = (samples: ReadonlyArray<RoundSample>): Array<string> => {
   const groups = new Map<string, Array<RoundSample>>()
   for (const s of samples) {
-    if (!READ_WORKLOADS.includes(s.workload) || s.variant === undefined) continue
+    if (!CONSUME_WORKLOADS.includes(s.workload) || s.variant === undefined) continue
     const key = `${s.workload} / ${s.framing} / ${s.variant} / round ${s.round}`
     const list = groups.get(key) ?? []
     list.push(s)
@@ -201,14 +203,21 @@ const targetsOf = (
     ["read-stream", 1.5],
     ["read-all", 1.5],
     ["subscribe-all", 1.5],
+    ["persistent", 1.5],
     ["append-1", 1.25],
     ["append-100", 2],
     ["append-concurrent", 1]
   ]
   const variants = readVariants(all)
+  /** The framings a consuming workload ran with (persistent: only the first framing's node). */
+  const framingsOf = (w: Workload): ReadonlyArray<Framing> => {
+    if (!PERSISTENT_WORKLOADS.includes(w)) return framings
+    const ran = framings.filter((f) => all.some((c) => c.workload === w && c.framing === f))
+    return ran.length > 0 ? ran : framings.slice(0, 1)
+  }
   for (const [workload, wanted] of speedTargets) {
-    const read = READ_WORKLOADS.includes(workload)
-    const fs = read ? framings : [appendFraming(workload)]
+    const read = CONSUME_WORKLOADS.includes(workload)
+    const fs = read ? framingsOf(workload) : [appendFraming(workload)]
     for (const framing of fs) {
       for (const variant of read ? variants : [undefined]) {
         const r = speedRatio(find(all, "effect", workload, framing, variant), find(all, "official", workload, framing, variant))
@@ -220,8 +229,8 @@ const targetsOf = (
       }
     }
   }
-  for (const workload of READ_WORKLOADS) {
-    for (const framing of framings) {
+  for (const workload of CONSUME_WORKLOADS) {
+    for (const framing of framingsOf(workload)) {
       for (const variant of variants) {
         const r = cpuRatio(find(all, "effect", workload, framing, variant), find(all, "floor", workload, framing, variant))
         out.push({
@@ -261,7 +270,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
   const all = cells(results.samples)
   const T = workloadTitles(meta.sizes)
   const framings = (["message", "coalesced", "external"] as const).filter((f) =>
-    all.some((c) => c.framing === f && READ_WORKLOADS.includes(c.workload))
+    all.some((c) => c.framing === f && CONSUME_WORKLOADS.includes(c.workload))
   )
 
   push(
@@ -283,7 +292,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
     "| workload | framing | variant | client | events/s | client CPU ms/1k ev | peak RSS MB | node CPU µs/ev (core share) | × official | × floor | CPU ÷ floor |",
     "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
   )
-  for (const workload of READ_WORKLOADS) {
+  for (const workload of CONSUME_WORKLOADS) {
     for (const framing of framings) {
       for (const variant of readVariants(all)) {
         const official = find(all, "official", workload, framing, variant)
@@ -298,9 +307,15 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
       }
     }
   }
-  push(`| ${T["persistent-subscription"]} | – | – | all | n/a (not yet implemented) | | | | | | |`, "")
+  push("")
+  if (all.some((c) => PERSISTENT_WORKLOADS.includes(c.workload))) {
+    push(
+      `Persistent subscription: a fresh group per sample on the seeded read stream (from its start, default settings), one consumer with a buffer of ${PERSISTENT_BUFFER}, every event acked: effect-esdb as its README shows (\`ack(event)\` per event, sent in its default batches of ${PERSISTENT_BUFFER >> 1} ids or 20 ms), the official client as its documentation shows (\`ack(event)\` per event, one Ack message each), the floor in batches of ${PERSISTENT_BUFFER >> 1} ids.`,
+      ""
+    )
+  }
   const mismatches = checksumMismatches(results.samples)
-  const checked = results.samples.some((s) => READ_WORKLOADS.includes(s.workload) && s.variant !== undefined)
+  const checked = results.samples.some((s) => CONSUME_WORKLOADS.includes(s.workload) && s.variant !== undefined)
   if (checked) {
     push(
       mismatches.length === 0
@@ -352,7 +367,7 @@ export const renderMarkdown = (results: Results | undefined, rss: RssResults | u
     "|---|---|---|---:|---:|---:|"
   )
   for (const c of [...all].sort((a, b) => (b.nodeShareMax || 0) - (a.nodeShareMax || 0)).slice(0, 8)) {
-    push(`| ${T[c.workload]} | ${READ_WORKLOADS.includes(c.workload) ? `${c.framing}, ${c.variant}` : c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
+    push(`| ${T[c.workload]} | ${CONSUME_WORKLOADS.includes(c.workload) ? `${c.framing}, ${c.variant}` : c.framing} | ${CLIENT_TITLES[c.client]} | ${pct(c.nodeShareMax)} | ${pct(c.clientShare)} | ${pct(c.otherShare)} |`)
   }
   push("", "(the 8 cells where the node worked hardest)", "")
 

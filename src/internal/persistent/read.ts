@@ -235,8 +235,13 @@ const make = (
               const content = message.content
               if (content?.$case !== "event") return
               const e = content.value
-              if (e.event === undefined) return
               const retryCount = e.count?.$case === "retryCount" ? e.count.value : undefined
+              // a link the node could not resolve (its target deleted) may come as the link alone:
+              // delivered as the link, acked by its id, as reads do
+              if (e.event === undefined) {
+                if (e.link !== undefined) Queue.offerUnsafe(queue, recordedOf(e.link, undefined, retryCount))
+                return
+              }
               const link = e.link === undefined ? undefined : recordedOf(e.link, undefined, retryCount)
               Queue.offerUnsafe(queue, recordedOf(e.event, link, retryCount))
             },

@@ -260,11 +260,15 @@ export class PersistentGroups {
     return this.all().filter((g) => g.stream === stream)
   }
 
-  /** Adds or replaces a group and writes the configuration. */
+  /**
+   * Adds or replaces a group, writes the configuration and starts the group, as a real node does:
+   * a group from the end starts at the end as of now, not at its first consumer's connection.
+   */
   put(group: Group, user: string): void {
     this.stop(key(group.stream, group.group))
     this.groups.set(key(group.stream, group.group), group)
     this.save(user)
+    this.start(group.stream, group.group)
   }
 
   /** Removes a group, writes the configuration and soft-deletes its checkpoint and parked streams. */
