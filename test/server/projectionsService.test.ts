@@ -40,11 +40,13 @@ import {
   basicAuth,
   type Clients,
   connect,
+  deleteStream,
   eventTypeOf,
   events,
   readAll,
   readOptions,
   streamOption,
+  tombstoneStream,
   unary
 } from "./helpers.ts"
 
@@ -393,6 +395,71 @@ describe("Projections service", () => {
     assert.deepStrictEqual(JSON.parse(annResults[annResults.length - 1]!.data), { n: 2 })
   })
 
+  it("$deleted: a foreachStream query is notified of a soft-deleted and a tombstoned stream; its partition state is the handler's", async () => {
+    const cat = `del${shortId()}`
+    const name = `del-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      Counted: function(s, e) { s.n++; return s },
+      $deleted: function(s, e, partition, soft) { s.deleted = { partition: partition, event: e, soft: soft }; return s }
+    })`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await appendCounted(a.c, `${cat}-3`, 1)
+    await p.createContinuous(name, query)
+    await until("partitions", async () => ((await p.state(name, `${cat}-3`)).response?.state?.n === 1 ? true : undefined))
+    // soft delete ($metadata with $tb = long.MaxValue in $$x) and tombstone ($streamDeleted):
+    // a real node calls $deleted(state, null, partition, false) for both (JintProjectionStateHandler)
+    await deleteStream(a.c.streams, `${cat}-1`, any)
+    await tombstoneStream(a.c.streams, `${cat}-2`, any)
+    const one = await until("soft", async () => (await p.state(name, `${cat}-1`)).response?.state?.deleted ? (await p.state(name, `${cat}-1`)).response?.state : undefined)
+    assert.deepStrictEqual(one, { n: 2, deleted: { partition: `${cat}-1`, event: null, soft: false } })
+    const two = await until("hard", async () => (await p.state(name, `${cat}-2`)).response?.state?.deleted ? (await p.state(name, `${cat}-2`)).response?.state : undefined)
+    assert.deepStrictEqual(two, { n: 1, deleted: { partition: `${cat}-2`, event: null, soft: false } })
+    assert.deepStrictEqual((await p.state(name, `${cat}-3`)).response?.state, { n: 1 })
+    // the new partition state is checkpointed like any other
+    await until("partition checkpoint", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-${cat}-1-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).deleted?.partition === `${cat}-1` ? true : undefined
+    })
+    // a stream outside the query's sources, and a query without foreachStream, get no notification
+    await appendCounted(a.c, `other${cat}-1`, 1)
+    await deleteStream(a.c.streams, `other${cat}-1`, any)
+    const plain = `plain-${cat}`
+    await p.createContinuous(plain, `fromCategory('${cat}').when({ $init: function() { return { n: 0 } }, Counted: function(s) { s.n++; return s },
+      $deleted: function(s) { s.deleted = true; return s } })`)
+    await appendCounted(a.c, `${cat}-3`, 1)
+    await until("plain caught up", async () => ((await p.state(plain)).response?.state?.n === 5 ? true : undefined))
+    assert.isUndefined((await p.state(plain)).response?.state?.deleted)
+    assert.deepStrictEqual((await p.state(name, `other${cat}-1`)).response?.state, {})
+    assert.strictEqual((await stats(p, name)).status, "Running")
+  })
+
+  it("biState: the shared state is partition \"\" (State/Result without a partition) and kept in the checkpoint", async () => {
+    const cat = `bi${shortId()}`
+    const name = `bi-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      $initShared: function() { return { total: 0 } },
+      Counted: function(s, e) { s[0].n++; s[1].total++; return s }
+    })`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await p.createContinuous(name, query)
+    await until("shared 3", async () => ((await p.state(name)).response?.state?.total === 3 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, `${cat}-1`)).response?.state, { n: 2 })
+    await until("checkpoint", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).total === 3 ? true : undefined
+    })
+    // disabled (a checkpoint) then enabled: the shared state comes back from the checkpoint
+    await p.disable(name)
+    await p.enable(name)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await until("shared 4", async () => ((await p.state(name)).response?.state?.total === 4 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, `${cat}-2`)).response?.state, { n: 2 })
+  })
+
   it("emit and linkTo with emitEnabled and trackEmittedStreams; delete removes the emitted streams", async () => {
     const cat = `em${shortId()}`
     const name = `em-${cat}`
@@ -577,6 +644,45 @@ describe("Projections on a kept database", () => {
       // resumed from the checkpoint: only the new events were processed after the restart
       assert.strictEqual((await stats(p, name)).eventsProcessedAfterRestart, 2n)
       assert.deepStrictEqual((await p.state(stopped)).response?.state, { count: 3 })
+    } finally {
+      a.client.close()
+      a.c.close()
+      await second.stop()
+    }
+  })
+
+  it("a biState projection's shared state comes back from its checkpoint after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-proj-"))
+    dirs.push(dir)
+    const cat = `dbbi${shortId()}`
+    const name = `dbbi-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      $initShared: function() { return { total: 0 } },
+      Counted: function(s, e) { s[0].n++; s[1].total++; return s }
+    })`
+    const first = await startEmbeddedNode({ insecure: true, db: dir })
+    let a: Api = { client: clientFor(first), c: connect(first) }
+    let p = api(a)
+    try {
+      await appendCounted(a.c, `${cat}-1`, 2)
+      await appendCounted(a.c, `${cat}-2`, 1)
+      await p.createContinuous(name, query)
+      await until("shared 3", async () => ((await p.state(name)).response?.state?.total === 3 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ insecure: true, db: dir })
+    a = { client: clientFor(second), c: connect(second) }
+    p = api(a)
+    try {
+      assert.deepStrictEqual((await p.state(name)).response?.state, { total: 3 })
+      await appendCounted(a.c, `${cat}-1`, 1)
+      await until("shared 4", async () => ((await p.state(name)).response?.state?.total === 4 ? true : undefined))
+      assert.deepStrictEqual((await p.state(name, `${cat}-1`)).response?.state, { n: 3 })
+      assert.strictEqual((await stats(p, name)).eventsProcessedAfterRestart, 1n)
     } finally {
       a.client.close()
       a.c.close()

@@ -366,6 +366,26 @@ export class ProjectionEngine {
     return this.#fold(partition, answer)
   }
 
+  /**
+   * Does the deletion of `stream` reach this query's `$deleted` handler? Only a `foreachStream`
+   * query (a real node's ByStreamStatePartitionSelector is the only one whose
+   * `EventReaderBasePartitionDeletedIsSupported` is true) with a `$deleted` handler, for a stream
+   * among its sources.
+   */
+  deletionApplies(stream: string): boolean {
+    const d = this.definition
+    if (!d.byStreams || !d.handlesDeletedNotifications) return false
+    if (d.allStreams || d.catalogStream !== null || d.streams.includes(stream)) return true
+    const category = categoryOf(stream)
+    return category !== undefined && d.categories.includes(category)
+  }
+
+  /** Restores the shared state of a `biState` projection (JSON text), as a checkpoint load does. */
+  setSharedState(state: string): void {
+    JSON.parse(state)
+    this.#shared = state
+  }
+
   /** The state of a partition (`""` = the projection's only state when unpartitioned), JSON text. */
   getState(partition = ""): string | undefined {
     return this.#states.get(partition)

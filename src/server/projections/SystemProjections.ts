@@ -27,12 +27,21 @@ import type { EmittedEvent, ProcessOutcome, ProjectionInput } from "./Projection
  * @category models
  */
 export interface Processor {
-  readonly definition: { readonly allStreams: boolean; readonly options: { readonly resultStreamName: string | null } }
+  readonly definition: {
+    readonly allStreams: boolean
+    readonly options: { readonly resultStreamName: string | null; readonly biState?: boolean }
+  }
   readonly process: (input: ProjectionInput) => ProcessOutcome
   readonly getState: (partition?: string) => string | undefined
   readonly getResult: (partition?: string) => string | null | undefined
   readonly partitions: () => ReadonlyArray<string>
   readonly setState: (partition: string, state: string) => void
+  /** `$deleted` for a deleted stream: whether it applies, and running it (JS queries only). */
+  readonly deletionApplies?: (stream: string) => boolean
+  readonly processDeleted?: (partition: string, isSoftDeleted: boolean) => ProcessOutcome
+  /** The shared state of a `biState` query, and restoring it (JS queries only). */
+  readonly getSharedState?: () => string | null
+  readonly setSharedState?: (state: string) => void
   readonly dispose: () => void
 }
 
