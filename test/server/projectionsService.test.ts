@@ -422,17 +422,57 @@ describe("Projections service", () => {
       const cps = await readStream(a.c, `$projections-${name}-${cat}-1-checkpoint`)
       return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).deleted?.partition === `${cat}-1` ? true : undefined
     })
-    // a stream outside the query's sources, and a query without foreachStream, get no notification
+    // a stream outside the query's sources gets no notification
     await appendCounted(a.c, `other${cat}-1`, 1)
     await deleteStream(a.c.streams, `other${cat}-1`, any)
-    const plain = `plain-${cat}`
-    await p.createContinuous(plain, `fromCategory('${cat}').when({ $init: function() { return { n: 0 } }, Counted: function(s) { s.n++; return s },
-      $deleted: function(s) { s.deleted = true; return s } })`)
     await appendCounted(a.c, `${cat}-3`, 1)
-    await until("plain caught up", async () => ((await p.state(plain)).response?.state?.n === 5 ? true : undefined))
-    assert.isUndefined((await p.state(plain)).response?.state?.deleted)
+    await until("caught up", async () => ((await p.state(name, `${cat}-3`)).response?.state?.n === 2 ? true : undefined))
     assert.deepStrictEqual((await p.state(name, `other${cat}-1`)).response?.state, {})
     assert.strictEqual((await stats(p, name)).status, "Running")
+    // without foreachStream a real node refuses the query when it starts (ReaderStrategy.Create)
+    const plain = `plain-${cat}`
+    assert.isUndefined((await p.createContinuous(plain, `fromCategory('${cat}').when({ Counted: function(s) { return s },
+      $deleted: function(s) { return s } })`)).error)
+    const faulted = await until("plain faulted", async () => {
+      const s = await stats(p, plain)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.strictEqual(faulted.stateReason, "Deleted stream notifications are only supported with foreachStream()")
+  })
+
+  it("options reorderEvents/processingLag and sources a real node refuses when the projection starts: Faulted with its text", async () => {
+    const cat = `ro${shortId()}`
+    const cases: ReadonlyArray<readonly [string, string, string | undefined]> = [
+      ["all", `options({ reorderEvents: true, processingLag: 100 }); fromAll().when({ $any: function(s) { return s } })`,
+        "Event reordering cannot be used with fromAll()"],
+      ["one", `options({ reorderEvents: true, processingLag: 100 }); fromStream('${cat}-1').when({ $any: function(s) { return s } })`,
+        "Event reordering is only available in fromStreams([]) projections"],
+      ["lag", `options({ reorderEvents: true, processingLag: 10 }); fromStreams(['${cat}-1', '${cat}-2']).when({ $any: function(s) { return s } })`,
+        "Event reordering requires processing lag at least of 50ms"],
+      ["ok", `options({ reorderEvents: true, processingLag: 50 }); fromStreams(['${cat}-1', '${cat}-2'])
+        .when({ $init: function() { return { seen: [] } }, $any: function(s, e) { s.seen.push(e.streamId + ':' + e.sequenceNumber); return s } })`,
+        undefined]
+    ]
+    await appendOk(a.c.streams, `${cat}-2`, any, [{ type: "A", data: {} }])
+    await appendOk(a.c.streams, `${cat}-1`, any, [{ type: "A", data: {} }])
+    await appendOk(a.c.streams, `${cat}-2`, any, [{ type: "A", data: {} }])
+    for (const [suffix, query, reason] of cases) {
+      const name = `ro-${suffix}-${cat}`
+      assert.isUndefined((await p.createContinuous(name, query)).error)
+      if (reason === undefined) continue
+      const s = await until(`${suffix} faulted`, async () => {
+        const st = await stats(p, name)
+        return st.status.startsWith("Faulted") ? st : undefined
+      })
+      assert.strictEqual(s.stateReason, reason)
+    }
+    // accepted: the events of both streams in commit-position order (the reordering's order)
+    const seen = await until("ok", async () => {
+      const st = (await p.state(`ro-ok-${cat}`)).response?.state
+      return st?.seen?.length === 3 ? st.seen : undefined
+    })
+    assert.deepStrictEqual(seen, [`${cat}-2:0`, `${cat}-1:0`, `${cat}-2:1`])
+    assert.strictEqual((await stats(p, `ro-ok-${cat}`)).status, "Running")
   })
 
   it("biState: the shared state is partition \"\" (State/Result without a partition) and kept in the checkpoint", async () => {

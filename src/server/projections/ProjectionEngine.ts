@@ -173,6 +173,29 @@ export interface EngineOptions {
 }
 
 /**
+ * Why a real node refuses to run a compiled query's sources, or undefined: the checks of
+ * KurrentDB's `ReaderStrategy.Create`, in its order, with its texts. They throw when the
+ * projection starts, so the create (or update) succeeds and the projection is Faulted with the
+ * message. `reorderEvents` itself changes nothing here: a real node's
+ * EventReorderingReaderSubscription holds the events of several streams for `processingLag` ms
+ * and hands them on in commit-position order, and the embedded node reads one log that is in
+ * commit-position order already.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const readerStrategyError = (d: ProjectionDefinition): string | undefined => {
+  if (d.byStreams && d.streams.length > 0) return "foreachStream projections are not supported on stream based sources"
+  if (d.options.reorderEvents) {
+    if (d.allStreams) return "Event reordering cannot be used with fromAll()"
+    if (d.streams.length <= 1) return "Event reordering is only available in fromStreams([]) projections"
+    if (d.options.processingLag < 50) return "Event reordering requires processing lag at least of 50ms"
+  }
+  if (d.handlesDeletedNotifications && !d.byStreams) return "Deleted stream notifications are only supported with foreachStream()"
+  return undefined
+}
+
+/**
  * Fault reason when a handler emits without `emitEnabled` (the real node's message).
  *
  * @since 0.1.0

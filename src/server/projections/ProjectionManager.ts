@@ -24,7 +24,7 @@
  */
 import { newUuid } from "../Uuid.ts"
 import { DELETED_TB, type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
-import { compileProjection, fromRecord, type ProcessOutcome } from "./ProjectionEngine.ts"
+import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"
 import { type Processor, SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
 
 /**
@@ -633,6 +633,11 @@ export class ProjectionManager {
           return
         }
         if (outcome._tag === "CompileError") return this.fault(p, outcome.reason)
+        const refused = p.system === undefined ? readerStrategyError((outcome.engine as ProjectionEngine).definition) : undefined
+        if (refused !== undefined) {
+          outcome.engine.dispose()
+          return this.fault(p, refused)
+        }
         p.engine = outcome.engine
         try {
           const biState = p.engine.definition.options.biState === true
