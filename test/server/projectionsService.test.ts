@@ -787,6 +787,108 @@ describe("System projections", () => {
     }
   })
 
+  it("$by_category and $by_event_type write for a known log the links a real node writes: types, data, metadata, order, deletions", async () => {
+    const node = await startEmbeddedNode({ insecure: true, standardProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    try {
+      const cat = `known${shortId()}`
+      const typeA = `A${shortId()}`
+      const typeB = `B${shortId()}`
+      await appendOk(a.c.streams, `${cat}-1`, any, [{ type: typeA, data: { i: 0 } }, { type: typeB, data: { i: 1 } }])
+      await appendOk(a.c.streams, `${cat}-2`, any, [
+        { type: typeA, data: { i: 2 }, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) }
+      ])
+      await appendOk(a.c.streams, `${cat}-3`, any, [{ type: typeB, data: { i: 3 } }])
+      await appendOk(a.c.streams, `nocategory${cat}`, any, [{ type: typeA, data: { i: 4 } }])
+      // stream metadata that does not delete, a soft delete and a tombstone
+      await appendOk(a.c.streams, `$$${cat}-1`, any, [{ type: "$metadata", data: { $maxCount: 10 } }])
+      await deleteStream(a.c.streams, `${cat}-2`, any)
+      await tombstoneStream(a.c.streams, `${cat}-3`, any)
+
+      const sources = new Map<string, { position: bigint; id: string }>()
+      for (const stream of [`${cat}-1`, `nocategory${cat}`, `$$${cat}-1`, `$$${cat}-2`]) {
+        const { messages } = await readAll(a.c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+        for (const e of events(messages)) {
+          const id = e.event!.id?.value?.$case === "string" ? e.event!.id.value.value : ""
+          sources.set(`${e.event!.streamRevision}@${stream}`, { position: e.event!.commitPosition, id })
+        }
+      }
+      type Link = { revision: bigint; type: string; data: string; metadata: Record<string, unknown>; keys: Array<string> }
+      const linksOf = (stream: string, n: number) =>
+        until(`${stream} has ${n}`, async () => {
+          const { messages, error } = await readAll(a.c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+          if (error !== undefined) return undefined
+          const es = events(messages).map((e): Link => {
+            const metadata = JSON.parse(Buffer.from(e.event!.customMetadata).toString("utf8")) as Record<string, unknown>
+            return {
+              revision: e.event!.streamRevision,
+              type: eventTypeOf(e.event) ?? "",
+              data: Buffer.from(e.event!.data).toString("utf8"),
+              metadata,
+              keys: Object.keys(metadata)
+            }
+          })
+          return es.length >= n ? es : undefined
+        })
+      const TOMBSTONE = "9223372036854775807"
+
+      const ce = await linksOf(`$ce-${cat}`, 6)
+      assert.deepStrictEqual(ce.map((l) => [l.revision, l.type, l.data]), [
+        [0n, "$>", `0@${cat}-1`],
+        [1n, "$>", `1@${cat}-1`],
+        [2n, "$>", `0@${cat}-2`],
+        [3n, "$>", `0@${cat}-3`],
+        // the soft delete: the `$metadata` event of `$$x` itself, recategorised to x
+        [4n, "$>", `0@$$${cat}-2`],
+        [5n, "$>", `${TOMBSTONE}@${cat}-3`]
+      ])
+      assert.deepStrictEqual(ce.map((l) => l.keys), [
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$causedBy", "$correlationId"],
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$deleted", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$deleted", "$causedBy"]
+      ])
+      assert.deepStrictEqual(ce.map((l) => l.metadata["$o"]), [`${cat}-1`, `${cat}-1`, `${cat}-2`, `${cat}-3`, `${cat}-2`, `${cat}-3`])
+      assert.deepStrictEqual(ce.map((l) => l.metadata["$deleted"]), [undefined, undefined, undefined, undefined, -1, -1])
+      assert.strictEqual(ce[2]!.metadata["$correlationId"], `corr-${cat}`)
+      // $c/$p: the commit position of the event linked; $causedBy: its id
+      for (const [i, key] of [[0, `0@${cat}-1`], [1, `1@${cat}-1`], [4, `0@$$${cat}-2`]] as const) {
+        const source = sources.get(key)!
+        assert.strictEqual(BigInt(ce[i]!.metadata["$c"] as number), source.position, key)
+        assert.strictEqual(ce[i]!.metadata["$p"], ce[i]!.metadata["$c"])
+        assert.strictEqual(ce[i]!.metadata["$causedBy"], source.id, key)
+      }
+      assert.isAbove(ce[5]!.metadata["$c"] as number, ce[4]!.metadata["$c"] as number)
+
+      const etA = await linksOf(`$et-${typeA}`, 3)
+      assert.deepStrictEqual(etA.map((l) => [l.type, l.data]), [["$>", `0@${cat}-1`], ["$>", `0@${cat}-2`], ["$>", `0@nocategory${cat}`]])
+      // no `$o`: a real node's $by_event_type writes plain data events
+      assert.deepStrictEqual(etA.map((l) => l.keys), [
+        ["$v", "$c", "$p", "$causedBy"],
+        ["$v", "$c", "$p", "$causedBy", "$correlationId"],
+        ["$v", "$c", "$p", "$causedBy"]
+      ])
+      assert.strictEqual(BigInt(etA[2]!.metadata["$c"] as number), sources.get(`0@nocategory${cat}`)!.position)
+      const etB = await linksOf(`$et-${typeB}`, 2)
+      assert.deepStrictEqual(etB.map((l) => l.data), [`1@${cat}-1`, `0@${cat}-3`])
+      const deleted = (await linksOf("$et-$deleted", 2)).filter((l) => l.data.endsWith(`@${cat}-2`) || l.data.endsWith(`@${cat}-3`))
+      assert.deepStrictEqual(deleted.map((l) => [l.type, l.data, l.metadata["$deleted"]]), [
+        ["$>", `0@${cat}-2`, -1],
+        ["$>", `${TOMBSTONE}@${cat}-3`, -1]
+      ])
+      // the metadata that deletes nothing: `$et-$metadata`, pointing at x (the real node's quirk), never `$ce-`
+      const meta = (await linksOf("$et-$metadata", 1)).filter((l) => l.data.endsWith(`@${cat}-1`))
+      assert.deepStrictEqual(meta.map((l) => l.data), [`0@${cat}-1`])
+      assert.strictEqual((await readStream(a.c, `$ce-${cat}`)).length, 6)
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
   it("runProjections alone: the system projections exist stopped until enabled; without either, none exist", async () => {
     const node = await startEmbeddedNode({ insecure: true, runProjections: true })
     const a: Api = { client: clientFor(node), c: connect(node) }

@@ -172,6 +172,12 @@ const deletionOf = (record: EventRecord): { readonly stream: string; readonly so
   return metadata?.["$tb"] === DELETED_TB ? { stream: record.stream.slice(2), soft: true } : undefined
 }
 
+/** The `$correlationId` of a record's metadata, if it is a string. */
+const correlationIdOf = (record: EventRecord): string | undefined => {
+  const id = parseObject(record.customMetadata)?.["$correlationId"]
+  return typeof id === "string" ? id : undefined
+}
+
 /** Stream names of one projection (ProjectionNamesBuilder). */
 const streamsOf = (name: string) => ({
   definition: `$projections-${name}`,
@@ -715,7 +721,8 @@ export class ProjectionManager {
           if (p.generation !== generation) return
         }
       }
-      if (record.isTombstone || hiddenFromAll(record) || record.stream.startsWith(own)) continue
+      // tombstones reach only the system projections (`$by_category`/`$by_event_type` index deletions)
+      if ((record.isTombstone && p.system === undefined) || hiddenFromAll(record) || record.stream.startsWith(own)) continue
       // a `fromAll` query does not see other projections' bookkeeping (their results and
       // checkpoints would otherwise wake each other for ever)
       const bookkeeping = record.stream.startsWith("$projections-")
@@ -796,8 +803,16 @@ export class ProjectionManager {
           return undefined
         }
       })()
-      // the checkpoint tag first, as a real node writes it, then the event's own metadata
-      const metadata = Object.assign({ ...checkpointTag, ...own, "$causedBy": record.eventId }, checkpointTag)
+      // as a real node's EmittedStream writes it: the checkpoint tag, the event's own metadata,
+      // then `$causedBy` (the event handled) and `$correlationId` (the handled event's, if any)
+      const { "$causedBy": _causedBy, "$correlationId": ownCorrelation, ...rest } = own ?? {}
+      const correlationId = correlationIdOf(record) ?? ownCorrelation
+      const metadata = Object.assign({
+        ...checkpointTag,
+        ...rest,
+        "$causedBy": record.eventId,
+        ...(typeof correlationId === "string" ? { "$correlationId": correlationId } : {})
+      }, checkpointTag)
       if (p.trackEmittedStreams && !p.tracked.has(write.streamId)) {
         p.tracked.add(write.streamId)
         this.store.append(names.emitted, { _tag: "Any" }, [text("$StreamTracked", write.streamId)])
