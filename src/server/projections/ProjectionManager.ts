@@ -172,8 +172,9 @@ const deletionOf = (record: EventRecord): { readonly stream: string; readonly so
   return metadata?.["$tb"] === DELETED_TB ? { stream: record.stream.slice(2), soft: true } : undefined
 }
 
-/** The `$correlationId` of a record's metadata, if it is a string. */
+/** The `$correlationId` of a JSON record's metadata, if a string (EventProcessedResult reads it only when `IsJson`). */
 const correlationIdOf = (record: EventRecord): string | undefined => {
+  if (!record.isJson) return undefined
   const id = parseObject(record.customMetadata)?.["$correlationId"]
   return typeof id === "string" ? id : undefined
 }
