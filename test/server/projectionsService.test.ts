@@ -252,6 +252,31 @@ describe("Projections service", () => {
     assert.strictEqual(error?.details, notFound)
   })
 
+  it("ANCHORS 69-70: a second delete is NOT_FOUND; a new projection's state is {}; an empty query faults with a real node's text", async () => {
+    const cat = `a69${shortId()}`
+    const name = `a69-${cat}`
+    await p.createContinuous(name, COUNT(cat))
+    // nothing appended to its category yet: the state starts as {}
+    await until("running", async () => ((await stats(p, name)).status === "Running" ? true : undefined))
+    assert.deepStrictEqual((await p.state(name)).response?.state, {})
+    assert.deepStrictEqual((await p.result(name)).response?.result, {})
+    await p.disable(name)
+    assert.isUndefined((await p.delete(name)).error)
+    const again = (await p.delete(name)).error
+    assert.strictEqual(again?.code, grpc.status.NOT_FOUND)
+    assert.strictEqual(again?.details, `Projection '${name}' not found`)
+    // an empty query (the client refuses it; other clients may send it): created, then Faulted
+    // with ReaderStrategy.Create's text; a real node's State call then times out (esdbclient's
+    // test), ours answers {}
+    const empty = `empty-${cat}`
+    assert.isUndefined((await p.createContinuous(empty, "")).error)
+    const faulted = await until("empty faulted", async () => {
+      const s = await stats(p, empty)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.strictEqual(faulted.stateReason, "None of streams and categories are included")
+  })
+
   it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
     const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
     assert.strictEqual(error?.code, grpc.status.UNKNOWN)

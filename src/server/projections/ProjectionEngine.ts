@@ -328,7 +328,8 @@ export class ProjectionEngine {
     if (typeof definition === "string") return definition
     if (!definition.allStreams && definition.streams.length === 0 && definition.categories.length === 0 &&
       definition.catalogStream === null) {
-      return "The query defines no source: call fromAll, fromStream, fromStreams, fromCategory or fromStreamsMatching"
+      // ReaderStrategy.Create's text (a real node faults the projection with it when it starts)
+      return "None of streams and categories are included"
     }
     this.#definition = definition
     return undefined
