@@ -277,6 +277,24 @@ describe("Projections service", () => {
     assert.strictEqual(faulted.stateReason, "None of streams and categories are included")
   })
 
+  it("ANCHORS 71: reset clears the state (a stopped projection: {} until enabled, then counted from the start)", async () => {
+    const cat = `a71${shortId()}`
+    const name = `a71-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, COUNT(cat))
+    await until("count 2", async () => ((await p.state(name)).response?.state?.count === 2 ? true : undefined))
+    await p.disable(name)
+    assert.strictEqual((await stats(p, name)).status, "Stopped")
+    assert.isUndefined((await p.reset(name)).error)
+    assert.strictEqual((await stats(p, name)).status, "Stopped")
+    assert.deepStrictEqual((await p.state(name)).response?.state, {})
+    const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+    assert.strictEqual(JSON.parse(cps[cps.length - 1]!.metadata)["$c"], -1)
+    await appendCounted(a.c, `${cat}-1`, 1)
+    await p.enable(name)
+    await until("count 3 from the start", async () => ((await p.state(name)).response?.state?.count === 3 ? true : undefined))
+  })
+
   it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
     const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
     assert.strictEqual(error?.code, grpc.status.UNKNOWN)
