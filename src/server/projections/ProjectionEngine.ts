@@ -220,6 +220,23 @@ export const fromRecord = (record: EventRecord): ProjectionEvent => ({
   metadata: record.customMetadata
 })
 
+/**
+ * ByStreamStatePartitionSelector: a resolved link's `$o` (the original stream its metadata
+ * names), else the event's stream, a metastream `$$x` read as `x`.
+ */
+const byStreamPartition = (event: ProjectionEvent, link: ProjectionEvent | undefined): string => {
+  if (link !== undefined && link.metadata.length > 0) {
+    try {
+      const m: unknown = JSON.parse(utf8.decode(link.metadata))
+      const o = typeof m === "object" && m !== null ? (m as Record<string, unknown>)["$o"] : undefined
+      if (typeof o === "string") return o
+    } catch {
+      // not JSON: the event's own stream
+    }
+  }
+  return event.streamId.startsWith("$$") ? event.streamId.slice(2) : event.streamId
+}
+
 const categoryOf = (stream: string): string | undefined => {
   const dash = stream.indexOf("-")
   return dash < 0 ? undefined : stream.slice(0, dash)
@@ -368,7 +385,7 @@ export class ProjectionEngine {
       if (typeof answer.partition !== "string") return { _tag: "Skipped" }
       partition = answer.partition
     } else if (definition.byStreams) {
-      partition = event.streamId
+      partition = byStreamPartition(event, link)
     }
     const answer = this.#call({
       op: "process",
