@@ -113,6 +113,16 @@ const cases: ReadonlyArray<Case> = [
     states: { "order-1": { n: 2 }, "order-2": { n: 1 }, "user-1": { n: 1 }, "order-3": { n: 1 } }
   },
   {
+    name: "foreachStream: a metastream's event is its stream's partition; a link's $o names the partition (ByStreamStatePartitionSelector)",
+    query: `fromAll().foreachStream().when({ $init: function () { return { n: 0 } }, $any: function (s, e) { s.n++ } })`,
+    events: [
+      { stream: "order-1", n: 0, type: "OrderPlaced", data: {} },
+      { stream: "$$order-1", n: 0, type: "$metadata", data: { $maxCount: 5 } },
+      { stream: "order-9", n: 0, type: "OrderPlaced", data: {}, via: { stream: "$ce-order", n: 3, metadata: { $o: "order-1" } } }
+    ],
+    states: { "order-1": { n: 3 } }
+  },
+  {
     name: "fromCategory: only the category's streams, read directly or through $ce- links",
     query: `fromCategory("order").foreachStream().when({ $init: function () { return { types: [] } }, $any: function (s, e) {
       s.types.push(e.eventType + "#" + e.sequenceNumber + " " + JSON.stringify(e.linkMetadata)) } })`,
@@ -679,7 +689,7 @@ describe("ProjectionEngine: compiling", () => {
     assert.strictEqual(await compileError(`options({ biState: "yes" }); fromAll()`), "Invalid value")
     assert.strictEqual(await compileError(`fromStreamsMatching(function () { return true })`),
       "'fromStreamsMatching' is not defined")
-    assert.match(await compileError(`var x = 1`), /^The query defines no source/)
+    assert.strictEqual(await compileError(`var x = 1`), "None of streams and categories are included")
     assert.match(
       await compileError(`for (;;) {}`, { compileTimeLimitMs: 50 }),
       /^Projection script took too long to compile \(took: 00:00:00\.\d{7}, allowed: 00:00:00\.0500000$/

@@ -40,11 +40,13 @@ import {
   basicAuth,
   type Clients,
   connect,
+  deleteStream,
   eventTypeOf,
   events,
   readAll,
   readOptions,
   streamOption,
+  tombstoneStream,
   unary
 } from "./helpers.ts"
 
@@ -250,6 +252,49 @@ describe("Projections service", () => {
     assert.strictEqual(error?.details, notFound)
   })
 
+  it("ANCHORS 69-70: a second delete is NOT_FOUND; a new projection's state is {}; an empty query faults with a real node's text", async () => {
+    const cat = `a69${shortId()}`
+    const name = `a69-${cat}`
+    await p.createContinuous(name, COUNT(cat))
+    // nothing appended to its category yet: the state starts as {}
+    await until("running", async () => ((await stats(p, name)).status === "Running" ? true : undefined))
+    assert.deepStrictEqual((await p.state(name)).response?.state, {})
+    assert.deepStrictEqual((await p.result(name)).response?.result, {})
+    await p.disable(name)
+    assert.isUndefined((await p.delete(name)).error)
+    const again = (await p.delete(name)).error
+    assert.strictEqual(again?.code, grpc.status.NOT_FOUND)
+    assert.strictEqual(again?.details, `Projection '${name}' not found`)
+    // an empty query (the client refuses it; other clients may send it): created, then Faulted
+    // with ReaderStrategy.Create's text; a real node's State call then times out (esdbclient's
+    // test), ours answers {}
+    const empty = `empty-${cat}`
+    assert.isUndefined((await p.createContinuous(empty, "")).error)
+    const faulted = await until("empty faulted", async () => {
+      const s = await stats(p, empty)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.strictEqual(faulted.stateReason, "None of streams and categories are included")
+  })
+
+  it("ANCHORS 71: reset clears the state (a stopped projection: {} until enabled, then counted from the start)", async () => {
+    const cat = `a71${shortId()}`
+    const name = `a71-${cat}`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await p.createContinuous(name, COUNT(cat))
+    await until("count 2", async () => ((await p.state(name)).response?.state?.count === 2 ? true : undefined))
+    await p.disable(name)
+    assert.strictEqual((await stats(p, name)).status, "Stopped")
+    assert.isUndefined((await p.reset(name)).error)
+    assert.strictEqual((await stats(p, name)).status, "Stopped")
+    assert.deepStrictEqual((await p.state(name)).response?.state, {})
+    const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+    assert.strictEqual(JSON.parse(cps[cps.length - 1]!.metadata)["$c"], -1)
+    await appendCounted(a.c, `${cat}-1`, 1)
+    await p.enable(name)
+    await until("count 3 from the start", async () => ((await p.state(name)).response?.state?.count === 3 ? true : undefined))
+  })
+
   it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
     const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
     assert.strictEqual(error?.code, grpc.status.UNKNOWN)
@@ -391,6 +436,111 @@ describe("Projections service", () => {
     assert.deepStrictEqual(partitions.map((e) => [e.type, e.data]), [["$partition", "ann"], ["$partition", "bob"]])
     const annResults = await readStream(a.c, `$projections-${name}-ann-result`)
     assert.deepStrictEqual(JSON.parse(annResults[annResults.length - 1]!.data), { n: 2 })
+  })
+
+  it("$deleted: a foreachStream query is notified of a soft-deleted and a tombstoned stream; its partition state is the handler's", async () => {
+    const cat = `del${shortId()}`
+    const name = `del-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      Counted: function(s, e) { s.n++; return s },
+      $deleted: function(s, e, partition, soft) { s.deleted = { partition: partition, event: e, soft: soft }; return s }
+    })`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await appendCounted(a.c, `${cat}-3`, 1)
+    await p.createContinuous(name, query)
+    await until("partitions", async () => ((await p.state(name, `${cat}-3`)).response?.state?.n === 1 ? true : undefined))
+    // soft delete ($metadata with $tb = long.MaxValue in $$x) and tombstone ($streamDeleted):
+    // a real node calls $deleted(state, null, partition, false) for both (JintProjectionStateHandler)
+    await deleteStream(a.c.streams, `${cat}-1`, any)
+    await tombstoneStream(a.c.streams, `${cat}-2`, any)
+    const one = await until("soft", async () => (await p.state(name, `${cat}-1`)).response?.state?.deleted ? (await p.state(name, `${cat}-1`)).response?.state : undefined)
+    assert.deepStrictEqual(one, { n: 2, deleted: { partition: `${cat}-1`, event: null, soft: false } })
+    const two = await until("hard", async () => (await p.state(name, `${cat}-2`)).response?.state?.deleted ? (await p.state(name, `${cat}-2`)).response?.state : undefined)
+    assert.deepStrictEqual(two, { n: 1, deleted: { partition: `${cat}-2`, event: null, soft: false } })
+    assert.deepStrictEqual((await p.state(name, `${cat}-3`)).response?.state, { n: 1 })
+    // the new partition state is checkpointed like any other
+    await until("partition checkpoint", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-${cat}-1-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).deleted?.partition === `${cat}-1` ? true : undefined
+    })
+    // a stream outside the query's sources gets no notification
+    await appendCounted(a.c, `other${cat}-1`, 1)
+    await deleteStream(a.c.streams, `other${cat}-1`, any)
+    await appendCounted(a.c, `${cat}-3`, 1)
+    await until("caught up", async () => ((await p.state(name, `${cat}-3`)).response?.state?.n === 2 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, `other${cat}-1`)).response?.state, {})
+    assert.strictEqual((await stats(p, name)).status, "Running")
+    // without foreachStream a real node refuses the query when it starts (ReaderStrategy.Create)
+    const plain = `plain-${cat}`
+    assert.isUndefined((await p.createContinuous(plain, `fromCategory('${cat}').when({ Counted: function(s) { return s },
+      $deleted: function(s) { return s } })`)).error)
+    const faulted = await until("plain faulted", async () => {
+      const s = await stats(p, plain)
+      return s.status.startsWith("Faulted") ? s : undefined
+    })
+    assert.strictEqual(faulted.stateReason, "Deleted stream notifications are only supported with foreachStream()")
+  })
+
+  it("options reorderEvents/processingLag and sources a real node refuses when the projection starts: Faulted with its text", async () => {
+    const cat = `ro${shortId()}`
+    const cases: ReadonlyArray<readonly [string, string, string | undefined]> = [
+      ["all", `options({ reorderEvents: true, processingLag: 100 }); fromAll().when({ $any: function(s) { return s } })`,
+        "Event reordering cannot be used with fromAll()"],
+      ["one", `options({ reorderEvents: true, processingLag: 100 }); fromStream('${cat}-1').when({ $any: function(s) { return s } })`,
+        "Event reordering is only available in fromStreams([]) projections"],
+      ["lag", `options({ reorderEvents: true, processingLag: 10 }); fromStreams(['${cat}-1', '${cat}-2']).when({ $any: function(s) { return s } })`,
+        "Event reordering requires processing lag at least of 50ms"],
+      ["ok", `options({ reorderEvents: true, processingLag: 50 }); fromStreams(['${cat}-1', '${cat}-2'])
+        .when({ $init: function() { return { seen: [] } }, $any: function(s, e) { s.seen.push(e.streamId + ':' + e.sequenceNumber); return s } })`,
+        undefined]
+    ]
+    await appendOk(a.c.streams, `${cat}-2`, any, [{ type: "A", data: {} }])
+    await appendOk(a.c.streams, `${cat}-1`, any, [{ type: "A", data: {} }])
+    await appendOk(a.c.streams, `${cat}-2`, any, [{ type: "A", data: {} }])
+    for (const [suffix, query, reason] of cases) {
+      const name = `ro-${suffix}-${cat}`
+      assert.isUndefined((await p.createContinuous(name, query)).error)
+      if (reason === undefined) continue
+      const s = await until(`${suffix} faulted`, async () => {
+        const st = await stats(p, name)
+        return st.status.startsWith("Faulted") ? st : undefined
+      })
+      assert.strictEqual(s.stateReason, reason)
+    }
+    // accepted: the events of both streams in commit-position order (the reordering's order)
+    const seen = await until("ok", async () => {
+      const st = (await p.state(`ro-ok-${cat}`)).response?.state
+      return st?.seen?.length === 3 ? st.seen : undefined
+    })
+    assert.deepStrictEqual(seen, [`${cat}-2:0`, `${cat}-1:0`, `${cat}-2:1`])
+    assert.strictEqual((await stats(p, `ro-ok-${cat}`)).status, "Running")
+  })
+
+  it("biState: the shared state is partition \"\" (State/Result without a partition) and kept in the checkpoint", async () => {
+    const cat = `bi${shortId()}`
+    const name = `bi-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      $initShared: function() { return { total: 0 } },
+      Counted: function(s, e) { s[0].n++; s[1].total++; return s }
+    })`
+    await appendCounted(a.c, `${cat}-1`, 2)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await p.createContinuous(name, query)
+    await until("shared 3", async () => ((await p.state(name)).response?.state?.total === 3 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, `${cat}-1`)).response?.state, { n: 2 })
+    await until("checkpoint", async () => {
+      const cps = await readStream(a.c, `$projections-${name}-checkpoint`)
+      return cps.length > 0 && JSON.parse(cps[cps.length - 1]!.data).total === 3 ? true : undefined
+    })
+    // disabled (a checkpoint) then enabled: the shared state comes back from the checkpoint
+    await p.disable(name)
+    await p.enable(name)
+    await appendCounted(a.c, `${cat}-2`, 1)
+    await until("shared 4", async () => ((await p.state(name)).response?.state?.total === 4 ? true : undefined))
+    assert.deepStrictEqual((await p.state(name, `${cat}-2`)).response?.state, { n: 2 })
   })
 
   it("emit and linkTo with emitEnabled and trackEmittedStreams; delete removes the emitted streams", async () => {
@@ -583,6 +733,45 @@ describe("Projections on a kept database", () => {
       await second.stop()
     }
   })
+
+  it("a biState projection's shared state comes back from its checkpoint after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-proj-"))
+    dirs.push(dir)
+    const cat = `dbbi${shortId()}`
+    const name = `dbbi-${cat}`
+    const query = `fromCategory('${cat}').foreachStream().when({
+      $init: function() { return { n: 0 } },
+      $initShared: function() { return { total: 0 } },
+      Counted: function(s, e) { s[0].n++; s[1].total++; return s }
+    })`
+    const first = await startEmbeddedNode({ insecure: true, db: dir })
+    let a: Api = { client: clientFor(first), c: connect(first) }
+    let p = api(a)
+    try {
+      await appendCounted(a.c, `${cat}-1`, 2)
+      await appendCounted(a.c, `${cat}-2`, 1)
+      await p.createContinuous(name, query)
+      await until("shared 3", async () => ((await p.state(name)).response?.state?.total === 3 ? true : undefined))
+    } finally {
+      a.client.close()
+      a.c.close()
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ insecure: true, db: dir })
+    a = { client: clientFor(second), c: connect(second) }
+    p = api(a)
+    try {
+      assert.deepStrictEqual((await p.state(name)).response?.state, { total: 3 })
+      await appendCounted(a.c, `${cat}-1`, 1)
+      await until("shared 4", async () => ((await p.state(name)).response?.state?.total === 4 ? true : undefined))
+      assert.deepStrictEqual((await p.state(name, `${cat}-1`)).response?.state, { n: 3 })
+      assert.strictEqual((await stats(p, name)).eventsProcessedAfterRestart, 1n)
+    } finally {
+      a.client.close()
+      a.c.close()
+      await second.stop()
+    }
+  })
 })
 
 describe("System projections", () => {
@@ -634,6 +823,108 @@ describe("System projections", () => {
       assert.strictEqual(running?.details, "Envelope callback expected Updated, received OperationFailed instead")
       await p.enable("$by_category")
       assert.deepStrictEqual((await wait(`$ce-${cat}`, 3)).map((e) => e.data), [`0@${cat}-1`, `1@${cat}-1`, `0@${cat}-2`])
+    } finally {
+      a.client.close()
+      a.c.close()
+      await node.stop()
+    }
+  })
+
+  it("$by_category and $by_event_type write for a known log the links a real node writes: types, data, metadata, order, deletions", async () => {
+    const node = await startEmbeddedNode({ insecure: true, standardProjections: true })
+    const a: Api = { client: clientFor(node), c: connect(node) }
+    try {
+      const cat = `known${shortId()}`
+      const typeA = `A${shortId()}`
+      const typeB = `B${shortId()}`
+      await appendOk(a.c.streams, `${cat}-1`, any, [{ type: typeA, data: { i: 0 } }, { type: typeB, data: { i: 1 } }])
+      await appendOk(a.c.streams, `${cat}-2`, any, [
+        { type: typeA, data: { i: 2 }, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) }
+      ])
+      await appendOk(a.c.streams, `${cat}-3`, any, [{ type: typeB, data: { i: 3 } }])
+      await appendOk(a.c.streams, `nocategory${cat}`, any, [{ type: typeA, data: { i: 4 } }])
+      // stream metadata that does not delete, a soft delete and a tombstone
+      await appendOk(a.c.streams, `$$${cat}-1`, any, [{ type: "$metadata", data: { $maxCount: 10 } }])
+      await deleteStream(a.c.streams, `${cat}-2`, any)
+      await tombstoneStream(a.c.streams, `${cat}-3`, any)
+
+      const sources = new Map<string, { position: bigint; id: string }>()
+      for (const stream of [`${cat}-1`, `nocategory${cat}`, `$$${cat}-1`, `$$${cat}-2`]) {
+        const { messages } = await readAll(a.c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+        for (const e of events(messages)) {
+          const id = e.event!.id?.value?.$case === "string" ? e.event!.id.value.value : ""
+          sources.set(`${e.event!.streamRevision}@${stream}`, { position: e.event!.commitPosition, id })
+        }
+      }
+      type Link = { revision: bigint; type: string; data: string; metadata: Record<string, unknown>; keys: Array<string> }
+      const linksOf = (stream: string, n: number) =>
+        until(`${stream} has ${n}`, async () => {
+          const { messages, error } = await readAll(a.c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+          if (error !== undefined) return undefined
+          const es = events(messages).map((e): Link => {
+            const metadata = JSON.parse(Buffer.from(e.event!.customMetadata).toString("utf8")) as Record<string, unknown>
+            return {
+              revision: e.event!.streamRevision,
+              type: eventTypeOf(e.event) ?? "",
+              data: Buffer.from(e.event!.data).toString("utf8"),
+              metadata,
+              keys: Object.keys(metadata)
+            }
+          })
+          return es.length >= n ? es : undefined
+        })
+      const TOMBSTONE = "9223372036854775807"
+
+      const ce = await linksOf(`$ce-${cat}`, 6)
+      assert.deepStrictEqual(ce.map((l) => [l.revision, l.type, l.data]), [
+        [0n, "$>", `0@${cat}-1`],
+        [1n, "$>", `1@${cat}-1`],
+        [2n, "$>", `0@${cat}-2`],
+        [3n, "$>", `0@${cat}-3`],
+        // the soft delete: the `$metadata` event of `$$x` itself, recategorised to x
+        [4n, "$>", `0@$$${cat}-2`],
+        [5n, "$>", `${TOMBSTONE}@${cat}-3`]
+      ])
+      assert.deepStrictEqual(ce.map((l) => l.keys), [
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$causedBy", "$correlationId"],
+        ["$v", "$c", "$p", "$o", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$deleted", "$causedBy"],
+        ["$v", "$c", "$p", "$o", "$deleted", "$causedBy"]
+      ])
+      assert.deepStrictEqual(ce.map((l) => l.metadata["$o"]), [`${cat}-1`, `${cat}-1`, `${cat}-2`, `${cat}-3`, `${cat}-2`, `${cat}-3`])
+      assert.deepStrictEqual(ce.map((l) => l.metadata["$deleted"]), [undefined, undefined, undefined, undefined, -1, -1])
+      assert.strictEqual(ce[2]!.metadata["$correlationId"], `corr-${cat}`)
+      // $c/$p: the commit position of the event linked; $causedBy: its id
+      for (const [i, key] of [[0, `0@${cat}-1`], [1, `1@${cat}-1`], [4, `0@$$${cat}-2`]] as const) {
+        const source = sources.get(key)!
+        assert.strictEqual(BigInt(ce[i]!.metadata["$c"] as number), source.position, key)
+        assert.strictEqual(ce[i]!.metadata["$p"], ce[i]!.metadata["$c"])
+        assert.strictEqual(ce[i]!.metadata["$causedBy"], source.id, key)
+      }
+      assert.isAbove(ce[5]!.metadata["$c"] as number, ce[4]!.metadata["$c"] as number)
+
+      const etA = await linksOf(`$et-${typeA}`, 3)
+      assert.deepStrictEqual(etA.map((l) => [l.type, l.data]), [["$>", `0@${cat}-1`], ["$>", `0@${cat}-2`], ["$>", `0@nocategory${cat}`]])
+      // no `$o`: a real node's $by_event_type writes plain data events
+      assert.deepStrictEqual(etA.map((l) => l.keys), [
+        ["$v", "$c", "$p", "$causedBy"],
+        ["$v", "$c", "$p", "$causedBy", "$correlationId"],
+        ["$v", "$c", "$p", "$causedBy"]
+      ])
+      assert.strictEqual(BigInt(etA[2]!.metadata["$c"] as number), sources.get(`0@nocategory${cat}`)!.position)
+      const etB = await linksOf(`$et-${typeB}`, 2)
+      assert.deepStrictEqual(etB.map((l) => l.data), [`1@${cat}-1`, `0@${cat}-3`])
+      const deleted = (await linksOf("$et-$deleted", 2)).filter((l) => l.data.endsWith(`@${cat}-2`) || l.data.endsWith(`@${cat}-3`))
+      assert.deepStrictEqual(deleted.map((l) => [l.type, l.data, l.metadata["$deleted"]]), [
+        ["$>", `0@${cat}-2`, -1],
+        ["$>", `${TOMBSTONE}@${cat}-3`, -1]
+      ])
+      // the metadata that deletes nothing: `$et-$metadata`, pointing at x (the real node's quirk), never `$ce-`
+      const meta = (await linksOf("$et-$metadata", 1)).filter((l) => l.data.endsWith(`@${cat}-1`))
+      assert.deepStrictEqual(meta.map((l) => l.data), [`0@${cat}-1`])
+      assert.strictEqual((await readStream(a.c, `$ce-${cat}`)).length, 6)
     } finally {
       a.client.close()
       a.c.close()

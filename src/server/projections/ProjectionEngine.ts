@@ -173,6 +173,29 @@ export interface EngineOptions {
 }
 
 /**
+ * Why a real node refuses to run a compiled query's sources, or undefined: the checks of
+ * KurrentDB's `ReaderStrategy.Create`, in its order, with its texts. They throw when the
+ * projection starts, so the create (or update) succeeds and the projection is Faulted with the
+ * message. `reorderEvents` itself changes nothing here: a real node's
+ * EventReorderingReaderSubscription holds the events of several streams for `processingLag` ms
+ * and hands them on in commit-position order, and the embedded node reads one log that is in
+ * commit-position order already.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const readerStrategyError = (d: ProjectionDefinition): string | undefined => {
+  if (d.byStreams && d.streams.length > 0) return "foreachStream projections are not supported on stream based sources"
+  if (d.options.reorderEvents) {
+    if (d.allStreams) return "Event reordering cannot be used with fromAll()"
+    if (d.streams.length <= 1) return "Event reordering is only available in fromStreams([]) projections"
+    if (d.options.processingLag < 50) return "Event reordering requires processing lag at least of 50ms"
+  }
+  if (d.handlesDeletedNotifications && !d.byStreams) return "Deleted stream notifications are only supported with foreachStream()"
+  return undefined
+}
+
+/**
  * Fault reason when a handler emits without `emitEnabled` (the real node's message).
  *
  * @since 0.1.0
@@ -196,6 +219,23 @@ export const fromRecord = (record: EventRecord): ProjectionEvent => ({
   data: record.data,
   metadata: record.customMetadata
 })
+
+/**
+ * ByStreamStatePartitionSelector: a resolved link's `$o` (the original stream its metadata
+ * names), else the event's stream, a metastream `$$x` read as `x`.
+ */
+const byStreamPartition = (event: ProjectionEvent, link: ProjectionEvent | undefined): string => {
+  if (link !== undefined && link.metadata.length > 0) {
+    try {
+      const m: unknown = JSON.parse(utf8.decode(link.metadata))
+      const o = typeof m === "object" && m !== null ? (m as Record<string, unknown>)["$o"] : undefined
+      if (typeof o === "string") return o
+    } catch {
+      // not JSON: the event's own stream
+    }
+  }
+  return event.streamId.startsWith("$$") ? event.streamId.slice(2) : event.streamId
+}
 
 const categoryOf = (stream: string): string | undefined => {
   const dash = stream.indexOf("-")
@@ -305,7 +345,8 @@ export class ProjectionEngine {
     if (typeof definition === "string") return definition
     if (!definition.allStreams && definition.streams.length === 0 && definition.categories.length === 0 &&
       definition.catalogStream === null) {
-      return "The query defines no source: call fromAll, fromStream, fromStreams, fromCategory or fromStreamsMatching"
+      // ReaderStrategy.Create's text (a real node faults the projection with it when it starts)
+      return "None of streams and categories are included"
     }
     this.#definition = definition
     return undefined
@@ -344,7 +385,7 @@ export class ProjectionEngine {
       if (typeof answer.partition !== "string") return { _tag: "Skipped" }
       partition = answer.partition
     } else if (definition.byStreams) {
-      partition = event.streamId
+      partition = byStreamPartition(event, link)
     }
     const answer = this.#call({
       op: "process",
@@ -364,6 +405,26 @@ export class ProjectionEngine {
     const answer = this.#call({ op: "deleted", partition, isSoftDeleted, state: this.#states.get(partition) ?? null })
     if (typeof answer === "string") return this.#faulted(answer)
     return this.#fold(partition, answer)
+  }
+
+  /**
+   * Does the deletion of `stream` reach this query's `$deleted` handler? Only a `foreachStream`
+   * query (a real node's ByStreamStatePartitionSelector is the only one whose
+   * `EventReaderBasePartitionDeletedIsSupported` is true) with a `$deleted` handler, for a stream
+   * among its sources.
+   */
+  deletionApplies(stream: string): boolean {
+    const d = this.definition
+    if (!d.byStreams || !d.handlesDeletedNotifications) return false
+    if (d.allStreams || d.catalogStream !== null || d.streams.includes(stream)) return true
+    const category = categoryOf(stream)
+    return category !== undefined && d.categories.includes(category)
+  }
+
+  /** Restores the shared state of a `biState` projection (JSON text), as a checkpoint load does. */
+  setSharedState(state: string): void {
+    JSON.parse(state)
+    this.#shared = state
   }
 
   /** The state of a partition (`""` = the projection's only state when unpartitioned), JSON text. */

@@ -23,8 +23,8 @@
  * @since 0.1.0
  */
 import { newUuid } from "../Uuid.ts"
-import { type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
-import { compileProjection, fromRecord, type ProcessOutcome } from "./ProjectionEngine.ts"
+import { DELETED_TB, type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
+import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"
 import { type Processor, SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
 
 /**
@@ -158,6 +158,25 @@ const parseObject = (bytes: Buffer): Record<string, unknown> | undefined => {
   } catch {
     return undefined
   }
+}
+
+/**
+ * The stream a record deletes, as a real node's StreamDeletedHelper.IsStreamDeletedEvent reads
+ * it: a tombstone (`$streamDeleted`) deletes its own stream (hard), a `$metadata` event in `$$x`
+ * whose `$tb` is long.MaxValue deletes `x` (soft).
+ */
+const deletionOf = (record: EventRecord): { readonly stream: string; readonly soft: boolean } | undefined => {
+  if (record.isTombstone) return { stream: record.stream, soft: false }
+  if (record.eventType !== "$metadata" || !record.stream.startsWith("$$")) return undefined
+  const metadata = parseObject(record.data)
+  return metadata?.["$tb"] === DELETED_TB ? { stream: record.stream.slice(2), soft: true } : undefined
+}
+
+/** The `$correlationId` of a JSON record's metadata, if a string (EventProcessedResult reads it only when `IsJson`). */
+const correlationIdOf = (record: EventRecord): string | undefined => {
+  if (!record.isJson) return undefined
+  const id = parseObject(record.customMetadata)?.["$correlationId"]
+  return typeof id === "string" ? id : undefined
 }
 
 /** Stream names of one projection (ProjectionNamesBuilder). */
@@ -523,9 +542,21 @@ export class ProjectionManager {
     }
   }
 
-  /** The state of a partition as JSON text (`""` when there is none yet). */
+  /**
+   * The root partition's state (JSON text) of a running engine: the shared state of a `biState`
+   * projection (a real node caches it as partition ""), else the state of partition "".
+   */
+  private rootState(p: ManagedProjection): string | undefined {
+    const engine = p.engine
+    if (engine === undefined) return undefined
+    if (engine.definition.options.biState === true) return engine.getSharedState?.() ?? undefined
+    return engine.getState("")
+  }
+
+  /** The state of a partition as JSON text (`""` when there is none yet); partition "" of a `biState` projection is its shared state. */
   stateOf(p: ManagedProjection, partition: string): string {
-    return p.engine?.getState(partition) ?? p.checkpoint?.states.get(partition) ?? ""
+    const live = partition === "" ? this.rootState(p) : p.engine?.getState(partition)
+    return live ?? p.checkpoint?.states.get(partition) ?? ""
   }
 
   /** The result of a partition as JSON text (the state when the query has no transform). */
@@ -609,9 +640,19 @@ export class ProjectionManager {
           return
         }
         if (outcome._tag === "CompileError") return this.fault(p, outcome.reason)
+        const refused = p.system === undefined ? readerStrategyError((outcome.engine as ProjectionEngine).definition) : undefined
+        if (refused !== undefined) {
+          outcome.engine.dispose()
+          return this.fault(p, refused)
+        }
         p.engine = outcome.engine
         try {
-          for (const [partition, state] of p.checkpoint?.states ?? []) p.engine.setState(partition, state)
+          const biState = p.engine.definition.options.biState === true
+          for (const [partition, state] of p.checkpoint?.states ?? []) {
+            // a biState projection keeps its shared state as the root partition's (partition "")
+            if (partition === "" && biState) p.engine.setSharedState?.(state)
+            else p.engine.setState(partition, state)
+          }
         } catch {
           return this.fault(p, "The checkpoint state is not valid JSON")
         }
@@ -663,7 +704,26 @@ export class ProjectionManager {
     while (p.nextIndex < log.length && n < BATCH_EVENTS && performance.now() - started < BATCH_MS) {
       const record = log[p.nextIndex++]!
       p.position = record.position
-      if (record.isTombstone || hiddenFromAll(record) || record.stream.startsWith(own)) continue
+      // a deleted stream: the `$deleted` notification of a `foreachStream` query (PartitionDeleted)
+      const deletion = deletionOf(record)
+      if (deletion !== undefined && !deletion.stream.startsWith(own) && engine.deletionApplies?.(deletion.stream) === true) {
+        const outcome = engine.processDeleted!(deletion.stream, deletion.soft)
+        if (outcome._tag === "Faulted") {
+          p.processingMs += performance.now() - started
+          return this.fault(p, outcome.reason)
+        }
+        if (outcome._tag === "Processed") {
+          n++
+          p.eventsProcessed++
+          p.handledSinceCheckpoint++
+          p.handledUserSinceCheckpoint++
+          // a real node drops what a `$deleted` handler emits (ProcessPartitionDeleted has no emitted events)
+          this.writeOutputs(p, record, { ...outcome, emitted: [] })
+          if (p.generation !== generation) return
+        }
+      }
+      // tombstones reach only the system projections (`$by_category`/`$by_event_type` index deletions)
+      if ((record.isTombstone && p.system === undefined) || hiddenFromAll(record) || record.stream.startsWith(own)) continue
       // a `fromAll` query does not see other projections' bookkeeping (their results and
       // checkpoints would otherwise wake each other for ever)
       const bookkeeping = record.stream.startsWith("$projections-")
@@ -744,8 +804,16 @@ export class ProjectionManager {
           return undefined
         }
       })()
-      // the checkpoint tag first, as a real node writes it, then the event's own metadata
-      const metadata = Object.assign({ ...checkpointTag, ...own, "$causedBy": record.eventId }, checkpointTag)
+      // as a real node's EmittedStream writes it: the checkpoint tag, the event's own metadata,
+      // then `$causedBy` (the event handled) and `$correlationId` (the handled event's, if any)
+      const { "$causedBy": _causedBy, "$correlationId": ownCorrelation, ...rest } = own ?? {}
+      const correlationId = correlationIdOf(record) ?? ownCorrelation
+      const metadata = Object.assign({
+        ...checkpointTag,
+        ...rest,
+        "$causedBy": record.eventId,
+        ...(typeof correlationId === "string" ? { "$correlationId": correlationId } : {})
+      }, checkpointTag)
       if (p.trackEmittedStreams && !p.tracked.has(write.streamId)) {
         p.tracked.add(write.streamId)
         this.store.append(names.emitted, { _tag: "Any" }, [text("$StreamTracked", write.streamId)])
@@ -779,6 +847,9 @@ export class ProjectionManager {
     const engine = p.engine
     const states = new Map(p.checkpoint?.states ?? [])
     for (const partition of engine.partitions()) states.set(partition, engine.getState(partition)!)
+    // a real node keeps a biState projection's shared state as partition "" (the checkpoint's data)
+    const root = this.rootState(p) ?? ""
+    if (root !== "") states.set("", root)
     const tag = { "$v": this.tag(p), "$c": p.position, "$p": p.position }
     for (const partition of p.changedPartitions) {
       if (partition === "") continue
@@ -786,7 +857,7 @@ export class ProjectionManager {
       if (state !== undefined) this.store.append(names.partitionCheckpoint(partition), { _tag: "Any" }, [json("$Checkpoint", state, tag)])
     }
     p.changedPartitions.clear()
-    this.store.append(names.checkpoint, { _tag: "Any" }, [json("$ProjectionCheckpoint", engine.getState("") ?? "", tag)])
+    this.store.append(names.checkpoint, { _tag: "Any" }, [json("$ProjectionCheckpoint", root, tag)])
     p.checkpoint = { position: p.position, states }
     p.lastCheckpointAt = Date.now()
     p.handledSinceCheckpoint = 0

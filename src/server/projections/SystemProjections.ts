@@ -27,12 +27,21 @@ import type { EmittedEvent, ProcessOutcome, ProjectionInput } from "./Projection
  * @category models
  */
 export interface Processor {
-  readonly definition: { readonly allStreams: boolean; readonly options: { readonly resultStreamName: string | null } }
+  readonly definition: {
+    readonly allStreams: boolean
+    readonly options: { readonly resultStreamName: string | null; readonly biState?: boolean }
+  }
   readonly process: (input: ProjectionInput) => ProcessOutcome
   readonly getState: (partition?: string) => string | undefined
   readonly getResult: (partition?: string) => string | null | undefined
   readonly partitions: () => ReadonlyArray<string>
   readonly setState: (partition: string, state: string) => void
+  /** `$deleted` for a deleted stream: whether it applies, and running it (JS queries only). */
+  readonly deletionApplies?: (stream: string) => boolean
+  readonly processDeleted?: (partition: string, isSoftDeleted: boolean) => ProcessOutcome
+  /** The shared state of a `biState` query, and restoring it (JS queries only). */
+  readonly getSharedState?: () => string | null
+  readonly setSharedState?: (state: string) => void
   readonly dispose: () => void
 }
 
@@ -48,6 +57,11 @@ export interface SystemProjection {
   readonly query: string
   readonly handlerType: string
   readonly links: (input: ProjectionInput["event"]) => ReadonlyArray<EmittedEvent>
+  /**
+   * Also sees the metastreams (`$$x`) of non-system streams and tombstones, as a real node's
+   * `$by_category` and `$by_event_type` do (they index stream deletions).
+   */
+  readonly seesDeletions?: boolean
 }
 
 /**
@@ -69,6 +83,38 @@ const link = (stream: string, eventNumber: number, target: string): EmittedEvent
   isJson: false,
   metadata: JSON.stringify({ "$o": target })
 })
+
+/** A tombstone's event number as the store keeps it, and as a real node writes it (long.MaxValue). */
+const TOMBSTONE_NUMBER = Number.MAX_SAFE_INTEGER
+const numberText = (n: number): string => n === TOMBSTONE_NUMBER ? "9223372036854775807" : String(n)
+
+/** `$tb` of a soft-deleted stream (long.MaxValue, as JSON.parse reads it). */
+const DELETED_TB = 9223372036854775807
+
+/**
+ * StreamDeletedHelper.IsStreamDeletedEvent: the position stream (a metastream `$$x` read as `x`)
+ * and whether the event deletes it (a tombstone, or `$metadata` in `$$x` with `$tb` = long.MaxValue).
+ */
+const positionOf = (e: ProjectionInput["event"]): { readonly stream: string; readonly deleted: boolean } => {
+  if (e.streamId.startsWith("$$")) {
+    const stream = e.streamId.slice(2)
+    if (e.eventType !== "$metadata") return { stream, deleted: false }
+    try {
+      const m: unknown = JSON.parse(Buffer.from(e.data).toString("utf8"))
+      return { stream, deleted: typeof m === "object" && m !== null && (m as Record<string, unknown>)["$tb"] === DELETED_TB }
+    } catch {
+      return { stream, deleted: false }
+    }
+  }
+  return { stream: e.streamId, deleted: e.eventType === "$streamDeleted" && e.eventNumber === TOMBSTONE_NUMBER }
+}
+
+/** StreamCategoryExtractorByFirstSeparator: none for a `$` stream or without a `-` after the first character. */
+const userCategoryOf = (stream: string): string | undefined => {
+  if (stream.startsWith("$")) return undefined
+  const dash = stream.indexOf("-")
+  return dash > 0 ? stream.slice(0, dash) : undefined
+}
 
 const correlationIdOf = (metadata: Uint8Array): string | undefined => {
   if (metadata.length === 0) return undefined
@@ -113,19 +159,49 @@ export const SYSTEM_PROJECTIONS: ReadonlyArray<SystemProjection> = [
     }
   },
   {
+    // CategorizeEventsByStreamPath: a link (`$o` = the position stream) for every event of a
+    // categorised stream, the target of a link event; a stream deletion too (`$deleted: -1`)
     name: "$by_category",
     query: "first\r\n-",
     handlerType: "native:KurrentDB.Projections.Core.Standard.CategorizeEventsByStreamPath",
+    seesDeletions: true,
     links: (e) => {
-      const category = categoryOf(e.streamId)
-      return category === undefined ? [] : [link(`$ce-${category}`, e.eventNumber, e.streamId)]
+      const position = positionOf(e)
+      const origin = position.deleted ? position.stream : e.streamId
+      const category = userCategoryOf(origin)
+      if (category === undefined) return []
+      const target = e.eventType === "$>" ? Buffer.from(e.data).toString("utf8") : `${numberText(e.eventNumber)}@${e.streamId}`
+      return [{
+        kind: "linkTo",
+        streamId: `$ce-${category}`,
+        eventType: "$>",
+        data: target,
+        isJson: false,
+        metadata: JSON.stringify(position.deleted ? { "$o": origin, "$deleted": -1 } : { "$o": origin })
+      }]
     }
   },
   {
+    // IndexEventsByEventType: `N@<position stream>` in `$et-<type>` (no extra metadata), links
+    // passed over; a deletion goes to `$et-$deleted` (`$deleted: -1`). A metastream's other
+    // `$metadata` events land in `$et-$metadata` pointing at `N@x`, not `$$x` — the real node's
+    // own quirk (KurrentDB issue #1772), kept.
     name: "$by_event_type",
     query: "",
     handlerType: "native:KurrentDB.Projections.Core.Standard.IndexEventsByEventType",
-    links: (e) => e.eventType.startsWith("$") ? [] : [link(`$et-${e.eventType}`, e.eventNumber, e.streamId)]
+    seesDeletions: true,
+    links: (e) => {
+      if (e.eventType === "$>") return []
+      const position = positionOf(e)
+      return [{
+        kind: "linkTo",
+        streamId: `$et-${position.deleted ? "$deleted" : e.eventType}`,
+        eventType: "$>",
+        data: `${numberText(e.eventNumber)}@${position.stream}`,
+        isJson: false,
+        metadata: position.deleted ? JSON.stringify({ "$deleted": -1 }) : null
+      }]
+    }
   },
   {
     name: "$by_correlation_id",
@@ -147,7 +223,12 @@ export const SYSTEM_PROJECTIONS: ReadonlyArray<SystemProjection> = [
 export const systemProcessor = (projection: SystemProjection): Processor => ({
   definition: { allStreams: true, options: { resultStreamName: null } },
   process: ({ event }) => {
-    if (event.streamId.startsWith("$")) return { _tag: "Skipped" }
+    // the filter of the system projections: non-system streams, and (for the two that index
+    // deletions) the metastreams of non-system streams and tombstones
+    const s = event.streamId
+    const metastream = s.startsWith("$$") && !s.startsWith("$$$")
+    if (s.startsWith("$") && !(metastream && projection.seesDeletions === true)) return { _tag: "Skipped" }
+    if (event.eventNumber === TOMBSTONE_NUMBER && projection.seesDeletions !== true) return { _tag: "Skipped" }
     const emitted = projection.links(event)
     if (emitted.length === 0) return { _tag: "Skipped" }
     return { _tag: "Processed", partition: "", state: "", sharedState: null, emitted, logs: [] }
