@@ -6,7 +6,8 @@
  * it again subscribes again), and yields the events with their `retryCount` and `ackId`. `ack` and
  * `nack` queue ids and send them in batches, when `ackBatchSize` ids wait or `ackDelay` after the
  * first; what waits is sent when a run of the Stream ends and when the scope closes (the call is
- * half-closed and its end awaited, a bounded time, so the node has read them).
+ * half-closed and its end awaited, a bounded time, so the node has read them). After the scope
+ * has closed, `ack` and `nack` fail with `SubscriptionClosed` (nothing could send them).
  *
  * @internal
  */
@@ -19,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { SubscriptionClosed } from "../../errors/SubscriptionClosed.ts"
 import {
   type ReadReq,
   ReadReq_Nack_Action,
@@ -78,14 +80,17 @@ export interface ReadOptions {
 export interface PersistentSubscription {
   /** The events the node delivers to this consumer; each run is a new connection to the group. */
   readonly events: Stream.Stream<RecordedEvent, ReadSubscriptionError>
-  /** Acknowledges events (processed). */
-  readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument>
-  /** Reports events not processed, with what the node should do with them. */
+  /** Acknowledges events (processed); `SubscriptionClosed` once the subscription's scope has closed. */
+  readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument | SubscriptionClosed>
+  /**
+   * Reports events not processed, with what the node should do with them; `SubscriptionClosed`
+   * once the subscription's scope has closed.
+   */
   readonly nack: (
     events: AckTarget | ReadonlyArray<AckTarget>,
     action: NackAction,
     reason?: string
-  ) => Effect.Effect<void, InvalidArgument>
+  ) => Effect.Effect<void, InvalidArgument | SubscriptionClosed>
 }
 
 const MAX_BUFFER = 10_000
@@ -178,6 +183,8 @@ const make = (
     let pending: Array<Pending> = []
     let waiting = 0
     let timer: ReturnType<typeof setTimeout> | undefined
+    // set when the scope closes: what waits was sent, and nothing more can be
+    let closed = false
 
     const flush = (): void => {
       if (timer !== undefined) {
@@ -219,6 +226,7 @@ const make = (
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         flush()
+        closed = true
         if (timer !== undefined) clearTimeout(timer)
       })
     )
@@ -287,14 +295,16 @@ const make = (
     return {
       events,
       ack: (targets) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, InvalidArgument | SubscriptionClosed> => {
+          if (closed) return Effect.fail(new SubscriptionClosed({ stream, group }))
           const ids = idsOf(targets)
           if (!Array.isArray(ids)) return Effect.fail(ids)
           enqueue(ids, undefined)
           return Effect.void
         }),
       nack: (targets, action, reason = "") =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, InvalidArgument | SubscriptionClosed> => {
+          if (closed) return Effect.fail(new SubscriptionClosed({ stream, group }))
           const ids = idsOf(targets)
           if (!Array.isArray(ids)) return Effect.fail(ids)
           const wire = NACK_ACTIONS[action]
