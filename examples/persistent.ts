@@ -107,3 +107,32 @@ export const consumerTour = (suffix: string, count: number) =>
     )
     return { acked: acked.length, parked: [...parked].sort((a, b) => Number(a - b)) }
   }))
+
+/**
+ * The README's chunked consumer: each chunk of events handled, then acked with one call. Runs until
+ * `count` events were acked; a group read again afterwards has nothing left to deliver.
+ */
+export const chunkedTour = (suffix: string, count: number) =>
+  Effect.gen(function*() {
+    const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+    const streams = yield* Streams.Streams
+    const orders = `orders-chunked-${suffix}`
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+      currentVersion: "no_stream"
+    })
+    yield* groups.createToStream(orders, "billing", { from: "start" })
+    const handled: Array<bigint> = []
+    const handle = (event: RecordedEvent) => Effect.sync(() => handled.push(event.streamPosition))
+    yield* Effect.scoped(Effect.gen(function*() {
+      const billing = yield* groups.readToStream(orders, "billing", { bufferSize: 20 })
+      yield* billing.events.pipe(
+        Stream.take(count),
+        Stream.runForEachArray((events) =>
+          Effect.forEach(events, handle, { discard: true }).pipe(Effect.andThen(billing.ack(events)))
+        )
+      )
+    }))
+    // every event was acked: the group has none in flight and none to retry
+    const info = yield* groups.getInfo(orders, "billing")
+    return { handled: handled.length, inFlight: info.totalInFlightMessages, retry: info.retryBufferCount }
+  })

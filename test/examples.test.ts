@@ -4,7 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { consumerTour, persistentTour } from "../examples/persistent.ts"
+import { chunkedTour, consumerTour, persistentTour } from "../examples/persistent.ts"
 import { projectionsTour } from "../examples/projections.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
@@ -47,6 +47,12 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
         const result = yield* consumerTour(crypto.randomUUID().slice(0, 8), 10)
         assert.strictEqual(result.acked, 6)
         assert.deepStrictEqual(result.parked, [0n, 3n, 6n, 9n])
+      }))
+
+    it.effect("the chunked persistent consumer: every chunk handled, then acked with one call", () =>
+      Effect.gen(function*() {
+        const result = yield* chunkedTour(crypto.randomUUID().slice(0, 8), 50)
+        assert.deepStrictEqual(result, { handled: 50, inFlight: 0, retry: 0 })
       }))
 
     it.effect("the projections tour", () =>

@@ -107,6 +107,27 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.deepStrictEqual(positions(again), [[5n, 1]])
     }))
 
+  it.effect("ack and nack after the scope has closed fail with SubscriptionClosed; nothing is sent", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(2)
+      const [sub, events] = yield* Effect.scoped(Effect.gen(function*() {
+        const sub = yield* ps.readToStream(stream, group, { bufferSize: 2, ackDelay: 0 })
+        // the first acked while the Stream runs (sent as its run ends), the second not
+        const events = yield* take(sub, 2, (e) => e.streamPosition === 0n ? sub.ack(e) : Effect.void)
+        return [sub, events] as const
+      }))
+      const acked = yield* Effect.flip(sub.ack(events[1]!))
+      assert.strictEqual(acked._tag, "SubscriptionClosed")
+      if (acked._tag === "SubscriptionClosed") assert.deepStrictEqual([acked.stream, acked.group], [stream, group])
+      for (const late of [sub.ack(events[1]!.ackId), sub.ack([]), sub.nack(events[1]!, "park", "late"), sub.nack([events[1]!], "skip")]) {
+        assert.strictEqual((yield* Effect.flip(late))._tag, "SubscriptionClosed")
+      }
+      // the late ack and nacks went nowhere: the second event comes back for a retry
+      const again = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) =>
+        take(sub, 1, (e) => sub.ack(e))))
+      assert.deepStrictEqual(positions(again), [[1n, 1]])
+    }))
+
   it.effect("nack retry and unknown deliver again with retryCount + 1; skip drops; park parks", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(3, { maxRetryCount: 5 })

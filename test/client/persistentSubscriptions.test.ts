@@ -116,6 +116,28 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       if (error._tag === "InvalidArgument") assert.match(error.reason, /commit position must be less than or equal/)
     }))
 
+  it.effect("a read batch not smaller than the history buffer is refused by the node (create and update) as InvalidArgument with its reason", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("ps-batch")
+      const reason = "Specified argument was out of the range of valid values. (Parameter 'ReadBatchSize may not be greater than or equal to BufferSize')"
+      const g = group("batch")
+      const onCreate = yield* Effect.flip(ps.createToStream(stream, g, { settings: { readBatchSize: 100, historyBufferSize: 100 } }))
+      assert.strictEqual(onCreate._tag, "InvalidArgument")
+      if (onCreate._tag === "InvalidArgument") assert.strictEqual(onCreate.reason, reason)
+      const onAll = yield* Effect.flip(ps.createToAll(g, { settings: { readBatchSize: 600 } }))
+      assert.strictEqual(onAll._tag, "InvalidArgument")
+      if (onAll._tag === "InvalidArgument") assert.strictEqual(onAll.reason, reason)
+      // nothing was created; an update that makes the (kept) read batch too large is refused too
+      assert.strictEqual((yield* Effect.flip(ps.getInfo(stream, g)))._tag, "SubscriptionNotFound")
+      yield* ps.createToStream(stream, g, { settings: { readBatchSize: 20, historyBufferSize: 21 } })
+      const onUpdate = yield* Effect.flip(ps.updateToStream(stream, g, { settings: { historyBufferSize: 20 } }))
+      assert.strictEqual(onUpdate._tag, "InvalidArgument")
+      if (onUpdate._tag === "InvalidArgument") assert.strictEqual(onUpdate.reason, reason)
+      const kept = yield* ps.getInfo(stream, g)
+      assert.deepStrictEqual([kept.readBatchSize, kept.historyBufferSize], [20, 21])
+    }))
+
   it.effect("list gives every group; listToStream a stream's or $all's; a stream without groups lists none", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions

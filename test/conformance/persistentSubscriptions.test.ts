@@ -10,7 +10,9 @@
  * - an existing group → ALREADY_EXISTS `persistent-subscription-exists`
  *   (PersistentSubscriptionExistsError); a missing one → NOT_FOUND
  *   `persistent-subscription-does-not-exist` (PersistentSubscriptionDoesNotExistError);
- * - a start after the end of `$all` → INTERNAL `persistent-subscription-failed`.
+ * - a start after the end of `$all` → INTERNAL `persistent-subscription-failed`;
+ * - a read batch not smaller than the history buffer → the same, with the ArgumentOutOfRange
+ *   message of the real node's group (create and update).
  */
 import { describe, expect, it } from "vitest"
 import {
@@ -160,5 +162,31 @@ describe("persistent subscriptions to $all", () => {
       PersistentSubscriptionFailedError
     )
     expect(error.message).toMatch(/commit position must be less than or equal/)
+  })
+
+  it("a read batch not smaller than the history buffer: PersistentSubscriptionFailedError on create and update", async () => {
+    const stream = uniqueStream("ps-batch")
+    const group = uniqueStream("group")
+    const reason = "Specified argument was out of the range of valid values. (Parameter 'ReadBatchSize may not be greater than or equal to BufferSize')"
+    const onCreate = await rejectionOf(
+      client.createPersistentSubscriptionToStream(
+        stream,
+        group,
+        persistentSubscriptionToStreamSettingsFromDefaults({ readBatchSize: 100, historyBufferSize: 100 })
+      ),
+      PersistentSubscriptionFailedError
+    )
+    expect(onCreate.message).toContain(reason)
+    await client.createPersistentSubscriptionToStream(stream, group, persistentSubscriptionToStreamSettingsFromDefaults())
+    const onUpdate = await rejectionOf(
+      client.updatePersistentSubscriptionToStream(
+        stream,
+        group,
+        persistentSubscriptionToStreamSettingsFromDefaults({ readBatchSize: 500 })
+      ),
+      PersistentSubscriptionFailedError
+    )
+    expect(onUpdate.message).toContain(reason)
+    expect((await client.getPersistentSubscriptionToStreamInfo(stream, group)).settings.readBatchSize).toBe(20)
   })
 })

@@ -168,7 +168,7 @@ describe("ServerFeatures", () => {
 })
 
 describe("malformed management requests", () => {
-  it("get the real node's answers: UNKNOWN without options, INVALID_ARGUMENT for an unset start, failed for a bad strategy", async () => {
+  it("get the real node's answers: UNKNOWN without options, INVALID_ARGUMENT for an unset start, failed for a bad strategy or a read batch that does not fit the history buffer", async () => {
     const node = await startEmbeddedNode({ insecure: true })
     const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
     const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
@@ -224,6 +224,26 @@ describe("malformed management requests", () => {
         }, cb)
       )
       assert.strictEqual(onAll?.metadata.get("reason")[0], "Persistent subscriptions to $all are only supported over gRPC through gRPC clients")
+      // a read batch not smaller than the history buffer: the real group's ArgumentOutOfRangeException
+      const tooLarge = "Specified argument was out of the range of valid values. (Parameter 'ReadBatchSize may not be greater than or equal to BufferSize')"
+      for (const sizes of [{ readBatchSize: 1, historyBufferSize: 1 }, { readBatchSize: 2, historyBufferSize: 1 }]) {
+        const batchTooLarge = await statusOf((cb) =>
+          ps.create({
+            options: {
+              groupName: "g",
+              streamOption: {
+                $case: "stream",
+                value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } }
+              },
+              settings: { ...settings, ...sizes, consumerStrategy: "RoundRobin" }
+            }
+          }, cb)
+        )
+        assert.strictEqual(batchTooLarge?.code, grpc.status.INTERNAL)
+        assert.strictEqual(batchTooLarge?.details, `Subscription group g on stream ${stream} failed: '${tooLarge}'`)
+        assert.strictEqual(batchTooLarge?.metadata.get("exception")[0], "persistent-subscription-failed")
+        assert.strictEqual(batchTooLarge?.metadata.get("reason")[0], tooLarge)
+      }
       const deleteNoOptions = await statusOf((cb) => ps.delete({}, cb))
       assert.strictEqual(deleteNoOptions?.code, grpc.status.UNKNOWN)
       // nothing was created by any of them

@@ -6,7 +6,8 @@
  * it again subscribes again), and yields the events with their `retryCount` and `ackId`. `ack` and
  * `nack` queue ids and send them in batches, when `ackBatchSize` ids wait or `ackDelay` after the
  * first; what waits is sent when a run of the Stream ends and when the scope closes (the call is
- * half-closed and its end awaited, a bounded time, so the node has read them).
+ * half-closed and its end awaited, a bounded time, so the node has read them). After the scope
+ * has closed, `ack` and `nack` fail with `SubscriptionClosed` (nothing could send them).
  *
  * @internal
  */
@@ -19,6 +20,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { SubscriptionClosed } from "../../errors/SubscriptionClosed.ts"
 import {
   type ReadReq,
   ReadReq_Nack_Action,
@@ -78,19 +80,24 @@ export interface ReadOptions {
 export interface PersistentSubscription {
   /** The events the node delivers to this consumer; each run is a new connection to the group. */
   readonly events: Stream.Stream<RecordedEvent, ReadSubscriptionError>
-  /** Acknowledges events (processed). */
-  readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument>
-  /** Reports events not processed, with what the node should do with them. */
+  /** Acknowledges events (processed); `SubscriptionClosed` once the subscription's scope has closed. */
+  readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument | SubscriptionClosed>
+  /**
+   * Reports events not processed, with what the node should do with them; `SubscriptionClosed`
+   * once the subscription's scope has closed.
+   */
   readonly nack: (
     events: AckTarget | ReadonlyArray<AckTarget>,
     action: NackAction,
     reason?: string
-  ) => Effect.Effect<void, InvalidArgument>
+  ) => Effect.Effect<void, InvalidArgument | SubscriptionClosed>
 }
 
 const MAX_BUFFER = 10_000
 const MAX_BATCH = 10_000
 const MAX_REASON = 4096
+/** The Ack and Nack messages' own id, unused by the node: empty (never written to). */
+const NO_ID = Buffer.alloc(0)
 /** How long closing waits for the node to end the call after the last acks. */
 const CLOSE_WAIT_MS = 2000
 
@@ -175,15 +182,18 @@ const make = (
 
     // the calls of the runs of `events`, newest last: acks go to the newest
     const calls: Array<DuplexCall<ReadReq>> = []
+    // what waits, in order: runs of acks, or of nacks with one action and reason
     let pending: Array<Pending> = []
     let waiting = 0
+    // when the first of what waits was queued
+    let since = 0
+    // armed when ids start waiting and no timer is armed; a flush leaves it armed: firing early
+    // (for ids sent since), it arms again for the rest of the delay, so a batch costs no timer call
     let timer: ReturnType<typeof setTimeout> | undefined
+    // set when the scope closes: what waits was sent, and nothing more can be
+    let closed = false
 
     const flush = (): void => {
-      if (timer !== undefined) {
-        clearTimeout(timer)
-        timer = undefined
-      }
       const call = calls[calls.length - 1]
       if (call === undefined || pending.length === 0) return
       const batches = pending
@@ -193,35 +203,65 @@ const make = (
         const ids = b.ids.map(uuidString)
         call.write(
           b.nack === undefined
-            ? { content: { $case: "ack", value: { id: Buffer.alloc(0), ids } } }
-            : { content: { $case: "nack", value: { id: Buffer.alloc(0), ids, action: b.nack.action, reason: b.nack.reason } } }
+            ? { content: { $case: "ack", value: { id: NO_ID, ids } } }
+            : { content: { $case: "nack", value: { id: NO_ID, ids, action: b.nack.action, reason: b.nack.reason } } }
         )
       }
     }
 
-    const enqueue = (ids: ReadonlyArray<string>, nack: Pending["nack"]): void => {
+    const onTimer = (): void => {
+      timer = undefined
+      if (waiting === 0 || closed) return
+      const left = since + delayMs - Date.now()
+      if (left > 0) arm(left)
+      else flush()
+    }
+
+    const arm = (ms: number): void => {
+      timer = setTimeout(onTimer, ms)
+      timer.unref?.()
+    }
+
+    /** After ids were queued: send at once when a batch is full, else make sure the timer runs. */
+    const queued = (count: number): void => {
+      if (waiting === 0) since = Date.now()
+      waiting += count
+      if (waiting >= batchSize) flush()
+      else if (timer === undefined) arm(delayMs)
+    }
+
+    /** Queues one ack id (the per-event path: no array of ids made for it). */
+    const enqueueAck = (id: string): void => {
+      const last = pending.length === 0 ? undefined : pending[pending.length - 1]!
+      if (last !== undefined && last.nack === undefined) last.ids.push(id)
+      else pending.push({ nack: undefined, ids: [id] })
+      queued(1)
+    }
+
+    /** Queues ids (a fresh array, kept as it is when it starts a new run). */
+    const enqueue = (ids: Array<string>, nack: Pending["nack"]): void => {
       if (ids.length === 0) return
       const last = pending[pending.length - 1]
       const same = last !== undefined &&
         (last.nack === undefined
           ? nack === undefined
           : nack !== undefined && last.nack.action === nack.action && last.nack.reason === nack.reason)
-      if (same) last.ids.push(...ids)
-      else pending.push({ nack, ids: [...ids] })
-      waiting += ids.length
-      if (waiting >= batchSize) flush()
-      else if (timer === undefined) {
-        timer = setTimeout(flush, delayMs)
-        timer.unref?.()
-      }
+      if (same) {
+        for (const id of ids) last.ids.push(id)
+      } else pending.push({ nack, ids })
+      queued(ids.length)
     }
 
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         flush()
+        closed = true
         if (timer !== undefined) clearTimeout(timer)
+        timer = undefined
       })
     )
+
+    const closedError = (): SubscriptionClosed => new SubscriptionClosed({ stream, group })
 
     const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.callback<RecordedEvent, ReadSubscriptionError>(
       (queue) =>
@@ -287,14 +327,20 @@ const make = (
     return {
       events,
       ack: (targets) =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, InvalidArgument | SubscriptionClosed> => {
+          if (closed) return Effect.fail(closedError())
+          if (targets instanceof RecordedEvent) {
+            enqueueAck(targets.ackId)
+            return Effect.void
+          }
           const ids = idsOf(targets)
           if (!Array.isArray(ids)) return Effect.fail(ids)
           enqueue(ids, undefined)
           return Effect.void
         }),
       nack: (targets, action, reason = "") =>
-        Effect.suspend(() => {
+        Effect.suspend((): Effect.Effect<void, InvalidArgument | SubscriptionClosed> => {
+          if (closed) return Effect.fail(closedError())
           const ids = idsOf(targets)
           if (!Array.isArray(ids)) return Effect.fail(ids)
           const wire = NACK_ACTIONS[action]

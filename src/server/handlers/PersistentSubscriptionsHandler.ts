@@ -131,6 +131,13 @@ const settingsOf = (s: Settings | undefined, strategy: string): GroupSettings =>
   }
 }
 
+/**
+ * The message of the ArgumentOutOfRangeException a real node's group throws when its read batch
+ * is not smaller than its history buffer (.NET formats the one argument given as the parameter name).
+ */
+const READ_BATCH_TOO_LARGE =
+  "Specified argument was out of the range of valid values. (Parameter 'ReadBatchSize may not be greater than or equal to BufferSize')"
+
 /** The strategy name: the string field (Create only), else the deprecated enum. */
 const strategyOf = (s: Settings | undefined): string => {
   const named = s !== undefined && "consumerStrategy" in s ? s.consumerStrategy : ""
@@ -357,6 +364,12 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     const startProblem = startFromProblem(target.start, store.lastPosition)
     if (startProblem !== undefined) return callback(persistentSubscriptionFailed(target.stream, groupName, startProblem))
     if (kind === "create" && existing !== undefined) return callback(persistentSubscriptionExists(target.stream, groupName))
+    const settings = settingsOf(options.settings, strategy)
+    // a real node builds the group next, whose constructor refuses a read batch that does not fit
+    // the history buffer (an ArgumentOutOfRangeException, answered as a failure with its message)
+    if (settings.readBatchSize >= settings.historyBufferSize) {
+      return callback(persistentSubscriptionFailed(target.stream, groupName, READ_BATCH_TOO_LARGE))
+    }
     try {
       groups.put({
         stream: target.stream,
@@ -364,7 +377,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         startFrom: target.start,
         // an update keeps the `$all` group's filter (it cannot give one)
         filter: kind === "update" ? existing?.filter : target.filter,
-        settings: settingsOf(options.settings, strategy)
+        settings
       }, who(principal))
     } catch {
       return callback(unhandled())
