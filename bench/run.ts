@@ -5,7 +5,7 @@
  * acknowledgement) instead of in memory.
  *
  * Starts the embedded node in its own process (one per read framing and variant, plus a fresh one
- * per round of appends), or uses ESDB_URI when set; seeds it; measures every client × workload ×
+ * per client and round of appends), or uses ESDB_URI when set; seeds it; measures every client × workload ×
  * variant in its own process (rounds interleave the clients, and each client runs both variants
  * back to back, so drift hits them alike); writes bench/results/latest.json and regenerates the
  * results section of BENCHMARKS.md. With `--out <name>`, the results go to bench/results/<name>
@@ -239,14 +239,16 @@ const runMain = async () => {
   const appends = APPEND_WORKLOADS.filter((w) => workloads.includes(w))
   if (appends.length > 0) {
     for (let round = 0; round < samples; round++) {
-      // a fresh node per round keeps the append node's memory small and alike for every client
-      const target = await startTarget(external !== undefined ? "external" : "message")
-      try {
-        for (const client of rotate(appendClients, round)) {
+      for (const client of rotate(appendClients, round)) {
+        // a fresh node per client and round: a client measured after another one would otherwise
+        // pay for what that one left in the node (its events, and after the Append RPC client,
+        // thousands of closed calls), which showed as up to 1.5x node CPU per append
+        const target = await startTarget(external !== undefined ? "external" : "message")
+        try {
           for (const workload of appends) keep(await measure(client, workload, target, round, "json"))
+        } finally {
+          await target.stop()
         }
-      } finally {
-        await target.stop()
       }
     }
   }
