@@ -14,7 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { NewEvent, PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
-import type { SubscriptionInfo } from "../../src/domain/SubscriptionInfo.ts"
+import { infoUntil, positions } from "./_persistent.ts"
 import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
 
 /** The first `n` events of a run, each passed to `f` (ack, nack, nothing) as it arrives. */
@@ -34,20 +34,6 @@ const background = (sub: PersistentSubscription) =>
         while (events.length < n) yield* Effect.sleep(Duration.millis(5))
       }).pipe(Effect.timeout("5 seconds"))
     return { events, fiber, received }
-  })
-
-const positions = (events: ReadonlyArray<RecordedEvent>) => events.map((e) => [e.streamPosition, e.retryCount])
-
-/** Polls GetInfo until `done` holds (bounded: fails after 5 s). */
-const infoUntil = (stream: string, group: string, done: (info: SubscriptionInfo) => boolean) =>
-  Effect.gen(function*() {
-    const ps = yield* PersistentSubscriptions.PersistentSubscriptions
-    for (let i = 0; i < 250; i++) {
-      const info = yield* ps.getInfo(stream, group)
-      if (done(info)) return info
-      yield* Effect.sleep(Duration.millis(20))
-    }
-    return yield* Effect.die(new Error(`GetInfo of ${stream}::${group} never reached the expected state`))
   })
 
 type Settings = { readonly [K in keyof PersistentSubscriptionSettings]?: PersistentSubscriptionSettings[K] }

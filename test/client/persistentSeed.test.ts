@@ -14,7 +14,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { NewEvent, PersistentSubscriptions, PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
-import type { SubscriptionInfo } from "../../src/domain/SubscriptionInfo.ts"
+import { infoUntil, positions } from "./_persistent.ts"
 import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
 
 const take = (
@@ -22,20 +22,6 @@ const take = (
   n: number,
   f: (e: RecordedEvent) => Effect.Effect<void, unknown> = () => Effect.void
 ) => sub.events.pipe(Stream.tap(f), Stream.take(n), collect)
-
-const positions = (events: ReadonlyArray<RecordedEvent>) => events.map((e) => [e.streamPosition, e.retryCount])
-
-/** Polls GetInfo until `done` holds (bounded: dies after 5 s). */
-const infoUntil = (stream: string, group: string, done: (info: SubscriptionInfo) => boolean) =>
-  Effect.gen(function*() {
-    const ps = yield* PersistentSubscriptions.PersistentSubscriptions
-    for (let i = 0; i < 250; i++) {
-      const info = yield* ps.getInfo(stream, group)
-      if (done(info)) return info
-      yield* Effect.sleep(Duration.millis(20))
-    }
-    return yield* Effect.die(new Error(`GetInfo of ${stream}::${group} never reached the expected state`))
-  })
 
 /** The events a `$all` consumer gets that are not system events (`$`-types), the first `n`. */
 const userEvents = (sub: PersistentSubscription, n: number) =>

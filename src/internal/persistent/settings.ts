@@ -85,8 +85,8 @@ export const settings = (
 
 const NAMED: Record<string, 0 | 1 | 2> = { DispatchToSingle: 0, RoundRobin: 1, Pinned: 2 }
 
-/** The Create settings (the strategy by name, and by the deprecated enum for older servers). @internal */
-export const createSettings = (s: PersistentSubscriptionSettings): CreateReq_Settings => ({
+/** The settings Create and Update carry alike (all but the consumer strategy). */
+const sharedSettings = (s: PersistentSubscriptionSettings) => ({
   resolveLinks: s.resolveLinks,
   revision: 0n,
   extraStatistics: s.extraStatistics,
@@ -97,9 +97,14 @@ export const createSettings = (s: PersistentSubscriptionSettings): CreateReq_Set
   liveBufferSize: s.liveBufferSize,
   readBatchSize: s.readBatchSize,
   historyBufferSize: s.historyBufferSize,
+  messageTimeout: { $case: "messageTimeoutMs" as const, value: s.messageTimeout },
+  checkpointAfter: { $case: "checkpointAfterMs" as const, value: s.checkpointAfter }
+})
+
+/** The Create settings (the strategy by name, and by the deprecated enum for older servers). @internal */
+export const createSettings = (s: PersistentSubscriptionSettings): CreateReq_Settings => ({
+  ...sharedSettings(s),
   namedConsumerStrategy: NAMED[s.consumerStrategy] ?? 1,
-  messageTimeout: { $case: "messageTimeoutMs", value: s.messageTimeout },
-  checkpointAfter: { $case: "checkpointAfterMs", value: s.checkpointAfter },
   consumerStrategy: s.consumerStrategy
 })
 
@@ -117,21 +122,7 @@ export const updateSettings = (s: PersistentSubscriptionSettings): UpdateReq_Set
         "delete and create the group instead"
     )
   }
-  return {
-    resolveLinks: s.resolveLinks,
-    revision: 0n,
-    extraStatistics: s.extraStatistics,
-    maxRetryCount: s.maxRetryCount,
-    minCheckpointCount: s.minCheckpointCount,
-    maxCheckpointCount: s.maxCheckpointCount,
-    maxSubscriberCount: s.maxSubscriberCount,
-    liveBufferSize: s.liveBufferSize,
-    readBatchSize: s.readBatchSize,
-    historyBufferSize: s.historyBufferSize,
-    namedConsumerStrategy: named,
-    messageTimeout: { $case: "messageTimeoutMs", value: s.messageTimeout },
-    checkpointAfter: { $case: "checkpointAfterMs", value: s.checkpointAfter }
-  }
+  return { ...sharedSettings(s), namedConsumerStrategy: named }
 }
 
 /** The settings a group reports. @internal */
