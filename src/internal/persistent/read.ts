@@ -11,12 +11,11 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
@@ -29,6 +28,7 @@ import {
 } from "../../generated/persistent.ts"
 import { uuidString, uuidToString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
+import { Inbox } from "../transport/Inbox.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -263,43 +263,51 @@ const make = (
 
     const closedError = (): SubscriptionClosed => new SubscriptionClosed({ stream, group })
 
-    const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.callback<RecordedEvent, ReadSubscriptionError>(
-      (queue) =>
-        Effect.gen(function*() {
-          let ended = false
-          let onEnded: (() => void) | undefined
-          // set once the call is open (the transport may end it while opening it)
-          let opened: DuplexCall<ReadReq> | undefined
-          const call = yield* transport.duplex(Read, {
-            onMessage: (message: ReadResp) => {
-              const content = message.content
-              if (content?.$case !== "event") return
-              const e = content.value
-              const retryCount = e.count?.$case === "retryCount" ? e.count.value : undefined
-              // a link the node could not resolve (its target deleted) may come as the link alone:
-              // delivered as the link, acked by its id, as reads do
-              if (e.event === undefined) {
-                if (e.link !== undefined) Queue.offerUnsafe(queue, recordedOf(e.link, undefined, retryCount))
-                return
-              }
-              const link = e.link === undefined ? undefined : recordedOf(e.link, undefined, retryCount)
-              Queue.offerUnsafe(queue, recordedOf(e.event, link, retryCount))
-            },
-            onEnd: (error: CallError) => {
-              ended = true
-              const i = opened === undefined ? -1 : calls.indexOf(opened)
-              if (i >= 0) calls.splice(i, 1)
-              onEnded?.()
-              Queue.failCauseUnsafe(queue, Cause.fail(toReadError(stream, group)(error)))
+    // what may wait in a run's inbox before its call is paused: a node keeps at most bufferSize
+    // events in flight, so this only holds back a node that breaks that promise
+    const high = Math.max(bufferSize, 64)
+
+    const run = (scope: Scope.Scope) =>
+      Effect.gen(function*() {
+        let ended = false
+        let onEnded: (() => void) | undefined
+        // set once the call is open (the transport may end it while opening it)
+        let opened: DuplexCall<ReadReq> | undefined
+        const inbox: Inbox<RecordedEvent, ReadSubscriptionError> = new Inbox({
+          high,
+          pause: () => opened?.pause(),
+          resume: () => opened?.resume()
+        })
+        const call = yield* transport.duplex(Read, {
+          onMessage: (message: ReadResp) => {
+            const content = message.content
+            if (content?.$case !== "event") return
+            const e = content.value
+            const retryCount = e.count?.$case === "retryCount" ? e.count.value : undefined
+            // a link the node could not resolve (its target deleted) may come as the link alone:
+            // delivered as the link, acked by its id, as reads do
+            if (e.event === undefined) {
+              if (e.link !== undefined) inbox.push(recordedOf(e.link, undefined, retryCount))
+              return
             }
-          }).pipe(Effect.mapError(toReadError(stream, group)))
-          call.write({
-            content: {
-              $case: "options",
-              value: { streamOption, groupName: group, bufferSize, uuidOption: { content: { $case: "string", value: {} } } }
-            }
-          })
-          if (ended) return
+            const link = e.link === undefined ? undefined : recordedOf(e.link, undefined, retryCount)
+            inbox.push(recordedOf(e.event, link, retryCount))
+          },
+          onEnd: (error: CallError) => {
+            ended = true
+            const i = opened === undefined ? -1 : calls.indexOf(opened)
+            if (i >= 0) calls.splice(i, 1)
+            onEnded?.()
+            inbox.fail(toReadError(stream, group)(error))
+          }
+        }).pipe(Effect.mapError(toReadError(stream, group)))
+        call.write({
+          content: {
+            $case: "options",
+            value: { streamOption, groupName: group, bufferSize, uuidOption: { content: { $case: "string", value: {} } } }
+          }
+        })
+        if (!ended) {
           opened = call
           calls.push(call)
           // what waits from an earlier run goes now
@@ -321,7 +329,15 @@ const make = (
               return Effect.sync(() => clearTimeout(wait))
             })
           )
-        }).pipe(Effect.withSpan("PersistentSubscriptions.read", { attributes: { "db.collection.name": stream, group } }))
+        }
+        return inbox.pull
+      }).pipe(
+        Effect.withSpan("PersistentSubscriptions.read", { attributes: { "db.collection.name": stream, group } }),
+        Scope.provide(scope)
+      )
+
+    const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.fromChannel(
+      Channel.fromTransform((_, scope) => run(scope))
     )
 
     return {

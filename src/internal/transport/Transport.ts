@@ -83,6 +83,9 @@ export interface CallSpec {
 export interface DuplexCall<I> {
   readonly write: (message: I, written?: () => void) => void
   readonly end: () => void
+  /** Stops reading replies (HTTP/2 flow control then holds the node back) until `resume`. */
+  readonly pause: () => void
+  readonly resume: () => void
 }
 
 /**
@@ -536,7 +539,9 @@ export const make = (
           write: (message, written) => {
             call.write(message, written)
           },
-          end: () => call.end()
+          end: () => call.end(),
+          pause: () => call.pause(),
+          resume: () => call.resume()
         }
       })
 

@@ -1,0 +1,106 @@
+/**
+ * What a call's callbacks hand to the one fiber pulling a Stream: values pushed from grpc-js
+ * callbacks wait in an array; `pull` takes all that waits, or suspends until something comes.
+ *
+ * A waiting puller is resumed once per microtask checkpoint, not per value: every value grpc-js
+ * delivers from one socket read goes in the same chunk, and the fiber runs right after that read,
+ * without the scheduler's `setImmediate` hop (and the event-loop turn it costs) that an Effect
+ * `Queue` takes to wake its taker. The puller's own `resume` re-enters its fiber.
+ *
+ * Memory is bounded by `high`: when that many values wait, `pause` is called (the call stops
+ * reading, and HTTP/2 flow control holds the peer back); `resume` once the puller has taken them.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Pull from "effect/Pull"
+import type * as Arr from "effect/Array"
+
+/** @internal */
+export interface InboxOptions {
+  /** How many values may wait before `pause`. */
+  readonly high: number
+  readonly pause: () => void
+  readonly resume: () => void
+}
+
+/** @internal */
+export class Inbox<A, E> {
+  private items: Array<A> = []
+  private end: Effect.Effect<never, E | Cause.Done> | undefined = undefined
+  private waiter: ((effect: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>) => void) | undefined = undefined
+  private scheduled = false
+  private paused = false
+  private readonly options: InboxOptions
+
+  constructor(options: InboxOptions) {
+    this.options = options
+  }
+
+  /** Adds a value (ignored once the inbox has ended). */
+  push(item: A): void {
+    if (this.end !== undefined) return
+    this.items.push(item)
+    if (!this.paused && this.items.length >= this.options.high) {
+      this.paused = true
+      this.options.pause()
+    }
+    this.wake()
+  }
+
+  /** Ends the inbox with a failure, after what waits has been taken. */
+  fail(error: E): void {
+    if (this.end !== undefined) return
+    this.end = Effect.fail(error)
+    this.wake()
+  }
+
+  /** Ends the inbox, after what waits has been taken. */
+  done(): void {
+    if (this.end !== undefined) return
+    this.end = Cause.done()
+    this.wake()
+  }
+
+  private wake(): void {
+    if (this.waiter === undefined || this.scheduled) return
+    this.scheduled = true
+    queueMicrotask(this.deliver)
+  }
+
+  private readonly deliver = (): void => {
+    this.scheduled = false
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    const next = this.take()
+    if (next === undefined) return
+    this.waiter = undefined
+    waiter(next)
+  }
+
+  private take(): Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> | undefined {
+    if (this.items.length > 0) {
+      const out = this.items as unknown as Arr.NonEmptyReadonlyArray<A>
+      this.items = []
+      if (this.paused) {
+        this.paused = false
+        this.options.resume()
+      }
+      return Effect.succeed(out)
+    }
+    return this.end
+  }
+
+  /** Takes everything waiting, or waits for something; fails with `Cause.Done` at the end. */
+  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(() => {
+    const now = this.take()
+    if (now !== undefined) return now
+    return Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
+      this.waiter = resume
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  })
+}
