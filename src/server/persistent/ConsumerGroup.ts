@@ -9,7 +9,8 @@
  *   resolved). Retries (nack retry/unknown, a message timeout, a consumer leaving) deliver it again
  *   with `retry_count + 1`, or park it once `retry_count >= max_retry_count`.
  * - Parked messages are `$>` links in `$persistentsubscription-<stream>::<group>-parked`; replaying
- *   delivers them again and moves that stream's `$tb` past them.
+ *   delivers them again and moves that stream's `$tb` past them; truncating moves the `$tb`
+ *   without delivering them.
  * - The checkpoint (the last position before which every message was processed) is written to
  *   `$persistentsubscription-<stream>::<group>-checkpoint` once `max_checkpoint_count` messages were
  *   processed, or every `checkpoint_after` when at least `min_checkpoint_count` were; a group that
@@ -393,16 +394,37 @@ export class ConsumerGroup {
       if (target === undefined) continue
       this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
     }
+    this.writeParkedTruncateBefore(end + 1)
+    this.replaying = false
+    this.pump()
+  }
+
+  /**
+   * Drops parked messages without delivering them: moves the parked stream's `$tb` to `stopAt`
+   * (the parked stream's event number before which messages go) or past its last event, as a real
+   * node's `TruncateParkedMessages` does. The `$tb` only ever moves forward: a `stopAt` at or
+   * before it changes nothing (and writes nothing), nor does a group with nothing parked. The
+   * caller refuses a negative `stopAt`.
+   */
+  truncateParked(stopAt: number | undefined): void {
+    const view = this.store.view(this.streams.parked)
+    if (view._tag !== "Ok") return
+    const end = view.last + 1
+    const truncateBefore = stopAt === undefined ? end : Math.min(stopAt, end)
+    if (truncateBefore <= view.first) return
+    this.writeParkedTruncateBefore(truncateBefore)
+  }
+
+  /** The parked stream's metadata as a real node writes it: `$tb` and an all-`$admins` ACL. */
+  private writeParkedTruncateBefore(truncateBefore: number): void {
     try {
       this.appendJson(metastreamOf(this.streams.parked), "$metadata", {
-        $tb: end + 1,
+        $tb: truncateBefore,
         $acl: { $r: "$admins", $w: "$admins", $d: "$admins", $mr: "$admins", $mw: "$admins" }
       })
     } catch {
-      // the log failed
+      // the log failed: the parked messages stay
     }
-    this.replaying = false
-    this.pump()
   }
 
   private resolve(record: EventRecord): EventRecord | undefined {
