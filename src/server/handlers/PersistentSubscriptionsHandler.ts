@@ -214,46 +214,54 @@ const lastKnownPosition = (store: Store, stream: string): string => {
   return n < 0 ? "" : String(n)
 }
 
-const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): SubscriptionInfo => ({
-  eventSource: g.stream,
-  groupName: g.group,
-  status: running?.isReplaying === true ? "ReplayingParkedMessages" : "Live",
-  connections: (running?.consumers ?? []).map((c) => ({
-    from: c.from,
-    username: c.username,
-    averageItemsPerSecond: 0,
-    totalItems: BigInt(c.totalItems),
-    countSinceLastMeasurement: 0n,
-    observedMeasurements: [],
-    availableSlots: c.capacity - c.inFlight,
-    inFlightMessages: c.inFlight,
-    connectionName: c.connectionName
-  })),
-  averagePerSecond: 0,
-  totalItems: BigInt(running?.totalItems ?? 0),
-  countSinceLastMeasurement: 0n,
-  lastCheckpointedEventPosition: running?.lastCheckpointText ?? "",
-  lastKnownEventPosition: lastKnownPosition(store, g.stream),
-  resolveLinkTos: g.settings.resolveLinkTos,
-  startFrom: startFromText(g.startFrom),
-  messageTimeoutMilliseconds: g.settings.messageTimeoutMs,
-  extraStatistics: g.settings.extraStatistics,
-  maxRetryCount: g.settings.maxRetryCount,
-  liveBufferSize: g.settings.liveBufferSize,
-  bufferSize: g.settings.historyBufferSize,
-  readBatchSize: g.settings.readBatchSize,
-  checkPointAfterMilliseconds: g.settings.checkPointAfterMs,
-  minCheckPointCount: g.settings.minCheckPointCount,
-  maxCheckPointCount: g.settings.maxCheckPointCount,
-  readBufferCount: 0,
-  liveBufferCount: 0n,
-  retryBufferCount: running?.retryCount ?? 0,
-  totalInFlightMessages: running?.inFlightCount ?? 0,
-  outstandingMessagesCount: running?.inFlightCount ?? 0,
-  namedConsumerStrategy: g.settings.consumerStrategy,
-  maxSubscriberCount: g.settings.maxSubscriberCount,
-  parkedMessageCount: parkedCount(store, g)
-})
+/**
+ * GetInfo's (and List's) view of a group. Like a real node's, it takes a measurement of the
+ * running group: the rates and counts since the previous one (GroupStatistics.ts). The node reads
+ * events on demand, so it has no read or live buffer: their counts are 0.
+ */
+const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): SubscriptionInfo => {
+  const measured = running?.measure()
+  return {
+    eventSource: g.stream,
+    groupName: g.group,
+    status: running?.isReplaying === true ? "ReplayingParkedMessages" : "Live",
+    connections: (measured?.connections ?? []).map(({ consumer: c, ...m }) => ({
+      from: c.from,
+      username: c.username,
+      averageItemsPerSecond: m.averageItemsPerSecond,
+      totalItems: BigInt(c.totalItems),
+      countSinceLastMeasurement: BigInt(m.countSinceLastMeasurement),
+      observedMeasurements: [...m.observedMeasurements],
+      availableSlots: c.capacity - c.inFlight,
+      inFlightMessages: c.inFlight,
+      connectionName: c.connectionName
+    })),
+    averagePerSecond: measured?.averagePerSecond ?? 0,
+    totalItems: BigInt(running?.totalItems ?? 0),
+    countSinceLastMeasurement: BigInt(measured?.countSinceLastMeasurement ?? 0),
+    lastCheckpointedEventPosition: running?.lastCheckpointText ?? "",
+    lastKnownEventPosition: lastKnownPosition(store, g.stream),
+    resolveLinkTos: g.settings.resolveLinkTos,
+    startFrom: startFromText(g.startFrom),
+    messageTimeoutMilliseconds: g.settings.messageTimeoutMs,
+    extraStatistics: g.settings.extraStatistics,
+    maxRetryCount: g.settings.maxRetryCount,
+    liveBufferSize: g.settings.liveBufferSize,
+    bufferSize: g.settings.historyBufferSize,
+    readBatchSize: g.settings.readBatchSize,
+    checkPointAfterMilliseconds: g.settings.checkPointAfterMs,
+    minCheckPointCount: g.settings.minCheckPointCount,
+    maxCheckPointCount: g.settings.maxCheckPointCount,
+    readBufferCount: 0,
+    liveBufferCount: 0n,
+    retryBufferCount: running?.retryCount ?? 0,
+    totalInFlightMessages: running?.inFlightCount ?? 0,
+    outstandingMessagesCount: running?.inFlightCount ?? 0,
+    namedConsumerStrategy: g.settings.consumerStrategy,
+    maxSubscriberCount: g.settings.maxSubscriberCount,
+    parkedMessageCount: parkedCount(store, g)
+  }
+}
 
 /** Parked messages not replayed yet: the parked stream's events past its `$tb`. */
 const parkedCount = (store: Store, g: Group): bigint => {
