@@ -136,3 +136,38 @@ export const chunkedTour = (suffix: string, count: number) =>
     const info = yield* groups.getInfo(orders, "billing")
     return { handled: handled.length, inFlight: info.totalInFlightMessages, retry: info.retryBufferCount }
   })
+
+/**
+ * The README's parked events: five events parked, the first two dropped with `stopAt`, then the
+ * rest; a `$all` group with nothing parked truncates too.
+ */
+export const parkedTour = (suffix: string) =>
+  Effect.gen(function*() {
+    const groups = yield* PersistentSubscriptions.PersistentSubscriptions
+    const streams = yield* Streams.Streams
+    const orders = `orders-parked-${suffix}`
+    const audit = `audit-parked-${suffix}`
+    yield* streams.append(orders, Array.from({ length: 5 }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+      currentVersion: "no_stream"
+    })
+    yield* groups.createToStream(orders, "billing", { from: "start" })
+    yield* groups.createToAll(audit)
+    // every event parked at once
+    yield* Effect.scoped(Effect.gen(function*() {
+      const billing = yield* groups.readToStream(orders, "billing", { bufferSize: 5, ackDelay: 0 })
+      yield* billing.events.pipe(Stream.take(5), Stream.runForEach((event) => billing.nack(event, "park", "cannot bill")))
+    }))
+    // the scope closed once the node had read the nacks: all five are parked
+    const parked = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+
+    // drop the events parked before parked-stream event number 2 (the first 2 ever parked)
+    yield* groups.truncateParked(orders, "billing", { stopAt: 2 })
+    const afterStopAt = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+    // drop everything parked so far
+    yield* groups.truncateParked(orders, "billing")
+    const afterAll = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+    // on $all
+    yield* groups.truncateParked("$all", audit)
+    yield* groups.delete("$all", audit)
+    return { parked, afterStopAt, afterAll }
+  })

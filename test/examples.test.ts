@@ -4,7 +4,7 @@
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { chunkedTour, consumerTour, persistentTour } from "../examples/persistent.ts"
+import { chunkedTour, consumerTour, parkedTour, persistentTour } from "../examples/persistent.ts"
 import { projectionsTour } from "../examples/projections.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
@@ -53,6 +53,12 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
       Effect.gen(function*() {
         const result = yield* chunkedTour(crypto.randomUUID().slice(0, 8), 50)
         assert.deepStrictEqual(result, { handled: 50, inFlight: 0, retry: 0 })
+      }))
+
+    it.effect("the parked events: five parked, two dropped with stopAt, then the rest", () =>
+      Effect.gen(function*() {
+        const result = yield* parkedTour(crypto.randomUUID().slice(0, 8))
+        assert.deepStrictEqual(result, { parked: 5n, afterStopAt: 3n, afterAll: 0n })
       }))
 
     it.effect("the projections tour", () =>

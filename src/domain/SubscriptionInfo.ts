@@ -26,9 +26,15 @@ export class SubscriptionConnectionInfo extends Schema.Class<SubscriptionConnect
   /** The consumer's address. */
   from: Schema.String,
   username: Schema.String,
+  /** Events pushed to this consumer per second since the node's previous measurement (see `averagePerSecond`). */
   averageItemsPerSecond: Schema.Number,
   totalItems: Schema.BigInt,
+  /** Events pushed to this consumer since the node's previous measurement. */
   countSinceLastMeasurement: Schema.BigInt,
+  /**
+   * With the group's `extraStatistics`: this consumer's push-to-ack times in milliseconds over its
+   * last 1000 events (Mean, Median, Fastest, Quintile 1-5, 90%, 95%, 99%, 99.5%, 99.9%, Highest).
+   */
   observedMeasurements: Schema.Array(SubscriptionMeasurement),
   /** How many more events it may have in flight. */
   availableSlots: Schema.Number,
@@ -50,8 +56,14 @@ export class SubscriptionInfo extends Schema.Class<SubscriptionInfo>("effect-esd
   /** Flags as text: NotReady, Behind, OutstandingPageRequest, ReplayingParkedMessages, Live. */
   status: Schema.String,
   connections: Schema.Array(SubscriptionConnectionInfo),
+  /**
+   * Events pushed to consumers (retries included) per second, an integer, since the node's
+   * previous measurement: the node measures on every GetInfo and List and once a second, so this
+   * covers about the last second at most, and is 0 once the group is idle.
+   */
   averagePerSecond: Schema.Number,
   totalItems: Schema.BigInt,
+  /** Events pushed to consumers since the node's previous measurement. */
   countSinceLastMeasurement: Schema.BigInt,
   /** An event number, or `C:<commit>/P:<prepare>` for `$all`; empty before the first checkpoint. */
   lastCheckpointedEventPosition: Schema.String,

@@ -1,13 +1,13 @@
 /**
  * The PersistentSubscriptions API: managing persistent-subscription groups (consumer groups whose
  * checkpoints the server keeps) on a stream or on `$all`: create, update, delete, get info, list,
- * replay parked events, restart the subsystem; and consuming them: `readToStream` / `readToAll`
+ * replay or truncate parked events, restart the subsystem; and consuming them: `readToStream` / `readToAll`
  * (a Stream of events with acks and nacks) and `consume` (a handler per event, with retries,
  * parking, reconnects and metrics).
  *
  * This module holds the interface, `make` and `layer`; each operation lives in its own module
  * under `src/internal/persistent/`, written against the internal `Transport`. Wherever a stream
- * name selects a group (`delete`, `getInfo`, `replayParked`, `listToStream`), `"$all"` selects
+ * name selects a group (`delete`, `getInfo`, `replayParked`, `truncateParked`, `listToStream`), `"$all"` selects
  * the groups on `$all`.
  *
  * @since 0.1.0
@@ -33,6 +33,7 @@ import * as List from "../internal/persistent/list.ts"
 import * as Read from "../internal/persistent/read.ts"
 import * as ReplayParked from "../internal/persistent/replayParked.ts"
 import * as Restart from "../internal/persistent/restartSubsystem.ts"
+import * as TruncateParked from "../internal/persistent/truncateParked.ts"
 import type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
 import * as Update from "../internal/persistent/update.ts"
 import type { CallOptions } from "../internal/transport/Options.ts"
@@ -49,6 +50,7 @@ export type { AckTarget, NackAction, PersistentSubscription, ReadOptions } from 
 export type { ConsumePolicy } from "../internal/persistent/consume.ts"
 export type { ReplayParkedOptions } from "../internal/persistent/replayParked.ts"
 export type { AllFrom, StreamFrom } from "../internal/persistent/settings.ts"
+export type { TruncateParkedOptions } from "../internal/persistent/truncateParked.ts"
 export type { UpdateOptions } from "../internal/persistent/update.ts"
 
 /**
@@ -94,6 +96,17 @@ export interface PersistentSubscriptionsService {
     stream: string,
     group: string,
     options?: ReplayParked.ReplayParkedOptions
+  ) => Effect.Effect<void, SubscriptionGroupError>
+  /**
+   * Drops a group's parked events without delivering them (`stream` = `"$all"` for `$all`): all of
+   * them, or those before parked-stream event number `stopAt`. The node moves the parked stream's
+   * truncate-before (`$tb`), only ever forward, and GetInfo's `parkedMessageCount` counts what is
+   * left. A node older than the `TruncateParked` call answers UNIMPLEMENTED (a `GrpcError`).
+   */
+  readonly truncateParked: (
+    stream: string,
+    group: string,
+    options?: TruncateParked.TruncateParkedOptions
   ) => Effect.Effect<void, SubscriptionGroupError>
   /**
    * Connects to a stream's group as a consumer, for the scope: a Stream of the events the node
@@ -166,6 +179,7 @@ export const make = (transport: TransportShape): PersistentSubscriptionsService 
     list: (options) => List.list(transport, options),
     listToStream: (stream, options) => List.listToStream(transport, stream, options),
     replayParked: (stream, group, options) => ReplayParked.replayParked(transport, stream, group, options),
+    truncateParked: (stream, group, options) => TruncateParked.truncateParked(transport, stream, group, options),
     restartSubsystem: (options) => Restart.restartSubsystem(transport, options),
     readToStream: (stream, group, options) => Read.readToStream(transport, stream, group, options),
     readToAll: (group, options) => Read.readToAll(transport, group, options),

@@ -1,7 +1,8 @@
 /**
  * The node's persistent-subscription groups: kept in `$persistentSubscriptionConfig`, so a node
  * started again on the same `--db` has them back as they were (settings, starts, deletions);
- * ServerFeatures lists the methods served (`Read` included), with the features `stream` and `all`;
+ * ServerFeatures lists the methods served (`Read` and `TruncateParked` included), with the features
+ * `stream` and `all`; ReplayParked and TruncateParked refuse a negative `stop_at` as a real node does;
  * a `Read` whose first request is not its options gets the real node's UNKNOWN, one that sends
  * nothing ends OK.
  */
@@ -144,7 +145,7 @@ describe("ServerFeatures", () => {
       const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
       assert.deepStrictEqual(
         listed.map((m) => m.methodName).sort(),
-        ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "update"]
+        ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "truncateparked", "update"]
       )
       for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
       const statusOf = (send: (call: ReturnType<typeof ps.read>) => void) =>
@@ -251,6 +252,49 @@ describe("malformed management requests", () => {
         ps.list({ options: { listOption: { $case: "listAllSubscriptions", value: {} } } }, (e, v) => (e ? reject(e) : resolve(v.subscriptions.length)))
       )
       assert.strictEqual(listed, 0)
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("ReplayParked and TruncateParked requests", () => {
+  it("get the real node's answers: UNKNOWN without options or with a oneof unset, failed for a negative stop_at (before the group is looked for), does-not-exist for a missing group", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
+      new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
+    const stream = uniqueStream("ps-parked-raw")
+    const streamOption = { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } }
+    try {
+      for (const call of [ps.truncateParked.bind(ps), ps.replayParked.bind(ps)]) {
+        const noOptions = await statusOf((cb) => call({}, cb))
+        assert.strictEqual(noOptions?.code, grpc.status.UNKNOWN)
+        const noStream = await statusOf((cb) => call({ options: { groupName: "g", stopAtOption: { $case: "noLimit", value: {} } } }, cb))
+        assert.strictEqual(noStream?.code, grpc.status.UNKNOWN)
+        const noStop = await statusOf((cb) => call({ options: { groupName: "g", streamOption } }, cb))
+        assert.strictEqual(noStop?.code, grpc.status.UNKNOWN)
+        const missing = await statusOf((cb) => call({ options: { groupName: "g", streamOption, stopAtOption: { $case: "stopAt", value: 3n } } }, cb))
+        assert.strictEqual(missing?.code, grpc.status.NOT_FOUND)
+        assert.strictEqual(missing?.metadata.get("exception")[0], "persistent-subscription-does-not-exist")
+        const onAll = await statusOf((cb) =>
+          call({ options: { groupName: "g", streamOption: { $case: "all", value: {} }, stopAtOption: { $case: "noLimit", value: {} } } }, cb)
+        )
+        assert.strictEqual(onAll?.metadata.get("stream-name")[0], "$all")
+      }
+      const reasons = [
+        [ps.truncateParked.bind(ps), "Cannot truncate parked messages at a negative version."],
+        [ps.replayParked.bind(ps), "Cannot stop replaying parked message at a negative version."]
+      ] as const
+      for (const [call, reason] of reasons) {
+        const negative = await statusOf((cb) => call({ options: { groupName: "g", streamOption, stopAtOption: { $case: "stopAt", value: -1n } } }, cb))
+        assert.strictEqual(negative?.code, grpc.status.INTERNAL)
+        assert.strictEqual(negative?.details, `Subscription group g on stream ${stream} failed: '${reason}'`)
+        assert.strictEqual(negative?.metadata.get("exception")[0], "persistent-subscription-failed")
+        assert.strictEqual(negative?.metadata.get("reason")[0], reason)
+      }
     } finally {
       ps.close()
       await node.stop()

@@ -25,7 +25,8 @@ import type { CallError } from "../transport/CallError.ts"
 export type CreateSubscriptionError = SubscriptionAlreadyExists | TransportError
 
 /**
- * Errors of the operations on an existing group (update, delete, get info, replay parked).
+ * Errors of the operations on an existing group (update, delete, get info, replay and truncate
+ * parked).
  *
  * @since 0.1.0
  * @category errors

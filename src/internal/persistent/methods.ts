@@ -18,6 +18,8 @@ import {
   type ReadResp,
   type ReplayParkedReq,
   type ReplayParkedResp,
+  type TruncateParkedReq,
+  type TruncateParkedResp,
   type UpdateReq,
   type UpdateResp
 } from "../../generated/persistent.ts"
@@ -41,6 +43,9 @@ export const List: Method<ListReq, ListResp> = PersistentSubscriptionsService.li
 
 /** `PersistentSubscriptions.ReplayParked`. @internal */
 export const ReplayParked: Method<ReplayParkedReq, ReplayParkedResp> = PersistentSubscriptionsService.replayParked
+
+/** `PersistentSubscriptions.TruncateParked`. @internal */
+export const TruncateParked: Method<TruncateParkedReq, TruncateParkedResp> = PersistentSubscriptionsService.truncateParked
 
 /** `PersistentSubscriptions.RestartSubsystem`. @internal */
 export const RestartSubsystem: Method<Empty, Empty> = PersistentSubscriptionsService.restartSubsystem

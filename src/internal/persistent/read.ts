@@ -80,7 +80,18 @@ export interface ReadOptions {
 export interface PersistentSubscription {
   /** The events the node delivers to this consumer; each run is a new connection to the group. */
   readonly events: Stream.Stream<RecordedEvent, ReadSubscriptionError>
-  /** Acknowledges events (processed); `SubscriptionClosed` once the subscription's scope has closed. */
+  /**
+   * Acknowledges events (processed); `SubscriptionClosed` once the subscription's scope has closed.
+   *
+   * Acks made after a run of `events` ended (its call closed) but before the scope closed wait for
+   * the next run and are sent on its call, right after it connects. The node matches acks by event
+   * id, whichever call carries them (a real node's outstanding messages are keyed by event id): the
+   * consumer that left had its events in flight put back for a retry, and the new call gets them
+   * again (with `retryCount` + 1) before the node reads the acks, which then count for them; acking
+   * them again is harmless. An event still waiting in the group's retry buffer when the acks arrive
+   * (the new call had no room for it yet) is not outstanding: its ack is ignored and the event
+   * comes again, to be acked again. The same holds for `nack`.
+   */
   readonly ack: (events: AckTarget | ReadonlyArray<AckTarget>) => Effect.Effect<void, InvalidArgument | SubscriptionClosed>
   /**
    * Reports events not processed, with what the node should do with them; `SubscriptionClosed`

@@ -23,6 +23,8 @@ export interface ReplayParkedOptions extends CallOptions {
   readonly stopAt?: number | bigint | undefined
 }
 
+const INT64_MAX = 9223372036854775807n
+
 /** @internal */
 export const replayParked = (
   transport: TransportShape,
@@ -33,8 +35,10 @@ export const replayParked = (
   Effect.suspend(() => {
     const stopAt = options?.stopAt
     const problem = validate.streamName(stream) ?? validate.groupName(group) ??
-      (stopAt !== undefined && !((typeof stopAt === "bigint" && stopAt >= 0n) || (Number.isSafeInteger(stopAt) && Number(stopAt) >= 0))
-        ? validate.invalidArgument(`stopAt must be a non-negative integer, got ${String(stopAt)}`)
+      (stopAt !== undefined &&
+          !((typeof stopAt === "bigint" && stopAt >= 0n && stopAt <= INT64_MAX) ||
+            (Number.isSafeInteger(stopAt) && Number(stopAt) >= 0))
+        ? validate.invalidArgument(`stopAt must be an integer in 0..2^63-1, got ${String(stopAt)}`)
         : undefined)
     if (problem) return Effect.fail(problem)
     const request: ReplayParkedReq = {

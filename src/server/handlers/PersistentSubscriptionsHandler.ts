@@ -1,13 +1,12 @@
 /**
  * `event_store.client.persistent_subscriptions.PersistentSubscriptions`: managing the groups
- * (Create, Update, Delete, GetInfo, List, ReplayParked, RestartSubsystem) as PROTOCOL.md §4
- * describes, with the statuses, trailers and texts of a real node. A single embedded node is always
- * the leader, so the leader-only methods are always served.
+ * (Create, Update, Delete, GetInfo, List, ReplayParked, TruncateParked, RestartSubsystem) as
+ * PROTOCOL.md §4 describes, with the statuses, trailers and texts of a real node. A single
+ * embedded node is always the leader, so the leader-only methods are always served.
  *
  * `Read` connects a consumer to a running group (src/server/persistent/ConsumerGroup.ts): the
  * first request must be its options; then events flow as the group decides and acks/nacks come
- * back. `TruncateParked` is not implemented yet: it is left out of the service definition, so the
- * node answers UNIMPLEMENTED and ServerFeatures does not list it.
+ * back.
  *
  * @since 0.1.0
  */
@@ -29,6 +28,8 @@ import {
   type ReplayParkedReq,
   type ReplayParkedResp,
   type SubscriptionInfo,
+  type TruncateParkedReq,
+  type TruncateParkedResp,
   type UpdateReq,
   type UpdateReq_Settings,
   type UpdateResp
@@ -64,7 +65,8 @@ import { type EventRecord, type Store, wireRevision } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 
 /**
- * The methods served (all but `TruncateParked`, not implemented yet).
+ * The methods served: every method of the service, as a real node that has `TruncateParked`
+ * (ServerFeatures lists them from here).
  *
  * @since 0.1.0
  * @category constants
@@ -76,6 +78,7 @@ export const PersistentSubscriptionsServiceDefinition: ServiceDefinition = {
   getInfo: PersistentSubscriptionsService.getInfo,
   read: PersistentSubscriptionsService.read,
   replayParked: PersistentSubscriptionsService.replayParked,
+  truncateParked: PersistentSubscriptionsService.truncateParked,
   list: PersistentSubscriptionsService.list,
   restartSubsystem: PersistentSubscriptionsService.restartSubsystem
 }
@@ -211,46 +214,54 @@ const lastKnownPosition = (store: Store, stream: string): string => {
   return n < 0 ? "" : String(n)
 }
 
-const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): SubscriptionInfo => ({
-  eventSource: g.stream,
-  groupName: g.group,
-  status: running?.isReplaying === true ? "ReplayingParkedMessages" : "Live",
-  connections: (running?.consumers ?? []).map((c) => ({
-    from: c.from,
-    username: c.username,
-    averageItemsPerSecond: 0,
-    totalItems: BigInt(c.totalItems),
-    countSinceLastMeasurement: 0n,
-    observedMeasurements: [],
-    availableSlots: c.capacity - c.inFlight,
-    inFlightMessages: c.inFlight,
-    connectionName: c.connectionName
-  })),
-  averagePerSecond: 0,
-  totalItems: BigInt(running?.totalItems ?? 0),
-  countSinceLastMeasurement: 0n,
-  lastCheckpointedEventPosition: running?.lastCheckpointText ?? "",
-  lastKnownEventPosition: lastKnownPosition(store, g.stream),
-  resolveLinkTos: g.settings.resolveLinkTos,
-  startFrom: startFromText(g.startFrom),
-  messageTimeoutMilliseconds: g.settings.messageTimeoutMs,
-  extraStatistics: g.settings.extraStatistics,
-  maxRetryCount: g.settings.maxRetryCount,
-  liveBufferSize: g.settings.liveBufferSize,
-  bufferSize: g.settings.historyBufferSize,
-  readBatchSize: g.settings.readBatchSize,
-  checkPointAfterMilliseconds: g.settings.checkPointAfterMs,
-  minCheckPointCount: g.settings.minCheckPointCount,
-  maxCheckPointCount: g.settings.maxCheckPointCount,
-  readBufferCount: 0,
-  liveBufferCount: 0n,
-  retryBufferCount: running?.retryCount ?? 0,
-  totalInFlightMessages: running?.inFlightCount ?? 0,
-  outstandingMessagesCount: running?.inFlightCount ?? 0,
-  namedConsumerStrategy: g.settings.consumerStrategy,
-  maxSubscriberCount: g.settings.maxSubscriberCount,
-  parkedMessageCount: parkedCount(store, g)
-})
+/**
+ * GetInfo's (and List's) view of a group. Like a real node's, it takes a measurement of the
+ * running group: the rates and counts since the previous one (GroupStatistics.ts). The node reads
+ * events on demand, so it has no read or live buffer: their counts are 0.
+ */
+const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): SubscriptionInfo => {
+  const measured = running?.measure()
+  return {
+    eventSource: g.stream,
+    groupName: g.group,
+    status: running?.isReplaying === true ? "ReplayingParkedMessages" : "Live",
+    connections: (measured?.connections ?? []).map(({ consumer: c, ...m }) => ({
+      from: c.from,
+      username: c.username,
+      averageItemsPerSecond: m.averageItemsPerSecond,
+      totalItems: BigInt(c.totalItems),
+      countSinceLastMeasurement: BigInt(m.countSinceLastMeasurement),
+      observedMeasurements: [...m.observedMeasurements],
+      availableSlots: c.capacity - c.inFlight,
+      inFlightMessages: c.inFlight,
+      connectionName: c.connectionName
+    })),
+    averagePerSecond: measured?.averagePerSecond ?? 0,
+    totalItems: BigInt(running?.totalItems ?? 0),
+    countSinceLastMeasurement: BigInt(measured?.countSinceLastMeasurement ?? 0),
+    lastCheckpointedEventPosition: running?.lastCheckpointText ?? "",
+    lastKnownEventPosition: lastKnownPosition(store, g.stream),
+    resolveLinkTos: g.settings.resolveLinkTos,
+    startFrom: startFromText(g.startFrom),
+    messageTimeoutMilliseconds: g.settings.messageTimeoutMs,
+    extraStatistics: g.settings.extraStatistics,
+    maxRetryCount: g.settings.maxRetryCount,
+    liveBufferSize: g.settings.liveBufferSize,
+    bufferSize: g.settings.historyBufferSize,
+    readBatchSize: g.settings.readBatchSize,
+    checkPointAfterMilliseconds: g.settings.checkPointAfterMs,
+    minCheckPointCount: g.settings.minCheckPointCount,
+    maxCheckPointCount: g.settings.maxCheckPointCount,
+    readBufferCount: 0,
+    liveBufferCount: 0n,
+    retryBufferCount: running?.retryCount ?? 0,
+    totalInFlightMessages: running?.inFlightCount ?? 0,
+    outstandingMessagesCount: running?.inFlightCount ?? 0,
+    namedConsumerStrategy: g.settings.consumerStrategy,
+    maxSubscriberCount: g.settings.maxSubscriberCount,
+    parkedMessageCount: parkedCount(store, g)
+  }
+}
 
 /** Parked messages not replayed yet: the parked stream's events past its `$tb`. */
 const parkedCount = (store: Store, g: Group): bigint => {
@@ -307,6 +318,9 @@ const idsOf = (ids: ReadonlyArray<Parameters<typeof fromWire>[0]>): Array<string
   }
   return out
 }
+
+/** A non-negative `stop_at` as a number: past the largest exact one, no parked stream is that long. */
+const eventNumberOf = (value: bigint): number => value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value)
 
 /** `stream_identifier | all` of Delete, GetInfo, ReplayParked, List. */
 const sourceOf = (
@@ -421,18 +435,49 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
     },
 
     replayParked: (call: ServerCall<ReplayParkedReq, ReplayParkedResp>, callback: UnaryCallback<ReplayParkedResp>) => {
-      // without options or a stream option, the real handler throws (UNKNOWN)
-      if (call.request.options?.streamOption === undefined) return callback(unhandled())
+      // a real node checks access first, then reads the options: missing, or a oneof left unset,
+      // is an exception there (UNKNOWN)
       const principal = principalFor(call, true)
       if (isFailure(principal)) return callback(principal)
-      const stream = sourceOf(call.request.options?.streamOption)
-      const group = call.request.options?.groupName ?? ""
+      const options = call.request.options
+      if (options?.streamOption === undefined || options.stopAtOption === undefined) return callback(unhandled())
+      const stream = sourceOf(options.streamOption)
+      const group = options.groupName
+      const stop = options.stopAtOption
+      // refused before the group is looked for
+      if (stop.$case === "stopAt" && stop.value < 0n) {
+        return callback(persistentSubscriptionFailed(stream, group, "Cannot stop replaying parked message at a negative version."))
+      }
       const running = groups.start(stream, group)
       if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
-      const stop = call.request.options?.stopAtOption
-      const stopAt = stop?.$case === "stopAt" && stop.value >= 0n ? Number(BigInt.asUintN(53, stop.value)) : undefined
+      const stopAt = stop.$case === "stopAt" ? eventNumberOf(stop.value) : undefined
       try {
         running.replayParked(stopAt)
+      } catch {
+        return callback(unhandled())
+      }
+      afterWrite(callback, {})
+    },
+
+    truncateParked: (call: ServerCall<TruncateParkedReq, TruncateParkedResp>, callback: UnaryCallback<TruncateParkedResp>) => {
+      // a real node checks access first, then reads the options: missing, or a oneof left unset,
+      // is an exception there (UNKNOWN)
+      const principal = principalFor(call, true)
+      if (isFailure(principal)) return callback(principal)
+      const options = call.request.options
+      if (options?.streamOption === undefined || options.stopAtOption === undefined) return callback(unhandled())
+      const stream = sourceOf(options.streamOption)
+      const group = options.groupName
+      const stop = options.stopAtOption
+      // refused before the group is looked for
+      if (stop.$case === "stopAt" && stop.value < 0n) {
+        return callback(persistentSubscriptionFailed(stream, group, "Cannot truncate parked messages at a negative version."))
+      }
+      const running = groups.start(stream, group)
+      if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
+      const stopAt = stop.$case === "stopAt" ? eventNumberOf(stop.value) : undefined
+      try {
+        running.truncateParked(stopAt)
       } catch {
         return callback(unhandled())
       }

@@ -9,7 +9,8 @@
  *   resolved). Retries (nack retry/unknown, a message timeout, a consumer leaving) deliver it again
  *   with `retry_count + 1`, or park it once `retry_count >= max_retry_count`.
  * - Parked messages are `$>` links in `$persistentsubscription-<stream>::<group>-parked`; replaying
- *   delivers them again and moves that stream's `$tb` past them.
+ *   delivers them again and moves that stream's `$tb` past them; truncating moves the `$tb`
+ *   without delivering them.
  * - The checkpoint (the last position before which every message was processed) is written to
  *   `$persistentsubscription-<stream>::<group>-checkpoint` once `max_checkpoint_count` messages were
  *   processed, or every `checkpoint_after` when at least `min_checkpoint_count` were; a group that
@@ -20,6 +21,7 @@
 import { newUuid } from "../Uuid.ts"
 import { type EventRecord, hiddenFromAll, metastreamOf, type Store } from "../storage/Store.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
+import { ProcessingTimings, ratePerSecond, type TimingMeasurement } from "./GroupStatistics.ts"
 import type { Group } from "./PersistentGroups.ts"
 
 /**
@@ -69,6 +71,10 @@ export class Consumer {
   readonly id = newUuid()
   inFlight = 0
   totalItems = 0
+  /** `totalItems` at the group's last measurement. */
+  lastTotalItems = 0
+  /** Push-to-ack times, kept when the group has `extraStatistics` (set as it joins the group). */
+  timings: ProcessingTimings | undefined
   /** The call's output is full: nothing more goes to this consumer until it drains. */
   paused = false
   readonly connectedAt = Date.now()
@@ -87,6 +93,23 @@ export class Consumer {
   hasRoom(): boolean {
     return !this.paused && this.inFlight < this.capacity
   }
+}
+
+/**
+ * A measurement of a group's delivery rate (GroupStatistics.ts).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface GroupMeasurement {
+  readonly averagePerSecond: number
+  readonly countSinceLastMeasurement: number
+  readonly connections: ReadonlyArray<{
+    readonly consumer: Consumer
+    readonly averageItemsPerSecond: number
+    readonly countSinceLastMeasurement: number
+    readonly observedMeasurements: ReadonlyArray<TimingMeasurement>
+  }>
 }
 
 interface InFlight {
@@ -153,6 +176,9 @@ export class ConsumerGroup {
   private processedSinceCheckpoint = 0
   totalItems = 0
   parkedCount = 0
+  /** When the last measurement was taken (`performance.now()`), and `totalItems` then. */
+  private lastMeasuredAt = performance.now()
+  private lastMeasuredItems = 0
   private pumping = false
   private again = false
   private closed = false
@@ -234,8 +260,31 @@ export class ConsumerGroup {
     return this.replaying
   }
 
+  /**
+   * Measures the delivery rate since the previous measurement and starts the next window, as a
+   * real node's `GetStatistics` does (every GetInfo, List, and the node's once-a-second tracker).
+   */
+  measure(now: number = performance.now()): GroupMeasurement {
+    const windowMs = now - this.lastMeasuredAt
+    const count = this.totalItems - this.lastMeasuredItems
+    this.lastMeasuredAt = now
+    this.lastMeasuredItems = this.totalItems
+    const connections = this.consumers.map((consumer) => {
+      const since = consumer.totalItems - consumer.lastTotalItems
+      consumer.lastTotalItems = consumer.totalItems
+      return {
+        consumer,
+        averageItemsPerSecond: ratePerSecond(since, windowMs),
+        countSinceLastMeasurement: since,
+        observedMeasurements: consumer.timings?.measurements() ?? []
+      }
+    })
+    return { averagePerSecond: ratePerSecond(count, windowMs), countSinceLastMeasurement: count, connections }
+  }
+
   /** Connects a consumer (the caller checked maxSubscriberCount) and delivers what it can. */
   add(consumer: Consumer): void {
+    if (this.group.settings.extraStatistics) consumer.timings = new ProcessingTimings()
     this.consumers.push(consumer)
     this.pump()
   }
@@ -290,6 +339,7 @@ export class ConsumerGroup {
     if (f === undefined) return undefined
     this.inFlight.delete(id)
     f.consumer.inFlight--
+    f.consumer.timings?.end(id, performance.now())
     return f
   }
 
@@ -393,16 +443,37 @@ export class ConsumerGroup {
       if (target === undefined) continue
       this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
     }
+    this.writeParkedTruncateBefore(end + 1)
+    this.replaying = false
+    this.pump()
+  }
+
+  /**
+   * Drops parked messages without delivering them: moves the parked stream's `$tb` to `stopAt`
+   * (the parked stream's event number before which messages go) or past its last event, as a real
+   * node's `TruncateParkedMessages` does. The `$tb` only ever moves forward: a `stopAt` at or
+   * before it changes nothing (and writes nothing), nor does a group with nothing parked. The
+   * caller refuses a negative `stopAt`.
+   */
+  truncateParked(stopAt: number | undefined): void {
+    const view = this.store.view(this.streams.parked)
+    if (view._tag !== "Ok") return
+    const end = view.last + 1
+    const truncateBefore = stopAt === undefined ? end : Math.min(stopAt, end)
+    if (truncateBefore <= view.first) return
+    this.writeParkedTruncateBefore(truncateBefore)
+  }
+
+  /** The parked stream's metadata as a real node writes it: `$tb` and an all-`$admins` ACL. */
+  private writeParkedTruncateBefore(truncateBefore: number): void {
     try {
       this.appendJson(metastreamOf(this.streams.parked), "$metadata", {
-        $tb: end + 1,
+        $tb: truncateBefore,
         $acl: { $r: "$admins", $w: "$admins", $d: "$admins", $mr: "$admins", $mw: "$admins" }
       })
     } catch {
-      // the log failed
+      // the log failed: the parked messages stay
     }
-    this.replaying = false
-    this.pump()
   }
 
   private resolve(record: EventRecord): EventRecord | undefined {
@@ -466,6 +537,7 @@ export class ConsumerGroup {
       consumer.inFlight++
       consumer.totalItems++
       this.totalItems++
+      consumer.timings?.start(id, performance.now())
       if (!consumer.sink.send(message)) consumer.paused = true
     }
   }

@@ -12,6 +12,7 @@
  */
 import type { Store } from "../storage/Store.ts"
 import { ConsumerGroup } from "./ConsumerGroup.ts"
+import { MEASURE_EVERY_MS } from "./GroupStatistics.ts"
 
 /**
  * The configuration stream and its event type.
@@ -219,10 +220,16 @@ export class PersistentGroups {
   private readonly store: Store
   private groups = new Map<string, Group>()
   private readonly running = new Map<string, ConsumerGroup>()
+  /** Measures every running group once a second, as a real node's metrics tracker does. */
+  private readonly tracker: ReturnType<typeof setInterval>
 
   constructor(store: Store) {
     this.store = store
     this.load()
+    this.tracker = setInterval(() => {
+      for (const group of this.running.values()) group.measure()
+    }, MEASURE_EVERY_MS)
+    this.tracker.unref?.()
   }
 
   /** Reads the configuration back from the last `$PersistentConfig` event (startup, restart). */
@@ -303,6 +310,7 @@ export class PersistentGroups {
 
   /** Stops every running group (the node closes): checkpoints written, consumers dropped. */
   close(): void {
+    clearInterval(this.tracker)
     for (const k of Array.from(this.running.keys())) this.stop(k)
   }
 
