@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import type { ReplayParkedReq } from "../../generated/persistent.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import type { TransportShape } from "../transport/Transport.ts"
@@ -19,11 +20,9 @@ import * as validate from "./settings.ts"
  * @category models
  */
 export interface ReplayParkedOptions extends CallOptions {
-  /** Replay at most this many parked events (all by default). */
+  /** Replay only the parked events before this event number of the group's parked stream; all of them by default. */
   readonly stopAt?: number | bigint | undefined
 }
-
-const INT64_MAX = 9223372036854775807n
 
 /** @internal */
 export const replayParked = (
@@ -33,21 +32,9 @@ export const replayParked = (
   options?: ReplayParkedOptions
 ): Effect.Effect<void, SubscriptionGroupError> =>
   Effect.suspend(() => {
-    const stopAt = options?.stopAt
-    const problem = validate.streamName(stream) ?? validate.groupName(group) ??
-      (stopAt !== undefined &&
-          !((typeof stopAt === "bigint" && stopAt >= 0n && stopAt <= INT64_MAX) ||
-            (Number.isSafeInteger(stopAt) && Number(stopAt) >= 0))
-        ? validate.invalidArgument(`stopAt must be an integer in 0..2^63-1, got ${String(stopAt)}`)
-        : undefined)
-    if (problem) return Effect.fail(problem)
-    const request: ReplayParkedReq = {
-      options: {
-        groupName: group,
-        streamOption: validate.source(stream),
-        stopAtOption: stopAt === undefined ? { $case: "noLimit", value: {} } : { $case: "stopAt", value: BigInt(stopAt) }
-      }
-    }
+    const parked = validate.parkedOptions(stream, group, options?.stopAt)
+    if (parked instanceof InvalidArgument) return Effect.fail(parked)
+    const request: ReplayParkedReq = { options: parked }
     return transport.retry(transport.unary(ReplayParked, request, { options, kind: "write", context: { stream } })).pipe(
       Effect.asVoid,
       Effect.mapError(toGroupError(stream, group))

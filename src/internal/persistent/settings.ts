@@ -14,7 +14,7 @@ import {
 } from "../../domain/PersistentSubscriptionSettings.ts"
 import { SubscriptionConnectionInfo, SubscriptionInfo, SubscriptionMeasurement } from "../../domain/SubscriptionInfo.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
-import type { CreateReq_Settings, SubscriptionInfo as WireInfo, UpdateReq_Settings } from "../../generated/persistent.ts"
+import type { CreateReq_Settings, ReplayParkedReq_Options, SubscriptionInfo as WireInfo, UpdateReq_Settings } from "../../generated/persistent.ts"
 import { streamIdentifier } from "../convert.ts"
 import type { StreamIdentifier } from "../../generated/shared.ts"
 
@@ -163,6 +163,28 @@ export const source = (
   stream: string
 ): { $case: "streamIdentifier"; value: StreamIdentifier } | { $case: "all"; value: {} } =>
   stream === ALL ? { $case: "all", value: {} } : { $case: "streamIdentifier", value: streamIdentifier(stream) }
+
+const INT64_MAX = 9223372036854775807n
+
+/**
+ * The options of ReplayParked and TruncateParked (one shape on the wire): the group, and `stopAt`
+ * (a parked-stream event number, all parked events when absent); or why they are refused.
+ */
+export const parkedOptions = (
+  stream: string,
+  group: string,
+  stopAt: number | bigint | undefined
+): ReplayParkedReq_Options | InvalidArgument =>
+  streamName(stream) ?? groupName(group) ??
+    (stopAt !== undefined &&
+        !((typeof stopAt === "bigint" && stopAt >= 0n && stopAt <= INT64_MAX) ||
+          (Number.isSafeInteger(stopAt) && Number(stopAt) >= 0))
+      ? invalid(`stopAt must be an integer in 0..2^63-1, got ${String(stopAt)}`)
+      : {
+        groupName: group,
+        streamOption: source(stream),
+        stopAtOption: stopAt === undefined ? { $case: "noLimit", value: {} } : { $case: "stopAt", value: BigInt(stopAt) }
+      })
 
 /** The reply's info as the Schema class. @internal */
 export const toInfo = (w: WireInfo): SubscriptionInfo =>

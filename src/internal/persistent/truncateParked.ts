@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
+import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import type { TruncateParkedReq } from "../../generated/persistent.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import type { TransportShape } from "../transport/Transport.ts"
@@ -26,8 +27,6 @@ export interface TruncateParkedOptions extends CallOptions {
   readonly stopAt?: number | bigint | undefined
 }
 
-const INT64_MAX = 9223372036854775807n
-
 /** @internal */
 export const truncateParked = (
   transport: TransportShape,
@@ -36,21 +35,9 @@ export const truncateParked = (
   options?: TruncateParkedOptions
 ): Effect.Effect<void, SubscriptionGroupError> =>
   Effect.suspend(() => {
-    const stopAt = options?.stopAt
-    const problem = validate.streamName(stream) ?? validate.groupName(group) ??
-      (stopAt !== undefined &&
-          !((typeof stopAt === "bigint" && stopAt >= 0n && stopAt <= INT64_MAX) ||
-            (Number.isSafeInteger(stopAt) && Number(stopAt) >= 0))
-        ? validate.invalidArgument(`stopAt must be an integer in 0..2^63-1, got ${String(stopAt)}`)
-        : undefined)
-    if (problem) return Effect.fail(problem)
-    const request: TruncateParkedReq = {
-      options: {
-        groupName: group,
-        streamOption: validate.source(stream),
-        stopAtOption: stopAt === undefined ? { $case: "noLimit", value: {} } : { $case: "stopAt", value: BigInt(stopAt) }
-      }
-    }
+    const parked = validate.parkedOptions(stream, group, options?.stopAt)
+    if (parked instanceof InvalidArgument) return Effect.fail(parked)
+    const request: TruncateParkedReq = { options: parked }
     return transport.retry(transport.unary(TruncateParked, request, { options, kind: "write", context: { stream } })).pipe(
       Effect.asVoid,
       Effect.mapError(toGroupError(stream, group))

@@ -350,6 +350,35 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
   const afterWrite = <A>(callback: UnaryCallback<A>, reply: A) =>
     store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(unhandled())))
 
+  /**
+   * ReplayParked and TruncateParked (one request shape): a real node checks access first, then
+   * reads the options (missing, or a oneof left unset, is an exception there: UNKNOWN), refuses a
+   * negative `stop_at` before looking for the group, then acts on the running group.
+   */
+  const parkedOperation = (
+    call: ServerCall<{ readonly options?: ReplayParkedReq["options"] }>,
+    callback: UnaryCallback<ReplayParkedResp | TruncateParkedResp>,
+    negative: string,
+    act: (running: ConsumerGroup, stopAt: number | undefined) => void
+  ) => {
+    const principal = principalFor(call, true)
+    if (isFailure(principal)) return callback(principal)
+    const options = call.request.options
+    if (options?.streamOption === undefined || options.stopAtOption === undefined) return callback(unhandled())
+    const stream = sourceOf(options.streamOption)
+    const group = options.groupName
+    const stop = options.stopAtOption
+    if (stop.$case === "stopAt" && stop.value < 0n) return callback(persistentSubscriptionFailed(stream, group, negative))
+    const running = groups.start(stream, group)
+    if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
+    try {
+      act(running, stop.$case === "stopAt" ? eventNumberOf(stop.value) : undefined)
+    } catch {
+      return callback(unhandled())
+    }
+    afterWrite(callback, {})
+  }
+
   const write = (
     kind: Kind,
     call: ServerCall,
@@ -434,55 +463,13 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
       callback(null, { subscriptionInfo: infoOf(store, found, groups.runningGroup(stream, group)) })
     },
 
-    replayParked: (call: ServerCall<ReplayParkedReq, ReplayParkedResp>, callback: UnaryCallback<ReplayParkedResp>) => {
-      // a real node checks access first, then reads the options: missing, or a oneof left unset,
-      // is an exception there (UNKNOWN)
-      const principal = principalFor(call, true)
-      if (isFailure(principal)) return callback(principal)
-      const options = call.request.options
-      if (options?.streamOption === undefined || options.stopAtOption === undefined) return callback(unhandled())
-      const stream = sourceOf(options.streamOption)
-      const group = options.groupName
-      const stop = options.stopAtOption
-      // refused before the group is looked for
-      if (stop.$case === "stopAt" && stop.value < 0n) {
-        return callback(persistentSubscriptionFailed(stream, group, "Cannot stop replaying parked message at a negative version."))
-      }
-      const running = groups.start(stream, group)
-      if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
-      const stopAt = stop.$case === "stopAt" ? eventNumberOf(stop.value) : undefined
-      try {
-        running.replayParked(stopAt)
-      } catch {
-        return callback(unhandled())
-      }
-      afterWrite(callback, {})
-    },
+    replayParked: (call: ServerCall<ReplayParkedReq, ReplayParkedResp>, callback: UnaryCallback<ReplayParkedResp>) =>
+      parkedOperation(call, callback, "Cannot stop replaying parked message at a negative version.", (running, stopAt) =>
+        running.replayParked(stopAt)),
 
-    truncateParked: (call: ServerCall<TruncateParkedReq, TruncateParkedResp>, callback: UnaryCallback<TruncateParkedResp>) => {
-      // a real node checks access first, then reads the options: missing, or a oneof left unset,
-      // is an exception there (UNKNOWN)
-      const principal = principalFor(call, true)
-      if (isFailure(principal)) return callback(principal)
-      const options = call.request.options
-      if (options?.streamOption === undefined || options.stopAtOption === undefined) return callback(unhandled())
-      const stream = sourceOf(options.streamOption)
-      const group = options.groupName
-      const stop = options.stopAtOption
-      // refused before the group is looked for
-      if (stop.$case === "stopAt" && stop.value < 0n) {
-        return callback(persistentSubscriptionFailed(stream, group, "Cannot truncate parked messages at a negative version."))
-      }
-      const running = groups.start(stream, group)
-      if (running === undefined) return callback(persistentSubscriptionDoesNotExist(stream, group))
-      const stopAt = stop.$case === "stopAt" ? eventNumberOf(stop.value) : undefined
-      try {
-        running.truncateParked(stopAt)
-      } catch {
-        return callback(unhandled())
-      }
-      afterWrite(callback, {})
-    },
+    truncateParked: (call: ServerCall<TruncateParkedReq, TruncateParkedResp>, callback: UnaryCallback<TruncateParkedResp>) =>
+      parkedOperation(call, callback, "Cannot truncate parked messages at a negative version.", (running, stopAt) =>
+        running.truncateParked(stopAt)),
 
     list: (call: ServerCall<ListReq, ListResp>, callback: UnaryCallback<ListResp>) => {
       if (call.request.options === undefined) return callback(unhandled())
