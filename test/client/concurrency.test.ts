@@ -6,8 +6,10 @@
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
 import type * as Streams from "../../src/services/Streams.ts"
 import {
   EmbeddedNode,
@@ -97,6 +99,44 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concur
       for (const events of received) {
         assert.deepStrictEqual(Array.from(events).map((e) => e.streamPosition), [0n, 1n, 2n])
       }
+    }), { timeout: 60_000 })
+
+  it.effect("subscriptions replaced as soon as they end, all at once on one connection, are all served", () =>
+    Effect.gen(function*() {
+      // a node on node:http2 counts the streams its client has just reset against the 100 a
+      // connection may hold until its event loop turns: a client that fills a connection and
+      // replaces all its calls at once (here: each subscription ends with the event all of them
+      // receive, and another takes its place) must keep within what the node still serves
+      const node = yield* EmbeddedNode
+      const streams = yield* makeStreams(node.connectionString, { retrySchedule: Schedule.recurs(0) })
+      const runFork = Effect.runForkWith(yield* Effect.context<never>())
+      const stream = uniqueStream("turnover")
+      const COUNT = 80
+      let live = 0
+      const failures: Array<unknown> = []
+      // the first event ends the first subscriptions; their replacements start after it
+      const subscription = (after: bigint | undefined) =>
+        streams.subscribeToStream(stream, { includeCaughtUp: true, streamPosition: after }).pipe(
+          Stream.tap((item) => Effect.sync(() => item._tag === "CaughtUp" && live++)),
+          Stream.filter(isRecorded),
+          Stream.runHead,
+          Effect.tapCause((cause) => Effect.sync(() => failures.push(cause)))
+        )
+      const replacements: Array<Fiber.Fiber<Option.Option<RecordedEvent>, unknown>> = []
+      const first = Array.from({ length: COUNT }, () => {
+        const fiber = runFork(subscription(undefined))
+        fiber.addObserver(() => replacements.push(runFork(subscription(0n))))
+        return fiber
+      })
+      yield* eventually("the first subscriptions are live", () => live === COUNT, 20_000)
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      yield* Fiber.joinAll(first)
+      yield* eventually("every replacement is live", () => live === 2 * COUNT || failures.length > 0, 20_000)
+      assert.deepStrictEqual(failures, [])
+      yield* streams.append(stream, newEvents(1), { currentVersion: 0n })
+      const received = yield* Fiber.joinAll(replacements)
+      assert.strictEqual(received.length, COUNT)
+      assert.isTrue(received.every((head) => head._tag === "Some" && head.value.streamPosition === 1n))
     }), { timeout: 60_000 })
 
   it.effect("200 concurrent appends on one client all succeed", () =>

@@ -229,7 +229,8 @@ export const make = (
       certChain: options.certChain
     })
     const baseOptions = channelOptions(settings, options.flowControlWindow, options.maxReceiveMessageSize)
-    const streamsPerChannel = options.streamsPerChannel ?? 80
+    // under half of the 100 streams servers allow per connection, see Options.ts
+    const streamsPerChannel = options.streamsPerChannel ?? 40
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
     const lock = yield* Semaphore.make(1)
     const tracing = options.tracing ?? true
