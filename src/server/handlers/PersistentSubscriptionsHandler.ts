@@ -518,10 +518,13 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         consumer.paused = false
         running.pump()
       })
-      // the client half-closed: it takes no more events
+      // The client half-closed. Before the options, the call ends (OK), as a real node's `Read`
+      // returns when its first `MoveNext` finds nothing. After them, a half-close only ends what
+      // the client sends: a real node reads acks and nacks in a separate pump, which just stops,
+      // while its loop keeps writing events until the call is cancelled (RST_STREAM, or the
+      // connection lost) or the consumer is dropped. Events keep coming, and stay in flight.
       call.on("end", () => {
-        if (call.closed) return
-        leave()
+        if (call.closed || running !== undefined) return
         call.end()
       })
       call.on("data", (request: ReadReq) => {
