@@ -511,6 +511,11 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         leave()
         call.sendStatus(failure)
       }
+      // A real node reads acks and nacks in a pump beside its loop of events. A request that pump
+      // cannot map (a second options message, an empty request, a nack action it does not know)
+      // throws there (`RpcExceptions.InvalidArgument`), and its catch ends the pump quietly: the
+      // request does nothing, nor does any the client sends after it, while events keep coming.
+      let pumping = true
       call.on("cancelled", leave)
       // the output drained: the consumer takes messages again
       call.on("drain", () => {
@@ -566,16 +571,20 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
           running.add(consumer)
           return
         }
-        // dropped (its group was updated, deleted or restarted): nothing more is read
-        if (consumer === undefined) return
+        // dropped (its group was updated, deleted or restarted), or the pump ended: nothing more is read
+        if (consumer === undefined || !pumping) return
         if (content?.$case === "ack") {
           running.ack(idsOf(content.value.ids))
         } else if (content?.$case === "nack") {
-          // an action a real node does not know is a skip there (HandleNackedMessage's default)
-          const action = NACK_ACTIONS[content.value.action] ?? "skip"
+          const action = NACK_ACTIONS[content.value.action]
+          if (action === undefined) {
+            pumping = false
+            return
+          }
           running.nack(idsOf(content.value.ids), action, content.value.reason)
+        } else {
+          pumping = false
         }
-        // a second options message is ignored, as a real node does
       })
     },
 
