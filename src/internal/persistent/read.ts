@@ -251,9 +251,14 @@ const make = (
     const onTimer = (): void => {
       timer = undefined
       if (waiting === 0 || closed) return
-      const left = since + delayMs - Date.now()
+      const now = Date.now()
+      const left = since + delayMs - now
       if (left > 0) arm(left)
-      else flush()
+      else {
+        flush()
+        // when the batch went, for closing (a late timer sends it after since + delayMs)
+        since = now
+      }
     }
 
     const arm = (ms: number): void => {
@@ -350,14 +355,18 @@ const make = (
           opened = call
           calls.push(call)
           // what waits from an earlier run goes now
-          if (waiting > 0) flush()
+          if (waiting > 0) {
+            flush()
+            since = Date.now()
+          }
           // before the transport cancels the call: send what waits, and give the node time to
           // read what was sent lately (see "Closing a run" above)
           yield* Effect.addFinalizer(() =>
             ended ? Effect.void : Effect.callback<void>((resume) => {
               const last = calls[calls.length - 1] === call
-              // ids waiting now, or a batch started lately (each is sent at most ackDelay after
-              // its first id): acks and nacks the node may not have read yet
+              // ids waiting now, or a batch started (or sent by the timer, or at the run's start)
+              // lately: a batch goes when full or ackDelay after its first id, so these are the
+              // acks and nacks the node may not have read yet
               const recent = last && (waiting > 0 || Date.now() - since < delayMs + ACK_GRACE_MS)
               if (last) flush()
               const i = calls.indexOf(call)
