@@ -13,24 +13,26 @@
  * connection lost) or a drop of the consumer ends; a half-close stops the pump and nothing else.
  * So the client ends the call by cancelling it, and the question is what happens to the acks it
  * sent just before. Kestrel (ASP.NET Core), on a RST_STREAM, cancels the request's token and
- * completes the request body pipe with an error (`Http2Stream.AbortCore`): a reader then gets the
- * error, not the bytes still in the pipe. Acks that reached the node but that its pump has not
- * read yet are lost when the RST_STREAM arrives: the events are delivered again (with
- * `retryCount` + 1), never lost, but acked work is redone. Nothing in the protocol tells the
- * client that the node read its acks (no reply to them; a half-close is not answered), so
- * closing does what narrows that window at little cost:
+ * completes the request body pipe with an error (`Http2Stream.AbortCore`); a pipe completed with
+ * an error throws it at the next read, before any bytes still buffered
+ * (`PipeCompletion.IsCompletedOrThrow`), and the pump's read also watches the cancelled token.
+ * Acks that reached the node but that its pump has not read yet are lost when the RST_STREAM
+ * arrives: their events are delivered again (with `retryCount` + 1), never lost, but acked work
+ * is redone. Nothing in the protocol tells the client that the node read its acks (they get no
+ * reply; nor does a half-close), so closing narrows that window at little cost:
  * - what waits is flushed, and the call half-closed: the node's pump reads up to the end of what
  *   was sent, in order (HTTP/2 delivers the stream's DATA frames, then the RST_STREAM, in order);
- * - when acks or nacks went lately (ids waiting, or a batch started within `ackDelay` +
+ * - when acks or nacks went lately (ids waiting, or a batch started or sent within `ackDelay` +
  *   {@link ACK_GRACE_MS}), closing waits until grpc-js handed every message to HTTP/2 (the
  *   half-close's callback), then {@link ACK_GRACE_MS} more, so the RST_STREAM reaches the node that
- *   much after the last acks: the time its pump needs to read them (a thread-pool hop); bounded
- *   by {@link CLOSE_WAIT_MS} when flow control holds the acks back, and cut short if the node ends
- *   the call;
+ *   much after the last acks: time for its pump to read them (a thread-pool hop). The wait is
+ *   bounded by {@link CLOSE_WAIT_MS} when flow control holds the acks back, and cut short if the
+ *   node ends the call. Events the node sends meanwhile stay in flight to this call, and go back
+ *   for a retry (with `retryCount` + 1) when it is cancelled, as any in flight then do;
  * - otherwise (nothing sent lately) the call is cancelled at once.
- * The official clients cancel as soon as the last ack's write completed, with no such margin.
- * Waiting for the node to end the call, as an earlier version did, would always wait the whole
- * bound against a real node.
+ * The official Node client cancels one `setImmediate` after its last ack's write completed, with
+ * no such margin. Waiting for the node to end the call, as an earlier version did, would wait the
+ * whole bound against a real node, at the end of every run.
  *
  * @internal
  */
