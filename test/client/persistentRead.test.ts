@@ -159,10 +159,14 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const { ps, stream, group } = yield* setup(1, { messageTimeout: 100, maxRetryCount: 2 })
       yield* Effect.scoped(Effect.gen(function*() {
         const sub = yield* ps.readToStream(stream, group, { bufferSize: 1 })
-        // never acked: delivered with retry counts 0, 1, 2, then parked
-        const events = yield* take(sub, 3)
-        assert.deepStrictEqual(positions(events), [[0n, 0], [0n, 1], [0n, 2]])
+        // never acked, by a consumer that stays connected: delivered with retry counts 0, 1, 2
+        // (each after a timeout), then parked by the next timeout. The consumer must stay: one
+        // that left would have its message put back for a retry, never parked (a real node's
+        // `RemoveClientByCorrelationId` calls `RetryMessage` without the retry-count check that
+        // timeouts and nacks make), and a message waiting for a retry has no timeout running.
+        const run = yield* background(sub)
         yield* infoUntil(stream, group, (info) => info.parkedMessageCount === 1n)
+        assert.deepStrictEqual(positions(run.events), [[0n, 0], [0n, 1], [0n, 2]])
       }))
       yield* Effect.scoped(Effect.gen(function*() {
         const sub = yield* ps.readToStream(stream, group, { bufferSize: 1 })
@@ -178,6 +182,97 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       }))
       const info = yield* ps.getInfo(stream, group)
       assert.strictEqual(info.parkedMessageCount, 0n)
+    }))
+
+  it.effect("a consumer leaving puts its events in flight back with retryCount + 1 and never parks them, past maxRetryCount too", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(1, { maxRetryCount: 1 })
+      const seen: Array<ReadonlyArray<unknown>> = []
+      // three consumers in turn take the event and leave without acking it
+      for (let i = 0; i < 3; i++) {
+        const events = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) => take(sub, 1)))
+        seen.push(...positions(events))
+      }
+      // a real node (RemoveClientByCorrelationId → RetryMessage) retries them however often
+      assert.deepStrictEqual(seen, [[0n, 0], [0n, 1], [0n, 2]])
+      const info = yield* infoUntil(stream, group, (i) => i.connections.length === 0)
+      assert.strictEqual(info.parkedMessageCount, 0n)
+      assert.strictEqual(info.retryBufferCount, 1)
+      // a nack retry past maxRetryCount parks it
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sub = yield* ps.readToStream(stream, group, { bufferSize: 1, ackDelay: 0 })
+        const events = yield* take(sub, 1, (e) => sub.nack(e, "retry", "again"))
+        assert.deepStrictEqual(positions(events), [[0n, 3]])
+        yield* infoUntil(stream, group, (i) => i.parkedMessageCount === 1n)
+      }))
+    }))
+
+  it.effect("the retry buffer is kept in event order, whatever order the events came back in", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(4, { consumerStrategy: "DispatchToSingle" })
+      yield* Effect.scoped(Effect.gen(function*() {
+        const first = yield* ps.readToStream(stream, group, { bufferSize: 2 })
+        const a = yield* background(first)
+        yield* a.received(2)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const second = yield* ps.readToStream(stream, group, { bufferSize: 2 })
+          const b = yield* background(second)
+          yield* b.received(2)
+          assert.deepStrictEqual([positions(a.events), positions(b.events)], [[[0n, 0], [1n, 0]], [[2n, 0], [3n, 0]]])
+        }))
+        // the second consumer left first: 2 and 3 wait for a retry (the first has no room)
+        yield* infoUntil(stream, group, (info) => info.retryBufferCount === 2)
+      }))
+      // then the first: 0 and 1 go before them, as a real node's StreamBuffer.AddRetry puts each
+      // retry before the first of a higher position (first in, first out would give 2, 3, 0, 1)
+      yield* infoUntil(stream, group, (info) => info.retryBufferCount === 4)
+      const again = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 4 }), (sub) =>
+        take(sub, 4, (e) => sub.ack(e))))
+      assert.deepStrictEqual(positions(again), [[0n, 1], [1n, 1], [2n, 1], [3n, 1]])
+    }))
+
+  it.effect("closing the scope sends the acks that wait, the node honours them, and the close does not wait for the node to end the call", () =>
+    Effect.gen(function*() {
+      const { ps, streams, stream, group } = yield* setup(5)
+      const closing = yield* Effect.scoped(Effect.gen(function*() {
+        // acks wait for the scope to close: the batch is larger than the events and the delay long
+        const sub = yield* ps.readToStream(stream, group, { bufferSize: 5, ackBatchSize: 100, ackDelay: "10 seconds" })
+        const run = yield* background(sub)
+        yield* run.received(5)
+        yield* sub.ack(run.events)
+        assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 5)
+        return Date.now()
+      }))
+      const closeMs = Date.now() - closing
+      // the node keeps a half-closed call open, as a real one does: a close that waited for it to
+      // end the call would take the whole bound (2 s)
+      assert.isBelow(closeMs, 500)
+      const info = yield* infoUntil(stream, group, (i) => i.connections.length === 0)
+      // acked: nothing went back for a retry, and the next consumer gets the next event
+      assert.strictEqual(info.retryBufferCount, 0)
+      yield* streams.append(stream, newEvents(1), { currentVersion: 4n })
+      const next = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) =>
+        take(sub, 1, (e) => sub.ack(e))))
+      assert.deepStrictEqual(positions(next), [[5n, 0]])
+    }))
+
+  it.effect("a run that acked nothing lately is closed at once; acks sent on a run's call at its end are honoured", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(3)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const sub = yield* ps.readToStream(stream, group, { bufferSize: 3, ackDelay: 0 })
+        // a run that acks nothing: its end cancels the call without waiting
+        const started = Date.now()
+        const firstRun = yield* take(sub, 1)
+        assert.deepStrictEqual(positions(firstRun), [[0n, 0]])
+        assert.isBelow(Date.now() - started, 500)
+        // the next run gets the event again (the first call left), acks the three, and ends
+        const second = yield* take(sub, 3, (e) => sub.ack(e))
+        assert.deepStrictEqual(positions(second).map((p) => p[0]).sort(), [0n, 1n, 2n])
+      }))
+      const info = yield* infoUntil(stream, group, (i) => i.connections.length === 0)
+      assert.strictEqual(info.retryBufferCount, 0)
+      assert.strictEqual(info.totalInFlightMessages, 0)
     }))
 
   it.effect("replayParked with stopAt replays the parked events before that parked event number", () =>

@@ -4,7 +4,8 @@
  * ServerFeatures lists the methods served (`Read` and `TruncateParked` included), with the features
  * `stream` and `all`; ReplayParked and TruncateParked refuse a negative `stop_at` as a real node does;
  * a `Read` whose first request is not its options gets the real node's UNKNOWN, one that sends
- * nothing ends OK.
+ * nothing ends OK; a `Read` half-closed after its options stays open, as on a real node; a request
+ * the real node's pump cannot map ends the reading of acks on that call.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -14,7 +15,7 @@ import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { PersistentSubscriptionsClient } from "../../src/generated/persistent.ts"
+import { PersistentSubscriptionsClient, type ReadReq_Nack_Action } from "../../src/generated/persistent.ts"
 import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
 import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
@@ -355,6 +356,132 @@ describe("a hostile consumer", () => {
       assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
       assert.strictEqual(info.totalInFlightMessages, 10_000)
       call.cancel()
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("a Read the client half-closes", () => {
+  it("stays open as on a real node: events appended later still come, the acks sent before count, and a cancel puts the rest back for a retry", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    const stream = uniqueStream("ps-half")
+    const infoOf = () =>
+      withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+    const append = (n: number) =>
+      withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
+        s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))
+    try {
+      await append(2)
+      await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) =>
+        g.createToStream(stream, "g", { from: "start" })))
+      const call = ps.read()
+      call.on("error", () => {})
+      let status: grpc.StatusObject | undefined
+      call.on("status", (s) => (status = s))
+      const ids: Array<string> = []
+      call.on("data", (m: { content?: { $case: string; value: { event?: { id?: { value?: { $case: string; value: unknown } } } } } }) => {
+        const id = m.content?.$case === "event" ? m.content.value.event?.id?.value : undefined
+        if (id?.$case === "string") ids.push(id.value as string)
+      })
+      call.write({
+        content: {
+          $case: "options",
+          value: {
+            streamOption: { $case: "streamIdentifier", value: { streamName: Buffer.from(stream) } },
+            groupName: "g",
+            bufferSize: 10,
+            uuidOption: { content: { $case: "string", value: {} } }
+          }
+        }
+      })
+      const until = async (done: () => boolean) => {
+        for (let i = 0; i < 250 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
+        assert.isTrue(done())
+      }
+      await until(() => ids.length === 2)
+      // ack the first, then half-close
+      call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [{ value: { $case: "string", value: ids[0]! } }] } } })
+      call.end()
+      await append(1)
+      await until(() => ids.length === 3)
+      assert.strictEqual(status, undefined)
+      const open = await infoOf()
+      assert.strictEqual(open.connections.length, 1)
+      assert.strictEqual(open.totalInFlightMessages, 2)
+      call.cancel()
+      // cancelled: the consumer left, its two events in flight wait for a retry
+      for (let i = 0; i < 250 && (await infoOf()).connections.length > 0; i++) await new Promise((r) => setTimeout(r, 10))
+      const left = await infoOf()
+      assert.strictEqual(left.connections.length, 0)
+      assert.strictEqual(left.retryBufferCount, 2)
+    } finally {
+      ps.close()
+      await node.stop()
+    }
+  })
+})
+
+describe("a Read request the real node's pump cannot map", () => {
+  it("(a nack action it does not know, a second options message) ends the reading of acks: later acks do nothing, events keep coming", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+    try {
+      const options = (stream: string) => ({
+        content: {
+          $case: "options" as const,
+          value: {
+            streamOption: { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } },
+            groupName: "g",
+            bufferSize: 10,
+            uuidOption: { content: { $case: "string" as const, value: {} } }
+          }
+        }
+      })
+      const uuid = (id: string) => ({ value: { $case: "string" as const, value: id } })
+      const breakers = [
+        { content: { $case: "nack" as const, value: { id: Buffer.alloc(0), ids: [], action: 9 as ReadReq_Nack_Action, reason: "" } } },
+        (stream: string) => options(stream)
+      ]
+      for (const breaker of breakers) {
+        const stream = uniqueStream("ps-pump")
+        const infoOf = () =>
+          withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+        const append = (n: number) =>
+          withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
+            s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))
+        await append(2)
+        await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) =>
+          g.createToStream(stream, "g", { from: "start" })))
+        const call = ps.read()
+        call.on("error", () => {})
+        const ids: Array<string> = []
+        call.on("data", (m: { content?: { $case: string; value: { event?: { id?: { value?: { $case: string; value: unknown } } } } } }) => {
+          const id = m.content?.$case === "event" ? m.content.value.event?.id?.value : undefined
+          if (id?.$case === "string") ids.push(id.value as string)
+        })
+        call.write(options(stream))
+        const until = async (done: () => boolean) => {
+          for (let i = 0; i < 250 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
+          assert.isTrue(done())
+        }
+        await until(() => ids.length === 2)
+        // the first ack counts; after the breaker, the second does not
+        call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [uuid(ids[0]!)] } } })
+        call.write(typeof breaker === "function" ? breaker(stream) : breaker)
+        call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [uuid(ids[1]!)] } } })
+        await append(1)
+        await until(() => ids.length === 3)
+        await new Promise((r) => setTimeout(r, 50))
+        const info = await infoOf()
+        assert.strictEqual(info.connections.length, 1)
+        assert.strictEqual(info.totalInFlightMessages, 2)
+        call.cancel()
+      }
     } finally {
       ps.close()
       await node.stop()

@@ -5,9 +5,34 @@
  * The subscription is scoped: its `events` Stream opens a `Read` call each time it runs (running
  * it again subscribes again), and yields the events with their `retryCount` and `ackId`. `ack` and
  * `nack` queue ids and send them in batches, when `ackBatchSize` ids wait or `ackDelay` after the
- * first; what waits is sent when a run of the Stream ends and when the scope closes (the call is
- * half-closed and its end awaited, a bounded time, so the node has read them). After the scope
- * has closed, `ack` and `nack` fail with `SubscriptionClosed` (nothing could send them).
+ * first; what waits is sent when a run of the Stream ends and when the scope closes. After the
+ * scope has closed, `ack` and `nack` fail with `SubscriptionClosed` (nothing could send them).
+ *
+ * Closing a run. A real node never ends a `Read` call on its own: its handler reads acks and nacks
+ * in a separate pump and writes events in a loop that only a cancellation (RST_STREAM, or the
+ * connection lost) or a drop of the consumer ends; a half-close stops the pump and nothing else.
+ * So the client ends the call by cancelling it, and the question is what happens to the acks it
+ * sent just before. Kestrel (ASP.NET Core), on a RST_STREAM, cancels the request's token and
+ * completes the request body pipe with an error (`Http2Stream.AbortCore`); a pipe completed with
+ * an error throws it at the next read, before any bytes still buffered
+ * (`PipeCompletion.IsCompletedOrThrow`), and the pump's read also watches the cancelled token.
+ * Acks that reached the node but that its pump has not read yet are lost when the RST_STREAM
+ * arrives: their events are delivered again (with `retryCount` + 1), never lost, but acked work
+ * is redone. Nothing in the protocol tells the client that the node read its acks (they get no
+ * reply; nor does a half-close), so closing narrows that window at little cost:
+ * - what waits is flushed, and the call half-closed: the node's pump reads up to the end of what
+ *   was sent, in order (HTTP/2 delivers the stream's DATA frames, then the RST_STREAM, in order);
+ * - when acks or nacks went lately (ids waiting, or a batch started or sent within `ackDelay` +
+ *   {@link ACK_GRACE_MS}), closing waits until grpc-js handed every message to HTTP/2 (the
+ *   half-close's callback), then {@link ACK_GRACE_MS} more, so the RST_STREAM reaches the node that
+ *   much after the last acks: time for its pump to read them (a thread-pool hop). The wait is
+ *   bounded by {@link CLOSE_WAIT_MS} when flow control holds the acks back, and cut short if the
+ *   node ends the call. Events the node sends meanwhile stay in flight to this call, and go back
+ *   for a retry (with `retryCount` + 1) when it is cancelled, as any in flight then do;
+ * - otherwise (nothing sent lately) the call is cancelled at once.
+ * The official Node client cancels one `setImmediate` after its last ack's write completed, with
+ * no such margin. Waiting for the node to end the call, as an earlier version did, would wait the
+ * whole bound against a real node, at the end of every run.
  *
  * @internal
  */
@@ -109,7 +134,12 @@ const MAX_BATCH = 10_000
 const MAX_REASON = 4096
 /** The Ack and Nack messages' own id, unused by the node: empty (never written to). */
 const NO_ID = Buffer.alloc(0)
-/** How long closing waits for the node to end the call after the last acks. */
+/**
+ * How long closing a run waits, once acks and nacks sent lately were handed to HTTP/2, before the
+ * call is cancelled: the time the node has to read them (see "Closing a run").
+ */
+const ACK_GRACE_MS = 50
+/** The most closing a run waits for acks and nacks that flow control holds back. */
 const CLOSE_WAIT_MS = 2000
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
@@ -223,9 +253,14 @@ const make = (
     const onTimer = (): void => {
       timer = undefined
       if (waiting === 0 || closed) return
-      const left = since + delayMs - Date.now()
+      const now = Date.now()
+      const left = since + delayMs - now
       if (left > 0) arm(left)
-      else flush()
+      else {
+        flush()
+        // when the batch went, for closing (a late timer sends it after since + delayMs)
+        since = now
+      }
     }
 
     const arm = (ms: number): void => {
@@ -322,22 +357,43 @@ const make = (
           opened = call
           calls.push(call)
           // what waits from an earlier run goes now
-          if (waiting > 0) flush()
-          // before the call is cancelled: send what waits, half-close, and let the node read it
+          if (waiting > 0) {
+            flush()
+            since = Date.now()
+          }
+          // before the transport cancels the call: send what waits, and give the node time to
+          // read what was sent lately (see "Closing a run" above)
           yield* Effect.addFinalizer(() =>
             ended ? Effect.void : Effect.callback<void>((resume) => {
               const last = calls[calls.length - 1] === call
+              // ids waiting now, or a batch started (or sent by the timer, or at the run's start)
+              // lately: a batch goes when full or ackDelay after its first id, so these are the
+              // acks and nacks the node may not have read yet
+              const recent = last && (waiting > 0 || Date.now() - since < delayMs + ACK_GRACE_MS)
               if (last) flush()
               const i = calls.indexOf(call)
               if (i >= 0) calls.splice(i, 1)
+              if (!recent) return resume(Effect.void)
+              let grace: ReturnType<typeof setTimeout> | undefined
               const done = () => {
-                clearTimeout(wait)
+                onEnded = undefined
+                clearTimeout(bound)
+                if (grace !== undefined) clearTimeout(grace)
                 resume(Effect.void)
               }
-              const wait = setTimeout(done, CLOSE_WAIT_MS)
+              // flow control may hold the acks back: a node that reads nothing more is not waited for
+              const bound = setTimeout(done, CLOSE_WAIT_MS)
               onEnded = done
-              call.end()
-              return Effect.sync(() => clearTimeout(wait))
+              // half-closed: the node's pump of acks reads to the end and stops; `end`'s callback
+              // runs once grpc-js handed every message written before to HTTP/2
+              call.end(() => {
+                if (onEnded === done && grace === undefined) grace = setTimeout(done, ACK_GRACE_MS)
+              })
+              return Effect.sync(() => {
+                onEnded = undefined
+                clearTimeout(bound)
+                if (grace !== undefined) clearTimeout(grace)
+              })
             })
           )
         }

@@ -76,13 +76,14 @@ export interface CallSpec {
 /**
  * A duplex call held open: `write` hands a message to grpc-js, which sends it in order and calls
  * `written` once its HTTP/2 stream took the message (until then grpc-js buffers it, however
- * long: flow control); `end` half-closes.
+ * long: flow control); `end` half-closes, and calls `done` once every message written before was
+ * taken by the HTTP/2 stream.
  *
  * @internal
  */
 export interface DuplexCall<I> {
   readonly write: (message: I, written?: () => void) => void
-  readonly end: () => void
+  readonly end: (done?: () => void) => void
   /** Stops reading replies (HTTP/2 flow control then holds the node back) until `resume`. */
   readonly pause: () => void
   readonly resume: () => void
@@ -540,7 +541,13 @@ export const make = (
           write: (message, written) => {
             call.write(message, written)
           },
-          end: () => call.end(),
+          end: (done) => {
+            // a Writable's "finish" comes once every write's callback has run: grpc-js runs a
+            // write's callback when its HTTP/2 stream took the message (a call that fails first
+            // never finishes: its "error" or "status" ends it)
+            if (done !== undefined) call.once("finish", done)
+            call.end()
+          },
           pause: () => call.pause(),
           resume: () => call.resume()
         }

@@ -498,6 +498,11 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         leave()
         call.sendStatus(failure)
       }
+      // A real node reads acks and nacks in a pump beside its loop of events. A request that pump
+      // cannot map (a second options message, an empty request, a nack action it does not know)
+      // throws there (`RpcExceptions.InvalidArgument`), and its catch ends the pump quietly: the
+      // request does nothing, nor does any the client sends after it, while events keep coming.
+      let pumping = true
       call.on("cancelled", leave)
       // the output drained: the consumer takes messages again
       call.on("drain", () => {
@@ -505,10 +510,13 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
         consumer.paused = false
         running.pump()
       })
-      // the client half-closed: it takes no more events
+      // The client half-closed. Before the options, the call ends (OK), as a real node's `Read`
+      // returns when its first `MoveNext` finds nothing. After them, a half-close only ends what
+      // the client sends: a real node reads acks and nacks in a separate pump, which just stops,
+      // while its loop keeps writing events until the call is cancelled (RST_STREAM, or the
+      // connection lost) or the consumer is dropped. Events keep coming, and stay in flight.
       call.on("end", () => {
-        if (call.closed) return
-        leave()
+        if (call.closed || running !== undefined) return
         call.end()
       })
       call.on("data", (request: ReadReq) => {
@@ -550,16 +558,20 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
           running.add(consumer)
           return
         }
-        // dropped (its group was updated, deleted or restarted): nothing more is read
-        if (consumer === undefined) return
+        // dropped (its group was updated, deleted or restarted), or the pump ended: nothing more is read
+        if (consumer === undefined || !pumping) return
         if (content?.$case === "ack") {
           running.ack(idsOf(content.value.ids))
         } else if (content?.$case === "nack") {
-          // an action a real node does not know is a skip there (HandleNackedMessage's default)
-          const action = NACK_ACTIONS[content.value.action] ?? "skip"
+          const action = NACK_ACTIONS[content.value.action]
+          if (action === undefined) {
+            pumping = false
+            return
+          }
           running.nack(idsOf(content.value.ids), action, content.value.reason)
+        } else {
+          pumping = false
         }
-        // a second options message is ignored, as a real node does
       })
     },
 

@@ -6,8 +6,10 @@
  *   buffered beyond what is in flight (each consumer's in-flight limit is its `buffer_size`, and
  *   a consumer whose call's output is full gets nothing more until it drains).
  * - A message is acked or nacked by its `OriginalEvent.EventId` (the link's id when a link was
- *   resolved). Retries (nack retry/unknown, a message timeout, a consumer leaving) deliver it again
- *   with `retry_count + 1`, or park it once `retry_count >= max_retry_count`.
+ *   resolved). Retries (nack retry/unknown, a message timeout) deliver it again with
+ *   `retry_count + 1`, or park it once `retry_count >= max_retry_count`; a consumer leaving puts its
+ *   messages in flight back with `retry_count + 1` and never parks them. The retry buffer is kept
+ *   in order of position (replayed parked messages last), as a real node's is.
  * - Parked messages are `$>` links in `$persistentsubscription-<stream>::<group>-parked`; replaying
  *   delivers them again and moves that stream's `$tb` past them; truncating moves the `$tb`
  *   without delivering them.
@@ -289,16 +291,25 @@ export class ConsumerGroup {
     this.pump()
   }
 
-  /** A consumer left: its messages in flight are retried. */
+  /**
+   * A consumer left (its call cancelled or its connection lost): its messages in flight go back
+   * to the retry buffer with `retry_count + 1`, in event order, whatever their retry count. A real
+   * node does the same (`RemoveClientByCorrelationId`, which its gRPC `Read` reaches through
+   * `UnsubscribeFromStream`, calls `RetryMessage` without `ActionTakenForRetriedMessage`): a
+   * message is only parked for its retry count when it is retried by a nack or a timeout.
+   */
   remove(consumer: Consumer): void {
     const i = this.consumers.indexOf(consumer)
     if (i < 0) return
     this.consumers.splice(i, 1)
+    const lost: Array<Message> = []
     for (const [id, f] of Array.from(this.inFlight)) {
       if (f.consumer !== consumer) continue
       this.inFlight.delete(id)
-      this.retry(f.message)
+      f.message.retryCount++
+      lost.push(f.message)
     }
+    this.addRetries(lost)
     this.pump()
   }
 
@@ -343,13 +354,51 @@ export class ConsumerGroup {
     return f
   }
 
+  /** A nack (retry, unknown) or a timeout: retried with `retry_count + 1`, or parked past the maximum. */
   private retry(message: Message): void {
     if (message.retryCount >= this.group.settings.maxRetryCount) {
       this.park(message, `Reached retry count of ${this.group.settings.maxRetryCount}`)
       return
     }
     message.retryCount++
-    this.retries.push(message)
+    this.addRetries([message])
+  }
+
+  /**
+   * Puts messages in the retry buffer where a real node's `StreamBuffer.AddRetry` puts each: before
+   * the first message of a higher position (event number, or `$all` position), else last; a
+   * replayed parked message (no position of its own here: `seq` -1) always last, and never a
+   * reason to stop (it is passed over when looking for a higher position). Inserting that way keeps
+   * the positioned messages in order whatever order they come in, so sorting `messages` and
+   * merging them in one pass gives what inserting them one by one gives.
+   */
+  private addRetries(messages: Array<Message>): void {
+    if (messages.length === 0) return
+    // replayed ones after the others, by their number in the parked stream (a real node sorts a
+    // leaving consumer's messages by original event number)
+    messages.sort((a, b) =>
+      a.seq < 0 || b.seq < 0
+        ? (a.seq < 0 ? 1 : 0) - (b.seq < 0 ? 1 : 0) || a.record.eventNumber - b.record.eventNumber
+        : a.seq - b.seq
+    )
+    const current = this.retries
+    // the common case: nothing waits, or every new one goes after all that waits
+    const first = messages[0]!
+    if (first.seq < 0 || current.every((m) => m.seq < 0 || m.seq <= first.seq)) {
+      for (const m of messages) current.push(m)
+      return
+    }
+    const merged: Array<Message> = []
+    let next = 0
+    for (const m of current) {
+      if (m.seq >= 0) {
+        while (next < messages.length && messages[next]!.seq >= 0 && messages[next]!.seq < m.seq) merged.push(messages[next++]!)
+      }
+      merged.push(m)
+    }
+    while (next < messages.length) merged.push(messages[next++]!)
+    current.length = 0
+    for (const m of merged) current.push(m)
   }
 
   private park(message: Message, reason: string): void {
@@ -441,6 +490,7 @@ export class ConsumerGroup {
       if (link === undefined) continue
       const target = this.store.resolveLink(link)
       if (target === undefined) continue
+      // replayed parked messages go after everything else waiting for a retry
       this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
     }
     this.writeParkedTruncateBefore(end + 1)
