@@ -4,12 +4,16 @@
  * client spreads long-lived calls over extra connections.
  */
 import { assert, layer } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Fiber from "effect/Fiber"
 import type * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
+import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
+import * as PersistentSubscriptions from "../../src/services/PersistentSubscriptions.ts"
 import type * as Streams from "../../src/services/Streams.ts"
 import {
   EmbeddedNode,
@@ -65,6 +69,47 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "60 seconds" })("concur
         if (head._tag === "Some") assert.strictEqual(head.value.streamPosition, 0n)
       }
       assert.isAtLeast(proxy.accepted(), Math.ceil(SUBSCRIPTIONS / 100), "the calls were spread over several connections")
+    }), { timeout: 60_000 })
+
+  it.effect("150 persistent-subscription consumers on one client all receive a newly appended event", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const proxy = yield* proxyScoped(node)
+      const layer = EventStoreDB.layer({ connectionString: withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`) })
+      const groups = yield* Layer.build(layer.pipe(Layer.orDie)).pipe(
+        Effect.map((context) => Context.get(context, PersistentSubscriptions.PersistentSubscriptions))
+      )
+      const streams = yield* makeStreams(node.connectionString)
+      const stream = uniqueStream("fan-out-groups")
+      const CONSUMERS = 150
+      // one group per consumer: each one's Read call is held until its first event
+      yield* Effect.forEach(
+        Array.from({ length: CONSUMERS }, (_, i) => `g${i}`),
+        (group) => groups.createToStream(stream, group, { from: "start" }),
+        { concurrency: 10, discard: true }
+      )
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: CONSUMERS }, (_, i) => `g${i}`),
+        (group) =>
+          Effect.scoped(Effect.gen(function*() {
+            const sub = yield* groups.readToStream(stream, group)
+            return yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.runHead)
+          })).pipe(Effect.forkChild)
+      )
+      // every consumer is connected (as the node lists its groups) before the event is appended
+      const deadline = Date.now() + 20_000
+      while ((yield* groups.listToStream(stream)).filter((g) => g.connections.length > 0).length < CONSUMERS) {
+        assert.isBelow(Date.now(), deadline, "every consumer connected within 20 s")
+        yield* Effect.sleep("50 millis")
+      }
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      const received = yield* Fiber.joinAll(fibers)
+      for (const head of received) {
+        assert.strictEqual(head._tag, "Some")
+        if (head._tag === "Some") assert.strictEqual(head.value.streamPosition, 0n)
+      }
+      // no more than streamsPerChannel (40) consumers on one connection
+      assert.isAtLeast(proxy.accepted(), Math.ceil(CONSUMERS / 40), "the calls were spread over several connections")
     }), { timeout: 60_000 })
 
   it.effect("200 subscriptions spread over several connections all resume after a fault", () =>

@@ -346,7 +346,7 @@ const make = (
             onEnded?.()
             inbox.fail(toReadError(stream, group)(error))
           }
-        }).pipe(Effect.mapError(toReadError(stream, group)))
+        }, { spread: true }).pipe(Effect.mapError(toReadError(stream, group)))
         call.write({
           content: {
             $case: "options",

@@ -117,13 +117,17 @@ export interface TransportShape {
     handle: (message: M, emit: Emit<A>) => void
   ) => Stream.Stream<A, CallError>
   /**
-   * Opens a duplex call on the primary connection with the connection's own headers (no
-   * per-call credentials and no deadline: it is long-lived). It ends when the scope closes, the
-   * connection is replaced, or the transport closes; `onEnd` then gets the reason.
+   * Opens a duplex call with the connection's own headers (no per-call credentials and no
+   * deadline: it is long-lived). It goes on the primary connection, or with `spread` on a
+   * connection with room among those holding the long-lived calls (one per consumer, like a
+   * subscription: counted against `streamsPerChannel`, so hundreds spread over connections). It
+   * ends when the scope closes, the connection is replaced, or the transport closes; `onEnd` then
+   * gets the reason.
    */
   readonly duplex: <I, O>(
     method: Method<I, O>,
-    handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void }
+    handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void },
+    options?: { readonly spread?: boolean | undefined }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
   /**
    * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
@@ -494,9 +498,9 @@ export const make = (
         ))
       }))
 
-    const duplex: TransportShape["duplex"] = (method, handlers) =>
+    const duplex: TransportShape["duplex"] = (method, handlers, options) =>
       Effect.gen(function*() {
-        const slot = yield* primary
+        const slot = yield* (options?.spread === true ? acquireLong : primary)
         const runFork = Effect.runForkWith(yield* Effect.context<never>())
         let ended = false
         const call = slot.client.makeBidiStreamRequest(
