@@ -211,7 +211,8 @@ export const open = async (connectionString: string, options: FloorOptions = { a
   /**
    * A Read duplex: the options, then the consumer takes each event and its id goes into the
    * pending acks, sent as one Ack message per PERSISTENT_BUFFER / 2 ids (effect-esdb's default
-   * batch); the rest are sent after the last event, then the call is ended.
+   * batch); the rest are sent after the last event, and the call is cancelled once grpc-js has
+   * handed them to HTTP/2.
    */
   const persistent: BenchClient["persistent"] = (stream, group, count) =>
     new Promise((resolve, reject) => {
@@ -257,10 +258,15 @@ export const open = async (connectionString: string, options: FloorOptions = { a
         if (pending.length >= ackBatch) flush()
         seen++
         if (seen >= count) {
-          // the last acks, then half-close: the node reads them and ends the call
+          // the last acks, then cancel once grpc-js has handed them to HTTP/2 (a node keeps a
+          // half-closed Read open: the official client cancels the same way)
           done = true
-          flush()
-          call.end()
+          if (pending.length === 0) call.cancel()
+          else {
+            const ack: PersistentReadReq = { content: { $case: "ack", value: { id: Buffer.alloc(0), ids: pending } } }
+            pending = []
+            call.write(ack, () => call.cancel())
+          }
         }
       })
       call.on("error", (error: grpc.ServiceError) => {
