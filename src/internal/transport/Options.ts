@@ -50,14 +50,13 @@ export interface CallOptions {
  *   or it was not the leader). Defaults to exponential backoff from 100 ms, jittered, at most 5
  *   retries. `Schedule.recurs(0)` disables retries.
  * - `streamsPerChannel`: long-lived calls (subscriptions, reads, persistent-subscription consumers)
- *   per HTTP/2 connection before
- *   another connection is opened. Defaults to 40. Servers allow about 100 concurrent streams per
+ *   per HTTP/2 connection before another connection is opened. Defaults to 40. Servers allow about 100 concurrent streams per
  *   connection and keep counting a stream the client has just cancelled for a moment (a server
  *   on Node's HTTP/2, such as the embedded node, against those 100 until its event loop next
  *   turns; Kestrel against twice as many), so a connection whose calls all end and are replaced
  *   at once holds twice its calls for that moment, next to its other calls (appends and
- *   single-reply calls). Streams past the limit are refused with
- *   ENHANCE_YOUR_CALM, and their calls fail with RESOURCE_EXHAUSTED.
+ *   single-reply calls). Streams past the limit are refused with ENHANCE_YOUR_CALM, and their
+ *   calls fail with RESOURCE_EXHAUSTED.
  * - `flowControlWindow`: bytes a node may send on one read or subscription before the client has
  *   consumed them (the HTTP/2 receive window). Defaults to 256 KiB: enough for full speed on a
  *   LAN, and it keeps memory flat when the consumer is slower than the node. Raise it (for
