@@ -43,6 +43,21 @@ const withClient = <A, E>(
 ): Promise<A> =>
   Effect.runPromise(Effect.scoped(program).pipe(Effect.provide(EventStoreDB.layer({ connectionString }))) as Effect.Effect<A, unknown>)
 
+/** Runs `f` against a fresh in-memory node with a raw (generated) client of its service; both closed after. */
+const withRawNode = async (
+  f: (ps: PersistentSubscriptionsClient, node: Awaited<ReturnType<typeof startEmbeddedNode>>, address: string) => Promise<void>
+): Promise<void> => {
+  const node = await startEmbeddedNode({ insecure: true })
+  const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
+  const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
+  try {
+    await f(ps, node, address)
+  } finally {
+    ps.close()
+    await node.stop()
+  }
+}
+
 describe("persistent subscription groups on a kept database", () => {
   it("a group resumes after its last checkpoint when the node starts again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
@@ -135,48 +150,44 @@ describe("persistent subscription groups on a kept database", () => {
 
 describe("ServerFeatures", () => {
   it("lists the persistent-subscription methods served (Read too), with stream and all", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const features = new ServerFeaturesClient(address, grpc.credentials.createInsecure())
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    try {
-      const methods = await new Promise<SupportedMethods>((resolve, reject) =>
-        features.getSupportedMethods({}, (error, value) => (error ? reject(error) : resolve(value)))
-      )
-      const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
-      assert.deepStrictEqual(
-        listed.map((m) => m.methodName).sort(),
-        ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "truncateparked", "update"]
-      )
-      for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
-      const statusOf = (send: (call: ReturnType<typeof ps.read>) => void) =>
-        new Promise<grpc.StatusObject>((resolve) => {
-          const call = ps.read()
-          call.on("error", () => {})
-          call.on("data", () => {})
-          call.on("status", resolve)
-          send(call)
-        })
-      assert.strictEqual((await statusOf((call) => call.end())).code, grpc.status.OK)
-      const notOptions = await statusOf((call) => call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [] } } }))
-      assert.strictEqual(notOptions.code, grpc.status.UNKNOWN)
-      assert.strictEqual(notOptions.details, "Exception was thrown by handler.")
-    } finally {
-      features.close()
-      ps.close()
-      await node.stop()
-    }
+    await withRawNode(async (ps, _node, address) => {
+      const features = new ServerFeaturesClient(address, grpc.credentials.createInsecure())
+      try {
+        const methods = await new Promise<SupportedMethods>((resolve, reject) =>
+          features.getSupportedMethods({}, (error, value) => (error ? reject(error) : resolve(value)))
+        )
+        const listed = methods.methods.filter((m) => m.serviceName === "event_store.client.persistent_subscriptions.persistentsubscriptions")
+        assert.deepStrictEqual(
+          listed.map((m) => m.methodName).sort(),
+          ["create", "delete", "getinfo", "list", "read", "replayparked", "restartsubsystem", "truncateparked", "update"]
+        )
+        for (const m of listed) assert.deepStrictEqual(m.features, ["stream", "all"])
+        const readStatusOf = (send: (call: ReturnType<typeof ps.read>) => void) =>
+          new Promise<grpc.StatusObject>((resolve) => {
+            const call = ps.read()
+            call.on("error", () => {})
+            call.on("data", () => {})
+            call.on("status", resolve)
+            send(call)
+          })
+        assert.strictEqual((await readStatusOf((call) => call.end())).code, grpc.status.OK)
+        const notOptions = await readStatusOf((call) => call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [] } } }))
+        assert.strictEqual(notOptions.code, grpc.status.UNKNOWN)
+        assert.strictEqual(notOptions.details, "Exception was thrown by handler.")
+      } finally {
+        features.close()
+      }
+    })
   })
 })
 
+/** The error a unary call ends with (null when it succeeded). */
+const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
+  new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
+
 describe("malformed management requests", () => {
   it("get the real node's answers: UNKNOWN without options, INVALID_ARGUMENT for an unset start, failed for a bad strategy or a read batch that does not fit the history buffer", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
-      new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
-    try {
+    await withRawNode(async (ps, node) => {
       const noOptions = await statusOf((cb) => ps.create({}, cb))
       assert.strictEqual(noOptions?.code, grpc.status.UNKNOWN)
       assert.strictEqual(noOptions?.details, "Exception was thrown by handler.")
@@ -253,23 +264,15 @@ describe("malformed management requests", () => {
         ps.list({ options: { listOption: { $case: "listAllSubscriptions", value: {} } } }, (e, v) => (e ? reject(e) : resolve(v.subscriptions.length)))
       )
       assert.strictEqual(listed, 0)
-    } finally {
-      ps.close()
-      await node.stop()
-    }
+    })
   })
 })
 
 describe("ReplayParked and TruncateParked requests", () => {
   it("get the real node's answers: UNKNOWN without options or with a oneof unset, failed for a negative stop_at (before the group is looked for), does-not-exist for a missing group", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    const statusOf = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
-      new Promise<grpc.ServiceError | null>((resolve) => f(resolve))
-    const stream = uniqueStream("ps-parked-raw")
-    const streamOption = { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } }
-    try {
+    await withRawNode(async (ps, node) => {
+      const stream = uniqueStream("ps-parked-raw")
+      const streamOption = { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } }
       for (const call of [ps.truncateParked.bind(ps), ps.replayParked.bind(ps)]) {
         const noOptions = await statusOf((cb) => call({}, cb))
         assert.strictEqual(noOptions?.code, grpc.status.UNKNOWN)
@@ -296,20 +299,14 @@ describe("ReplayParked and TruncateParked requests", () => {
         assert.strictEqual(negative?.metadata.get("exception")[0], "persistent-subscription-failed")
         assert.strictEqual(negative?.metadata.get("reason")[0], reason)
       }
-    } finally {
-      ps.close()
-      await node.stop()
-    }
+    })
   })
 })
 
 describe("a hostile consumer", () => {
   it("gets INVALID_ARGUMENT for buffer_size 0; a huge buffer_size is capped at 10,000 in flight (sent as the call drains); unknown ack ids are ignored", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    const stream = uniqueStream("ps-hostile")
-    try {
+    await withRawNode(async (ps, node) => {
+      const stream = uniqueStream("ps-hostile")
       await withClient(node.connectionString, Effect.gen(function*() {
         const streams = yield* Streams.Streams
         const groups = yield* PersistentSubscriptions.PersistentSubscriptions
@@ -356,25 +353,19 @@ describe("a hostile consumer", () => {
       assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
       assert.strictEqual(info.totalInFlightMessages, 10_000)
       call.cancel()
-    } finally {
-      ps.close()
-      await node.stop()
-    }
+    })
   })
 })
 
 describe("a Read the client half-closes", () => {
   it("stays open as on a real node: events appended later still come, the acks sent before count, and a cancel puts the rest back for a retry", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    const stream = uniqueStream("ps-half")
-    const infoOf = () =>
-      withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
-    const append = (n: number) =>
-      withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
-        s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))
-    try {
+    await withRawNode(async (ps, node) => {
+      const stream = uniqueStream("ps-half")
+      const infoOf = () =>
+        withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+      const append = (n: number) =>
+        withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
+          s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))
       await append(2)
       await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) =>
         g.createToStream(stream, "g", { from: "start" })))
@@ -418,19 +409,13 @@ describe("a Read the client half-closes", () => {
       const left = await infoOf()
       assert.strictEqual(left.connections.length, 0)
       assert.strictEqual(left.retryBufferCount, 2)
-    } finally {
-      ps.close()
-      await node.stop()
-    }
+    })
   })
 })
 
 describe("a Read request the real node's pump cannot map", () => {
   it("(a nack action it does not know, a second options message) ends the reading of acks: later acks do nothing, events keep coming", async () => {
-    const node = await startEmbeddedNode({ insecure: true })
-    const address = node.connectionString.replace(/^esdb:\/\//, "").replace(/\?.*$/, "")
-    const ps = new PersistentSubscriptionsClient(address, grpc.credentials.createInsecure())
-    try {
+    await withRawNode(async (ps, node) => {
       const options = (stream: string) => ({
         content: {
           $case: "options" as const,
@@ -482,9 +467,6 @@ describe("a Read request the real node's pump cannot map", () => {
         assert.strictEqual(info.totalInFlightMessages, 2)
         call.cancel()
       }
-    } finally {
-      ps.close()
-      await node.stop()
-    }
+    })
   })
 })
