@@ -5,7 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import {
-  NewEvents,
+  NewEvent,
   PersistentSubscriptions,
   PersistentSubscriptionSettings,
   type RecordedEvent,
@@ -77,7 +77,7 @@ export const consumerTour = (suffix: string, count: number) =>
     const groups = yield* PersistentSubscriptions.PersistentSubscriptions
     const streams = yield* Streams.Streams
     const orders = `orders-${suffix}`
-    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start", settings: { maxRetryCount: 5 } })
@@ -117,7 +117,7 @@ export const chunkedTour = (suffix: string, count: number) =>
     const groups = yield* PersistentSubscriptions.PersistentSubscriptions
     const streams = yield* Streams.Streams
     const orders = `orders-chunked-${suffix}`
-    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start" })
@@ -147,7 +147,7 @@ export const parkedTour = (suffix: string) =>
     const streams = yield* Streams.Streams
     const orders = `orders-parked-${suffix}`
     const audit = `audit-parked-${suffix}`
-    yield* streams.append(orders, Array.from({ length: 5 }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: 5 }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start" })

@@ -7,13 +7,13 @@
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
-import { EventStoreDB, NewEvents, PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
 import { type BenchClient, jsonField, PERSISTENT_BUFFER, type Payload } from "../lib/common.ts"
 
 const encoder = new TextEncoder()
 const toEvent = (p: Payload) =>
-  p.binary === true ? NewEvents.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvents.json(p.type, p.value)
+  p.binary === true ? NewEvent.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvent.json(p.type, p.value)
 const any = { currentVersion: "any" } as const
 
 export const open = async (connectionString: string): Promise<BenchClient> => {

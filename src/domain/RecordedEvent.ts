@@ -47,9 +47,9 @@ export interface RecordedEventFields {
  * @example
  * ```ts
  * import { Equal } from "effect"
- * import { NewEvents } from "effect-esdb"
+ * import { NewEvent } from "effect-esdb"
  *
- * const created = NewEvents.json("OrderCreated", { order: 1 })
+ * const created = NewEvent.json("OrderCreated", { order: 1 })
  * yield* streams.append("order-1", created, { currentVersion: "no_stream" })
  * const [recorded] = yield* streams.get("order-1")
  * Equal.equals(recorded, created) // true

@@ -10,12 +10,15 @@ import * as Layer from "effect/Layer"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import type { ConnectionOptions } from "../internal/transport/Options.ts"
 import { make as makeTransport, Transport } from "../internal/transport/Transport.ts"
+import * as Connection from "../services/Connection.ts"
 import * as PersistentSubscriptions from "../services/PersistentSubscriptions.ts"
 import * as Projections from "../services/Projections.ts"
 import * as Streams from "../services/Streams.ts"
 
 /**
- * Everything the EventStoreDB layers provide.
+ * Everything the EventStoreDB layers provide: the four public services, `Streams`,
+ * `PersistentSubscriptions`, `Projections` and `Connection`, on one connection. Nothing internal
+ * is provided.
  *
  * @since 0.1.0
  * @category models
@@ -24,17 +27,14 @@ export type Services =
   | Streams.Streams
   | PersistentSubscriptions.PersistentSubscriptions
   | Projections.Projections
-  | Transport
+  | Connection.Connection
 
 /**
- * The connection alone (no I/O until the first call). When the layer's scope closes, the
- * connection is closed for good: running reads and subscriptions fail with `ConnectionClosed`,
- * and so does every later call, at once.
- *
- * @since 0.1.0
- * @category layers
+ * The connection (no I/O until the first call), for the services' layers. When the layer's scope
+ * closes, the connection is closed for good: running reads and subscriptions fail with
+ * `ConnectionClosed`, and so does every later call, at once.
  */
-export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transport, InvalidConnectionString> =>
+const layerTransport = (options: ConnectionOptions): Layer.Layer<Transport, InvalidConnectionString> =>
   Layer.effect(Transport, Effect.map(makeTransport(options), Transport.of))
 
 /**
@@ -55,7 +55,9 @@ export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transpo
  * @category layers
  */
 export const layer = (options: ConnectionOptions): Layer.Layer<Services, InvalidConnectionString> =>
-  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer, Projections.layer).pipe(Layer.provideMerge(layerConnection(options)))
+  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer, Projections.layer, Connection.layer).pipe(
+    Layer.provide(layerTransport(options))
+  )
 
 /**
  * Like {@link layer}, with options read from configuration, e.g.

@@ -59,7 +59,7 @@ export type { UpdateOptions } from "../internal/persistent/update.ts"
  * @since 0.1.0
  * @category models
  */
-export interface PersistentSubscriptionsService {
+export interface PersistentSubscriptions {
   /** Creates a group on a stream (not `$all`: see `createToAll`). */
   readonly createToStream: (
     stream: string,
@@ -158,9 +158,9 @@ export interface PersistentSubscriptionsService {
  * @since 0.1.0
  * @category services
  */
-export class PersistentSubscriptions extends Context.Service<PersistentSubscriptions, PersistentSubscriptionsService>()(
-  "effect-esdb/PersistentSubscriptions"
-) {}
+export const PersistentSubscriptions: Context.Service<PersistentSubscriptions, PersistentSubscriptions> = Context.Service<
+  PersistentSubscriptions
+>("effect-esdb/PersistentSubscriptions")
 
 /**
  * Builds the PersistentSubscriptions service on a transport.
@@ -168,7 +168,7 @@ export class PersistentSubscriptions extends Context.Service<PersistentSubscript
  * @since 0.1.0
  * @category constructors
  */
-export const make = (transport: TransportShape): PersistentSubscriptionsService =>
+export const make = (transport: TransportShape): PersistentSubscriptions =>
   PersistentSubscriptions.of({
     createToStream: (stream, group, options) => Create.createToStream(transport, stream, group, options),
     createToAll: (group, options) => Create.createToAll(transport, group, options),

@@ -66,7 +66,7 @@ export interface ReadState {
  * @since 0.1.0
  * @category models
  */
-export interface ProjectionsService {
+export interface Projections {
   /** Creates a continuous projection (created enabled and running). */
   readonly create: (name: string, query: string, options?: Create.CreateOptions) => Effect.Effect<void, CreateProjectionError>
   /** Creates a one-time projection: it runs over `$all` once, then completes (the node names it with a new GUID). */
@@ -137,7 +137,7 @@ const readState = (
  * @since 0.1.0
  * @category services
  */
-export class Projections extends Context.Service<Projections, ProjectionsService>()("effect-esdb/Projections") {}
+export const Projections: Context.Service<Projections, Projections> = Context.Service<Projections>("effect-esdb/Projections")
 
 /**
  * Builds the Projections service on a transport.
@@ -145,7 +145,7 @@ export class Projections extends Context.Service<Projections, ProjectionsService
  * @since 0.1.0
  * @category constructors
  */
-export const make = (transport: TransportShape): ProjectionsService =>
+export const make = (transport: TransportShape): Projections =>
   Projections.of({
     create: (name, query, options) => Create.create(transport, name, query, options),
     createOneTime: (query, options) => Create.createOneTime(transport, query, options),

@@ -50,7 +50,7 @@ export type { SubscribeToStreamItem, SubscribeToStreamOptions } from "../interna
  * @since 0.1.0
  * @category models
  */
-export interface StreamsService {
+export interface Streams {
   /**
    * Appends events atomically and returns the commit position of the last one. Appending events
    * whose ids the stream already holds is idempotent: it returns the original position and
@@ -125,7 +125,7 @@ export interface StreamsService {
  * import { NewEvent, Streams } from "effect-esdb"
  *
  * const program = Effect.gen(function*() {
- *   const streams = yield* Streams
+ *   const streams = yield* Streams.Streams
  *   yield* streams.append("order-1", new NewEvent({ type: "OrderCreated", data: "{}" }), { currentVersion: "no_stream" })
  *   return yield* streams.get("order-1")
  * })
@@ -134,7 +134,7 @@ export interface StreamsService {
  * @since 0.1.0
  * @category services
  */
-export class Streams extends Context.Service<Streams, StreamsService>()("effect-esdb/Streams") {}
+export const Streams: Context.Service<Streams, Streams> = Context.Service<Streams>("effect-esdb/Streams")
 
 /**
  * Builds the Streams service on a transport. The shared BatchAppend call lives in the scope.
@@ -143,7 +143,7 @@ export class Streams extends Context.Service<Streams, StreamsService>()("effect-
  * @category constructors
  */
 export const make = (transport: TransportShape) =>
-  Effect.map(BatchAppender.make(transport), (batch): StreamsService => {
+  Effect.map(BatchAppender.make(transport), (batch): Streams => {
     const append = Append.make(transport, batch)
     return Streams.of({
       append,

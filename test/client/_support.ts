@@ -255,7 +255,7 @@ export const eventually = (what: string, condition: () => boolean, timeoutMs = 5
 export const makeStreams = (
   connectionString: string,
   options: Omit<ConnectionOptions, "connectionString"> = {}
-): Effect.Effect<Streams.StreamsService, never, Scope.Scope> =>
+): Effect.Effect<Streams.Streams, never, Scope.Scope> =>
   Effect.map(
     Layer.build(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)),
     (context) => Context.get(context, Streams.Streams)

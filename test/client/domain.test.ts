@@ -5,7 +5,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
-import { CaughtUp, Checkpoint, NewEvent, NewEvents, RecordedEvent } from "../../src/index.ts"
+import { CaughtUp, Checkpoint, NewEvent, RecordedEvent } from "../../src/index.ts"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -71,11 +71,11 @@ describe("NewEvent", () => {
   })
 
   it("json and binary constructors", () => {
-    const json = NewEvents.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
+    const json = NewEvent.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
     assert.strictEqual(json.contentType, "application/json")
     assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.data)), { order: 1 })
     assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.metadata)), { user: "u" })
-    const binary = NewEvents.binary("Blob", new Uint8Array([9]))
+    const binary = NewEvent.binary("Blob", new Uint8Array([9]))
     assert.strictEqual(binary.contentType, "application/octet-stream")
     assert.deepStrictEqual(Array.from(binary.data), [9])
   })

@@ -9,14 +9,14 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { NewEvents, Streams } from "../../src/index.ts"
+import { NewEvent, Streams } from "../../src/index.ts"
 import { EmbeddedNode, nodeStats } from "../../src/server/EmbeddedNode.ts"
 import { uniqueStream } from "./_support.ts"
 
 const roundTrip = Effect.gen(function*() {
   const streams = yield* Streams.Streams
   const stream = uniqueStream("layer-client")
-  const created = NewEvents.json("OrderCreated", { order: 1 })
+  const created = NewEvent.json("OrderCreated", { order: 1 })
   yield* streams.append(stream, created, { currentVersion: "no_stream" })
   const [recorded] = yield* streams.get(stream)
   return { created, recorded: recorded! }

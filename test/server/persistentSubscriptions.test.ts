@@ -28,7 +28,7 @@ afterEach(() => {
 
 const withGroups = <A, E>(
   connectionString: string,
-  f: (ps: PersistentSubscriptions.PersistentSubscriptionsService) => Effect.Effect<A, E>
+  f: (ps: PersistentSubscriptions.PersistentSubscriptions) => Effect.Effect<A, E>
 ): Promise<A> =>
   Effect.runPromise(
     Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, f).pipe(

@@ -188,7 +188,7 @@ export interface TransportShape {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/Connection") {}
+export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/internal/Transport") {}
 
 /** One HTTP/2 connection (a grpc-js channel with its own subchannel pool). */
 interface Slot {
