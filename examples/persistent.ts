@@ -83,7 +83,7 @@ export const consumerTour = (suffix: string, count: number) =>
     yield* groups.createToStream(orders, "billing", { from: "start", settings: { maxRetryCount: 5 } })
     // fails on every third event, always
     const handle = (event: RecordedEvent) =>
-      (event.dataJson as { i: number }).i % 3 === 0 ? Effect.fail("cannot bill") : Effect.void
+      (JSON.parse(event.dataText) as { i: number }).i % 3 === 0 ? Effect.fail("cannot bill") : Effect.void
     const acked: Array<bigint> = []
     const parked: Array<bigint> = []
 

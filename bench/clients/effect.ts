@@ -1,8 +1,8 @@
 /**
  * effect-esdb, used the way its documentation shows: one layer per process, each workload written
  * as one Effect program (loops inside `Effect.gen`, streams consumed with `Stream.runForEach`).
- * The consumer gets the data of JSON events through `RecordedEvent.dataJson`, the documented
- * way to parse it, and the data of other events as bytes.
+ * The consumer parses the data of JSON events (`JSON.parse(event.dataText)`; `decodeJson` is
+ * the same in the error channel), and takes the data of other events as bytes.
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -26,7 +26,7 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
   let sum = 0
   /** What the consumer does with each event (see BenchClient). */
   const use = (event: RecordedEvent) => {
-    sum += event.type.length + (event.contentType === "application/json" ? jsonField(event.dataJson) : event.data.length)
+    sum += event.type.length + (event.contentType === "application/json" ? jsonField(JSON.parse(event.dataText)) : event.data.length)
   }
   const touch = (event: RecordedEvent) => Effect.sync(() => use(event))
 

@@ -64,7 +64,7 @@ export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<
 export const isRecorded = (item: { readonly _tag: string }): item is RecordedEvent => item._tag === "RecordedEvent"
 
 /** The `i` field of the JSON data of events made by {@link newEvents}. */
-export const indexOf = (event: RecordedEvent): number => (event.dataJson as { i: number }).i
+export const indexOf = (event: RecordedEvent): number => (JSON.parse(event.dataText) as { i: number }).i
 
 /** Replaces the `host:port` of a connection string. */
 export const withHostPort = (connectionString: string, hostPort: string): string =>

@@ -3,8 +3,10 @@
  * RecordedEvent flags and ackId, Checkpoint and CaughtUp, equality by content.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
+import * as Schema from "effect/Schema"
 import { CaughtUp, Checkpoint, NewEvent, RecordedEvent } from "../../src/index.ts"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -90,9 +92,36 @@ describe("RecordedEvent", () => {
     assert.isFalse(event.isCheckpoint)
     assert.isFalse(event.isCaughtUp)
     assert.strictEqual(event.ackId, event.id)
-    assert.deepStrictEqual(event.dataJson, { order: 1 })
+    assert.deepStrictEqual(JSON.parse(event.dataText), { order: 1 })
     assert.strictEqual(event.recordedAt?.getTime(), 1_700_000_000_000)
   })
+
+  it.effect("decodeJson: the data as JSON, or through a Schema, in the error channel", () =>
+    Effect.gen(function*() {
+      const event = recorded()
+      assert.deepStrictEqual(yield* event.decodeJson(), { order: 1 })
+      const Order = Schema.Struct({ order: Schema.Number })
+      const order = yield* event.decodeJson(Order)
+      assert.strictEqual(order.order, 1)
+      // running it twice decodes twice: a description, as every Effect
+      const decode = event.decodeJson(Order)
+      assert.deepStrictEqual([yield* decode, yield* decode], [{ order: 1 }, { order: 1 }])
+    }))
+
+  it.effect("decodeJson: data that is not JSON, or that the Schema refuses, is an EventDataInvalid naming the event", () =>
+    Effect.gen(function*() {
+      const broken = recorded({ data: new TextEncoder().encode("{not json"), streamPosition: 7n })
+      const notJson = yield* Effect.flip(broken.decodeJson())
+      assert.strictEqual(notJson._tag, "EventDataInvalid")
+      assert.strictEqual(notJson.stream, "order-1")
+      assert.strictEqual(notJson.streamPosition, 7n)
+      assert.strictEqual(notJson.type, "OrderCreated")
+      assert.match(notJson.reason, /^not JSON: /)
+      assert.match(notJson.message, /7@order-1/)
+      const refused = yield* Effect.flip(recorded().decodeJson(Schema.Struct({ order: Schema.String })))
+      assert.strictEqual(refused._tag, "EventDataInvalid")
+      assert.match(refused.reason, /Expected string\n  at \["order"\]/)
+    }))
 
   it("system and link events are recognised by their type", () => {
     assert.isTrue(recorded({ type: "$metadata" }).isSystemEvent)
