@@ -52,6 +52,13 @@ export {
 } from "./domain/PersistentSubscriptionSettings.ts"
 
 /**
+ * Where a persistent-subscription group starts (given to create and update, reported by getInfo).
+ *
+ * @since 0.1.0
+ */
+export * as StartFrom from "./domain/StartFrom.ts"
+
+/**
  * What the server reports about a persistent-subscription group.
  *
  * @since 0.1.0

@@ -12,7 +12,14 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { NewEvent, PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
+import {
+  NewEvent,
+  PersistentSubscriptions,
+  type PersistentSubscriptionSettings,
+  type PersistentSubscriptionSettingsInput,
+  type RecordedEvent,
+  Streams
+} from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
 import { infoUntil, positions } from "./_persistent.ts"
 import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
@@ -36,7 +43,7 @@ const background = (sub: PersistentSubscription) =>
     return { events, fiber, received }
   })
 
-type Settings = { readonly [K in keyof PersistentSubscriptionSettings]?: PersistentSubscriptionSettings[K] }
+type Settings = Exclude<PersistentSubscriptionSettingsInput, PersistentSubscriptionSettings>
 
 const setup = (events: number, settings: Settings = {}, prefix = "ps-read") =>
   Effect.gen(function*() {
@@ -66,7 +73,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const next = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) =>
         take(sub, 1, (e) => sub.ack(e))))
       assert.deepStrictEqual(positions(next), [[3n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.totalItems, 4n)
     }))
 
@@ -83,7 +90,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* sub.ack(run.events[4]!)
         // one id waits for a second one, or the delay
         yield* Effect.sleep(Duration.millis(100))
-        assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 2)
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).totalInFlightMessages, 2)
       }))
       // closing sent the waiting ack: the one event never acked goes back for a retry
       const info = yield* infoUntil(stream, group, (i) => i.connections.length === 0)
@@ -130,7 +137,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         })
       }))
       assert.deepStrictEqual(seen, [[0n, 0], [0n, 1], [0n, 2], [1n, 0], [2n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.parkedMessageCount, 1n)
       const streams = yield* Streams.Streams
       const parked = yield* streams.get(`$persistentsubscription-${stream}::${group}-parked`)
@@ -149,7 +156,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         return yield* take(sub, 2, (e) => e.streamPosition === 0n ? sub.nack(e, "stop", "halt") : sub.ack(e))
       }))
       assert.deepStrictEqual(positions(events), [[0n, 0], [1n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.retryBufferCount, 0)
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
@@ -172,7 +179,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         const sub = yield* ps.readToStream(stream, group, { bufferSize: 1 })
         const fiber = yield* Effect.forkChild(take(sub, 1, (e) => sub.ack(e)))
         yield* infoUntil(stream, group, (info) => info.connections.length === 1)
-        yield* ps.replayParked(stream, group)
+        yield* ps.replayParkedToStream(stream, group)
         const replayed = yield* Fiber.join(fiber)
         assert.deepStrictEqual(positions(replayed), [[0n, 0]])
         // as a real node delivers it: the parked event, through its link in the parked stream
@@ -180,7 +187,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         assert.strictEqual(replayed[0]!.link?.streamName, `$persistentsubscription-${stream}::${group}-parked`)
         assert.strictEqual(replayed[0]!.ackId, replayed[0]!.link?.id)
       }))
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
 
@@ -240,7 +247,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         const run = yield* background(sub)
         yield* run.received(5)
         yield* sub.ack(run.events)
-        assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 5)
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).totalInFlightMessages, 5)
         return Date.now()
       }))
       const closeMs = Date.now() - closing
@@ -283,11 +290,11 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* take(sub, 3, (e) => sub.nack(e, "park", "later"))
         yield* infoUntil(stream, group, (info) => info.parkedMessageCount === 3n)
       }))
-      yield* ps.replayParked(stream, group, { stopAt: 2 })
+      yield* ps.replayParkedToStream(stream, group, { stopAt: 2 })
       const replayed = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 2 }), (sub) =>
         take(sub, 2, (e) => sub.ack(e))))
       assert.deepStrictEqual(positions(replayed), [[0n, 0], [1n, 0]])
-      assert.strictEqual((yield* ps.getInfo(stream, group)).parkedMessageCount, 1n)
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).parkedMessageCount, 1n)
     }))
 
   it.effect("checkpoints follow maxCheckpointCount; a restarted group resumes after the last one", () =>
@@ -319,7 +326,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* sub.ack(run.events.slice(0, 2))
         // two processed: below minCheckpointCount, no checkpoint however long it waits
         yield* Effect.sleep(Duration.millis(150))
-        assert.strictEqual((yield* ps.getInfo(stream, group)).lastCheckpointedEventPosition, "")
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).lastCheckpointedEventPosition, "")
         yield* sub.ack(run.events[2]!)
         yield* infoUntil(stream, group, (i) => i.lastCheckpointedEventPosition === "2")
       }))
@@ -364,7 +371,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
             }),
             Stream.runDrain
           )))))
-      yield* infoUntil("$all", group, (info) => info.connections.length === 3)
+      yield* infoUntil({ all: true }, group, (info) => info.connections.length === 3)
       const names = [0, 1, 2, 3, 4, 5].map((k) => `${prefix}-${k}`)
       for (let round = 0; round < 3; round++) {
         for (const name of names) yield* streams.append(name, newEvents(1), { currentVersion: "any" })
@@ -465,7 +472,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual((yield* Fiber.join(updated))._tag, "SubscriptionDropped")
       const deleted = yield* Effect.forkChild(run)
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
-      yield* ps.delete(stream, group)
+      yield* ps.deleteToStream(stream, group)
       assert.strictEqual((yield* Fiber.join(deleted))._tag, "SubscriptionDropped")
       const missing = yield* run
       assert.strictEqual(missing._tag, "SubscriptionNotFound")

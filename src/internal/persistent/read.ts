@@ -53,6 +53,7 @@ import {
 } from "../../generated/persistent.ts"
 import { uuidString, uuidToString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
+import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
@@ -82,12 +83,14 @@ export type NackAction = "unknown" | "park" | "retry" | "skip" | "stop"
 export type AckTarget = RecordedEvent | string
 
 /**
- * Options of a consumer.
+ * Options of a consumer. Besides its own, the options of every call: `credentials` (the user the
+ * consumer connects as, instead of the connection string's), `requiresLeader`, and `timeout`: how
+ * long a run of `events` may last (its call then fails with `DeadlineExceeded`); none by default.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ReadOptions {
+export interface ReadOptions extends CallOptions {
   /** How many events the node may have in flight to this consumer (1..10000); default 10. */
   readonly bufferSize?: number | undefined
   /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
@@ -346,7 +349,7 @@ const make = (
             onEnded?.()
             inbox.fail(toReadError(stream, group)(error))
           }
-        }, { spread: true }).pipe(Effect.mapError(toReadError(stream, group)))
+        }, { spread: true, callOptions: options }).pipe(Effect.mapError(toReadError(stream, group)))
         call.write({
           content: {
             $case: "options",

@@ -117,8 +117,9 @@ export interface TransportShape {
     handle: (message: M, emit: Emit<A>) => void
   ) => Stream.Stream<A, CallError>
   /**
-   * Opens a duplex call with the connection's own headers (no per-call credentials and no
-   * deadline: it is long-lived). It goes on the primary connection, or with `spread` on a
+   * Opens a duplex call with the connection's own headers, or with `callOptions`' credentials and
+   * `requiresLeader` when given; no deadline (it is long-lived) unless `callOptions` has a
+   * `timeout`, which then bounds the call. It goes on the primary connection, or with `spread` on a
    * connection with room among those holding the long-lived calls (one per consumer, like a
    * subscription: counted against `streamsPerChannel`, so hundreds spread over connections). It
    * ends when the scope closes, the connection is replaced, or the transport closes; `onEnd` then
@@ -127,7 +128,7 @@ export interface TransportShape {
   readonly duplex: <I, O>(
     method: Method<I, O>,
     handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void },
-    options?: { readonly spread?: boolean | undefined }
+    options?: { readonly spread?: boolean | undefined; readonly callOptions?: CallOptions | undefined }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
   /**
    * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
@@ -507,8 +508,8 @@ export const make = (
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
-          metadata(undefined),
-          {}
+          metadata(options?.callOptions),
+          options?.callOptions?.timeout === undefined ? {} : { deadline: deadline(options.callOptions, "read") }
         )
         // `reason` is computed after the call is marked ended: classifying may replace the
         // connection, which ends the calls it owns
