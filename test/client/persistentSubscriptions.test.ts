@@ -91,6 +91,32 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.match(filtered.lastKnownEventPosition, /^C:\d+\/P:\d+$/)
     }))
 
+  it.effect("createToAll without filter options excludes system events (as readAll does); filterExclude: [] delivers them", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("ps-all-default")
+      const from = (yield* streams.getCommitPosition({ filterExclude: [] })) + 1n
+      // a $metadata system event, then a user event
+      yield* streams.setStreamMetadata(stream, { $maxCount: 10 })
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      const untilOurs = (group: string) =>
+        Effect.scoped(Effect.flatMap(ps.readToAll(group, { bufferSize: 50 }), (sub) =>
+          sub.events.pipe(
+            Stream.tap((e) => sub.ack(e)),
+            Stream.takeUntil((e) => e.streamName === stream && e.type === "TestEvent"),
+            Stream.runCollect
+          )))
+      const [filtered, unfiltered] = [group("all-default"), group("all-nofilter")]
+      yield* ps.createToAll(filtered, { from })
+      yield* ps.createToAll(unfiltered, { from, filterExclude: [] })
+      const delivered = Array.from(yield* untilOurs(filtered))
+      assert.deepStrictEqual(delivered.filter((e) => e.isSystemEvent).map((e) => e.type), [])
+      assert.strictEqual(delivered.at(-1)!.streamName, stream)
+      const everything = Array.from(yield* untilOurs(unfiltered))
+      assert.include(everything.map((e) => `${e.streamName}/${e.type}`), `$$${stream}/$metadata`)
+    }))
+
   it.effect("a group that exists is SubscriptionAlreadyExists (stream and $all); the same name on another stream is fine", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
