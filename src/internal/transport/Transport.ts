@@ -227,7 +227,9 @@ export const make = (
       : options.connectionString
     const parsed = parseConnectionString(raw)
     if (Result.isFailure(parsed)) return yield* parsed.failure
-    const settings = parsed.success
+    // the connection's name: the connection string's, else a new UUID per connection (the
+    // parser is pure: the same string always parses to the same value)
+    const settings = { ...parsed.success, connectionName: parsed.success.connectionName ?? crypto.randomUUID() }
     for (const warning of settings.warnings) yield* Effect.logWarning(`effect-esdb: ${warning}`)
     const { credentials } = yield* transportSecurity(settings, {
       rootCertificates: options.rootCertificates,
