@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { type Credentials, PersistentSubscriptions, PersistentSubscriptionSettings, Streams } from "../../src/index.ts"
+import { infoUntil } from "./_persistent.ts"
 import { EmbeddedNode, newEvents, nodeLayer, nodeWithClient, uniqueStream, withClient } from "./_support.ts"
 
 const group = (prefix: string) => uniqueStream(prefix)
@@ -115,6 +116,37 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(delivered.at(-1)!.streamName, stream)
       const everything = Array.from(yield* untilOurs(unfiltered))
       assert.include(everything.map((e) => `${e.streamName}/${e.type}`), `$$${stream}/$metadata`)
+    }))
+
+  it.effect("a connection without ConnectionName names itself with a UUID (one per connection), seen in GetInfo's consumers", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const node = yield* EmbeddedNode
+      const stream = uniqueStream("ps-name")
+      const g = group("name")
+      yield* ps.createToStream(stream, g)
+      const nameOf = (groups: PersistentSubscriptions.PersistentSubscriptions) =>
+        Effect.scoped(Effect.gen(function*() {
+          // the previous consumer has left
+          yield* infoUntil(stream, g, (i) => i.connections.length === 0)
+          const sub = yield* groups.readToStream(stream, g)
+          // the call opens when its Stream runs: run it until the node lists the consumer
+          yield* Effect.forkScoped(Stream.runDrain(sub.events))
+          const info = yield* infoUntil(stream, g, (i) => i.connections.length === 1)
+          return info.connections[0]!.connectionName
+        }))
+      const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+      const first = yield* nameOf(ps)
+      assert.match(first, uuid)
+      // another connection from the same connection string gets another name; a given one is used as it is
+      const second = yield* withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, nameOf))
+      assert.match(second, uuid)
+      assert.notStrictEqual(second, first)
+      const named = yield* withClient(
+        `${node.connectionString}&ConnectionName=billing`,
+        Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, nameOf)
+      )
+      assert.strictEqual(named, "billing")
     }))
 
   it.effect("a group that exists is SubscriptionAlreadyExists (stream and $all); the same name on another stream is fine", () =>
