@@ -149,6 +149,21 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       assert.strictEqual(named, "billing")
     }))
 
+  it.effect("a consumer given a timeout: each run of its events ends with DeadlineExceeded after it", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("ps-timeout")
+      const g = group("timeout")
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      yield* ps.createToStream(stream, g)
+      const error = yield* Effect.flip(Effect.scoped(Effect.gen(function*() {
+        const sub = yield* ps.readToStream(stream, g, { timeout: "500 millis" })
+        return yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.runDrain)
+      })))
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+    }))
+
   it.effect("a group that exists is SubscriptionAlreadyExists (stream and $all); the same name on another stream is fine", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
