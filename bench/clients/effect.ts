@@ -101,7 +101,13 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
           Stream.take(limit)
         )
       ),
-    createPersistent: (stream, group) => runtime.runPromise(groups.createToStream(stream, group, { from: "start" })),
+    // the official client's group settings (its defaults, which the floor sends too), so that every
+    // client's consumer reads the same group: effect-esdb's own defaults are the seed's (read
+    // batch 200, DispatchToSingle)
+    createPersistent: (stream, group) =>
+      runtime.runPromise(
+        groups.createToStream(stream, group, { from: "start", settings: { readBatchSize: 20, consumerStrategy: "RoundRobin" } })
+      ),
     // the README's way: ack each event as it is handled; acks go out in the default batches (half
     // the buffer size, or 20 ms after the first), the last ones when the scope closes
     persistent: (stream, group, limit) =>
