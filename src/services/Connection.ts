@@ -9,11 +9,10 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type { ConnectionClosed } from "../errors/ConnectionClosed.ts"
 import type { DiscoveryFailed } from "../errors/DiscoveryFailed.ts"
 import type { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
-import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
+import type { TransportShape } from "../internal/transport/Transport.ts"
 
 /**
  * Failures of {@link Connection.reconnect}: no node could be discovered, the node could not be
@@ -60,20 +59,8 @@ export interface Connection {
 export const Connection: Context.Service<Connection, Connection> = Context.Service<Connection>("effect-esdb/Connection")
 
 /**
- * The Connection service of a transport.
+ * The Connection service of a transport: `EventStoreDB.layer` makes one per connection.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make = (transport: TransportShape): Connection => Connection.of({ reconnect: transport.reconnect })
-
-/**
- * The Connection service on the transport in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Connection, never, Transport> = Layer.effect(
-  Connection,
-  Effect.map(Transport, make)
-)

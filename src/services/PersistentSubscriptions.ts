@@ -8,14 +8,14 @@
  * A group is addressed the same way by every operation: `…ToStream(stream, group)` for a group
  * on a stream, `…ToAll(group)` for a group on `$all`.
  *
- * This module holds the interface, `make` and `layer`; each operation lives in its own module
+ * This module holds the interface and its service key, and `make` (internal: the layer is
+ * `EventStoreDB.layer`); each operation lives in its own module
  * under `src/internal/persistent/`, written against the internal `Transport`.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type { SubscriptionInfo } from "../domain/SubscriptionInfo.ts"
 import * as Create from "../internal/persistent/create.ts"
 import * as Delete from "../internal/persistent/delete.ts"
@@ -39,7 +39,7 @@ import * as validate from "../internal/persistent/settings.ts"
 import type { AllFrom, StreamFrom } from "../domain/StartFrom.ts"
 import * as Update from "../internal/persistent/update.ts"
 import type { CallOptions } from "../internal/transport/Options.ts"
-import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
+import type { TransportShape } from "../internal/transport/Transport.ts"
 
 export type { CreateToAllOptions, CreateToStreamOptions } from "../internal/persistent/create.ts"
 export type {
@@ -196,9 +196,9 @@ export const PersistentSubscriptions: Context.Service<PersistentSubscriptions, P
 
 /**
  * Builds the PersistentSubscriptions service on a transport.
+ * `EventStoreDB.layer` makes one per connection; the transport is internal.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make = (transport: TransportShape): PersistentSubscriptions =>
   PersistentSubscriptions.of({
@@ -225,14 +225,3 @@ export const make = (transport: TransportShape): PersistentSubscriptions =>
       validate.onStream(stream, () => Consume.consume(transport, stream, group, handler, policy)),
     consumeToAll: (group, handler, policy) => Consume.consume(transport, validate.ALL, group, handler, policy)
   })
-
-/**
- * The PersistentSubscriptions service on the connection in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<PersistentSubscriptions, never, Transport> = Layer.effect(
-  PersistentSubscriptions,
-  Effect.map(Transport, make)
-)

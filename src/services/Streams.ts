@@ -2,7 +2,8 @@
  * The Streams API: append, read, read `$all`, catch-up subscriptions, stream metadata, delete
  * and tombstone.
  *
- * This module holds the interface, `make` and `layer`; each operation lives in its own module
+ * This module holds the interface and its service key, and `make` (internal: the layer is
+ * `EventStoreDB.layer`); each operation lives in its own module
  * under `src/internal/streams/` with its request building and validation, written against the
  * internal `Transport` (see the README's layout section).
  *
@@ -10,7 +11,6 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import type { FilterOptions } from "../domain/Filter.ts"
 import type { NewEvent } from "../domain/NewEvent.ts"
@@ -27,7 +27,7 @@ import * as ReadAll from "../internal/streams/readAll.ts"
 import * as SubscribeToAll from "../internal/streams/subscribeToAll.ts"
 import * as SubscribeToStream from "../internal/streams/subscribeToStream.ts"
 import type { CallOptions } from "../internal/transport/Options.ts"
-import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
+import type { TransportShape } from "../internal/transport/Transport.ts"
 
 export type {
   AppendError,
@@ -138,9 +138,9 @@ export const Streams: Context.Service<Streams, Streams> = Context.Service<Stream
 
 /**
  * Builds the Streams service on a transport. The shared BatchAppend call lives in the scope.
+ * `EventStoreDB.layer` makes one per connection; the transport is internal.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make = (transport: TransportShape) =>
   Effect.map(BatchAppender.make(transport), (batch): Streams => {
@@ -161,11 +161,3 @@ export const make = (transport: TransportShape) =>
       subscribeToStream: (stream, options) => SubscribeToStream.subscribeToStream(transport, stream, options)
     })
   })
-
-/**
- * The Streams service on the connection in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Streams, never, Transport> = Layer.effect(Streams, Effect.flatMap(Transport, make))
