@@ -222,6 +222,7 @@ export const make = (transport: TransportShape): PersistentSubscriptions =>
     readToStream: (stream, group, options) => Read.readToStream(transport, stream, group, options),
     readToAll: (group, options) => Read.readToAll(transport, group, options),
     consumeToStream: (stream, group, handler, policy) =>
-      validate.onStream(stream, () => Consume.consume(transport, stream, group, handler, policy)),
-    consumeToAll: (group, handler, policy) => Consume.consume(transport, validate.ALL, group, handler, policy)
+      validate.onStream(stream, () => Consume.withTimeout(group, policy, Consume.consume(transport, stream, group, handler, policy))),
+    consumeToAll: (group, handler, policy) =>
+      Consume.withTimeout(group, policy, Consume.consume(transport, validate.ALL, group, handler, policy))
   })

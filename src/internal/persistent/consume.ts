@@ -168,17 +168,29 @@ export const consume = <E, R>(
       Stream.mapEffect(policy.orderedPerStream === true ? ordered : handleOne, { concurrency, unordered: true }),
       Stream.runDrain
     )
-    const consuming = once.pipe(
+    return yield* once.pipe(
       Effect.forever,
       Effect.retry({
         schedule: policy.reconnect ?? defaultReconnect,
         while: (error: ReadSubscriptionError) => RECONNECTABLE.includes(error._tag)
       })
     )
-    return yield* (policy.timeout === undefined ? consuming : consuming.pipe(
-      Effect.timeoutOrElse({
-        duration: policy.timeout,
-        orElse: () => Effect.fail(new DeadlineExceeded({ reason: `The consumer of ${group} ran for its timeout` }))
-      })
-    ))
   }))
+
+/**
+ * A consumer bounded by its policy's `timeout`: interrupted then (its running handlers finish
+ * and their acks are sent), it fails with DeadlineExceeded. Time is Effect's Clock.
+ *
+ * @internal
+ */
+export const withTimeout = <E, R>(
+  group: string,
+  policy: ConsumePolicy | undefined,
+  consumer: Effect.Effect<never, E, R>
+): Effect.Effect<never, E | DeadlineExceeded, R> =>
+  policy?.timeout === undefined ? consumer : consumer.pipe(
+    Effect.timeoutOrElse({
+      duration: policy.timeout,
+      orElse: () => Effect.fail(new DeadlineExceeded({ reason: `The consumer of ${group} ran for its timeout` }))
+    })
+  )
