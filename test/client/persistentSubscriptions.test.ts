@@ -380,6 +380,7 @@ layer(nodeLayer({ insecure: true }), { excludeTestServices: true, timeout: "30 s
             ps.createToStream("s", "g", { settings: { messageTimeout: "1.5 millis" } }),
             ps.createToStream("s", "g", { settings: { checkpointAfter: "Infinity" } }),
             ps.createToAll("g", { settings: { messageTimeout: "30 days" } }),
+            ps.createToAll("g", { settings: new PersistentSubscriptionSettings({ checkpointAfter: Duration.micros(10n) }) }),
             // $all is no stream name: its groups have their own ToAll operations
             ps.updateToStream("$all", "g"),
             ps.deleteToStream("$all", "g"),

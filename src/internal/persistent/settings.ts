@@ -111,7 +111,11 @@ export const settings = (
   base: PersistentSubscriptionSettings = new PersistentSubscriptionSettings({})
 ): PersistentSubscriptionSettings | InvalidArgument => {
   if (given === undefined) return base
-  if (given instanceof PersistentSubscriptionSettings) return given
+  if (given instanceof PersistentSubscriptionSettings) {
+    // an instance's durations are Durations already, but may not fit the wire's milliseconds
+    const checked = durations({ messageTimeout: given.messageTimeout, checkpointAfter: given.checkpointAfter })
+    return checked instanceof InvalidArgument ? checked : given
+  }
   if (typeof given !== "object" || given === null) return invalid("settings must be an object")
   const known = new Set(Object.keys(PersistentSubscriptionSettingsFields))
   for (const key of Object.keys(given)) {
