@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
 import * as Schema from "effect/Schema"
-import { CaughtUp, Checkpoint, NewEvent, RecordedEvent } from "../../src/index.ts"
+import { CaughtUp, Checkpoint, NewEvent, RecordedEvent, StartFrom } from "../../src/index.ts"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -191,5 +191,20 @@ describe("Checkpoint and CaughtUp", () => {
     assert.isFalse(caughtUp.isCheckpoint)
     assert.strictEqual(caughtUp.commitPosition, 7n)
     assert.isUndefined(caughtUp.streamPosition)
+  })
+})
+
+describe("StartFrom.parse", () => {
+  it("reads a group's reported start as the official client does: 0 and C:0/P:0 are the start, -1 the end", () => {
+    assert.strictEqual(StartFrom.parse("0"), "start")
+    assert.strictEqual(StartFrom.parse("-1"), "end")
+    assert.strictEqual(StartFrom.parse("42"), 42n)
+    assert.strictEqual(StartFrom.parse("C:0/P:0"), "start")
+    assert.strictEqual(StartFrom.parse("C:-1/P:-1"), "end")
+    assert.deepStrictEqual(StartFrom.parse("C:1640/P:1456"), { commitPosition: 1640n, preparePosition: 1456n })
+  })
+
+  it("anything else is undefined (getInfo then fails with a GrpcError naming the unreadable info)", () => {
+    for (const text of ["", "start", "-2", "1.5", "C:1/P:-3", "C:x/P:1", " 1"]) assert.isUndefined(StartFrom.parse(text), text)
   })
 })
