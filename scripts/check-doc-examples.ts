@@ -12,7 +12,8 @@
  * - a block that uses `yield*` outside any generator is wrapped in `Effect.gen(function*() { … })`.
  *
  * Failures are reported with the block's origin (file and line). Run by `npm run typecheck:docs`
- * and by `.ci/run`.
+ * and by `.ci/run`; Markdown files named as arguments (relative to the repository) are checked
+ * too.
  */
 import { execFileSync } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
@@ -128,10 +129,16 @@ const toModule = (block: Block): string => {
   return [...imports, ...prelude, body, "export {}", ""].join("\n")
 }
 
+// more Markdown files may be named on the command line (the script's own test does)
+const markdown = ["README.md", ...process.argv.slice(2)]
 const blocks: Array<Block> = [
   ...walk(join(root, "src")).flatMap((file) => blocksOf(relative(root, file), readFileSync(file, "utf8"), true)),
-  ...blocksOf("README.md", readFileSync(join(root, "README.md"), "utf8"), false)
+  ...markdown.flatMap((file) => blocksOf(file, readFileSync(join(root, file), "utf8"), false))
 ]
+if (blocks.length < 10) {
+  console.error(`doc examples: only ${blocks.length} blocks found; the extraction is broken`)
+  process.exit(1)
+}
 
 const dir = mkdtempSync(join(root, ".doc-examples-"))
 try {
