@@ -38,9 +38,16 @@ import { callMetadata, channelOptions, transportSecurity } from "./ChannelConfig
 import { type ClassifyContext, classifyError } from "./classifyError.ts"
 import { StatusCode } from "./grpcStatus.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
-import { type CallOptions, type ConnectionOptions, defaultRetrySchedule } from "./Options.ts"
-import { canResume, isRetryable, needsReconnect } from "./Retry.ts"
-import { type Emit, serverStream } from "./ServerStream.ts"
+import {
+  type CallOptions,
+  type ConnectionOptions,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./Options.ts"
+import { observed } from "./Recovery.ts"
+import { isRetryable, needsReconnect } from "./Retry.ts"
+import { type Emit, resumeStream, serverStream } from "./ServerStream.ts"
 
 export type { Emit } from "./ServerStream.ts"
 
@@ -87,6 +94,20 @@ export interface DuplexCall<I> {
   /** Stops reading replies (HTTP/2 flow control then holds the node back) until `resume`. */
   readonly pause: () => void
   readonly resume: () => void
+}
+
+/**
+ * How {@link TransportShape.resumable} resumes: the operation's name (for the log and the metric),
+ * whether the Stream never ends by itself (subscriptions), a Schedule replacing the
+ * connection's `resumeSchedule`, and attributes for the log and the metric.
+ *
+ * @internal
+ */
+export interface ResumeOptions {
+  readonly operation: string
+  readonly endless?: boolean | undefined
+  readonly schedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
+  readonly attributes?: Readonly<Record<string, string>> | undefined
 }
 
 /**
@@ -137,19 +158,23 @@ export interface TransportShape {
    */
   readonly retry: <A, E extends CallError, R>(
     effect: Effect.Effect<A, E, R>,
-    deadline?: number
+    deadline?: number,
+    operation?: string
   ) => Effect.Effect<A, E | TlsFailed, R>
   /**
-   * Makes a read or subscription resume after connection failures: `make` is called again (it
-   * reads its own cursor, which the caller creates per run), following the retry `Schedule`,
-   * which starts afresh once an attempt delivered something. With a `deadline` (a read with a
-   * timeout), no attempt starts after it, as for {@link TransportShape.retry}; without one
-   * (subscriptions) it resumes as long as the Schedule says.
+   * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
+   * is called again (it reads its own cursor, which the caller creates per run), following the
+   * resume `Schedule` (the call's own, else the connection's `resumeSchedule`), which starts
+   * afresh once an attempt delivered something. With `endless` (subscriptions) a call the node
+   * ends (status OK) is resumed too: only the consumer or a failure that cannot be resumed ends
+   * the Stream. With a `deadline` (a read with a timeout), no attempt starts after it; without
+   * one it resumes as long as the Schedule says. Every resume is logged and counted (Recovery.ts).
    */
   readonly resumable: <A, E extends CallError>(
     make: () => Stream.Stream<A, E>,
-    deadline?: number
-  ) => Stream.Stream<A, E | TlsFailed>
+    deadline?: number,
+    resume?: ResumeOptions
+  ) => Stream.Stream<A, E | TlsFailed | ServiceUnavailable>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
   /**
@@ -237,6 +262,7 @@ export const make = (
     // under half of the 100 streams servers allow per connection, see Options.ts
     const streamsPerChannel = options.streamsPerChannel ?? 40
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
+    const resumeSchedule = options.resumeSchedule ?? defaultResumeSchedule
     const lock = yield* Semaphore.make(1)
     const tracing = options.tracing ?? true
     const spanAttributes: Readonly<Record<string, unknown>> = {
@@ -395,13 +421,6 @@ export const make = (
     const grpcOptions = (spec: CallSpec): grpc.CallOptions => ({
       deadline: spec.deadline ?? deadline(spec.options, spec.kind)
     })
-
-    // the retry Schedule bounded by an operation's deadline: it ends when its next delay would
-    // start the next attempt at or after the deadline
-    const withinDeadline = <I>(schedule: Schedule.Schedule<unknown, I>, until: number | undefined) =>
-      until === undefined || until === Infinity
-        ? schedule
-        : Schedule.while(schedule, ({ duration }) => Date.now() + Duration.toMillis(duration) < until)
 
     const metadata = (callOptions: CallOptions | undefined): grpc.Metadata =>
       callMetadata(settings, {
@@ -600,7 +619,8 @@ export const make = (
     // call otherwise); that failure is replayed into it, so the schedule sees the same sequence.
     const retry = <A, E extends CallError, R>(
       effect: Effect.Effect<A, E, R>,
-      until?: number
+      until?: number,
+      operation?: string
     ): Effect.Effect<A, E | TlsFailed, R> =>
       Effect.catchIf(effect, (error: E) => isRetryable(error), (first: E) =>
         Effect.flatMap(diagnose(first), (diagnosed) => {
@@ -613,37 +633,28 @@ export const make = (
             return Effect.fail(error)
           })
           return Effect.retry(again, {
-            schedule: withinDeadline(retrySchedule, until),
-            while: (error: E) => isRetryable(error)
+            schedule: observed(retrySchedule, {
+              operation: operation ?? "call",
+              action: "retry",
+              allow: isRetryable,
+              until
+            })
           })
         }))
 
-    const resumeSchedule = retrySchedule.pipe(Schedule.while(({ input }) => canResume(input)))
     const resumable = <A, E extends CallError>(
       make: () => Stream.Stream<A, E>,
-      until?: number
-    ): Stream.Stream<A, E | TlsFailed> => {
-      const schedule = withinDeadline(resumeSchedule, until)
-      const loop = (): Stream.Stream<A, E | TlsFailed> => {
-        let progressed = false
-        return Stream.suspend(() => {
-          progressed = false
-          return make()
-        }).pipe(
-          // per chunk, not per element: this sits on the hot path of every read
-          Stream.mapArray((items) => {
-            progressed = true
-            return items
-          }),
-          Stream.catch((error: E) => Stream.fromEffect(Effect.flatMap(diagnose(error), Effect.fail))),
-          Stream.retry(schedule as Schedule.Schedule<unknown, E | TlsFailed>),
-          Stream.catch((error: E | TlsFailed) =>
-            progressed && canResume(error) && (until === undefined || Date.now() < until) ? loop() : Stream.fail(error)
-          )
-        )
-      }
-      return loop()
-    }
+      until?: number,
+      resume?: ResumeOptions
+    ): Stream.Stream<A, E | TlsFailed | ServiceUnavailable> =>
+      resumeStream(make, {
+        operation: resume?.operation ?? "read",
+        endless: resume?.endless === true,
+        schedule: resume?.schedule ?? resumeSchedule,
+        until,
+        attributes: resume?.attributes,
+        diagnose
+      })
 
     // Waits until the slot's channel has connected (or failed to), starting the connection.
     const whenConnected = (slot: Slot): Effect.Effect<void, ServiceUnavailable> =>
