@@ -175,6 +175,11 @@ export interface TransportShape {
     deadline?: number,
     resume?: ResumeOptions
   ) => Stream.Stream<A, E | TlsFailed | ServiceUnavailable>
+  /**
+   * The connection's resume policy (`resumeSchedule`, default forever): catch-up subscriptions,
+   * reads and persistent-subscription consumers go on under it.
+   */
+  readonly resumeSchedule: Schedule.Schedule<unknown, ResumeFailure>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
   /**
@@ -735,6 +740,7 @@ export const make = (
       duplex,
       retry,
       resumable,
+      resumeSchedule,
       timeoutMillis,
       deadline,
       reconnect,
