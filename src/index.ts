@@ -136,7 +136,14 @@ export * as Filter from "./domain/Filter.ts"
  */
 export type { CallError } from "./internal/transport/CallError.ts"
 
-export { type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule } from "./internal/transport/Options.ts"
+export {
+  type CallOptions,
+  type ConnectionOptions,
+  type Credentials,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./internal/transport/Options.ts"
 
 /**
  * The connection service: provided by `EventStoreDB.layer`; `reconnect` replaces the connection
