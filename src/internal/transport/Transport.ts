@@ -35,7 +35,7 @@ import type { InvalidConnectionString } from "../../errors/InvalidConnectionStri
 import { type ConnectionSettings, type Endpoint, parseConnectionString } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { callMetadata, channelOptions, transportSecurity } from "./ChannelConfig.ts"
-import { type ClassifyContext, classifyError } from "./classifyError.ts"
+import { type ClassifyContext, classifyError, isConnectFailure } from "./classifyError.ts"
 import { StatusCode } from "./grpcStatus.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
 import {
@@ -605,8 +605,7 @@ export const make = (
           socket.destroy()
         })
       })
-    const connectFailed = (error: CallError): error is ServiceUnavailable =>
-      !settings.tls && error._tag === "ServiceUnavailable" && /no connection established/i.test(error.reason)
+    const connectFailed = (error: CallError): boolean => !settings.tls && isConnectFailure(error)
     const diagnose = <E extends CallError>(error: E): Effect.Effect<E | TlsFailed> => {
       const endpoint = lastEndpoint
       if (endpoint === undefined || !connectFailed(error)) return Effect.succeed(error)
