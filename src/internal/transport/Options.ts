@@ -50,14 +50,16 @@ export interface CallOptions {
  * - `retrySchedule`: how failed calls are retried when retrying is safe (the node was unavailable,
  *   or it was not the leader). Defaults to exponential backoff from 100 ms, jittered, at most 5
  *   retries. `Schedule.recurs(0)` disables retries.
- * - `resumeSchedule`: how catch-up subscriptions (`subscribeToAll`, `subscribeToStream`), reads
- *   (`read`, `readAll`) and persistent-subscription consumers (`consume`, the `events` of
- *   `readToStream`/`readToAll`) go on after a failure they can resume from (the node unreachable
+ * - `resumeSchedule`: how catch-up subscriptions (`subscribeToAll`, `subscribeToStream`) and
+ *   persistent-subscription consumers (`consume`, the `events` of `readToStream`/`readToAll`) go
+ *   on after a failure they can resume from (the node unreachable
  *   or restarting, a dropped connection, a subscription the node ended, a leader change, a dropped
  *   consumer): from the last delivered position, with no gap and no duplicate. The Schedule
  *   starts afresh once something was delivered again. Defaults to {@link defaultResumeSchedule}:
  *   forever, 100 ms doubling to 5 s, jittered. Every resume is logged (`Effect.logWarning`) and
- *   counted (`esdb_recoveries`), as is every retry.
+ *   counted (`esdb_recoveries`), as is every retry. Reads (`read`, `readAll`) resume after the
+ *   same failures but under `retrySchedule` (bounded; it starts afresh after each progress): a
+ *   read of a node that stays down fails.
  * - `streamsPerChannel`: long-lived calls (subscriptions, reads, persistent-subscription consumers)
  *   per HTTP/2 connection before another connection is opened. Defaults to 40. Servers allow about 100 concurrent streams per
  *   connection and keep counting a stream the client has just cancelled for a moment (a server

@@ -17,7 +17,6 @@ import * as Stream from "effect/Stream"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { CallError } from "./CallError.ts"
-import type { ResumeFailure } from "./Options.ts"
 import { observed } from "./Recovery.ts"
 import { canResume } from "./Retry.ts"
 
@@ -149,7 +148,7 @@ export const serverStream = <M, A>(
 export interface ResumeStreamOptions {
   readonly operation: string
   readonly endless: boolean
-  readonly schedule: Schedule.Schedule<unknown, ResumeFailure>
+  readonly schedule: Schedule.Schedule<unknown, CallError>
   readonly until?: number | undefined
   readonly attributes?: Readonly<Record<string, string>> | undefined
   readonly diagnose: <E extends CallError>(error: E) => Effect.Effect<E | TlsFailed>

@@ -164,8 +164,8 @@ export interface TransportShape {
   /**
    * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
    * is called again (it reads its own cursor, which the caller creates per run), following the
-   * resume `Schedule` (the call's own, else the connection's `resumeSchedule`), which starts
-   * afresh once an attempt delivered something. With `endless` (subscriptions) a call the node
+   * call's own Schedule, else the connection's `resumeSchedule` for subscriptions (`endless`) and
+   * its `retrySchedule` for reads; the Schedule starts afresh once an attempt delivered something. With `endless` (subscriptions) a call the node
    * ends (status OK) is resumed too: only the consumer or a failure that cannot be resumed ends
    * the Stream. With a `deadline` (a read with a timeout), no attempt starts after it; without
    * one it resumes as long as the Schedule says. Every resume is logged and counted (Recovery.ts).
@@ -654,7 +654,10 @@ export const make = (
       resumeStream(make, {
         operation: resume?.operation ?? "read",
         endless: resume?.endless === true,
-        schedule: resume?.schedule ?? resumeSchedule,
+        // subscriptions go on under the resume policy (forever by default); a finite read is a
+        // single call that may take long: its attempts follow the bounded retry policy, which
+        // starts afresh each time the read made progress
+        schedule: resume?.schedule ?? (resume?.endless === true ? resumeSchedule : retrySchedule),
         until,
         attributes: resume?.attributes,
         diagnose
