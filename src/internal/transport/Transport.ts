@@ -151,7 +151,8 @@ export interface TransportShape {
     options?: { readonly spread?: boolean | undefined }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
   /**
-   * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
+   * Runs `effect` again under the retry `Schedule` while its failure is retryable, each retry
+   * logged and counted under `operation` (Recovery.ts; "call" when not named). A failure to
    * connect is diagnosed first: `tls=false` against a node that speaks TLS is a TlsFailed. With a
    * `deadline` (epoch milliseconds, from {@link TransportShape.deadline}), no attempt starts after
    * it: when the Schedule's next delay would reach it, the last failure is the result.
@@ -165,10 +166,11 @@ export interface TransportShape {
    * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
    * is called again (it reads its own cursor, which the caller creates per run), following the
    * call's own Schedule, else the connection's `resumeSchedule` for subscriptions (`endless`) and
-   * its `retrySchedule` for reads; the Schedule starts afresh once an attempt delivered something. With `endless` (subscriptions) a call the node
-   * ends (status OK) is resumed too: only the consumer or a failure that cannot be resumed ends
-   * the Stream. With a `deadline` (a read with a timeout), no attempt starts after it; without
-   * one it resumes as long as the Schedule says. Every resume is logged and counted (Recovery.ts).
+   * its `retrySchedule` for reads; the Schedule starts afresh once an attempt delivered
+   * something. With `endless` (subscriptions) a call the node ends (status OK) is resumed too:
+   * only the consumer or a failure that cannot be resumed ends the Stream. With a `deadline` (a
+   * read with a timeout), no attempt starts after it; without one it resumes as long as the
+   * Schedule says. Every resume is logged and counted (Recovery.ts).
    */
   readonly resumable: <A, E extends CallError>(
     make: () => Stream.Stream<A, E>,
@@ -176,8 +178,8 @@ export interface TransportShape {
     resume?: ResumeOptions
   ) => Stream.Stream<A, E | TlsFailed | ServiceUnavailable>
   /**
-   * The connection's resume policy (`resumeSchedule`, default forever): catch-up subscriptions,
-   * reads and persistent-subscription consumers go on under it.
+   * The connection's resume policy (`resumeSchedule`, default forever): catch-up subscriptions
+   * and persistent-subscription consumers go on under it.
    */
   readonly resumeSchedule: Schedule.Schedule<unknown, ResumeFailure>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
