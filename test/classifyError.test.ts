@@ -534,6 +534,14 @@ const projectionRows: ReadonlyArray<Row> = [
     expected: { _tag: "ServiceUnavailable", reason: "Call cancelled", message: "Call cancelled" },
     retryable: false,
     transient: true
+  },
+  {
+    name: "CANCELLED from the node with its own text (a node shutting down): ServiceUnavailable, resumed, not retried",
+    code: S.CANCELLED,
+    details: "Call canceled by the server.",
+    expected: { _tag: "ServiceUnavailable", reason: "Call canceled by the server.", message: "Call canceled by the server." },
+    retryable: false,
+    transient: true
   }
 ]
 

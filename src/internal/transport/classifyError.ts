@@ -385,8 +385,14 @@ export const rules: ReadonlyArray<Rule> = [
     to: raw
   },
   { status: [S.INTERNAL, S.DATA_LOSS], to: (f) => unavailable(f.details, raw(f)) },
-  // the node reset the call (RST_STREAM CANCEL: a node shutting down), not the client
-  { status: [S.CANCELLED], noException: true, details: /^Call cancelled$/, to: (f) => unavailable(f.details, raw(f)) }
+  // the node cancelled the call (a node shutting down: RST_STREAM CANCEL, which grpc-js reports as
+  // "Call cancelled", or a CANCELLED status of its own), not the client ("Cancelled on client")
+  {
+    status: [S.CANCELLED],
+    noException: true,
+    details: /^(?!Cancelled on client$)/,
+    to: (f) => unavailable(f.details === "" ? "The node cancelled the call" : f.details, raw(f))
+  }
 ]
 
 const matches = (rule: Rule, f: Failure): RegExpExecArray | undefined | false => {
