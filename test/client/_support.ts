@@ -159,13 +159,17 @@ export const proxyScoped = (target: { readonly host: string; readonly port: numb
     (proxy) => Effect.promise(() => proxy.stop())
   )
 
-/** Runs `effect` with a client made from `connectionString` (closed afterwards). */
+/**
+ * Runs `effect` with a client made from `connectionString` (closed afterwards). The layer is
+ * built fresh: the service layers inside `EventStoreDB.layer` are constants, which a surrounding
+ * test layer's memo map would otherwise hand back already built on the other connection.
+ */
 export const withClient = <A, E, R>(
   connectionString: string,
   effect: Effect.Effect<A, E, R>,
   options: Omit<ConnectionOptions, "connectionString"> = {}
 ): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
-  Effect.provide(effect, EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)) as Effect.Effect<
+  Effect.provide(effect, Layer.fresh(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie))) as Effect.Effect<
     A,
     E,
     Exclude<R, EventStoreDB.Services>
