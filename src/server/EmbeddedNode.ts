@@ -20,7 +20,7 @@ import * as EventStoreDB from "../layers/EventStoreDB.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
-import type { ReadFraming } from "./Framing.ts"
+import type { ReadFraming } from "./transport/ResponseSink.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
 import {
@@ -36,7 +36,7 @@ import { Store } from "./storage/Store.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
-import { newUuid } from "./Uuid.ts"
+import { newUuid } from "./codec/Uuid.ts"
 
 /**
  * Options of an embedded node.

@@ -9,7 +9,7 @@ import type { Empty } from "../../generated/shared.ts"
 import type { Auth } from "../Auth.ts"
 import { unauthenticated } from "../errors.ts"
 import type { ServerCall, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { toStructured } from "../Uuid.ts"
+import { toStructured } from "../codec/Uuid.ts"
 
 /**
  * What the gossip handler needs.

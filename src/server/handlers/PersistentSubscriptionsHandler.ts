@@ -36,7 +36,7 @@ import {
 } from "../../generated/persistent.ts"
 import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
 import type { Auth, Principal } from "../Auth.ts"
-import { fromWire, toStringForm, toStructured } from "../Uuid.ts"
+import { fromWire, toStringForm, toStructured } from "../codec/Uuid.ts"
 import { Consumer, type ConsumerGroup, type Message, type NackAction } from "../persistent/ConsumerGroup.ts"
 import {
   accessDenied,

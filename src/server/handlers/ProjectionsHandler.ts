@@ -41,7 +41,7 @@ import { accessDenied, rpcFailure, type RpcFailure, unauthenticated, unhandled }
 import type { CommandFailure, ProjectionManager, ProjectionMode, RunAs } from "../projections/ProjectionManager.ts"
 import type { Store } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 
 /**
  * The methods served: the whole Projections service.

@@ -20,7 +20,7 @@ import {
   unhandled
 } from "../errors.ts"
 import { type CompiledFilter, compileFilter } from "../Filters.ts"
-import { IDLE, type Producer, type ReadFraming, ResponseSink } from "../Framing.ts"
+import { IDLE, type Producer, type ReadFraming, ResponseSink } from "../transport/ResponseSink.ts"
 import type { ServerCall } from "../transport/ServerCall.ts"
 import {
   caughtUpResp,
@@ -32,9 +32,9 @@ import {
   resolvedResp,
   streamNotFoundResp,
   type UuidMode
-} from "../ReadEncoding.ts"
+} from "../codec/ReadEncoding.ts"
 import { type EventRecord, hiddenFromAll, type Store } from "../storage/Store.ts"
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 
 /**
  * What the read handler needs from the node.

@@ -45,13 +45,13 @@ import {
   unhandled,
   wrongExpectedVersion
 } from "../errors.ts"
-import type { ReadFraming } from "../Framing.ts"
+import type { ReadFraming } from "../transport/ResponseSink.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
-import { fromWire } from "../Uuid.ts"
-import { decodeBatchAppendReq } from "../BatchAppendDecoding.ts"
-import { PendingEvents } from "../PendingEvents.ts"
+import { fromWire } from "../codec/Uuid.ts"
+import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
+import { PendingEvents } from "../codec/PendingEvents.ts"
 
 /**
  * What the Streams service needs from the node.

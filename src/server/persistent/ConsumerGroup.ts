@@ -20,7 +20,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import { type EventRecord, hiddenFromAll, metastreamOf, type Store } from "../storage/Store.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
 import { ProcessingTimings, ratePerSecond, type TimingMeasurement } from "./GroupStatistics.ts"
