@@ -15,7 +15,7 @@ import type {
   BatchAppendReq_ProposedMessage_MetadataEntry
 } from "../../generated/streams.ts"
 import type { UUID } from "../../generated/shared.ts"
-import { ProtoReader } from "../../internal/ProtoWire.ts"
+import { ProtoReader } from "../../wire/ProtoWire.ts"
 
 const EMPTY = Buffer.alloc(0)
 
