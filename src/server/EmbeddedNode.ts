@@ -33,6 +33,7 @@ import { PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
+import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
@@ -260,10 +261,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     makeStreamsHandler({
       store,
       auth,
-      readFraming,
+      read: makeReadHandler({ store, auth, readFraming, activeReads }),
       maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
       maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
-      activeReads,
       activeBatches
     }),
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }

@@ -4,8 +4,11 @@
  *
  * @since 0.1.0
  */
-import { Metadata, status as Status } from "@grpc/grpc-js"
-import type { ServerErrorResponse } from "@grpc/grpc-js"
+import { Code } from "../generated/code.ts"
+import { Trailers } from "./transport/Trailers.ts"
+
+/** gRPC status codes (google.rpc.Code). */
+const Status = Code
 
 /**
  * A failure ready to hand to a unary callback or `call.sendStatus(...)` (src/server/transport/ServerCall.ts);
@@ -14,19 +17,36 @@ import type { ServerErrorResponse } from "@grpc/grpc-js"
  * @since 0.1.0
  * @category models
  */
-export type RpcFailure = ServerErrorResponse & { readonly code: Status; readonly details: string; readonly metadata: Metadata }
+export class RpcFailure extends Error {
+  /** The gRPC status code. */
+  readonly code: Code
+  /** The status message (`grpc-message`). */
+  readonly details: string
+  /** Trailers sent with the status. */
+  readonly metadata: Trailers
+  constructor(code: Code, details: string, metadata: Trailers) {
+    super(details)
+    this.code = code
+    this.details = details
+    this.metadata = metadata
+  }
+}
 
-const make = (code: Status, details: string, trailers?: Record<string, string>): RpcFailure => {
-  const metadata = new Metadata()
+const make = (code: Code, details: string, trailers?: Record<string, string>): RpcFailure => {
+  const metadata = new Trailers()
   if (trailers !== undefined) {
     for (const key of Object.keys(trailers)) metadata.set(key, trailers[key] ?? "")
   }
-  const error = new Error(details) as Error & { code: Status; details: string; metadata: Metadata }
-  error.code = code
-  error.details = details
-  error.metadata = metadata
-  return error as RpcFailure
+  return new RpcFailure(code, details, metadata)
 }
+
+/**
+ * Whether `u` is an {@link RpcFailure}.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRpcFailure = (u: unknown): u is RpcFailure => u instanceof RpcFailure
 
 /**
  * Any status with optional trailers.

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { status as Status } from "@grpc/grpc-js"
+import { Code as Status } from "../../generated/code.ts"
 import {
   type CreateReq,
   type CreateResp,

@@ -13,6 +13,7 @@ import {
   invalidArgument,
   invalidArgumentOf,
   invalidCombination,
+  isRpcFailure,
   requiredArgument,
   type RpcFailure,
   streamDeleted,
@@ -49,15 +50,6 @@ export interface ReadContext {
   /** Open server-streaming calls, ended on shutdown. */
   readonly activeReads: Set<() => void>
 }
-
-/**
- * Is a value one of our RpcFailures?
- *
- * @since 0.1.0
- * @category guards
- */
-export const isRpcFailure = (u: unknown): u is RpcFailure =>
-  u instanceof Error && typeof (u as { code?: unknown }).code === "number" && "metadata" in u
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const toNumber = (n: bigint): number => (n > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(n))

@@ -26,6 +26,7 @@ import {
   type BatchAppendResp,
   type DeleteReq,
   type DeleteResp,
+  type ReadReq,
   ReadResp,
   StreamsService,
   type TombstoneReq,
@@ -35,6 +36,7 @@ import type { Auth, Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgumentOf,
+  isRpcFailure,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
@@ -45,9 +47,7 @@ import {
   unhandled,
   wrongExpectedVersion
 } from "../errors.ts"
-import type { ReadFraming } from "../transport/ResponseSink.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { fromWire } from "../codec/Uuid.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
@@ -62,10 +62,10 @@ import { PendingEvents } from "../codec/PendingEvents.ts"
 export interface StreamsContext {
   readonly store: Store
   readonly auth: Auth
-  readonly readFraming: ReadFraming
+  /** The Read method (handlers/ReadHandler.ts), built by the composition root. */
+  readonly read: (call: ServerCall<ReadReq, ReadResp>) => void
   readonly maxAppendSize: number
   readonly maxAppendEventSize: number
-  readonly activeReads: Set<() => void>
   /** Open BatchAppend calls, ended on shutdown. */
   readonly activeBatches?: Set<() => void> | undefined
 }
@@ -619,7 +619,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
  * @category handlers
  */
 export const makeStreamsHandler = (ctx: StreamsContext): ServiceImplementation => ({
-  read: makeReadHandler(ctx),
+  read: ctx.read,
   append: makeAppend(ctx),
   batchAppend: makeBatchAppend(ctx),
   delete: makeDelete(ctx, false),

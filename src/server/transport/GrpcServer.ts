@@ -11,11 +11,11 @@
  */
 import * as http from "node:http"
 import * as http2 from "node:http2"
+import { Code } from "../../generated/code.ts"
 import { Listener, type ListenerOptions, type ServerTls } from "./Listener.ts"
 import { MessageReader } from "./MessageFraming.ts"
 import {
   CallGroup,
-  GrpcStatus,
   type Handler,
   type MethodDefinition,
   parseTimeout,
@@ -70,7 +70,7 @@ const DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024
 const unaryCallback = (call: ServerCall): UnaryCallback => (error, value, trailers) => {
   if (error !== null && error !== undefined) {
     call.sendStatus({
-      code: typeof error.code === "number" ? error.code : GrpcStatus.UNKNOWN,
+      code: typeof error.code === "number" ? error.code : Code.UNKNOWN,
       details: error.details ?? error.message ?? "",
       metadata: error.metadata
     })
@@ -202,7 +202,7 @@ export class GrpcServer {
     const path = headers[":path"]
     const route = path === undefined ? undefined : this.routes.get(path)
     if (route === undefined) {
-      respondStatus(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path ?? ""}`)
+      respondStatus(stream, Code.UNIMPLEMENTED, `The server does not implement the method ${path ?? ""}`)
       return
     }
     const def = route.method
@@ -225,8 +225,8 @@ export class GrpcServer {
           invalid = true
           call.sendStatus(
             encoding === undefined || encoding === "identity"
-              ? { code: GrpcStatus.INTERNAL, details: "Compressed flag set with identity encoding" }
-              : { code: GrpcStatus.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${encoding}"` }
+              ? { code: Code.INTERNAL, details: "Compressed flag set with identity encoding" }
+              : { code: Code.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${encoding}"` }
           )
           return false
         }
@@ -235,7 +235,7 @@ export class GrpcServer {
           message = def.requestDeserialize(bytes)
         } catch {
           invalid = true
-          call.sendStatus({ code: GrpcStatus.INTERNAL, details: "Error deserializing request" })
+          call.sendStatus({ code: Code.INTERNAL, details: "Error deserializing request" })
           return false
         }
         if (def.requestStream) {
@@ -245,7 +245,7 @@ export class GrpcServer {
         if (received) {
           invalid = true
           call.sendStatus({
-            code: GrpcStatus.UNIMPLEMENTED,
+            code: Code.UNIMPLEMENTED,
             details: `Received a second request message for server streaming method ${def.path}`
           })
           return false
@@ -259,7 +259,7 @@ export class GrpcServer {
         // as ASP.NET Core gRPC answers, without reading the message
         invalid = true
         call.sendStatus({
-          code: GrpcStatus.RESOURCE_EXHAUSTED,
+          code: Code.RESOURCE_EXHAUSTED,
           details: `Received message exceeds the maximum configured message size (${size} > ${route.maxReceiveMessageSize}).`
         })
       }
@@ -281,7 +281,7 @@ export class GrpcServer {
         invalid = true
         reader.stop()
         release()
-        call.sendStatus({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
+        call.sendStatus({ code: Code.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
       }
     })
     stream.once("close", release)
@@ -290,7 +290,7 @@ export class GrpcServer {
         if (def.responseStream) (route.handler as (call: ServerCall) => void)(call)
         else (route.handler as (call: ServerCall, cb: UnaryCallback) => void)(call, unaryCallback(call))
       } catch (e) {
-        call.sendStatus({ code: GrpcStatus.UNKNOWN, details: `Server method handler threw error ${(e as Error)?.message ?? ""}` })
+        call.sendStatus({ code: Code.UNKNOWN, details: `Server method handler threw error ${(e as Error)?.message ?? ""}` })
       }
     }
     if (def.requestStream) {
@@ -305,7 +305,7 @@ export class GrpcServer {
       if (invalid || call.closed) return
       if (!received) {
         call.sendStatus({
-          code: GrpcStatus.UNIMPLEMENTED,
+          code: Code.UNIMPLEMENTED,
           details: `Received no request message for ${def.responseStream ? "server streaming" : "unary"} method ${def.path}`
         })
         return
