@@ -37,6 +37,7 @@ import {
 import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
 import type { Auth, Principal } from "../Auth.ts"
 import { fromWire, toStringForm, toStructured } from "../codec/Uuid.ts"
+import { compilePattern, PatternError } from "../UserPattern.ts"
 import { Consumer, type ConsumerGroup, type Message, type NackAction } from "../persistent/ConsumerGroup.ts"
 import {
   accessDenied,
@@ -175,6 +176,11 @@ const targetOf = (kind: Kind, options: NonNullable<CreateReq["options"] | Update
       const f = opt.value.filterOption.value.filter
       if (f === undefined) return invalidArgumentOf("None", `${type}+AllOptions+Types+FilterOptions+FilterOneofCase`)
       const expr = f.value
+      if (expr.regex !== "") {
+        // matched in linear time (UserPattern.ts): a pattern that cannot be is refused here
+        const compiled = compilePattern(expr.regex)
+        if (compiled instanceof PatternError) return invalidArgument(compiled.message)
+      }
       // an empty regex means the prefixes (EventFilter.*.Prefixes)
       filter = {
         context: f.$case === "streamIdentifier" ? "StreamId" : "EventType",
