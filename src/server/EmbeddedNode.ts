@@ -83,8 +83,18 @@ export interface EmbeddedNodeOptions {
   readonly advertisePort?: number | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
-  /** Connections accepted at once (more are closed on arrival); default 1000. */
+  /**
+   * Connections open at once; default 1000. At the limit the oldest connection that has not
+   * completed a request yet is closed to admit a newcomer; with none such, the newcomer is closed.
+   */
   readonly maxConnections?: number | undefined
+  /** Connections that have not completed a request yet, open at once (past it the oldest is closed); default 500. */
+  readonly maxPendingConnections?: number | undefined
+  /**
+   * Time a unary or server-streaming call has to send its request before it must average 240 B/s
+   * (Kestrel's `MinRequestBodyDataRate`); a call behind that closes its connection. Default 5000 ms.
+   */
+  readonly requestGracePeriodMs?: number | undefined
   /** A connection with no open call and no traffic for this long is closed; default 130000 ms (Kestrel's), 0 = never. */
   readonly idleTimeoutMs?: number | undefined
   /**
@@ -243,6 +253,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const server = new GrpcServer({
     maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
     maxConnections: options.maxConnections,
+    maxPendingConnections: options.maxPendingConnections,
+    requestGracePeriodMs: options.requestGracePeriodMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxBufferedRequestBytes: options.maxBufferedRequestBytes
   })

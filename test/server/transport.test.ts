@@ -387,21 +387,86 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
-  it("closes connections beyond maxConnections on arrival", async () => {
-    const node = await startEmbeddedNode({ maxConnections: 2 })
-    const sessions = [0, 1, 2].map(() => {
-      const s = http2.connect(`http://127.0.0.1:${node.port}`)
+  /** A session that completed one Read (served), or only connected (pending). */
+  const served = async (port: number) => {
+    const { session, req } = openRead(port)
+    req.on("data", () => {})
+    req.end(readRequest(uniqueStream(), 1n))
+    await new Promise<void>((resolve) => req.once("close", () => resolve()))
+    return session
+  }
+  const connected = (port: number) =>
+    new Promise<http2.ClientHttp2Session>((resolve) => {
+      const s = http2.connect(`http://127.0.0.1:${port}`)
       s.on("error", () => {})
-      return s
+      s.once("remoteSettings", () => resolve(s))
+      s.once("close", () => resolve(s))
     })
-    const outcomes = await Promise.all(sessions.map((s) =>
-      new Promise<string>((resolve) => {
-        s.once("remoteSettings", () => resolve("served"))
-        s.once("close", () => resolve("closed"))
-      })
-    ))
-    assert.deepStrictEqual(outcomes.sort(), ["closed", "served", "served"])
+  const outcome = (s: http2.ClientHttp2Session) =>
+    new Promise<string>((resolve) => {
+      if (s.closed || s.destroyed) return resolve("closed")
+      s.once("close", () => resolve("closed"))
+      setTimeout(() => resolve(s.closed || s.destroyed ? "closed" : "open"), 300)
+    })
+
+  it("at maxConnections, closes a newcomer when every connection has been served", async () => {
+    const node = await startEmbeddedNode({ maxConnections: 2 })
+    const sessions = [await served(node.port), await served(node.port)]
+    const newcomer = http2.connect(`http://127.0.0.1:${node.port}`)
+    newcomer.on("error", () => {})
+    sessions.push(newcomer)
+    assert.deepStrictEqual(await Promise.all(sessions.map(outcome)), ["open", "open", "closed"])
     for (const s of sessions) s.destroy()
+    await node.stop()
+  })
+
+  it("at maxConnections or maxPendingConnections, closes the oldest connection that has not completed a request to admit a newcomer", async () => {
+    const node = await startEmbeddedNode({ maxConnections: 3, maxPendingConnections: 2 })
+    const kept = await served(node.port)
+    const oldest = await connected(node.port)
+    const second = await connected(node.port)
+    // the pending limit (2): the oldest pending goes
+    const third = await connected(node.port)
+    assert.deepStrictEqual(await Promise.all([kept, oldest, second, third].map(outcome)), ["open", "closed", "open", "open"])
+    // the newcomer is served (its Read completes)
+    const fourth = await served(node.port)
+    assert.deepStrictEqual(await Promise.all([kept, second, third, fourth].map(outcome)), ["open", "closed", "open", "open"])
+    for (const s of [kept, oldest, second, third, fourth]) s.destroy()
+    await node.stop()
+  })
+
+  it("a Read that sends HEADERS and no message closes its connection after the grace period (Kestrel's minimum request rate); others stay served", async () => {
+    const node = await startEmbeddedNode({ requestGracePeriodMs: 300 })
+    const c = connect(node)
+    const s = uniqueStream()
+    await appendOk(c.streams, s, any, [{}])
+    const { session, req } = openRead(node.port)
+    let goaway: number | undefined
+    session.on("goaway", (code) => (goaway = code))
+    const started = Date.now()
+    await new Promise<void>((resolve) => session.once("close", () => resolve()))
+    const took = Date.now() - started
+    assert.isAtLeast(took, 250)
+    assert.isBelow(took, 5000)
+    assert.strictEqual(goaway, http2.constants.NGHTTP2_INTERNAL_ERROR)
+    assert.isTrue(req.destroyed)
+    // a Read whose message trickles in faster than 240 B/s is served
+    const slow = openRead(node.port)
+    const chunks: Array<Buffer> = []
+    slow.req.on("data", (d: Buffer) => chunks.push(d))
+    const body = readRequest(s, 1n)
+    for (let i = 0; i < body.length; i++) {
+      slow.req.write(body.subarray(i, i + 1))
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    slow.req.end()
+    await new Promise<void>((resolve) => slow.req.once("close", () => resolve()))
+    assert.isAbove(Buffer.concat(chunks).length, 0)
+    slow.session.destroy()
+    const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s) }) })
+    assert.isUndefined(error)
+    assert.strictEqual(events(messages).length, 1)
+    c.close()
     await node.stop()
   })
 })

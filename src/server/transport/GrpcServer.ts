@@ -7,6 +7,15 @@
  * settings, rejected streams, invalid frames, reset rate). HTTP/1.1 requests on the same port go
  * to an `http.Server` (see {@link Listener}).
  *
+ * A unary or server-streaming call must deliver its request as a real node's Kestrel requires a
+ * request body to arrive: at least {@link GrpcServerOptions.minRequestDataRate} bytes per second
+ * on average once {@link GrpcServerOptions.requestGracePeriodMs} have passed (Kestrel's
+ * `MinRequestBodyDataRate`, 240 B/s with a 5 s grace period, left at its default by KurrentDB's
+ * `src/KurrentDB/Program.cs`; ASP.NET Core gRPC lifts it only for client-streaming and duplex
+ * methods, in their call handlers). A call that falls behind aborts its connection with GOAWAY
+ * INTERNAL_ERROR, as Kestrel's `Http2Connection` does on a read-rate timeout; so a call opened
+ * with HEADERS and nothing more no longer holds its connection for ever.
+ *
  * @since 0.1.0
  */
 import * as http from "node:http"
@@ -57,6 +66,17 @@ export interface GrpcServerOptions extends ListenerOptions {
   readonly maxBufferedRequestBytes?: number | undefined
   /** Receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB. */
   readonly initialWindowSize?: number | undefined
+  /** Time a unary or server-streaming call has to deliver its request before its rate is checked; default 5000 ms (Kestrel's). */
+  readonly requestGracePeriodMs?: number | undefined
+  /** Average bytes per second such a call's request must arrive at after the grace period; default 240 (Kestrel's). */
+  readonly minRequestDataRate?: number | undefined
+}
+
+/** A unary or server-streaming call still receiving its request. */
+interface AwaitedRequest {
+  readonly session: http2.Http2Session
+  readonly started: number
+  bytes: number
 }
 
 interface Route {
@@ -107,11 +127,18 @@ export class GrpcServer {
   private readonly maxBufferedRequestBytes: number
   /** Bytes of incomplete request messages held by all calls. */
   private bufferedRequestBytes = 0
+  /** Unary and server-streaming calls whose request has not fully arrived. */
+  private readonly awaited = new Set<AwaitedRequest>()
+  private rateTimer: ReturnType<typeof setInterval> | undefined
+  private readonly gracePeriodMs: number
+  private readonly minRequestDataRate: number
 
   constructor(options: GrpcServerOptions = {}) {
     this.options = options
     this.maxPendingBytes = options.maxPendingBytesPerCall ?? 1024 * 1024
     this.maxBufferedRequestBytes = options.maxBufferedRequestBytes ?? 128 * 1024 * 1024
+    this.gracePeriodMs = options.requestGracePeriodMs ?? 5000
+    this.minRequestDataRate = options.minRequestDataRate ?? 240
     const maxHeaderListSize = options.maxHeaderListSize ?? 32 * 1024
     this.h2 = http2.createServer({
       settings: {
@@ -163,9 +190,34 @@ export class GrpcServer {
     return this.listener.connectionCount
   }
 
+  /** Connections that have not completed a request yet. */
+  get pendingConnectionCount(): number {
+    return this.listener.pendingCount
+  }
+
   /** Listens on `host:port`: cleartext, or TLS when `secure` is given. */
   listen(host: string, port: number, secure?: ServerTls | undefined): Promise<number> {
+    // like Kestrel's heartbeat (1 s): checks the calls still receiving their request
+    const tick = Math.max(50, Math.min(1000, Math.floor(this.gracePeriodMs / 4)))
+    this.rateTimer ??= setInterval(() => this.checkRequestRates(), tick)
+    this.rateTimer.unref()
     return this.listener.listen(host, port, secure)
+  }
+
+  /** Aborts the connections of calls whose request arrives slower than the minimum rate. */
+  private checkRequestRates(): void {
+    const now = performance.now()
+    for (const call of this.awaited) {
+      const elapsed = now - call.started
+      if (elapsed <= this.gracePeriodMs || call.bytes >= (this.minRequestDataRate * elapsed) / 1000) continue
+      this.awaited.delete(call)
+      // Kestrel: Http2Connection aborts the connection (GOAWAY INTERNAL_ERROR, "Reading the
+      // request body timed out due to data arriving too slowly")
+      if (!call.session.destroyed) {
+        call.session.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR)
+        call.session.destroy()
+      }
+    }
   }
 
   private onSession(session: http2.ServerHttp2Session): void {
@@ -217,10 +269,22 @@ export class GrpcServer {
     if (ms !== undefined) call.setDeadline(ms)
     const encoding = headers["grpc-encoding"]
     let received = false
+    let served = false
     let invalid = false
+    let awaited: AwaitedRequest | undefined
+    if (!def.requestStream && session !== undefined) {
+      const entry: AwaitedRequest = { session, started: performance.now(), bytes: 0 }
+      awaited = entry
+      this.awaited.add(entry)
+    }
     const reader = new MessageReader(
       (compressed, bytes) => {
         if (call.closed) return false
+        if (!served) {
+          // the connection completed a request: it is no longer closed to admit newcomers
+          served = true
+          this.listener.markServed(session?.socket)
+        }
         if (compressed) {
           invalid = true
           call.sendStatus(
@@ -271,6 +335,7 @@ export class GrpcServer {
       held = 0
     }
     stream.on("data", (chunk: Buffer) => {
+      if (awaited !== undefined) awaited.bytes += chunk.length
       if (invalid) return
       reader.push(chunk)
       const pending = reader.pendingBytes
@@ -284,7 +349,10 @@ export class GrpcServer {
         call.sendStatus({ code: Code.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
       }
     })
-    stream.once("close", release)
+    stream.once("close", () => {
+      release()
+      if (awaited !== undefined) this.awaited.delete(awaited)
+    })
     const invoke = () => {
       try {
         if (def.responseStream) (route.handler as (call: ServerCall) => void)(call)
@@ -302,6 +370,7 @@ export class GrpcServer {
       return
     }
     stream.on("end", () => {
+      if (awaited !== undefined) this.awaited.delete(awaited)
       if (invalid || call.closed) return
       if (!received) {
         call.sendStatus({
@@ -319,6 +388,9 @@ export class GrpcServer {
    * and resolve once all closed (or after `graceMs`, destroying what is left).
    */
   shutdown(graceMs = 1000): Promise<void> {
+    if (this.rateTimer !== undefined) clearInterval(this.rateTimer)
+    this.rateTimer = undefined
+    this.awaited.clear()
     for (const session of this.sessions) session.close()
     return this.listener.close(graceMs)
   }
