@@ -19,6 +19,7 @@ import { GossipService } from "../generated/gossip.ts"
 import * as EventStoreDB from "../layers/EventStoreDB.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
+import { serverShuttingDown } from "./errors.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import type { ReadFraming } from "./transport/ResponseSink.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
@@ -307,7 +308,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
-    // end open reads and subscriptions so a graceful shutdown can complete
+    // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
+    // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
+    // then release what the handlers hold; unary calls finish
+    server.endStreamingCalls(serverShuttingDown())
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     groups.close()

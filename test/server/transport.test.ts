@@ -356,17 +356,53 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
-  it("stop() sends GOAWAY and ends open subscriptions", async () => {
+  it("stop() sends GOAWAY and ends open subscriptions and BatchAppend sessions as a real node: UNAVAILABLE, shutting down (a finished read ends OK)", async () => {
     const node = await startEmbeddedNode()
+    const c = connect(node)
+    const s = uniqueStream()
+    await appendOk(c.streams, s, any, [{}])
+    c.close()
+    // a read that finishes ends OK
+    const finite = openRead(node.port)
+    finite.req.on("data", () => {})
+    const finiteTrailers = new Promise<http2.IncomingHttpHeaders>((resolve) => finite.req.once("trailers", resolve))
+    finite.req.end(readRequest(s, 10n))
+    assert.strictEqual((await finiteTrailers)["grpc-status"], "0")
+    finite.session.destroy()
+    // a subscription and a BatchAppend session still open when the node stops
     const { session, req } = openRead(node.port)
     const goaway = new Promise<number>((resolve) => session.once("goaway", (code: number) => resolve(code)))
     req.on("data", () => {})
     req.end(subscriptionRequest(uniqueStream()))
     await new Promise<void>((resolve) => req.once("response", () => resolve()))
     const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+    // a BatchAppend session that has appended once
+    const batch = session.request({ ":method": "POST", ":path": "/event_store.client.streams.Streams/BatchAppend", "content-type": "application/grpc", te: "trailers" })
+    batch.on("error", () => {})
+    const appended = new Promise<void>((resolve) => batch.once("data", () => resolve()))
+    const batchEnd = new Promise<http2.IncomingHttpHeaders>((resolve) => batch.once("trailers", resolve))
+    batch.write(grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("batch")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish()))
+    await appended
+    batch.on("data", () => {})
+    assert.strictEqual(nodeStats(node).activeReads, 1)
     await node.stop()
     assert.strictEqual(await goaway, 0)
-    assert.strictEqual((await trailers)["grpc-status"], "0")
+    for (const t of [await trailers, await batchEnd]) {
+      assert.strictEqual(t["grpc-status"], "14")
+      assert.strictEqual(decodeURIComponent(String(t["grpc-message"])), "The server is shutting down. Please retry after 5 seconds.")
+      // google.rpc.Status { code 14, message, details: [ErrorInfo SERVER_SHUTTING_DOWN/server, RetryInfo 5 s] }
+      const details = Buffer.from(String(t["grpc-status-details-bin"]), "base64")
+      assert.strictEqual(details[0], 0x08)
+      assert.strictEqual(details[1], 14)
+      assert.include(details.toString("latin1"), "type.googleapis.com/google.rpc.ErrorInfo")
+      assert.include(details.toString("latin1"), "SERVER_SHUTTING_DOWN")
+      assert.include(details.toString("latin1"), "type.googleapis.com/google.rpc.RetryInfo")
+    }
     session.destroy()
   })
 

@@ -25,6 +25,7 @@ import { Listener, type ListenerOptions, type ServerTls } from "./Listener.ts"
 import { MessageReader } from "./MessageFraming.ts"
 import {
   CallGroup,
+  type CallStatus,
   type Handler,
   type MethodDefinition,
   parseTimeout,
@@ -127,6 +128,8 @@ export class GrpcServer {
   private readonly maxBufferedRequestBytes: number
   /** Bytes of incomplete request messages held by all calls. */
   private bufferedRequestBytes = 0
+  /** Open calls of streaming methods (client-, server- or duplex-streaming). */
+  private readonly streamingCalls = new Set<ServerCall>()
   /** Unary and server-streaming calls whose request has not fully arrived. */
   private readonly awaited = new Set<AwaitedRequest>()
   private rateTimer: ReturnType<typeof setInterval> | undefined
@@ -264,6 +267,10 @@ export class GrpcServer {
       this.groups.set(session, group)
     }
     const call = new ServerCall(stream, def, headers, this.maxPendingBytes, group)
+    if (def.requestStream || def.responseStream) {
+      this.streamingCalls.add(call)
+      stream.once("close", () => this.streamingCalls.delete(call))
+    }
     const timeout = headers["grpc-timeout"]
     const ms = parseTimeout(typeof timeout === "string" ? timeout : undefined)
     if (ms !== undefined) call.setDeadline(ms)
@@ -381,6 +388,15 @@ export class GrpcServer {
       }
       invoke()
     })
+  }
+
+  /**
+   * Ends every open streaming call with `status`, as a real node does when it stops (unary calls
+   * are left to finish): see `EmbeddedNode.stop`.
+   */
+  endStreamingCalls(status: CallStatus): void {
+    for (const call of Array.from(this.streamingCalls)) call.sendStatus(status)
+    this.streamingCalls.clear()
   }
 
   /**

@@ -255,8 +255,6 @@ export class Listener {
     // stops the HTTP/1.1 server's timeout checks (it never listened: the error is expected)
     this.http1.close(() => {})
     for (const socket of this.http1Sockets) if (!this.busy.has(socket)) socket.destroySoon()
-    // connections that never completed a request are closed at once
-    for (const socket of Array.from(this.pending)) socket.destroy()
     if (this.sockets.size === 0) return Promise.resolve()
     return new Promise<void>((resolve) => {
       let done = false
