@@ -44,4 +44,13 @@ describe("src/server imports", () => {
     }
     assert.deepStrictEqual(offending, [])
   })
+
+  it("handlers authorize through Auth.authorize only", () => {
+    const offending: Array<string> = []
+    for (const file of sources(join(serverDir, "handlers"))) {
+      const text = readFileSync(file, "utf8")
+      for (const m of text.matchAll(/\.(authenticate|canAccessStream|isOperator|isAdmin)\(/g)) offending.push(`${relative(root, file)} calls ${m[1]}`)
+    }
+    assert.deepStrictEqual(offending, [])
+  })
 })

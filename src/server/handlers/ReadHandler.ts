@@ -7,9 +7,8 @@
  * @since 0.1.0
  */
 import type { ReadReq, ReadResp } from "../../generated/streams.ts"
-import type { Auth, Principal } from "../Auth.ts"
+import { Access, type Auth, type Principal } from "../Auth.ts"
 import {
-  accessDenied,
   invalidArgument,
   invalidArgumentOf,
   invalidCombination,
@@ -17,7 +16,6 @@ import {
   requiredArgument,
   type RpcFailure,
   streamDeleted,
-  unauthenticated,
   unhandled
 } from "../errors.ts"
 import { type CompiledFilter, compileFilter } from "../Filters.ts"
@@ -307,7 +305,8 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
     streamBytes = id.streamName
     streamName = id.streamName.toString("utf8")
   }
-  if (!auth.canAccessStream(principal, streamName, "read")) return accessDenied()
+  const allowed = auth.authorize(principal, Access.stream(streamName, "read"))
+  if (isRpcFailure(allowed)) return allowed
 
   const direction = options.readDirection
   if (direction !== 0 && direction !== 1) {
@@ -521,9 +520,9 @@ export const runProducer = (
  */
 export const makeReadHandler = (ctx: ReadContext) => (call: ServerCall<ReadReq, ReadResp>): void => {
   try {
-    const authn = ctx.auth.authenticate(call.metadata)
-    if (authn._tag === "Unauthenticated") return fail(call, unauthenticated())
-    const built = build(ctx, call.request, authn.principal)
+    const principal = ctx.auth.authorize(call.metadata, Access.any)
+    if (isRpcFailure(principal)) return fail(call, principal)
+    const built = build(ctx, call.request, principal)
     if (isRpcFailure(built)) return fail(call, built)
     runProducer(call, ctx.readFraming, built, ctx.activeReads)
   } catch {
