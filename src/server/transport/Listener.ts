@@ -221,16 +221,10 @@ export class Listener {
   }
 
   private dispatch(socket: net.Socket, h2: boolean): void {
-    // a TLS socket carries the accepted socket it wraps
+    // a TLS socket carries the accepted socket it wraps (Node keeps it as `_parent`; without it
+    // the connection would stay counted as pending, still served)
     const tagged = socket as Tagged
-    if (tagged[CONNECTION] === undefined) {
-      const accepted = (socket as { _parent?: Tagged | undefined })._parent?.[CONNECTION]
-      if (accepted === undefined) {
-        socket.destroy()
-        return
-      }
-      tagged[CONNECTION] = accepted
-    }
+    tagged[CONNECTION] ??= (socket as { _parent?: Tagged | undefined })._parent?.[CONNECTION]
     if (h2) {
       // the session takes what the sniffer put back, then nghttp2 reads the socket itself (no
       // resume: JS reads would compete). Its idle timeout is the session's (GrpcServer).
