@@ -49,18 +49,17 @@ export const System: Principal = { login: "system", roles: ["$admins", "$system"
 export const Anonymous: Principal = { login: undefined, roles: [], isSystem: false, isAuthenticated: false }
 
 /**
- * A user of the internal user store.
+ * The user lookup the node gives {@link Auth}: for a login and password, the user's groups and
+ * disabled flag, or `undefined` when there is no such user or the password is wrong (the node's
+ * user store, src/server/users/UserStore.ts).
  *
  * @since 0.1.0
  * @category models
  */
-export interface User {
-  readonly login: string
+export type UserLookup = (
+  login: string,
   password: string
-  fullName: string
-  groups: Array<string>
-  disabled: boolean
-}
+) => { readonly groups: ReadonlyArray<string>; readonly disabled: boolean } | undefined
 
 /**
  * Stream operations subject to ACLs.
@@ -106,56 +105,14 @@ const DEFAULT_SYSTEM_ACL = ["$admins"]
  */
 export class Auth {
   readonly insecure: boolean
-  readonly users = new Map<string, User>()
   private readonly store: Store
+  private readonly lookupUser: UserLookup
 
-  constructor(store: Store, insecure: boolean) {
+  /** `lookupUser` checks credentials; without it no credentials are accepted (insecure nodes need none). */
+  constructor(store: Store, insecure: boolean, lookupUser: UserLookup = () => undefined) {
     this.store = store
     this.insecure = insecure
-  }
-
-  /**
-   * Reads the users back from their streams (`$users` lists the logins, the last event of
-   * `$user-<login>` holds the details), as after a restart on a kept database.
-   */
-  loadUsers(): void {
-    const logins = this.store.stream("$users")?.events ?? []
-    for (const record of logins) {
-      const login = record.data.toString("utf8")
-      if (this.store.isTombstoned(`$user-${login}`) || this.store.isSoftDeleted(`$user-${login}`)) continue
-      const events = this.store.stream(`$user-${login}`)?.events ?? []
-      const last = events[events.length - 1]
-      if (last === undefined) continue
-      try {
-        const data = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>
-        const groups = Array.isArray(data["groups"]) ? data["groups"].filter((g): g is string => typeof g === "string") : []
-        this.users.set(login, {
-          login,
-          password: typeof data["hash"] === "string" ? Buffer.from(data["hash"], "base64").toString("utf8") : "",
-          fullName: typeof data["fullName"] === "string" ? data["fullName"] : login,
-          groups,
-          disabled: data["disabled"] === true
-        })
-      } catch {
-        // not a user record this node wrote: skip it
-      }
-    }
-  }
-
-  /** Adds a user to the user store and writes its streams like a real node does. */
-  createUser(login: string, password: string, fullName: string, groups: ReadonlyArray<string>): void {
-    this.users.set(login, { login, password, fullName, groups: [...groups], disabled: false })
-    this.store.writeSystemEvent(`$$$user-${login}`, "$metadata", {
-      "$acl": { "$w": "$admins", "$d": "$admins", "$mw": "$admins" }
-    })
-    this.store.writeSystemEvent(`$user-${login}`, "$UserCreated", {
-      loginName: login,
-      fullName,
-      salt: Buffer.from(login).toString("base64"),
-      hash: Buffer.from(password).toString("base64"),
-      groups: [...groups]
-    })
-    this.store.writeSystemEvent("$users", "$User", login, false)
+    this.lookupUser = lookupUser
   }
 
   /** Authenticates the call's `authorization` header. */
@@ -167,11 +124,11 @@ export class Auth {
     const creds = parseCredentials(typeof header === "string" ? header : header.toString("utf8"))
     if (creds === undefined) return { _tag: "Ok", principal: Anonymous }
     if (creds === "malformed") return { _tag: "Unauthenticated" }
-    const user = this.users.get(creds.login)
-    if (user === undefined || user.disabled || user.password !== creds.password) return { _tag: "Unauthenticated" }
+    const user = this.lookupUser(creds.login, creds.password)
+    if (user === undefined || user.disabled) return { _tag: "Unauthenticated" }
     return {
       _tag: "Ok",
-      principal: { login: user.login, roles: [user.login, ...user.groups], isSystem: false, isAuthenticated: true }
+      principal: { login: creds.login, roles: [creds.login, ...user.groups], isSystem: false, isAuthenticated: true }
     }
   }
 
