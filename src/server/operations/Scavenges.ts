@@ -146,7 +146,8 @@ export class Scavenges {
             }, true))
           )
         )
-      yield* Effect.sleep(delayMs).pipe(
+      // no sleep at all without a delay: a TestClock would hold even a zero-length one
+      yield* (delayMs > 0 ? Effect.sleep(delayMs) : Effect.void).pipe(
         Effect.andThen(complete("Success")),
         Effect.onInterrupt(() => complete("Stopped"))
       )
