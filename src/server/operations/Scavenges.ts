@@ -156,13 +156,15 @@ export class Scavenges {
     const done = new Promise<void>((resolve) => {
       finish = resolve
     })
-    const interrupt = Effect.runCallbackWith(this.options.context)(work, {
+    // registered before it runs: without a delay it may finish within `runCallbackWith`
+    let interrupt: () => void = () => {}
+    this.current = { id, interrupt: () => interrupt(), done }
+    interrupt = Effect.runCallbackWith(this.options.context)(work, {
       onExit: () => {
         if (this.current?.id === id) this.current = undefined
         finish()
       }
     })
-    this.current = { id, interrupt: () => interrupt(), done }
     return { _tag: "Started", scavengeId: id }
   }
 
