@@ -20,6 +20,7 @@ import {
   readAll,
   readOptions,
   streamOption,
+  supportedMethods,
   unary
 } from "./helpers.ts"
 
@@ -169,6 +170,27 @@ describe("Operations: scavenges", () => {
       const r = await call(o, method, request, ops())
       assert.isUndefined(r.error, method)
       assert.deepStrictEqual(r.response, {})
+    }
+  })
+})
+
+describe("ServerFeatures", () => {
+  it("advertises the Users, Operations and Monitoring methods as a real node does (lowercased, no features)", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    const c = connect(node)
+    try {
+      const { response } = await supportedMethods(c)
+      const listed = response!.methods.filter((m) => /\.(users|operations|monitoring)$/.test(m.serviceName))
+      assert.sameDeepMembers(listed.map((m) => ({ ...m })), [
+        ...["create", "update", "delete", "disable", "enable", "details", "changepassword", "resetpassword"]
+          .map((methodName) => ({ methodName, serviceName: "event_store.client.users.users", features: [] })),
+        ...["startscavenge", "stopscavenge", "shutdown", "mergeindexes", "resignnode", "setnodepriority", "restartpersistentsubscriptions"]
+          .map((methodName) => ({ methodName, serviceName: "event_store.client.operations.operations", features: [] })),
+        { methodName: "stats", serviceName: "event_store.client.monitoring.monitoring", features: [] }
+      ])
+    } finally {
+      c.close()
+      await node.stop()
     }
   })
 })
