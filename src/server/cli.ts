@@ -141,6 +141,8 @@ const main = async () => {
   const shutdown = () => {
     node.stop().then(() => process.exit(0), () => process.exit(1))
   }
+  // a client's Operations.Shutdown stops the node: the process ends with it, as a real node's does
+  node.stopped.then(() => process.exit(0), () => process.exit(1))
   process.once("SIGINT", shutdown)
   process.once("SIGTERM", shutdown)
   if (!process.stdin.isTTY) {
