@@ -90,6 +90,7 @@ describe("Operations: scavenges", () => {
     assert.match(completed.timeTaken, /^\d\d:\d\d:\d\d(\.\d{7})?$/)
     const meta = JSON.parse((await readStream(c, `$$${stream}`))[0]!.event!.data.toString())
     assert.deepStrictEqual(meta, { $maxAge: 2592000, $acl: { $r: "$ops", $w: [], $d: [], $mr: [], $mw: [] } })
+    assert.deepStrictEqual(JSON.parse((await readStream(c, "$$$scavenges"))[0]!.event!.data.toString()), meta)
     const links = (await readStream(c, "$scavenges", true)).filter((e) => e.link !== undefined && e.event!.streamIdentifier!.streamName.toString() === stream)
     assert.deepStrictEqual(links.map((e) => eventTypeOf(e.event)), ["$scavengeStarted", "$scavengeCompleted"])
     // the node's scavenge is over: stopping it is scavenge-not-found with an empty id

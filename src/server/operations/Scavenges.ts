@@ -2,7 +2,8 @@
  * The node's scavenges: at most one at a time, started and stopped through the Operations
  * service, each logged as a real node logs it, through the store's ordinary append path:
  *
- * - `$$$scavenges-<id>`: `$metadata` with `$maxAge` (the history's 30 days) and `$acl` `$r: $ops`;
+ * - `$$$scavenges` (once) and `$$$scavenges-<id>`: `$metadata` with `$maxAge` (the history's 30
+ *   days) and `$acl` `$r: $ops`;
  * - `$scavenges-<id>`: `$scavengeStarted` `{scavengeId, nodeEndpoint}`, later `$scavengeCompleted`
  *   `{scavengeId, nodeEndpoint, result, error, timeTaken, spaceSaved, maxChunkScavenged}` with
  *   `result` "Success" or "Stopped";
@@ -125,9 +126,12 @@ export class Scavenges {
     const id = newUuid()
     const nodeEndpoint = this.options.nodeEndpoint()
     const delayMs = this.options.delayMs ?? 0
-    this.store.append(`$$$scavenges-${id}`, { _tag: "Any" }, [
+    const history = () =>
       json("$metadata", { "$maxAge": HISTORY_MAX_AGE_SECONDS, "$acl": { "$r": "$ops", "$w": [], "$d": [], "$mr": [], "$mw": [] } }, false)
-    ])
+    // a real node sets `$$$scavenges` when it becomes leader (TFChunkScavengerLogManager.Initialise);
+    // here, before the first scavenge, so that a fresh node's log starts as PROTOCOL.md §8 lists
+    if (this.store.lastEventNumber("$$$scavenges") < 0) this.store.append("$$$scavenges", { _tag: "Any" }, [history()])
+    this.store.append(`$$$scavenges-${id}`, { _tag: "Any" }, [history()])
     this.log(id, json("$scavengeStarted", { scavengeId: id, nodeEndpoint }, true))
     const log = (event: ProposedEvent) => this.log(id, event)
     const work = Effect.gen(function*() {
