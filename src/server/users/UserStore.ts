@@ -18,12 +18,12 @@
  * Passwords are never stored: the record holds a PBKDF2 hash (`node:crypto`) and its salt, with
  * the real node's parameters (HMAC-SHA1, 1000 iterations, 16-byte salt, 20-byte hash, both
  * base64), so a record reads the same as a real node's. Verifying costs a PBKDF2 run (about a
- * millisecond); a successful verification is remembered as an HMAC under a key that lives only in
- * this process, tied to the user's current record, so a changed record is verified afresh.
+ * millisecond); a successful verification is remembered as a SHA-256 under a key that lives only
+ * in this process, tied to the user's current record, so a changed record is verified afresh.
  *
  * @since 0.1.0
  */
-import { createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto"
+import { hash, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto"
 import type { EventRecord, Expected, ProposedEvent, Store } from "../storage/Store.ts"
 import { newUuid } from "../Uuid.ts"
 
@@ -167,7 +167,7 @@ const ticksOf = (record: EventRecord): bigint => BigInt(record.created)
 export class UserStore {
   private readonly store: Store
   private readonly parsed = new WeakMap<EventRecord, UserRecord | null>()
-  /** login → the record it was verified against and an HMAC of the password. */
+  /** login → the record it was verified against and a keyed hash of the password. */
   private readonly verified = new Map<string, { readonly record: EventRecord; readonly mac: Buffer }>()
   private readonly macKey = randomBytes(32)
 
@@ -208,7 +208,8 @@ export class UserStore {
     const user = this.recordOf(last)
     if (user === undefined || user.loginName !== login) return undefined
     if (user.disabled) return { groups: user.groups, disabled: true }
-    const mac = createHmac("sha256", this.macKey).update(login).update("\0").update(password).digest()
+    // a keyed one-shot SHA-256 (a tenth of an HMAC's cost per call); only compared in memory
+    const mac = hash("sha256", Buffer.concat([this.macKey, Buffer.from(`${login}\0${password}`, "utf8")]), "buffer")
     const known = this.verified.get(login)
     if (known !== undefined && known.record === last && timingSafeEqual(known.mac, mac)) {
       return { groups: user.groups, disabled: false }
