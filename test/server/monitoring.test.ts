@@ -106,4 +106,42 @@ describe("Monitoring.Stats", () => {
       s.call.cancel()
       m.close()
     }).pipe(Effect.provide(EmbeddedNode.layer({ insecure: true }))), { timeout: 30_000 })
+
+  it.effect("a client that stops reading: ticks are skipped while the previous message waits, nothing piles up on the node", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const m = client(node)
+      let received = 0
+      let lastAt = Date.now()
+      const call = m.stats({ useMetadata: false, refreshTimePeriodInMs: 3_600_000n })
+      call.on("data", () => {
+        received++
+        lastAt = Date.now()
+      })
+      call.on("error", () => {})
+      yield* Effect.promise(() => new Promise<void>((resolve) => call.once("data", () => resolve())))
+      call.pause()
+      // 3000 refresh periods pass while the client reads nothing (its buffers and the HTTP/2
+      // windows hold a few hundred messages; the node holds at most one more)
+      const ticks = 3000
+      for (let i = 0; i < ticks; i++) yield* TestClock.adjust("1 hour")
+      call.resume()
+      // whatever was buffered (flow-control windows, one message on the node) arrives; then quiet
+      yield* Effect.promise(async () => {
+        while (Date.now() - lastAt < 1000) await new Promise((r) => setTimeout(r, 100))
+      })
+      assert.isAbove(received, 1)
+      assert.isBelow(received, ticks / 2, `${received} of ${ticks + 1} messages: ticks were not skipped`)
+      // the call is alive (writing past backpressure would have had the transport reset it)
+      const before = received
+      yield* TestClock.adjust("1 hour")
+      const more = yield* Effect.promise(async () => {
+        const until = Date.now() + 10_000
+        while (received === before && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+        return received > before
+      })
+      assert.isTrue(more, "a message after the client read again")
+      call.cancel()
+      m.close()
+    }).pipe(Effect.provide(EmbeddedNode.layer({ insecure: true }))), { timeout: 60_000 })
 })
