@@ -18,7 +18,7 @@ import {
   LoginNotFoundError,
   ScavengeNotFoundError
 } from "@kurrent/kurrentdb-client"
-import { officialClient, rejectionOf, type RunningNode, startNode, uniqueStream } from "./_support.ts"
+import { collect, officialClient, rejectionOf, type RunningNode, startNode, uniqueStream } from "./_support.ts"
 
 const requireCjs = createRequire(import.meta.url)
 const generated = "@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/"
@@ -118,10 +118,36 @@ describe("Operations through the official client's gRPC client", () => {
     const opsStarted: any = await invoke(admin, opsGrpc.OperationsClient, "startScavenge", startScavengeReq(), { username: "ops", password: "changeit" })
     expect([opsPb.ScavengeResp.ScavengeResult.STARTED, opsPb.ScavengeResp.ScavengeResult.IN_PROGRESS]).toContain(opsStarted.getScavengeResult())
 
+    // the scavenge's events, read with the client's public API
+    const id: string = started.getScavengeId()
+    let types: Array<string> = []
+    const readLog = async () => {
+      types = (await collect(admin.readStream(`$scavenges-${id}`))).map((e) => e.event!.type)
+      return types.length === 2
+    }
+    for (let i = 0; i < 200 && !(await readLog()); i++) await new Promise((r) => setTimeout(r, 25))
+    expect(types).toEqual(["$scavengeStarted", "$scavengeCompleted"])
+    const completed = (await collect(admin.readStream(`$scavenges-${id}`)))[1]!.event!.data as Record<string, unknown>
+    expect(completed).toMatchObject({ scavengeId: id, result: "Success", spaceSaved: 0 })
+
     await invoke(admin, usersGrpc.UsersClient, "create", createReq("judy", "j"))
     await rejectionOf(
       invoke(admin, opsGrpc.OperationsClient, "startScavenge", startScavengeReq(), { username: "judy", password: "j" }),
       AccessDeniedError
     )
+  })
+})
+
+describe("Shutdown through the official client's gRPC client", () => {
+  it("answers, then the node stops", async () => {
+    const other = await startNode({ insecure: false })
+    const client = officialClient(other.connectionString)
+    try {
+      await invoke(client, opsGrpc.OperationsClient, "shutdown", new (requireCjs(generated + "shared_pb.js") as any).Empty())
+      await other.stopped
+    } finally {
+      await client.dispose()
+      await other.stop()
+    }
   })
 })
