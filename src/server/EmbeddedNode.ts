@@ -225,12 +225,11 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
   const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
-  if (store.fresh) {
-    // a fresh database: the default users' streams, as a real node writes them on becoming leader
-    // (PROTOCOL.md §8); they are in the log whether or not the node checks credentials
-    users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-    users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
-  }
+  // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
+  // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
+  // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
+  if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+  if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })

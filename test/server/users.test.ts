@@ -213,6 +213,30 @@ describe("Users service (secure node)", () => {
 })
 
 describe("Users with db", () => {
+  it("a deleted default user is created again on the next start, as a real node does on becoming leader", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "esdb-users-"))
+    try {
+      let node = await startEmbeddedNode({ insecure: false, db: dir })
+      const u = usersClient(node)
+      assert.isUndefined((await call(u, "delete", { options: { loginName: "ops" } }, basicAuth("admin", "changeit"))).error)
+      let c = connect(node)
+      assert.strictEqual((await canAppend(c, basicAuth("ops", "changeit")))?.code, grpc.status.UNAUTHENTICATED)
+      c.close()
+      u.close()
+      await node.stop()
+      node = await startEmbeddedNode({ insecure: false, db: dir })
+      c = connect(node)
+      try {
+        assert.isUndefined(await canAppend(c, basicAuth("ops", "changeit")))
+      } finally {
+        c.close()
+        await node.stop()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("survive a restart; the log holds no clear password", async () => {
     const dir = mkdtempSync(join(tmpdir(), "esdb-users-"))
     try {
