@@ -228,6 +228,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
+  users.upgradeLegacyRecords()
   if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
   if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back

@@ -15,6 +15,7 @@ import {
   allOption,
   any,
   append,
+  appendOk,
   basicAuth,
   type Clients,
   connect,
@@ -213,6 +214,36 @@ describe("Users service (secure node)", () => {
 })
 
 describe("Users with db", () => {
+  it("records of earlier versions (password base64 in `hash`) are re-hashed on start and still let their user in", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "esdb-users-"))
+    try {
+      let node = await startEmbeddedNode({ insecure: false, db: dir })
+      let c = connect(node)
+      const admin = basicAuth("admin", "changeit")
+      const legacy = { loginName: "legacy", fullName: "L", salt: Buffer.from("legacy").toString("base64"), hash: Buffer.from("old-pw").toString("base64"), groups: [] }
+      await appendOk(c.streams, "$user-legacy", any, [{ type: "$UserCreated", data: legacy }], admin)
+      await appendOk(c.streams, "$users", any, [{ type: "$User", rawData: Buffer.from("legacy") }], admin)
+      c.close()
+      await node.stop()
+      node = await startEmbeddedNode({ insecure: false, db: dir })
+      c = connect(node)
+      try {
+        assert.isUndefined(await canAppend(c, basicAuth("legacy", "old-pw")))
+        const read = await readAll(c.streams, { options: readOptions({ streamOption: streamOption("$user-legacy") }) }, admin)
+        const last = events(read.messages).at(-1)!
+        assert.strictEqual(eventTypeOf(last.event), "$UserUpdated")
+        const record = JSON.parse(last.event!.data.toString())
+        assert.strictEqual(Buffer.from(record.hash, "base64").length, 20)
+        assert.notInclude(last.event!.data.toString(), Buffer.from("old-pw").toString("base64"))
+      } finally {
+        c.close()
+        await node.stop()
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it("a deleted default user is created again on the next start, as a real node does on becoming leader", async () => {
     const dir = mkdtempSync(join(tmpdir(), "esdb-users-"))
     try {

@@ -331,6 +331,29 @@ export class UserStore {
     return this.notifyPasswordChanged(login)
   }
 
+  /**
+   * Re-hashes the records written by earlier versions of this node, which kept the password
+   * base64-encoded in `hash` with the login as `salt`: each gets a `$UserUpdated` with a PBKDF2
+   * hash, so that a kept database still lets its users in. Returns how many were upgraded.
+   */
+  upgradeLegacyRecords(): number {
+    const view = this.store.view(USERS)
+    if (view._tag !== "Ok") return 0
+    let upgraded = 0
+    const seen = new Set<string>()
+    for (let i = view.first; i <= view.last; i++) {
+      const login = view.entry.events[i]?.data.toString("utf8")
+      if (login === undefined || seen.has(login)) continue
+      seen.add(login)
+      const user = this.get(login)
+      if (user === undefined || user.salt !== Buffer.from(login, "utf8").toString("base64")) continue
+      if (Buffer.from(user.hash, "base64").length === HASH_SIZE) continue
+      const password = Buffer.from(user.hash, "base64").toString("utf8")
+      if (this.readUpdateWrite(login, (u) => ({ ...u, ...hashPassword(password) }), false) === undefined) upgraded++
+    }
+    return upgraded
+  }
+
   /** Details of one user (the login asked for, with the record's other fields). */
   details(login: string): UserDetails | UserError {
     const last = this.lastRecord(login)
