@@ -120,7 +120,14 @@ export const makeOperationsHandler = (ctx: OperationsContext): ServiceImplementa
       if (isFailure(principal)) return callback(principal)
       const options = call.request.options
       if (options === undefined) return callback(unhandled())
-      reply(callback, scavenges.start(options.threadCount, options.startFromChunk))
+      let answer: ScavengeAnswer
+      try {
+        answer = scavenges.start(options.threadCount, options.startFromChunk)
+      } catch {
+        // the log failed: nothing more is written
+        return callback(unhandled())
+      }
+      reply(callback, answer)
     },
     stopScavenge: (call: ServerCall<StopScavengeReq, ScavengeResp>, callback: UnaryCallback<ScavengeResp>) => {
       const principal = operatorFor(call)
