@@ -110,7 +110,11 @@ export const makeOperationsHandler = (ctx: OperationsContext): ServiceImplementa
   const empty = (run: () => void) => (call: ServerCall<Empty, Empty>, callback: UnaryCallback<Empty>) => {
     const principal = operatorFor(call)
     if (isFailure(principal)) return callback(principal)
-    run()
+    try {
+      run()
+    } catch {
+      return callback(unhandled())
+    }
     callback(null, {})
   }
 
