@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
+import { resolve } from "node:path"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -23,6 +24,12 @@ import { serverShuttingDown } from "./errors.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import type { ReadFraming } from "./transport/ResponseSink.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
+import { makeMonitoringHandler, MonitoringServiceDefinition } from "./handlers/MonitoringHandler.ts"
+import { makeOperationsHandler, OperationsServiceDefinition } from "./handlers/OperationsHandler.ts"
+import { makeUsersHandler, UsersServiceDefinition } from "./handlers/UsersHandler.ts"
+import { StatsCollector } from "./monitoring/StatsCollector.ts"
+import { Scavenges } from "./operations/Scavenges.ts"
+import { UserStore } from "./users/UserStore.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
 import {
   makePersistentSubscriptionsHandler,
@@ -123,6 +130,13 @@ export interface EmbeddedNodeOptions {
   readonly runProjections?: boolean | undefined
   /** Most projections the node holds at once (each runs in its own sandbox); default 256. */
   readonly maxProjections?: number | undefined
+  /**
+   * The Effect services the node's own timers run with (the Monitoring refresh, scavenges): their
+   * `Clock`. `EmbeddedNode.layer` passes the layer's; default the default services.
+   */
+  readonly context?: Context.Context<never> | undefined
+  /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
+  readonly scavengeDelayMs?: number | undefined
 }
 
 /**
@@ -143,6 +157,8 @@ export interface RunningNode {
   readonly cpuUsage: () => NodeJS.CpuUsage
   /** Graceful, then forced shutdown; idempotent. */
   readonly stop: () => Promise<void>
+  /** Resolves once the node has stopped: by `stop`, or by a client's `Operations.Shutdown`. */
+  readonly stopped: Promise<void>
 }
 
 /**
@@ -218,15 +234,15 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const readFraming: ReadFraming = options.readFraming ?? "message"
   const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
   const store = new Store({ log })
-  const auth = new Auth(store, insecure)
-  if (store.fresh) {
-    // a fresh database: the default users' streams, as a real node writes them on becoming leader
-    // (PROTOCOL.md §8); they are in the log whether or not the node checks credentials
-    auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-    auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
-  } else {
-    auth.loadUsers()
-  }
+  // the users live in their streams ($user-<login>, $users); a kept database has them already
+  const users = new UserStore(store)
+  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
+  // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
+  // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
+  // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
+  users.upgradeLegacyRecords()
+  if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+  if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
@@ -267,7 +283,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     PersistentSubscriptionsServiceDefinition,
     ProjectionsServiceDefinition,
     GossipService,
-    ServerFeaturesService
+    ServerFeaturesService,
+    UsersServiceDefinition,
+    OperationsServiceDefinition,
+    MonitoringServiceDefinition
   ]
   server.addService(
     StreamsServiceDefinition,
@@ -295,6 +314,31 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)
   )
+  const context = options.context ?? Context.empty()
+  server.addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
+  const scavenges = new Scavenges(store, {
+    nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
+    context,
+    delayMs: options.scavengeDelayMs
+  })
+  server.addService(
+    OperationsServiceDefinition,
+    makeOperationsHandler({
+      store,
+      auth,
+      scavenges,
+      groups,
+      shutdown: () => void stop()
+    })
+  )
+  const activeStats = new Set<() => void>()
+  const nodeStatistics = new StatsCollector({
+    checkpoint: () => store.headPosition,
+    records: () => store.log.length,
+    connections: () => server.connectionCount,
+    dbPath: resolve(options.db ?? ".")
+  })
+  server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
 
   try {
@@ -306,6 +350,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
 
   let stopping: Promise<void> | undefined
+  let markStopped: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = () => resolve()
+  })
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
@@ -314,11 +362,13 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     server.endStreamingCalls(serverShuttingDown())
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
+    for (const end of Array.from(activeStats)) end()
     groups.close()
-    stopping = server.shutdown(1000).finally(() => {
+    stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
       projections.close()
       return store.close()
     })
+    stopping.then(markStopped, markStopped)
     return stopping
   }
 
@@ -333,7 +383,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connectionString,
     caFile,
     cpuUsage: () => process.cpuUsage(),
-    stop
+    stop,
+    stopped
   }
   statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
   return running
@@ -356,7 +407,7 @@ export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("
     Layer.effect(
       EmbeddedNode,
       Effect.acquireRelease(
-        Effect.promise(() => startEmbeddedNode(options)),
+        Effect.flatMap(Effect.context<never>(), (context) => Effect.promise(() => startEmbeddedNode({ context, ...options }))),
         (node) => Effect.promise(() => node.stop())
       )
     )

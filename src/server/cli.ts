@@ -186,7 +186,9 @@ const main = Effect.gen(function*() {
       `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db}`}, ` +
       `projections ${projections}, reporting server version ${opts.version ?? "24.10.0"}\n`
   )
-  yield* sideChannel(node)
+  // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the
+  // process ends with it, as a real node's does)
+  yield* Effect.raceFirst(sideChannel(node), Effect.promise(() => node.stopped))
   return 0
 }).pipe(Effect.scoped)
 
