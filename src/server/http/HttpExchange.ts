@@ -125,8 +125,11 @@ export const readBody = (ex: HttpExchange, limit: number): Promise<Buffer | unde
   new Promise((resolve) => {
     const declared = Number(ex.req.headers["content-length"] ?? "0")
     const tooLarge = () => {
-      ex.res.shouldKeepAlive = false
-      text(ex.res, 413, `Request body larger than ${limit} bytes`, { connection: "close" })
+      // HTTP/1.1: the connection closes after the answer (the rest of the body is never read);
+      // HTTP/2: the answer ends the stream, and its unread body is reset
+      const http1 = ex.req.httpVersionMajor === 1
+      if (http1) ex.res.shouldKeepAlive = false
+      text(ex.res, 413, `Request body larger than ${limit} bytes`, http1 ? { connection: "close" } : {})
       ex.req.removeAllListeners("data")
       ex.req.pause()
       resolve(undefined)
@@ -169,6 +172,6 @@ export const readBody = (ex: HttpExchange, limit: number): Promise<Buffer | unde
  */
 export const baseUrl = (req: http.IncomingMessage): string => {
   const secure = (req.socket as { encrypted?: boolean }).encrypted === true
-  const host = req.headers.host ?? "localhost"
+  const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? "localhost"
   return `${secure ? "https" : "http"}://${host}`
 }

@@ -394,11 +394,21 @@ const projectionPage = async (name, signal) => {
       await call(`${base}/command/${c}`, { method: "POST" })
       message.className = "ok"
       text(message, `${c}: done`)
+      await refresh()
     } catch (e) {
       message.className = "error"
       text(message, e instanceof Error ? e.message : String(e))
     }
   } }, c)
+  const refresh = async () => {
+    const p = await getJson(base)
+    if (signal.aborted) return
+    stats.replaceChildren(table(["status", "mode", "progress", "events processed", "position", "last checkpoint", "reason"], [[
+      td(h("span", { id: "projection-status" }, p.status)), td(p.mode), td(`${p.progress}%`), td(p.eventsProcessedAfterRestart, true),
+      td(p.position), td(p.lastCheckpoint), td(p.stateReason)
+    ]]))
+    if (document.activeElement !== partition) await readState()
+  }
   partition.addEventListener("change", () => readState())
   main.replaceChildren(
     h("h1", {}, `Projection ${name}`),
@@ -408,15 +418,7 @@ const projectionPage = async (name, signal) => {
     h("h2", {}, "State and result"),
     h("div", { class: "bar" }, partition, h("button", { onclick: readState }, "Read")),
     h("h3", {}, "State"), state, h("h3", {}, "Result"), result)
-  await every(signal, 2000, async () => {
-    const p = await getJson(base)
-    if (signal.aborted) return
-    stats.replaceChildren(table(["status", "mode", "progress", "events processed", "position", "last checkpoint", "reason"], [[
-      td(h("span", { id: "projection-status" }, p.status)), td(p.mode), td(`${p.progress}%`), td(p.eventsProcessedAfterRestart, true),
-      td(p.position), td(p.lastCheckpoint), td(p.stateReason)
-    ]]))
-    if (document.activeElement !== partition) await readState()
-  })
+  await every(signal, 2000, refresh)
 }
 
 // ------------------------------------------------------------------------------------------------
