@@ -6,7 +6,7 @@
  * its own step (`npx vitest run --config vitest.e2e.config.ts test/package`); the npm registry must
  * be reachable (installs use the npm cache first: `--prefer-offline`).
  */
-import { execFileSync } from "node:child_process"
+import { execFileSync, spawnSync } from "node:child_process"
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -38,23 +38,36 @@ const sizeOf = (dir: string): number => {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`
 
+/** Streams through a client from `layerConfig` (a `Config.Redacted` connection string), then a JS projection's fate. */
 const PROGRAM = `
-import { Config, ConfigProvider, Effect, Layer, Redacted } from "effect"
-import { EventStoreDB, NewEvent, Streams } from "effect-esdb"
+import { Config, ConfigProvider, Effect, Layer } from "effect"
+import { EventStoreDB, NewEvent, Projections, Streams } from "effect-esdb"
 import { startEmbeddedNode } from "effect-esdb/server"
 
 const node = await startEmbeddedNode({ insecure: true })
 const program = Effect.gen(function*() {
   const streams = yield* Streams.Streams
-  yield* streams.append("installed-1", NewEvent.json("Installed", { ok: true }), { currentVersion: "no_stream" })
+  yield* streams.append("installed-1", NewEvent.json("Installed", { ok: true }), { currentVersion: "any" })
   const events = yield* streams.get("installed-1")
-  return events.map((e) => e.type + ":" + e.streamPosition).join(",")
+  const projections = yield* Projections.Projections
+  yield* projections.create("count", "fromAll().when({ $init: function() { return { n: 0 } }, Installed: function(s) { s.n++; return s } })")
+  // without quickjs-emscripten the projection faults at once, saying what to install
+  let details = yield* projections.getStatistics("count")
+  for (let i = 0; i < 100 && details.stateReason === "" && details.status.startsWith("Creating"); i++) {
+    yield* Effect.sleep("50 millis")
+    details = yield* projections.getStatistics("count")
+  }
+  if (details.stateReason !== "") return "read " + events.map((e) => e.type + ":" + e.streamPosition).join(",") + "; projection faulted: " + details.stateReason
+  // awaitIdle reads $all with the default filter, a regular expression: the node needs re2js for it
+  const idle = yield* Effect.result(projections.awaitIdle("count"))
+  const projection = idle._tag === "Success" ? "state " + JSON.stringify(yield* projections.getState("count")) : idle.failure.message
+  return "read " + events.map((e) => e.type + ":" + e.streamPosition).join(",") + "; projection: " + projection
 })
 const client = EventStoreDB.layerConfig({ connectionString: Config.Redacted("ESDB_URI") }).pipe(
   Layer.provide(ConfigProvider.layer(ConfigProvider.fromUnknown({ ESDB_URI: node.connectionString })))
 )
 try {
-  console.log("read " + (await Effect.runPromise(program.pipe(Effect.provide(client)))))
+  console.log((await Effect.runPromise(program.pipe(Effect.provide(client)))))
 } finally {
   await node.stop()
 }
@@ -87,6 +100,21 @@ describe("the packed package, installed into a fresh project", () => {
     for (const optional of Object.keys(pkg.peerDependenciesMeta)) {
       expect(() => statSync(join(app, "node_modules", optional)), optional).toThrow()
     }
+    // the embedded node runs without them: streams work, a JS projection faults saying what to
+    // install, and the command says what it needs
+    writeFileSync(join(app, "main.js"), PROGRAM)
+    const node = (program: string) => execFileSync(process.execPath, [program], { cwd: app, encoding: "utf8", timeout: 60_000 })
+    const bare = node("main.js")
+    expect(bare).toContain("read Installed:0")
+    expect(bare).toContain("projection faulted: the embedded node runs JS projections with the optional package quickjs-emscripten")
+    const cli = spawnSync(process.execPath, [join(app, "node_modules/effect-esdb/dist/server/cli.js"), "--insecure"], {
+      cwd: app,
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    expect(cli.status).toBe(1)
+    expect(cli.stderr).toContain("npm install @effect/platform-node")
+
     // the embedded node's optional peers
     const optionals = Object.keys(pkg.peerDependenciesMeta).map((name) => `${name}@${pkg.devDependencies[name]}`)
     install(optionals)
@@ -100,8 +128,7 @@ describe("the packed package, installed into a fresh project", () => {
     // npm found no conflicting peers: `npm ls` fails on invalid or missing ones
     npm(["ls", "--all"], app)
 
-    writeFileSync(join(app, "main.js"), PROGRAM)
-    const out = execFileSync(process.execPath, ["main.js"], { cwd: app, encoding: "utf8", timeout: 60_000 })
-    expect(out).toContain("read Installed:0")
+    const out = node("main.js")
+    expect(out).toContain("read Installed:0; projection: state {\"n\":1}")
   }, 300_000)
 })

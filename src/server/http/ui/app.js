@@ -4,6 +4,8 @@
 // page as text (textContent), never as HTML.
 
 const main = /** @type {HTMLElement} */ (document.getElementById("main"))
+/** Shows a page: its parts, those that are `false` or missing left out. @param {...(Node | string | false | undefined | null)} parts */
+const render = (...parts) => main.replaceChildren(.../** @type {(Node | string)[]} */ (parts.filter((p) => p !== false && p !== undefined && p !== null)))
 const PAGE = 20
 
 // ------------------------------------------------------------------------------------------------
@@ -154,10 +156,10 @@ const route = async () => {
       case "projections":
         return parts[1] === undefined ? await projectionList(signal) : await projectionPage(parts[1], signal)
       default:
-        main.replaceChildren(h("p", {}, "Not found"))
+        render(h("p", {}, "Not found"))
     }
   } catch (e) {
-    if (!signal.aborted) main.replaceChildren(errorBox(e))
+    if (!signal.aborted) render(errorBox(e))
   }
 }
 
@@ -192,7 +194,7 @@ const dashboard = (signal) =>
     if (signal.aborted) return
     const uptime = (Date.now() - Date.parse(stats.proc.startTime)) / 1000
     const members = gossip?.members ?? []
-    main.replaceChildren(
+    render(
       h("h1", {}, "Dashboard"),
       h("div", { class: "cards" },
         h("div", { class: "card" }, "Version", h("b", { id: "version" }, info.dbVersion ?? info.esVersion)),
@@ -219,7 +221,7 @@ const streamIndex = async () => {
     if (name) location.hash = streamHref(name)
   }
   input.addEventListener("keydown", (e) => { if (/** @type {KeyboardEvent} */ (e).key === "Enter") open() })
-  main.replaceChildren(
+  render(
     h("h1", {}, "Stream browser"),
     h("div", { class: "bar" }, input, h("button", { id: "open-stream", onclick: open }, "Open"), h("a", { href: streamHref("$all") }, "$all")),
     h("p", { class: "muted" }, "Recently written streams (from $all):"),
@@ -281,7 +283,7 @@ const streamPage = async (stream, page, signal) => {
       metadata = errorBox(e)
     }
   }
-  main.replaceChildren(
+  render(
     h("h1", {}, all ? "All events ($all)" : `Stream ${stream}`),
     h("div", { class: "bar" },
       nav("⇤ newest", "first", "page-first"), nav("← newer", "previous", "page-newer"), nav("older →", "next", "page-older"), nav("oldest ⇥", "last", "page-last"),
@@ -329,7 +331,7 @@ const followLive = async (stream, feed, tbody, status, box, signal) => {
 const subscriptions = (signal) => {
   const message = h("p", { id: "subscriptions-message" })
   const body = h("div", {}, "…")
-  main.replaceChildren(h("h1", {}, "Persistent subscriptions"), message, body)
+  render(h("h1", {}, "Persistent subscriptions"), message, body)
   return every(signal, 2000, async () => {
     const groups = await getJson("/subscriptions")
     if (signal.aborted) return
@@ -363,7 +365,7 @@ const projectionList = (signal) =>
   every(signal, 2000, async () => {
     const { projections } = await getJson("/projections/any")
     if (signal.aborted) return
-    main.replaceChildren(
+    render(
       h("h1", {}, "Projections"),
       projections.length === 0 ? h("p", { class: "muted" }, "No projections.") : table(
         ["name", "mode", "status", "progress", "events processed", "position", "reason"],
@@ -410,7 +412,7 @@ const projectionPage = async (name, signal) => {
     if (document.activeElement !== partition) await readState()
   }
   partition.addEventListener("change", () => readState())
-  main.replaceChildren(
+  render(
     h("h1", {}, `Projection ${name}`),
     h("div", { class: "bar" }, command("enable"), command("disable"), command("reset")),
     message, stats,
