@@ -120,10 +120,11 @@ describe("the packed package, installed into a fresh project", () => {
     install(optionals)
     const withNode = sizeOf(join(app, "node_modules"))
     const effectSize = sizeOf(join(app, "node_modules", "effect"))
+    const ownSize = sizeOf(join(app, "node_modules", "effect-esdb"))
     console.log(
       `install size: client ${mb(clientOnly)} (effect itself ${mb(effectSize)}, so effect-esdb adds ${
         mb(clientOnly - effectSize)
-      }); with the node's optional peers ${mb(withNode)} (+${mb(withNode - clientOnly)})`
+      }, of which the package itself ${mb(ownSize)}); with the node's optional peers ${mb(withNode)} (+${mb(withNode - clientOnly)})`
     )
     // npm found no conflicting peers: `npm ls` fails on invalid or missing ones
     npm(["ls", "--all"], app)
