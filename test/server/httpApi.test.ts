@@ -1,8 +1,8 @@
 /**
  * The node's HTTP API (src/server/http) over real HTTP/1.1 and HTTP/2 on loopback: a real node's
  * shapes for appends (`application/vnd.eventstore.events+json`, `ES-ExpectedVersion`, 201 with
- * `Location`, 400 with `ES-CurrentVersion`, 410 for a deleted stream), pages both ways and `$all`,
- * long polls, metadata, projections and subscriptions listings; and what a hostile or careless
+ * `Location`, 400 with `ES-CurrentVersion`), pages both ways and `$all`,
+ * long polls (at most 1024 waiting), metadata, projections and subscriptions listings; and what a hostile or careless
  * peer gets: bad input a 400 with nothing written, a body past the limit a 413 with the connection
  * closed unread, while other clients are still served; a long poll bounded.
  */
@@ -87,7 +87,36 @@ describe("HTTP API: streams", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(900)
   })
 
-  it("bad input is a 400 and writes nothing; a deleted stream is 410", async () => {
+  it("at most 1024 long polls wait at once: past that a poll answers at once; a write answers those waiting", async () => {
+    const stream = `http-polls-${randomUUID().slice(0, 8)}`
+    await post(stream, events("First"))
+    const sessions = Array.from({ length: 11 }, () => http2.connect(`http://127.0.0.1:${node.port}`))
+    try {
+      const poll = (session: http2.ClientHttp2Session) =>
+        new Promise<{ entries: number; at: number }>((resolve, reject) => {
+          const req = session.request({ ":path": `/streams/${stream}/1/forward/5`, "es-longpoll": "30" })
+          let text = ""
+          req.setEncoding("utf8")
+          req.on("data", (c) => (text += c))
+          req.on("end", () => resolve({ entries: JSON.parse(text).entries.length, at: Date.now() }))
+          req.on("error", reject)
+          req.end()
+        })
+      const polls: Array<Promise<{ entries: number; at: number }>> = []
+      for (const session of sessions) for (let i = 0; i < 95; i++) polls.push(poll(session))
+      // 1045 asked: 21 answered at once, empty
+      const early = await Promise.race([Promise.all(polls.slice(1024)), new Promise<"late">((r) => setTimeout(() => r("late"), 20_000))])
+      expect(early).not.toBe("late")
+      expect((early as Array<{ entries: number }>).every((p) => p.entries === 0)).toBe(true)
+      await post(stream, events("Second"))
+      const answered = await Promise.all(polls.slice(0, 1024))
+      expect(answered.every((p) => p.entries === 1)).toBe(true)
+    } finally {
+      for (const session of sessions) session.close()
+    }
+  })
+
+  it("bad input is a 400 and writes nothing", async () => {
     const stream = `http-bad-${randomUUID().slice(0, 8)}`
     const cases: Array<[string, Record<string, string>]> = [
       ["not json", {}],

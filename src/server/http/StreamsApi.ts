@@ -50,6 +50,14 @@ export interface StreamsApiContext {
  */
 export const MAX_PAGE = 4096
 
+/**
+ * Long polls waiting at once, node-wide; past it a long poll is answered at once (an empty page).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_LONG_POLLS = 1024
+
 const ATOM = "application/vnd.eventstore.atom+json"
 const EVENTS_JSON = "application/vnd.eventstore.events+json"
 
@@ -244,7 +252,8 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
     if (typeof page === "string") return text(ex.res, 400, page)
     const answer = () => (stream === "$all" ? allFeed(ex, page) : streamFeed(ex, stream, page))
     const longPoll = Number(ex.req.headers["es-longpoll"] ?? "0")
-    if (!(longPoll > 0) || !pastHead(stream, page)) return answer()
+    // at most MAX_LONG_POLLS wait at once (each holds a store listener); past it a poll answers at once
+    if (!(longPoll > 0) || !pastHead(stream, page) || ctx.longPolls.size >= MAX_LONG_POLLS) return answer()
     // wait for a write to the stream (or any write, for $all), at most the asked seconds
     const seconds = Math.min(longPoll, ctx.maxLongPollSeconds)
     let done = false
