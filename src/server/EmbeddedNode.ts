@@ -29,7 +29,7 @@ import {
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
-import { PersistentGroups } from "./persistent/PersistentGroups.ts"
+import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
@@ -146,6 +146,8 @@ export interface NodeStats {
   readonly storeListeners: number
   /** Records in the log. */
   readonly records: number
+  /** What the persistent-subscription groups hold: groups, running groups, consumers, messages. */
+  readonly persistentGroups: GroupsHolding
 }
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
@@ -319,7 +321,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     cpuUsage: () => process.cpuUsage(),
     stop
   }
-  statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
+  statsByNode.set(running, () => ({
+    activeReads: activeReads.size,
+    storeListeners: store.listenerCount,
+    records: store.log.length,
+    persistentGroups: groups.holding
+  }))
   return running
 }
 
