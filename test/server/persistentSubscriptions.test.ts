@@ -586,8 +586,10 @@ describe("a new group on $all from the end", () => {
   // PersistentSubscriptionService.CreatePersistentSubscription (KurrentDB,
   // src/KurrentDB.Core/Services/PersistentSubscription/PersistentSubscriptionService.cs) starts the
   // group (TryCreateSubscriptionGroup) before SaveConfiguration writes the $PersistentConfig event;
-  // the started group takes it live (PersistentSubscription.NotifyLiveSubscriptionMessage).
-  it("gets its own $PersistentConfig event live, as its first message", async () => {
+  // the started group takes it live (PersistentSubscription.NotifyLiveSubscriptionMessage). The
+  // first save writes the stream's metadata `$maxCount: 2` before it (IODispatcher.cs,
+  // ConfigureStreamAndWriteEvents).
+  it("gets its own $PersistentConfig event live (after the config stream's metadata, on the node's first create)", async () => {
     await withRawNode(async (ps, node) => {
       const group = uniqueStream("g-end")
       // no filter (as the official client creates it): system events are delivered too
@@ -602,11 +604,30 @@ describe("a new group on $all from the end", () => {
       )
       const read = rawRead(ps, readOptions("$all", group, 10))
       try {
-        await until(() => read.delivered.length >= 1, "the config event came")
+        await until(() => read.delivered.length >= 2, "the config event came")
         assert.deepStrictEqual(
           read.delivered.map((d) => [d.stream, d.type, d.retryCount]),
-          [["$persistentSubscriptionConfig", "$PersistentConfig", 0]]
+          [["$$$persistentSubscriptionConfig", "$metadata", 0], ["$persistentSubscriptionConfig", "$PersistentConfig", 0]]
         )
+        // a second group: the stream has its metadata, only the configuration is written
+        const second = uniqueStream("g-end")
+        await unary((cb) =>
+          ps.create({
+            options: {
+              groupName: second,
+              streamOption: { $case: "all", value: { allOption: { $case: "end", value: {} }, filterOption: { $case: "noFilter", value: {} } } },
+              settings: rawSettings(30_000, 10)
+            }
+          }, cb)
+        )
+        const next = rawRead(ps, readOptions("$all", second, 10))
+        try {
+          await until(() => next.delivered.length >= 1, "the second config event came")
+          await new Promise((r) => setTimeout(r, 50))
+          assert.deepStrictEqual(next.delivered.map((d) => [d.stream, d.type]), [["$persistentSubscriptionConfig", "$PersistentConfig"]])
+        } finally {
+          next.call.cancel()
+        }
       } finally {
         read.call.cancel()
       }

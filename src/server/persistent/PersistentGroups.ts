@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import type { Store } from "../storage/Store.ts"
+import { metastreamOf, type Store } from "../storage/Store.ts"
 import { ConsumerGroup } from "./ConsumerGroup.ts"
 import { type Group, type GroupFilter, groupStreams, type StartFrom, startFromText } from "./Group.ts"
 import { MEASURE_EVERY_MS } from "./GroupStatistics.ts"
@@ -313,7 +313,15 @@ export class PersistentGroups {
     found.close()
   }
 
+  /**
+   * Writes the whole configuration, as a real node's `SaveConfiguration` does through
+   * `IODispatcher.ConfigureStreamAndWriteEvents`: the first time (the stream has no event), the
+   * stream's metadata `$maxCount: 2` first.
+   */
   private save(user: string): void {
+    if (this.store.lastEventNumber(CONFIG_STREAM) < 0) {
+      this.store.writeSystemEvent(metastreamOf(CONFIG_STREAM), "$metadata", { $maxCount: 2 })
+    }
     this.store.writeSystemEvent(CONFIG_STREAM, CONFIG_EVENT_TYPE, {
       Version: "2",
       Updated: new Date().toISOString(),
