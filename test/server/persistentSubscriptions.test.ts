@@ -7,7 +7,8 @@
  * nothing ends OK; a `Read` half-closed after its options stays open, as on a real node; a request
  * the real node's pump cannot map ends the reading of acks on that call; message timeouts are
  * checked on the node's one-second tick; a new `$all` group from the end gets its own
- * `$PersistentConfig` event live; deleted groups leave nothing behind in the node.
+ * `$PersistentConfig` event live; groups start with the node; deleted groups leave nothing behind
+ * in the node.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -97,6 +98,41 @@ describe("persistent subscription groups on a kept database", () => {
     }
   })
 
+
+  // PersistentSubscriptionService.HandleLoadCompleted (KurrentDB,
+  // src/KurrentDB.Core/Services/PersistentSubscription/PersistentSubscriptionService.cs) starts
+  // every group of the configuration (TryCreateSubscriptionGroup) when the node starts: a group
+  // from the end without a checkpoint starts at the end as of the node's start.
+  it("start with the node: a group from the end gets the events appended after the start, before its first consumer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
+    dirs.push(dir)
+    const stream = uniqueStream("ps-db-end")
+    const first = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      await withClient(first.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        yield* streams.append(stream, [new NewEvent({ type: "before", data: "{}" })], { currentVersion: "no_stream" })
+        yield* ps.createToStream(stream, "g", { from: "end" })
+      }))
+    } finally {
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      assert.strictEqual(nodeStats(second).persistentGroups.running, 1)
+      const received = await withClient(second.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        yield* streams.append(stream, [new NewEvent({ type: "after", data: "{}" }), new NewEvent({ type: "after", data: "{}" })], { currentVersion: 0n })
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 10 })
+        return yield* sub.events.pipe(Stream.take(2), Stream.runCollect, Effect.timeout("5 seconds"))
+      }))
+      assert.deepStrictEqual(Array.from(received).map((e) => [e.streamPosition, e.type]), [[1n, "after"], [2n, "after"]])
+    } finally {
+      await second.stop()
+    }
+  })
 
   it("survive a restart with their settings; a deleted group stays deleted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))

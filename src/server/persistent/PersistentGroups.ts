@@ -4,8 +4,8 @@
  * whole configuration, `Version` "2", `Updated`, `UpdatedBy` and the `Entries`), and read back
  * from that stream when the node starts on a kept database or the subsystem restarts.
  *
- * A group runs as a {@link ConsumerGroup} from its creation (after a node start or a subsystem
- * restart: from its first use) until it is updated or deleted or the subsystem restarts (then it stops and its consumers are dropped). A
+ * A group runs as a {@link ConsumerGroup} from its creation, or from the node's start or the
+ * subsystem's restart, until it is updated or deleted or the subsystem restarts (then it stops and its consumers are dropped). A
  * stopped group leaves nothing behind: no listener, no timer, no message. The node has two
  * timers for all its groups, as a real node's `PersistentSubscriptionService` has: the
  * one-second tick (`PersistentSubscriptionTimerTick`: message timeouts, `checkpoint_after`) and
@@ -208,8 +208,10 @@ export class PersistentGroups {
   }
 
   /**
-   * Reads the configuration back from the last `$PersistentConfig` event (startup, restart). The
-   * groups start when they are first used (a `Read`, ReplayParked, TruncateParked).
+   * Reads the configuration back from the last `$PersistentConfig` event (startup, restart) and
+   * starts every group, as a real node's `PersistentSubscriptionService.HandleLoadCompleted` does
+   * (`TryCreateSubscriptionGroup` for each entry): a group from the end without a checkpoint
+   * starts at the end as of now, and gets the events appended before its first consumer comes.
    */
   load(): void {
     for (const k of Array.from(this.running.keys())) this.stop(k)
@@ -228,6 +230,7 @@ export class PersistentGroups {
     } catch {
       // not a configuration this node can read: start with none, as a real node does on bad data
     }
+    for (const group of this.groups.values()) this.start(group.stream, group.group)
   }
 
   /** The group of that name on the stream (or on `$all`), if any. */
