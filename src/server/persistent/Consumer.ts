@@ -59,6 +59,7 @@ export class Consumer {
     this.connectionName = connectionName
     this.sink = sink
   }
+  /** True while the consumer can take one more message (its call drains and it has a free slot). */
   hasRoom(): boolean {
     return !this.paused && this.inFlight < this.capacity
   }

@@ -5,11 +5,11 @@
  * from that stream when the node starts on a kept database or the subsystem restarts.
  *
  * A group runs as a {@link ConsumerGroup} from its creation, or from the node's start or the
- * subsystem's restart, until it is updated or deleted or the subsystem restarts (then it stops and its consumers are dropped). A
- * stopped group leaves nothing behind: no listener, no timer, no message. The node has two
- * timers for all its groups, as a real node's `PersistentSubscriptionService` has: the
- * one-second tick (`PersistentSubscriptionTimerTick`: message timeouts, `checkpoint_after`) and
- * the once-a-second statistics tracker.
+ * subsystem's restart, until it is updated or deleted or the subsystem restarts (then it stops
+ * and its consumers are dropped). A stopped group leaves nothing behind: no listener, no timer,
+ * no message. The node has two timers for all its groups, as a real node's
+ * `PersistentSubscriptionService` has: the one-second tick (`PersistentSubscriptionTimerTick`:
+ * message timeouts, `checkpoint_after`) and the once-a-second statistics tracker.
  *
  * @since 0.1.0
  */
