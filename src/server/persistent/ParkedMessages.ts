@@ -22,9 +22,12 @@ import { isReplayed, type Message } from "./Message.ts"
  * The parked messages not replayed yet: the parked stream's events from its `$tb` on (the one
  * place this module reads the store).
  */
-const readParked = (store: Store, parkedStream: string): { readonly first: number; readonly last: number; readonly events: ReadonlyArray<EventRecord> } | undefined => {
+const readParked = (
+  store: Store,
+  parkedStream: string
+): { readonly first: number; readonly last: number; readonly at: (n: number) => EventRecord | undefined } | undefined => {
   const view = store.view(parkedStream)
-  return view._tag === "Ok" ? { first: view.first, last: view.last, events: view.entry.events } : undefined
+  return view._tag === "Ok" ? { first: view.first, last: view.last, at: (n) => view.entry.events[n] } : undefined
 }
 
 /**
@@ -90,7 +93,7 @@ export class ParkedMessages {
     if (end < parked.first) return []
     const out: Array<Message> = []
     for (let n = parked.first; n <= end; n++) {
-      const link = parked.events[n]
+      const link = parked.at(n)
       if (link === undefined) continue
       const target = this.store.resolveLink(link)
       if (target === undefined) continue
