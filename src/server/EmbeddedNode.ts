@@ -37,7 +37,7 @@ import {
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
-import { PersistentGroups } from "./persistent/PersistentGroups.ts"
+import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
@@ -174,6 +174,8 @@ export interface NodeStats {
   readonly storeListeners: number
   /** Records in the log. */
   readonly records: number
+  /** What the persistent-subscription groups hold: groups, running groups, consumers, messages. */
+  readonly persistentGroups: GroupsHolding
 }
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
@@ -386,7 +388,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     stop,
     stopped
   }
-  statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
+  statsByNode.set(running, () => ({
+    activeReads: activeReads.size,
+    storeListeners: store.listenerCount,
+    records: store.log.length,
+    persistentGroups: groups.holding
+  }))
   return running
 }
 
