@@ -15,7 +15,7 @@ import { Projections } from "../../src/services/Projections.ts"
 import { Streams } from "../../src/services/Streams.ts"
 import { freePort, newEvents } from "./_support.ts"
 
-const timeout = "300 millis"
+const timeout = "300 millis" as const
 const options = { timeout }
 const write = { timeout, currentVersion: "any" as const }
 
