@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -12,6 +13,12 @@ import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { CallError } from "./CallError.ts"
 import { canResume } from "./Retry.ts"
 import { type Diagnose, withinDeadline } from "./RetryPolicy.ts"
+
+// resumes unless the run's deadline (an instant of the Clock) has passed
+const resumeBefore = <A, E>(until: number | undefined, loop: () => Stream.Stream<A, E>, error: E): Stream.Stream<A, E> =>
+  until === undefined || until === Infinity
+    ? loop()
+    : Stream.unwrap(Effect.map(Clock.currentTimeMillis, (now) => now < until ? loop() : Stream.fail(error)))
 
 /**
  * Makes `resumable` for a connection's retry Schedule and failure diagnosis.
@@ -39,7 +46,7 @@ export const make = (retrySchedule: Schedule.Schedule<unknown, CallError>, diagn
           Stream.catch((error: E) => Stream.fromEffect(Effect.flatMap(diagnose(error), Effect.fail))),
           Stream.retry(schedule as Schedule.Schedule<unknown, E | TlsFailed>),
           Stream.catch((error: E | TlsFailed) =>
-            progressed && canResume(error) && (until === undefined || Date.now() < until) ? loop() : Stream.fail(error)
+            progressed && canResume(error) ? resumeBefore(until, loop, error) : Stream.fail(error)
           )
         )
       }
