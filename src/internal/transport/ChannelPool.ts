@@ -44,6 +44,8 @@ export interface Slot {
   readonly scope: Scope.Closeable
   /** Long-lived calls holding a place on it. */
   active: number
+  /** Counts the times it was left without calls: an idle timer closes it only if still the same. */
+  idled: number
   /** Why it was closed (handed to the calls it ends); set before its scope closes. */
   reason: CallError | undefined
 }
@@ -138,7 +140,7 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
         const channel = new grpc.Channel(target, credentials, { ...channelOptions, "grpc.use_local_subchannel_pool": 1 })
         const client = new grpc.Client(target, credentials, { channelOverride: channel })
         const scope = Scope.forkUnsafe(poolScope)
-        const slot: Slot = { endpoint, channel, client, generation: state.generation, scope, active: 0, reason: undefined }
+        const slot: Slot = { endpoint, channel, client, generation: state.generation, scope, active: 0, idled: 0, reason: undefined }
         // the first finalizer added runs last: the calls held in the scope are ended before the
         // channel closes
         return Effect.as(
@@ -220,11 +222,14 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       return current !== undefined && current.reason === undefined ? Effect.succeed(current) : connect
     })
 
-    // An extra connection left without calls is closed once it stayed so for `idleTimeout`.
-    const closeWhenIdle = (slot: Slot): Effect.Effect<void> =>
+    // An extra connection left without calls is closed once it stayed so for `idleTimeout`
+    // (without a call in between: `idled` would have moved on).
+    const closeWhenIdle = (slot: Slot, idled: number): Effect.Effect<void> =>
       Effect.sleep(options.idleTimeout).pipe(
         Effect.andThen(lock.withPermits(1)(Effect.suspend(() => {
-          if (slot.active > 0 || slot.reason !== undefined || state.slots[0] === slot) return Effect.void
+          if (slot.active > 0 || slot.idled !== idled || slot.reason !== undefined || state.slots[0] === slot) {
+            return Effect.void
+          }
           state.slots = state.slots.filter((s) => s !== slot)
           return closeSlot(slot, new ServiceUnavailable({ reason: "The connection was closed: idle" }))
         })))
@@ -234,7 +239,8 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       Effect.suspend(() => {
         slot.active--
         if (slot.active > 0 || slot.reason !== undefined || state.slots[0] === slot || state.closed) return Effect.void
-        return Effect.asVoid(Effect.forkIn(closeWhenIdle(slot), poolScope))
+        slot.idled++
+        return Effect.asVoid(Effect.forkIn(closeWhenIdle(slot, slot.idled), poolScope))
       })
 
     // a place first (waiting, interruptibly, while all are taken), then a connection with room
