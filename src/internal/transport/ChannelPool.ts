@@ -95,6 +95,8 @@ export interface ChannelPool {
   /** Connections open now. */
   readonly size: () => number
   readonly closedError: () => ConnectionClosed
+  /** Closes the pool for good: every connection with ConnectionClosed (also done when its scope closes). */
+  readonly close: Effect.Effect<void>
 }
 
 const replaced = () => new ServiceUnavailable({ reason: "The connection was replaced" })
@@ -320,12 +322,11 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       )
     })
 
-    yield* Effect.addFinalizer(() =>
-      lock.withPermits(1)(Effect.suspend(() => {
-        state.closed = true
-        return closeAll(closedError())
-      }))
-    )
+    const close = lock.withPermits(1)(Effect.suspend(() => {
+      state.closed = true
+      return closeAll(closedError())
+    }))
+    yield* Effect.addFinalizer(() => close)
 
     return {
       primary,
@@ -336,6 +337,7 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       isClosed: () => state.closed,
       lastEndpoint: () => state.lastEndpoint,
       size: () => state.slots.length,
-      closedError
+      closedError,
+      close
     } satisfies ChannelPool
   })

@@ -31,7 +31,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import type * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
 import type { TlsFailed } from "../../errors/TlsFailed.ts"
@@ -227,7 +227,11 @@ export const make = (
         ? DEFAULT_IDLE_CONNECTION_TIMEOUT
         : Duration.fromInputUnsafe(options.idleConnectionTimeout)
     })
-    const calls = Calls.make(settings, pool, yield* Effect.scope)
+    // running calls are held in a scope of their own, closed once the pool is: a call cancelled
+    // then sees the transport closed, and fails with ConnectionClosed
+    const callsScope = yield* Scope.fork(yield* Effect.scope)
+    yield* Effect.addFinalizer(() => pool.close)
+    const calls = Calls.make(settings, pool, callsScope)
     const retrySchedule: Schedule.Schedule<unknown, CallError> = options.retrySchedule ?? defaultRetrySchedule
     const diagnose = TlsDiagnosis.make(settings.tls, pool.lastEndpoint)
     const tracing = Tracing.make(settings, options)
