@@ -9,10 +9,12 @@
  */
 import type * as grpc from "@grpc/grpc-js"
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import type { ConnectionSettings } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
@@ -134,6 +136,16 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
     Scope.closeUnsafe(held, Exit.void)
   }
 
+  // a place for a long-lived call; one with a deadline waits for it (all places taken) only
+  // until the deadline
+  const placeWithin = (deadline: number): Effect.Effect<Slot, CallError, Scope.Scope> =>
+    deadline === Infinity ? pool.acquireLong : Effect.clockWith((clock) =>
+      pool.acquireLong.pipe(Effect.timeoutOrElse({
+        duration: Duration.millis(Math.max(0, deadline - clock.currentTimeMillisUnsafe())),
+        orElse: () =>
+          Effect.fail(new DeadlineExceeded({ reason: "The deadline passed while waiting for a connection (maxConnections)" }))
+      })))
+
   // a call with one reply: `start` invokes grpc-js, whose callback resumes the fiber
   const singleReply = <O>(
     spec: CallSpec,
@@ -204,7 +216,7 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
       return Effect.succeed(serverStream(
         {
           start: Effect.gen(function*() {
-            const acquired = yield* pool.acquireLong
+            const acquired = yield* placeWithin(spec.deadline)
             slot = acquired
             const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
             const running: { call: Running | undefined } = { call: undefined }
