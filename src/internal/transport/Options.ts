@@ -60,7 +60,8 @@ export interface CallOptions {
  * - `maxConnections`: the most HTTP/2 connections the client opens to a node (the primary one and
  *   the extra ones long-lived calls are spread over). Defaults to 16: up to 640 long-lived calls
  *   at once with the default `streamsPerChannel`, well under the 1,000 connections a node accepts
- *   from all its clients. Further long-lived calls wait until one of those ends.
+ *   from all its clients. Further long-lived calls wait until one of those ends (one with a
+ *   `timeout` at most until its deadline).
  * - `idleConnectionTimeout`: how long an extra connection stays open once its last long-lived call
  *   has ended (the primary one stays). Defaults to 30 seconds.
  * - `flowControlWindow`: bytes a node may send on one read or subscription before the client has
