@@ -354,12 +354,12 @@ export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("
    * @example
    * ```ts
    * import { Effect } from "effect"
-   * import { NewEvents, Streams } from "effect-esdb"
+   * import { NewEvent, Streams } from "effect-esdb"
    * import { EmbeddedNode } from "effect-esdb/server"
    *
    * const test = Effect.gen(function*() {
    *   const streams = yield* Streams.Streams
-   *   yield* streams.append("order-1", NewEvents.json("OrderCreated", {}), { currentVersion: "no_stream" })
+   *   yield* streams.append("order-1", NewEvent.json("OrderCreated", {}), { currentVersion: "no_stream" })
    *   return yield* streams.get("order-1")
    * }).pipe(Effect.provide(EmbeddedNode.layerClient()))
    * ```

@@ -64,7 +64,7 @@ export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<
 export const isRecorded = (item: { readonly _tag: string }): item is RecordedEvent => item._tag === "RecordedEvent"
 
 /** The `i` field of the JSON data of events made by {@link newEvents}. */
-export const indexOf = (event: RecordedEvent): number => (event.dataJson as { i: number }).i
+export const indexOf = (event: RecordedEvent): number => (JSON.parse(event.dataText) as { i: number }).i
 
 /** Replaces the `host:port` of a connection string. */
 export const withHostPort = (connectionString: string, hostPort: string): string =>
@@ -159,13 +159,17 @@ export const proxyScoped = (target: { readonly host: string; readonly port: numb
     (proxy) => Effect.promise(() => proxy.stop())
   )
 
-/** Runs `effect` with a client made from `connectionString` (closed afterwards). */
+/**
+ * Runs `effect` with a client made from `connectionString` (closed afterwards). The layer is
+ * built fresh: the service layers inside `EventStoreDB.layer` are constants, which a surrounding
+ * test layer's memo map would otherwise hand back already built on the other connection.
+ */
 export const withClient = <A, E, R>(
   connectionString: string,
   effect: Effect.Effect<A, E, R>,
   options: Omit<ConnectionOptions, "connectionString"> = {}
 ): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
-  Effect.provide(effect, EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)) as Effect.Effect<
+  Effect.provide(effect, Layer.fresh(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie))) as Effect.Effect<
     A,
     E,
     Exclude<R, EventStoreDB.Services>
@@ -255,7 +259,7 @@ export const eventually = (what: string, condition: () => boolean, timeoutMs = 5
 export const makeStreams = (
   connectionString: string,
   options: Omit<ConnectionOptions, "connectionString"> = {}
-): Effect.Effect<Streams.StreamsService, never, Scope.Scope> =>
+): Effect.Effect<Streams.Streams, never, Scope.Scope> =>
   Effect.map(
     Layer.build(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)),
     (context) => Context.get(context, Streams.Streams)

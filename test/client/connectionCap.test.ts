@@ -4,13 +4,10 @@
  * front of the node counts the connections the client opens.
  */
 import { assert, layer } from "@effect/vitest"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
-import { DEFAULT_MAX_CONNECTIONS, Transport } from "../../src/internal/transport/Transport.ts"
-import { Streams } from "../../src/services/Streams.ts"
+import * as Transport from "../../src/internal/transport/Transport.ts"
+import * as Streams from "../../src/services/Streams.ts"
 import { EmbeddedNode, eventually, isRecorded, newEvents, nodeLayer, proxyScoped, uniqueStream, withHostPort } from "./_support.ts"
 
 const RUNS = 10_000
@@ -20,14 +17,12 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "180 seconds" })("conne
     Effect.gen(function*() {
       const node = yield* EmbeddedNode
       const proxy = yield* proxyScoped(node)
-      const context = yield* Layer.build(
-        EventStoreDB.layer({
-          connectionString: withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`),
-          idleConnectionTimeout: "1 second"
-        }).pipe(Layer.orDie)
-      )
-      const streams = Context.get(context, Streams)
-      const transport = Context.get(context, Transport)
+      // the transport itself, to read its count of open connections
+      const transport = yield* Transport.make({
+        connectionString: withHostPort(node.connectionString, `127.0.0.1:${proxy.port}`),
+        idleConnectionTimeout: "1 second"
+      }).pipe(Effect.orDie)
+      const streams = yield* Streams.make(transport)
       const stream = uniqueStream("cap")
       yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
       // one subscription, run 10,000 times at once: each run ends with the stream's event
@@ -47,8 +42,8 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "180 seconds" })("conne
       watch.interruptUnsafe()
       assert.strictEqual(counts.filter((n) => n === 1).length, RUNS, "every run received the event")
       // every connection the client ever opened, counted by the proxy, is within the cap
-      assert.isAtMost(proxy.accepted(), DEFAULT_MAX_CONNECTIONS)
-      assert.isAtMost(peak, DEFAULT_MAX_CONNECTIONS)
+      assert.isAtMost(proxy.accepted(), Transport.DEFAULT_MAX_CONNECTIONS)
+      assert.isAtMost(peak, Transport.DEFAULT_MAX_CONNECTIONS)
       assert.isAbove(proxy.accepted(), 1, "the calls were spread over several connections")
       // once idle, the extra connections are closed: the primary one stays
       yield* eventually("the extra connections are closed", () => proxy.connections() === 1 && transport.connections() === 1, 15_000)

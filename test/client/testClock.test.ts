@@ -29,7 +29,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("a clie
         const subscribed = yield* Stream.runCollect(
           streams.subscribeToStream(stream).pipe(Stream.filter(isRecorded), Stream.take(3))
         )
-        const missing = yield* Effect.flip(groups.getInfo(stream, "no-such-group"))
+        const missing = yield* Effect.flip(groups.getInfoToStream(stream, "no-such-group"))
         return { events: events.length, subscribed: subscribed.length, missing: missing._tag }
       })
       const result = yield* Effect.scoped(run).pipe(Effect.provide(TestClock.layer()))

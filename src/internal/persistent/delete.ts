@@ -31,3 +31,18 @@ export const deleteGroup = (
       narrow: toGroupError(stream, group)
     }, (spec) => transport.unary(Delete, request, spec)).pipe(Effect.asVoid)
   })
+
+/** For a group on a stream (not `$all`). @internal */
+export const deleteToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => deleteGroup(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const deleteToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<void, SubscriptionGroupError> => deleteGroup(transport, validate.ALL, group, options)

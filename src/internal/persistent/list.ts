@@ -69,3 +69,17 @@ export const listToStream = (
         Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
       )).pipe(Effect.flatMap((response) => response === undefined ? Effect.succeed([]) : infos(response)))
   })
+
+/** The groups of one stream (not `$all`). @internal */
+export const listOfStream = (
+  transport: TransportShape,
+  stream: string,
+  options?: CallOptions
+): Effect.Effect<ReadonlyArray<SubscriptionInfo>, ListSubscriptionsError> =>
+  validate.onStream(stream, () => listToStream(transport, stream, options))
+
+/** The groups of `$all`. @internal */
+export const listToAll = (
+  transport: TransportShape,
+  options?: CallOptions
+): Effect.Effect<ReadonlyArray<SubscriptionInfo>, ListSubscriptionsError> => listToStream(transport, validate.ALL, options)

@@ -44,3 +44,18 @@ export const replayParked = (
       narrow: toGroupError(stream, group)
     }, (spec) => transport.unary(ReplayParked, request, spec)).pipe(Effect.asVoid)
   })
+
+/** For a group on a stream (not `$all`). @internal */
+export const replayParkedToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: ReplayParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => replayParked(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const replayParkedToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: ReplayParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => replayParked(transport, validate.ALL, group, options)

@@ -47,3 +47,18 @@ export const truncateParked = (
       narrow: toGroupError(stream, group)
     }, (spec) => transport.unary(TruncateParked, request, spec)).pipe(Effect.asVoid)
   })
+
+/** For a group on a stream (not `$all`). @internal */
+export const truncateParkedToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: TruncateParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => truncateParked(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const truncateParkedToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: TruncateParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => truncateParked(transport, validate.ALL, group, options)

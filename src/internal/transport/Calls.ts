@@ -21,7 +21,7 @@ import type { CallError } from "./CallError.ts"
 import { callMetadata } from "./ChannelConfig.ts"
 import type { ChannelPool, Slot } from "./ChannelPool.ts"
 import { type ClassifyContext, classifyError } from "./classifyError.ts"
-import { toGrpcDeadline } from "./Deadline.ts"
+import { deadlineAt, timeoutMillis, toGrpcDeadline } from "./Deadline.ts"
 import { StatusCode } from "./grpcStatus.ts"
 import type { CallOptions } from "./Options.ts"
 import { needsReconnect } from "./Retry.ts"
@@ -86,7 +86,7 @@ export interface Calls {
   readonly duplex: <I, O>(
     method: Method<I, O>,
     handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void },
-    options?: { readonly spread?: boolean | undefined }
+    options?: { readonly spread?: boolean | undefined; readonly callOptions?: CallOptions | undefined }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
 }
 
@@ -243,13 +243,21 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
     Effect.gen(function*() {
       const slot = yield* (options?.spread === true ? pool.acquireLong : pool.primary)
       const runFork = Effect.runForkWith(yield* Effect.context<never>())
+      const callOptions = options?.callOptions
+      // long-lived: no deadline unless the caller gave a timeout
+      const grpcOptions: grpc.CallOptions = callOptions?.timeout === undefined ? {} : yield* Effect.clockWith((clock) => {
+        const now = clock.currentTimeMillisUnsafe()
+        return Effect.succeed({
+          deadline: toGrpcDeadline(deadlineAt(now, timeoutMillis(settings.defaultDeadline, callOptions, "stream")), now)
+        })
+      })
       let ended = false
       const call = slot.client.makeBidiStreamRequest(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,
-        metadata(undefined),
-        {}
+        metadata(callOptions),
+        grpcOptions
       )
       // the call is held in its connection's scope: closing the connection ends it
       const held = Scope.forkUnsafe(slot.scope)

@@ -1,26 +1,16 @@
 /**
- * How the retry `Schedule` is applied to an operation: only while the failure may be retried
- * (`Retry.ts` answers that), never past the operation's deadline, and after a failure to connect
- * has been diagnosed (a TLS mismatch is not retried). The Schedule's time is the Clock's.
+ * How the retry `Schedule` is applied to a call: only while the failure may be retried
+ * (`Retry.ts` answers that), never past the operation's deadline, each retry logged and counted
+ * (`Recovery.ts`), and after a failure to connect has been diagnosed (a TLS mismatch is not
+ * retried). The Schedule's time is the Clock's.
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Schedule from "effect/Schedule"
+import type * as Schedule from "effect/Schedule"
 import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { CallError } from "./CallError.ts"
-
-/**
- * The Schedule bounded by a deadline (an instant of the Clock; Infinity or undefined for none):
- * it ends when its next delay would start the next attempt at or after the deadline.
- *
- * @internal
- */
-export const withinDeadline = <O, I>(schedule: Schedule.Schedule<O, I>, until: number | undefined): Schedule.Schedule<O, I> =>
-  until === undefined || until === Infinity
-    ? schedule
-    : Schedule.while(schedule, ({ duration, now }) => now + Duration.toMillis(duration) < until)
+import { observed } from "./Recovery.ts"
 
 /**
  * Diagnoses a failure before it is retried (see `TlsDiagnosis.ts`).
@@ -30,7 +20,8 @@ export const withinDeadline = <O, I>(schedule: Schedule.Schedule<O, I>, until: n
 export type Diagnose = <E extends CallError>(error: E) => Effect.Effect<E | TlsFailed>
 
 /**
- * Runs `effect` again under `schedule` while `retryable` says so, within `until`.
+ * Runs `effect` again under `schedule` while `retryable` says so, within `until` (an instant of
+ * the Clock), reporting each retry under `operation`.
  *
  * The retry machinery is set up only after a first retryable failure (it costs a few µs per call
  * otherwise); that failure is replayed into it, so the Schedule sees the same sequence.
@@ -43,6 +34,7 @@ export const retry = <A, E extends CallError, R>(
     readonly schedule: Schedule.Schedule<unknown, CallError>
     readonly retryable: (error: CallError) => boolean
     readonly diagnose: Diagnose
+    readonly operation: string
     readonly until?: number | undefined
   }
 ): Effect.Effect<A, E | TlsFailed, R> =>
@@ -57,7 +49,11 @@ export const retry = <A, E extends CallError, R>(
         return Effect.fail(error)
       })
       return Effect.retry(again, {
-        schedule: withinDeadline(options.schedule, options.until),
-        while: (error: E) => options.retryable(error)
+        schedule: observed(options.schedule, {
+          operation: options.operation,
+          action: "retry",
+          allow: options.retryable,
+          until: options.until
+        })
       })
     }))

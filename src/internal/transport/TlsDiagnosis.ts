@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { Endpoint } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
+import { isConnectFailure } from "./classifyError.ts"
 
 /** How long a probe waits for the node's answer. */
 const PROBE_TIMEOUT = "1 second"
@@ -76,11 +77,9 @@ export const speaksPlainHttp2 = (endpoint: Endpoint): Effect.Effect<boolean> =>
  * @internal
  */
 export const make = (tlsEnabled: boolean, lastEndpoint: () => Endpoint | undefined) => {
-  const connectFailed = (error: CallError): boolean =>
-    error._tag === "ServiceUnavailable" && /no connection established/i.test(error.reason)
   return <E extends CallError>(error: E): Effect.Effect<E | TlsFailed> => {
     const endpoint = lastEndpoint()
-    if (endpoint === undefined || !connectFailed(error)) return Effect.succeed(error)
+    if (endpoint === undefined || !isConnectFailure(error)) return Effect.succeed(error)
     const where = `${endpoint.host}:${endpoint.port}`
     return tlsEnabled
       ? Effect.map(speaksPlainHttp2(endpoint), (insecure): E | TlsFailed =>

@@ -16,7 +16,8 @@
  * - {@link TransportShape.duplex}: a call held open in a scope (BatchAppend, persistent consumers).
  *
  * It is made of parts: the connection pool (`ChannelPool.ts`), the call adapters (`Calls.ts`),
- * deadlines (`Deadline.ts`), the retry policy (`RetryPolicy.ts`, `Resumable.ts`), tracing
+ * deadlines (`Deadline.ts`), the retry policy (`RetryPolicy.ts`; reads resume with
+ * `ServerStream.resumeStream`, both logged and counted by `Recovery.ts`), tracing
  * (`Tracing.ts`) and the TLS diagnosis (`TlsDiagnosis.ts`).
  *
  * When the scope that made the transport closes, every running call is cancelled and fails with
@@ -34,6 +35,7 @@ import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
+import type { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import { type ConnectionSettings, parseConnectionString } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
@@ -42,10 +44,16 @@ import { channelOptions, transportSecurity } from "./ChannelConfig.ts"
 import * as ChannelPool from "./ChannelPool.ts"
 import type { ClassifyContext } from "./classifyError.ts"
 import { type DeadlineDefault, deadlineAt, timeoutMillis } from "./Deadline.ts"
-import { type CallOptions, type ConnectionOptions, defaultRetrySchedule } from "./Options.ts"
-import * as Resumable from "./Resumable.ts"
+import {
+  type CallOptions,
+  type ConnectionOptions,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./Options.ts"
 import { canResume, isRetryable } from "./Retry.ts"
 import * as RetryPolicy from "./RetryPolicy.ts"
+import { resumeStream } from "./ServerStream.ts"
 import * as TlsDiagnosis from "./TlsDiagnosis.ts"
 import * as Tracing from "./Tracing.ts"
 import type { SpanAttributes } from "./Tracing.ts"
@@ -79,6 +87,20 @@ export interface Operation<E> {
 }
 
 /**
+ * How a read or subscription resumes: the operation's name (for the log and the metric), whether
+ * the Stream never ends by itself (subscriptions), a Schedule replacing the connection's
+ * `resumeSchedule`, and attributes for the log and the metric.
+ *
+ * @internal
+ */
+export interface ResumeOptions {
+  readonly operation: string
+  readonly endless?: boolean | undefined
+  readonly schedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
+  readonly attributes?: Readonly<Record<string, string>> | undefined
+}
+
+/**
  * The transport service.
  *
  * @internal
@@ -97,45 +119,60 @@ export interface TransportShape {
   /**
    * Runs a read or subscription: for each run, `start` is called once with the spec (it creates
    * the run's cursor) and returns the maker of one attempt (a server stream from the cursor),
-   * called again to resume. The deadline (the caller's timeout; none by default) bounds the run.
+   * called again to resume (see {@link TransportShape.resumable}; `resume` says whether the Stream
+   * is endless, a subscription, and may replace its Schedule). The deadline (the caller's
+   * timeout; none by default) bounds the run.
    */
   readonly stream: <A, E>(
     operation: Operation<E>,
-    start: (spec: Calls.CallSpec) => () => Stream.Stream<A, CallError>
+    start: (spec: Calls.CallSpec) => () => Stream.Stream<A, CallError>,
+    resume?: Omit<ResumeOptions, "operation" | "attributes">
   ) => Stream.Stream<A, E>
   readonly unary: Calls.Calls["unary"]
   readonly clientStream: Calls.Calls["clientStream"]
   readonly serverStream: Calls.Calls["serverStream"]
   /**
-   * Opens a duplex call with the connection's own headers (no per-call credentials and no
-   * deadline: it is long-lived). It goes on the primary connection, or with `spread` on a
-   * connection with room among those holding the long-lived calls (one per consumer, like a
+   * Opens a duplex call with the connection's own headers, or with `callOptions`' credentials and
+   * `requiresLeader` when given; no deadline (it is long-lived) unless `callOptions` has a
+   * `timeout`, which then bounds the call. It goes on the primary connection, or with `spread` on
+   * a connection with room among those holding the long-lived calls (one per consumer, like a
    * subscription: counted against `streamsPerChannel` and `maxConnections`). It ends when the
    * scope closes, the connection is replaced, or the transport closes; `onEnd` then gets the
    * reason.
    */
   readonly duplex: Calls.Calls["duplex"]
   /**
-   * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
+   * Runs `effect` again under the retry `Schedule` while its failure is retryable, each retry
+   * logged and counted under `operation` (Recovery.ts; "call" when not named). A failure to
    * connect is diagnosed first: a `tls` setting that does not match the node is a TlsFailed.
    * With a `deadline` (an instant of the Clock, from {@link TransportShape.deadline}), no attempt
    * starts after it: when the Schedule's next delay would reach it, the last failure is the result.
    */
   readonly retry: <A, E extends CallError, R>(
     effect: Effect.Effect<A, E, R>,
-    deadline?: number
+    deadline?: number,
+    operation?: string
   ) => Effect.Effect<A, E | TlsFailed, R>
   /**
-   * Makes a read or subscription resume after connection failures: `make` is called again (it
-   * reads its own cursor, which the caller creates per run), following the retry `Schedule`,
-   * which starts afresh once an attempt delivered something. With a `deadline` (a read with a
-   * timeout), no attempt starts after it, as for {@link TransportShape.retry}; without one
-   * (subscriptions) it resumes as long as the Schedule says.
+   * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
+   * is called again (it reads its own cursor, which the caller creates per run), following the
+   * call's own Schedule, else the connection's `resumeSchedule` for subscriptions (`endless`) and
+   * its `retrySchedule` for reads; the Schedule starts afresh once an attempt delivered
+   * something. With `endless` (subscriptions) a call the node ends (status OK) is resumed too:
+   * only the consumer or a failure that cannot be resumed ends the Stream. With a `deadline` (a
+   * read with a timeout), no attempt starts after it; without one it resumes as long as the
+   * Schedule says. Every resume is logged and counted (Recovery.ts).
    */
   readonly resumable: <A, E extends CallError>(
     make: () => Stream.Stream<A, E>,
-    deadline?: number
-  ) => Stream.Stream<A, E | TlsFailed>
+    deadline?: number,
+    resume?: ResumeOptions
+  ) => Stream.Stream<A, E | TlsFailed | ServiceUnavailable>
+  /**
+   * The connection's resume policy (`resumeSchedule`, default forever): catch-up subscriptions
+   * and persistent-subscription consumers go on under it.
+   */
+  readonly resumeSchedule: Schedule.Schedule<unknown, ResumeFailure>
   /** The timeout of an operation in milliseconds (single-reply operations default to DefaultDeadline, streams to none). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: DeadlineDefault) => number
   /**
@@ -167,7 +204,7 @@ export interface TransportShape {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/Connection") {}
+export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/internal/Transport") {}
 
 /**
  * Connections at most by default: well under the 1,000 a node accepts from all its clients.
@@ -209,7 +246,9 @@ export const make = (
       : options.connectionString
     const parsed = parseConnectionString(raw)
     if (Result.isFailure(parsed)) return yield* parsed.failure
-    const settings = parsed.success
+    // the connection's name: the connection string's, else a new UUID per connection (the
+    // parser is pure: the same string always parses to the same value)
+    const settings = { ...parsed.success, connectionName: parsed.success.connectionName ?? crypto.randomUUID() }
     for (const warning of settings.warnings) yield* Effect.logWarning(`effect-esdb: ${warning}`)
     const { credentials } = yield* transportSecurity(settings, {
       rootCertificates: options.rootCertificates,
@@ -233,17 +272,30 @@ export const make = (
     yield* Effect.addFinalizer(() => pool.close)
     const calls = Calls.make(settings, pool, callsScope)
     const retrySchedule: Schedule.Schedule<unknown, CallError> = options.retrySchedule ?? defaultRetrySchedule
+    const resumeSchedule = options.resumeSchedule ?? defaultResumeSchedule
     const diagnose = TlsDiagnosis.make(settings.tls, pool.lastEndpoint)
     const tracing = Tracing.make(settings, options)
-    const resumable = Resumable.make(retrySchedule, diagnose)
+
+    const resumable: TransportShape["resumable"] = (make, until, resume) =>
+      resumeStream(make, {
+        operation: resume?.operation ?? "read",
+        endless: resume?.endless === true,
+        // subscriptions go on under the resume policy (forever by default); a finite read is a
+        // single call that may take long: its attempts follow the bounded retry policy, which
+        // starts afresh each time the read made progress
+        schedule: resume?.schedule ?? (resume?.endless === true ? resumeSchedule : retrySchedule),
+        until,
+        attributes: resume?.attributes,
+        diagnose
+      })
 
     const timeoutOf: TransportShape["timeoutMillis"] = (callOptions, kind) =>
       timeoutMillis(settings.defaultDeadline, callOptions, kind)
     const deadline: TransportShape["deadline"] = (callOptions, kind) =>
       Effect.map(Clock.currentTimeMillis, (now) => deadlineAt(now, timeoutOf(callOptions, kind)))
 
-    const retry: TransportShape["retry"] = (effect, until) =>
-      RetryPolicy.retry(effect, { schedule: retrySchedule, retryable: isRetryable, diagnose, until })
+    const retry: TransportShape["retry"] = (effect, until, operation) =>
+      RetryPolicy.retry(effect, { schedule: retrySchedule, retryable: isRetryable, diagnose, until, operation: operation ?? "call" })
 
     const call: TransportShape["call"] = (operation, attempt) =>
       Effect.flatMap(deadline(operation.options, "reply"), (until) =>
@@ -253,18 +305,24 @@ export const make = (
             schedule: retrySchedule,
             retryable: operation.kind === "read" ? readRetryable : isRetryable,
             diagnose,
-            until
+            until,
+            operation: operation.name
           }
         )).pipe(
           Effect.mapError(operation.narrow),
           tracing.traceEffect(operation.name, spanAttributesOf(operation))
         )
 
-    const stream: TransportShape["stream"] = (operation, start) =>
+    const stream: TransportShape["stream"] = (operation, start, resume) =>
       Stream.unwrap(Effect.map(deadline(operation.options, "stream"), (until) =>
         resumable(
           start({ options: operation.options, kind: operation.kind, context: operation.context, deadline: until }),
-          until
+          until,
+          {
+            ...resume,
+            operation: operation.name,
+            attributes: operation.context?.stream === undefined ? undefined : { stream: operation.context.stream }
+          }
         ))).pipe(
           Stream.mapError(operation.narrow),
           tracing.traceStream(operation.name, spanAttributesOf(operation))
@@ -280,6 +338,7 @@ export const make = (
       duplex: calls.duplex,
       retry,
       resumable,
+      resumeSchedule,
       timeoutMillis: timeoutOf,
       deadline,
       reconnect: pool.reconnect,
