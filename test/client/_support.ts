@@ -22,6 +22,7 @@ export { EmbeddedNode }
 import { Store } from "../../src/server/storage/Store.ts"
 import { GrpcServer } from "../../src/server/transport/GrpcServer.ts"
 import type { ServerCall } from "../../src/server/transport/ServerCall.ts"
+import { makeReadHandler } from "../../src/server/handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/handlers/StreamsHandler.ts"
 
 /** Options passed to the embedded node. */
@@ -197,13 +198,13 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
   const store = new Store()
   const activeReads = new Set<() => void>()
   const authorizationHeaders: Array<string | undefined> = []
+  const auth = new Auth(store, true)
   const handlers = makeStreamsHandler({
     store,
-    auth: new Auth(store, true),
-    readFraming: "message",
+    auth,
+    read: makeReadHandler({ store, auth, readFraming: "message", activeReads }),
     maxAppendSize: 256 * 1024 * 1024,
-    maxAppendEventSize: 16 * 1024 * 1024,
-    activeReads
+    maxAppendEventSize: 16 * 1024 * 1024
   }) as Record<string, (call: ServerCall, ...rest: Array<unknown>) => unknown>
   const spied = Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [

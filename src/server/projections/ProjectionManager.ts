@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import { DELETED_TB, type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
 import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"
 import { type Processor, SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
