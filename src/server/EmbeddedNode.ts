@@ -282,7 +282,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)
   )
-  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
+  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length, projections: () => true }))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
