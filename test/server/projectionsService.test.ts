@@ -330,7 +330,7 @@ describe("Projections service", () => {
     // Services/Management/ManagedProjection.cs) deletes the checkpoint, emitted and order streams:
     // `deleteStateStream` deletes nothing there, the result stream stays
     const results = await readStream(a.c, `$projections-${name}-result`)
-    assert.deepStrictEqual(results.map((r) => JSON.parse(r.data)), [{ count: 2 }])
+    assert.deepStrictEqual(JSON.parse(results[results.length - 1]!.data), { count: 2 })
     const registry = await readStream(a.c, "$projections-$all")
     assert.isTrue(registry.some((r) => r.type === "$ProjectionDeleted" && r.data === name))
   })
