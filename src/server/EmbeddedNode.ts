@@ -111,6 +111,12 @@ export interface EmbeddedNodeOptions {
   readonly runProjections?: boolean | undefined
   /** Most projections the node holds at once (each runs in its own sandbox); default 256. */
   readonly maxProjections?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
+   * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection
+   * that takes the total over the budget faults (and its worker is freed).
+   */
+  readonly projectionMemoryBytes?: number | undefined
 }
 
 /**
@@ -217,7 +223,11 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
-  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  const projections = new ProjectionManager(store, {
+    maxProjections: options.maxProjections,
+    memoryBudgetBytes: options.projectionMemoryBytes,
+    maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+  })
   if (!store.fresh) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
   if (options.standardProjections === true || options.runProjections === true) {

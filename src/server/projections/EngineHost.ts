@@ -210,7 +210,7 @@ export const startWorkerEngine = (
       getSharedState: () => copies.shared,
       partitions: () => [...copies.states.keys()],
       // the states live twice (here and in the sandbox, whose heap counts them again)
-      memoryBytes: () => disposed ? 0 : WORKER_OVERHEAD_BYTES + heapBytes + copies.bytes,
+      memoryBytes: () => disposed ? 0 : WORKER_OVERHEAD_BYTES + heapBytes + 2 * copies.bytes,
       dispose
     }
     return { _tag: "Started", engine } as const

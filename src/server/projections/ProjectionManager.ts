@@ -548,7 +548,11 @@ export class ProjectionManager {
   /** The memory the running projections hold now (workers, sandboxes, states), bytes. */
   memoryInUse(): number {
     let total = 0
-    for (const p of this.projections.values()) total += p.runner?.engine.memoryBytes() ?? 0
+    for (const p of this.projections.values()) {
+      if (p.runner !== undefined) total += p.runner.engine.memoryBytes()
+      // a JS projection still starting holds its worker already
+      else if (p.state === "Running" && p.system === undefined) total += WORKER_OVERHEAD_BYTES
+    }
     return total
   }
 
@@ -593,11 +597,9 @@ export class ProjectionManager {
     p.reason = ""
     p.eventsProcessed = 0
     p.position = p.checkpoint?.position ?? -1
-    const overhead = p.system === undefined ? WORKER_OVERHEAD_BYTES : 0
     const budget = this.options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET
-    if (overhead > 0 && this.memoryInUse() + overhead > budget) {
-      return this.fault(p, this.budgetReason(budget, overhead))
-    }
+    // the new worker counts from now (memoryInUse counts a starting JS projection)
+    if (p.system === undefined && this.memoryInUse() > budget) return this.fault(p, this.budgetReason(budget, WORKER_OVERHEAD_BYTES))
     const started = p.system !== undefined
       ? Promise.resolve({ _tag: "Started" as const, engine: localEngine(systemProcessor(p.system)) })
       : startWorkerEngine(p.query, {
