@@ -527,7 +527,8 @@ export class ProjectionManager {
   /** The statistics of a projection. */
   statistics(p: ManagedProjection): ProjectionStatistics {
     const last = this.store.lastPosition
-    const progress = p.state === "Completed" || p.position >= last ? 100 : last <= 0 ? 0 : Math.floor((Math.max(p.position, 0) * 10000) / last) / 100
+    // a run reading source streams is done when caught up, whatever the log's last position
+    const progress = p.state === "Completed" || p.position >= last || (p.state === "Running" && p.runner?.caughtUp === true) ? 100 : last <= 0 ? 0 : Math.floor((Math.max(p.position, 0) * 10000) / last) / 100
     return {
       name: p.name,
       mode: p.mode,

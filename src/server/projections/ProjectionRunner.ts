@@ -116,6 +116,7 @@ export class ProjectionRunner {
   #handledUserSinceCheckpoint = 0
   #lastCheckpointAt = 0
   #eventsPerBatch = BATCH_EVENTS
+  #caughtUp = false
   readonly #changedPartitions = new Set<string>()
 
   constructor(spec: RunSpec, engine: HostedEngine, plan: SourcePlan) {
@@ -144,6 +145,11 @@ export class ProjectionRunner {
     const wake = this.#wake
     this.#wake = undefined
     wake?.()
+  }
+
+  /** Has the run read everything there is to read (until the next append)? */
+  get caughtUp(): boolean {
+    return this.#caughtUp
   }
 
   /** Unsaved progress? */
@@ -244,6 +250,7 @@ export class ProjectionRunner {
     const counters = spec.counters
     while (!this.#disposed) {
       const { steps, inputs } = this.#read()
+      this.#caughtUp = steps.length === 0
       if (steps.length === 0) {
         // caught up
         if (spec.oneTime) {
