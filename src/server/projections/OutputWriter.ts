@@ -28,7 +28,7 @@ import { newUuid } from "../Uuid.ts"
 import type { EventRecord, ProposedEvent, Store } from "../storage/Store.ts"
 import { checkpointTag, parseTag, type ProjectionVersion } from "./CheckpointTag.ts"
 import type { EmittedEvent, ProcessOutcome } from "./ProjectionEngine.ts"
-import { writtenBackward } from "./Source.ts"
+import { wasWritten, writtenBackward } from "./Source.ts"
 
 const utf8 = (text: string) => Buffer.from(text, "utf8")
 
@@ -250,7 +250,7 @@ export class OutputWriter {
     if (committed !== undefined) return committed
     committed = []
     this.#recovery.set(stream, committed)
-    if (this.#from < 0 && this.#store.stream(stream) === undefined) return committed
+    if (!wasWritten(this.#store, stream)) return committed
     const current = this.#target.version()
     for (const e of writtenBackward(this.#store, stream)) {
       const tag = parseTag(e.customMetadata, current)

@@ -30,7 +30,7 @@ import { type HostedEngine, localEngine, startWorkerEngine, WORKER_OVERHEAD_BYTE
 import { jsonEvent, streamsOf, textEvent } from "./OutputWriter.ts"
 import { readerStrategyError } from "./ProjectionEngine.ts"
 import { type Checkpoint, ProjectionRunner } from "./ProjectionRunner.ts"
-import { type SourcePlan, visibleEvents, wasWritten } from "./Source.ts"
+import { lastPosition, onAppend, type SourcePlan, visibleEvents, wasWritten } from "./Source.ts"
 import { SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
 
 /**
@@ -252,7 +252,7 @@ export class ProjectionManager {
   /** Adds a projection and listens to appends (the first time). */
   private add(p: ManagedProjection): void {
     this.projections.set(p.name, p)
-    this.unsubscribe ??= this.store.onAppendAll(() => {
+    this.unsubscribe ??= onAppend(this.store, () => {
       for (const q of this.projections.values()) q.runner?.wake()
     })
   }
@@ -388,7 +388,7 @@ export class ProjectionManager {
       p.id = this.nextTransientId++
       return
     }
-    if (this.store.lastEventNumber(REGISTRY_STREAM) < 0 && this.store.stream(REGISTRY_STREAM)?.pending === undefined) {
+    if (!wasWritten(this.store, REGISTRY_STREAM)) {
       this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [jsonEvent("$ProjectionsInitialized", "")])
     }
     const written = this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [textEvent("$ProjectionCreated", p.name)])
@@ -526,7 +526,7 @@ export class ProjectionManager {
 
   /** The statistics of a projection. */
   statistics(p: ManagedProjection): ProjectionStatistics {
-    const last = this.store.lastPosition
+    const last = lastPosition(this.store)
     // a run reading source streams is done when caught up, whatever the log's last position
     const progress = p.state === "Completed" || p.position >= last || (p.state === "Running" && p.runner?.caughtUp === true) ? 100 : last <= 0 ? 0 : Math.floor((Math.max(p.position, 0) * 10000) / last) / 100
     return {

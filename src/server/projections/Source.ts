@@ -4,8 +4,10 @@
  * bookkeeping streams read back at start (registry, definitions, checkpoints) and the tail of an
  * emitted stream read when recovering its writes.
  *
- * Store members used: `log`, `indexAtOrAfter`, `stream` (`events`, `pending`), `view`,
- * `resolveLink`, `lastPosition`, `onAppendAll`.
+ * Store members read: `log`, `indexAtOrAfter`, `stream` (`events`, `pending`), `view`,
+ * `resolveLink`, `lastEventNumber`, `lastPosition`, `onAppendAll`. (Writes go through
+ * `Store.append` and `Store.softDelete`, in OutputWriter.ts, ProjectionRunner.ts and
+ * ProjectionManager.ts.)
  *
  * @since 0.1.0
  */
@@ -155,3 +157,19 @@ export function* writtenBackward(store: Store, stream: string): Generator<EventR
  */
 export const wasWritten = (store: Store, stream: string): boolean =>
   store.lastEventNumber(stream) >= 0 || store.stream(stream)?.pending !== undefined
+
+/**
+ * Position of the last record of the log (the statistics' progress).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const lastPosition = (store: Store): number => store.lastPosition
+
+/**
+ * Calls `listener` after every write that added records to the log; answers the unsubscribe.
+ *
+ * @since 0.1.0
+ * @category subscriptions
+ */
+export const onAppend = (store: Store, listener: () => void): () => void => store.onAppendAll(listener)
