@@ -25,7 +25,7 @@
  * @since 0.1.0
  */
 import type { Store } from "../storage/Store.ts"
-import type { ProjectionVersion } from "./CheckpointTag.ts"
+import { checkpointTag, type ProjectionVersion } from "./CheckpointTag.ts"
 import { type HostedEngine, localEngine, startWorkerEngine, WORKER_OVERHEAD_BYTES } from "./EngineHost.ts"
 import { jsonEvent, streamsOf, textEvent } from "./OutputWriter.ts"
 import { readerStrategyError } from "./ProjectionEngine.ts"
@@ -445,8 +445,10 @@ export class ProjectionManager {
     if (p === undefined) return { _tag: "NotFound" }
     this.stop(p, false)
     p.runner = undefined
-    p.epoch = p.version
+    // ManagedProjection.Reset: the version goes up and the epoch becomes it, so the events the
+    // earlier epochs wrote are not this run's (EmittedStream recovery reads them as another's)
     p.version++
+    p.epoch = p.version
     p.checkpoint = undefined
     p.position = -1
     // a real node's reset starts a new run: eventsProcessedAfterRestart is 0 even when stopped
@@ -455,7 +457,7 @@ export class ProjectionManager {
     this.writeDefinition(p)
     if (p.checkpointsEnabled) {
       this.store.append(streamsOf(p.name).checkpoint, { _tag: "Any" }, [
-        jsonEvent("$ProjectionCheckpoint", "{}", { "$v": `${p.id}:${p.epoch}:${p.version}:4`, "$c": -1, "$p": -1 })
+        jsonEvent("$ProjectionCheckpoint", "{}", checkpointTag(p.projectionVersion, -1))
       ])
     }
     if (p.enabled) this.start(p)
