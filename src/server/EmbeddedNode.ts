@@ -117,6 +117,11 @@ export interface EmbeddedNodeOptions {
    * that takes the total over the budget faults (and its worker is freed).
    */
   readonly projectionMemoryBytes?: number | undefined
+  /**
+   * Time limit of one projection handler call, ms; default 250 (a real node's
+   * `ProjectionExecutionTimeout`). Past it the projection faults.
+   */
+  readonly projectionExecutionTimeoutMs?: number | undefined
 }
 
 /**
@@ -226,6 +231,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const projections = new ProjectionManager(store, {
     maxProjections: options.maxProjections,
     memoryBudgetBytes: options.projectionMemoryBytes,
+    timeLimitMs: options.projectionExecutionTimeoutMs,
     maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
   })
   if (!store.fresh) projections.load()
