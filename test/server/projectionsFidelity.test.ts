@@ -96,6 +96,9 @@ describe("projections answer as a real node does", () => {
     // and they go on live
     await client.appendToStream(`${lk}-1`, binaryEvent({ type: "$>", data: Buffer.from(`0@${src}`) }))
     await until("category count 4", () => client.getProjectionState<{ count: number }>(`cat-${id}`), (st) => st?.count === 4)
+    // its position is a stream tag, as CheckpointTag.ToString shows one (`stream: n`); caught up, 100 %
+    const status = await until("caught up", () => client.getProjectionStatus(`cat-${id}`), (st) => st.position === `$ce-${lk}: 3`)
+    expect(status.progress).toBe(100)
   })
 
   it("result events carry $causedBy and $correlationId (ResultWriter.WriteRunningResult, CoreProjectionCheckpointManager.EventsEmitted)", async () => {

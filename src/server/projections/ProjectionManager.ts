@@ -170,6 +170,8 @@ export class ManagedProjection {
   starts = 0
   /** Position of the last record looked at, −1 before any; the run's counters. */
   position = -1
+  positionText: string | undefined = undefined
+  checkpointText: string | undefined = undefined
   eventsProcessed = 0
   processingMs = 0
   checkpoint: Checkpoint | undefined
@@ -450,7 +452,9 @@ export class ProjectionManager {
     p.version++
     p.epoch = p.version
     p.checkpoint = undefined
+    p.checkpointText = undefined
     p.position = -1
+    p.positionText = undefined
     // a real node's reset starts a new run: eventsProcessedAfterRestart is 0 even when stopped
     p.eventsProcessed = 0
     p.partitionsSeen.clear()
@@ -538,8 +542,9 @@ export class ProjectionManager {
       stateReason: p.state === "Faulted" ? p.reason : "",
       epoch: p.epoch,
       version: p.version,
-      position: p.position < 0 ? "" : `C:${p.position}/P:${p.position}`,
-      lastCheckpoint: p.checkpoint === undefined ? "" : `C:${p.checkpoint.position}/P:${p.checkpoint.position}`,
+      // a stream source's position as a real node shows a stream tag (CheckpointTag.ToString)
+      position: p.positionText ?? (p.position < 0 ? "" : `C:${p.position}/P:${p.position}`),
+      lastCheckpoint: p.checkpoint === undefined ? "" : p.checkpointText ?? `C:${p.checkpoint.position}/P:${p.checkpoint.position}`,
       progress,
       eventsProcessedAfterRestart: p.eventsProcessed,
       partitionsCached: p.runner?.engine.partitions().length ?? 0,
@@ -600,6 +605,7 @@ export class ProjectionManager {
     p.reason = ""
     p.eventsProcessed = 0
     p.position = p.checkpoint?.position ?? -1
+    p.positionText = undefined
     const budget = this.options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET
     // the new worker counts from now (memoryInUse counts a starting JS projection)
     if (p.system === undefined && this.memoryInUse() > budget) return this.fault(p, this.budgetReason(budget, WORKER_OVERHEAD_BYTES))

@@ -49,6 +49,10 @@ export interface Checkpoint {
  */
 export interface RunCounters {
   position: number
+  /** A stream source's position as a real node shows it (`$ce-c: 5`), undefined for `$all`. */
+  positionText: string | undefined
+  /** The same at the last checkpoint. */
+  checkpointText: string | undefined
   eventsProcessed: number
   processingMs: number
   checkpoint: Checkpoint | undefined
@@ -125,6 +129,7 @@ export class ProjectionRunner {
     const from = spec.counters.checkpoint?.position ?? -1
     spec.counters.position = from
     this.#cursor = openCursor(spec.store, plan, from)
+    spec.counters.positionText = this.#cursor.describe()
     this.#writer = new OutputWriter(spec.store, spec.target, spec.limits, from)
     this.#own = streamsOf(spec.target.name).prefix
     void this.#loop()
@@ -188,6 +193,7 @@ export class ProjectionRunner {
     this.#changedPartitions.clear()
     spec.store.append(names.checkpoint, { _tag: "Any" }, [jsonEvent("$ProjectionCheckpoint", root, tag)])
     spec.counters.checkpoint = { position, states }
+    spec.counters.checkpointText = spec.counters.positionText
     this.#lastCheckpointAt = Date.now()
     this.#handledSinceCheckpoint = 0
     this.#handledUserSinceCheckpoint = 0
@@ -275,12 +281,14 @@ export class ProjectionRunner {
         for (const step of steps) {
           if (step.kind === "skip") {
             counters.position = step.record.position
+            counters.positionText = this.#cursor.describe()
             continue
           }
           const outcome = answer.outcomes[k++]
           if (outcome === undefined) return this.#fault("The projection runtime gave no answer")
           if (outcome._tag === "Faulted") return this.#fault(outcome.reason)
           counters.position = step.record.position
+          counters.positionText = this.#cursor.describe()
           if (outcome._tag === "Skipped") continue
           handled++
           counters.eventsProcessed++

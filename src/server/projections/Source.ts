@@ -50,6 +50,11 @@ export interface SourceCursor {
   readonly next: (max: number) => ReadonlyArray<SourceRecord>
   /** Is there nothing more to read now? */
   readonly caughtUp: () => boolean
+  /**
+   * Where a stream plan is, as a real node's `CheckpointTag.ToString` shows a stream tag
+   * (`stream: n`, or `a: n; b: m; ` for several); undefined for `$all`.
+   */
+  readonly describe: () => string | undefined
 }
 
 /**
@@ -71,7 +76,8 @@ export const openCursor = (store: Store, plan: SourcePlan, after: number): Sourc
         }
         return out
       },
-      caughtUp: () => index >= store.log.length
+      caughtUp: () => index >= store.log.length,
+      describe: () => undefined
     }
   }
   // each stream's next event number; a stream not written yet starts at 0
@@ -119,7 +125,11 @@ export const openCursor = (store: Store, plan: SourcePlan, after: number): Sourc
       }
       return out
     },
-    caughtUp: () => !peek()
+    caughtUp: () => !peek(),
+    describe: () => {
+      const parts = [...next].map(([stream, n]) => `${stream}: ${n - 1}`)
+      return parts.length === 1 ? parts[0] : parts.map((p) => `${p}; `).join("")
+    }
   }
 }
 
