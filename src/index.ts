@@ -138,11 +138,18 @@ export * as Connection from "./services/Connection.ts"
 export type { CallError } from "./internal/transport/CallError.ts"
 
 /**
- * The options of a connection and of each call, and the default retry policy.
+ * The options of a connection and of each call, and the default retry and resume policies.
  *
  * @since 0.1.0
  */
-export { type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule } from "./internal/transport/Options.ts"
+export {
+  type CallOptions,
+  type ConnectionOptions,
+  type Credentials,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./internal/transport/Options.ts"
 
 /**
  * Connection string parsing.

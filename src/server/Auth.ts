@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { accessDenied, type RpcFailure, unauthenticated } from "./errors.ts"
 import { isMetastream, type Store, type StreamAcl } from "./storage/Store.ts"
 
 /**
@@ -69,6 +70,33 @@ export interface User {
  * @category models
  */
 export type StreamAction = "read" | "write" | "delete" | "metaRead" | "metaWrite"
+
+/**
+ * What a call needs, for {@link Auth.authorize}: nothing beyond valid credentials if any are
+ * given (`Any`), an authenticated user (`User`), an operator (`$admins` or `$ops`), or an action
+ * on a stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Access =
+  | { readonly _tag: "Any" }
+  | { readonly _tag: "User" }
+  | { readonly _tag: "Operator" }
+  | { readonly _tag: "Stream"; readonly stream: string; readonly action: StreamAction }
+
+/**
+ * The {@link Access} values.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Access = {
+  any: { _tag: "Any" } as Access,
+  user: { _tag: "User" } as Access,
+  operator: { _tag: "Operator" } as Access,
+  stream: (stream: string, action: StreamAction): Access => ({ _tag: "Stream", stream, action })
+} as const
 
 /**
  * The result of authenticating a call.
@@ -156,6 +184,31 @@ export class Auth {
       groups: [...groups]
     })
     this.store.writeSystemEvent("$users", "$User", login, false)
+  }
+
+  /**
+   * The one check every handler makes: authenticates the call (or takes a principal already
+   * authenticated) and checks it may do what `access` says. UNAUTHENTICATED for bad credentials,
+   * PERMISSION_DENIED "Access Denied" (`access-denied`) when not allowed (PROTOCOL.md §7).
+   */
+  authorize(who: MetadataReader | Principal, access: Access): Principal | RpcFailure {
+    let principal: Principal
+    if ("roles" in who) principal = who
+    else {
+      const result = this.authenticate(who)
+      if (result._tag === "Unauthenticated") return unauthenticated()
+      principal = result.principal
+    }
+    switch (access._tag) {
+      case "Any":
+        return principal
+      case "User":
+        return this.insecure || principal.isAuthenticated ? principal : accessDenied()
+      case "Operator":
+        return this.isOperator(principal) ? principal : accessDenied()
+      case "Stream":
+        return this.canAccessStream(principal, access.stream, access.action) ? principal : accessDenied()
+    }
   }
 
   /** Authenticates the call's `authorization` header. */

@@ -19,8 +19,9 @@ import { GossipService } from "../generated/gossip.ts"
 import * as EventStoreDB from "../layers/EventStoreDB.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
+import { serverShuttingDown } from "./errors.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
-import type { ReadFraming } from "./Framing.ts"
+import type { ReadFraming } from "./transport/ResponseSink.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
 import {
@@ -33,10 +34,11 @@ import { PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
+import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
-import { newUuid } from "./Uuid.ts"
+import { newUuid } from "./codec/Uuid.ts"
 
 /**
  * Options of an embedded node.
@@ -82,8 +84,18 @@ export interface EmbeddedNodeOptions {
   readonly advertisePort?: number | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
-  /** Connections accepted at once (more are closed on arrival); default 1000. */
+  /**
+   * Connections open at once; default 1000. At the limit the oldest connection that has not
+   * completed a request yet is closed to admit a newcomer; with none such, the newcomer is closed.
+   */
   readonly maxConnections?: number | undefined
+  /** Connections that have not completed a request yet, open at once (past it the oldest is closed); default 500. */
+  readonly maxPendingConnections?: number | undefined
+  /**
+   * Time a unary or server-streaming call has to send its request before it must average 240 B/s
+   * (Kestrel's `MinRequestBodyDataRate`); a call behind that closes its connection. Default 5000 ms.
+   */
+  readonly requestGracePeriodMs?: number | undefined
   /** A connection with no open call and no traffic for this long is closed; default 130000 ms (Kestrel's), 0 = never. */
   readonly idleTimeoutMs?: number | undefined
   /**
@@ -258,6 +270,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const server = new GrpcServer({
     maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
     maxConnections: options.maxConnections,
+    maxPendingConnections: options.maxPendingConnections,
+    requestGracePeriodMs: options.requestGracePeriodMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxBufferedRequestBytes: options.maxBufferedRequestBytes
   })
@@ -276,10 +290,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     makeStreamsHandler({
       store,
       auth,
-      readFraming,
+      read: makeReadHandler({ store, auth, readFraming, activeReads }),
       maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
       maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
-      activeReads,
       activeBatches
     }),
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
@@ -311,7 +324,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   let stopping: Promise<void> | undefined
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
-    // end open reads and subscriptions so a graceful shutdown can complete
+    // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
+    // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
+    // then release what the handlers hold; unary calls finish
+    server.endStreamingCalls(serverShuttingDown())
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     groups.close()

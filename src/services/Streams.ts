@@ -99,7 +99,9 @@ export interface Streams {
   /** Hard-deletes a stream and returns the commit position: it can never be read or written again. */
   readonly tombstone: (stream: string, options: Append.WriteOptions) => Effect.Effect<bigint, DeleteError>
   /**
-   * A catch-up subscription to `$all`, resuming after faults with no gap and no duplicate. It
+   * A catch-up subscription to `$all` that never ends by itself: it resumes after faults, node
+   * restarts and leader changes (under `resumeSchedule`, default forever, each resume logged) with
+   * no gap and no duplicate; its consumer or a failure that cannot be resumed ends it. It
    * yields recorded events, plus {@link Checkpoint}s with `includeCheckpoints: true` and a
    * {@link CaughtUp} with `includeCaughtUp: true` (the element type follows the options).
    */
@@ -107,7 +109,7 @@ export interface Streams {
     options?: O
   ) => Stream.Stream<SubscribeToAll.SubscribeToAllItem<O>, ReadAllError>
   /**
-   * A catch-up subscription to one stream, resuming after faults with no gap and no duplicate. It
+   * A catch-up subscription to one stream that never ends by itself (as `subscribeToAll`). It
    * yields recorded events, plus a {@link CaughtUp} with `includeCaughtUp: true`.
    */
   readonly subscribeToStream: <const O extends SubscribeToStream.SubscribeToStreamOptions = {}>(

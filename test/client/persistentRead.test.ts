@@ -11,6 +11,7 @@ import { assert, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import {
   NewEvent,
@@ -22,7 +23,8 @@ import {
 } from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
 import { infoUntil, positions } from "./_persistent.ts"
-import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { collect, eventually, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { recoveryLog } from "../support/recoveryLog.ts"
 
 /** The first `n` events of a run, each passed to `f` (ack, nack, nothing) as it arrives. */
 const take = (
@@ -462,10 +464,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       yield* Fiber.interrupt(first)
     }))
 
-  it.effect("update, delete and restartSubsystem drop the connected consumers with SubscriptionDropped; a missing group is SubscriptionNotFound", () =>
+  it.effect("update, delete and restartSubsystem drop the connected consumers with SubscriptionDropped (with no reconnect allowed); a missing group is SubscriptionNotFound", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(0)
-      const run = Effect.scoped(Effect.flatMap(ps.readToStream(stream, group), (sub) => Effect.flip(Stream.runDrain(sub.events))))
+      const run = Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { resumeSchedule: Schedule.recurs(0) }), (sub) => Effect.flip(Stream.runDrain(sub.events))))
       const updated = yield* Effect.forkChild(run)
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
       yield* ps.updateToStream(stream, group, { settings: { maxRetryCount: 3 } })
@@ -482,6 +484,36 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
       yield* ps.restartSubsystem()
       assert.strictEqual((yield* Fiber.join(restarted))._tag, "SubscriptionDropped")
+    }))
+
+  it.effect("by default a dropped consumer connects again (update, restartSubsystem), logged; a deleted group ends it with SubscriptionNotFound", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(0)
+      const log = recoveryLog()
+      const streams = yield* Streams.Streams
+      const received: Array<RecordedEvent> = []
+      const consumer = yield* Effect.forkChild(log.capture(Effect.scoped(Effect.flatMap(ps.readToStream(stream, group), (sub) =>
+        sub.events.pipe(
+          Stream.tap((e) => Effect.andThen(sub.ack(e), Effect.sync(() => received.push(e)))),
+          Stream.runDrain,
+          Effect.flip
+        )))))
+      const connected = (n: number) => infoUntil(stream, group, (info) => info.connections.length === 1 && info.totalItems >= BigInt(n))
+      yield* connected(0)
+      yield* ps.updateToStream(stream, group, { settings: { maxRetryCount: 3 } })
+      yield* Effect.sleep("50 millis")
+      yield* connected(0)
+      yield* ps.restartSubsystem()
+      yield* Effect.sleep("50 millis")
+      yield* connected(0)
+      yield* streams.append(stream, newEvents(2), { currentVersion: "any" })
+      yield* eventually("the events after the reconnects", () => received.length >= 2)
+      const reconnects = log.of("PersistentSubscriptions.readToStream", "reconnect")
+      assert.isAtLeast(reconnects.length, 2)
+      assert.strictEqual(reconnects[0]!.annotations["cause"], "SubscriptionDropped")
+      assert.strictEqual(reconnects[0]!.annotations["group"], group)
+      yield* ps.deleteToStream(stream, group)
+      assert.strictEqual((yield* Fiber.join(consumer))._tag, "SubscriptionNotFound")
     }))
 
   it.effect("GetInfo shows the connections with their in-flight messages, and the group's counters", () =>

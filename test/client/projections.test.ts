@@ -11,7 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { GrpcError } from "../../src/errors/GrpcError.ts"
+import { classifyError } from "../../src/internal/transport/classifyError.ts"
 import { NewEvent, ProjectionDetails, Projections, Streams } from "../../src/index.ts"
 import { toCreateError, toDeleteError, toProjectionError, toRestartError } from "../../src/internal/projections/errors.ts"
 import { Code } from "../../src/generated/code.ts"
@@ -428,9 +428,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
       assert.deepStrictEqual(counts, [...counts].sort((a, b) => a - b))
     }))
 
-  it.effect("the node's other failure forms map to the same typed errors", () =>
+  it.effect("the node's other failure forms map to the same typed errors (the classifier, then the narrowing)", () =>
     Effect.sync(() => {
-      const grpc = (code: number, details: string) => new GrpcError({ code, details, metadata: {} })
+      // a failed call as grpc-js hands it over, through the one classifier
+      const grpc = (code: number, details: string) => classifyError({ code, details, metadata: {} })
       assert.strictEqual(toCreateError("p")(grpc(Code.ALREADY_EXISTS, "Duplicate projection names : p"))._tag, "ProjectionAlreadyExists")
       assert.strictEqual(
         toCreateError("p")(grpc(Code.UNKNOWN, "Envelope callback expected Updated, received Conflict instead"))._tag,

@@ -7,8 +7,10 @@
  *   `retryCount` is below `maxRetries`, then `finalAction` (`park` by default). The nack's reason
  *   (kept by the node with a parked event) is the error's tag and message, e.g.
  *   `"PaymentRefused: card expired"`.
- * - When the subscription is dropped or the node is unavailable, it connects again under the
- *   `reconnect` Schedule (the acks not yet sent go on the new call).
+ * - It never ends by itself: when the subscription is dropped, the node is unavailable or
+ *   restarting, or the leader changes (every failure `canReconnect` in Retry.ts accepts), it
+ *   connects again under the `reconnect` Schedule (default the connection's `resumeSchedule`:
+ *   forever), each time logged and counted (Recovery.ts); the acks not yet sent go on the new call.
  * - Interrupting it stops taking events; the handlers running finish (they run uninterruptibly)
  *   and their acks are sent before the call is closed.
  * - Effect metrics, with the group as attribute: `esdb_persistent_handled`,
@@ -50,18 +52,15 @@ export interface ConsumePolicy extends CallOptions {
   readonly maxRetries?: number | undefined
   /** ...then this; default `park`. */
   readonly finalAction?: "park" | "skip" | undefined
-  /** When to connect again after a drop or unavailability; default exponential from 100 ms, at most 5 s apart, forever. */
+  /**
+   * When to connect again after a failure it can recover from (a drop, the node unavailable or
+   * restarting, a leader change); default the connection's `resumeSchedule`: 100 ms doubling to
+   * 5 s, jittered, forever.
+   */
   readonly reconnect?: Schedule.Schedule<unknown, ReadSubscriptionError> | undefined
   /** In flight from the node to this consumer; default twice the concurrency, at least 10. */
   readonly bufferSize?: number | undefined
 }
-
-const RECONNECTABLE: ReadonlyArray<string> = ["SubscriptionDropped", "ServiceUnavailable", "DeadlineExceeded"]
-
-const defaultReconnect: Schedule.Schedule<unknown, ReadSubscriptionError> = Schedule.min([
-  Schedule.exponential("100 millis"),
-  Schedule.spaced("5 seconds")
-])
 
 const MAX_REASON = 4096
 
@@ -103,10 +102,12 @@ export const consume = <E, R>(
     if (finalAction !== "park" && finalAction !== "skip") {
       return yield* validate.invalidArgument(`finalAction must be "park" or "skip", got ${String(finalAction)}`)
     }
+    // the consumer's Stream reconnects by itself (Retry.ts decides after what)
     const readOptions = {
       bufferSize: policy.bufferSize ?? Math.max(10, concurrency * 2),
       credentials: policy.credentials,
-      requiresLeader: policy.requiresLeader
+      requiresLeader: policy.requiresLeader,
+      resumeSchedule: policy.reconnect
     }
     const sub = yield* (stream === validate.ALL
       ? readToAll(transport, group, readOptions)
@@ -168,13 +169,7 @@ export const consume = <E, R>(
       Stream.mapEffect(policy.orderedPerStream === true ? ordered : handleOne, { concurrency, unordered: true }),
       Stream.runDrain
     )
-    return yield* once.pipe(
-      Effect.forever,
-      Effect.retry({
-        schedule: policy.reconnect ?? defaultReconnect,
-        while: (error: ReadSubscriptionError) => RECONNECTABLE.includes(error._tag)
-      })
-    )
+    return yield* Effect.forever(once)
   }))
 
 /**

@@ -24,7 +24,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import type { EventRecord, ProposedEvent, Store } from "../storage/Store.ts"
 import { checkpointTag, parseTag, type ProjectionVersion } from "./CheckpointTag.ts"
 import type { EmittedEvent, ProcessOutcome } from "./ProjectionEngine.ts"

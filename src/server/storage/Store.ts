@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
 
