@@ -72,6 +72,8 @@ export type StartOutcome =
 const WATCHDOG_GRACE_MS = 100
 /** Extra time for a compile: it also instantiates the WASM module. */
 const WATCHDOG_COMPILE_GRACE_MS = 1000
+/** A worker that has not answered its compile by then (it never started) faults its projection. */
+const WORKER_START_DEADLINE_MS = 30_000
 /** What a worker costs beyond its sandbox (a V8 isolate and the WASM module; measured ≈13 MB). */
 export const WORKER_OVERHEAD_BYTES = 16 * 1024 * 1024
 
@@ -132,11 +134,14 @@ export const startWorkerEngine = (
   let disposed = false
   let pending: { readonly resolve: (reply: WorkerReply | { readonly op: "died"; readonly reason: string }) => void } | undefined
   let watchdog: ReturnType<typeof setInterval> | undefined
+  let startDeadline: ReturnType<typeof setTimeout> | undefined
   let death: string | undefined
 
   const settle = (reply: WorkerReply | { readonly op: "died"; readonly reason: string }) => {
     if (watchdog !== undefined) clearInterval(watchdog)
     watchdog = undefined
+    if (startDeadline !== undefined) clearTimeout(startDeadline)
+    startDeadline = undefined
     const p = pending
     pending = undefined
     p?.resolve(reply)
@@ -162,6 +167,10 @@ export const startWorkerEngine = (
     new Promise<WorkerReply | { readonly op: "died"; readonly reason: string }>((resolve) => {
       if (disposed) return resolve({ op: "died", reason: death ?? "The projection engine was disposed" })
       pending = { resolve }
+      if (message.op === "compile") {
+        startDeadline = setTimeout(() => die(`The projection's worker did not start within ${WORKER_START_DEADLINE_MS} ms`), WORKER_START_DEADLINE_MS)
+        startDeadline.unref()
+      }
       const tick = Math.max(10, Math.min(50, Math.floor(timeLimitMs / 4)))
       watchdog = setInterval(() => {
         const at = started[0]!
