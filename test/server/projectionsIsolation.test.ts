@@ -86,6 +86,22 @@ describe("projections cannot stall the node", () => {
     expect(Math.max(...latencies)).toBeLessThan(1000)
   })
 
+  it("a fromAll() projection spinning just under its limit on every event, fed by the probes' own appends, does not slow them", async () => {
+    // the issue's case: with such a projection on the node's thread, the node answered nobody for 35 s
+    const name = `busy-${shortId()}`
+    await client.createProjection(name, `fromAll().when({ $any: function(s, e) { var t = Date.now(); while (Date.now() - t < 150) {} return s } })`)
+    await until("running", () => statusOf(client, name), (s) => s.projectionStatus === "Running")
+    const started = Date.now()
+    const latencies = await probeWhile(client, async () => Date.now() - started > 3000)
+    const status = await statusOf(client, name)
+    expect(status.projectionStatus).toBe("Running")
+    expect(status.eventsProcessedAfterRestart).toBeGreaterThan(3n)
+    expect(latencies.length).toBeGreaterThan(10)
+    expect(median(latencies)).toBeLessThan(50)
+    expect(Math.max(...latencies)).toBeLessThan(1000)
+    await client.disableProjection(name)
+  })
+
   it("a query blocking at compile time is terminated too", async () => {
     const name = `spinc-${shortId()}`
     await client.createProjection(name, `new Array(1e8).join(''); fromAll().when({ $any: function(s) { return s } })`)

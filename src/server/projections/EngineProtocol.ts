@@ -33,7 +33,8 @@ export type WorkerRequest =
   | { readonly op: "batch"; readonly inputs: ReadonlyArray<WorkerInput> }
 
 /**
- * Worker → host. `heapBytes`: what the sandbox's heap holds after the step.
+ * Worker → host. `heapBytes`: what the sandbox's heap holds after the step. A batch's outcomes may
+ * stop before its last input (a fault, or the batch's time is up).
  *
  * @since 0.1.0
  * @category models

@@ -110,7 +110,8 @@ type Step =
 export class ProjectionRunner {
   readonly #spec: RunSpec
   readonly #engine: HostedEngine
-  readonly #cursor: SourceCursor
+  readonly #plan: SourcePlan
+  #cursor: SourceCursor
   readonly #writer: OutputWriter
   readonly #own: string
   #disposed = false
@@ -128,6 +129,7 @@ export class ProjectionRunner {
     this.#engine = engine
     const from = spec.counters.checkpoint?.position ?? -1
     spec.counters.position = from
+    this.#plan = plan
     this.#cursor = openCursor(spec.store, plan, from)
     spec.counters.positionText = this.#cursor.describe()
     this.#writer = new OutputWriter(spec.store, spec.target, spec.limits, from)
@@ -285,7 +287,11 @@ export class ProjectionRunner {
             continue
           }
           const outcome = answer.outcomes[k++]
-          if (outcome === undefined) return this.#fault("The projection runtime gave no answer")
+          if (outcome === undefined) {
+            // the engine answered part of the batch (its time was up): read on from the last record applied
+            this.#cursor = openCursor(spec.store, this.#plan, counters.position)
+            break
+          }
           if (outcome._tag === "Faulted") return this.#fault(outcome.reason)
           counters.position = step.record.position
           counters.positionText = this.#cursor.describe()
