@@ -290,6 +290,7 @@ export class ProjectionRunner {
           if (outcome === undefined) {
             // the engine answered part of the batch (its time was up): read on from the last record applied
             this.#cursor = openCursor(spec.store, this.#plan, counters.position)
+            counters.positionText = this.#cursor.describe()
             break
           }
           if (outcome._tag === "Faulted") return this.#fault(outcome.reason)
@@ -304,8 +305,9 @@ export class ProjectionRunner {
           // a real node drops what a `$deleted` handler emits (ProcessPartitionDeleted has no emitted events)
           const fault = this.#writer.writeOutcome(step.record.position, step.event, step.kind === "deleted" ? { ...outcome, emitted: [] } : outcome)
           if (fault !== undefined) return this.#fault(fault)
-          if (spec.checkpointsEnabled && this.#handledSinceCheckpoint >= CHECKPOINT_HANDLED_THRESHOLD) this.writeCheckpoint()
         }
+        // at the end of the batch only: the state copies are the batch's last states
+        if (spec.checkpointsEnabled && this.#handledSinceCheckpoint >= CHECKPOINT_HANDLED_THRESHOLD) this.writeCheckpoint()
       } catch (error) {
         // a write refused by the store (a failed log): this projection stops, the node goes on
         return this.#fault(error instanceof Error ? error.message : String(error))
