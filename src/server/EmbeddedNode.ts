@@ -137,6 +137,17 @@ export interface EmbeddedNodeOptions {
   readonly context?: Context.Context<never> | undefined
   /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
   readonly scavengeDelayMs?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
+   * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection
+   * that takes the total over the budget faults (and its worker is freed).
+   */
+  readonly projectionMemoryBytes?: number | undefined
+  /**
+   * Time limit of one projection handler call, ms; default 250 (a real node's
+   * `ProjectionExecutionTimeout`). Past it the projection faults.
+   */
+  readonly projectionExecutionTimeoutMs?: number | undefined
 }
 
 /**
@@ -247,7 +258,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
-  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  const projections = new ProjectionManager(store, {
+    maxProjections: options.maxProjections,
+    memoryBudgetBytes: options.projectionMemoryBytes,
+    timeLimitMs: options.projectionExecutionTimeoutMs,
+    maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+  })
   if (!store.fresh) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
   if (options.standardProjections === true || options.runProjections === true) {
@@ -341,7 +357,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     dbPath: resolve(options.db ?? ".")
   })
   server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
-  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
+  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length, projections: () => true }))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
