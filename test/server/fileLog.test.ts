@@ -6,7 +6,7 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { LOG_FILE, openFileLog } from "../../src/server/storage/FileLog.ts"
+import { type FileLog, LOG_FILE, openFileLog } from "../../src/server/storage/FileLog.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit } from "../../src/server/storage/RecordCodec.ts"
 
 const dirs: Array<string> = []
@@ -33,13 +33,13 @@ const event = (position: number, id: string) =>
     customMetadata: Buffer.alloc(0)
   })
 
-const durable = (log: ReturnType<typeof openFileLog>) =>
+const durable = (log: FileLog) =>
   new Promise<Error | undefined>((resolve) => log.whenDurable(resolve))
 
 describe("FileLog", () => {
   it("writes queued in the same turn share one sync; later ones get the next", async () => {
     const dir = tempDir()
-    const log = openFileLog(dir)
+    const log = await openFileLog(dir)
     const waits: Array<Promise<Error | undefined>> = []
     for (let i = 0; i < 20; i++) {
       log.write(sealCommit([event(i, `id-${i}`)]))
@@ -56,16 +56,17 @@ describe("FileLog", () => {
     assert.isTrue(now)
     await log.close()
 
-    const again = openFileLog(dir)
-    assert.strictEqual(again.recovered.length, 21)
-    assert.deepStrictEqual(again.recovered.map((r) => (r._tag === "Event" ? r.eventId : "")), Array.from({ length: 21 }, (_, i) => `id-${i}`))
+    const again = await openFileLog(dir)
+    const recovered = [...again.recovered]
+    assert.strictEqual(recovered.length, 21)
+    assert.deepStrictEqual(recovered.map((r) => (r._tag === "Event" ? r.eventId : "")), Array.from({ length: 21 }, (_, i) => `id-${i}`))
     assert.strictEqual(again.recovery.truncatedBytes, 0)
     await again.close()
   })
 
   it("reads back whole commits only, and records every field", async () => {
     const dir = tempDir()
-    const log = openFileLog(dir)
+    const log = await openFileLog(dir)
     log.write(sealCommit([event(128, "a"), event(256, "b")]))
     log.write(sealCommit([encodeEmptyCommit(384, 448)]))
     log.write(sealCommit([event(448, "c"), event(512, "d")]))
@@ -75,9 +76,11 @@ describe("FileLog", () => {
     const full = readFileSync(file)
     // cut inside the last commit's second record
     writeFileSync(file, full.subarray(0, full.length - 3))
-    const reopened = openFileLog(dir)
-    assert.deepStrictEqual(reopened.recovered.map((r) => r._tag === "Event" ? r.eventId : `gap ${r.position}-${r.next}`), ["a", "b", "gap 384-448"])
-    const first = reopened.recovered[0]!
+    const logged: Array<string> = []
+    const reopened = await openFileLog(dir, { logger: (line) => logged.push(line) })
+    const recovered = [...reopened.recovered]
+    assert.deepStrictEqual(recovered.map((r) => r._tag === "Event" ? r.eventId : `gap ${r.position}-${r.next}`), ["a", "b", "gap 384-448"])
+    const first = recovered[0]!
     assert.deepStrictEqual(first, {
       _tag: "Event",
       tombstone: false,
@@ -92,6 +95,9 @@ describe("FileLog", () => {
       customMetadata: Buffer.alloc(0)
     })
     assert.isAbove(reopened.recovery.truncatedBytes, 0)
+    // and the cut is logged
+    assert.strictEqual(logged.length, 1)
+    assert.match(logged[0]!, new RegExp(`cut ${reopened.recovery.truncatedBytes} bytes at offset \\d+, a torn tail \\(a frame of \\d+ bytes with \\d+ left in the file at offset \\d+, and no valid record after it\\)$`))
     await reopened.close()
     // the cut is on disk
     assert.isBelow(readFileSync(file).length, full.length - 3)
@@ -100,7 +106,9 @@ describe("FileLog", () => {
   it("refuses a file that is not a log", async () => {
     const dir = tempDir()
     writeFileSync(join(dir, LOG_FILE), "hello, this is not a log")
-    assert.throws(() => openFileLog(dir), /is not an effect-esdb log/)
+    let error: unknown
+    await openFileLog(dir).catch((e: unknown) => (error = e))
+    assert.match(String(error), /is not an effect-esdb log/)
     // and leaves it as it was
     assert.strictEqual(readFileSync(join(dir, LOG_FILE), "utf8"), "hello, this is not a log")
   })

@@ -37,6 +37,7 @@ import {
   accessDenied,
   invalidArgumentOf,
   isRpcFailure,
+  logFailed,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
@@ -341,7 +342,7 @@ const makeAppend = (ctx: StreamsContext) =>
       const exp = expected
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
-        if (error !== undefined) return fail(unhandled())
+        if (error !== undefined) return fail(logFailed(error))
         if (done) return
         done = true
         callback(null, appendResponse(exp, outcome))
@@ -534,7 +535,10 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
         if (error !== undefined) {
-          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.badRequest("Exception was thrown by handler.") } })
+          // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+          if (closed) return
+          cleanup()
+          call.sendStatus(logFailed(error))
           return
         }
         sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
@@ -592,7 +596,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         // acknowledged only once durable (at once in memory; after the group commit with --db)
         return ctx.store.whenDurable((error) =>
           error !== undefined
-            ? callback(unhandled())
+            ? callback(logFailed(error))
             : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
         )
       case "StreamDeleted":

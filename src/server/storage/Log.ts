@@ -25,8 +25,11 @@ export type DurableCallback = (error: Error | undefined) => void
 export interface Log {
   /** False for a log that keeps nothing (no record needs encoding). */
   readonly persistent: boolean
-  /** The records found when the log was opened, in order (empty for a fresh log). */
-  readonly recovered: ReadonlyArray<StoredRecord>
+  /**
+   * The records found when the log was opened, in order (none for a fresh log), read once: a file
+   * log reads them in chunks as they are iterated, and refuses writes until they have been read.
+   */
+  readonly recovered: Iterable<StoredRecord>
   /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones. */
   readonly write: (frame: Buffer) => void
   /**
