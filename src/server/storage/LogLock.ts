@@ -86,6 +86,8 @@ export const lockFile = (path: string, detail: () => string = () => ""): Promise
       resolve({
         release: () => {
           if (released === undefined) {
+            // waiting for the release keeps the process alive until it is done
+            child.ref()
             child.stdin!.end()
             released = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : exited
           }
