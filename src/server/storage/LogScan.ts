@@ -126,6 +126,11 @@ class Window {
     return offset + n <= this.start + this.length
   }
 
+  /** The little-endian u32 at `offset`, made available by {@link ensure}. */
+  uint32(offset: number): number {
+    return this.buffer.readUInt32LE(offset - this.start)
+  }
+
   /** The bytes `[offset, offset + n)`, made available by {@link ensure}; valid until the next `ensure`. */
   bytes(offset: number, n: number): Buffer {
     return this.buffer.subarray(offset - this.start, offset - this.start + n)
@@ -138,9 +143,8 @@ type Frame =
 
 const readFrame = (window: Window, offset: number, size: number): Frame => {
   if (!window.ensure(offset, FRAME_HEADER_SIZE)) return { _tag: "Bad", reason: `${size - offset} bytes, less than a frame header` }
-  const header = window.bytes(offset, FRAME_HEADER_SIZE)
-  const length = header.readUInt32LE(0)
-  const checksum = header.readUInt32LE(4)
+  const length = window.uint32(offset)
+  const checksum = window.uint32(offset + 4)
   if (length === 0 || length > MAX_RECORD_BODY) return { _tag: "Bad", reason: `a frame length of ${length}` }
   if (!window.ensure(offset, FRAME_HEADER_SIZE + length)) {
     return { _tag: "Bad", reason: `a frame of ${FRAME_HEADER_SIZE + length} bytes with ${size - offset} left in the file` }

@@ -214,6 +214,16 @@ export const decodeBody = (body: Buffer): StoredRecord | StoredPadding | undefin
   }
 }
 
+const EMPTY = Buffer.alloc(0)
+
+/** A copy of `body[from, to)` (one allocation; the empty buffer shared). */
+const copyOut = (body: Buffer, from: number, to: number): Buffer => {
+  if (to === from) return EMPTY
+  const out = Buffer.allocUnsafe(to - from)
+  body.copy(out, 0, from, to)
+  return out
+}
+
 const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefined => {
   if (body[0] === (KIND_PADDING | COMMIT_END)) return PADDING
   const kind = body[0]! & ~COMMIT_END
@@ -235,7 +245,7 @@ const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefine
   const streamLength = body.readUInt16LE(o)
   o += 2
   need(streamLength + 2)
-  const stream = Buffer.from(body.subarray(o, o + streamLength))
+  const stream = copyOut(body, o, o + streamLength)
   o += streamLength
   const typeLength = body.readUInt16LE(o)
   o += 2
@@ -249,12 +259,12 @@ const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefine
   const dataLength = body.readUInt32LE(o)
   o += 4
   need(dataLength + 4)
-  const data = Buffer.from(body.subarray(o, o + dataLength))
+  const data = copyOut(body, o, o + dataLength)
   o += dataLength
   const metadataLength = body.readUInt32LE(o)
   o += 4
   need(metadataLength)
-  const customMetadata = Buffer.from(body.subarray(o, o + metadataLength))
+  const customMetadata = copyOut(body, o, o + metadataLength)
   o += metadataLength
   if (o !== body.length) return undefined
   return {
