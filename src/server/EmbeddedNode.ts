@@ -305,7 +305,14 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (options.standardProjections === true || options.runProjections === true) {
     projections.createSystemProjections(options.standardProjections === true)
   }
-  await store.sync()
+  try {
+    await store.sync()
+  } catch (e) {
+    // the log failed before the node listened (a full disk at start): release it, and say why
+    projections.close()
+    await store.close()
+    throw e
+  }
 
   let secure: ServerTls | undefined
   let caFile: string | undefined

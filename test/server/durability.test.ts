@@ -457,6 +457,20 @@ describe("a node with --db", () => {
     }
   })
 
+  it("refuses to start on a full disk, logs it and releases the log", async () => {
+    const dir = tempDir()
+    const logged: Array<string> = []
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+    let error: unknown
+    await startEmbeddedNode({ db: dir, logger: (line) => logged.push(line), dbWrite: (_fd, _b, _o, _l, _p, callback) => callback(enospc, 0) })
+      .then((n) => n.stop(), (e: unknown) => (error = e))
+    assert.match(String(error), /ENOSPC/)
+    assert.isTrue(logged.some((line) => /a write failed \(ENOSPC/.test(line)))
+    // the lock was released: the next start (disk freed) works
+    const node = await startEmbeddedNode({ db: dir })
+    await node.stop()
+  })
+
   it("restarts with streams, metadata, truncation, deletes and users as they were", async () => {
     const dir = tempDir()
     const admin = basicAuth("admin", "changeit")
