@@ -3,7 +3,7 @@
  * it holds (issue 15: the chunked start; issue 22: the goals, ≤ 2 s and ≤ 300 MB for 1 M events).
  *
  *   npm run bench:restart -- [--events 1000000,10000000] [--streams 1000] [--dir DIR] [--keep]
- *                            [--rss-cap-mb 6144] [--out bench/results/restart.json]
+ *                            [--rss-cap-mb 6144] [--cli path/to/cli.ts] [--skip-scan] [--out bench/results/restart.json]
  *
  * For each event count: builds the log quickly through the store's own writer and codec
  * (`openFileLog` + `encodeEvent` + `sealCommit`: commits of 1,000 events of 200-byte JSON spread
@@ -32,7 +32,8 @@ const arg = (name: string): string | undefined => {
   return i >= 0 ? process.argv[i + 1] : undefined
 }
 const here = new URL(".", import.meta.url).pathname
-const cli = join(here, "../src/server/cli.ts")
+// `--cli PATH`: measure another tree's node on the same logs (e.g. /work/main/src/server/cli.ts, before a change)
+const cli = arg("--cli") ?? join(here, "../src/server/cli.ts")
 
 // ---- child mode: the scan alone --------------------------------------------------------------
 if (process.argv[2] === "--scan-only") {
@@ -173,7 +174,13 @@ const restartNode = (dir: string): Promise<NodeRun> =>
     }, 50)
     let stderr = ""
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    child.once("exit", (code) => finish({ peakRss: peak, aborted: `exited with ${code}: ${stderr.trim().slice(0, 300)}` }))
+    child.once("exit", (code, signal) => {
+      const fatal = /FATAL ERROR: .*/.exec(stderr)?.[0] ?? stderr.trim().split("\n").slice(-1)[0] ?? ""
+      finish({
+        peakRss: peak,
+        aborted: `exited (${code ?? signal}) after ${((performance.now() - t0) / 1000).toFixed(1)} s, before it served a read: ${fatal.slice(0, 200)}`
+      })
+    })
     let listenMs: number | undefined
     let firstReadMs: number | undefined
     createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -218,14 +225,15 @@ const mb = (bytes: number | undefined) => (bytes === undefined ? "–" : `${Math
 const s = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(2)} s`)
 
 const results: Array<Record<string, unknown>> = []
+const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
 for (const events of counts) {
   const dir = join(base, `effect-esdb-restart-${events}`)
   const t0 = performance.now()
   const size = await build(dir, events)
   const buildMs = performance.now() - t0
   console.log(`${events.toLocaleString("en")} events: log ${mb(size)} (built in ${s(buildMs)})`)
-  const scan = await scanOnly(dir)
-  console.log(`  scan alone: ${s(scan.ms)}, ${scan.records.toLocaleString("en")} records, RSS ${mb(scan.rss)}, peak ${mb(scan.peakRss)}`)
+  const scan = process.argv.includes("--skip-scan") ? { ms: 0, records: 0, rss: 0, peakRss: 0 } : await scanOnly(dir)
+  if (scan.records > 0) console.log(`  scan alone: ${s(scan.ms)}, ${scan.records.toLocaleString("en")} records, RSS ${mb(scan.rss)}, peak ${mb(scan.peakRss)}`)
   const node = await restartNode(dir)
   if (node.aborted !== undefined) console.log(`  node: ${node.aborted}; peak RSS ${mb(node.peakRss)}`)
   else {
@@ -233,9 +241,10 @@ for (const events of counts) {
       `  node: listening after ${s(node.listenMs)}, first read after ${s(node.firstReadMs)}; RSS ${mb(node.rss)}, peak ${mb(node.peakRss)}`
     )
   }
-  results.push({ events, logBytes: size, scan, node })
+  console.log(`  load average ${load()}`)
+  results.push({ events, logBytes: size, scan, node, loadAverage: load() })
   if (!keep) rmSync(dir, { recursive: true, force: true })
 }
 mkdirSync(join(here, "results"), { recursive: true })
-writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), streams, results }, null, 2) + "\n")
+writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cli, streams, results }, null, 2) + "\n")
 console.log(`written ${out}`)
