@@ -179,8 +179,20 @@ const main = Effect.gen(function*() {
   const opts = options
   // the node stops on its own when its log fails (a full disk), as a real node's process ends: exit 1
   let fatalError: Error | undefined
+  // a node that cannot start (a damaged log, a log locked by another node, a full disk) says why
+  // on stderr and exits with 1
+  const started = yield* Effect.promise(() =>
+    startEmbeddedNode({ ...opts, onFatal: (error) => (fatalError = error) }).then(
+      (node) => ({ node }),
+      (error: unknown) => ({ error })
+    )
+  )
+  if ("error" in started) {
+    process.stderr.write(`effect-esdb-server cannot start: ${started.error instanceof Error ? started.error.message : String(started.error)}\n`)
+    return 1
+  }
   const node = yield* Effect.acquireRelease(
-    Effect.promise(() => startEmbeddedNode({ ...opts, onFatal: (error) => (fatalError = error) })),
+    Effect.succeed(started.node),
     (node) =>
       Effect.promise(() => node.stop()).pipe(
         Effect.andThen(Effect.sync(() => process.stderr.write(`effect-esdb-server stopped (${node.host}:${node.port})\n`)))
