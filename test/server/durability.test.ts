@@ -430,11 +430,11 @@ describe("a node with --db", () => {
       const error = await append(c.streams, stream, revision(0), [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
       assert.strictEqual(error?.code, grpc.status.UNAVAILABLE)
       assert.match(error!.details, /its log failed \(ENOSPC: no space left on device, write\)/)
+      // a write decided meanwhile is refused the same way, not "Exception was thrown by handler."
+      const meanwhile = await append(c.streams, stream, any, [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
+      assert.strictEqual(meanwhile?.code, grpc.status.UNAVAILABLE)
       // logged, and the node stopped on its own
-      await new Promise<void>((resolve) => {
-        const check = () => (fatal !== undefined ? resolve() : setTimeout(check, 10))
-        check()
-      })
+      await node.stopped
       assert.match(String(fatal), /ENOSPC/)
       assert.isTrue(logged.some((line) => /a write failed \(ENOSPC: no space left on device, write\)/.test(line)))
       assert.isTrue(logged.some((line) => /the node stops: its log failed \(ENOSPC/.test(line)))

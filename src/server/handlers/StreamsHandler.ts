@@ -48,6 +48,7 @@ import {
   wrongExpectedVersion
 } from "../errors.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
+import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { fromWire } from "../codec/Uuid.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
@@ -347,8 +348,8 @@ const makeAppend = (ctx: StreamsContext) =>
         done = true
         callback(null, appendResponse(exp, outcome))
       })
-    } catch {
-      fail(unhandled())
+    } catch (e) {
+      fail(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
     }
   })
 }
@@ -544,6 +545,12 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
         sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
       })
     } catch (e) {
+      if (e instanceof LogFailedError) {
+        // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+        cleanup()
+        call.sendStatus(logFailed(e.failure))
+        return
+      }
       const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
       if (key !== undefined) pending.delete(key)
@@ -609,8 +616,8 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
           outcome.currentRevision
         ))
     }
-  } catch {
-    callback(unhandled())
+  } catch (e) {
+    callback(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
   }
 }
 

@@ -17,6 +17,23 @@ import type { StoredRecord } from "./RecordCodec.ts"
 export type DurableCallback = (error: Error | undefined) => void
 
 /**
+ * A write refused because the log failed earlier (a full disk, an I/O error): nothing written
+ * after that can be made durable. The node answers it UNAVAILABLE and stops.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LogFailedError extends Error {
+  /** The error that stopped the log. */
+  readonly failure: Error
+  constructor(failure: Error) {
+    super(`the log failed: ${failure.message}`)
+    this.name = "LogFailedError"
+    this.failure = failure
+  }
+}
+
+/**
  * The log the store writes through.
  *
  * @since 0.1.0

@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { newUuid } from "../codec/Uuid.ts"
-import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
+import { type DurableCallback, type Log, LogFailedError, memoryLog } from "./Log.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
 
 /**
@@ -361,7 +361,7 @@ export class Store {
    */
   private assertWritable(): void {
     const failure = this.storage.failure()
-    if (failure !== undefined) throw new Error(`the log failed: ${failure.message}`)
+    if (failure !== undefined) throw new LogFailedError(failure)
   }
 
   /**
