@@ -38,9 +38,9 @@ import {
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
-import { PersistentGroups } from "./persistent/PersistentGroups.ts"
+import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
-import { openFileLog } from "./storage/FileLog.ts"
+import { type FileLog, type LogWrite, openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
@@ -86,6 +86,26 @@ export interface EmbeddedNodeOptions {
   readonly db?: string | undefined
   /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
   readonly dbFlushDelayMs?: number | undefined
+  /**
+   * With `db` (`--salvage`): start on a log damaged in its middle by keeping every intact record and
+   * moving each damaged range aside to `events.log.damaged-<offset>` (logged). Default false: such a
+   * log stops the start with an error naming the offset (`LogDamagedError`). A torn tail (what a
+   * crash leaves) is cut either way, and logged.
+   */
+  readonly salvage?: boolean | undefined
+  /** With `db`: replaces `fs.write` for the log (tests: a full disk). */
+  readonly dbWrite?: LogWrite | undefined
+  /**
+   * Where the node reports what it did to its data (a torn tail cut, a salvage) and why it stopped
+   * on its own (a failed write); default: stderr, one line each.
+   */
+  readonly logger?: ((message: string) => void) | undefined
+  /**
+   * Called when the node stops on its own because its log failed (a full disk), before `stopped`
+   * resolves: as a real node's storage writer ends the process (`Application.Exit(ExitCode.Error,
+   * ...)`), the CLI then exits with code 1.
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined
   /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
@@ -138,6 +158,17 @@ export interface EmbeddedNodeOptions {
   readonly context?: Context.Context<never> | undefined
   /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
   readonly scavengeDelayMs?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
+   * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection
+   * that takes the total over the budget faults (and its worker is freed).
+   */
+  readonly projectionMemoryBytes?: number | undefined
+  /**
+   * Time limit of one projection handler call, ms; default 250 (a real node's
+   * `ProjectionExecutionTimeout`). Past it the projection faults.
+   */
+  readonly projectionExecutionTimeoutMs?: number | undefined
 }
 
 /**
@@ -175,6 +206,8 @@ export interface NodeStats {
   readonly storeListeners: number
   /** Records in the log. */
   readonly records: number
+  /** What the persistent-subscription groups hold: groups, running groups, consumers, messages. */
+  readonly persistentGroups: GroupsHolding
 }
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
@@ -233,8 +266,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
-  const store = new Store({ log })
+  const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb] ${message}\n`))
+  // a failed write stops the node, as a real node's storage writer ends its process
+  // (StorageWriterService: "Unexpected error in StorageWriterService. Terminating the process...")
+  let fatal: ((error: Error) => void) | undefined
+  const log: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
+    flushDelayMs: options.dbFlushDelayMs,
+    salvage: options.salvage,
+    logger,
+    write: options.dbWrite,
+    onFailure: (error) => fatal?.(error)
+  })
+  let store: Store
+  try {
+    store = new Store({ log })
+  } catch (e) {
+    await log?.close()
+    throw e
+  }
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
   const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
@@ -246,13 +295,25 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
-  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  const projections = new ProjectionManager(store, {
+    maxProjections: options.maxProjections,
+    memoryBudgetBytes: options.projectionMemoryBytes,
+    timeLimitMs: options.projectionExecutionTimeoutMs,
+    maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+  })
   if (!store.fresh) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
   if (options.standardProjections === true || options.runProjections === true) {
     projections.createSystemProjections(options.standardProjections === true)
   }
-  await store.sync()
+  try {
+    await store.sync()
+  } catch (e) {
+    // the log failed before the node listened (a full disk at start): release it, and say why
+    projections.close()
+    await store.close()
+    throw e
+  }
 
   let secure: ServerTls | undefined
   let caFile: string | undefined
@@ -349,7 +410,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     version,
     insecure,
     records: () => store.log.length,
-    projections: true,
+    projections: () => true,
     otherwise: httpApi.handle
   }))
 
@@ -366,6 +427,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const stopped = new Promise<void>((resolve) => {
     markStopped = () => resolve()
   })
+  fatal = (error) => {
+    logger(`the node stops: its log failed (${error.message}); acknowledged writes are kept, nothing more is accepted`)
+    // after the callbacks of the failed flush have answered their calls
+    options.onFatal?.(error)
+    setImmediate(() => void stop())
+  }
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
@@ -399,7 +466,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     stop,
     stopped
   }
-  statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
+  statsByNode.set(running, () => ({
+    activeReads: activeReads.size,
+    storeListeners: store.listenerCount,
+    records: store.log.length,
+    persistentGroups: groups.holding
+  }))
   return running
 }
 

@@ -20,10 +20,10 @@ export interface HttpEndpointsContext {
   readonly endpoint: () => { readonly host: string; readonly port: number }
   readonly version: string
   readonly insecure: boolean
-  /** Whether the node runs projections (reported by `/info`). */
-  readonly projections?: boolean | undefined
   /** Records in the log. */
   readonly records: () => number
+  /** Do user projections run? (`/info`'s `features.projections`) */
+  readonly projections?: (() => boolean) | undefined
   /** Serves the other paths (the HTTP API and web UI, src/server/http); without it they answer 404. */
   readonly otherwise?: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined
 }
@@ -66,7 +66,8 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
         dbVersion: ctx.version,
         esVersion: ctx.version,
         state: "leader",
-        features: { projections: ctx.projections ?? false, userManagement: true, atomPub: ctx.otherwise !== undefined },
+        // ClusterVNode: `["projections"] = RunProjections != ProjectionType.None || DevMode`
+        features: { projections: ctx.projections?.() ?? false, userManagement: true, atomPub: ctx.otherwise !== undefined },
         authentication: ctx.insecure ? null : { type: "internal", properties: {} }
       })
     case "/stats": {

@@ -10,7 +10,8 @@
  */
 import { Access, type Auth } from "../Auth.ts"
 import type { ConsumerGroup } from "../persistent/ConsumerGroup.ts"
-import { type Group, type PersistentGroups, startFromText } from "../persistent/PersistentGroups.ts"
+import { type Group, startFromText } from "../persistent/Group.ts"
+import type { PersistentGroups } from "../persistent/PersistentGroups.ts"
 import type { Store } from "../storage/Store.ts"
 import { authorize, baseUrl, type HttpExchange, json, methodNotAllowed, text } from "./HttpExchange.ts"
 
