@@ -53,7 +53,7 @@ const program = Effect.gen(function*() {
   yield* projections.create("count", "fromAll().when({ $init: function() { return { n: 0 } }, Installed: function(s) { s.n++; return s } })")
   // without quickjs-emscripten the projection faults at once, saying what to install
   let details = yield* projections.getStatistics("count")
-  for (let i = 0; i < 100 && details.stateReason === "" && details.status.startsWith("Creating"); i++) {
+  for (let i = 0; i < 100 && details.stateReason === "" && details.eventsProcessedAfterRestart === 0n; i++) {
     yield* Effect.sleep("50 millis")
     details = yield* projections.getStatistics("count")
   }
