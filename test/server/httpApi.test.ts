@@ -181,6 +181,32 @@ describe("HTTP API: streams", () => {
     expect((await fetch(url("/ping"))).status).toBe(200)
   })
 
+  it("an HTTP/2 request body still incomplete after 30 s is answered 408; the session serves others meanwhile", async () => {
+    const session = http2.connect(`http://127.0.0.1:${node.port}`)
+    try {
+      const started = Date.now()
+      const status = new Promise<number>((resolve, reject) => {
+        const req = session.request({ ":method": "POST", ":path": "/streams/slow", "content-type": EVENTS })
+        req.on("response", (headers) => resolve(Number(headers[":status"])))
+        req.on("error", reject)
+        req.write("[") // and nothing more
+      })
+      const ping = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ":path": "/ping" })
+        req.on("response", (headers) => resolve(Number(headers[":status"])))
+        req.on("error", reject)
+        req.resume()
+        req.end()
+      })
+      expect(ping).toBe(200)
+      expect(await status).toBe(408)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(29_000)
+      expect((await fetch(url("/streams/slow"))).status).toBe(404)
+    } finally {
+      session.destroy()
+    }
+  }, 90_000)
+
   it("serves HTTP/2 requests that are not gRPC (browsers negotiate h2 over TLS)", async () => {
     const stream = `http2-${randomUUID().slice(0, 8)}`
     await post(stream, events("Over2"))

@@ -116,13 +116,24 @@ export const methodNotAllowed = (res: http.ServerResponse, allow: string): void 
 
 /**
  * Reads the request body, up to `limit` bytes: past it the answer is 413 and the connection is
- * closed after it (nothing more is read), and the promise resolves `undefined`.
+ * closed after it (nothing more is read), and the promise resolves `undefined`. A body not
+ * complete within `timeoutMs` (default 30 s, the whole-request limit of HTTP/1.1 requests, which
+ * HTTP/2 requests do not have otherwise) is answered 408 and its request destroyed.
  *
  * @since 0.1.0
  * @category requests
  */
-export const readBody = (ex: HttpExchange, limit: number): Promise<Buffer | undefined> =>
+export const readBody = (ex: HttpExchange, limit: number, timeoutMs = 30_000): Promise<Buffer | undefined> =>
   new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      if (done) return
+      done = true
+      if (!ex.res.headersSent) text(ex.res, 408, "Request body not received in time")
+      ex.req.removeAllListeners("data")
+      setImmediate(() => ex.req.destroy())
+      resolve(undefined)
+    }, timeoutMs)
+    const clear = () => clearTimeout(timer)
     const declared = Number(ex.req.headers["content-length"] ?? "0")
     const tooLarge = () => {
       // HTTP/1.1: the connection closes after the answer (the rest of the body is never read);
@@ -134,15 +145,20 @@ export const readBody = (ex: HttpExchange, limit: number): Promise<Buffer | unde
       ex.req.pause()
       resolve(undefined)
     }
-    if (Number.isFinite(declared) && declared > limit) return tooLarge()
     const chunks: Array<Buffer> = []
     let size = 0
     let done = false
+    if (Number.isFinite(declared) && declared > limit) {
+      done = true
+      clear()
+      return tooLarge()
+    }
     ex.req.on("data", (chunk: Buffer) => {
       if (done) return
       size += chunk.length
       if (size > limit) {
         done = true
+        clear()
         return tooLarge()
       }
       chunks.push(chunk)
@@ -150,16 +166,19 @@ export const readBody = (ex: HttpExchange, limit: number): Promise<Buffer | unde
     ex.req.on("end", () => {
       if (done) return
       done = true
+      clear()
       resolve(Buffer.concat(chunks))
     })
     ex.req.on("error", () => {
       if (done) return
       done = true
+      clear()
       resolve(undefined)
     })
     ex.req.on("close", () => {
       if (done) return
       done = true
+      clear()
       resolve(undefined)
     })
   })
