@@ -4,14 +4,16 @@
  * (gRPC) and is seen in the page: a stream's events with their JSON pretty-printed, links shown as
  * links, a stream and `$all` followed live, a projection's state, a parked message replayed, and a
  * secure node's login and ACLs (what the gRPC API refuses a user, the UI refuses too). Screenshots
- * go to docs/webui/ (the README shows them). Run by `.ci/run` as its own step, which installs
- * chromium where missing; without a browser the tests are skipped with a loud message.
+ * go to docs/webui/ (the README shows them) when WEBUI_SCREENSHOTS=1, else to a temporary folder.
+ * Run by `.ci/run` as its own step, which installs chromium where missing; without a browser the
+ * tests are skipped with a loud message.
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
-import { existsSync, mkdirSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
 import * as https from "node:https"
 import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
@@ -28,7 +30,11 @@ const haveBrowser = existsSync(executablePath)
 if (!haveBrowser) {
   console.warn(`\n\n!!! ${executablePath} not found: the web UI browser tests are SKIPPED (apt-get install -y chromium, or set CHROMIUM) !!!\n\n`)
 }
-const shots = resolve(import.meta.dirname, "../../docs/webui")
+// the README's screenshots are refreshed only when asked (WEBUI_SCREENSHOTS=1): a plain run writes
+// them to a temporary folder, so it leaves the work tree as it was
+const shots = process.env["WEBUI_SCREENSHOTS"] === "1"
+  ? resolve(import.meta.dirname, "../../docs/webui")
+  : mkdtempSync(join(tmpdir(), "effect-esdb-webui-"))
 const id = () => Math.random().toString(36).slice(2, 10)
 
 let browser: Browser
