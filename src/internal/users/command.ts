@@ -36,7 +36,7 @@ export const command = <A, E>(
     name,
     kind: "write",
     options,
-    attributes: { "db.user.name": loginName },
+    attributes: { "esdb.user.name": loginName },
     narrow
   }, attempt).pipe(Effect.asVoid)
 

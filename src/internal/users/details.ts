@@ -48,7 +48,7 @@ export const details = (
       name: "Users.details",
       kind: "read",
       options,
-      attributes: { "db.user.name": loginName },
+      attributes: { "esdb.user.name": loginName },
       narrow: toUserError(loginName)
     }, (spec) =>
       Stream.runHead(transport.serverStream(Details, { options: { loginName } }, spec, (message: DetailsResp, emit: Emit<UserDetails>) => {
