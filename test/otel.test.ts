@@ -184,5 +184,15 @@ describe("OpenTelemetry", () => {
       const lag = find("esdb_subscription_lag_ms", { destination: stream })
       assert.strictEqual(lag.length, 1)
       assert.isAtLeast((lag[0]!.state as { value: number }).value, 0)
+
+      // metrics: false updates none of them
+      const appends = count("esdb_calls", { operation: "Streams.append" })
+      yield* Effect.flatMap(Streams, (streams) => streams.append(stream, new NewEvent({ type: "A", data: "{}" }), { currentVersion: "any" })).pipe(
+        Effect.provide(EventStoreDB.layer({ connectionString: node.connectionString, metrics: false }).pipe(Layer.orDie))
+      )
+      const after = yield* Metric.snapshot
+      const appendsAfter = after.filter((m) => m.id === "esdb_calls" && m.attributes?.["operation"] === "Streams.append")
+        .reduce((n, m) => n + Number((m.state as { count: number }).count), 0)
+      assert.strictEqual(appendsAfter, appends)
     }))
 })

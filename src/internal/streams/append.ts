@@ -16,7 +16,6 @@ import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { isRetryable } from "../transport/Retry.ts"
 import { deadlineAt, toGrpcDeadline } from "../transport/Deadline.ts"
-import * as Metrics from "../transport/Metrics.ts"
 import { inject } from "../transport/TraceContext.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { BatchAppender } from "./BatchAppender.ts"
@@ -67,6 +66,7 @@ const fromAppendResponse = (stream: string, expected: StreamState) => (response:
  * @internal
  */
 export const make = (transport: TransportShape, batch: BatchAppender) => {
+  const measureAppend = transport.measured("Streams.append")
   let batchUnsupported = false
   const isUnimplemented = (error: CallError) => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED
   return (
@@ -141,8 +141,6 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       })
     })).pipe(measureAppend)
 }
-
-const measureAppend = Metrics.measured("Streams.append")
 
 // OpenTelemetry's database and messaging attributes of an append (called only when a span is made)
 const producerAttributes = (stream: string, events: NewEvent | Iterable<NewEvent>): Record<string, unknown> => {

@@ -197,6 +197,8 @@ export interface TransportShape {
   readonly traceEffect: Tracing.Tracing["traceEffect"]
   /** A client span around a stream. */
   readonly traceStream: Tracing.Tracing["traceStream"]
+  /** Counts an operation (Metrics.ts), unless the connection's `metrics` is false. */
+  readonly measured: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** A producer span (appends): the body gets the trace context to write into the events. */
   readonly produce: Tracing.Tracing["produce"]
   /** Whether spans are made for the running fiber. */
@@ -284,6 +286,8 @@ export const make = (
     const resumeSchedule = options.resumeSchedule ?? defaultResumeSchedule
     const diagnose = TlsDiagnosis.make(settings.tls, pool.lastEndpoint)
     const tracing = Tracing.make(settings, options, pool.lastEndpoint)
+    const metricsOn = options.metrics !== false
+    const measured: TransportShape["measured"] = metricsOn ? Metrics.measured : () => (effect) => effect
 
     const resumable: TransportShape["resumable"] = (make, until, resume) =>
       resumeStream(make, {
@@ -320,7 +324,7 @@ export const make = (
         )).pipe(
           Effect.mapError(operation.narrow),
           tracing.traceEffect(operation.name, spanAttributesOf(operation)),
-          Metrics.measured(operation.name)
+          measured(operation.name)
         )
 
     const stream: TransportShape["stream"] = (operation, start, resume) =>
@@ -336,7 +340,7 @@ export const make = (
         ))).pipe(
           Stream.mapError(operation.narrow),
           tracing.traceStream(operation.name, spanAttributesOf(operation)),
-          Metrics.measuredStream(operation.name)
+          metricsOn ? Metrics.measuredStream(operation.name) : (s) => s
         )
 
     return {
@@ -358,6 +362,7 @@ export const make = (
       isClosed: pool.isClosed,
       traceEffect: tracing.traceEffect,
       traceStream: tracing.traceStream,
+      measured,
       produce: tracing.produce,
       tracingEnabled: tracing.enabled,
       consumerSpan: tracing.consumerSpan,
