@@ -23,19 +23,19 @@ describe("node services' answers", () => {
   })
 
   it("gossip: states by name, timestamps from ticks since the epoch, at most 1,000 members", () => {
-    const member = (state: number) => ({
+    const member = (state: MemberInfo_VNodeState) => ({
       instanceId: { value: { $case: "string" as const, value: "6f1c1d8e-0000-4000-8000-000000000001" } },
       timeStamp: 1_700_000_000_000n * 10_000n,
       state,
       isAlive: true,
       httpEndPoint: { address: "node1", port: 2113 }
     })
-    const [follower, unknown] = toMembers({ members: [member(MemberInfo_VNodeState.Follower), member(99)] })
+    const [follower, unknown] = toMembers({ members: [member(MemberInfo_VNodeState.Follower), member(MemberInfo_VNodeState.UNRECOGNIZED)] })
     assert.strictEqual(follower!.state, "Follower")
     assert.strictEqual(unknown!.state, "Unknown")
     assert.strictEqual(follower!.timestamp.getTime(), 1_700_000_000_000)
     assert.deepStrictEqual(follower!.address, { host: "node1", port: 2113 })
-    assert.strictEqual(toMembers({ members: Array.from({ length: 5000 }, () => member(8)) }).length, 1000)
+    assert.strictEqual(toMembers({ members: Array.from({ length: 5000 }, () => member(MemberInfo_VNodeState.Leader)) }).length, 1000)
   })
 
   it("server features: methods matched without case, the package optional; nothing known from a node that reports nothing", () => {
