@@ -3,7 +3,6 @@
  * client connected to it over real gRPC (loopback), and small helpers to make tests read like
  * examples.
  */
-import { randomUUID } from "node:crypto"
 import * as net from "node:net"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -50,8 +49,10 @@ export const nodeWithClient = (
 ): Layer.Layer<EventStoreDB.Services | EmbeddedNode> =>
   clientLayer(connectionOptions).pipe(Layer.provideMerge(nodeLayer(nodeOptions)))
 
-/** A stream name no other test uses. */
-export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
+/** The one bounded wait of the tests (test/support/eventually.ts). */
+export { eventually } from "../support/eventually.ts"
+/** A stream name no other test uses (test/support/unique.ts). */
+export { uniqueName, uniqueStream } from "../support/unique.ts"
 
 /** `n` JSON events `{ "i": k }` of the given type. */
 export const newEvents = (n: number, type = "TestEvent"): Array<NewEvent> =>
@@ -245,16 +246,6 @@ export const spyNodeLayerWith = (options: Parameters<typeof startSpyNode>[0]): L
 
 /** Starts a {@link SpyNode} for the layer's lifetime. */
 export const spyNodeLayer: Layer.Layer<TestSpyNode> = spyNodeLayerWith({})
-
-/** Polls `condition` every 10 ms until it holds, failing the test after `timeoutMs`. */
-export const eventually = (what: string, condition: () => boolean, timeoutMs = 5000): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!condition()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`))
-      yield* Effect.sleep("10 millis")
-    }
-  })
 
 /** A Streams service of its own connection, closed with the scope: for tests that need two clients. */
 export const makeStreams = (
