@@ -52,7 +52,7 @@ export const nodeWithClient = (
 /** The one bounded wait of the tests (test/support/eventually.ts). */
 export { eventually } from "../support/eventually.ts"
 /** A stream name no other test uses (test/support/unique.ts). */
-export { uniqueName, uniqueStream } from "../support/unique.ts"
+export { uniqueId, uniqueName, uniqueStream } from "../support/unique.ts"
 
 /** `n` JSON events `{ "i": k }` of the given type. */
 export const newEvents = (n: number, type = "TestEvent"): Array<NewEvent> =>
