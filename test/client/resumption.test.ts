@@ -152,15 +152,11 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("resump
       const { direct, outage, viaProxy } = yield* setup
       const stream = uniqueStream("retry")
       yield* viaProxy.append(stream, newEvents(1), { currentVersion: "no_stream" })
-      // the append starts once the proxy is down (not after a guessed 20 ms)
-      let during: Fiber.Fiber<unknown, unknown> | undefined
-      yield* outage(
-        300,
-        Effect.map(Effect.forkChild(viaProxy.append(stream, newEvents(1), { currentVersion: 0n })), (fiber) => {
-          during = fiber
-        })
+      const during = yield* Effect.forkChild(
+        Effect.andThen(Effect.sleep("20 millis"), viaProxy.append(stream, newEvents(1), { currentVersion: 0n }))
       )
-      yield* Fiber.join(during!)
+      yield* outage(300)
+      yield* Fiber.join(during)
       assert.deepStrictEqual(positions(yield* direct.get(stream)), [0, 1])
     }))
 })
