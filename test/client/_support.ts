@@ -178,24 +178,21 @@ export const withClient = <A, E, R>(
   >
 
 /**
- * An insecure node assembled from the embedded node's own parts, with two probes the public
- * node does not offer: the number of Read calls (reads and subscriptions) the node is serving,
- * and the `authorization` header of every call it received.
+ * An insecure node assembled from the embedded node's own parts, with the one probe the embedded
+ * node does not offer: the `authorization` header of every call it received (what a client sends
+ * without TLS). Everything else a test needs of a node comes from the embedded node itself
+ * (`EmbeddedNode`, `nodeStats` for the Read calls it serves).
  */
 export interface SpyNode {
   readonly host: string
   readonly port: number
   readonly connectionString: string
-  readonly activeReads: () => number
   readonly authorizationHeaders: Array<string | undefined>
   readonly stop: () => Promise<void>
 }
 
-/**
- * Starts a {@link SpyNode} on a free port. `maxConcurrentStreams` caps the HTTP/2 streams per
- * connection as real servers do (Kestrel allows 100).
- */
-export const startSpyNode = async (options: { readonly maxConcurrentStreams?: number | undefined } = {}): Promise<SpyNode> => {
+/** Starts a {@link SpyNode} on a free port. */
+export const startSpyNode = async (): Promise<SpyNode> => {
   const store = new Store()
   const activeReads = new Set<() => void>()
   const authorizationHeaders: Array<string | undefined> = []
@@ -218,14 +215,13 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
     ])
   )
   // the node's own transport (src/server/transport), as the embedded node serves
-  const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 2 ** 31 - 1 })
+  const server = new GrpcServer({ maxConcurrentStreams: 100 })
   server.addService(StreamsServiceDefinition, spied as never)
   const port = await server.listen("127.0.0.1", 0)
   return {
     host: "127.0.0.1",
     port,
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
-    activeReads: () => activeReads.size,
     authorizationHeaders,
     stop: () => {
       for (const end of Array.from(activeReads)) end()
@@ -238,14 +234,10 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
 export class TestSpyNode extends Context.Service<TestSpyNode, SpyNode>()("test/TestSpyNode") {}
 
 /** Starts a {@link SpyNode} for the layer's lifetime. */
-export const spyNodeLayerWith = (options: Parameters<typeof startSpyNode>[0]): Layer.Layer<TestSpyNode> =>
-  Layer.effect(
-    TestSpyNode,
-    Effect.acquireRelease(Effect.promise(() => startSpyNode(options)), (node) => Effect.promise(() => node.stop()))
-  )
-
-/** Starts a {@link SpyNode} for the layer's lifetime. */
-export const spyNodeLayer: Layer.Layer<TestSpyNode> = spyNodeLayerWith({})
+export const spyNodeLayer: Layer.Layer<TestSpyNode> = Layer.effect(
+  TestSpyNode,
+  Effect.acquireRelease(Effect.promise(() => startSpyNode()), (node) => Effect.promise(() => node.stop()))
+)
 
 /** A Streams service of its own connection, closed with the scope: for tests that need two clients. */
 export const makeStreams = (
