@@ -42,12 +42,15 @@ export const clientLayer = (
       }).pipe(Layer.orDie))
   )
 
-/** A node plus a client connected to it: the usual environment of a test file. */
+/**
+ * A node plus a client connected to it: the usual environment of a test file, as a user writes it
+ * (the public `EmbeddedNode.layerClient`).
+ */
 export const nodeWithClient = (
   nodeOptions: NodeOptions = { insecure: true },
-  connectionOptions: Parameters<typeof clientLayer>[0] = {}
+  connectionOptions: Omit<ConnectionOptions, "connectionString"> = {}
 ): Layer.Layer<EventStoreDB.Services | EmbeddedNode> =>
-  clientLayer(connectionOptions).pipe(Layer.provideMerge(nodeLayer(nodeOptions)))
+  EmbeddedNode.layerClient({ ...nodeOptions, client: connectionOptions }).pipe(Layer.orDie)
 
 /** The one bounded wait of the tests (test/support/eventually.ts). */
 export { eventually } from "../support/eventually.ts"
