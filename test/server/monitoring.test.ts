@@ -128,9 +128,7 @@ describe("Monitoring.Stats", () => {
       for (let i = 0; i < ticks; i++) yield* TestClock.adjust("1 hour")
       call.resume()
       // whatever was buffered (flow-control windows, one message on the node) arrives; then quiet
-      yield* Effect.promise(async () => {
-        while (Date.now() - lastAt < 1000) await new Promise((r) => setTimeout(r, 100))
-      })
+      yield* Effect.promise(() => eventuallyAsync("a second without a message", () => Date.now() - lastAt >= 1000, { intervalMs: 100 }))
       assert.isAbove(received, 1)
       assert.isBelow(received, ticks / 2, `${received} of ${ticks + 1} messages: ticks were not skipped`)
       // the call is alive (writing past backpressure would have had the transport reset it)
