@@ -80,11 +80,6 @@ export class AckQueue {
     return this.waiting > 0 || this.now() - this.since < this.options.delayMillis + graceMillis
   }
 
-  /** Whether ids wait. */
-  get isWaiting(): boolean {
-    return this.waiting > 0
-  }
-
   /** Queues one ack id (the per-event path: no array of ids made for it). */
   ack(id: string): void {
     const pending = this.pending

@@ -100,7 +100,7 @@ export interface ReadOptions extends CallOptions {
   readonly bufferSize?: number | undefined
   /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
   readonly ackBatchSize?: number | undefined
-  /** ...or this long after the first waits; default 20 ms. */
+  /** ...or this long after the first waits (by the Clock the subscription was made with); default 20 ms. */
   readonly ackDelay?: Duration.Input | undefined
   /**
    * How a run of `events` connects again after a failure it can recover from (the node
