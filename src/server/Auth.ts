@@ -119,12 +119,11 @@ export class Auth {
    * `$user-<login>` holds the details), as after a restart on a kept database.
    */
   loadUsers(): void {
-    const logins = this.store.stream("$users")?.events ?? []
+    const logins = this.store.events("$users")
     for (const record of logins) {
       const login = record.data.toString("utf8")
       if (this.store.isTombstoned(`$user-${login}`) || this.store.isSoftDeleted(`$user-${login}`)) continue
-      const events = this.store.stream(`$user-${login}`)?.events ?? []
-      const last = events[events.length - 1]
+      const last = this.store.lastEvent(`$user-${login}`)
       if (last === undefined) continue
       try {
         const data = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>
@@ -186,8 +185,7 @@ export class Auth {
   }
 
   private settingsAcl(system: boolean, action: StreamAction): ReadonlyArray<string> | undefined {
-    const settings = this.store.stream("$settings")
-    const last = settings?.events[settings.events.length - 1]
+    const last = this.store.lastEvent("$settings")
     if (last === undefined) return undefined
     try {
       const raw = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>

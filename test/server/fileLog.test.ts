@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { LOG_FILE, openFileLog } from "../../src/server/storage/FileLog.ts"
-import { encodeEmptyCommit, encodeEvent, sealCommit } from "../../src/server/storage/RecordCodec.ts"
+import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "../../src/server/storage/RecordCodec.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -33,6 +33,12 @@ const event = (position: number, id: string) =>
     customMetadata: Buffer.alloc(0)
   })
 
+const recoverAll = (log: ReturnType<typeof openFileLog>): Array<StoredRecord> => {
+  const records: Array<StoredRecord> = []
+  log.recover((record) => records.push(record))
+  return records
+}
+
 const durable = (log: ReturnType<typeof openFileLog>) =>
   new Promise<Error | undefined>((resolve) => log.whenDurable(resolve))
 
@@ -57,8 +63,9 @@ describe("FileLog", () => {
     await log.close()
 
     const again = openFileLog(dir)
-    assert.strictEqual(again.recovered.length, 21)
-    assert.deepStrictEqual(again.recovered.map((r) => (r._tag === "Event" ? r.eventId : "")), Array.from({ length: 21 }, (_, i) => `id-${i}`))
+    const recovered = recoverAll(again)
+    assert.strictEqual(recovered.length, 21)
+    assert.deepStrictEqual(recovered.map((r) => (r._tag === "Event" ? r.eventId : "")), Array.from({ length: 21 }, (_, i) => `id-${i}`))
     assert.strictEqual(again.recovery.truncatedBytes, 0)
     await again.close()
   })
@@ -76,8 +83,9 @@ describe("FileLog", () => {
     // cut inside the last commit's second record
     writeFileSync(file, full.subarray(0, full.length - 3))
     const reopened = openFileLog(dir)
-    assert.deepStrictEqual(reopened.recovered.map((r) => r._tag === "Event" ? r.eventId : `gap ${r.position}-${r.next}`), ["a", "b", "gap 384-448"])
-    const first = reopened.recovered[0]!
+    const recovered = recoverAll(reopened)
+    assert.deepStrictEqual(recovered.map((r) => r._tag === "Event" ? r.eventId : `gap ${r.position}-${r.next}`), ["a", "b", "gap 384-448"])
+    const first = recovered[0]!
     assert.deepStrictEqual(first, {
       _tag: "Event",
       tombstone: false,
@@ -114,7 +122,8 @@ describe("Store over a failing log", () => {
     const waiting: Array<(error: Error | undefined) => void> = []
     const failing = {
       persistent: true,
-      recovered: [],
+      recover: () => 0,
+      file: undefined,
       write: () => {
         if (failure !== undefined) throw failure
         setImmediate(() => {

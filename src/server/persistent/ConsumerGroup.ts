@@ -21,7 +21,8 @@
  * @since 0.1.0
  */
 import { newUuid } from "../Uuid.ts"
-import { type EventRecord, hiddenFromAll, metastreamOf, type Store } from "../storage/Store.ts"
+import type { LogCursor } from "../storage/LogCursor.ts"
+import { type EventRecord, metastreamOf, type Store } from "../storage/Store.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
 import { ProcessingTimings, ratePerSecond, type TimingMeasurement } from "./GroupStatistics.ts"
 import type { Group } from "./PersistentGroups.ts"
@@ -167,7 +168,10 @@ export class ConsumerGroup {
   private readonly inFlight = new Map<string, InFlight>()
   private readonly retries: Array<Message> = []
   /** Next event number (stream) or log index (`$all`) to read. */
+  /** Next event number of the stream (stream groups). */
   private cursor: number
+  /** The `$all` cursor (`$all` groups). */
+  private allCursor: LogCursor | undefined
   /** Seqs read and not yet processed, in read order, and those processed since. */
   private readonly readOrder: Array<number> = []
   private readOrderHead = 0
@@ -199,12 +203,14 @@ export class ConsumerGroup {
     this.lastCheckpoint = checkpoint ?? -1
     if (this.isAll) {
       const start = group.startFrom._tag === "All" ? group.startFrom : { commit: 0n, prepare: 0n }
-      this.cursor = checkpoint !== undefined
-        ? store.indexAtOrAfter(checkpoint + 1)
+      const from = checkpoint !== undefined
+        ? store.log.indexAtOrAfter(checkpoint + 1)
         : start.commit === -1n
         ? store.log.length
-        : store.indexAtOrAfter(Number(start.commit))
-      this.safe = checkpoint ?? (this.cursor > 0 ? store.log[this.cursor - 1]!.position : -1)
+        : store.log.indexAtOrAfter(Number(start.commit))
+      this.cursor = 0
+      this.allCursor = store.log.cursor(from)
+      this.safe = checkpoint ?? (from > 0 ? store.log.positionAt(from - 1) : -1)
       this.unlisten = store.onAppendAll(() => this.pump())
     } else {
       const start = group.startFrom._tag === "Stream" ? group.startFrom.eventNumber : 0n
@@ -229,8 +235,7 @@ export class ConsumerGroup {
   private readCheckpoint(): number | undefined {
     const view = this.store.view(this.streams.checkpoint)
     if (view._tag !== "Ok") return undefined
-    const last = view.entry.events[view.last]
-    if (last === undefined) return undefined
+    const last = view.event(view.last)
     try {
       const text = JSON.parse(last.data.toString("utf8")) as unknown
       if (typeof text !== "string") return undefined
@@ -486,8 +491,7 @@ export class ConsumerGroup {
     if (end < view.first) return
     this.replaying = true
     for (let n = view.first; n <= end; n++) {
-      const link = view.entry.events[n]
-      if (link === undefined) continue
+      const link = view.event(n)
       const target = this.store.resolveLink(link)
       if (target === undefined) continue
       // replayed parked messages go after everything else waiting for a retry
@@ -535,9 +539,8 @@ export class ConsumerGroup {
   private readNext(): Message | undefined {
     const store = this.store
     if (this.isAll) {
-      while (this.cursor < store.log.length) {
-        const record = store.log[this.cursor++]!
-        if (hiddenFromAll(record) || record.isTombstone || !matches(this.group, record)) continue
+      for (let record = this.allCursor!.next(); record !== undefined; record = this.allCursor!.next()) {
+        if (record.isTombstone || !matches(this.group, record)) continue
         return { record, resolved: this.resolve(record), seq: record.position, retryCount: 0 }
       }
       return undefined
@@ -546,7 +549,7 @@ export class ConsumerGroup {
     if (view._tag !== "Ok") return undefined
     if (this.cursor < view.first) this.cursor = view.first
     if (this.cursor > view.last) return undefined
-    const record = view.entry.events[this.cursor++]!
+    const record = view.event(this.cursor++)
     return { record, resolved: this.resolve(record), seq: record.eventNumber, retryCount: 0 }
   }
 

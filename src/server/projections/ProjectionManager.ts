@@ -23,7 +23,8 @@
  * @since 0.1.0
  */
 import { newUuid } from "../Uuid.ts"
-import { DELETED_TB, type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
+import type { LogCursor } from "../storage/LogCursor.ts"
+import { DELETED_TB, type EventRecord, type ProposedEvent, type Store } from "../storage/Store.ts"
 import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"
 import { type Processor, SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
 
@@ -213,8 +214,8 @@ export class ManagedProjection {
   state: ProjectionRunState = "Creating"
   reason = ""
   engine: Processor | undefined
-  /** Index in `store.log` of the next record to look at. */
-  nextIndex = 0
+  /** Where in `$all` the projection reads next (set when it starts). */
+  cursor: LogCursor | undefined
   /** Position of the last record looked at, −1 before any. */
   position = -1
   checkpoint: Checkpoint | undefined
@@ -359,7 +360,10 @@ export class ProjectionManager {
   /** The events of a stream a read would see now (none when missing or deleted). */
   private visible(stream: string): ReadonlyArray<EventRecord> {
     const view = this.store.view(stream)
-    return view._tag === "Ok" ? view.entry.events.slice(view.first, view.last + 1) : []
+    if (view._tag !== "Ok") return []
+    const events: Array<EventRecord> = []
+    for (let n = view.first; n <= view.last; n++) events.push(view.event(n))
+    return events
   }
 
   /** The last checkpoint kept in the store, if any (and not a reset). */
@@ -425,7 +429,7 @@ export class ProjectionManager {
   /** Writes the registry's `$ProjectionCreated` (after `$ProjectionsInitialized` the first time) and the definition. */
   private register(p: ManagedProjection): void {
     if (!p.persisted) return
-    if (this.store.lastEventNumber(REGISTRY_STREAM) < 0 && this.store.stream(REGISTRY_STREAM)?.pending === undefined) {
+    if (!this.store.hasDecidedEvents(REGISTRY_STREAM)) {
       this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [json("$ProjectionsInitialized", "")])
     }
     this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [text("$ProjectionCreated", p.name)])
@@ -508,7 +512,7 @@ export class ProjectionManager {
     this.remove(name)
     const names = streamsOf(name)
     const remove = (stream: string) => {
-      if (this.store.lastEventNumber(stream) >= 0 || this.store.stream(stream)?.pending !== undefined) {
+      if (this.store.hasDecidedEvents(stream)) {
         this.store.softDelete(stream, { _tag: "Any" })
       }
     }
@@ -626,7 +630,7 @@ export class ProjectionManager {
     p.changedPartitions.clear()
     const from = p.checkpoint?.position ?? -1
     p.position = from
-    p.nextIndex = from < 0 ? 0 : this.store.indexAtOrAfter(from + 1)
+    p.cursor = this.store.log.cursor(from < 0 ? 0 : this.store.log.indexAtOrAfter(from + 1))
     const compiled = p.system !== undefined
       ? Promise.resolve({ _tag: "Compiled" as const, engine: systemProcessor(p.system) })
       : compileProjection(p.query, {
@@ -699,10 +703,12 @@ export class ProjectionManager {
     const generation = p.generation
     const started = performance.now()
     const log = this.store.log
+    const cursor = p.cursor!
     const own = streamsOf(p.name).prefix
     let n = 0
-    while (p.nextIndex < log.length && n < BATCH_EVENTS && performance.now() - started < BATCH_MS) {
-      const record = log[p.nextIndex++]!
+    while (n < BATCH_EVENTS && performance.now() - started < BATCH_MS) {
+      const record = cursor.next()
+      if (record === undefined) break
       p.position = record.position
       // a deleted stream: the `$deleted` notification of a `foreachStream` query (PartitionDeleted)
       const deletion = deletionOf(record)
@@ -723,7 +729,7 @@ export class ProjectionManager {
         }
       }
       // tombstones reach only the system projections (`$by_category`/`$by_event_type` index deletions)
-      if ((record.isTombstone && p.system === undefined) || hiddenFromAll(record) || record.stream.startsWith(own)) continue
+      if ((record.isTombstone && p.system === undefined) || record.stream.startsWith(own)) continue
       // a `fromAll` query does not see other projections' bookkeeping (their results and
       // checkpoints would otherwise wake each other for ever)
       const bookkeeping = record.stream.startsWith("$projections-")
@@ -743,7 +749,7 @@ export class ProjectionManager {
       if (p.checkpointsEnabled && p.handledSinceCheckpoint >= CHECKPOINT_HANDLED_THRESHOLD) this.writeCheckpoint(p)
     }
     p.processingMs += performance.now() - started
-    if (p.nextIndex < log.length) return this.schedule(p)
+    if (cursor.index < log.length) return this.schedule(p)
     // caught up
     if (p.mode === "OneTime") {
       p.state = "Completed"

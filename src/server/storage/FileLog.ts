@@ -17,6 +17,7 @@ import {
   ftruncateSync,
   mkdirSync,
   openSync,
+  fstatSync,
   readFileSync,
   rmSync,
   write as writeFd,
@@ -25,7 +26,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import type { DurableCallback, Log } from "./Log.ts"
-import { decodeLog, type StoredRecord } from "./RecordCodec.ts"
+import { readBytesAt, type ScannedRecord, scanLog } from "./LogScan.ts"
 
 /**
  * First bytes of a log file.
@@ -115,37 +116,47 @@ export interface FileLogOptions {
 export const openFileLog = (
   dir: string,
   options: FileLogOptions = {}
-): Log & { readonly recovery: FileLogRecovery; readonly stats: () => FileLogStats } => {
+): Log & { readonly file: string; readonly recovery: FileLogRecovery; readonly stats: () => FileLogStats } => {
   const flushDelayMs = options.flushDelayMs ?? 0
   mkdirSync(dir, { recursive: true })
   const lock = takeLock(dir)
   const path = join(dir, LOG_FILE)
   const fd = openSync(path, "a+")
-  let records: Array<StoredRecord> = []
   let truncatedBytes = 0
+  let fresh = false
   try {
-    const bytes = readFileSync(path)
-    if (bytes.length < LOG_MAGIC.length) {
+    const size = fstatSync(fd).size
+    if (size < LOG_MAGIC.length) {
       // fresh (or torn before the header was complete)
       ftruncateSync(fd, 0)
       writeSync(fd, LOG_MAGIC)
       fsyncSync(fd)
+      fresh = true
     } else {
-      if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
-        throw new Error(`${path} is not an effect-esdb log`)
-      }
-      const decoded = decodeLog(bytes, LOG_MAGIC.length)
-      records = decoded.records
-      if (decoded.validLength < bytes.length) {
-        truncatedBytes = bytes.length - decoded.validLength
-        ftruncateSync(fd, decoded.validLength)
-        fsyncSync(fd)
-      }
+      const magic = readBytesAt(fd, 0, LOG_MAGIC.length)
+      if (!magic.equals(LOG_MAGIC)) throw new Error(`${path} is not an effect-esdb log`)
     }
   } catch (e) {
     closeSync(fd)
     rmSync(lock, { force: true })
     throw e
+  }
+  const recovery = { truncatedBytes }
+  let recovered = false
+  /** Scans the log in chunks (LogScan.ts) and cuts a torn tail. */
+  const recover = (onRecord: ScannedRecord): number => {
+    if (recovered) throw new Error("the log was already recovered")
+    recovered = true
+    if (fresh) return LOG_MAGIC.length
+    const validLength = scanLog(fd, LOG_MAGIC.length, onRecord)
+    const size = fstatSync(fd).size
+    if (validLength < size) {
+      truncatedBytes = size - validLength
+      recovery.truncatedBytes = truncatedBytes
+      ftruncateSync(fd, validLength)
+      fsyncSync(fd)
+    }
+    return validLength
   }
 
   // group commit: `queued` waits for the next flush, `flushing` is being written and synced
@@ -198,8 +209,9 @@ export const openFileLog = (
 
   return {
     persistent: true,
-    recovered: records,
-    recovery: { truncatedBytes },
+    recover,
+    file: path,
+    recovery,
     stats: () => ({ syncs }),
     write: (frame) => {
       if (closed) throw new Error("the log is closed")

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { StoredRecord } from "./RecordCodec.ts"
+import type { ScannedRecord } from "./LogScan.ts"
 
 /**
  * Called once the records written so far are durable (or with the error that prevented it).
@@ -25,8 +25,14 @@ export type DurableCallback = (error: Error | undefined) => void
 export interface Log {
   /** False for a log that keeps nothing (no record needs encoding). */
   readonly persistent: boolean
-  /** The records found when the log was opened, in order (empty for a fresh log). */
-  readonly recovered: ReadonlyArray<StoredRecord>
+  /**
+   * Reads back the records found when the log was opened, in order, each with the byte offset and
+   * length of its frame, cutting a torn tail; returns the length of the valid log in bytes (the
+   * offset the next write lands at). Called once, before the first write.
+   */
+  readonly recover: (onRecord: ScannedRecord) => number
+  /** The file holding the records, which the reader of bodies opens (undefined: nothing kept). */
+  readonly file: string | undefined
   /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones. */
   readonly write: (frame: Buffer) => void
   /**
@@ -48,7 +54,8 @@ export interface Log {
  */
 export const memoryLog = (): Log => ({
   persistent: false,
-  recovered: [],
+  recover: () => 0,
+  file: undefined,
   write: () => {},
   whenDurable: (callback) => callback(undefined),
   failure: () => undefined,

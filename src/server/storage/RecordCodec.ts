@@ -74,7 +74,13 @@ export type StoredRecord = StoredEvent | StoredEmptyCommit
 const KIND_EVENT = 1
 const KIND_TOMBSTONE = 2
 const KIND_EMPTY_COMMIT = 3
-const COMMIT_END = 0x80
+/**
+ * Flag on the kind byte of a commit's last record.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const COMMIT_END = 0x80
 
 const seal = (frame: Buffer, commitEnd: boolean): Buffer => {
   if (commitEnd) frame[FRAME_HEADER_SIZE] = frame[FRAME_HEADER_SIZE]! | COMMIT_END
@@ -144,7 +150,15 @@ export const encodeEmptyCommit = (position: number, next: number): Buffer => {
   return frame
 }
 
-const decodeBody = (body: Buffer): StoredRecord | undefined => {
+/**
+ * Decodes one record body (without its frame header); undefined (or a thrown RangeError) when it
+ * is not one. With `copy` false the stream, data and metadata of the result are views of `body`.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeBody = (body: Buffer, copy = true): StoredRecord | undefined => {
+  const take = copy ? (from: number, to: number) => Buffer.from(body.subarray(from, to)) : (from: number, to: number) => body.subarray(from, to)
   const kind = body[0]! & ~COMMIT_END
   if (kind === KIND_EMPTY_COMMIT) {
     if (body.length !== 17) return undefined
@@ -164,7 +178,7 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
   const streamLength = body.readUInt16LE(o)
   o += 2
   need(streamLength + 2)
-  const stream = Buffer.from(body.subarray(o, o + streamLength))
+  const stream = take(o, o + streamLength)
   o += streamLength
   const typeLength = body.readUInt16LE(o)
   o += 2
@@ -178,12 +192,12 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
   const dataLength = body.readUInt32LE(o)
   o += 4
   need(dataLength + 4)
-  const data = Buffer.from(body.subarray(o, o + dataLength))
+  const data = take(o, o + dataLength)
   o += dataLength
   const metadataLength = body.readUInt32LE(o)
   o += 4
   need(metadataLength)
-  const customMetadata = Buffer.from(body.subarray(o, o + metadataLength))
+  const customMetadata = take(o, o + metadataLength)
   o += metadataLength
   if (o !== body.length) return undefined
   return {

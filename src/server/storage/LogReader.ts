@@ -1,0 +1,179 @@
+/**
+ * The one reader of event bodies. In memory the records are kept as written; with a file log a
+ * body is read from the file at the offset the index holds (one `pread`, its CRC32 checked) and
+ * decoded, and a bounded cache (by bytes, least recently used out first) keeps the records read
+ * or written lately. Sequential readers ask for ranges: the records of a range are read in one
+ * chunk and not cached, so a reader catching up over a million events holds one chunk at a time.
+ *
+ * @since 0.1.0
+ */
+import { closeSync, openSync } from "node:fs"
+import { crc32 } from "node:zlib"
+import { readBytesAt } from "./LogScan.ts"
+import { decodeBody, FRAME_HEADER_SIZE } from "./RecordCodec.ts"
+import type { EventRecord } from "./Records.ts"
+import type { StreamIndex } from "./StreamIndex.ts"
+
+/**
+ * Default bytes of the read cache of a file log.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_READ_CACHE_BYTES = 32 * 1024 * 1024
+
+/**
+ * Bytes read at once by a range read.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const RANGE_CHUNK_BYTES = 64 * 1024
+
+/** Estimated bytes a cached record holds beyond its frame (objects, strings). */
+const RECORD_OVERHEAD = 320
+
+/**
+ * Reads the bodies of readable records by `$all` index.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface LogReader {
+  /** Record `i`. */
+  readonly read: (i: number) => EventRecord
+  /** Records `from`, `from + 1`, … (at least one, at most `max`), read together. */
+  readonly readForward: (from: number, max: number) => ReadonlyArray<EventRecord>
+  /** Records …, `to − 1`, `to` (at least one, at most `max`) in log order, read together. */
+  readonly readBackward: (to: number, max: number) => ReadonlyArray<EventRecord>
+  /** A record just made readable, as written. */
+  readonly published: (i: number, record: EventRecord) => void
+  /** Bytes held by the cache (0 in memory, where every record is kept). */
+  readonly cachedBytes: () => number
+  readonly close: () => void
+}
+
+/**
+ * The reader of an in-memory store: every record is kept.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const memoryReader = (): LogReader => {
+  const records: Array<EventRecord> = []
+  return {
+    read: (i) => records[i]!,
+    readForward: (from, max) => records.slice(from, from + Math.max(1, max)),
+    readBackward: (to, max) => records.slice(Math.max(0, to - Math.max(1, max) + 1), to + 1),
+    published: (i, record) => {
+      records[i] = record
+    },
+    cachedBytes: () => 0,
+    close: () => {}
+  }
+}
+
+const owned = (b: Buffer): Buffer => {
+  const copy = Buffer.allocUnsafeSlow(b.length)
+  b.copy(copy)
+  return copy
+}
+
+/**
+ * The reader of a file log at `path`, with a cache of `cacheBytes`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fileReader = (path: string, index: StreamIndex, cacheBytes: number = DEFAULT_READ_CACHE_BYTES): LogReader => {
+  const fd = openSync(path, "r")
+  const cache = new Map<number, EventRecord>()
+  let bytes = 0
+  const cost = (i: number) => index.sizeAt(i) + RECORD_OVERHEAD
+
+  const remember = (i: number, record: EventRecord) => {
+    if (cacheBytes <= 0) return
+    if (cache.has(i)) return
+    cache.set(i, record)
+    bytes += cost(i)
+    while (bytes > cacheBytes && cache.size > 0) {
+      const oldest = cache.keys().next().value!
+      cache.delete(oldest)
+      bytes -= cost(oldest)
+    }
+  }
+
+  const decodeAt = (chunk: Buffer, at: number, i: number): EventRecord => {
+    const size = index.sizeAt(i)
+    const offset = index.offsetAt(i)
+    const body = chunk.subarray(at + FRAME_HEADER_SIZE, at + size)
+    if (body.length !== size - FRAME_HEADER_SIZE || chunk.readUInt32LE(at + 4) !== crc32(body)) {
+      throw new Error(`the log is damaged: the record at byte ${offset} fails its checksum`)
+    }
+    const stored = decodeBody(body, false)
+    if (stored === undefined || stored._tag !== "Event") throw new Error(`the log is damaged at byte ${offset}`)
+    const entry = index.streamAt(i)
+    return {
+      position: stored.position,
+      stream: entry.name,
+      streamBytes: stored.stream,
+      eventNumber: index.eventNumberAt(i),
+      isTombstone: stored.tombstone,
+      eventId: stored.eventId,
+      eventType: stored.eventType,
+      isJson: stored.isJson,
+      data: stored.data,
+      customMetadata: stored.customMetadata,
+      createdMs: stored.createdMs,
+      created: String(stored.createdTicks),
+      cache: [undefined, undefined]
+    }
+  }
+
+  /** Records first..last (inclusive), read as one span of the file. */
+  const readSpan = (first: number, last: number): Array<EventRecord> => {
+    const start = index.offsetAt(first)
+    const chunk = readBytesAt(fd, start, index.offsetAt(last) + index.sizeAt(last) - start)
+    const out: Array<EventRecord> = []
+    for (let i = first; i <= last; i++) out.push(cache.get(i) ?? decodeAt(chunk, index.offsetAt(i) - start, i))
+    return out
+  }
+
+  return {
+    read: (i) => {
+      const hit = cache.get(i)
+      if (hit !== undefined) {
+        cache.delete(i)
+        cache.set(i, hit)
+        return hit
+      }
+      const record = decodeAt(readBytesAt(fd, index.offsetAt(i), index.sizeAt(i)), 0, i)
+      remember(i, record)
+      return record
+    },
+    readForward: (from, max) => {
+      const hit = cache.get(from)
+      if (hit !== undefined) return [hit]
+      const end = Math.min(index.length, from + Math.max(1, max))
+      const limit = index.offsetAt(from) + RANGE_CHUNK_BYTES
+      let last = from
+      while (last + 1 < end && !cache.has(last + 1) && index.offsetAt(last + 1) + index.sizeAt(last + 1) <= limit) last++
+      return readSpan(from, last)
+    },
+    readBackward: (to, max) => {
+      const hit = cache.get(to)
+      if (hit !== undefined) return [hit]
+      const end = Math.max(0, to - Math.max(1, max) + 1)
+      const limit = index.offsetAt(to) + index.sizeAt(to) - RANGE_CHUNK_BYTES
+      let first = to
+      while (first - 1 >= end && !cache.has(first - 1) && index.offsetAt(first - 1) >= limit) first--
+      return readSpan(first, to)
+    },
+    published: (i, record) => {
+      // the request's buffers may be views of a whole batch: the cache keeps its own copies
+      remember(i, { ...record, data: owned(record.data), customMetadata: owned(record.customMetadata), cache: [undefined, undefined] })
+    },
+    cachedBytes: () => bytes,
+    close: () => closeSync(fd)
+  }
+}
