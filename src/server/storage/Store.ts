@@ -20,8 +20,7 @@
 import { newUuid } from "../Uuid.ts"
 import { checkCommit, type StreamState } from "./CommitCheck.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
-import { DEFAULT_READ_CACHE_BYTES, fileReader, type LogReader, memoryReader } from "./LogReader.ts"
-import { ReadLog } from "./ReadLog.ts"
+import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit } from "./RecordCodec.ts"
 import {
   type EventRecord,
@@ -33,35 +32,15 @@ import {
   TOMBSTONE_REVISION,
   type WriteOutcome
 } from "./Records.ts"
-import { StoreListeners } from "./StoreListeners.ts"
+import { StoreReads } from "./StoreReads.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, type StreamEntry, StreamIndex } from "./StreamIndex.ts"
-import { isSoftDeletedMeta, parseMetadata, rawMetadata, type StreamMetadata } from "./StreamMetadata.ts"
+import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
 import { validateWrite } from "./WriteValidation.ts"
 
 export * from "./Records.ts"
 export { DELETED_TB, type StreamAcl, type StreamMetadata } from "./StreamMetadata.ts"
 export type { StoreListener } from "./StoreListeners.ts"
-
-/**
- * What a stream read can see right now.
- *
- * @since 0.1.0
- * @category models
- */
-export type StreamView =
-  | { readonly _tag: "NoStream"; readonly last: number }
-  | { readonly _tag: "Deleted" }
-  | {
-    readonly _tag: "Ok"
-    /** Last event number. */
-    readonly last: number
-    /** First event number not truncated by `$tb` / `$maxCount`. */
-    readonly first: number
-    /** Events created before this (ms since epoch) are hidden (`$maxAge`), or 0. */
-    readonly minCreatedMs: number
-    /** Event `n` of the stream (first <= n <= last), read through the log's reader. */
-    readonly event: (n: number) => EventRecord
-  }
+export type { StreamView } from "./StoreReads.ts"
 
 /**
  * Options of a {@link Store}.
@@ -105,12 +84,7 @@ const sizeEstimate = (streamBytes: number, eventType: string, data: number, meta
  * @since 0.1.0
  * @category models
  */
-export class Store {
-  /** The durable records in log order, read-only. */
-  readonly log: ReadLog
-  private readonly index: StreamIndex
-  private readonly reader: LogReader
-  private readonly listeners = new StoreListeners()
+export class Store extends StoreReads {
   private nextPosition = 128
   /** Byte offset in the log file where the next frame lands. */
   private fileEnd = 0
@@ -121,14 +95,15 @@ export class Store {
   readonly fresh: boolean
 
   constructor(options: StoreOptions = {}) {
-    this.storage = options.log ?? memoryLog()
-    this.persistent = this.storage.persistent
-    this.index = new StreamIndex(options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW)
-    const file = this.storage.file
-    this.reader = file === undefined
-      ? memoryReader()
-      : fileReader(file, this.index, options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES)
-    this.log = new ReadLog(this.index, this.reader)
+    const storage = options.log ?? memoryLog()
+    const index = new StreamIndex(options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW)
+    const file = storage.file
+    super(
+      index,
+      file === undefined ? memoryReader() : fileReader(file, index, options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES)
+    )
+    this.storage = storage
+    this.persistent = storage.persistent
     let epoch = 0
     let previousEpoch = 0
     let records = 0
@@ -190,125 +165,16 @@ export class Store {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // reads
+  // the writer's state
 
   /** Position the next record will get. */
   get headPosition(): number {
     return this.nextPosition
   }
 
-  /** Position of the last record of the log. */
-  get lastPosition(): number {
-    return this.log.lastPosition
-  }
-
-  /** Bytes held by the read cache (file log). */
-  get cachedBytes(): number {
-    return this.reader.cachedBytes()
-  }
-
-  /** Metadata of a stream (for `$$x` the implicit metadata is `$maxCount = 1`). */
-  metadataOf(name: string): StreamMetadata | undefined {
-    if (isMetastream(name)) return undefined
-    return this.index.stream(name)?.metadata
-  }
-
-  /** Is the stream (or the stream whose metastream this is) tombstoned? */
-  isTombstoned(name: string): boolean {
-    if ((this.index.stream(name)?.tombstone ?? -1) >= 0) return true
-    if (isMetastream(name)) return (this.index.stream(name.slice(2))?.tombstone ?? -1) >= 0
-    return false
-  }
-
-  /** Is the stream soft-deleted (`$tb` = long.MaxValue)? */
-  isSoftDeleted(name: string): boolean {
-    return !isMetastream(name) && isSoftDeletedMeta(this.index.stream(name)?.metadata)
-  }
-
-  /** Last readable event number of a stream, −1 when it has none. */
-  lastEventNumber(name: string): number {
-    const entry = this.index.stream(name)
-    return entry === undefined ? -1 : entry.events.length - 1
-  }
-
   /** Has the writer decided events for this stream (readable or not yet durable)? */
   hasDecidedEvents(name: string): boolean {
     return this.decidedLast(name) >= 0
-  }
-
-  /** Readable event `n` of a stream, whatever its metadata hides. */
-  event(name: string, n: number): EventRecord | undefined {
-    const i = this.index.stream(name)?.events[n]
-    return i === undefined ? undefined : this.reader.read(i)
-  }
-
-  /** The last readable event of a stream, whatever its metadata hides. */
-  lastEvent(name: string): EventRecord | undefined {
-    return this.event(name, this.lastEventNumber(name))
-  }
-
-  /** Every readable event of a stream (for the node's own small streams: users, settings). */
-  events(name: string): ReadonlyArray<EventRecord> {
-    return (this.index.stream(name)?.events ?? []).map((i) => this.reader.read(i))
-  }
-
-  /** The readable tombstone of a stream, if any. */
-  tombstoneOf(name: string): EventRecord | undefined {
-    const i = this.index.stream(name)?.tombstone ?? -1
-    return i < 0 ? undefined : this.reader.read(i)
-  }
-
-  /** What a stream read sees: missing / deleted / a visible window. */
-  view(name: string, nowMs: number = Date.now()): StreamView {
-    if (this.isTombstoned(name)) return { _tag: "Deleted" }
-    const entry = this.index.stream(name)
-    const last = entry === undefined ? -1 : entry.events.length - 1
-    if (entry === undefined || last < 0) return { _tag: "NoStream", last }
-    const reader = this.reader
-    const events = entry.events
-    const event = (n: number) => reader.read(events[n]!)
-    if (isMetastream(name)) return { _tag: "Ok", last, first: last, minCreatedMs: 0, event }
-    const meta = entry.metadata
-    if (isSoftDeletedMeta(meta)) return { _tag: "NoStream", last }
-    let first = 0
-    let minCreatedMs = 0
-    if (meta !== undefined) {
-      if (meta.truncateBefore !== undefined) first = Math.max(first, meta.truncateBefore)
-      if (meta.maxCount !== undefined) first = Math.max(first, last - meta.maxCount + 1)
-      if (meta.maxAge !== undefined) minCreatedMs = nowMs - meta.maxAge * 1000
-    }
-    return { _tag: "Ok", last, first, minCreatedMs, event }
-  }
-
-  /** Resolves a `$>` link (data `N@stream`) to its target, if visible. */
-  resolveLink(record: EventRecord): EventRecord | undefined {
-    const text = record.data.toString("utf8")
-    const at = text.indexOf("@")
-    if (at <= 0) return undefined
-    const numText = text.slice(0, at)
-    if (!/^\d+$/.test(numText)) return undefined
-    const n = Number(numText)
-    const view = this.view(text.slice(at + 1))
-    if (view._tag !== "Ok") return undefined
-    if (n < view.first || n > view.last) return undefined
-    const target = view.event(n)
-    if (target.createdMs < view.minCreatedMs) return undefined
-    return target
-  }
-
-  /** Notified after every write that added records to the log. */
-  onAppendAll(listener: () => void): () => void {
-    return this.listeners.onAppendAll(listener)
-  }
-
-  /** Notified after every write to `stream` (including its tombstone). */
-  onAppendStream(stream: string, listener: () => void): () => void {
-    return this.listeners.onAppendStream(stream, listener)
-  }
-
-  /** Number of registered listeners (for leak checks). */
-  get listenerCount(): number {
-    return this.listeners.count
   }
 
   // ---------------------------------------------------------------------------------------------
