@@ -2,8 +2,8 @@
  * Reads a log file front to back in chunks (never the whole file at once, so a log over 2 GiB
  * opens), checking each frame (length, CRC32, body) and handing each record of each whole commit
  * to a callback with the byte offset and length of its frame. Stops at the first frame that is
- * short, too long, fails its checksum or does not decode, and leaves out a commit whose last
- * record is missing: the valid length returned is where a crash tore the log.
+ * short, too long or fails its checksum, and leaves out a commit whose last record is missing
+ * (a frame whose checksum holds but that does not decode throws: that is no torn write): the valid length returned is where a crash tore the log.
  *
  * @since 0.1.0
  */
@@ -48,39 +48,65 @@ const readAt = (fd: number, offset: number, length: number): Buffer => {
  */
 export const scanLog = (fd: number, from: number, onRecord: ScannedRecord): number => {
   const fileSize = fstatSync(fd).size
-  let chunk: Buffer = Buffer.alloc(0)
+  // one buffer, refilled: the records of the commit being read are views of it, so a refill
+  // starts again at that commit's first frame (a commit longer than the buffer grows it)
+  let chunk = Buffer.allocUnsafeSlow(Math.min(SCAN_CHUNK, Math.max(0, fileSize - from)))
   let chunkStart = from
+  let chunkLength = 0
+  const fill = (at: number, need: number): boolean => {
+    if (need > chunk.length) chunk = Buffer.allocUnsafeSlow(need)
+    chunkStart = at
+    chunkLength = 0
+    const length = Math.min(chunk.length, fileSize - at)
+    while (chunkLength < length) {
+      const n = readSync(fd, chunk, chunkLength, length - chunkLength, at + chunkLength)
+      if (n === 0) break
+      chunkLength += n
+    }
+    return chunkLength >= need
+  }
   let offset = from
   let committedLength = from
-  let commit: Array<[StoredRecord, number, number]> = []
+  /** Offset and size of each frame of the commit being read. */
+  const commit: Array<number> = []
   while (offset + FRAME_HEADER_SIZE <= fileSize) {
-    let at = offset - chunkStart
-    if (at + FRAME_HEADER_SIZE > chunk.length) {
-      chunkStart = offset
-      chunk = readAt(fd, offset, Math.min(SCAN_CHUNK, fileSize - offset))
-      at = 0
+    if (offset + FRAME_HEADER_SIZE > chunkStart + chunkLength) {
+      // refill from the commit's start: the records decoded from it are views of the old bytes
+      if (!fill(committedLength, offset - committedLength + FRAME_HEADER_SIZE)) break
+      offset = committedLength
+      commit.length = 0
+      continue
     }
+    let at = offset - chunkStart
     const length = chunk.readUInt32LE(at)
     if (length === 0 || length > MAX_RECORD_BODY || offset + FRAME_HEADER_SIZE + length > fileSize) break
-    if (at + FRAME_HEADER_SIZE + length > chunk.length) {
-      chunkStart = offset
-      chunk = readAt(fd, offset, Math.min(Math.max(SCAN_CHUNK, FRAME_HEADER_SIZE + length), fileSize - offset))
-      at = 0
+    if (offset + FRAME_HEADER_SIZE + length > chunkStart + chunkLength) {
+      if (!fill(committedLength, offset - committedLength + FRAME_HEADER_SIZE + length)) break
+      offset = committedLength
+      commit.length = 0
+      continue
     }
+    at = offset - chunkStart
     const body = chunk.subarray(at + FRAME_HEADER_SIZE, at + FRAME_HEADER_SIZE + length)
     if (crc32(body) !== chunk.readUInt32LE(at + 4)) break
-    let record: StoredRecord | undefined
-    try {
-      record = decodeBody(body, false)
-    } catch {
-      record = undefined
-    }
-    if (record === undefined) break
-    commit.push([record, offset, FRAME_HEADER_SIZE + length])
+    commit.push(offset, FRAME_HEADER_SIZE + length)
     offset += FRAME_HEADER_SIZE + length
     if ((body[0]! & COMMIT_END) !== 0) {
-      for (const [r, o, s] of commit) onRecord(r, o, s)
-      commit = []
+      // a whole commit: decoded and handed over record by record (nothing of it is kept here)
+      for (let k = 0; k < commit.length; k += 2) {
+        const o = commit[k]!
+        const size = commit[k + 1]!
+        let record: StoredRecord | undefined
+        try {
+          record = decodeBody(chunk.subarray(o - chunkStart + FRAME_HEADER_SIZE, o - chunkStart + size), false)
+        } catch {
+          record = undefined
+        }
+        // its checksum holds: not a torn write but a record this version cannot read
+        if (record === undefined) throw new Error(`the log holds a record it cannot decode at byte ${o}`)
+        onRecord(record, o, size)
+      }
+      commit.length = 0
       committedLength = offset
     }
   }

@@ -33,7 +33,8 @@ import {
   type WriteOutcome
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
-import { DEFAULT_IDEMPOTENCY_WINDOW, type StreamEntry, StreamIndex } from "./StreamIndex.ts"
+import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
+import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
 import { validateWrite } from "./WriteValidation.ts"
 
@@ -91,12 +92,13 @@ export class Store extends StoreReads {
   private lastTicks = 0
   private readonly storage: Log
   private readonly persistent: boolean
+  private readonly window: IdempotencyWindow
   /** True when the log held no records when the store opened (a fresh database). */
   readonly fresh: boolean
 
   constructor(options: StoreOptions = {}) {
     const storage = options.log ?? memoryLog()
-    const index = new StreamIndex(options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW)
+    const index = new StreamIndex()
     const file = storage.file
     super(
       index,
@@ -104,6 +106,7 @@ export class Store extends StoreReads {
     )
     this.storage = storage
     this.persistent = storage.persistent
+    this.window = new IdempotencyWindow(options.idempotencyWindow ?? DEFAULT_IDEMPOTENCY_WINDOW)
     let epoch = 0
     let previousEpoch = 0
     let records = 0
@@ -127,7 +130,6 @@ export class Store extends StoreReads {
       this.nextPosition = Math.max(this.nextPosition, stored.position) +
         sizeEstimate(stored.stream.length, stored.eventType, stored.data.length, stored.customMetadata.length)
       if (stored.tombstone) return
-      this.index.remember(stored.eventId, { streamId: entry.id, eventNumber, position: stored.position })
       if (isMetastream(entry.name)) this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(stored.data)
       if (entry.name === "$epoch-information") {
         epoch++
@@ -135,6 +137,7 @@ export class Store extends StoreReads {
       }
     })
     this.fresh = records === 0
+    this.rememberRecent()
     // like a real node, every start as leader writes a new epoch
     this.writeSystemEvent("$epoch-information", "$epoch-information", {
       "$e": epoch,
@@ -143,6 +146,19 @@ export class Store extends StoreReads {
       "$i": newUuid(),
       "$l": newUuid()
     })
+  }
+
+  /**
+   * Fills the idempotency window with the last records of the log, read back once recovery is
+   * done (remembering every id while scanning would churn a million short-lived objects).
+   */
+  private rememberRecent(): void {
+    for (let i = Math.max(0, this.index.length - this.window.size); i < this.index.length;) {
+      for (const record of this.reader.readForward(i, 1024)) {
+        if (!record.isTombstone) this.window.durable(record.eventId, i)
+        i++
+      }
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -230,7 +246,15 @@ export class Store extends StoreReads {
       softDeleted: this.decidedSoftDeleted(name),
       metastreamHasEvents: this.decidedLast(metastreamOf(name)) >= 0,
       eventAt: (n) => this.decidedEvent(name, n),
-      recent: (eventId) => this.index.recent(eventId, entry)
+      recent: (eventId) => {
+        const found = entry === undefined ? undefined : this.window.find(eventId)
+        if (found === undefined) return undefined
+        if (typeof found !== "number") return found.streamId === entry!.id ? found : undefined
+        // a hash hit: the record says whether it is this id, in this stream
+        if (this.index.streamAt(found) !== entry) return undefined
+        const record = this.reader.read(found)
+        return record.eventId === eventId ? record : undefined
+      }
     }
   }
 
@@ -321,7 +345,7 @@ export class Store extends StoreReads {
         pending.tombstone = record
       } else {
         pending.events.push(record)
-        this.index.remember(record.eventId, { streamId: entry.id, eventNumber: record.eventNumber, position: record.position })
+        this.window.decided(record.eventId, { streamId: entry.id, eventNumber: record.eventNumber, position: record.position })
       }
       staged.push({ entry, record, offset: encoded === undefined ? -1 : offset, size })
       offset += size
@@ -343,6 +367,7 @@ export class Store extends StoreReads {
       if (pending.events.length === 0 && pending.tombstone === undefined) entry.pending = undefined
       const i = this.index.push(entry, record.position, record.eventNumber, offset, size, record.isTombstone)
       this.reader.published(i, record)
+      if (!record.isTombstone) this.window.durable(record.eventId, i)
       if (!record.isTombstone && isMetastream(entry.name)) {
         this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(record.data)
       }

@@ -2,12 +2,11 @@
  * What the store keeps in memory about the log: the `$all` order (per record its position, where
  * its body lies in the log file, its stream and event number, in typed arrays: about 32 bytes a
  * record), per stream the `$all` indexes of its events, its tombstone, its parsed metadata and
- * the writes decided but not yet durable, and the idempotency window of recently written event
- * ids. Event bodies are not here: {@link LogReader} reads them (LogReader.ts).
+ * the writes decided but not yet durable. Event ids are in IdempotencyWindow.ts; event bodies
+ * are not here: LogReader.ts reads them.
  *
  * @since 0.1.0
  */
-import type { CommittedEvent } from "./CommitCheck.ts"
 import type { EventRecord } from "./Records.ts"
 import type { StreamMetadata } from "./StreamMetadata.ts"
 
@@ -42,24 +41,6 @@ export interface StreamEntry {
   pending: PendingWrites | undefined
 }
 
-/**
- * An id of the idempotency window: the event it names.
- *
- * @since 0.1.0
- * @category models
- */
-export interface WindowEntry extends CommittedEvent {
-  readonly streamId: number
-}
-
-/**
- * Default size of the idempotency window (event ids remembered for `any`/`stream_exists` retries).
- *
- * @since 0.1.0
- * @category constants
- */
-export const DEFAULT_IDEMPOTENCY_WINDOW = 100_000
-
 const grow = <A extends Float64Array | Uint32Array>(array: A, make: (n: number) => A): A => {
   const next = make(array.length * 2)
   next.set(array)
@@ -82,14 +63,6 @@ export class StreamIndex {
   private eventNumbers = new Float64Array(1024)
   private readonly byName = new Map<string, StreamEntry>()
   private readonly byId: Array<StreamEntry> = []
-  private readonly window = new Map<string, WindowEntry>()
-
-  /** Event ids remembered. */
-  readonly windowSize: number
-
-  constructor(windowSize: number = DEFAULT_IDEMPOTENCY_WINDOW) {
-    this.windowSize = windowSize
-  }
 
   /** The stream entry, if the stream was ever written. */
   stream(name: string): StreamEntry | undefined {
@@ -164,18 +137,5 @@ export class StreamIndex {
       else hi = mid
     }
     return lo
-  }
-
-  /** Remembers a written event id (the oldest ids leave the window). */
-  remember(eventId: string, entry: WindowEntry): void {
-    this.window.delete(eventId)
-    this.window.set(eventId, entry)
-    if (this.window.size > this.windowSize) this.window.delete(this.window.keys().next().value!)
-  }
-
-  /** A remembered event of `stream` with this id. */
-  recent(eventId: string, stream: StreamEntry | undefined): WindowEntry | undefined {
-    const found = this.window.get(eventId)
-    return found !== undefined && stream !== undefined && found.streamId === stream.id ? found : undefined
   }
 }
