@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { LOG_FILE, openFileLog } from "../../src/server/storage/FileLog.ts"
-import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "../../src/server/storage/RecordCodec.ts"
+import { decodeBody, encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "../../src/server/storage/RecordCodec.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
@@ -35,7 +35,7 @@ const event = (position: number, id: string) =>
 
 const recoverAll = (log: ReturnType<typeof openFileLog>): Array<StoredRecord> => {
   const records: Array<StoredRecord> = []
-  log.recover((record) => records.push(record))
+  log.recover((body) => records.push(decodeBody(body)!))
   return records
 }
 

@@ -2,23 +2,24 @@
  * Reads a log file front to back in chunks (never the whole file at once, so a log over 2 GiB
  * opens), checking each frame (length, CRC32, body) and handing each record of each whole commit
  * to a callback with the byte offset and length of its frame. Stops at the first frame that is
- * short, too long or fails its checksum, and leaves out a commit whose last record is missing
- * (a frame whose checksum holds but that does not decode throws: that is no torn write): the valid length returned is where a crash tore the log.
+ * short, too long or fails its checksum, and leaves out a commit whose last record is missing: the
+ * valid length returned is where a crash tore the log.
  *
  * @since 0.1.0
  */
 import { fstatSync, readSync } from "node:fs"
 import { crc32 } from "node:zlib"
-import { COMMIT_END, decodeBody, FRAME_HEADER_SIZE, MAX_RECORD_BODY, type StoredRecord } from "./RecordCodec.ts"
+import { COMMIT_END, FRAME_HEADER_SIZE, MAX_RECORD_BODY } from "./RecordCodec.ts"
 
 /**
- * Called for each record of a whole commit, in log order. The record's buffers are views of the
- * scan's chunk: copy what must outlive the call.
+ * Called for each record of a whole commit, in log order, with its body (checksum verified; a
+ * view of the scan's buffer: copy what must outlive the call) and its frame's offset and length.
+ * Decode it with `decodeBody` or `layoutOf` (RecordCodec.ts).
  *
  * @since 0.1.0
  * @category models
  */
-export type ScannedRecord = (record: StoredRecord, offset: number, size: number) => void
+export type ScannedRecord = (body: Buffer, offset: number, size: number) => void
 
 /**
  * Bytes read at a time.
@@ -92,19 +93,11 @@ export const scanLog = (fd: number, from: number, onRecord: ScannedRecord): numb
     commit.push(offset, FRAME_HEADER_SIZE + length)
     offset += FRAME_HEADER_SIZE + length
     if ((body[0]! & COMMIT_END) !== 0) {
-      // a whole commit: decoded and handed over record by record (nothing of it is kept here)
+      // a whole commit: handed over record by record (nothing of it is kept here)
       for (let k = 0; k < commit.length; k += 2) {
         const o = commit[k]!
         const size = commit[k + 1]!
-        let record: StoredRecord | undefined
-        try {
-          record = decodeBody(chunk.subarray(o - chunkStart + FRAME_HEADER_SIZE, o - chunkStart + size), false)
-        } catch {
-          record = undefined
-        }
-        // its checksum holds: not a torn write but a record this version cannot read
-        if (record === undefined) throw new Error(`the log holds a record it cannot decode at byte ${o}`)
-        onRecord(record, o, size)
+        onRecord(chunk.subarray(o - chunkStart + FRAME_HEADER_SIZE, o - chunkStart + size), o, size)
       }
       commit.length = 0
       committedLength = offset

@@ -21,7 +21,7 @@ import { newUuid } from "../Uuid.ts"
 import { checkCommit, type StreamState } from "./CommitCheck.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
 import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"
-import { encodeEmptyCommit, encodeEvent, sealCommit } from "./RecordCodec.ts"
+import { encodeEmptyCommit, encodeEvent, layoutOf, sealCommit } from "./RecordCodec.ts"
 import {
   type EventRecord,
   type Expected,
@@ -75,9 +75,9 @@ interface Staged {
   readonly size: number
 }
 
-const sizeEstimate = (streamBytes: number, eventType: string, data: number, metadata: number): number =>
+const sizeEstimate = (streamBytes: number, eventTypeLength: number, data: number, metadata: number): number =>
   // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
-  (90 + streamBytes + eventType.length * 2 + data + metadata + 7) & ~7
+  (90 + streamBytes + eventTypeLength * 2 + data + metadata + 7) & ~7
 
 /**
  * The database.
@@ -112,25 +112,31 @@ export class Store extends StoreReads {
     let records = 0
     let lastName: Buffer | undefined
     let lastEntry: StreamEntry | undefined
-    this.fileEnd = this.storage.recover((stored, offset, size) => {
+    this.fileEnd = this.storage.recover((body, offset, size) => {
+      const stored = layoutOf(body)
+      // its checksum holds: not a torn write but a record this version cannot read
+      if (stored === undefined) throw new Error(`the log holds a record that cannot be decoded at byte ${offset}`)
       if (stored._tag === "EmptyCommit") {
         this.nextPosition = Math.max(this.nextPosition, stored.next)
         return
       }
       records++
       // consecutive records of one stream are common: skip decoding its name again
+      const streamBytes = body.subarray(stored.streamStart, stored.streamEnd)
       let entry = lastEntry
-      if (entry === undefined || !lastName!.equals(stored.stream)) {
-        entry = lastEntry = this.index.entryFor(stored.stream.toString("utf8"))
-        lastName = Buffer.from(stored.stream)
+      if (entry === undefined || !lastName!.equals(streamBytes)) {
+        entry = lastEntry = this.index.entryFor(streamBytes.toString("utf8"))
+        lastName = Buffer.from(streamBytes)
       }
       if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
       const eventNumber = stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length
       this.index.push(entry, stored.position, eventNumber, offset, size, stored.tombstone)
       this.nextPosition = Math.max(this.nextPosition, stored.position) +
-        sizeEstimate(stored.stream.length, stored.eventType, stored.data.length, stored.customMetadata.length)
+        sizeEstimate(streamBytes.length, stored.typeLength, stored.dataEnd - stored.dataStart, stored.metadataLength)
       if (stored.tombstone) return
-      if (isMetastream(entry.name)) this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(stored.data)
+      if (isMetastream(entry.name)) {
+        this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(body.subarray(stored.dataStart, stored.dataEnd))
+      }
       if (entry.name === "$epoch-information") {
         epoch++
         previousEpoch = stored.position
@@ -300,7 +306,7 @@ export class Store extends StoreReads {
     tx.records.push(record)
     if (!tombstone) tx.counts.set(stream, (tx.counts.get(stream) ?? 0) + 1)
     tx.touched.add(stream)
-    tx.next += sizeEstimate(streamBytes.length, event.eventType, event.data.length, event.customMetadata.length)
+    tx.next += sizeEstimate(streamBytes.length, event.eventType.length, event.data.length, event.customMetadata.length)
     return record
   }
 
