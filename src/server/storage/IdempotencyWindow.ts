@@ -1,25 +1,14 @@
 /**
  * The event ids the writer remembers for idempotent retries with `any` / `stream_exists`
- * (PROTOCOL.md §1): those decided and not yet durable by id, and the last `size` durable ones by
- * a 30-bit hash of the id → their `$all` index (no object per id: a million ids cost a few MB).
- * A hash hit is checked against the record itself by the caller. A real node likewise keeps a
+ * (PROTOCOL.md §1): the last `size` durable ones, by a 30-bit hash of the id → their `$all`
+ * index (no object per id: a million ids cost a few MB); a hash hit is checked against the record
+ * itself by the caller. (Ids decided and not yet durable are found among their stream's pending
+ * writes.) A real node likewise keeps a
  * bounded cache of recently committed ids (IndexWriter's `_committedEvents`, 8 MiB:
  * `ESConsts.CommitedEventsMemCacheLimit`), not every id ever written.
  *
  * @since 0.1.0
  */
-
-/**
- * A remembered event not yet durable.
- *
- * @since 0.1.0
- * @category models
- */
-export interface PendingId {
-  readonly streamId: number
-  readonly eventNumber: number
-  readonly position: number
-}
 
 /**
  * Default number of durable ids remembered.
@@ -42,7 +31,6 @@ const hashOf = (id: string): number => {
  * @category models
  */
 export class IdempotencyWindow {
-  private readonly pending = new Map<string, PendingId>()
   private readonly byHash = new Map<number, number>()
   private readonly ringHashes: Int32Array
   private readonly ringIndexes: Int32Array
@@ -56,14 +44,8 @@ export class IdempotencyWindow {
     this.ringIndexes = new Int32Array(this.size).fill(-1)
   }
 
-  /** An id decided, not yet durable. */
-  decided(eventId: string, id: PendingId): void {
-    this.pending.set(eventId, id)
-  }
-
   /** An id made durable as record `index` of `$all` (the oldest leaves the window). */
   durable(eventId: string, index: number): void {
-    this.pending.delete(eventId)
     if (this.size === 0) return
     const slot = this.ringAt
     const old = this.ringIndexes[slot]!
@@ -75,8 +57,8 @@ export class IdempotencyWindow {
     this.byHash.set(hash, index)
   }
 
-  /** The pending event with this id, or the `$all` index of a durable record that may be it (check its id). */
-  find(eventId: string): PendingId | number | undefined {
-    return this.pending.get(eventId) ?? this.byHash.get(hashOf(eventId))
+  /** The `$all` index of a durable record that may have this id (check its id), if any. */
+  find(eventId: string): number | undefined {
+    return this.byHash.get(hashOf(eventId))
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The one reader of event bodies. In memory the records are kept as written; with a file log a
  * body is read from the file at the offset the index holds (one `pread`, its CRC32 checked) and
- * decoded, and a bounded cache (by bytes, least recently used out first) keeps the records read
- * or written lately. Sequential readers ask for ranges: the records of a range are read in one
+ * decoded, and a bounded cache (by bytes, first in first out) keeps the records read or written
+ * lately. Sequential readers ask for ranges: the records of a range are read in one
  * chunk and not cached, so a reader catching up over a million events holds one chunk at a time.
  *
  * @since 0.1.0
@@ -88,18 +88,26 @@ const owned = (b: Buffer): Buffer => {
 export const fileReader = (path: string, index: StreamIndex, cacheBytes: number = DEFAULT_READ_CACHE_BYTES): LogReader => {
   const fd = openSync(path, "r")
   const cache = new Map<number, EventRecord>()
+  // first in, first out, in the order records entered (a queue of indexes: evicting a Map's first
+  // key is O(deleted entries) in V8)
+  let queue: Array<number> = []
+  let head = 0
   let bytes = 0
   const cost = (i: number) => index.sizeAt(i) + RECORD_OVERHEAD
 
   const remember = (i: number, record: EventRecord) => {
-    if (cacheBytes <= 0) return
-    if (cache.has(i)) return
+    if (cacheBytes <= 0 || cache.has(i)) return
     cache.set(i, record)
+    queue.push(i)
     bytes += cost(i)
-    while (bytes > cacheBytes && cache.size > 0) {
-      const oldest = cache.keys().next().value!
+    while (bytes > cacheBytes && head < queue.length) {
+      const oldest = queue[head++]!
       cache.delete(oldest)
       bytes -= cost(oldest)
+    }
+    if (head > 4096 && head * 2 > queue.length) {
+      queue = queue.slice(head)
+      head = 0
     }
   }
 
@@ -142,11 +150,7 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
   return {
     read: (i) => {
       const hit = cache.get(i)
-      if (hit !== undefined) {
-        cache.delete(i)
-        cache.set(i, hit)
-        return hit
-      }
+      if (hit !== undefined) return hit
       const record = decodeAt(readBytesAt(fd, index.offsetAt(i), index.sizeAt(i)), 0, i)
       remember(i, record)
       return record

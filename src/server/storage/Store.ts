@@ -253,13 +253,14 @@ export class Store extends StoreReads {
       metastreamHasEvents: this.decidedLast(metastreamOf(name)) >= 0,
       eventAt: (n) => this.decidedEvent(name, n),
       recent: (eventId) => {
-        const found = entry === undefined ? undefined : this.window.find(eventId)
-        if (found === undefined) return undefined
-        if (typeof found !== "number") return found.streamId === entry!.id ? found : undefined
+        if (entry === undefined) return undefined
+        const found = this.window.find(eventId)
         // a hash hit: the record says whether it is this id, in this stream
-        if (this.index.streamAt(found) !== entry) return undefined
-        const record = this.reader.read(found)
-        return record.eventId === eventId ? record : undefined
+        if (found !== undefined && this.index.streamAt(found) === entry) {
+          const record = this.reader.read(found)
+          if (record.eventId === eventId) return record
+        }
+        return entry.pending?.events.find((record) => record.eventId === eventId)
       }
     }
   }
@@ -351,7 +352,6 @@ export class Store extends StoreReads {
         pending.tombstone = record
       } else {
         pending.events.push(record)
-        this.window.decided(record.eventId, { streamId: entry.id, eventNumber: record.eventNumber, position: record.position })
       }
       staged.push({ entry, record, offset: encoded === undefined ? -1 : offset, size })
       offset += size
@@ -366,16 +366,26 @@ export class Store extends StoreReads {
 
   /** Makes durable records readable, in log order, and wakes the listeners. */
   private publish(staged: ReadonlyArray<Staged>, touched: Iterable<string>): void {
+    // the staged records of a stream are the first of its pending ones: dropped once per stream
+    const drop = new Map<StreamEntry, number>()
     for (const { entry, offset, record, size } of staged) {
-      const pending = entry.pending!
-      if (record.isTombstone) pending.tombstone = undefined
-      else pending.events.shift()
-      if (pending.events.length === 0 && pending.tombstone === undefined) entry.pending = undefined
+      if (record.isTombstone) entry.pending!.tombstone = undefined
+      else drop.set(entry, (drop.get(entry) ?? 0) + 1)
       const i = this.index.push(entry, record.position, record.eventNumber, offset, size, record.isTombstone)
       this.reader.published(i, record)
       if (!record.isTombstone) this.window.durable(record.eventId, i)
       if (!record.isTombstone && isMetastream(entry.name)) {
         this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(record.data)
+      }
+    }
+    for (const [entry, count] of drop) {
+      const pending = entry.pending!
+      if (count === pending.events.length) pending.events.length = 0
+      else pending.events.splice(0, count)
+    }
+    for (const { entry } of staged) {
+      if (entry.pending !== undefined && entry.pending.events.length === 0 && entry.pending.tombstone === undefined) {
+        entry.pending = undefined
       }
     }
     this.listeners.notify(touched)
