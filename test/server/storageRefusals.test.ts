@@ -35,7 +35,9 @@ describe("a refused append leaves no trace", () => {
     let node = await startEmbeddedNode({ port: 0, insecure: true, db: dir })
     let c = connect(node)
     const refused = await append(c.streams, stream, any, [{ id: normal }, { type: "T".repeat(70_000) }]).then(() => undefined, (e: grpc.ServiceError) => e)
-    assert.isDefined(refused, "the append is refused")
+    // a clear typed error naming the limit of the log (a real node's log would hold it: README)
+    assert.strictEqual(refused?.code, grpc.status.INVALID_ARGUMENT)
+    assert.match(refused!.details, /type longer than 65535 bytes/)
     // an unrelated write: it must not carry the refused event with it
     await appendOk(c.streams, `other-${randomUUID()}`, any, [{}])
     const check = async () => {

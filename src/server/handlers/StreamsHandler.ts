@@ -35,6 +35,7 @@ import type { Auth, Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgumentOf,
+  invalidArgument,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
@@ -49,6 +50,7 @@ import type { ReadFraming } from "../Framing.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
+import { WriteRefused } from "../storage/WriteValidation.ts"
 import { fromWire } from "../Uuid.ts"
 import { decodeBatchAppendReq } from "../BatchAppendDecoding.ts"
 import { PendingEvents } from "../PendingEvents.ts"
@@ -349,8 +351,9 @@ const makeAppend = (ctx: StreamsContext) =>
         done = true
         callback(null, appendResponse(exp, outcome))
       })
-    } catch {
-      fail(unhandled())
+    } catch (e) {
+      // an event the log cannot hold: refused before anything was staged
+      fail(e instanceof WriteRefused ? invalidArgument(e.message) : unhandled())
     }
   })
 }
@@ -543,7 +546,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
         sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
       })
     } catch (e) {
-      const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
+      const text = isRpcFailure(e) ? rpcExceptionText(e) : e instanceof WriteRefused ? e.message : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
       if (key !== undefined) pending.delete(key)
       if (batch?.timer !== undefined) clearTimeout(batch.timer)
