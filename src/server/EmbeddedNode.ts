@@ -76,6 +76,11 @@ export interface EmbeddedNodeOptions {
   readonly db?: string | undefined
   /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
   readonly dbFlushDelayMs?: number | undefined
+  /**
+   * With `db`: bytes of the cache of event bodies read from (or just written to) the log; default
+   * 32 MiB. Memory holds an index; bodies are read from the file through this cache.
+   */
+  readonly dbCacheBytes?: number | undefined
   /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
@@ -205,7 +210,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
   const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
-  const store = new Store({ log })
+  const store = new Store({ log, readCacheBytes: options.dbCacheBytes })
   const auth = new Auth(store, insecure)
   if (store.fresh) {
     // a fresh database: the default users' streams, as a real node writes them on becoming leader

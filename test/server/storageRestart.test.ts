@@ -59,6 +59,19 @@ describe("a --db node on 1,000,000 events", { timeout: 600_000 }, () => {
       assert.strictEqual(e?.event?.streamRevision, BigInt(last), streamName(k))
       if (k % 50 === 0) assert.isTrue(Buffer.from(e!.event!.data).equals(bodyOf(k, last, 200)))
     }
+    // whole runs forwards and backwards (read together from the file)
+    for (const direction of [0, 1] as const) {
+      const read = await readAll(client, {
+        options: readOptions({ streamOption: streamOption(streamName(3), direction === 0 ? "start" : "end"), readDirection: direction, countOption: { $case: "count", value: 1500n } })
+      })
+      const got = events(read.messages)
+      assert.strictEqual(got.length, 1000)
+      got.forEach((e, j) => {
+        const n = direction === 0 ? j : 999 - j
+        assert.strictEqual(e.event!.streamRevision, BigInt(n))
+        assert.isTrue(Buffer.from(e.event!.data).equals(bodyOf(3, n, 200)))
+      })
+    }
     let seed = 7
     const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n
     for (let i = 0; i < 200; i++) {

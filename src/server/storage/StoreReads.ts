@@ -34,6 +34,40 @@ export type StreamView =
     readonly event: (n: number) => EventRecord
   }
 
+/** Events read together at most, when they lie next to each other in the log. */
+const RUN = 256
+
+/**
+ * Event `n` of a stream whose events are the `$all` records `events`, for a reader walking the
+ * stream one event after the other (either way): a run of events that lie next to each other in
+ * the log is read at once, as the log cursor reads `$all`.
+ */
+const streamReader = (reader: LogReader, events: ReadonlyArray<number>) => {
+  let batch: ReadonlyArray<EventRecord> = []
+  let batchFrom = 0
+  let previous = -2
+  return (n: number): EventRecord => {
+    const k = n - batchFrom
+    const backwards = n === previous - 1
+    previous = n
+    if (k >= 0 && k < batch.length) return batch[k]!
+    const i = events[n]!
+    let run = 1
+    if (backwards) {
+      while (run < RUN && n - run >= 0 && events[n - run] === i - run) run++
+      if (run === 1) return reader.read(i)
+      batch = reader.readBackward(i, run)
+      batchFrom = n - batch.length + 1
+    } else {
+      while (run < RUN && n + run < events.length && events[n + run] === i + run) run++
+      if (run === 1) return reader.read(i)
+      batch = reader.readForward(i, run)
+      batchFrom = n
+    }
+    return batch[n - batchFrom]!
+  }
+}
+
 /**
  * What readers can ask of the store.
  *
@@ -115,9 +149,7 @@ export class StoreReads {
     const entry = this.index.stream(name)
     const last = entry === undefined ? -1 : entry.events.length - 1
     if (entry === undefined || last < 0) return { _tag: "NoStream", last }
-    const reader = this.reader
-    const events = entry.events
-    const event = (n: number) => reader.read(events[n]!)
+    const event = streamReader(this.reader, entry.events)
     if (isMetastream(name)) return { _tag: "Ok", last, first: last, minCreatedMs: 0, event }
     const meta = entry.metadata
     if (isSoftDeletedMeta(meta)) return { _tag: "NoStream", last }
