@@ -72,11 +72,6 @@ export const memoryReader = (): LogReader => {
   }
 }
 
-const EMPTY = Buffer.alloc(0)
-
-/** A copy the cache owns (small ones share Node's buffer pool: no ArrayBuffer per copy). */
-const owned = (b: Buffer): Buffer => (b.length === 0 ? EMPTY : Buffer.from(b))
-
 /**
  * The reader of a file log at `path`, with a cache of `cacheBytes`.
  *
@@ -174,9 +169,9 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
       while (first - 1 >= end && !cache.has(first - 1) && index.offsetAt(first - 1) >= limit) first--
       return readSpan(first, to)
     },
-    published: (i, record) => {
-      // the request's buffers may be views of a whole batch: the cache keeps its own copies
-      remember(i, { ...record, data: owned(record.data), customMetadata: owned(record.customMetadata), cache: [undefined, undefined] })
+    published: () => {
+      // not cached: copying every write into the cache made the old generation churn during
+      // appends; readers at the head read the new records from the file (the page cache) in runs
     },
     cachedBytes: () => bytes,
     close: () => closeSync(fd)

@@ -21,7 +21,7 @@ import { newUuid } from "../Uuid.ts"
 import { checkCommit, type StreamState } from "./CommitCheck.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
 import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"
-import { encodeEmptyCommit, encodeEvent, layoutOf, sealCommit } from "./RecordCodec.ts"
+import { layoutOf } from "./RecordCodec.ts"
 import {
   type EventRecord,
   type Expected,
@@ -33,6 +33,7 @@ import {
   type WriteOutcome
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
+import { encodeTransaction, newTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
@@ -57,27 +58,6 @@ export interface StoreOptions {
   /** Event ids remembered for idempotent retries with `any`/`stream_exists` (default 100,000). */
   readonly idempotencyWindow?: number | undefined
 }
-
-/** The records of one write, decided but not yet applied. */
-interface Transaction {
-  readonly records: Array<EventRecord>
-  readonly touched: Set<string>
-  /** Records staged per stream. */
-  readonly counts: Map<string, number>
-  next: number
-  empty: { readonly position: number; readonly next: number } | undefined
-}
-
-interface Staged {
-  readonly entry: StreamEntry
-  readonly record: EventRecord
-  readonly offset: number
-  readonly size: number
-}
-
-const sizeEstimate = (streamBytes: number, eventTypeLength: number, data: number, metadata: number): number =>
-  // prepare record size estimate: header + ids + strings + payloads, 8-byte aligned
-  (90 + streamBytes + eventTypeLength * 2 + data + metadata + 7) & ~7
 
 /**
  * The database.
@@ -274,7 +254,7 @@ export class Store extends StoreReads {
   }
 
   private begin(): Transaction {
-    return { records: [], touched: new Set(), counts: new Map(), next: this.nextPosition, empty: undefined }
+    return newTransaction(this.nextPosition)
   }
 
   private ticks(): { ms: number; created: string } {
@@ -311,34 +291,13 @@ export class Store extends StoreReads {
     return record
   }
 
-  private encode(tx: Transaction): { readonly sealed: Buffer; readonly sizes: ReadonlyArray<number> } | undefined {
-    if (!this.persistent) return undefined
-    const frames = tx.records.map((r) =>
-      encodeEvent({
-        tombstone: r.isTombstone,
-        position: r.position,
-        createdMs: r.createdMs,
-        createdTicks: Number(r.created),
-        isJson: r.isJson,
-        stream: r.streamBytes,
-        eventType: r.eventType,
-        eventId: r.eventId,
-        data: r.data,
-        customMetadata: r.customMetadata
-      })
-    )
-    if (tx.empty !== undefined) frames.push(encodeEmptyCommit(tx.empty.position, tx.empty.next))
-    const sizes = frames.map((f) => f.length)
-    return { sealed: sealCommit(frames), sizes }
-  }
-
   /**
    * Ends a write: encodes it (throwing here leaves no trace), hands it to the log, applies it to
    * the writer's view and publishes it once durable.
    */
   private commit(tx: Transaction): void {
     if (tx.records.length === 0 && tx.empty === undefined) return
-    const encoded = this.encode(tx)
+    const encoded = this.persistent ? encodeTransaction(tx) : undefined
     if (encoded !== undefined) this.storage.write(encoded.sealed)
     // applied: nothing below throws
     this.nextPosition = tx.next
