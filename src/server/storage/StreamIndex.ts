@@ -1,13 +1,13 @@
 /**
  * What the store keeps in memory about the log: the `$all` order (per record its position, where
- * its body lies in the log file, its stream and event number, in typed arrays: about 32 bytes a
- * record), per stream the `$all` indexes of its events, its tombstone, its parsed metadata and
+ * its body lies in the log file, its stream and event number, in pages of typed arrays: 28 bytes
+ * a record), per stream the `$all` indexes of its events, its tombstone, its parsed metadata and
  * the writes decided but not yet durable. Event ids are in IdempotencyWindow.ts; event bodies
  * are not here: LogReader.ts reads them.
  *
  * @since 0.1.0
  */
-import type { EventRecord } from "./Records.ts"
+import { type EventRecord, TOMBSTONE_EVENT_NUMBER } from "./Records.ts"
 import type { StreamMetadata } from "./StreamMetadata.ts"
 
 /**
@@ -41,10 +41,31 @@ export interface StreamEntry {
   pending: PendingWrites | undefined
 }
 
-const grow = <A extends Float64Array | Uint32Array>(array: A, make: (n: number) => A): A => {
-  const next = make(array.length * 2)
-  next.set(array)
-  return next
+/** Records per page of the `$all` arrays (pages are added, never copied: no doubling slack). */
+const PAGE_BITS = 16
+const PAGE = 1 << PAGE_BITS
+const MASK = PAGE - 1
+/** The event number a tombstone has in the index. */
+const TOMBSTONE_SLOT = 0xffffffff
+
+/** One page: 28 bytes a record. */
+interface Page {
+  readonly positions: Float64Array
+  readonly offsets: Float64Array
+  readonly sizes: Uint32Array
+  readonly streamIds: Uint32Array
+  readonly eventNumbers: Uint32Array
+}
+
+const newPage = (): Page => {
+  const buffer = new ArrayBuffer(PAGE * 28)
+  return {
+    positions: new Float64Array(buffer, 0, PAGE),
+    offsets: new Float64Array(buffer, PAGE * 8, PAGE),
+    sizes: new Uint32Array(buffer, PAGE * 16, PAGE),
+    streamIds: new Uint32Array(buffer, PAGE * 20, PAGE),
+    eventNumbers: new Uint32Array(buffer, PAGE * 24, PAGE)
+  }
 }
 
 /**
@@ -56,11 +77,7 @@ const grow = <A extends Float64Array | Uint32Array>(array: A, make: (n: number) 
 export class StreamIndex {
   /** Number of readable records in `$all` order. */
   length = 0
-  private positions = new Float64Array(1024)
-  private offsets = new Float64Array(1024)
-  private sizes = new Uint32Array(1024)
-  private streamIds = new Uint32Array(1024)
-  private eventNumbers = new Float64Array(1024)
+  private readonly pages: Array<Page> = []
   private readonly byName = new Map<string, StreamEntry>()
   private readonly byId: Array<StreamEntry> = []
 
@@ -83,18 +100,14 @@ export class StreamIndex {
   /** Adds a readable record in `$all` order; returns its index. */
   push(entry: StreamEntry, position: number, eventNumber: number, offset: number, size: number, tombstone: boolean): number {
     const i = this.length
-    if (i === this.positions.length) {
-      this.positions = grow(this.positions, (n) => new Float64Array(n))
-      this.offsets = grow(this.offsets, (n) => new Float64Array(n))
-      this.sizes = grow(this.sizes, (n) => new Uint32Array(n))
-      this.streamIds = grow(this.streamIds, (n) => new Uint32Array(n))
-      this.eventNumbers = grow(this.eventNumbers, (n) => new Float64Array(n))
-    }
-    this.positions[i] = position
-    this.offsets[i] = offset
-    this.sizes[i] = size
-    this.streamIds[i] = entry.id
-    this.eventNumbers[i] = eventNumber
+    const k = i & MASK
+    if (k === 0) this.pages.push(newPage())
+    const page = this.pages[i >>> PAGE_BITS]!
+    page.positions[k] = position
+    page.offsets[k] = offset
+    page.sizes[k] = size
+    page.streamIds[k] = entry.id
+    page.eventNumbers[k] = tombstone ? TOMBSTONE_SLOT : eventNumber
     this.length = i + 1
     if (tombstone) entry.tombstone = i
     else entry.events.push(i)
@@ -103,37 +116,37 @@ export class StreamIndex {
 
   /** Log position of record `i`. */
   positionAt(i: number): number {
-    return this.positions[i]!
+    return this.pages[i >>> PAGE_BITS]!.positions[i & MASK]!
   }
 
   /** Byte offset of record `i`'s frame in the log file (−1 in memory). */
   offsetAt(i: number): number {
-    return this.offsets[i]!
+    return this.pages[i >>> PAGE_BITS]!.offsets[i & MASK]!
   }
 
   /** Byte length of record `i`'s frame in the log file. */
   sizeAt(i: number): number {
-    return this.sizes[i]!
+    return this.pages[i >>> PAGE_BITS]!.sizes[i & MASK]!
   }
 
   /** Event number of record `i` (`Number.MAX_SAFE_INTEGER` for a tombstone). */
   eventNumberAt(i: number): number {
-    return this.eventNumbers[i]!
+    const n = this.pages[i >>> PAGE_BITS]!.eventNumbers[i & MASK]!
+    return n === TOMBSTONE_SLOT ? TOMBSTONE_EVENT_NUMBER : n
   }
 
   /** The stream of record `i`. */
   streamAt(i: number): StreamEntry {
-    return this.byId[this.streamIds[i]!]!
+    return this.byId[this.pages[i >>> PAGE_BITS]!.streamIds[i & MASK]!]!
   }
 
   /** Index of the first record whose position is >= `position`. */
   indexAtOrAfter(position: number): number {
     let lo = 0
     let hi = this.length
-    const positions = this.positions
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (positions[mid]! < position) lo = mid + 1
+      if (this.positionAt(mid) < position) lo = mid + 1
       else hi = mid
     }
     return lo
