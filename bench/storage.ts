@@ -2,7 +2,9 @@
  * The `--db` node's memory, start time and read throughput (issue 22), printed as JSON and written
  * to bench/results/storage.json.
  *
- *   npm run bench:storage -- [--events 1000000] [--streams 1000] [--big 10000000] [--reads 200000]
+ *   npm run bench:storage -- [--events 1000000] [--streams 1000] [--big 10000000] [--reads 200000] [--out storage.json]
+ *
+ * A phase given 0 events is skipped.
  *
  * 1. `--events` events of 200-byte JSON appended over gRPC (Append RPC, batches of 1,000, one
  *    stream per 1,000 events) to a fresh `--db` node: append rate and node RSS after.
@@ -72,41 +74,43 @@ const best = async (run: () => Promise<number>, times = 3) => {
 
 const main = async () => {
   // 1. appends over gRPC
-  const dir = mkdtempSync(join(tmpdir(), "effect-esdb-storage-"))
-  try {
-    let node = await startStorageNode(dir)
-    const seconds = await seedOverGrpc(node, EVENTS, STREAMS)
-    results["append"] = { seconds: +seconds.toFixed(1), eventsPerSecond: Math.round(EVENTS / seconds), rssMB: MB(rssOf(node.pid)), logMB: MB(statSync(join(dir, "events.log")).size) }
-    log(`appended ${EVENTS} events: ${JSON.stringify(results["append"])}`)
-    await node.stop()
+  if (EVENTS > 0) {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-storage-"))
+    try {
+      let node = await startStorageNode(dir)
+      const seconds = await seedOverGrpc(node, EVENTS, STREAMS)
+      results["append"] = { seconds: +seconds.toFixed(1), eventsPerSecond: Math.round(EVENTS / seconds), rssMB: MB(rssOf(node.pid)), logMB: MB(statSync(join(dir, "events.log")).size) }
+      log(`appended ${EVENTS} events: ${JSON.stringify(results["append"])}`)
+      await node.stop()
 
-    // 2. restart
-    const restarted = await restart(dir)
-    node = restarted.node
-    const afterStart = rssOf(node.pid)
-    const client = await open(node.connectionString, { appendRpc: "append" })
-    let t = performance.now()
-    const all = await client.readAll(EVENTS + 100)
-    const readAllRate = Math.round(all / ((performance.now() - t) / 1000))
-    const afterReadAll = rssOf(node.pid)
-    t = performance.now()
-    const subscribed = await client.subscribeAll(EVENTS)
-    const subscribeRate = Math.round(subscribed / ((performance.now() - t) / 1000))
-    await client.close()
-    results["restart"] = {
-      firstReadMs: Math.round(restarted.ms),
-      listeningMs: Math.round(node.readyMs),
-      rssMB: MB(afterStart),
-      rssAfterReadAllMB: MB(afterReadAll),
-      rssAfterSubscribeAllMB: MB(rssOf(node.pid)),
-      peakRssMB: MB(rssOf(node.pid, true)),
-      readAllEventsPerSecond: readAllRate,
-      subscribeAllEventsPerSecond: subscribeRate
+      // 2. restart
+      const restarted = await restart(dir)
+      node = restarted.node
+      const afterStart = rssOf(node.pid)
+      const client = await open(node.connectionString, { appendRpc: "append" })
+      let t = performance.now()
+      const all = await client.readAll(EVENTS + 100)
+      const readAllRate = Math.round(all / ((performance.now() - t) / 1000))
+      const afterReadAll = rssOf(node.pid)
+      t = performance.now()
+      const subscribed = await client.subscribeAll(EVENTS)
+      const subscribeRate = Math.round(subscribed / ((performance.now() - t) / 1000))
+      await client.close()
+      results["restart"] = {
+        firstReadMs: Math.round(restarted.ms),
+        listeningMs: Math.round(node.readyMs),
+        rssMB: MB(afterStart),
+        rssAfterReadAllMB: MB(afterReadAll),
+        rssAfterSubscribeAllMB: MB(rssOf(node.pid)),
+        peakRssMB: MB(rssOf(node.pid, true)),
+        readAllEventsPerSecond: readAllRate,
+        subscribeAllEventsPerSecond: subscribeRate
+      }
+      log(`restart: ${JSON.stringify(results["restart"])}`)
+      await node.stop()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
-    log(`restart: ${JSON.stringify(results["restart"])}`)
-    await node.stop()
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
   }
 
   // 3. read throughput, in memory vs --db
@@ -161,7 +165,8 @@ const main = async () => {
     }
   }
   process.stdout.write(`${JSON.stringify(results, null, 2)}\n`)
-  writeFileSync(join(import.meta.dirname, "results", "storage.json"), `${JSON.stringify(results, null, 2)}\n`)
+  const out = process.argv.includes("--out") ? process.argv[process.argv.indexOf("--out") + 1]! : "storage.json"
+  writeFileSync(join(import.meta.dirname, "results", out), `${JSON.stringify(results, null, 2)}\n`)
   process.exit(0)
 }
 
