@@ -9,7 +9,7 @@
  */
 import { closeSync, openSync } from "node:fs"
 import { readBytesAt } from "./LogScan.ts"
-import { decodeBody, FRAME_HEADER_SIZE } from "./RecordCodec.ts"
+import { FRAME_HEADER_SIZE, layoutOf } from "./RecordCodec.ts"
 import type { EventRecord } from "./Records.ts"
 import type { StreamIndex } from "./StreamIndex.ts"
 
@@ -114,22 +114,23 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
     if (body.length !== size - FRAME_HEADER_SIZE || chunk.readUInt32LE(at) !== body.length) {
       throw new Error(`the log is damaged: the record at byte ${offset} is not where the index says`)
     }
-    const stored = decodeBody(body, false)
-    if (stored === undefined || stored._tag !== "Event") throw new Error(`the log is damaged at byte ${offset}`)
+    const layout = layoutOf(body)
+    if (layout === undefined || layout._tag !== "Event") throw new Error(`the log is damaged at byte ${offset}`)
     const entry = index.streamAt(i)
+    const typeStart = layout.streamEnd + 2
     return {
-      position: stored.position,
+      position: layout.position,
       stream: entry.name,
-      streamBytes: stored.stream,
+      streamBytes: body.subarray(layout.streamStart, layout.streamEnd),
       eventNumber: index.eventNumberAt(i),
-      isTombstone: stored.tombstone,
-      eventId: stored.eventId,
-      eventType: stored.eventType,
-      isJson: stored.isJson,
-      data: stored.data,
-      customMetadata: stored.customMetadata,
-      createdMs: stored.createdMs,
-      created: String(stored.createdTicks),
+      isTombstone: layout.tombstone,
+      eventId: body.toString("latin1", layout.idStart, layout.idEnd),
+      eventType: body.toString("utf8", typeStart, typeStart + layout.typeLength),
+      isJson: layout.isJson,
+      data: body.subarray(layout.dataStart, layout.dataEnd),
+      customMetadata: body.subarray(layout.dataEnd + 4, layout.dataEnd + 4 + layout.metadataLength),
+      createdMs: layout.createdMs,
+      created: String(layout.createdTicks),
       cache: [undefined, undefined]
     }
   }

@@ -226,10 +226,14 @@ export interface EventLayout {
   readonly _tag: "Event"
   readonly tombstone: boolean
   readonly position: number
+  readonly createdMs: number
   readonly createdTicks: number
+  readonly isJson: boolean
   readonly streamStart: number
   readonly streamEnd: number
   readonly typeLength: number
+  readonly idStart: number
+  readonly idEnd: number
   readonly dataStart: number
   readonly dataEnd: number
   readonly metadataLength: number
@@ -255,7 +259,8 @@ export const layoutOf = (body: Buffer): EventLayout | StoredEmptyCommit | undefi
   const typeLength = body.readUInt16LE(streamEnd)
   const idAt = streamEnd + 2 + typeLength
   if (idAt + 1 > body.length) return undefined
-  const dataAt = idAt + 1 + body[idAt]!
+  const idEnd = idAt + 1 + body[idAt]!
+  const dataAt = idEnd
   if (dataAt + 4 > body.length) return undefined
   const dataStart = dataAt + 4
   const dataEnd = dataStart + body.readUInt32LE(dataAt)
@@ -266,10 +271,14 @@ export const layoutOf = (body: Buffer): EventLayout | StoredEmptyCommit | undefi
     _tag: "Event",
     tombstone: kind === KIND_TOMBSTONE,
     position,
+    createdMs: body.readDoubleLE(9),
     createdTicks,
+    isJson: (body[25]! & 1) === 1,
     streamStart,
     streamEnd,
     typeLength,
+    idStart: idAt + 1,
+    idEnd,
     dataStart,
     dataEnd,
     metadataLength
