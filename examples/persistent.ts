@@ -5,7 +5,7 @@
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import {
-  NewEvents,
+  NewEvent,
   PersistentSubscriptions,
   PersistentSubscriptionSettings,
   type RecordedEvent,
@@ -35,24 +35,24 @@ export const persistentTour = (suffix: string) =>
     )
 
     // Get info, list
-    const info = yield* groups.getInfo(orders, billing)
+    const info = yield* groups.getInfoToStream(orders, billing)
     const everyGroup = yield* groups.list()
     const ofOrders = yield* groups.listToStream(orders)
-    const ofAll = yield* groups.listToStream("$all")
+    const ofAll = yield* groups.listToAll()
 
     // Update: settings not given keep their values
     yield* groups.updateToStream(orders, billing, { settings: { maxRetryCount: 5 } })
     yield* groups.updateToAll(audit, { from: "start" })
-    const updated = yield* groups.getInfo(orders, billing)
+    const updated = yield* groups.getInfoToStream(orders, billing)
 
     // Replay parked events, restart the subsystem
-    yield* groups.replayParked(orders, billing, { stopAt: 100 })
+    yield* groups.replayParkedToStream(orders, billing, { stopAt: 100 })
     yield* groups.restartSubsystem()
 
     // Delete
-    yield* groups.delete(orders, billing)
-    yield* groups.delete("$all", audit)
-    const afterDelete = yield* groups.getInfo(orders, billing).pipe(
+    yield* groups.deleteToStream(orders, billing)
+    yield* groups.deleteToAll(audit)
+    const afterDelete = yield* groups.getInfoToStream(orders, billing).pipe(
       Effect.as("still there"),
       Effect.catchTag("SubscriptionNotFound", () => Effect.succeed("deleted"))
     )
@@ -77,13 +77,13 @@ export const consumerTour = (suffix: string, count: number) =>
     const groups = yield* PersistentSubscriptions.PersistentSubscriptions
     const streams = yield* Streams.Streams
     const orders = `orders-${suffix}`
-    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start", settings: { maxRetryCount: 5 } })
     // fails on every third event, always
     const handle = (event: RecordedEvent) =>
-      (event.dataJson as { i: number }).i % 3 === 0 ? Effect.fail("cannot bill") : Effect.void
+      (JSON.parse(event.dataText) as { i: number }).i % 3 === 0 ? Effect.fail("cannot bill") : Effect.void
     const acked: Array<bigint> = []
     const parked: Array<bigint> = []
 
@@ -117,7 +117,7 @@ export const chunkedTour = (suffix: string, count: number) =>
     const groups = yield* PersistentSubscriptions.PersistentSubscriptions
     const streams = yield* Streams.Streams
     const orders = `orders-chunked-${suffix}`
-    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: count }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start" })
@@ -133,7 +133,7 @@ export const chunkedTour = (suffix: string, count: number) =>
       )
     }))
     // every event was acked: the group has none in flight and none to retry
-    const info = yield* groups.getInfo(orders, "billing")
+    const info = yield* groups.getInfoToStream(orders, "billing")
     return { handled: handled.length, inFlight: info.totalInFlightMessages, retry: info.retryBufferCount }
   })
 
@@ -147,7 +147,7 @@ export const parkedTour = (suffix: string) =>
     const streams = yield* Streams.Streams
     const orders = `orders-parked-${suffix}`
     const audit = `audit-parked-${suffix}`
-    yield* streams.append(orders, Array.from({ length: 5 }, (_, i) => NewEvents.json("OrderPlaced", { i })), {
+    yield* streams.append(orders, Array.from({ length: 5 }, (_, i) => NewEvent.json("OrderPlaced", { i })), {
       currentVersion: "no_stream"
     })
     yield* groups.createToStream(orders, "billing", { from: "start" })
@@ -158,16 +158,16 @@ export const parkedTour = (suffix: string) =>
       yield* billing.events.pipe(Stream.take(5), Stream.runForEach((event) => billing.nack(event, "park", "cannot bill")))
     }))
     // the scope closed once the node had read the nacks: all five are parked
-    const parked = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+    const parked = (yield* groups.getInfoToStream(orders, "billing")).parkedMessageCount
 
     // drop the events parked before parked-stream event number 2 (the first 2 ever parked)
-    yield* groups.truncateParked(orders, "billing", { stopAt: 2 })
-    const afterStopAt = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+    yield* groups.truncateParkedToStream(orders, "billing", { stopAt: 2 })
+    const afterStopAt = (yield* groups.getInfoToStream(orders, "billing")).parkedMessageCount
     // drop everything parked so far
-    yield* groups.truncateParked(orders, "billing")
-    const afterAll = (yield* groups.getInfo(orders, "billing")).parkedMessageCount
+    yield* groups.truncateParkedToStream(orders, "billing")
+    const afterAll = (yield* groups.getInfoToStream(orders, "billing")).parkedMessageCount
     // on $all
-    yield* groups.truncateParked("$all", audit)
-    yield* groups.delete("$all", audit)
+    yield* groups.truncateParkedToAll(audit)
+    yield* groups.deleteToAll(audit)
     return { parked, afterStopAt, afterAll }
   })

@@ -46,7 +46,7 @@ export const projectionsTour = (suffix: string) =>
     // a pipeline over the projection's result stream: the totals as they change
     const resultStream = `$projections-${name}-result`
     const latest = yield* streams.read(resultStream, { backwards: true, limit: 1n }).pipe(
-      Stream.mapEffect((event) => Schema.decodeUnknownEffect(OrderCount)(event.dataJson)),
+      Stream.mapEffect((event) => event.decodeJson(OrderCount)),
       Stream.runHead
     )
 

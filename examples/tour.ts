@@ -7,7 +7,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Stream from "effect/Stream"
-import { Filter, NewEvent, NewEvents, type RecordedEvent, Streams } from "../src/index.ts"
+import { Filter, NewEvent, type RecordedEvent, Streams } from "../src/index.ts"
 
 /** What the tour observed, for the test to check. */
 export interface TourResult {
@@ -34,11 +34,11 @@ export const tour = (suffix: string) =>
 
     // Append, with optimistic concurrency and idempotency
     const event1 = new NewEvent({ type: created, data: '{"order_number":"123456"}' })
-    const event2 = NewEvents.json("OrderSubmitted", { at: Date.now() })
-    const event3 = NewEvents.binary("Attachment", new Uint8Array([1, 2, 3]))
+    const event2 = NewEvent.json("OrderSubmitted", { at: Date.now() })
+    const event3 = NewEvent.binary("Attachment", new Uint8Array([1, 2, 3]))
     const position1 = yield* streams.append(order, [event1, event2], { currentVersion: "no_stream" })
     const position2 = yield* streams.append(order, event3, { currentVersion: 1n })
-    yield* streams.append(order, NewEvents.json("Noted", {}), { currentVersion: "any" })
+    yield* streams.append(order, NewEvent.json("Noted", {}), { currentVersion: "any" })
     const again = yield* streams.append(order, [event1, event2], { currentVersion: "no_stream" })
 
     // a concurrency conflict, handled with a typed handler
@@ -109,7 +109,7 @@ export const tour = (suffix: string) =>
 
     // delete and tombstone
     const deletedAt = yield* streams.delete(order, { currentVersion: 3n })
-    yield* streams.append(gone, NewEvents.json("Doomed", {}), { currentVersion: "no_stream" })
+    yield* streams.append(gone, NewEvent.json("Doomed", {}), { currentVersion: "no_stream" })
     const tombstonedAt = yield* streams.tombstone(gone, { currentVersion: "any" })
     const afterTombstone = yield* streams.get(gone).pipe(
       Effect.map(() => "readable"),

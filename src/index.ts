@@ -19,13 +19,6 @@ export * as EventStoreDB from "./layers/EventStoreDB.ts"
 export * as Streams from "./services/Streams.ts"
 
 /**
- * The Streams service key (also reachable as `Streams.Streams`).
- *
- * @since 0.1.0
- */
-export { Streams as StreamsService } from "./services/Streams.ts"
-
-/**
  * The PersistentSubscriptions API service: persistent-subscription groups on a stream or `$all`.
  *
  * @since 0.1.0
@@ -59,6 +52,13 @@ export {
 } from "./domain/PersistentSubscriptionSettings.ts"
 
 /**
+ * Where a persistent-subscription group starts (given to create and update, reported by getInfo).
+ *
+ * @since 0.1.0
+ */
+export * as StartFrom from "./domain/StartFrom.ts"
+
+/**
  * What the server reports about a persistent-subscription group.
  *
  * @since 0.1.0
@@ -66,18 +66,11 @@ export {
 export { SubscriptionConnectionInfo, SubscriptionInfo, SubscriptionMeasurement } from "./domain/SubscriptionInfo.ts"
 
 /**
- * A new event to append.
+ * A new event to append (`new NewEvent({...})`, `NewEvent.json`, `NewEvent.binary`).
  *
  * @since 0.1.0
  */
-export { NewEvent } from "./domain/NewEvent.ts"
-
-/**
- * Constructors of new events.
- *
- * @since 0.1.0
- */
-export * as NewEvents from "./domain/NewEvent.ts"
+export { NewEvent, type NewEventInput } from "./domain/NewEvent.ts"
 
 /**
  * An event read from the database.
@@ -130,22 +123,33 @@ export * as StreamMetadata from "./domain/StreamMetadata.ts"
 export * as Filter from "./domain/Filter.ts"
 
 /**
- * The connection service and its options.
+ * The Connection service: provided by `EventStoreDB.layer`; `reconnect` replaces the connection
+ * (once, however many fibers ask at once).
+ *
+ * @since 0.1.0
+ */
+export * as Connection from "./services/Connection.ts"
+
+/**
+ * Every error a call can fail with.
  *
  * @since 0.1.0
  */
 export type { CallError } from "./internal/transport/CallError.ts"
 
-export { type CallOptions, type ConnectionOptions, type Credentials, defaultRetrySchedule } from "./internal/transport/Options.ts"
-
 /**
- * The connection service: provided by `EventStoreDB.layer`; `reconnect` replaces the connection
- * (once, however many fibers ask at once).
+ * The options of a connection and of each call, and the default retry and resume policies.
  *
  * @since 0.1.0
- * @category services
  */
-export { Transport as EsdbConnection } from "./internal/transport/Transport.ts"
+export {
+  type CallOptions,
+  type ConnectionOptions,
+  type Credentials,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./internal/transport/Options.ts"
 
 /**
  * Connection string parsing.

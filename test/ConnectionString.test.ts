@@ -59,7 +59,8 @@ describe("ConnectionString", () => {
       assert.isUndefined(s.tlsCaFile)
       assert.isUndefined(s.userCertFile)
       assert.isUndefined(s.userKeyFile)
-      assert.match(s.connectionName, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      // the connection names itself (a UUID per connection) when the string does not
+      assert.isUndefined(s.connectionName)
       assert.strictEqual(s.maxDiscoverAttempts, 10)
       assert.strictEqual(s.discoveryInterval, 100)
       assert.strictEqual(s.gossipTimeout, 5000)
@@ -70,8 +71,13 @@ describe("ConnectionString", () => {
       assert.deepStrictEqual(s.warnings, [])
     })
 
-    it("generates a new connection name per parse", () => {
-      assert.notStrictEqual(ok("esdb://a").connectionName, ok("esdb://a").connectionName)
+    it("is pure: the same input always parses to the same value", () => {
+      for (const input of ["esdb://a", "esdb://admin:changeit@a:1,b:2?NodePreference=follower&DefaultDeadline=5", "esdb://a?tls=false&ConnectionName=x"]) {
+        const [first, second] = [ok(input), ok(input)]
+        assert.deepStrictEqual({ ...first, password: undefined }, { ...second, password: undefined })
+        assert.strictEqual(first.password && Redacted.value(first.password), second.password && Redacted.value(second.password))
+      }
+      assert.deepStrictEqual(bad("esdb://a?x=1"), bad("esdb://a?x=1"))
     })
   })
 
@@ -233,6 +239,25 @@ describe("ConnectionString", () => {
       const s = ok("esdb://admin@localhost?Tls=false")
       assert.strictEqual(s.username, "admin")
       assert.isUndefined(s.password)
+    })
+
+    it("warns that credentials are not sent with Tls=false, without showing them", () => {
+      const s = ok("esdb://admin:s3cr3t@localhost?Tls=false")
+      assert.strictEqual(s.username, "admin")
+      assert.deepStrictEqual(s.warnings, [
+        "The credentials of the user info (position 7) are not sent because Tls=false: credentials only travel over TLS, " +
+        "and an insecure node runs every call without authentication"
+      ])
+      assert.strictEqual(ok("esdb://admin@localhost?Tls=false").warnings.length, 1)
+      assert.deepStrictEqual(ok("esdb://localhost?Tls=false").warnings, [])
+      assert.deepStrictEqual(ok("esdb://admin:s3cr3t@localhost").warnings, [])
+    })
+
+    it("refuses escapes that are not UTF-8 like badly formed ones", () => {
+      expectError("esdb://ad%FFmin:pw@localhost", 9, "Unexpected \"%FF\" at position 9, expected a percent-encoded username")
+      const e = bad("esdb://admin:p%C3w@localhost")
+      assert.strictEqual(e.reason, "Invalid percent-encoding in the password at position 14, expected %XX escapes of UTF-8")
+      assert.strictEqual(ok("esdb://admin:p%C3%A9@localhost").password && Redacted.value(ok("esdb://admin:p%C3%A9@localhost").password!), "pé")
     })
 
     it("reports a bad password encoding without showing the password", () => {

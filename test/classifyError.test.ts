@@ -52,7 +52,12 @@ interface Row {
   readonly code: grpc.status
   readonly details: string
   readonly trailers?: TrailerInput
-  readonly context?: { readonly stream?: string; readonly expected?: StreamState }
+  readonly context?: {
+    readonly stream?: string
+    readonly expected?: StreamState
+    readonly group?: string
+    readonly projection?: string
+  }
   readonly expected: Expected
   readonly retryable: boolean
   readonly transient: boolean
@@ -381,34 +386,167 @@ const exceptionRows: ReadonlyArray<Row> = [
   }
 ]
 
-// Exceptions outside our error set: GrpcError with code, details and every trailer.
+// Persistent-subscription exceptions (PROTOCOL.md §2): typed, with the group's names from the
+// trailers, else from the context.
+const persistentRows: ReadonlyArray<Row> = [
+  {
+    name: "persistent-subscription-failed: the node refused settings or start (InvalidArgument with its reason)",
+    code: S.INTERNAL,
+    details: "Subscription group g on stream s failed: 'boom'",
+    trailers: { exception: "persistent-subscription-failed", "stream-name": "s", "group-name": "g", reason: "boom" },
+    expected: { _tag: "InvalidArgument", reason: "boom", message: "boom" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "persistent-subscription-does-not-exist: SubscriptionNotFound",
+    code: S.NOT_FOUND,
+    details: "Subscription group g on stream s does not exist.",
+    trailers: { exception: "persistent-subscription-does-not-exist", "stream-name": "s", "group-name": "g" },
+    expected: {
+      _tag: "SubscriptionNotFound",
+      stream: "s",
+      group: "g",
+      message: "Persistent subscription group 'g' on stream 's' does not exist"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "persistent-subscription-does-not-exist without names: the context's",
+    code: S.NOT_FOUND,
+    details: "Subscription group g on stream s does not exist.",
+    trailers: { exception: "persistent-subscription-does-not-exist" },
+    context: { stream: "s", group: "g" },
+    expected: {
+      _tag: "SubscriptionNotFound",
+      stream: "s",
+      group: "g",
+      message: "Persistent subscription group 'g' on stream 's' does not exist"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "persistent-subscription-exists: SubscriptionAlreadyExists",
+    code: S.ALREADY_EXISTS,
+    details: "Subscription group g on stream s exists.",
+    trailers: { exception: "persistent-subscription-exists", "stream-name": "s", "group-name": "g" },
+    expected: {
+      _tag: "SubscriptionAlreadyExists",
+      stream: "s",
+      group: "g",
+      message: "Persistent subscription group 'g' on stream 's' already exists"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "maximum-subscribers-reached: MaximumSubscribersReached",
+    code: S.FAILED_PRECONDITION,
+    details: "Maximum subscriptions reached for subscription group g on stream s.",
+    trailers: { exception: "maximum-subscribers-reached", "stream-name": "s", "group-name": "g" },
+    expected: {
+      _tag: "MaximumSubscribersReached",
+      stream: "s",
+      group: "g",
+      message: "Maximum subscribers reached for persistent subscription group 'g' on stream 's'"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "persistent-subscription-dropped: SubscriptionDropped (a consumer reconnects after it)",
+    code: S.CANCELLED,
+    details: "Subscription group g on stream s was dropped.",
+    trailers: { exception: "persistent-subscription-dropped", "stream-name": "s", "group-name": "g" },
+    expected: {
+      _tag: "SubscriptionDropped",
+      stream: "s",
+      group: "g",
+      reason: "Subscription group g on stream s was dropped.",
+      message: "Persistent subscription group 'g' on stream 's' was dropped: Subscription group g on stream s was dropped."
+    },
+    retryable: false,
+    transient: false
+  }
+]
+
+// Projection failures (PROTOCOL.md §5): status and text only, the name from the text, else the context.
+const projectionRows: ReadonlyArray<Row> = [
+  {
+    name: "NOT_FOUND Projection 'p' not found: ProjectionNotFound",
+    code: S.NOT_FOUND,
+    details: "Projection 'p' not found",
+    expected: { _tag: "ProjectionNotFound", name: "p", message: "Projection 'p' not found" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "ALREADY_EXISTS (after v26.1): ProjectionAlreadyExists named by the context",
+    code: S.ALREADY_EXISTS,
+    details: "Duplicate projection names : p",
+    context: { projection: "p" },
+    expected: { _tag: "ProjectionAlreadyExists", name: "p", message: "Projection 'p' already exists" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "UNKNOWN envelope Conflict (released versions): ProjectionAlreadyExists",
+    code: S.UNKNOWN,
+    details: "Envelope callback expected Updated, received Conflict instead",
+    context: { projection: "p" },
+    expected: { _tag: "ProjectionAlreadyExists", name: "p", message: "Projection 'p' already exists" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "UNKNOWN envelope OperationFailed (delete while running): ProjectionWrongState",
+    code: S.UNKNOWN,
+    details: "Envelope callback expected Updated, received OperationFailed instead",
+    context: { projection: "p" },
+    expected: {
+      _tag: "ProjectionWrongState",
+      name: "p",
+      reason: "The projection is not in a state that allows this operation: it must be stopped or faulted to be deleted",
+      message: "Projection 'p' is in the wrong state: The projection is not in a state that allows this operation: it must be stopped or faulted to be deleted"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "FAILED_PRECONDITION subsystem in the wrong state: ProjectionWrongState of the subsystem",
+    code: S.FAILED_PRECONDITION,
+    details: "Projection Subsystem cannot be restarted as it is in the wrong state: Starting",
+    expected: {
+      _tag: "ProjectionWrongState",
+      name: "",
+      reason: "Projection Subsystem cannot be restarted as it is in the wrong state: Starting",
+      message: "The projection subsystem is in the wrong state: Projection Subsystem cannot be restarted as it is in the wrong state: Starting"
+    },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "CANCELLED Call cancelled (the node reset the call: a node shutting down): ServiceUnavailable, resumed, not retried",
+    code: S.CANCELLED,
+    details: "Call cancelled",
+    expected: { _tag: "ServiceUnavailable", reason: "Call cancelled", message: "Call cancelled" },
+    retryable: false,
+    transient: true
+  },
+  {
+    name: "CANCELLED from the node with its own text (a node shutting down): ServiceUnavailable, resumed, not retried",
+    code: S.CANCELLED,
+    details: "Call canceled by the server.",
+    expected: { _tag: "ServiceUnavailable", reason: "Call canceled by the server.", message: "Call canceled by the server." },
+    retryable: false,
+    transient: true
+  }
+]
+
+// Exceptions of services without typed errors yet: GrpcError with code, details and every trailer.
 const foreignRows: ReadonlyArray<readonly [grpc.status, string, TrailerInput]> = [
-  [S.INTERNAL, "Subscription group g on stream s failed: 'boom'", {
-    exception: "persistent-subscription-failed",
-    "stream-name": "s",
-    "group-name": "g",
-    reason: "boom"
-  }],
-  [S.NOT_FOUND, "Subscription group g on stream s does not exist.", {
-    exception: "persistent-subscription-does-not-exist",
-    "stream-name": "s",
-    "group-name": "g"
-  }],
-  [S.ALREADY_EXISTS, "Subscription group g on stream s exists.", {
-    exception: "persistent-subscription-exists",
-    "stream-name": "s",
-    "group-name": "g"
-  }],
-  [S.FAILED_PRECONDITION, "Maximum subscriptions reached for subscription group g on stream s.", {
-    exception: "maximum-subscribers-reached",
-    "stream-name": "s",
-    "group-name": "g"
-  }],
-  [S.CANCELLED, "Subscription group g on stream s was dropped.", {
-    exception: "persistent-subscription-dropped",
-    "stream-name": "s",
-    "group-name": "g"
-  }],
   [S.NOT_FOUND, "User 'bob' is not found.", { exception: "user-not-found", "login-name": "bob" }],
   [S.FAILED_PRECONDITION, "Conflict.", { exception: "user-conflict", "login-name": "bob" }],
   [S.DEADLINE_EXCEEDED, "Try again.", { exception: "user-conflict", "login-name": "bob" }],
@@ -625,7 +763,6 @@ const statusRows: ReadonlyArray<Row> = [
 
 // Statuses that stay GrpcError.
 const rawRows: ReadonlyArray<readonly [string, grpc.status, string]> = [
-  ["NOT_FOUND projection missing", S.NOT_FOUND, "Projection 'p' not found"],
   ["UNKNOWN handler exception", S.UNKNOWN, "Exception was thrown by handler."],
   ["ABORTED other than a timeout", S.ABORTED, "Consumer too slow"],
   ["CANCELLED on client", S.CANCELLED, "Cancelled on client"],
@@ -637,7 +774,7 @@ const rawRows: ReadonlyArray<readonly [string, grpc.status, string]> = [
 ]
 
 describe("classifyError", () => {
-  for (const row of [...exceptionRows, ...statusRows]) {
+  for (const row of [...exceptionRows, ...persistentRows, ...projectionRows, ...statusRows]) {
     it(row.name, () => {
       const failure = serviceError(row.code, row.details, row.trailers)
       const error = classifyError(failure, row.context)
@@ -1270,7 +1407,7 @@ describe("classifyError over loopback", () => {
       // The same WEV status with a non-matching exception key keeps the binary trailer as base64.
       const raw = classifyError({ code: wev.code, details: wev.details, metadata: (() => {
         const m = wev.metadata.clone()
-        m.set("exception", "persistent-subscription-exists")
+        m.set("exception", "user-conflict")
         return m
       })() })
       assert.strictEqual(raw._tag, "GrpcError")

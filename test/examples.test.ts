@@ -35,7 +35,7 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
       Effect.gen(function*() {
         const result = yield* persistentTour(crypto.randomUUID().slice(0, 8))
         assert.strictEqual(result.again, "exists")
-        assert.strictEqual(result.startFrom, "0")
+        assert.strictEqual(result.startFrom, "start")
         assert.strictEqual(result.strategy, "Pinned")
         assert.isTrue(result.listed)
         assert.deepStrictEqual(result.updated, [5, "Pinned"])

@@ -8,6 +8,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import { NewEvent } from "../src/domain/NewEvent.ts"
 import * as EventStoreDB from "../src/layers/EventStoreDB.ts"
 import { Streams } from "../src/services/Streams.ts"
@@ -49,6 +50,30 @@ describe("EventStoreDB layers", () => {
       const error = yield* Effect.flip(Effect.provide(roundTrip, EventStoreDB.layer({ connectionString: "esdb://localhost:notaport?tls=false" })))
       assert.strictEqual(error._tag, "InvalidConnectionString")
       assert.include(error.message, "port")
+    }))
+
+  it.live("credentials in an insecure connection string: a warning is logged when the layer is built (they are never sent)", () =>
+    Effect.gen(function*() {
+      const warnings: Array<string> = []
+      const collect = Logger.make((options) => {
+        if (options.logLevel === "Warn") warnings.push(String(options.message))
+      })
+      const node = yield* Effect.acquireRelease(Effect.promise(() => startEmbeddedNode({ insecure: true })), (n) => Effect.promise(() => n.stop()))
+      const insecure = node.connectionString.replace("://", "://admin:changeit@")
+      const types = yield* Effect.provide(roundTrip, EventStoreDB.layer({ connectionString: insecure })).pipe(
+        Effect.provide(Logger.layer([collect]))
+      )
+      // the calls still work (an insecure node authenticates nobody)
+      assert.deepStrictEqual(types, ["Configured"])
+      assert.strictEqual(warnings.length, 1, warnings.join("\n"))
+      assert.match(warnings[0]!, /credentials of the user info \(position \d+\) are not sent because Tls=false/)
+      assert.notInclude(warnings[0]!, "changeit")
+      // without credentials, nothing to warn about
+      warnings.length = 0
+      yield* Effect.provide(roundTrip, EventStoreDB.layer({ connectionString: node.connectionString })).pipe(
+        Effect.provide(Logger.layer([collect]))
+      )
+      assert.deepStrictEqual(warnings, [])
     }))
 
   it.live("an unknown key is reported, never silently ignored", () =>

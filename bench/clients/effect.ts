@@ -1,19 +1,19 @@
 /**
  * effect-esdb, used the way its documentation shows: one layer per process, each workload written
  * as one Effect program (loops inside `Effect.gen`, streams consumed with `Stream.runForEach`).
- * The consumer gets the data of JSON events through `RecordedEvent.dataJson`, the documented
- * way to parse it, and the data of other events as bytes.
+ * The consumer parses the data of JSON events (`JSON.parse(event.dataText)`; `decodeJson` is
+ * the same in the error channel), and takes the data of other events as bytes.
  */
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
-import { EventStoreDB, NewEvents, PersistentSubscriptions, Streams } from "../../src/index.ts"
+import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import type { RecordedEvent } from "../../src/domain/RecordedEvent.ts"
 import { type BenchClient, jsonField, PERSISTENT_BUFFER, type Payload } from "../lib/common.ts"
 
 const encoder = new TextEncoder()
 const toEvent = (p: Payload) =>
-  p.binary === true ? NewEvents.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvents.json(p.type, p.value)
+  p.binary === true ? NewEvent.binary(p.type, encoder.encode(JSON.stringify(p.value))) : NewEvent.json(p.type, p.value)
 const any = { currentVersion: "any" } as const
 
 export const open = async (connectionString: string): Promise<BenchClient> => {
@@ -26,7 +26,7 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
   let sum = 0
   /** What the consumer does with each event (see BenchClient). */
   const use = (event: RecordedEvent) => {
-    sum += event.type.length + (event.contentType === "application/json" ? jsonField(event.dataJson) : event.data.length)
+    sum += event.type.length + (event.contentType === "application/json" ? jsonField(JSON.parse(event.dataText)) : event.data.length)
   }
   const touch = (event: RecordedEvent) => Effect.sync(() => use(event))
 
@@ -101,7 +101,13 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
           Stream.take(limit)
         )
       ),
-    createPersistent: (stream, group) => runtime.runPromise(groups.createToStream(stream, group, { from: "start" })),
+    // the official client's group settings (its defaults, which the floor sends too), so that every
+    // client's consumer reads the same group: effect-esdb's own defaults are the seed's (read
+    // batch 200, DispatchToSingle)
+    createPersistent: (stream, group) =>
+      runtime.runPromise(
+        groups.createToStream(stream, group, { from: "start", settings: { readBatchSize: 20, consumerStrategy: "RoundRobin" } })
+      ),
     // the README's way: ack each event as it is handled; acks go out in the default batches (half
     // the buffer size, or 20 ms after the first), the last ones when the scope closes
     persistent: (stream, group, limit) =>

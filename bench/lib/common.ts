@@ -53,7 +53,7 @@ export type Framing = "message" | "coalesced" | "external"
 
 /**
  * What the read workloads' events are. `json`: `application/json` events, whose data every client
- * delivers parsed (effect-esdb with `RecordedEvent.dataJson`, the floor with `JSON.parse`, the
+ * delivers parsed (effect-esdb with `JSON.parse(event.dataText)`, the floor with `JSON.parse`, the
  * official client as it always does for JSON events), and the consumer reads a field of it.
  * `binary`: the same 200 bytes as `application/octet-stream` events, which nobody parses; the
  * consumer reads the data's length. (Every client decides by each event's content type, as the

@@ -44,6 +44,7 @@ export interface NewEventInput {
  *
  * const created = new NewEvent({ type: "OrderCreated", data: '{"order_number":"123456"}' })
  * const binary = new NewEvent({ type: "Blob", data: new Uint8Array([1, 2, 3]), contentType: "application/octet-stream" })
+ * const json = NewEvent.json("OrderCreated", { order_number: "123456" })
  * ```
  *
  * @since 0.1.0
@@ -78,35 +79,34 @@ export class NewEvent implements Equal.Equal {
   [Hash.symbol](): number {
     return hashContent(this)
   }
+  /**
+   * Makes a JSON event from a value (serialized with `JSON.stringify`; `metadata` too).
+   *
+   * @example
+   * ```ts
+   * import { NewEvent } from "effect-esdb"
+   *
+   * const created = NewEvent.json("OrderCreated", { order: 1 }, { metadata: { user: "ada" } })
+   * ```
+   */
+  static json(
+    type: string,
+    value: unknown,
+    options?: { readonly metadata?: unknown; readonly id?: string | undefined }
+  ): NewEvent {
+    return new NewEvent({
+      type,
+      data: JSON.stringify(value),
+      metadata: options?.metadata === undefined ? undefined : JSON.stringify(options.metadata),
+      id: options?.id
+    })
+  }
+  /** Makes a binary (`application/octet-stream`) event. */
+  static binary(
+    type: string,
+    data: Uint8Array,
+    options?: { readonly metadata?: Uint8Array | string | undefined; readonly id?: string | undefined }
+  ): NewEvent {
+    return new NewEvent({ type, data, metadata: options?.metadata, id: options?.id, contentType: "application/octet-stream" })
+  }
 }
-
-/**
- * Makes a JSON event from a value (serialized with `JSON.stringify`).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const json = (
-  type: string,
-  value: unknown,
-  options?: { readonly metadata?: unknown; readonly id?: string | undefined }
-): NewEvent =>
-  new NewEvent({
-    type,
-    data: JSON.stringify(value),
-    metadata: options?.metadata === undefined ? undefined : JSON.stringify(options.metadata),
-    id: options?.id
-  })
-
-/**
- * Makes a binary (`application/octet-stream`) event.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const binary = (
-  type: string,
-  data: Uint8Array,
-  options?: { readonly metadata?: Uint8Array | string | undefined; readonly id?: string | undefined }
-): NewEvent =>
-  new NewEvent({ type, data, metadata: options?.metadata, id: options?.id, contentType: "application/octet-stream" })

@@ -4,8 +4,11 @@
  * @since 0.1.0
  */
 
+import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
+import * as Schema from "effect/Schema"
+import { EventDataInvalid } from "../errors/EventDataInvalid.ts"
 import { type EventContent, hashContent, isEventContent, sameContent } from "./EventContent.ts"
 
 const decoder = new TextDecoder()
@@ -44,16 +47,26 @@ export interface RecordedEventFields {
  * `Equal.equals` or `equals`: same id, type, content type, data and metadata (where it was
  * recorded is not compared). Two reads of the same event are equal too.
  *
+ * The data is bytes (`data`), text (`dataText`), or JSON decoded in the error channel with
+ * {@link RecordedEvent.decodeJson}, through a Schema when one is given.
+ *
  * @example
  * ```ts
- * import { Equal } from "effect"
- * import { NewEvents } from "effect-esdb"
+ * import { Effect, Equal, Schema } from "effect"
+ * import { NewEvent, Streams } from "effect-esdb"
  *
- * const created = NewEvents.json("OrderCreated", { order: 1 })
- * yield* streams.append("order-1", created, { currentVersion: "no_stream" })
- * const [recorded] = yield* streams.get("order-1")
- * Equal.equals(recorded, created) // true
- * recorded.equals(created) // true
+ * const Order = Schema.Struct({ order: Schema.Number })
+ *
+ * const program = Effect.gen(function*() {
+ *   const streams = yield* Streams.Streams
+ *   const created = NewEvent.json("OrderCreated", { order: 1 })
+ *   yield* streams.append("order-1", created, { currentVersion: "no_stream" })
+ *   const [recorded] = yield* streams.get("order-1")
+ *   Equal.equals(recorded, created) // true
+ *   created.equals(recorded!) // true
+ *   const order = yield* recorded!.decodeJson(Order) // { order: 1 }, or an EventDataInvalid
+ *   return order.order
+ * })
  * ```
  *
  * @since 0.1.0
@@ -132,9 +145,23 @@ export class RecordedEvent implements Equal.Equal {
   get dataText(): string {
     return decoder.decode(this.data)
   }
-  /** The data parsed as JSON. Throws on invalid JSON. */
-  get dataJson(): unknown {
-    return JSON.parse(decoder.decode(this.data))
+  /**
+   * The data parsed as JSON, then decoded with `schema` when one is given. Data that is not JSON,
+   * or that the Schema refuses, fails with {@link EventDataInvalid} (naming the event and why).
+   */
+  decodeJson(): Effect.Effect<unknown, EventDataInvalid>
+  decodeJson<A>(schema: Schema.ConstraintDecoder<A>): Effect.Effect<A, EventDataInvalid>
+  decodeJson<A>(schema?: Schema.ConstraintDecoder<A>): Effect.Effect<unknown, EventDataInvalid> {
+    const invalid = (reason: string) =>
+      new EventDataInvalid({ stream: this.streamName, streamPosition: this.streamPosition, id: this.id, type: this.type, reason })
+    const parsed = Effect.try({
+      try: (): unknown => JSON.parse(decoder.decode(this.data)),
+      catch: (error) => invalid(`not JSON: ${error instanceof Error ? error.message : String(error)}`)
+    })
+    return schema === undefined
+      ? parsed
+      : Effect.flatMap(parsed, (value) =>
+        Effect.mapError(Schema.decodeUnknownEffect(schema)(value), (error) => invalid(error.message)))
   }
   /**
    * Whether `that` (a recorded or a new event) has the same id, type, content type, data and

@@ -2,6 +2,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { StartFrom } from "./StartFrom.ts"
 
 /**
  * One named measurement of a connection (with `extraStatistics`).
@@ -70,18 +71,18 @@ export class SubscriptionInfo extends Schema.Class<SubscriptionInfo>("effect-esd
   /** An event number, or `C:<commit>/P:<prepare>` for `$all`; empty when nothing is known. */
   lastKnownEventPosition: Schema.String,
   resolveLinks: Schema.Boolean,
-  /** `-1` (the end), an event number, or `C:<commit>/P:<prepare>` for `$all`. */
-  startFrom: Schema.String,
-  /** Milliseconds. */
-  messageTimeout: Schema.Number,
+  /** Where the group started: `"start"`, `"end"`, an event number, or a position in `$all`. */
+  startFrom: StartFrom,
+  /** How long a consumer has to ack an event before it is retried. */
+  messageTimeout: Schema.Duration,
   extraStatistics: Schema.Boolean,
   maxRetryCount: Schema.Number,
   liveBufferSize: Schema.Number,
   /** The history buffer size. */
   historyBufferSize: Schema.Number,
   readBatchSize: Schema.Number,
-  /** Milliseconds. */
-  checkpointAfter: Schema.Number,
+  /** How often the group's checkpoint is written (at most). */
+  checkpointAfter: Schema.Duration,
   minCheckpointCount: Schema.Number,
   maxCheckpointCount: Schema.Number,
   readBufferCount: Schema.Number,

@@ -15,6 +15,8 @@
  * - User name and password are percent-decoded; the password is kept `Redacted`.
  * - Keys are case-insensitive and `_` / `-` in keys are ignored (`node_preference` is
  *   `NodePreference`). The first occurrence of a key wins; later ones only produce a warning.
+ *   The keys are one declarative table (name, decoder, field), decoded in one loop over the
+ *   query; parsing is a pure function: the same input always gives the same value.
  *   Unknown keys are an error, never silently ignored. Text values are percent-decoded
  *   (`decodeURIComponent`: `+` stays a plus).
  *
@@ -25,7 +27,7 @@
  * | `TlsCaFile`            | file path                                     | none            | PEM CA certificate(s) used to verify the server; overrides explicitly passed root certificates. |
  * | `UserCertFile`         | file path                                     | none            | PEM X.509 user certificate for client-certificate authentication; needs `UserKeyFile`. |
  * | `UserKeyFile`          | file path                                     | none            | PEM private key of the user certificate; needs `UserCertFile`. |
- * | `ConnectionName`       | text                                          | a random UUID   | Sent as the `connection-name` metadata of every call. |
+ * | `ConnectionName`       | text                                          | none (the connection picks a random UUID) | Sent as the `connection-name` metadata of every call. |
  * | `NodePreference`       | `leader` / `follower` / `random` / `readonlyreplica` (`read_only_replica` too) | `leader` | Which cluster member discovery picks. |
  * | `DefaultDeadline`      | integer > 0, **milliseconds**                 | none            | Default deadline of calls. Values under 1000 produce a warning (they look like the seed's seconds). |
  * | `GossipTimeout`        | integer > 0, **seconds**                      | `5`             | Deadline of one gossip read (stored as milliseconds). |
@@ -34,6 +36,11 @@
  * | `KeepAliveInterval`    | integer ≥ 1 or `-1` (disabled), milliseconds  | none (10000 on the channel) | HTTP/2 keepalive ping interval. |
  * | `KeepAliveTimeout`     | integer ≥ 1 or `-1` (disabled), milliseconds  | none (10000 on the channel) | How long to wait for a keepalive ping's answer. |
  * | `ThrowOnAppendFailure` | `true` / `false`                              | —               | Accepted for compatibility with the official Node client; has no effect (a warning says so): failed appends are always typed errors. |
+ *
+ * Warnings (in `warnings`, logged when the layer is built): a repeated key, a `DefaultDeadline`
+ * that looks like seconds, `ThrowOnAppendFailure`, TLS keys with `Tls=false`, and credentials
+ * (`username:password@`) with `Tls=false`: they are never sent over an insecure connection (an
+ * insecure node runs every call without authentication), so they would be dropped silently.
  *
  * Errors: every {@link InvalidConnectionString} carries the 0-based `position` of the problem in
  * the input and a reason such as `Unexpected "x" at position 15, expected a port number`. Its
@@ -93,8 +100,8 @@ export interface ConnectionSettings {
   readonly userCertFile?: string | undefined
   /** Path of a PEM file with the user certificate's private key. */
   readonly userKeyFile?: string | undefined
-  /** Sent as `connection-name` on every call (default: a random UUID). */
-  readonly connectionName: string
+  /** Sent as `connection-name` on every call, when given (else the connection makes a random UUID). */
+  readonly connectionName?: string | undefined
   /** Discovery rounds (default 10). */
   readonly maxDiscoverAttempts: number
   /** Milliseconds between discovery rounds (default 100). */
@@ -165,37 +172,56 @@ export const redactConnectionString = (input: string): string => {
  * @since 0.1.0
  * @category parsing
  */
-export const parseConnectionString = (input: string): Result.Result<ConnectionSettings, InvalidConnectionString> => {
-  try {
-    return Result.succeed(parse(input))
-  } catch (e) {
-    if (e instanceof ParseFailure) {
-      return Result.fail(
-        new InvalidConnectionString({
-          reason: e.reason,
-          connectionString: redactConnectionString(input),
-          position: e.position
-        })
-      )
-    }
-    throw e
-  }
-}
+export const parseConnectionString = (input: string): Result.Result<ConnectionSettings, InvalidConnectionString> =>
+  Result.mapError(
+    parse(input),
+    (failure) =>
+      new InvalidConnectionString({
+        reason: failure.reason,
+        connectionString: redactConnectionString(input),
+        position: failure.position
+      })
+  )
 
 // ---------------------------------------------------------------------------------------------
-// internals
+// internals: every step returns a Result (no exceptions); the first failure is the answer
 // ---------------------------------------------------------------------------------------------
 
-class ParseFailure {
+/** Why the input is refused, and where (0-based, in the original input). */
+interface Failure {
   readonly reason: string
   readonly position: number
-  constructor(reason: string, position: number) {
-    this.reason = reason
-    this.position = position
-  }
 }
 
+type Parsed<A> = Result.Result<A, Failure>
+
+const failure = (position: number, reason: string): Parsed<never> => Result.fail({ position, reason })
+
 const schemeList = "kurrentdb://, kurrentdb+discover://, kurrent://, kurrent+discover://, kdb://, kdb+discover://, esdb:// or esdb+discover://"
+
+const quote = (s: string): string => JSON.stringify(s)
+
+/** The input between its surrounding white space, with the helpers every step uses. */
+interface Source {
+  readonly input: string
+  readonly start: number
+  readonly end: number
+}
+
+const found = (src: Source, pos: number, tokenEnd?: number): string => {
+  if (pos >= src.end) return "end of input"
+  const stop = Math.min(tokenEnd ?? pos + 1, src.end)
+  return quote(src.input.slice(pos, Math.max(stop, pos + 1)))
+}
+
+/** `Unexpected <token> at position N, expected <what>`: the token is the input at `pos`. */
+const unexpected = (src: Source, pos: number, expected: string, tokenEnd?: number): Parsed<never> =>
+  failure(pos, `Unexpected ${found(src, pos, tokenEnd)} at position ${pos}, expected ${expected}`)
+
+const indexOrEnd = (src: Source, chars: string, from: number, to = src.end): number => {
+  for (let i = from; i < to; i++) if (chars.includes(src.input[i]!)) return i
+  return to
+}
 
 /**
  * Index of the "@" ending the user info, or -1. Normally the last "@" before the first "?"; when
@@ -225,42 +251,280 @@ const passwordSpan = (input: string): readonly [number, number] | undefined => {
   return [colon + 1, at]
 }
 
-type KeyName =
-  | "Tls"
-  | "TlsVerifyCert"
-  | "TlsCaFile"
-  | "UserCertFile"
-  | "UserKeyFile"
-  | "ConnectionName"
-  | "NodePreference"
-  | "DefaultDeadline"
-  | "GossipTimeout"
-  | "MaxDiscoverAttempts"
-  | "DiscoveryInterval"
-  | "KeepAliveInterval"
-  | "KeepAliveTimeout"
-  | "ThrowOnAppendFailure"
+/** Where percent-decoding fails: the first malformed escape, else (escapes that are not UTF-8) the first escape. */
+const firstBadPercent = (s: string): number => {
+  const m = /%(?![0-9A-Fa-f]{2})/.exec(s)
+  return m === null ? Math.max(0, s.indexOf("%")) : m.index
+}
 
-const keyNames: ReadonlyArray<KeyName> = [
-  "Tls",
-  "TlsVerifyCert",
-  "TlsCaFile",
-  "UserCertFile",
-  "UserKeyFile",
-  "ConnectionName",
-  "NodePreference",
-  "DefaultDeadline",
-  "GossipTimeout",
-  "MaxDiscoverAttempts",
-  "DiscoveryInterval",
-  "KeepAliveInterval",
-  "KeepAliveTimeout",
-  "ThrowOnAppendFailure"
-]
+const utf8Encoder = new TextEncoder()
+const utf8Decoder = new TextDecoder("utf-8")
+
+/**
+ * Percent-decoding as `decodeURIComponent` does it (`+` stays a plus), without its exceptions:
+ * `undefined` for a "%" not followed by two hex digits, or escapes that are not UTF-8 (decoded
+ * leniently, they would not encode back to the same bytes).
+ */
+const percentDecode = (raw: string): string | undefined => {
+  if (!raw.includes("%")) return raw
+  if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return undefined
+  const bytes: Array<number> = []
+  for (let i = 0; i < raw.length;) {
+    if (raw[i] === "%") {
+      bytes.push(Number.parseInt(raw.slice(i + 1, i + 3), 16))
+      i += 3
+    } else {
+      const char = String.fromCodePoint(raw.codePointAt(i)!)
+      for (const b of utf8Encoder.encode(char)) bytes.push(b)
+      i += char.length
+    }
+  }
+  const decoded = utf8Decoder.decode(Uint8Array.from(bytes))
+  const again = utf8Encoder.encode(decoded)
+  return again.length === bytes.length && again.every((b, i) => b === bytes[i]) ? decoded : undefined
+}
+
+const decodeAt = (src: Source, raw: string, pos: number, expected: string): Parsed<string> => {
+  const decoded = percentDecode(raw)
+  if (decoded !== undefined) return Result.succeed(decoded)
+  const bad = pos + firstBadPercent(raw)
+  return unexpected(src, bad, expected, bad + 3)
+}
+
+// --- scheme ----------------------------------------------------------------------------------
+
+const parseScheme = (src: Source): Parsed<{ readonly scheme: string; readonly next: number }> => {
+  const { input, start, end } = src
+  const sep = input.indexOf("://", start)
+  const schemeEnd = sep < 0 || sep >= end ? -1 : sep
+  if (schemeEnd < 0 || /[/?@]/.test(input.slice(start, schemeEnd))) {
+    // the token stops at ":" so that "user:password@host" never shows the password
+    return unexpected(src, start, `a scheme (${schemeList})`, indexOrEnd(src, ":/?@", start))
+  }
+  const scheme = input.slice(start, schemeEnd).toLowerCase()
+  if (!schemes.includes(scheme)) return unexpected(src, start, schemeList, schemeEnd + 3)
+  return Result.succeed({ scheme, next: schemeEnd + 3 })
+}
+
+// --- user info -------------------------------------------------------------------------------
+
+interface UserInfo {
+  readonly username: string | undefined
+  readonly password: Redacted.Redacted<string> | undefined
+  /** Where the user info starts, -1 without one. */
+  readonly position: number
+  readonly next: number
+}
+
+const parseUserInfo = (src: Source, pos: number): Parsed<UserInfo> => {
+  const { input, end } = src
+  const at = userInfoEnd(input, pos, end)
+  if (at < pos) return Result.succeed({ username: undefined, password: undefined, position: -1, next: pos })
+  if (at === pos) return unexpected(src, pos, "username:password before \"@\"")
+  const colon = input.indexOf(":", pos)
+  const userEnd = colon >= 0 && colon < at ? colon : at
+  const user = decodeAt(src, input.slice(pos, userEnd), pos, "a percent-encoded username")
+  if (Result.isFailure(user)) return Result.fail(user.failure)
+  let password: Redacted.Redacted<string> | undefined
+  if (userEnd < at) {
+    const rawPassword = input.slice(userEnd + 1, at)
+    const decoded = percentDecode(rawPassword)
+    if (decoded === undefined) {
+      // never quote the password: only say where it is
+      const bad = userEnd + 1 + firstBadPercent(rawPassword)
+      return failure(bad, `Invalid percent-encoding in the password at position ${bad}, expected %XX escapes of UTF-8`)
+    }
+    password = decoded.length > 0 ? Redacted.make(decoded, { label: "password" }) : undefined
+  }
+  return Result.succeed({
+    username: user.success.length > 0 ? user.success : undefined,
+    password,
+    position: pos,
+    next: at + 1
+  })
+}
+
+// --- hosts -----------------------------------------------------------------------------------
+
+const hostChars = /^[A-Za-z0-9._~-]$/
+const ipv6Chars = /^[0-9A-Fa-f:.]$/
+
+const parsePort = (src: Source, host: string, portPos: number, b: number): Parsed<Endpoint> => {
+  if (portPos >= b) return unexpected(src, portPos, "a port number", portPos + 1)
+  for (let i = portPos; i < b; i++) {
+    const c = src.input[i]!
+    if (c < "0" || c > "9") return unexpected(src, i, "a port number")
+  }
+  const port = Number(src.input.slice(portPos, b))
+  if (port < 1 || port > 65535) return unexpected(src, portPos, "a port number between 1 and 65535", b)
+  return Result.succeed({ host, port })
+}
+
+const parseHost = (src: Source, a: number, b: number): Parsed<Endpoint> => {
+  const { input } = src
+  if (input[a] === "[") {
+    const close = input.indexOf("]", a)
+    if (close < 0 || close >= b) return unexpected(src, b, "\"]\" closing the IPv6 address")
+    for (let i = a + 1; i < close; i++) {
+      if (!ipv6Chars.test(input[i]!)) return unexpected(src, i, "an IPv6 address")
+    }
+    const host = input.slice(a + 1, close)
+    if (!host.includes(":")) return unexpected(src, a + 1, "an IPv6 address", close)
+    if (close + 1 === b) return Result.succeed({ host, port: defaultPort })
+    if (input[close + 1] !== ":") return unexpected(src, close + 1, "\":\" and a port number, \",\" or \"?\"")
+    return parsePort(src, host, close + 2, b)
+  }
+  let i = a
+  while (i < b && input[i] !== ":") {
+    if (!hostChars.test(input[i]!)) return unexpected(src, i, "a host")
+    i++
+  }
+  if (i === a) return unexpected(src, a, "a host")
+  const host = input.slice(a, i)
+  return i === b ? Result.succeed({ host, port: defaultPort }) : parsePort(src, host, i + 1, b)
+}
+
+const parseHosts = (
+  src: Source,
+  pos: number,
+  scheme: string
+): Parsed<{ readonly hosts: ReadonlyArray<Endpoint>; readonly next: number }> => {
+  const hostsEnd = indexOrEnd(src, "/?", pos)
+  const hosts: Array<Endpoint> = []
+  let itemStart = pos
+  for (;;) {
+    const itemEnd = indexOrEnd(src, ",", itemStart, hostsEnd)
+    let a = itemStart
+    let b = itemEnd
+    while (a < b && src.input[a] === " ") a++
+    while (b > a && src.input[b - 1] === " ") b--
+    if (a === b) return unexpected(src, a, "a host", a + 1)
+    const host = parseHost(src, a, b)
+    if (Result.isFailure(host)) return Result.fail(host.failure)
+    hosts.push(host.success)
+    if (itemEnd >= hostsEnd) break
+    itemStart = itemEnd + 1
+  }
+  if (scheme.endsWith("+discover") && hosts.length > 1) {
+    return unexpected(
+      src,
+      indexOrEnd(src, ",", pos, hostsEnd),
+      `a single host after ${scheme}:// (it names the cluster, resolved through DNS; list gossip seeds with ${
+        scheme.replace("+discover", "")
+      }:// instead)`
+    )
+  }
+  // a trailing "/" before the query (or the end) is accepted; any other path is not
+  let next = hostsEnd
+  while (next < src.end && src.input[next] === "/") next++
+  if (next < src.end && src.input[next] !== "?") {
+    return unexpected(src, next, "\"?key=value\" or the end of the connection string", indexOrEnd(src, "?", next))
+  }
+  return Result.succeed({ hosts, next })
+}
+
+// --- the key table ---------------------------------------------------------------------------
+
+/** The settings the query decides, before defaults. */
+interface Fields {
+  tls: boolean
+  tlsVerifyCert: boolean
+  tlsCaFile: string | undefined
+  userCertFile: string | undefined
+  userKeyFile: string | undefined
+  connectionName: string | undefined
+  nodePreference: NodePreference
+  defaultDeadline: number | undefined
+  gossipTimeout: number
+  maxDiscoverAttempts: number
+  discoveryInterval: number
+  keepAliveInterval: number | undefined
+  keepAliveTimeout: number | undefined
+}
+
+const defaults: Fields = {
+  tls: true,
+  tlsVerifyCert: true,
+  tlsCaFile: undefined,
+  userCertFile: undefined,
+  userKeyFile: undefined,
+  connectionName: undefined,
+  nodePreference: "leader",
+  defaultDeadline: undefined,
+  gossipTimeout: 5000,
+  maxDiscoverAttempts: 10,
+  discoveryInterval: 100,
+  keepAliveInterval: undefined,
+  keepAliveTimeout: undefined
+}
+
+/** One `key=value` of the query: the key as written and where, the raw value and where. */
+interface Param {
+  readonly rawKey: string
+  readonly keyPos: number
+  readonly value: string
+  readonly valuePos: number
+}
+
+type Decoder<A> = (src: Source, p: Param) => Parsed<A>
+
+/**
+ * One row of the key table: its canonical name, how its value is decoded, the field it sets
+ * (none for a key accepted for compatibility only), an optional warning about a valid value, and
+ * whether it only means something with `Tls=true`.
+ */
+interface Key {
+  readonly name: string
+  readonly decode: Decoder<unknown>
+  readonly field: keyof Fields | undefined
+  readonly warn?: ((value: never, p: Param) => string | undefined) | undefined
+  readonly tlsOnly?: boolean | undefined
+}
+
+const key = <F extends keyof Fields>(
+  name: string,
+  field: F,
+  decode: Decoder<Exclude<Fields[F], undefined>>,
+  extra: { readonly warn?: (value: Exclude<Fields[F], undefined>, p: Param) => string | undefined; readonly tlsOnly?: boolean } =
+    {}
+): Key => ({ name, field, decode, warn: extra.warn, tlsOnly: extra.tlsOnly })
+
+const valueEnd = (p: Param) => p.valuePos + p.value.length
+
+const bool: Decoder<boolean> = (src, p) => {
+  const v = p.value.toLowerCase()
+  return v === "true"
+    ? Result.succeed(true)
+    : v === "false"
+    ? Result.succeed(false)
+    : unexpected(src, p.valuePos, "true or false", valueEnd(p))
+}
+
+const int = (
+  options: { readonly min: number; readonly max: number; readonly allowMinusOne?: boolean; readonly expected: string },
+  scale = 1
+): Decoder<number> =>
+(src, p) => {
+  const v = p.value
+  const m = /^-?[0-9]+/.exec(v)
+  if (m === null || m[0] === "-") return unexpected(src, p.valuePos + (v.startsWith("-") ? 1 : 0), options.expected, valueEnd(p))
+  if (m[0].length < v.length) return unexpected(src, p.valuePos + m[0].length, options.expected, valueEnd(p))
+  const n = Number(v)
+  if (options.allowMinusOne === true && n === -1) return Result.succeed(-1)
+  if (!Number.isSafeInteger(n) || n < options.min || n > options.max) {
+    return unexpected(src, p.valuePos, options.expected, valueEnd(p))
+  }
+  return Result.succeed(n * scale)
+}
+
+const text = (expected: string): Decoder<string> => (src, p) => {
+  if (p.value.length === 0) return unexpected(src, p.valuePos, expected, p.valuePos + 1)
+  const decoded = decodeAt(src, p.value, p.valuePos, `${expected} (percent-encoded)`)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  return decoded.success.length === 0 ? unexpected(src, p.valuePos, expected, valueEnd(p)) : decoded
+}
 
 const flat = (s: string): string => s.toLowerCase().replace(/[_-]/g, "")
-
-const keyByFlatName: ReadonlyMap<string, KeyName> = new Map(keyNames.map((k) => [flat(k), k]))
 
 const nodePreferences: ReadonlyMap<string, NodePreference> = new Map([
   ["leader", "leader"],
@@ -269,352 +533,205 @@ const nodePreferences: ReadonlyMap<string, NodePreference> = new Map([
   ["readonlyreplica", "readonlyreplica"]
 ])
 
+const nodePreference: Decoder<NodePreference> = (src, p) => {
+  const preference = nodePreferences.get(flat(p.value))
+  return preference === undefined
+    ? unexpected(src, p.valuePos, "leader, follower, random or readonlyreplica", valueEnd(p))
+    : Result.succeed(preference)
+}
+
 /** Largest value handed to a Node timer without overflowing (2^31 - 1 ms, about 24.8 days). */
 const maxTimerMillis = 2_147_483_647
 
-const quote = (s: string): string => JSON.stringify(s)
+const keepAlive = int({
+  min: 1,
+  max: maxTimerMillis,
+  allowMinusOne: true,
+  expected: `a positive integer (milliseconds, at most ${maxTimerMillis}) or -1 to disable`
+})
 
-interface Param {
-  readonly key: KeyName
-  readonly rawKey: string
-  readonly keyPos: number
-  readonly value: string
-  readonly valuePos: number
-}
+/** Every key a connection string may have, in the order errors list them. */
+const keyTable: ReadonlyArray<Key> = [
+  key("Tls", "tls", bool),
+  key("TlsVerifyCert", "tlsVerifyCert", bool, { tlsOnly: true }),
+  key("TlsCaFile", "tlsCaFile", text("a file path"), { tlsOnly: true }),
+  key("UserCertFile", "userCertFile", text("a file path"), { tlsOnly: true }),
+  key("UserKeyFile", "userKeyFile", text("a file path"), { tlsOnly: true }),
+  key("ConnectionName", "connectionName", text("a connection name")),
+  key("NodePreference", "nodePreference", nodePreference),
+  key("DefaultDeadline", "defaultDeadline", int({ min: 1, max: Number.MAX_SAFE_INTEGER, expected: "a positive integer (milliseconds)" }), {
+    warn: (n, p) =>
+      n < 1000
+        ? `DefaultDeadline=${n} (position ${p.valuePos}) looks like seconds: DefaultDeadline is read as milliseconds, ` +
+          `so this is ${n} ms; write DefaultDeadline=${n * 1000} for ${n} seconds`
+        : undefined
+  }),
+  key(
+    "GossipTimeout",
+    "gossipTimeout",
+    int({
+      min: 1,
+      max: Math.floor(maxTimerMillis / 1000),
+      expected: `a positive integer (seconds, at most ${Math.floor(maxTimerMillis / 1000)})`
+    }, 1000)
+  ),
+  key("MaxDiscoverAttempts", "maxDiscoverAttempts", int({ min: 1, max: maxTimerMillis, expected: "a positive integer" })),
+  key(
+    "DiscoveryInterval",
+    "discoveryInterval",
+    int({ min: 0, max: maxTimerMillis, expected: "a non-negative integer (milliseconds)" })
+  ),
+  key("KeepAliveInterval", "keepAliveInterval", keepAlive),
+  key("KeepAliveTimeout", "keepAliveTimeout", keepAlive),
+  {
+    name: "ThrowOnAppendFailure",
+    field: undefined,
+    decode: bool,
+    warn: (_: never, p: Param) => `ThrowOnAppendFailure (position ${p.keyPos}) has no effect: failed appends are always typed errors`
+  }
+]
 
-const parse = (input: string): ConnectionSettings => {
-  // Leading and trailing white space (e.g. a newline from an environment file) is skipped;
-  // positions stay those of the original input.
-  let start = 0
-  let end = input.length
-  while (start < end && /\s/.test(input[start]!)) start++
-  while (end > start && /\s/.test(input[end - 1]!)) end--
+const keyByFlatName: ReadonlyMap<string, Key> = new Map(keyTable.map((k) => [flat(k.name), k]))
 
-  const found = (pos: number, tokenEnd?: number): string => {
-    if (pos >= end) return "end of input"
-    const stop = Math.min(tokenEnd ?? pos + 1, end)
-    return quote(input.slice(pos, Math.max(stop, pos + 1)))
-  }
-  const unexpected = (pos: number, expected: string, tokenEnd?: number): never => {
-    throw new ParseFailure(`Unexpected ${found(pos, tokenEnd)} at position ${pos}, expected ${expected}`, pos)
-  }
-  // `text` must itself say "at position N"
-  const problem = (pos: number, text: string): never => {
-    throw new ParseFailure(text, pos)
-  }
-  const indexOrEnd = (chars: string, from: number, to = end): number => {
-    for (let i = from; i < to; i++) if (chars.includes(input[i]!)) return i
-    return to
-  }
+const keyNames = keyTable.map((k) => k.name).join(", ")
 
-  // --- scheme ------------------------------------------------------------------------------
-  const sep = input.indexOf("://", start)
-  const schemeEnd = sep < 0 || sep >= end ? -1 : sep
-  if (schemeEnd < 0 || /[/?@]/.test(input.slice(start, schemeEnd))) {
-    // the token stops at ":" so that "user:password@host" never shows the password
-    unexpected(start, `a scheme (${schemeList})`, indexOrEnd(":/?@", start))
-  }
-  const scheme = input.slice(start, schemeEnd).toLowerCase()
-  if (!schemes.includes(scheme)) {
-    unexpected(start, schemeList, schemeEnd + 3)
-  }
-  const plusDiscover = scheme.endsWith("+discover")
-  let pos = schemeEnd + 3
+// --- query -----------------------------------------------------------------------------------
 
-  // --- user info ---------------------------------------------------------------------------
-  const at = userInfoEnd(input, pos, end)
-  let username: string | undefined
-  let password: Redacted.Redacted<string> | undefined
-  let userInfoPos = -1
-  if (at >= pos) {
-    userInfoPos = pos
-    if (at === pos) unexpected(pos, "username:password before \"@\"")
-    const colon = input.indexOf(":", pos)
-    const userEnd = colon >= 0 && colon < at ? colon : at
-    const rawUser = input.slice(pos, userEnd)
-    const user = decodeOrFail(rawUser, pos, "a percent-encoded username", unexpected)
-    username = user.length > 0 ? user : undefined
-    if (userEnd < at) {
-      const rawPassword = input.slice(userEnd + 1, at)
-      let decoded: string
-      try {
-        decoded = decodeURIComponent(rawPassword)
-      } catch {
-        // never quote the password: only say where it is
-        const bad = userEnd + 1 + firstBadPercent(rawPassword)
-        return problem(bad, `Invalid percent-encoding in the password at position ${bad}, expected %XX escapes of UTF-8`)
-      }
-      password = decoded.length > 0 ? Redacted.make(decoded, { label: "password" }) : undefined
-    }
-    pos = at + 1
-  }
-
-  // --- hosts -------------------------------------------------------------------------------
-  const hostsEnd = indexOrEnd("/?", pos)
-  const hosts: Array<Endpoint> = []
-  const hostPositions: Array<number> = []
-  let itemStart = pos
-  for (;;) {
-    const itemEnd = indexOrEnd(",", itemStart, hostsEnd)
-    let a = itemStart
-    let b = itemEnd
-    while (a < b && input[a] === " ") a++
-    while (b > a && input[b - 1] === " ") b--
-    if (a === b) unexpected(a, "a host", a + 1)
-    hosts.push(parseHost(input, a, b, unexpected))
-    hostPositions.push(a)
-    if (itemEnd >= hostsEnd) break
-    itemStart = itemEnd + 1
-  }
-  if (plusDiscover && hosts.length > 1) {
-    const comma = indexOrEnd(",", pos, hostsEnd)
-    unexpected(comma, `a single host after ${scheme}:// (it names the cluster, resolved through DNS; list gossip seeds with ${scheme.replace("+discover", "")}:// instead)`)
-  }
-
-  // --- path --------------------------------------------------------------------------------
-  pos = hostsEnd
-  while (pos < end && input[pos] === "/") pos++
-  if (pos < end && input[pos] !== "?") {
-    unexpected(pos, "\"?key=value\" or the end of the connection string", indexOrEnd("?", pos))
-  }
-
-  // --- query -------------------------------------------------------------------------------
-  const params: Array<Param> = []
+/** The query's `key=value` pairs, each with its row of the key table; unknown keys refused. */
+const parseQuery = (src: Source, pos: number): Parsed<ReadonlyArray<readonly [Key, Param]>> => {
+  const params: Array<readonly [Key, Param]> = []
   const unknown: Array<{ readonly key: string; readonly pos: number }> = []
-  const warnings: Array<string> = []
-  if (pos < end) {
+  if (pos < src.end) {
     let segStart = pos + 1
-    while (segStart <= end) {
-      const segEnd = indexOrEnd("&", segStart)
+    while (segStart <= src.end) {
+      const segEnd = indexOrEnd(src, "&", segStart)
       if (segEnd > segStart) {
-        const eq = indexOrEnd("=", segStart, segEnd)
-        const rawKey = input.slice(segStart, eq)
-        if (rawKey.length === 0) unexpected(segStart, "a key before \"=\"")
-        if (eq >= segEnd) unexpected(segEnd, `"=" and a value after ${rawKey}`)
-        let keyText = rawKey
-        try {
-          keyText = decodeURIComponent(rawKey)
-        } catch {
-          // keep the raw key; it will be reported as unknown
-        }
-        const key = keyByFlatName.get(flat(keyText))
-        if (key === undefined) {
-          unknown.push({ key: keyText, pos: segStart })
-        } else {
-          params.push({ key, rawKey, keyPos: segStart, value: input.slice(eq + 1, segEnd), valuePos: eq + 1 })
-        }
+        const eq = indexOrEnd(src, "=", segStart, segEnd)
+        const rawKey = src.input.slice(segStart, eq)
+        if (rawKey.length === 0) return unexpected(src, segStart, "a key before \"=\"")
+        if (eq >= segEnd) return unexpected(src, segEnd, `"=" and a value after ${rawKey}`)
+        // a key that does not decode is kept as written, and reported as unknown
+        const keyText = percentDecode(rawKey) ?? rawKey
+        const row = keyByFlatName.get(flat(keyText))
+        if (row === undefined) unknown.push({ key: keyText, pos: segStart })
+        else params.push([row, { rawKey, keyPos: segStart, value: src.input.slice(eq + 1, segEnd), valuePos: eq + 1 }])
       }
       segStart = segEnd + 1
     }
   }
   if (unknown.length === 1) {
     const u = unknown[0]!
-    problem(u.pos, `Unknown key ${quote(u.key)} at position ${u.pos}; expected one of ${keyNames.join(", ")}`)
-  } else if (unknown.length > 1) {
-    const list = unknown.map((u) => `${quote(u.key)} at position ${u.pos}`).join(", ")
-    problem(unknown[0]!.pos, `Unknown keys ${list}; expected one of ${keyNames.join(", ")}`)
+    return failure(u.pos, `Unknown key ${quote(u.key)} at position ${u.pos}; expected one of ${keyNames}`)
   }
+  if (unknown.length > 1) {
+    const list = unknown.map((u) => `${quote(u.key)} at position ${u.pos}`).join(", ")
+    return failure(unknown[0]!.pos, `Unknown keys ${list}; expected one of ${keyNames}`)
+  }
+  return Result.succeed(params)
+}
 
-  // --- values ------------------------------------------------------------------------------
-  const seen = new Map<KeyName, Param>()
-  for (const p of params) {
-    const first = seen.get(p.key)
+/**
+ * The one loop over the query: each key's first occurrence is decoded by its row of the table
+ * into its field (a later one is only a warning), in the order they are written.
+ */
+const decodeKeys = (
+  src: Source,
+  params: ReadonlyArray<readonly [Key, Param]>
+): Parsed<{ readonly fields: Fields; readonly given: ReadonlyMap<Key, Param>; readonly warnings: ReadonlyArray<string> }> => {
+  const fields: Record<string, unknown> = { ...defaults }
+  const given = new Map<Key, Param>()
+  const warnings: Array<string> = []
+  for (const [row, p] of params) {
+    const first = given.get(row)
     if (first !== undefined) {
-      warnings.push(
-        `${p.rawKey} at position ${p.keyPos} repeats ${first.rawKey} (position ${first.keyPos}); the first value is used`
-      )
+      warnings.push(`${p.rawKey} at position ${p.keyPos} repeats ${first.rawKey} (position ${first.keyPos}); the first value is used`)
       continue
     }
-    seen.set(p.key, p)
+    given.set(row, p)
+    const value = row.decode(src, p)
+    if (Result.isFailure(value)) return Result.fail(value.failure)
+    if (row.field !== undefined) fields[row.field] = value.success
+    const warning = row.warn?.(value.success as never, p)
+    if (warning !== undefined) warnings.push(warning)
   }
-  const valueEnd = (p: Param) => p.valuePos + p.value.length
+  return Result.succeed({ fields: fields as unknown as Fields, given, warnings })
+}
 
-  const bool = (p: Param): boolean => {
-    const v = p.value.toLowerCase()
-    if (v === "true") return true
-    if (v === "false") return false
-    return unexpected(p.valuePos, "true or false", valueEnd(p))
-  }
-  const int = (p: Param, options: { readonly min: number; readonly max: number; readonly allowMinusOne?: boolean; readonly expected: string }): number => {
-    const v = p.value
-    const m = /^-?[0-9]+/.exec(v)
-    if (m === null || m[0] === "-") {
-      const bad = v.startsWith("-") ? 1 : 0
-      return unexpected(p.valuePos + bad, options.expected, valueEnd(p))
-    }
-    if (m[0].length < v.length) return unexpected(p.valuePos + m[0].length, options.expected, valueEnd(p))
-    const n = Number(v)
-    if (options.allowMinusOne === true && n === -1) return -1
-    if (!Number.isSafeInteger(n) || n < options.min || n > options.max) {
-      return unexpected(p.valuePos, options.expected, valueEnd(p))
-    }
-    return n
-  }
-  const text = (p: Param, expected: string): string => {
-    if (p.value.length === 0) return unexpected(p.valuePos, expected, p.valuePos + 1)
-    const decoded = decodeOrFail(p.value, p.valuePos, `${expected} (percent-encoded)`, unexpected)
-    if (decoded.length === 0) return unexpected(p.valuePos, expected, valueEnd(p))
-    return decoded
-  }
-  const get = <A>(key: KeyName, f: (p: Param) => A): A | undefined => {
-    const p = seen.get(key)
-    return p === undefined ? undefined : f(p)
-  }
+// --- cross-field rules -----------------------------------------------------------------------
 
-  const tls = get("Tls", bool) ?? true
-  const tlsVerifyCert = get("TlsVerifyCert", bool) ?? true
-  const tlsCaFile = get("TlsCaFile", (p) => text(p, "a file path"))
-  const userCertFile = get("UserCertFile", (p) => text(p, "a file path"))
-  const userKeyFile = get("UserKeyFile", (p) => text(p, "a file path"))
-  const connectionName = get("ConnectionName", (p) => text(p, "a connection name")) ?? crypto.randomUUID()
-  const nodePreference = get("NodePreference", (p) => {
-    const pref = nodePreferences.get(flat(p.value))
-    return pref ?? unexpected(p.valuePos, "leader, follower, random or readonlyreplica", valueEnd(p))
-  }) ?? "leader"
-  const defaultDeadline = get("DefaultDeadline", (p) => {
-    const n = int(p, { min: 1, max: Number.MAX_SAFE_INTEGER, expected: "a positive integer (milliseconds)" })
-    if (n < 1000) {
-      warnings.push(
-        `DefaultDeadline=${n} (position ${p.valuePos}) looks like seconds: DefaultDeadline is read as milliseconds, ` +
-          `so this is ${n} ms; write DefaultDeadline=${n * 1000} for ${n} seconds`
-      )
-    }
-    return n
-  })
-  const gossipTimeout = get("GossipTimeout", (p) =>
-    int(p, {
-      min: 1,
-      max: Math.floor(maxTimerMillis / 1000),
-      expected: `a positive integer (seconds, at most ${Math.floor(maxTimerMillis / 1000)})`
-    }) * 1000
-  ) ?? 5000
-  const maxDiscoverAttempts = get("MaxDiscoverAttempts", (p) =>
-    int(p, { min: 1, max: maxTimerMillis, expected: "a positive integer" })
-  ) ?? 10
-  const discoveryInterval = get("DiscoveryInterval", (p) =>
-    int(p, { min: 0, max: maxTimerMillis, expected: "a non-negative integer (milliseconds)" })
-  ) ?? 100
-  const keepAlive = (p: Param) =>
-    int(p, {
-      min: 1,
-      max: maxTimerMillis,
-      allowMinusOne: true,
-      expected: `a positive integer (milliseconds, at most ${maxTimerMillis}) or -1 to disable`
-    })
-  const keepAliveInterval = get("KeepAliveInterval", keepAlive)
-  const keepAliveTimeout = get("KeepAliveTimeout", keepAlive)
-  get("ThrowOnAppendFailure", (p) => {
-    bool(p)
-    warnings.push(
-      `ThrowOnAppendFailure (position ${p.keyPos}) has no effect: failed appends are always typed errors`
-    )
-  })
+const paramOf = (given: ReadonlyMap<Key, Param>, name: string): Param | undefined => given.get(keyByFlatName.get(flat(name))!)
 
-  // --- cross-field rules -------------------------------------------------------------------
-  const certParam = seen.get("UserCertFile")
-  const keyParam = seen.get("UserKeyFile")
-  if (certParam !== undefined && keyParam === undefined) {
-    problem(certParam.keyPos, `UserCertFile at position ${certParam.keyPos} must be given together with UserKeyFile`)
+const checkTogether = (
+  given: ReadonlyMap<Key, Param>,
+  user: UserInfo,
+  fields: Fields
+): Parsed<ReadonlyArray<string>> => {
+  const cert = paramOf(given, "UserCertFile")
+  const key = paramOf(given, "UserKeyFile")
+  if (cert !== undefined && key === undefined) {
+    return failure(cert.keyPos, `UserCertFile at position ${cert.keyPos} must be given together with UserKeyFile`)
   }
-  if (keyParam !== undefined && certParam === undefined) {
-    problem(keyParam.keyPos, `UserKeyFile at position ${keyParam.keyPos} must be given together with UserCertFile`)
+  if (key !== undefined && cert === undefined) {
+    return failure(key.keyPos, `UserKeyFile at position ${key.keyPos} must be given together with UserCertFile`)
   }
-  if (tls && (username === undefined) !== (password === undefined)) {
-    problem(
-      userInfoPos,
-      `Username and password are required with Tls=true: the user info at position ${userInfoPos} has ` +
-        (username === undefined ? "a password but no username" : "a username but no password") +
+  const hasUser = user.username !== undefined
+  const hasPassword = user.password !== undefined
+  if (fields.tls && hasUser !== hasPassword) {
+    return failure(
+      user.position,
+      `Username and password are required with Tls=true: the user info at position ${user.position} has ` +
+        (hasUser ? "a username but no password" : "a password but no username") +
         `; write username:password@ (percent-encoded), or neither`
     )
   }
-  if (!tls) {
-    for (const key of ["TlsVerifyCert", "TlsCaFile", "UserCertFile", "UserKeyFile"] as const) {
-      const p = seen.get(key)
+  const warnings: Array<string> = []
+  if (!fields.tls) {
+    for (const row of keyTable) {
+      const p = row.tlsOnly === true ? given.get(row) : undefined
       if (p !== undefined) warnings.push(`${p.rawKey} (position ${p.keyPos}) is ignored because Tls=false`)
     }
-  }
-
-  return {
-    scheme,
-    discover: plusDiscover || hosts.length > 1,
-    hosts,
-    username,
-    password,
-    tls,
-    tlsVerifyCert,
-    tlsCaFile,
-    userCertFile,
-    userKeyFile,
-    connectionName,
-    maxDiscoverAttempts,
-    discoveryInterval,
-    gossipTimeout,
-    nodePreference,
-    defaultDeadline,
-    keepAliveInterval,
-    keepAliveTimeout,
-    warnings
-  }
-}
-
-const firstBadPercent = (s: string): number => {
-  const m = /%(?![0-9A-Fa-f]{2})/.exec(s)
-  return m === null ? 0 : m.index
-}
-
-const decodeOrFail = (
-  raw: string,
-  pos: number,
-  expected: string,
-  unexpected: (pos: number, expected: string, tokenEnd?: number) => never
-): string => {
-  try {
-    return decodeURIComponent(raw)
-  } catch {
-    const bad = firstBadPercent(raw)
-    return unexpected(pos + bad, expected, pos + bad + 3)
-  }
-}
-
-const hostChars = /^[A-Za-z0-9._~-]$/
-const ipv6Chars = /^[0-9A-Fa-f:.]$/
-
-const parseHost = (
-  input: string,
-  a: number,
-  b: number,
-  unexpected: (pos: number, expected: string, tokenEnd?: number) => never
-): Endpoint => {
-  let host: string
-  let portPos: number
-  if (input[a] === "[") {
-    const close = input.indexOf("]", a)
-    if (close < 0 || close >= b) return unexpected(b, "\"]\" closing the IPv6 address")
-    for (let i = a + 1; i < close; i++) {
-      if (!ipv6Chars.test(input[i]!)) return unexpected(i, "an IPv6 address")
+    if (hasUser || hasPassword) {
+      warnings.push(
+        `The credentials of the user info (position ${user.position}) are not sent because Tls=false: ` +
+          `credentials only travel over TLS, and an insecure node runs every call without authentication`
+      )
     }
-    host = input.slice(a + 1, close)
-    if (!host.includes(":")) return unexpected(a + 1, "an IPv6 address", close)
-    if (close + 1 === b) return { host, port: defaultPort }
-    if (input[close + 1] !== ":") return unexpected(close + 1, "\":\" and a port number, \",\" or \"?\"")
-    portPos = close + 2
-  } else {
-    let i = a
-    while (i < b && input[i] !== ":") {
-      if (!hostChars.test(input[i]!)) return unexpected(i, "a host")
-      i++
-    }
-    if (i === a) return unexpected(a, "a host")
-    host = input.slice(a, i)
-    if (i === b) return { host, port: defaultPort }
-    portPos = i + 1
   }
-  if (portPos >= b) return unexpected(portPos, "a port number", portPos + 1)
-  for (let i = portPos; i < b; i++) {
-    const c = input[i]!
-    if (c < "0" || c > "9") return unexpected(i, "a port number")
-  }
-  const port = Number(input.slice(portPos, b))
-  if (port < 1 || port > 65535) return unexpected(portPos, "a port number between 1 and 65535", b)
-  return { host, port }
+  return Result.succeed(warnings)
+}
+
+// --- the whole string ------------------------------------------------------------------------
+
+const parse = (input: string): Parsed<ConnectionSettings> => {
+  // Leading and trailing white space (e.g. a newline from an environment file) is skipped;
+  // positions stay those of the original input.
+  let start = 0
+  let end = input.length
+  while (start < end && /\s/.test(input[start]!)) start++
+  while (end > start && /\s/.test(input[end - 1]!)) end--
+  const src: Source = { input, start, end }
+
+  const scheme = parseScheme(src)
+  if (Result.isFailure(scheme)) return Result.fail(scheme.failure)
+  const user = parseUserInfo(src, scheme.success.next)
+  if (Result.isFailure(user)) return Result.fail(user.failure)
+  const hosts = parseHosts(src, user.success.next, scheme.success.scheme)
+  if (Result.isFailure(hosts)) return Result.fail(hosts.failure)
+  const params = parseQuery(src, hosts.success.next)
+  if (Result.isFailure(params)) return Result.fail(params.failure)
+  const decoded = decodeKeys(src, params.success)
+  if (Result.isFailure(decoded)) return Result.fail(decoded.failure)
+  const { fields, given, warnings } = decoded.success
+  const more = checkTogether(given, user.success, fields)
+  if (Result.isFailure(more)) return Result.fail(more.failure)
+
+  return Result.succeed({
+    scheme: scheme.success.scheme,
+    discover: scheme.success.scheme.endsWith("+discover") || hosts.success.hosts.length > 1,
+    hosts: hosts.success.hosts,
+    username: user.success.username,
+    password: user.success.password,
+    ...fields,
+    warnings: [...warnings, ...more.success]
+  })
 }

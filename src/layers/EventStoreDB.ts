@@ -5,17 +5,21 @@
  * @since 0.1.0
  */
 import * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type { InvalidConnectionString } from "../errors/InvalidConnectionString.ts"
 import type { ConnectionOptions } from "../internal/transport/Options.ts"
-import { make as makeTransport, Transport } from "../internal/transport/Transport.ts"
+import { make as makeTransport } from "../internal/transport/Transport.ts"
+import * as Connection from "../services/Connection.ts"
 import * as PersistentSubscriptions from "../services/PersistentSubscriptions.ts"
 import * as Projections from "../services/Projections.ts"
 import * as Streams from "../services/Streams.ts"
 
 /**
- * Everything the EventStoreDB layers provide.
+ * Everything the EventStoreDB layers provide: the four public services, `Streams`,
+ * `PersistentSubscriptions`, `Projections` and `Connection`, on one connection. Nothing internal
+ * is provided.
  *
  * @since 0.1.0
  * @category models
@@ -24,21 +28,17 @@ export type Services =
   | Streams.Streams
   | PersistentSubscriptions.PersistentSubscriptions
   | Projections.Projections
-  | Transport
+  | Connection.Connection
 
 /**
- * The connection alone (no I/O until the first call). When the layer's scope closes, the
- * connection is closed for good: running reads and subscriptions fail with `ConnectionClosed`,
- * and so does every later call, at once.
+ * Connects with a connection string and provides every service (see {@link Services}) on one
+ * connection. No I/O happens until the first call; the connection's warnings (see the
+ * connection string's keys) are logged with `Effect.logWarning` when the layer is built. When the
+ * layer's scope closes, the connection is closed for good: running reads and subscriptions fail
+ * with `ConnectionClosed`, and so does every later call, at once.
  *
- * @since 0.1.0
- * @category layers
- */
-export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transport, InvalidConnectionString> =>
-  Layer.effect(Transport, Effect.map(makeTransport(options), Transport.of))
-
-/**
- * Connects with a connection string and provides every service.
+ * Each call of `layer` is a new connection: two layers (even from the same options) never share
+ * one, also when one is provided inside the other.
  *
  * @example
  * ```ts
@@ -55,7 +55,17 @@ export const layerConnection = (options: ConnectionOptions): Layer.Layer<Transpo
  * @category layers
  */
 export const layer = (options: ConnectionOptions): Layer.Layer<Services, InvalidConnectionString> =>
-  Layer.mergeAll(Streams.layer, PersistentSubscriptions.layer, Projections.layer).pipe(Layer.provideMerge(layerConnection(options)))
+  // one layer value per call, built as a whole: the services' own layers are constants, which
+  // Layer memoization would share between two connections built in one MemoMap
+  Layer.effectContext(Effect.gen(function*() {
+    const transport = yield* makeTransport(options)
+    const streams = yield* Streams.make(transport)
+    return Context.make(Streams.Streams, streams).pipe(
+      Context.add(PersistentSubscriptions.PersistentSubscriptions, PersistentSubscriptions.make(transport)),
+      Context.add(Projections.Projections, Projections.make(transport)),
+      Context.add(Connection.Connection, Connection.make(transport))
+    )
+  }))
 
 /**
  * Like {@link layer}, with options read from configuration, e.g.

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import { accessDenied, type RpcFailure, unauthenticated } from "./errors.ts"
 import { isMetastream, type Store, type StreamAcl } from "./storage/Store.ts"
 
 /**
@@ -49,18 +50,17 @@ export const System: Principal = { login: "system", roles: ["$admins", "$system"
 export const Anonymous: Principal = { login: undefined, roles: [], isSystem: false, isAuthenticated: false }
 
 /**
- * A user of the internal user store.
+ * The user lookup the node gives {@link Auth}: for a login and password, the user's groups and
+ * disabled flag, or `undefined` when there is no such user or the password is wrong (the node's
+ * user store, src/server/users/UserStore.ts).
  *
  * @since 0.1.0
  * @category models
  */
-export interface User {
-  readonly login: string
+export type UserLookup = (
+  login: string,
   password: string
-  fullName: string
-  groups: Array<string>
-  disabled: boolean
-}
+) => { readonly groups: ReadonlyArray<string>; readonly disabled: boolean } | undefined
 
 /**
  * Stream operations subject to ACLs.
@@ -69,6 +69,36 @@ export interface User {
  * @category models
  */
 export type StreamAction = "read" | "write" | "delete" | "metaRead" | "metaWrite"
+
+/**
+ * What a call needs, for {@link Auth.authorize}: nothing beyond valid credentials if any are
+ * given (`Any`), an authenticated user (`User`), an operator (`$admins` or `$ops`), one of some roles, or an action
+ * on a stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Access =
+  | { readonly _tag: "Any" }
+  | { readonly _tag: "User" }
+  | { readonly _tag: "Operator" }
+  | { readonly _tag: "Roles"; readonly roles: ReadonlyArray<string> }
+  | { readonly _tag: "Stream"; readonly stream: string; readonly action: StreamAction }
+
+/**
+ * The {@link Access} values.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const Access = {
+  any: { _tag: "Any" } as Access,
+  user: { _tag: "User" } as Access,
+  operator: { _tag: "Operator" } as Access,
+  /** One of these roles (a user's login counts as one of its roles), or System. */
+  roles: (...roles: ReadonlyArray<string>): Access => ({ _tag: "Roles", roles }),
+  stream: (stream: string, action: StreamAction): Access => ({ _tag: "Stream", stream, action })
+} as const
 
 /**
  * The result of authenticating a call.
@@ -106,55 +136,43 @@ const DEFAULT_SYSTEM_ACL = ["$admins"]
  */
 export class Auth {
   readonly insecure: boolean
-  readonly users = new Map<string, User>()
   private readonly store: Store
+  private readonly lookupUser: UserLookup
 
-  constructor(store: Store, insecure: boolean) {
+  /** `lookupUser` checks credentials; without it no credentials are accepted (insecure nodes need none). */
+  constructor(store: Store, insecure: boolean, lookupUser: UserLookup = () => undefined) {
     this.store = store
     this.insecure = insecure
+    this.lookupUser = lookupUser
   }
 
   /**
-   * Reads the users back from their streams (`$users` lists the logins, the last event of
-   * `$user-<login>` holds the details), as after a restart on a kept database.
+   * The one check every handler makes: authenticates the call (or takes a principal already
+   * authenticated) and checks it may do what `access` says. UNAUTHENTICATED for bad credentials,
+   * PERMISSION_DENIED "Access Denied" (`access-denied`) when not allowed (PROTOCOL.md §7).
    */
-  loadUsers(): void {
-    const logins = this.store.events("$users")
-    for (const record of logins) {
-      const login = record.data.toString("utf8")
-      if (this.store.isTombstoned(`$user-${login}`) || this.store.isSoftDeleted(`$user-${login}`)) continue
-      const last = this.store.lastEvent(`$user-${login}`)
-      if (last === undefined) continue
-      try {
-        const data = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>
-        const groups = Array.isArray(data["groups"]) ? data["groups"].filter((g): g is string => typeof g === "string") : []
-        this.users.set(login, {
-          login,
-          password: typeof data["hash"] === "string" ? Buffer.from(data["hash"], "base64").toString("utf8") : "",
-          fullName: typeof data["fullName"] === "string" ? data["fullName"] : login,
-          groups,
-          disabled: data["disabled"] === true
-        })
-      } catch {
-        // not a user record this node wrote: skip it
-      }
+  authorize(who: MetadataReader | Principal, access: Access): Principal | RpcFailure {
+    let principal: Principal
+    if ("roles" in who) principal = who
+    else {
+      const result = this.authenticate(who)
+      if (result._tag === "Unauthenticated") return unauthenticated()
+      principal = result.principal
     }
-  }
-
-  /** Adds a user to the user store and writes its streams like a real node does. */
-  createUser(login: string, password: string, fullName: string, groups: ReadonlyArray<string>): void {
-    this.users.set(login, { login, password, fullName, groups: [...groups], disabled: false })
-    this.store.writeSystemEvent(`$$$user-${login}`, "$metadata", {
-      "$acl": { "$w": "$admins", "$d": "$admins", "$mw": "$admins" }
-    })
-    this.store.writeSystemEvent(`$user-${login}`, "$UserCreated", {
-      loginName: login,
-      fullName,
-      salt: Buffer.from(login).toString("base64"),
-      hash: Buffer.from(password).toString("base64"),
-      groups: [...groups]
-    })
-    this.store.writeSystemEvent("$users", "$User", login, false)
+    switch (access._tag) {
+      case "Any":
+        return principal
+      case "User":
+        return this.insecure || principal.isAuthenticated ? principal : accessDenied()
+      case "Operator":
+        return this.isOperator(principal) ? principal : accessDenied()
+      case "Roles":
+        return this.insecure || principal.isSystem || principal.roles.some((role) => access.roles.includes(role))
+          ? principal
+          : accessDenied()
+      case "Stream":
+        return this.canAccessStream(principal, access.stream, access.action) ? principal : accessDenied()
+    }
   }
 
   /** Authenticates the call's `authorization` header. */
@@ -166,11 +184,11 @@ export class Auth {
     const creds = parseCredentials(typeof header === "string" ? header : header.toString("utf8"))
     if (creds === undefined) return { _tag: "Ok", principal: Anonymous }
     if (creds === "malformed") return { _tag: "Unauthenticated" }
-    const user = this.users.get(creds.login)
-    if (user === undefined || user.disabled || user.password !== creds.password) return { _tag: "Unauthenticated" }
+    const user = this.lookupUser(creds.login, creds.password)
+    if (user === undefined || user.disabled) return { _tag: "Unauthenticated" }
     return {
       _tag: "Ok",
-      principal: { login: user.login, roles: [user.login, ...user.groups], isSystem: false, isAuthenticated: true }
+      principal: { login: creds.login, roles: [creds.login, ...user.groups], isSystem: false, isAuthenticated: true }
     }
   }
 

@@ -9,6 +9,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
+import { resolve } from "node:path"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -19,9 +20,16 @@ import { GossipService } from "../generated/gossip.ts"
 import * as EventStoreDB from "../layers/EventStoreDB.ts"
 import { ServerFeaturesService } from "../generated/serverfeatures.ts"
 import { Auth } from "./Auth.ts"
+import { serverShuttingDown } from "./errors.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
-import type { ReadFraming } from "./Framing.ts"
+import type { ReadFraming } from "./transport/ResponseSink.ts"
 import { makeGossipHandler } from "./handlers/GossipHandler.ts"
+import { makeMonitoringHandler, MonitoringServiceDefinition } from "./handlers/MonitoringHandler.ts"
+import { makeOperationsHandler, OperationsServiceDefinition } from "./handlers/OperationsHandler.ts"
+import { makeUsersHandler, UsersServiceDefinition } from "./handlers/UsersHandler.ts"
+import { StatsCollector } from "./monitoring/StatsCollector.ts"
+import { Scavenges } from "./operations/Scavenges.ts"
+import { UserStore } from "./users/UserStore.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
 import {
   makePersistentSubscriptionsHandler,
@@ -33,10 +41,11 @@ import { PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
+import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
-import { newUuid } from "./Uuid.ts"
+import { newUuid } from "./codec/Uuid.ts"
 
 /**
  * Options of an embedded node.
@@ -87,8 +96,18 @@ export interface EmbeddedNodeOptions {
   readonly advertisePort?: number | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
-  /** Connections accepted at once (more are closed on arrival); default 1000. */
+  /**
+   * Connections open at once; default 1000. At the limit the oldest connection that has not
+   * completed a request yet is closed to admit a newcomer; with none such, the newcomer is closed.
+   */
   readonly maxConnections?: number | undefined
+  /** Connections that have not completed a request yet, open at once (past it the oldest is closed); default 500. */
+  readonly maxPendingConnections?: number | undefined
+  /**
+   * Time a unary or server-streaming call has to send its request before it must average 240 B/s
+   * (Kestrel's `MinRequestBodyDataRate`); a call behind that closes its connection. Default 5000 ms.
+   */
+  readonly requestGracePeriodMs?: number | undefined
   /** A connection with no open call and no traffic for this long is closed; default 130000 ms (Kestrel's), 0 = never. */
   readonly idleTimeoutMs?: number | undefined
   /**
@@ -116,6 +135,13 @@ export interface EmbeddedNodeOptions {
   readonly runProjections?: boolean | undefined
   /** Most projections the node holds at once (each runs in its own sandbox); default 256. */
   readonly maxProjections?: number | undefined
+  /**
+   * The Effect services the node's own timers run with (the Monitoring refresh, scavenges): their
+   * `Clock`. `EmbeddedNode.layer` passes the layer's; default the default services.
+   */
+  readonly context?: Context.Context<never> | undefined
+  /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
+  readonly scavengeDelayMs?: number | undefined
 }
 
 /**
@@ -136,6 +162,8 @@ export interface RunningNode {
   readonly cpuUsage: () => NodeJS.CpuUsage
   /** Graceful, then forced shutdown; idempotent. */
   readonly stop: () => Promise<void>
+  /** Resolves once the node has stopped: by `stop`, or by a client's `Operations.Shutdown`. */
+  readonly stopped: Promise<void>
 }
 
 /**
@@ -211,15 +239,15 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const readFraming: ReadFraming = options.readFraming ?? "message"
   const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
   const store = new Store({ log, readCacheBytes: options.dbCacheBytes })
-  const auth = new Auth(store, insecure)
-  if (store.fresh) {
-    // a fresh database: the default users' streams, as a real node writes them on becoming leader
-    // (PROTOCOL.md §8); they are in the log whether or not the node checks credentials
-    auth.createUser("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-    auth.createUser("ops", "changeit", "KurrentDB Operations", ["$ops"])
-  } else {
-    auth.loadUsers()
-  }
+  // the users live in their streams ($user-<login>, $users); a kept database has them already
+  const users = new UserStore(store)
+  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
+  // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
+  // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
+  // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
+  users.upgradeLegacyRecords()
+  if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+  if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
@@ -247,6 +275,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const server = new GrpcServer({
     maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
     maxConnections: options.maxConnections,
+    maxPendingConnections: options.maxPendingConnections,
+    requestGracePeriodMs: options.requestGracePeriodMs,
     idleTimeoutMs: options.idleTimeoutMs,
     maxBufferedRequestBytes: options.maxBufferedRequestBytes
   })
@@ -258,17 +288,19 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     PersistentSubscriptionsServiceDefinition,
     ProjectionsServiceDefinition,
     GossipService,
-    ServerFeaturesService
+    ServerFeaturesService,
+    UsersServiceDefinition,
+    OperationsServiceDefinition,
+    MonitoringServiceDefinition
   ]
   server.addService(
     StreamsServiceDefinition,
     makeStreamsHandler({
       store,
       auth,
-      readFraming,
+      read: makeReadHandler({ store, auth, readFraming, activeReads }),
       maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
       maxAppendEventSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE,
-      activeReads,
       activeBatches
     }),
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
@@ -287,6 +319,31 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)
   )
+  const context = options.context ?? Context.empty()
+  server.addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
+  const scavenges = new Scavenges(store, {
+    nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
+    context,
+    delayMs: options.scavengeDelayMs
+  })
+  server.addService(
+    OperationsServiceDefinition,
+    makeOperationsHandler({
+      store,
+      auth,
+      scavenges,
+      groups,
+      shutdown: () => void stop()
+    })
+  )
+  const activeStats = new Set<() => void>()
+  const nodeStatistics = new StatsCollector({
+    checkpoint: () => store.headPosition,
+    records: () => store.log.length,
+    connections: () => server.connectionCount,
+    dbPath: resolve(options.db ?? ".")
+  })
+  server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
 
   try {
@@ -298,16 +355,25 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
 
   let stopping: Promise<void> | undefined
+  let markStopped: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => {
+    markStopped = () => resolve()
+  })
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
-    // end open reads and subscriptions so a graceful shutdown can complete
+    // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
+    // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
+    // then release what the handlers hold; unary calls finish
+    server.endStreamingCalls(serverShuttingDown())
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
+    for (const end of Array.from(activeStats)) end()
     groups.close()
-    stopping = server.shutdown(1000).finally(() => {
+    stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
       projections.close()
       return store.close()
     })
+    stopping.then(markStopped, markStopped)
     return stopping
   }
 
@@ -322,7 +388,8 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connectionString,
     caFile,
     cpuUsage: () => process.cpuUsage(),
-    stop
+    stop,
+    stopped
   }
   statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
   return running
@@ -345,7 +412,7 @@ export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("
     Layer.effect(
       EmbeddedNode,
       Effect.acquireRelease(
-        Effect.promise(() => startEmbeddedNode(options)),
+        Effect.flatMap(Effect.context<never>(), (context) => Effect.promise(() => startEmbeddedNode({ context, ...options }))),
         (node) => Effect.promise(() => node.stop())
       )
     )
@@ -359,12 +426,12 @@ export class EmbeddedNode extends Context.Service<EmbeddedNode, RunningNode>()("
    * @example
    * ```ts
    * import { Effect } from "effect"
-   * import { NewEvents, Streams } from "effect-esdb"
+   * import { NewEvent, Streams } from "effect-esdb"
    * import { EmbeddedNode } from "effect-esdb/server"
    *
    * const test = Effect.gen(function*() {
    *   const streams = yield* Streams.Streams
-   *   yield* streams.append("order-1", NewEvents.json("OrderCreated", {}), { currentVersion: "no_stream" })
+   *   yield* streams.append("order-1", NewEvent.json("OrderCreated", {}), { currentVersion: "no_stream" })
    *   return yield* streams.get("order-1")
    * }).pipe(Effect.provide(EmbeddedNode.layerClient()))
    * ```

@@ -1,6 +1,7 @@
 /**
  * Server-side event filters of `$all` reads and subscriptions (PROTOCOL.md §1 "Filters"): by stream
- * name or event type, with an unanchored regex (wins when non-empty) or prefixes (any StartsWith).
+ * name or event type, with an unanchored regex (wins when non-empty; matched in linear time, see
+ * UserPattern.ts) or prefixes (any StartsWith).
  * Every `$all` read is additionally ANDed with the DefaultAllFilter (see `hiddenFromAll`).
  *
  * @since 0.1.0
@@ -8,6 +9,7 @@
 import type { ReadReq_Options_FilterOptions } from "../generated/streams.ts"
 import { invalidArgument, invalidArgumentOf, type RpcFailure } from "./errors.ts"
 import type { EventRecord } from "./storage/Store.ts"
+import { compilePattern, PatternError } from "./UserPattern.ts"
 
 /**
  * A predicate over records.
@@ -48,13 +50,9 @@ export const compileFilter = (options: ReadReq_Options_FilterOptions): CompiledF
   const select: (r: EventRecord) => string = filter.$case === "streamIdentifier" ? (r) => r.stream : (r) => r.eventType
   let matches: EventFilter
   if (filter.value.regex !== "") {
-    let re: RegExp
-    try {
-      re = new RegExp(filter.value.regex)
-    } catch (e) {
-      return invalidArgument(`Invalid regular expression '${filter.value.regex}': ${(e as Error).message}`)
-    }
-    matches = (r) => re.test(select(r))
+    const test = compilePattern(filter.value.regex)
+    if (test instanceof PatternError) return invalidArgument(test.message)
+    matches = (r) => test(select(r))
   } else {
     const prefixes = filter.value.prefix
     if (prefixes.length === 1) {

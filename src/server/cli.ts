@@ -1,153 +1,144 @@
 #!/usr/bin/env node
 /**
- * Command line entry of the embedded node:
- * `npm run server -- --port 2113 --insecure [--host 127.0.0.1] [--read-framing message|coalesced] [--standard-projections]
- * [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]
- * [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]`.
- * With `--db` the log is kept in `<dir>` (written and fsynced before each write is acknowledged)
- * and read back on the next start; without it everything lives in memory.
- * Like a real node it is secure (TLS, users admin/ops) unless `--insecure` is given. Prints the
- * connection string and stops on SIGINT/SIGTERM.
+ * Command line entry of the embedded node (`npm run server -- …`, the package bin
+ * `effect-esdb-server`); `--help` lists every flag with its default. With `--db` the log is kept
+ * in `<dir>` (written and fsynced before each write is acknowledged) and read back on the next
+ * start; without it everything lives in memory. Like a real node it is secure (TLS, users
+ * admin/ops) unless `--insecure` is given.
  *
- * Side channel for benchmarks that run the node in a child process: each line `cpu` written to
- * stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node process's
- * `process.cpuUsage()`); a line `mem` with `{"mem":{"rss":bytes,...}}` (`process.memoryUsage()`); a
- * line `stop` stops the node.
+ * Output: the connection string alone on the first line of stdout (scripts and tests read it),
+ * then a start line on stderr (address, TLS, data directory, projections, version) and a stop
+ * line when it stops. It runs under Effect's `NodeRuntime.runMain`: SIGINT and SIGTERM interrupt
+ * the main fiber, whose scope stops the node gracefully (open streaming calls are ended as a real
+ * node ends them, connections drained) before the process exits with 0.
+ *
+ * Side channel for benchmarks and tests that run the node in a child process: each line `cpu`
+ * written to stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node
+ * process's `process.cpuUsage()`); a line `mem` with `{"mem":{"rss":bytes,...}}`
+ * (`process.memoryUsage()`); a line `stop` stops the node as a signal would.
  *
  * @since 0.1.0
  */
-import { startEmbeddedNode } from "./EmbeddedNode.ts"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import { readFileSync } from "node:fs"
+import { parseArgs } from "node:util"
+import { type EmbeddedNodeOptions, startEmbeddedNode } from "./EmbeddedNode.ts"
 
-const usage = "usage: effect-esdb-server [--port 2113] [--host 127.0.0.1] [--insecure] [--read-framing message|coalesced] [--standard-projections]" +
-  " [--run-projections all|system|none] [--start-standard-projections]" +
-  " [--max-connections 1000] [--idle-timeout-ms 130000] [--max-append-size <bytes>] [--max-receive-message-size <bytes>]" +
-  " [--db <dir>] [--advertise-host <name>] [--advertise-port <port>] [--server-version X.Y.Z]"
+/** The flags, each with its value name (none for switches), default and meaning, as `--help` prints them. */
+const FLAGS = [
+  ["port", "<n>", "2113", "port to listen on (0: any free port)"],
+  ["host", "<address>", "127.0.0.1", "address to listen on"],
+  ["insecure", "", "off", "cleartext and no authentication; otherwise TLS with the bundled development certificates, users admin/ops"],
+  ["db", "<dir>", "none, in memory", "keep the log in <dir>/events.log, fsynced before each acknowledgement"],
+  ["run-projections", "none|system|all", "none", "create the system projections (system, all); they stay stopped unless started"],
+  ["start-standard-projections", "", "off", "create and run the system projections ($by_category, $stream_by_category, ...); alias --standard-projections"],
+  ["read-framing", "message|coalesced", "message", "one write per read reply, or replies merged into frame-sized writes"],
+  ["max-connections", "<n>", "1000", "connections open at once; at the limit the oldest one that has not completed a request is closed"],
+  ["max-pending-connections", "<n>", "500", "connections that have not completed a request yet, open at once"],
+  ["idle-timeout-ms", "<ms>", "130000", "close a connection with no call and no traffic for this long (0: never)"],
+  ["max-append-size", "<bytes>", "268435456", "largest append (data + metadata + 2 x type length of its events)"],
+  ["max-receive-message-size", "<bytes>", "16767216", "largest request message of the Streams service (others: 4 MiB)"],
+  ["advertise-host", "<name>", "the bound host", "host gossip reports for this node"],
+  ["advertise-port", "<n>", "the bound port", "port gossip reports for this node"],
+  ["server-version", "X.Y.Z", "24.10.0", "the version ServerFeatures and /info report"],
+  ["help", "", "", "print this help and exit"]
+] as const
 
-const count = (flag: string, v: string, min: number): number => {
+const usage = (): string => {
+  const width = Math.max(...FLAGS.map(([name, value]) => `--${name} ${value}`.length))
+  const lines = FLAGS.map(([name, value, dflt, meaning]) =>
+    `  ${`--${name} ${value}`.padEnd(width)}  ${meaning}${dflt === "" ? "" : ` (default: ${dflt})`}`
+  )
+  return `usage: effect-esdb-server [flags]\n\n${lines.join("\n")}\n`
+}
+
+/** Bad command line input: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+const integer = (flag: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined => {
+  if (v === undefined) return undefined
   const n = Number(v)
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`invalid ${flag} ${v}`)
+  if (v.trim() === "" || !Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`invalid --${flag} ${v}`)
   return n
 }
 
-const parse = (argv: ReadonlyArray<string>) => {
-  let port = 2113
-  let host = "127.0.0.1"
-  let insecure = false
-  let readFraming: "message" | "coalesced" = "message"
-  let standardProjections = false
-  let runProjections = false
-  let maxConnections: number | undefined
-  let idleTimeoutMs: number | undefined
-  let maxAppendSize: number | undefined
-  let maxReceiveMessageSize: number | undefined
-  let db: string | undefined
-  let advertiseHost: string | undefined
-  let advertisePort: number | undefined
-  let version: string | undefined
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    const [flag, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined]
-    const value = () => {
-      const v = inline ?? argv[++i]
-      if (v === undefined) throw new Error(`missing value for ${flag}`)
-      return v
-    }
-    switch (flag) {
-      case "--port": {
-        const n = Number(value())
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`invalid port`)
-        port = n
-        break
+/** The options of a command line (throws {@link UsageError}); `undefined` for `--help`. */
+const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly port: number } | undefined => {
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      allowNegative: true,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        insecure: { type: "boolean" },
+        db: { type: "string" },
+        "run-projections": { type: "string" },
+        "start-standard-projections": { type: "boolean" },
+        "standard-projections": { type: "boolean" },
+        "read-framing": { type: "string" },
+        "max-connections": { type: "string" },
+        "max-pending-connections": { type: "string" },
+        "idle-timeout-ms": { type: "string" },
+        "max-append-size": { type: "string" },
+        "max-receive-message-size": { type: "string" },
+        "advertise-host": { type: "string" },
+        "advertise-port": { type: "string" },
+        "server-version": { type: "string" },
+        help: { type: "boolean", short: "h" }
       }
-      case "--host":
-        host = value()
-        break
-      case "--insecure":
-        insecure = inline === undefined ? true : inline !== "false"
-        break
-      case "--read-framing": {
-        const v = value()
-        if (v !== "message" && v !== "coalesced") throw new Error(`invalid --read-framing ${v}`)
-        readFraming = v
-        break
-      }
-      case "--standard-projections":
-      case "--start-standard-projections":
-        standardProjections = inline === undefined ? true : inline !== "false"
-        break
-      case "--run-projections": {
-        const v = value().toLowerCase()
-        if (v !== "all" && v !== "system" && v !== "none") throw new Error(`invalid --run-projections ${v}`)
-        runProjections = v !== "none"
-        break
-      }
-      case "--max-connections":
-        maxConnections = count(flag, value(), 1)
-        break
-      case "--idle-timeout-ms":
-        idleTimeoutMs = count(flag, value(), 0)
-        break
-      case "--max-append-size":
-        maxAppendSize = count(flag, value(), 1)
-        break
-      case "--max-receive-message-size":
-        maxReceiveMessageSize = count(flag, value(), 1)
-        break
-      case "--db":
-        db = value()
-        break
-      case "--advertise-host":
-        advertiseHost = value()
-        break
-      case "--advertise-port": {
-        const n = Number(value())
-        if (!Number.isInteger(n) || n <= 0 || n > 65535) throw new Error(`invalid --advertise-port`)
-        advertisePort = n
-        break
-      }
-      case "--server-version": {
-        const v = value()
-        if (!/^\d+\.\d+\.\d+/.test(v)) throw new Error(`invalid --server-version ${v} (expected X.Y.Z)`)
-        version = v
-        break
-      }
-      case "--help":
-      case "-h":
-        console.log(usage)
-        process.exit(0)
-        break
-      default:
-        throw new Error(`unknown argument ${arg}`)
-    }
+    }).values
+  } catch (e) {
+    throw new UsageError((e as Error).message)
   }
+  if (values.help === true) return undefined
+  const framing = values["read-framing"] ?? "message"
+  if (framing !== "message" && framing !== "coalesced") throw new UsageError(`invalid --read-framing ${framing}`)
+  const run = (values["run-projections"] ?? "none").toLowerCase()
+  if (run !== "none" && run !== "system" && run !== "all") throw new UsageError(`invalid --run-projections ${values["run-projections"]}`)
+  const version = values["server-version"]
+  if (version !== undefined && !/^\d+\.\d+\.\d+/.test(version)) throw new UsageError(`invalid --server-version ${version} (expected X.Y.Z)`)
   // crash tests only: a slow disk (see FileLog.ts)
   const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
-  const dbFlushDelayMs = Number.isFinite(delay) && delay > 0 ? delay : undefined
   return {
-    port, host, insecure, readFraming, standardProjections, runProjections, maxConnections, idleTimeoutMs, maxAppendSize,
-    maxReceiveMessageSize, db, advertiseHost, advertisePort, version, dbFlushDelayMs }
+    port: integer("port", values.port, 0, 65535) ?? 2113,
+    host: values.host ?? "127.0.0.1",
+    insecure: values.insecure ?? false,
+    readFraming: framing,
+    standardProjections: values["start-standard-projections"] ?? values["standard-projections"] ?? false,
+    runProjections: run !== "none",
+    maxConnections: integer("max-connections", values["max-connections"], 1),
+    maxPendingConnections: integer("max-pending-connections", values["max-pending-connections"], 1),
+    idleTimeoutMs: integer("idle-timeout-ms", values["idle-timeout-ms"], 0),
+    maxAppendSize: integer("max-append-size", values["max-append-size"], 1),
+    maxReceiveMessageSize: integer("max-receive-message-size", values["max-receive-message-size"], 1),
+    db: values.db,
+    advertiseHost: values["advertise-host"],
+    advertisePort: integer("advertise-port", values["advertise-port"], 1, 65535),
+    version,
+    dbFlushDelayMs: Number.isFinite(delay) && delay > 0 ? delay : undefined
+  }
 }
 
-const main = async () => {
-  let options: ReturnType<typeof parse>
+const packageVersion = (): string => {
   try {
-    options = parse(process.argv.slice(2))
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${usage}`)
-    process.exit(2)
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "?"
+  } catch {
+    return "?"
   }
-  const node = await startEmbeddedNode(options)
-  console.log(node.connectionString)
-  const shutdown = () => {
-    node.stop().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.once("SIGINT", shutdown)
-  process.once("SIGTERM", shutdown)
-  if (!process.stdin.isTTY) {
+}
+
+/** Resolves when a line `stop` arrives on stdin; answers `cpu` and `mem` meanwhile. */
+const sideChannel = (node: { readonly cpuUsage: () => unknown }) =>
+  Effect.callback<void>((resume) => {
+    if (process.stdin.isTTY) return
     let buffered = ""
-    process.stdin.setEncoding("utf8")
-    process.stdin.on("error", () => {})
-    process.stdin.on("data", (chunk: string) => {
+    const onData = (chunk: string) => {
       buffered += chunk
       let nl: number
       while ((nl = buffered.indexOf("\n")) >= 0) {
@@ -155,13 +146,61 @@ const main = async () => {
         buffered = buffered.slice(nl + 1)
         if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
         else if (command === "mem") console.log(JSON.stringify({ mem: process.memoryUsage() }))
-        else if (command === "stop") shutdown()
+        else if (command === "stop") resume(Effect.void)
       }
+    }
+    process.stdin.setEncoding("utf8")
+    process.stdin.on("error", () => {})
+    process.stdin.on("data", onData)
+    return Effect.sync(() => {
+      process.stdin.removeListener("data", onData)
+      process.stdin.pause()
     })
-  }
-}
+  })
 
-main().catch((e) => {
-  console.error(e)
-  process.exit(1)
-})
+const main = Effect.gen(function*() {
+  let options: ReturnType<typeof parse>
+  try {
+    options = parse(process.argv.slice(2))
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e
+    process.stderr.write(`${e.message}\n${usage()}`)
+    return 2
+  }
+  if (options === undefined) {
+    process.stdout.write(usage())
+    return 0
+  }
+  const opts = options
+  const node = yield* Effect.acquireRelease(
+    Effect.promise(() => startEmbeddedNode(opts)),
+    (node) =>
+      Effect.promise(() => node.stop()).pipe(
+        Effect.andThen(Effect.sync(() => process.stderr.write(`effect-esdb-server stopped (${node.host}:${node.port})\n`)))
+      )
+  )
+  process.stdout.write(`${node.connectionString}\n`)
+  const projections = opts.standardProjections === true ? "system projections running" : opts.runProjections === true ? "system projections stopped" : "none"
+  process.stderr.write(
+    `effect-esdb-server ${packageVersion()} listening on ${node.host}:${node.port}, ` +
+      `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db}`}, ` +
+      `projections ${projections}, reporting server version ${opts.version ?? "24.10.0"}\n`
+  )
+  // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the
+  // process ends with it, as a real node's does)
+  yield* Effect.raceFirst(sideChannel(node), Effect.promise(() => node.stopped))
+  return 0
+}).pipe(Effect.scoped)
+
+// a stop by signal (an interrupted main fiber) is a normal stop: exit 0; a failure to start: 1
+NodeRuntime.runMain(
+  main.pipe(Effect.tap((code) => Effect.sync(() => (process.exitCode = code)))),
+  {
+    teardown: (exit, onExit) =>
+      Runtime.defaultTeardown(exit, (code) => {
+        const final = code === 130 ? 0 : code === 0 ? Number(process.exitCode ?? 0) : code
+        onExit(final)
+        process.exit(final)
+      })
+  }
+)

@@ -4,8 +4,14 @@
  *
  * @since 0.1.0
  */
-import { Metadata, status as Status } from "@grpc/grpc-js"
-import type { ServerErrorResponse } from "@grpc/grpc-js"
+import { Code } from "../generated/code.ts"
+import { Any } from "../generated/google/protobuf/any.ts"
+import { Duration } from "../generated/google/protobuf/duration.ts"
+import { writeVarint, varintSize } from "../wire/ProtoWire.ts"
+import { Trailers } from "./transport/Trailers.ts"
+
+/** gRPC status codes (google.rpc.Code). */
+const Status = Code
 
 /**
  * A failure ready to hand to a unary callback or `call.sendStatus(...)` (src/server/transport/ServerCall.ts);
@@ -14,19 +20,36 @@ import type { ServerErrorResponse } from "@grpc/grpc-js"
  * @since 0.1.0
  * @category models
  */
-export type RpcFailure = ServerErrorResponse & { readonly code: Status; readonly details: string; readonly metadata: Metadata }
+export class RpcFailure extends Error {
+  /** The gRPC status code. */
+  readonly code: Code
+  /** The status message (`grpc-message`). */
+  readonly details: string
+  /** Trailers sent with the status. */
+  readonly metadata: Trailers
+  constructor(code: Code, details: string, metadata: Trailers) {
+    super(details)
+    this.code = code
+    this.details = details
+    this.metadata = metadata
+  }
+}
 
-const make = (code: Status, details: string, trailers?: Record<string, string>): RpcFailure => {
-  const metadata = new Metadata()
+const make = (code: Code, details: string, trailers?: Record<string, string>): RpcFailure => {
+  const metadata = new Trailers()
   if (trailers !== undefined) {
     for (const key of Object.keys(trailers)) metadata.set(key, trailers[key] ?? "")
   }
-  const error = new Error(details) as Error & { code: Status; details: string; metadata: Metadata }
-  error.code = code
-  error.details = details
-  error.metadata = metadata
-  return error as RpcFailure
+  return new RpcFailure(code, details, metadata)
 }
+
+/**
+ * Whether `u` is an {@link RpcFailure}.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRpcFailure = (u: unknown): u is RpcFailure => u instanceof RpcFailure
 
 /**
  * Any status with optional trailers.
@@ -270,3 +293,52 @@ export const persistentSubscriptionDropped = (stream: string, group: string): Rp
     "stream-name": stream,
     "group-name": group
   })
+
+/** A length-delimited protobuf field (tag < 16). */
+const field = (tag: number, bytes: Uint8Array): Buffer => {
+  const out = Buffer.allocUnsafe(1 + varintSize(bytes.length) + bytes.length)
+  out[0] = (tag << 3) | 2
+  const at = writeVarint(out, 1, bytes.length)
+  out.set(bytes, at)
+  return out
+}
+
+/** `google.rpc.Status` with `details`, encoded for the `grpc-status-details-bin` trailer. */
+const richStatus = (code: Code, message: string, details: ReadonlyArray<{ readonly typeUrl: string; readonly value: Uint8Array }>): Buffer =>
+  Buffer.concat([
+    Buffer.from([0x08]),
+    (() => {
+      const b = Buffer.allocUnsafe(varintSize(code))
+      writeVarint(b, 0, code)
+      return b
+    })(),
+    field(2, Buffer.from(message, "utf8")),
+    ...details.map((d) => field(3, Any.encode({ typeUrl: d.typeUrl, value: Buffer.from(d.value) }).finish()))
+  ])
+
+/** Seconds a single node suggests a client waits before retrying after it stopped. */
+const SHUTDOWN_RETRY_SECONDS = 5
+
+/**
+ * The status a real node ends open streaming calls with when it stops: UNAVAILABLE "The server is
+ * shutting down. Please retry after 5 seconds.", with `grpc-status-details-bin` carrying
+ * `ErrorInfo { reason: "SERVER_SHUTTING_DOWN", domain: "server" }` and `RetryInfo` (5 s on a
+ * single node). KurrentDB: `src/KurrentDB.Core/Services/Transport/Grpc/GrpcStreamingShutdownMiddleware.cs`
+ * cancels streaming calls on ApplicationStopping, and
+ * `src/KurrentDB.Api.V2/Infrastructure/Grpc/ServerShuttingDownInterceptor.cs` answers them with
+ * `ApiErrors.ServerShuttingDown` (`src/KurrentDB.Api.V2/Modules/ApiErrors.cs`). A client can tell
+ * it from the end of a read (OK) and retries it (UNAVAILABLE).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const serverShuttingDown = (): RpcFailure => {
+  const message = `The server is shutting down. Please retry after ${SHUTDOWN_RETRY_SECONDS} seconds.`
+  const errorInfo = Buffer.concat([field(1, Buffer.from("SERVER_SHUTTING_DOWN")), field(2, Buffer.from("server"))])
+  const retryInfo = field(1, Duration.encode({ seconds: BigInt(SHUTDOWN_RETRY_SECONDS), nanos: 0 }).finish())
+  const details = richStatus(Code.UNAVAILABLE, message, [
+    { typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value: errorInfo },
+    { typeUrl: "type.googleapis.com/google.rpc.RetryInfo", value: retryInfo }
+  ])
+  return make(Code.UNAVAILABLE, message, { "grpc-status-details-bin": details.toString("base64") })
+}

@@ -3,14 +3,14 @@
  * folding events into a state and writing results and emitted streams), reading their state,
  * result and statistics, and waiting until one has caught up.
  *
- * This module holds the interface, `make` and `layer`; each operation lives in its own module
+ * This module holds the interface and its service key, and `make` (internal: the layer is
+ * `EventStoreDB.layer`); each operation lives in its own module
  * under `src/internal/projections/`, written against the internal `Transport`.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type { ProjectionDetails } from "../domain/ProjectionDetails.ts"
 import type { ProjectionStateInvalid } from "../errors/ProjectionStateInvalid.ts"
 import * as AwaitIdle from "../internal/projections/awaitIdle.ts"
@@ -32,7 +32,7 @@ import * as State from "../internal/projections/state.ts"
 import * as Statistics from "../internal/projections/statistics.ts"
 import * as Update from "../internal/projections/update.ts"
 import type { CallOptions } from "../internal/transport/Options.ts"
-import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
+import type { TransportShape } from "../internal/transport/Transport.ts"
 
 export { type AwaitIdleError, type AwaitIdleOptions, defaultAwaitIdleSchedule } from "../internal/projections/awaitIdle.ts"
 export type { CreateOptions } from "../internal/projections/create.ts"
@@ -66,7 +66,7 @@ export interface ReadState {
  * @since 0.1.0
  * @category models
  */
-export interface ProjectionsService {
+export interface Projections {
   /** Creates a continuous projection (created enabled and running). */
   readonly create: (name: string, query: string, options?: Create.CreateOptions) => Effect.Effect<void, CreateProjectionError>
   /** Creates a one-time projection: it runs over `$all` once, then completes (the node names it with a new GUID). */
@@ -137,15 +137,15 @@ const readState = (
  * @since 0.1.0
  * @category services
  */
-export class Projections extends Context.Service<Projections, ProjectionsService>()("effect-esdb/Projections") {}
+export const Projections: Context.Service<Projections, Projections> = Context.Service<Projections>("effect-esdb/Projections")
 
 /**
  * Builds the Projections service on a transport.
+ * `EventStoreDB.layer` makes one per connection; the transport is internal.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
-export const make = (transport: TransportShape): ProjectionsService =>
+export const make = (transport: TransportShape): Projections =>
   Projections.of({
     create: (name, query, options) => Create.create(transport, name, query, options),
     createOneTime: (query, options) => Create.createOneTime(transport, query, options),
@@ -163,11 +163,3 @@ export const make = (transport: TransportShape): ProjectionsService =>
     list: (options) => Statistics.list(transport, options),
     awaitIdle: (name, options) => AwaitIdle.awaitIdle(transport, name, options)
   })
-
-/**
- * The Projections service on the connection in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Projections, never, Transport> = Layer.effect(Projections, Effect.map(Transport, make))

@@ -2,7 +2,8 @@
  * The Streams API: append, read, read `$all`, catch-up subscriptions, stream metadata, delete
  * and tombstone.
  *
- * This module holds the interface, `make` and `layer`; each operation lives in its own module
+ * This module holds the interface and its service key, and `make` (internal: the layer is
+ * `EventStoreDB.layer`); each operation lives in its own module
  * under `src/internal/streams/` with its request building and validation, written against the
  * internal `Transport` (see the README's layout section).
  *
@@ -10,7 +11,6 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import type { FilterOptions } from "../domain/Filter.ts"
 import type { NewEvent } from "../domain/NewEvent.ts"
@@ -27,7 +27,7 @@ import * as ReadAll from "../internal/streams/readAll.ts"
 import * as SubscribeToAll from "../internal/streams/subscribeToAll.ts"
 import * as SubscribeToStream from "../internal/streams/subscribeToStream.ts"
 import type { CallOptions } from "../internal/transport/Options.ts"
-import { Transport, type TransportShape } from "../internal/transport/Transport.ts"
+import type { TransportShape } from "../internal/transport/Transport.ts"
 
 export type {
   AppendError,
@@ -50,7 +50,7 @@ export type { SubscribeToStreamItem, SubscribeToStreamOptions } from "../interna
  * @since 0.1.0
  * @category models
  */
-export interface StreamsService {
+export interface Streams {
   /**
    * Appends events atomically and returns the commit position of the last one. Appending events
    * whose ids the stream already holds is idempotent: it returns the original position and
@@ -99,7 +99,9 @@ export interface StreamsService {
   /** Hard-deletes a stream and returns the commit position: it can never be read or written again. */
   readonly tombstone: (stream: string, options: Append.WriteOptions) => Effect.Effect<bigint, DeleteError>
   /**
-   * A catch-up subscription to `$all`, resuming after faults with no gap and no duplicate. It
+   * A catch-up subscription to `$all` that never ends by itself: it resumes after faults, node
+   * restarts and leader changes (under `resumeSchedule`, default forever, each resume logged) with
+   * no gap and no duplicate; its consumer or a failure that cannot be resumed ends it. It
    * yields recorded events, plus {@link Checkpoint}s with `includeCheckpoints: true` and a
    * {@link CaughtUp} with `includeCaughtUp: true` (the element type follows the options).
    */
@@ -107,7 +109,7 @@ export interface StreamsService {
     options?: O
   ) => Stream.Stream<SubscribeToAll.SubscribeToAllItem<O>, ReadAllError>
   /**
-   * A catch-up subscription to one stream, resuming after faults with no gap and no duplicate. It
+   * A catch-up subscription to one stream that never ends by itself (as `subscribeToAll`). It
    * yields recorded events, plus a {@link CaughtUp} with `includeCaughtUp: true`.
    */
   readonly subscribeToStream: <const O extends SubscribeToStream.SubscribeToStreamOptions = {}>(
@@ -125,7 +127,7 @@ export interface StreamsService {
  * import { NewEvent, Streams } from "effect-esdb"
  *
  * const program = Effect.gen(function*() {
- *   const streams = yield* Streams
+ *   const streams = yield* Streams.Streams
  *   yield* streams.append("order-1", new NewEvent({ type: "OrderCreated", data: "{}" }), { currentVersion: "no_stream" })
  *   return yield* streams.get("order-1")
  * })
@@ -134,16 +136,16 @@ export interface StreamsService {
  * @since 0.1.0
  * @category services
  */
-export class Streams extends Context.Service<Streams, StreamsService>()("effect-esdb/Streams") {}
+export const Streams: Context.Service<Streams, Streams> = Context.Service<Streams>("effect-esdb/Streams")
 
 /**
  * Builds the Streams service on a transport. The shared BatchAppend call lives in the scope.
+ * `EventStoreDB.layer` makes one per connection; the transport is internal.
  *
- * @since 0.1.0
- * @category constructors
+ * @internal
  */
 export const make = (transport: TransportShape) =>
-  Effect.map(BatchAppender.make(transport), (batch): StreamsService => {
+  Effect.map(BatchAppender.make(transport), (batch): Streams => {
     const append = Append.make(transport, batch)
     return Streams.of({
       append,
@@ -161,11 +163,3 @@ export const make = (transport: TransportShape) =>
       subscribeToStream: (stream, options) => SubscribeToStream.subscribeToStream(transport, stream, options)
     })
   })
-
-/**
- * The Streams service on the connection in context.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Streams, never, Transport> = Layer.effect(Streams, Effect.flatMap(Transport, make))

@@ -22,6 +22,7 @@ export { EmbeddedNode }
 import { Store } from "../../src/server/storage/Store.ts"
 import { GrpcServer } from "../../src/server/transport/GrpcServer.ts"
 import type { ServerCall } from "../../src/server/transport/ServerCall.ts"
+import { makeReadHandler } from "../../src/server/handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "../../src/server/handlers/StreamsHandler.ts"
 
 /** Options passed to the embedded node. */
@@ -64,7 +65,7 @@ export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<
 export const isRecorded = (item: { readonly _tag: string }): item is RecordedEvent => item._tag === "RecordedEvent"
 
 /** The `i` field of the JSON data of events made by {@link newEvents}. */
-export const indexOf = (event: RecordedEvent): number => (event.dataJson as { i: number }).i
+export const indexOf = (event: RecordedEvent): number => (JSON.parse(event.dataText) as { i: number }).i
 
 /** Replaces the `host:port` of a connection string. */
 export const withHostPort = (connectionString: string, hostPort: string): string =>
@@ -159,13 +160,17 @@ export const proxyScoped = (target: { readonly host: string; readonly port: numb
     (proxy) => Effect.promise(() => proxy.stop())
   )
 
-/** Runs `effect` with a client made from `connectionString` (closed afterwards). */
+/**
+ * Runs `effect` with a client made from `connectionString` (closed afterwards). The layer is
+ * built fresh: the service layers inside `EventStoreDB.layer` are constants, which a surrounding
+ * test layer's memo map would otherwise hand back already built on the other connection.
+ */
 export const withClient = <A, E, R>(
   connectionString: string,
   effect: Effect.Effect<A, E, R>,
   options: Omit<ConnectionOptions, "connectionString"> = {}
 ): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
-  Effect.provide(effect, EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)) as Effect.Effect<
+  Effect.provide(effect, Layer.fresh(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie))) as Effect.Effect<
     A,
     E,
     Exclude<R, EventStoreDB.Services>
@@ -193,13 +198,13 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
   const store = new Store()
   const activeReads = new Set<() => void>()
   const authorizationHeaders: Array<string | undefined> = []
+  const auth = new Auth(store, true)
   const handlers = makeStreamsHandler({
     store,
-    auth: new Auth(store, true),
-    readFraming: "message",
+    auth,
+    read: makeReadHandler({ store, auth, readFraming: "message", activeReads }),
     maxAppendSize: 256 * 1024 * 1024,
-    maxAppendEventSize: 16 * 1024 * 1024,
-    activeReads
+    maxAppendEventSize: 16 * 1024 * 1024
   }) as Record<string, (call: ServerCall, ...rest: Array<unknown>) => unknown>
   const spied = Object.fromEntries(
     Object.entries(handlers).map(([name, handler]) => [
@@ -255,7 +260,7 @@ export const eventually = (what: string, condition: () => boolean, timeoutMs = 5
 export const makeStreams = (
   connectionString: string,
   options: Omit<ConnectionOptions, "connectionString"> = {}
-): Effect.Effect<Streams.StreamsService, never, Scope.Scope> =>
+): Effect.Effect<Streams.Streams, never, Scope.Scope> =>
   Effect.map(
     Layer.build(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie)),
     (context) => Context.get(context, Streams.Streams)

@@ -129,7 +129,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("a
       const [read, readBinary] = yield* streams.get(stream)
       assert.strictEqual(read!.type, "OrderCreated")
       assert.strictEqual(read!.dataText, '{"order_number":"123456"}')
-      assert.deepStrictEqual(read!.dataJson, { order_number: "123456" })
+      assert.deepStrictEqual(JSON.parse(read!.dataText), { order_number: "123456" })
       assert.strictEqual(new TextDecoder().decode(read!.metadata), '{"user":"alice"}')
       assert.strictEqual(read!.contentType, "application/json")
       assert.strictEqual(read!.id, event.id)

@@ -35,7 +35,7 @@ const SUBSCRIPTIONS = 300
  * Opens SUBSCRIPTIONS subscriptions to `stream` (each forked, ending with its first event) and
  * waits until every one has caught up.
  */
-const subscribeAllLive = (streams: Streams.StreamsService, stream: string) =>
+const subscribeAllLive = (streams: Streams.Streams, stream: string) =>
   Effect.gen(function*() {
     let live = 0
     const fibers = yield* Effect.forEach(

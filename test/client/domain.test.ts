@@ -3,9 +3,11 @@
  * RecordedEvent flags and ackId, Checkpoint and CaughtUp, equality by content.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Equal from "effect/Equal"
 import * as Hash from "effect/Hash"
-import { CaughtUp, Checkpoint, NewEvent, NewEvents, RecordedEvent } from "../../src/index.ts"
+import * as Schema from "effect/Schema"
+import { CaughtUp, Checkpoint, NewEvent, RecordedEvent, StartFrom } from "../../src/index.ts"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
 
@@ -71,11 +73,11 @@ describe("NewEvent", () => {
   })
 
   it("json and binary constructors", () => {
-    const json = NewEvents.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
+    const json = NewEvent.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
     assert.strictEqual(json.contentType, "application/json")
     assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.data)), { order: 1 })
     assert.deepStrictEqual(JSON.parse(new TextDecoder().decode(json.metadata)), { user: "u" })
-    const binary = NewEvents.binary("Blob", new Uint8Array([9]))
+    const binary = NewEvent.binary("Blob", new Uint8Array([9]))
     assert.strictEqual(binary.contentType, "application/octet-stream")
     assert.deepStrictEqual(Array.from(binary.data), [9])
   })
@@ -90,9 +92,36 @@ describe("RecordedEvent", () => {
     assert.isFalse(event.isCheckpoint)
     assert.isFalse(event.isCaughtUp)
     assert.strictEqual(event.ackId, event.id)
-    assert.deepStrictEqual(event.dataJson, { order: 1 })
+    assert.deepStrictEqual(JSON.parse(event.dataText), { order: 1 })
     assert.strictEqual(event.recordedAt?.getTime(), 1_700_000_000_000)
   })
+
+  it.effect("decodeJson: the data as JSON, or through a Schema, in the error channel", () =>
+    Effect.gen(function*() {
+      const event = recorded()
+      assert.deepStrictEqual(yield* event.decodeJson(), { order: 1 })
+      const Order = Schema.Struct({ order: Schema.Number })
+      const order = yield* event.decodeJson(Order)
+      assert.strictEqual(order.order, 1)
+      // running it twice decodes twice: a description, as every Effect
+      const decode = event.decodeJson(Order)
+      assert.deepStrictEqual([yield* decode, yield* decode], [{ order: 1 }, { order: 1 }])
+    }))
+
+  it.effect("decodeJson: data that is not JSON, or that the Schema refuses, is an EventDataInvalid naming the event", () =>
+    Effect.gen(function*() {
+      const broken = recorded({ data: new TextEncoder().encode("{not json"), streamPosition: 7n })
+      const notJson = yield* Effect.flip(broken.decodeJson())
+      assert.strictEqual(notJson._tag, "EventDataInvalid")
+      assert.strictEqual(notJson.stream, "order-1")
+      assert.strictEqual(notJson.streamPosition, 7n)
+      assert.strictEqual(notJson.type, "OrderCreated")
+      assert.match(notJson.reason, /^not JSON: /)
+      assert.match(notJson.message, /7@order-1/)
+      const refused = yield* Effect.flip(recorded().decodeJson(Schema.Struct({ order: Schema.String })))
+      assert.strictEqual(refused._tag, "EventDataInvalid")
+      assert.match(refused.reason, /Expected string\n  at \["order"\]/)
+    }))
 
   it("system and link events are recognised by their type", () => {
     assert.isTrue(recorded({ type: "$metadata" }).isSystemEvent)
@@ -162,5 +191,20 @@ describe("Checkpoint and CaughtUp", () => {
     assert.isFalse(caughtUp.isCheckpoint)
     assert.strictEqual(caughtUp.commitPosition, 7n)
     assert.isUndefined(caughtUp.streamPosition)
+  })
+})
+
+describe("StartFrom.parse", () => {
+  it("reads a group's reported start as the official client does: 0 and C:0/P:0 are the start, -1 the end", () => {
+    assert.strictEqual(StartFrom.parse("0"), "start")
+    assert.strictEqual(StartFrom.parse("-1"), "end")
+    assert.strictEqual(StartFrom.parse("42"), 42n)
+    assert.strictEqual(StartFrom.parse("C:0/P:0"), "start")
+    assert.strictEqual(StartFrom.parse("C:-1/P:-1"), "end")
+    assert.deepStrictEqual(StartFrom.parse("C:1640/P:1456"), { commitPosition: 1640n, preparePosition: 1456n })
+  })
+
+  it("anything else is undefined (getInfo then fails with a GrpcError naming the unreadable info)", () => {
+    for (const text of ["", "start", "-2", "1.5", "C:1/P:-3", "C:x/P:1", " 1"]) assert.isUndefined(StartFrom.parse(text), text)
   })
 })

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
 import * as Equal from "effect/Equal"
 import * as Effect from "effect/Effect"
-import { Filter, NewEvent, NewEvents, Streams } from "../../src/index.ts"
+import { Filter, NewEvent, Streams } from "../../src/index.ts"
 import { EmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { collect } from "./_support.ts"
 
@@ -61,8 +61,8 @@ layer(EmbeddedNode.layerClient(), { excludeTestServices: true, timeout: "30 seco
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
       const stream = `equality-${randomUUID()}`
-      const created = NewEvents.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
-      const attached = NewEvents.binary("Attachment", new Uint8Array([0, 1, 255]))
+      const created = NewEvent.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
+      const attached = NewEvent.binary("Attachment", new Uint8Array([0, 1, 255]))
       const plain = new NewEvent({ type: "Noted", data: "not json" })
       yield* streams.append(stream, [created, attached, plain], { currentVersion: "no_stream" })
       const recorded = yield* streams.get(stream)
@@ -77,7 +77,7 @@ layer(EmbeddedNode.layerClient(), { excludeTestServices: true, timeout: "30 seco
         }
       }
       // the same id with other content is not equal (the node would treat it as a duplicate)
-      const sameId = NewEvents.json("OrderCreated", { order: 2 }, { metadata: { user: "u" }, id: created.id })
+      const sameId = NewEvent.json("OrderCreated", { order: 2 }, { metadata: { user: "u" }, id: created.id })
       assert.isFalse(Equal.equals(recorded[0], sameId))
       assert.isFalse(sameId.equals(recorded[0]!))
     }))

@@ -7,16 +7,18 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import { NewEvents, Streams } from "../../src/index.ts"
+import { TestClock } from "effect/testing"
+import { NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { EmbeddedNode, nodeStats } from "../../src/server/EmbeddedNode.ts"
 import { uniqueStream } from "./_support.ts"
 
 const roundTrip = Effect.gen(function*() {
   const streams = yield* Streams.Streams
   const stream = uniqueStream("layer-client")
-  const created = NewEvents.json("OrderCreated", { order: 1 })
+  const created = NewEvent.json("OrderCreated", { order: 1 })
   yield* streams.append(stream, created, { currentVersion: "no_stream" })
   const [recorded] = yield* streams.get(stream)
   return { created, recorded: recorded! }
@@ -53,6 +55,24 @@ describe("EmbeddedNode.layerClient", () => {
       const { created, recorded } = yield* roundTrip
       assert.isTrue(recorded.equals(created))
     }).pipe(Effect.provide(EmbeddedNode.layerClient({ insecure: false }))))
+
+  it.effect("under it.effect (TestClock) the node answers in real time; what the client waits in Effect time waits for the TestClock", () =>
+    Effect.gen(function*() {
+      // calls are real I/O: they complete without moving the clock
+      const { created, recorded } = yield* roundTrip
+      assert.isTrue(recorded.equals(created))
+      // a consumer's timeout is Effect time: it passes when the test moves the clock
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const stream = uniqueStream("test-clock")
+      yield* ps.createToStream(stream, "g")
+      const fiber = yield* Effect.forkChild(ps.consumeToStream(stream, "g", () => Effect.void, { timeout: "1 hour" }))
+      yield* TestClock.adjust("59 minutes")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 minute")
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail")
+      assert.strictEqual(Exit.isFailure(exit) && exit.cause.reasons[0]?._tag === "Fail" ? exit.cause.reasons[0].error._tag : "", "DeadlineExceeded")
+    }).pipe(Effect.provide(EmbeddedNode.layerClient())))
 
   it.live("the node's scope and the client's close together", () =>
     Effect.gen(function*() {

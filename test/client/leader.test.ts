@@ -10,9 +10,11 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import { StreamsService } from "../../src/generated/streams.ts"
 import { EmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { Streams } from "../../src/index.ts"
+import { recoveryLog } from "../support/recoveryLog.ts"
 import { newEvents, nodeLayer, uniqueStream, withClient } from "./_support.ts"
 
 /** A "follower" that refuses every Streams call and names the leader. */
@@ -104,6 +106,34 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("leader
       )
       assert.isTrue(position > 0n)
       assert.deepStrictEqual(f.calls, ["append"])
+    }))
+
+  it.effect("subscriptions started on a follower go on from the leader (a leader change is resumed, logged)", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const f = yield* follower(node)
+      const stream = uniqueStream("redirected-sub")
+      yield* withClient(node.connectionString, Effect.flatMap(Streams.Streams, (streams) =>
+        streams.append(stream, newEvents(3), { currentVersion: "no_stream" })))
+      const log = recoveryLog()
+      const [fromStream, fromAll] = yield* withClient(
+        `esdb://127.0.0.1:${f.port}?tls=false`,
+        log.capture(Effect.flatMap(Streams.Streams, (streams) =>
+          Effect.all([
+            streams.subscribeToStream(stream).pipe(Stream.take(3), Stream.runCollect),
+            streams.subscribeToAll({ filterInclude: stream, filterByStreamName: true }).pipe(
+              Stream.filter((item) => item._tag === "RecordedEvent"),
+              Stream.take(3),
+              Stream.runCollect
+            )
+          ], { concurrency: 2 })))
+      )
+      assert.deepStrictEqual(Array.from(fromStream, (e) => e.streamPosition), [0n, 1n, 2n])
+      assert.deepStrictEqual(Array.from(fromAll, (e) => e._tag === "RecordedEvent" ? e.streamPosition : -1n), [0n, 1n, 2n])
+      assert.isAtLeast(f.calls.filter((c) => c === "read").length, 1)
+      const resumes = [...log.of("Streams.subscribeToStream", "resume"), ...log.of("Streams.subscribeToAll", "resume")]
+      assert.isAtLeast(resumes.length, 1)
+      for (const w of resumes) assert.strictEqual(w.annotations["cause"], "NodeIsNotLeader")
     }))
 
   it.effect("without retries the caller gets NodeIsNotLeader with the leader's endpoint", () =>

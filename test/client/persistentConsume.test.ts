@@ -1,5 +1,5 @@
 /**
- * `PersistentSubscriptions.consume` against the embedded node: a handler failing at random, with
+ * `PersistentSubscriptions.consumeToStream` / `consumeToAll` against the embedded node: a handler failing at random, with
  * a drop forced by the node in the middle, loses no event (each is handled or parked as the
  * policy says); interrupting the consumer lets the running handlers finish and acks them;
  * ordered per stream; metrics; bad policies refused.
@@ -8,10 +8,13 @@ import { assert, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Data from "effect/Data"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+
+class PaymentRefused extends Data.TaggedError("PaymentRefused")<{ readonly message: string }> {}
 
 const waitFor = (what: string, done: () => boolean, seconds = 20) =>
   Effect.gen(function*() {
@@ -32,7 +35,8 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
       const handled = new Set<bigint>()
       const gaveUp = new Set<bigint>()
       let calls = 0
-      const fiber = yield* Effect.forkChild(ps.consume(
+      const fiber = yield* Effect.forkChild(ps.consumeToStream(
+        stream,
         group,
         (event) =>
           Effect.suspend(() => {
@@ -44,7 +48,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
             handled.add(event.streamPosition)
             return Effect.void
           }),
-        { stream, concurrency: 8, maxRetries: 2 }
+        { concurrency: 8, maxRetries: 2 }
       ))
       yield* waitFor("half handled", () => handled.size >= n / 2)
       // the node drops the consumer (an update restarts the group): it connects again
@@ -76,14 +80,15 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
       yield* ps.createToStream(stream, group, { from: "start", settings: { messageTimeout: 10_000 } })
       const started = new Set<bigint>()
       const done = new Set<bigint>()
-      const fiber = yield* Effect.forkChild(ps.consume(
+      const fiber = yield* Effect.forkChild(ps.consumeToStream(
+        stream,
         group,
         (event) =>
           Effect.sync(() => started.add(event.streamPosition)).pipe(
             Effect.andThen(Effect.sleep(Duration.millis(100))),
             Effect.andThen(Effect.sync(() => done.add(event.streamPosition)))
           ),
-        { stream, concurrency: 4, bufferSize: 20 }
+        { concurrency: 4, bufferSize: 20 }
       ))
       yield* waitFor("four handlers running", () => started.size >= 4)
       yield* Fiber.interrupt(fiber)
@@ -109,7 +114,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
       let running = 0
       let overlap = false
       const busy = new Set<string>()
-      const fiber = yield* Effect.forkChild(ps.consume(
+      const fiber = yield* Effect.forkChild(ps.consumeToAll(
         group,
         (event) =>
           Effect.gen(function*() {
@@ -134,6 +139,63 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
       assert.strictEqual(running, 0)
     }))
 
+  it.effect("a failed event is parked with the error's tag and message as the reason (long ones cut to what a nack carries)", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("consume-reason")
+      const group = uniqueStream("g")
+      yield* streams.append(stream, newEvents(3), { currentVersion: "no_stream" })
+      yield* ps.createToStream(stream, group)
+      const reasons = [
+        new PaymentRefused({ message: "card expired" }),
+        new Error("plain error"),
+        new PaymentRefused({ message: "x".repeat(10_000) })
+      ]
+      const fiber = yield* Effect.forkChild(ps.consumeToStream(
+        stream,
+        group,
+        (event) => Effect.fail(reasons[Number(event.streamPosition)]!),
+        { maxRetries: 0 }
+      ))
+      const parkedStream = `$persistentsubscription-${stream}::${group}-parked`
+      const parked = () => streams.get(parkedStream).pipe(Effect.catchTag("NotFound", () => Effect.succeed([])))
+      let links: ReadonlyArray<{ readonly metadata: Uint8Array; readonly dataText: string }> = []
+      yield* Effect.gen(function*() {
+        while ((links = yield* parked()).length < 3) yield* Effect.sleep(Duration.millis(20))
+      }).pipe(Effect.timeoutOrElse({ duration: Duration.seconds(20), orElse: () => Effect.die(new Error("never parked")) }))
+      yield* Fiber.interrupt(fiber)
+      const reasonOf = (position: number) => {
+        const link = links.find((l) => l.dataText.startsWith(`${position}@`))!
+        return (JSON.parse(new TextDecoder().decode(link.metadata)) as { Reason: string }).Reason
+      }
+      // the node prefixes the nack's reason with its own words
+      assert.isTrue(reasonOf(0).endsWith("\nPaymentRefused: card expired"), reasonOf(0))
+      assert.isTrue(reasonOf(1).endsWith("\nError: plain error"), reasonOf(1))
+      const long = reasonOf(2).split("\n").at(-1)!
+      assert.strictEqual(long.length, 4096)
+      assert.isTrue(long.startsWith("PaymentRefused: xxx") && long.endsWith("…"))
+    }))
+
+  it.effect("a consumer given a timeout stops after it with DeadlineExceeded, its handlers finished", () =>
+    Effect.gen(function*() {
+      const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("consume-timeout")
+      const group = uniqueStream("g")
+      yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
+      yield* ps.createToStream(stream, group)
+      const handled: Array<bigint> = []
+      const error = yield* Effect.flip(ps.consumeToStream(
+        stream,
+        group,
+        (event) => Effect.sync(() => handled.push(event.streamPosition)),
+        { timeout: "1 second" }
+      ))
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.deepStrictEqual(handled, [0n, 1n])
+    }))
+
   it.effect("bad policies are InvalidArgument", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
@@ -145,9 +207,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
           { bufferSize: 0 }
         ]
       ) {
-        const error = yield* Effect.flip(ps.consume("g", () => Effect.void, { stream: "s", ...policy }))
+        const error = yield* Effect.flip(ps.consumeToStream("s", "g", () => Effect.void, policy))
         assert.strictEqual(error._tag, "InvalidArgument")
       }
-      assert.strictEqual((yield* Effect.flip(ps.consume("", () => Effect.void)))._tag, "InvalidArgument")
+      assert.strictEqual((yield* Effect.flip(ps.consumeToAll("", () => Effect.void)))._tag, "InvalidArgument")
+      assert.strictEqual((yield* Effect.flip(ps.consumeToStream("$all", "g", () => Effect.void)))._tag, "InvalidArgument")
     }))
 })

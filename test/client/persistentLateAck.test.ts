@@ -55,7 +55,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         // acked now, with no call to carry the acks: they wait
         yield* sub.ack(first)
         yield* Effect.sleep(Duration.millis(50))
-        assert.strictEqual((yield* ps.getInfo(stream, group)).retryBufferCount, 3)
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).retryBufferCount, 3)
         // the next run: the node hands the new call the three events (retryCount 1) before it reads
         // the acks sent after the options, which then count for them: no second ack is needed
         const second = yield* background(sub)
@@ -75,7 +75,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       const next = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 10 }), (sub) =>
         sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(1), collect)))
       assert.deepStrictEqual(positions(next), [[4n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.deepStrictEqual([info.totalInFlightMessages, info.retryBufferCount], [0, 0])
     }))
 

@@ -40,36 +40,36 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
   it.effect("truncateParked with stopAt drops the parked events before that parked event number; without, the rest", () =>
     Effect.gen(function*() {
       const { ps, streams, stream, group, parkedStream } = yield* setup(4, 4)
-      yield* ps.truncateParked(stream, group, { stopAt: 2 })
-      assert.strictEqual((yield* ps.getInfo(stream, group)).parkedMessageCount, 2n)
+      yield* ps.truncateParkedToStream(stream, group, { stopAt: 2 })
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).parkedMessageCount, 2n)
       // the parked stream keeps its events from number 2: those of events 2 and 3
       const left = yield* streams.get(parkedStream)
       assert.deepStrictEqual(left.map((e) => [e.streamPosition, e.dataText]), [[2n, `2@${stream}`], [3n, `3@${stream}`]])
-      yield* ps.truncateParked(stream, group)
-      assert.strictEqual((yield* ps.getInfo(stream, group)).parkedMessageCount, 0n)
+      yield* ps.truncateParkedToStream(stream, group)
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).parkedMessageCount, 0n)
       assert.deepStrictEqual(yield* streams.get(parkedStream), [])
       // a replay has nothing left to deliver: the consumer gets the next new event
-      yield* ps.replayParked(stream, group)
+      yield* ps.replayParkedToStream(stream, group)
       yield* streams.append(stream, newEvents(1), { currentVersion: 3n })
       const next = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 5 }), (sub) =>
         sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(1), collect)))
       assert.deepStrictEqual(positions(next), [[4n, 0]])
-      assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 0)
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).totalInFlightMessages, 0)
     }))
 
   it.effect("the truncate-before only moves forward: a stopAt at or before it writes nothing; later parks are kept", () =>
     Effect.gen(function*() {
       const { ps, streams, stream, group, parkedStream } = yield* setup(4, 3)
       const metadataEvents = () => Effect.map(streams.get(`$$${parkedStream}`), (events) => events.length)
-      yield* ps.truncateParked(stream, group, { stopAt: 2 })
+      yield* ps.truncateParkedToStream(stream, group, { stopAt: 2 })
       const written = yield* metadataEvents()
       assert.strictEqual(written, 1)
       assert.strictEqual((yield* streams.getStreamMetadata(parkedStream)).metadata.$tb, 2n)
-      for (const stopAt of [0, 1, 2]) yield* ps.truncateParked(stream, group, { stopAt })
+      for (const stopAt of [0, 1, 2]) yield* ps.truncateParkedToStream(stream, group, { stopAt })
       assert.strictEqual(yield* metadataEvents(), written)
-      assert.strictEqual((yield* ps.getInfo(stream, group)).parkedMessageCount, 1n)
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).parkedMessageCount, 1n)
       // a stopAt past the parked stream's end drops what is there, no more
-      yield* ps.truncateParked(stream, group, { stopAt: 2n ** 62n })
+      yield* ps.truncateParkedToStream(stream, group, { stopAt: 2n ** 62n })
       assert.strictEqual((yield* streams.getStreamMetadata(parkedStream)).metadata.$tb, 3n)
       // the next event parked is counted, and kept
       yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1, ackDelay: 0 }), (sub) =>
@@ -82,22 +82,24 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
   it.effect("truncateParked of a group with nothing parked succeeds and writes nothing; on $all too", () =>
     Effect.gen(function*() {
       const { ps, streams, stream, group, parkedStream } = yield* setup(1, 0)
-      yield* ps.truncateParked(stream, group)
-      yield* ps.truncateParked(stream, group, { stopAt: 10 })
-      assert.deepStrictEqual(yield* streams.get(`$$${parkedStream}`).pipe(Effect.orElseSucceed(() => [])), [])
+      yield* ps.truncateParkedToStream(stream, group)
+      yield* ps.truncateParkedToStream(stream, group, { stopAt: 10 })
+      // no metadata stream was written: reading it finds nothing (any other failure fails the test)
+      const metadata = yield* Effect.flip(streams.get(`$$${parkedStream}`))
+      assert.strictEqual(metadata._tag, "NotFound", String(metadata))
       const g = uniqueStream("all")
       yield* ps.createToAll(g)
-      yield* ps.truncateParked("$all", g)
-      assert.strictEqual((yield* ps.getInfo("$all", g)).parkedMessageCount, 0n)
-      yield* ps.delete("$all", g)
+      yield* ps.truncateParkedToAll(g)
+      assert.strictEqual((yield* ps.getInfoToAll(g)).parkedMessageCount, 0n)
+      yield* ps.deleteToAll(g)
     }))
 
   it.effect("truncateParked of a missing group is SubscriptionNotFound, on a stream and on $all", () =>
     Effect.gen(function*() {
       const ps = yield* PersistentSubscriptions.PersistentSubscriptions
       const stream = uniqueStream("ps-parked-missing")
-      const onStream = yield* Effect.flip(ps.truncateParked(stream, "nope"))
-      const onAll = yield* Effect.flip(ps.truncateParked("$all", "nope", { stopAt: 3 }))
+      const onStream = yield* Effect.flip(ps.truncateParkedToStream(stream, "nope"))
+      const onAll = yield* Effect.flip(ps.truncateParkedToAll("nope", { stopAt: 3 }))
       assert.strictEqual(onStream._tag, "SubscriptionNotFound")
       if (onStream._tag === "SubscriptionNotFound") assert.deepStrictEqual([onStream.stream, onStream.group], [stream, "nope"])
       assert.strictEqual(onAll._tag, "SubscriptionNotFound")
@@ -114,14 +116,14 @@ layer(nodeLayer({ insecure: true }), { excludeTestServices: true, timeout: "30 s
         Effect.gen(function*() {
           const ps = yield* PersistentSubscriptions.PersistentSubscriptions
           const bad = [
-            ps.truncateParked("s", ""),
-            ps.truncateParked("", "g"),
-            ps.truncateParked("s", "g", { stopAt: -1 }),
-            ps.truncateParked("s", "g", { stopAt: -1n }),
-            ps.truncateParked("s", "g", { stopAt: 1.5 }),
-            ps.truncateParked("s", "g", { stopAt: Number.NaN }),
-            ps.truncateParked("s", "g", { stopAt: 2n ** 63n }),
-            ps.replayParked("s", "g", { stopAt: 2n ** 63n })
+            ps.truncateParkedToStream("s", ""),
+            ps.truncateParkedToStream("", "g"),
+            ps.truncateParkedToStream("s", "g", { stopAt: -1 }),
+            ps.truncateParkedToStream("s", "g", { stopAt: -1n }),
+            ps.truncateParkedToStream("s", "g", { stopAt: 1.5 }),
+            ps.truncateParkedToStream("s", "g", { stopAt: Number.NaN }),
+            ps.truncateParkedToStream("s", "g", { stopAt: 2n ** 63n }),
+            ps.replayParkedToStream("s", "g", { stopAt: 2n ** 63n })
           ]
           const out = []
           for (const effect of bad) out.push(yield* Effect.flip(effect))
@@ -146,12 +148,12 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
           const ps = yield* PersistentSubscriptions.PersistentSubscriptions
           const ops = { credentials: user("ops", "changeit") }
           yield* ps.createToStream(stream, "g", ops)
-          assert.strictEqual((yield* Effect.flip(ps.truncateParked(stream, "g")))._tag, "AccessDenied")
+          assert.strictEqual((yield* Effect.flip(ps.truncateParkedToStream(stream, "g")))._tag, "AccessDenied")
           // access is checked before the group is looked for
-          assert.strictEqual((yield* Effect.flip(ps.truncateParked(stream, "missing")))._tag, "AccessDenied")
-          yield* ps.truncateParked(stream, "g", ops)
-          yield* ps.truncateParked(stream, "g", { credentials: user("admin", "changeit") })
-          yield* ps.delete(stream, "g", ops)
+          assert.strictEqual((yield* Effect.flip(ps.truncateParkedToStream(stream, "missing")))._tag, "AccessDenied")
+          yield* ps.truncateParkedToStream(stream, "g", ops)
+          yield* ps.truncateParkedToStream(stream, "g", { credentials: user("admin", "changeit") })
+          yield* ps.deleteToStream(stream, "g", ops)
         })
       )
     }))

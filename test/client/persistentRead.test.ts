@@ -11,11 +11,20 @@ import { assert, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { NewEvent, PersistentSubscriptions, type PersistentSubscriptionSettings, type RecordedEvent, Streams } from "../../src/index.ts"
+import {
+  NewEvent,
+  PersistentSubscriptions,
+  type PersistentSubscriptionSettings,
+  type PersistentSubscriptionSettingsInput,
+  type RecordedEvent,
+  Streams
+} from "../../src/index.ts"
 import type { PersistentSubscription } from "../../src/services/PersistentSubscriptions.ts"
 import { infoUntil, positions } from "./_persistent.ts"
-import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { collect, eventually, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { recoveryLog } from "../support/recoveryLog.ts"
 
 /** The first `n` events of a run, each passed to `f` (ack, nack, nothing) as it arrives. */
 const take = (
@@ -36,7 +45,7 @@ const background = (sub: PersistentSubscription) =>
     return { events, fiber, received }
   })
 
-type Settings = { readonly [K in keyof PersistentSubscriptionSettings]?: PersistentSubscriptionSettings[K] }
+type Settings = Exclude<PersistentSubscriptionSettingsInput, PersistentSubscriptionSettings>
 
 const setup = (events: number, settings: Settings = {}, prefix = "ps-read") =>
   Effect.gen(function*() {
@@ -59,14 +68,14 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         assert.deepStrictEqual(positions(events), [[0n, 0], [1n, 0], [2n, 0]])
         assert.strictEqual(events[0]!.ackId, events[0]!.id)
         assert.strictEqual(events[0]!.streamName, stream)
-        assert.deepStrictEqual(events[1]!.dataJson, { i: 1 })
+        assert.deepStrictEqual(JSON.parse(events[1]!.dataText), { i: 1 })
       }))
       yield* streams.append(stream, newEvents(1), { currentVersion: 2n })
       // acked: a new consumer gets the next event, not a retry of the first three
       const next = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) =>
         take(sub, 1, (e) => sub.ack(e))))
       assert.deepStrictEqual(positions(next), [[3n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.totalItems, 4n)
     }))
 
@@ -83,7 +92,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* sub.ack(run.events[4]!)
         // one id waits for a second one, or the delay
         yield* Effect.sleep(Duration.millis(100))
-        assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 2)
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).totalInFlightMessages, 2)
       }))
       // closing sent the waiting ack: the one event never acked goes back for a retry
       const info = yield* infoUntil(stream, group, (i) => i.connections.length === 0)
@@ -130,7 +139,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         })
       }))
       assert.deepStrictEqual(seen, [[0n, 0], [0n, 1], [0n, 2], [1n, 0], [2n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.parkedMessageCount, 1n)
       const streams = yield* Streams.Streams
       const parked = yield* streams.get(`$persistentsubscription-${stream}::${group}-parked`)
@@ -149,7 +158,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         return yield* take(sub, 2, (e) => e.streamPosition === 0n ? sub.nack(e, "stop", "halt") : sub.ack(e))
       }))
       assert.deepStrictEqual(positions(events), [[0n, 0], [1n, 0]])
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.retryBufferCount, 0)
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
@@ -172,7 +181,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         const sub = yield* ps.readToStream(stream, group, { bufferSize: 1 })
         const fiber = yield* Effect.forkChild(take(sub, 1, (e) => sub.ack(e)))
         yield* infoUntil(stream, group, (info) => info.connections.length === 1)
-        yield* ps.replayParked(stream, group)
+        yield* ps.replayParkedToStream(stream, group)
         const replayed = yield* Fiber.join(fiber)
         assert.deepStrictEqual(positions(replayed), [[0n, 0]])
         // as a real node delivers it: the parked event, through its link in the parked stream
@@ -180,7 +189,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         assert.strictEqual(replayed[0]!.link?.streamName, `$persistentsubscription-${stream}::${group}-parked`)
         assert.strictEqual(replayed[0]!.ackId, replayed[0]!.link?.id)
       }))
-      const info = yield* ps.getInfo(stream, group)
+      const info = yield* ps.getInfoToStream(stream, group)
       assert.strictEqual(info.parkedMessageCount, 0n)
     }))
 
@@ -240,7 +249,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         const run = yield* background(sub)
         yield* run.received(5)
         yield* sub.ack(run.events)
-        assert.strictEqual((yield* ps.getInfo(stream, group)).totalInFlightMessages, 5)
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).totalInFlightMessages, 5)
         return Date.now()
       }))
       const closeMs = Date.now() - closing
@@ -283,11 +292,11 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* take(sub, 3, (e) => sub.nack(e, "park", "later"))
         yield* infoUntil(stream, group, (info) => info.parkedMessageCount === 3n)
       }))
-      yield* ps.replayParked(stream, group, { stopAt: 2 })
+      yield* ps.replayParkedToStream(stream, group, { stopAt: 2 })
       const replayed = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 2 }), (sub) =>
         take(sub, 2, (e) => sub.ack(e))))
       assert.deepStrictEqual(positions(replayed), [[0n, 0], [1n, 0]])
-      assert.strictEqual((yield* ps.getInfo(stream, group)).parkedMessageCount, 1n)
+      assert.strictEqual((yield* ps.getInfoToStream(stream, group)).parkedMessageCount, 1n)
     }))
 
   it.effect("checkpoints follow maxCheckpointCount; a restarted group resumes after the last one", () =>
@@ -302,7 +311,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       }))
       const checkpoints = yield* streams.get(`$persistentsubscription-${stream}::${group}-checkpoint`)
       assert.strictEqual(checkpoints.at(-1)!.type, "$SubscriptionCheckpoint")
-      assert.strictEqual(checkpoints.at(-1)!.dataJson, "4")
+      assert.strictEqual(JSON.parse(checkpoints.at(-1)!.dataText), "4")
       yield* ps.restartSubsystem()
       const resumed = yield* Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { bufferSize: 1 }), (sub) =>
         take(sub, 1, (e) => sub.ack(e))))
@@ -319,7 +328,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
         yield* sub.ack(run.events.slice(0, 2))
         // two processed: below minCheckpointCount, no checkpoint however long it waits
         yield* Effect.sleep(Duration.millis(150))
-        assert.strictEqual((yield* ps.getInfo(stream, group)).lastCheckpointedEventPosition, "")
+        assert.strictEqual((yield* ps.getInfoToStream(stream, group)).lastCheckpointedEventPosition, "")
         yield* sub.ack(run.events[2]!)
         yield* infoUntil(stream, group, (i) => i.lastCheckpointedEventPosition === "2")
       }))
@@ -364,7 +373,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
             }),
             Stream.runDrain
           )))))
-      yield* infoUntil("$all", group, (info) => info.connections.length === 3)
+      yield* infoUntil({ all: true }, group, (info) => info.connections.length === 3)
       const names = [0, 1, 2, 3, 4, 5].map((k) => `${prefix}-${k}`)
       for (let round = 0; round < 3; round++) {
         for (const name of names) yield* streams.append(name, newEvents(1), { currentVersion: "any" })
@@ -455,17 +464,17 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       yield* Fiber.interrupt(first)
     }))
 
-  it.effect("update, delete and restartSubsystem drop the connected consumers with SubscriptionDropped; a missing group is SubscriptionNotFound", () =>
+  it.effect("update, delete and restartSubsystem drop the connected consumers with SubscriptionDropped (with no reconnect allowed); a missing group is SubscriptionNotFound", () =>
     Effect.gen(function*() {
       const { ps, stream, group } = yield* setup(0)
-      const run = Effect.scoped(Effect.flatMap(ps.readToStream(stream, group), (sub) => Effect.flip(Stream.runDrain(sub.events))))
+      const run = Effect.scoped(Effect.flatMap(ps.readToStream(stream, group, { resumeSchedule: Schedule.recurs(0) }), (sub) => Effect.flip(Stream.runDrain(sub.events))))
       const updated = yield* Effect.forkChild(run)
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
       yield* ps.updateToStream(stream, group, { settings: { maxRetryCount: 3 } })
       assert.strictEqual((yield* Fiber.join(updated))._tag, "SubscriptionDropped")
       const deleted = yield* Effect.forkChild(run)
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
-      yield* ps.delete(stream, group)
+      yield* ps.deleteToStream(stream, group)
       assert.strictEqual((yield* Fiber.join(deleted))._tag, "SubscriptionDropped")
       const missing = yield* run
       assert.strictEqual(missing._tag, "SubscriptionNotFound")
@@ -475,6 +484,36 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("p
       yield* infoUntil(stream, group, (info) => info.connections.length === 1)
       yield* ps.restartSubsystem()
       assert.strictEqual((yield* Fiber.join(restarted))._tag, "SubscriptionDropped")
+    }))
+
+  it.effect("by default a dropped consumer connects again (update, restartSubsystem), logged; a deleted group ends it with SubscriptionNotFound", () =>
+    Effect.gen(function*() {
+      const { ps, stream, group } = yield* setup(0)
+      const log = recoveryLog()
+      const streams = yield* Streams.Streams
+      const received: Array<RecordedEvent> = []
+      const consumer = yield* Effect.forkChild(log.capture(Effect.scoped(Effect.flatMap(ps.readToStream(stream, group), (sub) =>
+        sub.events.pipe(
+          Stream.tap((e) => Effect.andThen(sub.ack(e), Effect.sync(() => received.push(e)))),
+          Stream.runDrain,
+          Effect.flip
+        )))))
+      const connected = (n: number) => infoUntil(stream, group, (info) => info.connections.length === 1 && info.totalItems >= BigInt(n))
+      yield* connected(0)
+      yield* ps.updateToStream(stream, group, { settings: { maxRetryCount: 3 } })
+      yield* Effect.sleep("50 millis")
+      yield* connected(0)
+      yield* ps.restartSubsystem()
+      yield* Effect.sleep("50 millis")
+      yield* connected(0)
+      yield* streams.append(stream, newEvents(2), { currentVersion: "any" })
+      yield* eventually("the events after the reconnects", () => received.length >= 2)
+      const reconnects = log.of("PersistentSubscriptions.readToStream", "reconnect")
+      assert.isAtLeast(reconnects.length, 2)
+      assert.strictEqual(reconnects[0]!.annotations["cause"], "SubscriptionDropped")
+      assert.strictEqual(reconnects[0]!.annotations["group"], group)
+      yield* ps.deleteToStream(stream, group)
+      assert.strictEqual((yield* Fiber.join(consumer))._tag, "SubscriptionNotFound")
     }))
 
   it.effect("GetInfo shows the connections with their in-flight messages, and the group's counters", () =>

@@ -11,7 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { GrpcError } from "../../src/errors/GrpcError.ts"
+import { classifyError } from "../../src/internal/transport/classifyError.ts"
 import { NewEvent, ProjectionDetails, Projections, Streams } from "../../src/index.ts"
 import { toCreateError, toDeleteError, toProjectionError, toRestartError } from "../../src/internal/projections/errors.ts"
 import { Code } from "../../src/generated/code.ts"
@@ -123,7 +123,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
       assert.isFalse(stopped.enabled)
       const checkpoints = yield* streams.get(`$projections-${name}-checkpoint`, { backwards: true, limit: 1n })
       assert.strictEqual(checkpoints[0]?.type, "$ProjectionCheckpoint")
-      assert.deepStrictEqual(checkpoints[0]?.dataJson, { count: 2 })
+      assert.deepStrictEqual(JSON.parse(checkpoints[0]!.dataText), { count: 2 })
 
       // stopped: events after it are not counted, awaitIdle gives up when its schedule ends
       yield* appendTo(`${cat}-1`, 3)
@@ -281,7 +281,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
         trackEmittedStreams: true
       })
       yield* projections.awaitIdle(name)
-      assert.deepStrictEqual((yield* streams.get(out)).map((e) => e.dataJson), [{ i: 0 }, { i: 1 }])
+      assert.deepStrictEqual((yield* streams.get(out)).map((e) => JSON.parse(e.dataText)), [{ i: 0 }, { i: 1 }])
       yield* projections.disable(name)
       yield* projections.delete(name, { deleteEmittedStreams: true })
       const deleted = yield* Effect.flip(streams.get(out))
@@ -404,10 +404,9 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
       yield* appendTo(`${cat}-1`, 3)
       yield* projections.create(name, COUNT(cat))
       yield* projections.awaitIdle(name)
-      const decode = Schema.decodeUnknownEffect(Count)
       // the results so far, decoded, read backwards: the latest first
       const latest = yield* streams.read(`$projections-${name}-result`, { backwards: true, limit: 1n }).pipe(
-        Stream.mapEffect((event) => decode(event.dataJson)),
+        Stream.mapEffect((event) => event.decodeJson(Count)),
         Stream.runHead
       )
       assert.strictEqual(latest._tag === "Some" && latest.value.count, 3)
@@ -416,7 +415,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
       const follow = streams.subscribeToStream(`$projections-${name}-result`).pipe(
         Stream.filter(isRecorded),
         Stream.filter((event) => event.type === "Result"),
-        Stream.mapEffect((event) => decode(event.dataJson)),
+        Stream.mapEffect((event) => event.decodeJson(Count)),
         Stream.map((result) => result.count),
         Stream.takeUntil((count) => count === 5),
         Stream.runCollect
@@ -428,9 +427,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("P
       assert.deepStrictEqual(counts, [...counts].sort((a, b) => a - b))
     }))
 
-  it.effect("the node's other failure forms map to the same typed errors", () =>
+  it.effect("the node's other failure forms map to the same typed errors (the classifier, then the narrowing)", () =>
     Effect.sync(() => {
-      const grpc = (code: number, details: string) => new GrpcError({ code, details, metadata: {} })
+      // a failed call as grpc-js hands it over, through the one classifier
+      const grpc = (code: number, details: string) => classifyError({ code, details, metadata: {} })
       assert.strictEqual(toCreateError("p")(grpc(Code.ALREADY_EXISTS, "Duplicate projection names : p"))._tag, "ProjectionAlreadyExists")
       assert.strictEqual(
         toCreateError("p")(grpc(Code.UNKNOWN, "Envelope callback expected Updated, received Conflict instead"))._tag,

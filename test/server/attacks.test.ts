@@ -2,7 +2,8 @@
  * The node under attack. It runs in a child process (so the memory measured is the node's), and
  * each attack is bounded in count and time, on loopback. While each runs, a normal client on
  * another connection appends and reads, each round trip under one second; afterwards the node
- * is still up and its RSS has grown by less than 100 MB.
+ * is still up and its RSS has grown by less than 100 MB. Connections that never finish a request
+ * (HTTP/2 calls with HEADERS only, HTTP/1.1 headers trickling) are tried on a node of their own.
  *
  * The raw attacker writes HTTP/2 frames by hand (test/server/rawHttp2.ts); nghttp2, configured
  * by the node's transport, is what answers it.
@@ -135,27 +136,35 @@ const drainOrClose = (req: http2.ClientHttp2Stream) =>
 const goawayOrClosed = (c: Awaited<ReturnType<typeof rawConnect>>) =>
   c.waitFor(() => (c.isClosed() || c.frames.some((f) => f.type === FrameType.GOAWAY) ? true : undefined), 5000)
 
-describe("attacks on the node", () => {
+/** Runs the describe block's tests against one node process (its RSS baseline taken after warming up). */
+const withNodeProcess = (args: ReadonlyArray<string>) => {
+  let own: NodeProcess | undefined
+  let ownClients: Clients | undefined
   beforeAll(async () => {
-    // MaxAppendSize 1 MiB: the real default of the version the node reports (24.10); the 256 MiB
-    // default of later versions is the embedded node's own default
-    proc = await startNodeProcess(["--max-append-size", String(MB), "--read-framing", "coalesced"])
-    clients = connect(proc.node)
+    own = proc = await startNodeProcess(args)
+    ownClients = clients = connect(proc.node)
     for (let i = 0; i < 20; i++) await probe()
     baselineRss = await rss()
   }, 30_000)
 
   afterAll(async () => {
-    console.log(report.join("\n"))
-    clients?.close()
-    if (proc !== undefined) {
+    console.log(report.splice(0).join("\n"))
+    ownClients?.close()
+    const child = own?.child
+    if (child !== undefined) {
       await new Promise<void>((resolve) => {
-        proc.child.once("exit", () => resolve())
-        proc.child.stdin.write("stop\n")
-        setTimeout(() => proc.child.kill("SIGKILL"), 3000).unref()
+        child.once("exit", () => resolve())
+        child.stdin.write("stop\n")
+        setTimeout(() => child.kill("SIGKILL"), 3000).unref()
       })
     }
   })
+}
+
+describe("attacks on the node", () => {
+  // MaxAppendSize 1 MiB: the real default of the version the node reports (24.10); the 256 MiB
+  // default of later versions is the embedded node's own default
+  withNodeProcess(["--max-append-size", String(MB), "--read-framing", "coalesced"])
 
   it("rapid reset: streams opened and reset at once get the connection closed", async () => {
     const c = await rawConnect(proc.node.port)
@@ -334,4 +343,72 @@ describe("attacks on the node", () => {
     })
     await checkAfter(slowest)
   })
+})
+
+describe("connections that never finish a request", () => {
+  withNodeProcess([])
+
+  /** Opens `n` sockets, each sending `first` at once; resolves with them and when each closed (ms after opening). */
+  const openMany = async (n: number, first: Buffer) => {
+    const sockets: Array<net.Socket> = []
+    const closedAfter: Array<number | undefined> = []
+    const opened = Date.now()
+    await Promise.all(Array.from({ length: n }, (_, i) =>
+      new Promise<void>((resolve) => {
+        const socket = net.connect(proc.node.port, "127.0.0.1", () => {
+          socket.write(first)
+          resolve()
+        })
+        socket.on("error", () => resolve())
+        socket.on("data", () => {})
+        socket.once("close", () => {
+          closedAfter[i] = Date.now() - opened
+          resolve()
+        })
+        sockets.push(socket)
+      })
+    ))
+    return { sockets, closedAfter, openCount: () => sockets.filter((s) => !s.destroyed && !s.closed).length }
+  }
+
+  it("1,000 connections each opening a Read with HEADERS and nothing more are cut (Kestrel's minimum request rate) while others are served", async () => {
+    const start = Buffer.concat([PREFACE, settings(), frame(FrameType.HEADERS, Flag.END_HEADERS, 1, grpcRequest(READ))])
+    let attack: Awaited<ReturnType<typeof openMany>> | undefined
+    const slowest = await underAttack(async () => {
+      attack = await openMany(1000, start)
+      // the node closes each within its grace period (5 s) and a check (1 s); the oldest pending
+      // ones at once, to admit newcomers past 500
+      const until = Date.now() + 15_000
+      while (attack.openCount() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 200))
+    })
+    const open = attack!.openCount()
+    const latest = Math.max(...attack!.closedAfter.map((t) => t ?? Infinity))
+    report.push(`HEADERS-only Reads: all 1000 closed within ${latest} ms`)
+    for (const socket of attack!.sockets) socket.destroy()
+    assert.strictEqual(open, 0)
+    assert.isBelow(latest, 12_000)
+    await checkAfter(slowest)
+  }, 60_000)
+
+  it("1,000 HTTP/1.1 connections trickling their headers are cut within the 10 s header timeout while others are served", async () => {
+    const h1 = Buffer.from("GET /ping HTTP/1.1\r\nHost: x\r\n")
+    let attack: Awaited<ReturnType<typeof openMany>> | undefined
+    const slowest = await underAttack(async () => {
+      attack = await openMany(1000, h1)
+      const until = Date.now() + 20_000
+      // valid header lines byte by byte, never the blank line that ends them
+      const trickle = "X-Slow: yes\r\n".repeat(100)
+      for (let step = 0; attack.openCount() > 0 && Date.now() < until; step++) {
+        for (const socket of attack.sockets) if (!socket.destroyed) socket.write(trickle[step]!)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    })
+    const open = attack!.openCount()
+    const latest = Math.max(...attack!.closedAfter.map((t) => t ?? Infinity))
+    report.push(`HTTP/1.1 trickle: all 1000 closed within ${latest} ms`)
+    for (const socket of attack!.sockets) socket.destroy()
+    assert.strictEqual(open, 0)
+    assert.isBelow(latest, 15_000)
+    await checkAfter(slowest)
+  }, 60_000)
 })

@@ -4,7 +4,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
 import { BatchAppendReq } from "../../src/generated/streams.ts"
-import { decodeBatchAppendReq } from "../../src/server/BatchAppendDecoding.ts"
+import { decodeBatchAppendReq } from "../../src/server/codec/BatchAppendDecoding.ts"
 
 const roundTrip = (message: BatchAppendReq) => {
   const bytes = Buffer.from(BatchAppendReq.encode(message).finish())

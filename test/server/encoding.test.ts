@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { ReadResp, type ReadResp_ReadEvent_RecordedEvent } from "../../src/generated/streams.ts"
-import { eventResp, resolvedResp } from "../../src/server/ReadEncoding.ts"
+import { eventResp, resolvedResp } from "../../src/server/codec/ReadEncoding.ts"
 import { type EventRecord, Store } from "../../src/server/storage/Store.ts"
-import { toStringForm, toStructured } from "../../src/server/Uuid.ts"
+import { toStringForm, toStructured } from "../../src/server/codec/Uuid.ts"
 
 const expectedRecorded = (r: EventRecord, mode: 0 | 1): ReadResp_ReadEvent_RecordedEvent => ({
   id: mode === 1 ? toStringForm(r.eventId) : toStructured(r.eventId),

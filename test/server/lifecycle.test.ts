@@ -82,23 +82,49 @@ describe("node lifecycle", () => {
     assert.deepStrictEqual(results[1], results[0])
   })
 
-  it("the command prints the connection string and stops on SIGTERM", async () => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--port", "0", "--insecure", "--read-framing", "coalesced"], { stdio: ["ignore", "pipe", "pipe"] })
-    const line = await new Promise<string>((resolve, reject) => {
-      child.stdout.once("data", (d) => resolve(String(d).trim()))
-      child.once("exit", (code) => reject(new Error(`exited ${code}`)))
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`the command prints the connection string and a start line, and on ${signal} stops gracefully with a stop line`, async () => {
+      const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--port", "0", "--insecure", "--read-framing", "coalesced"], { stdio: ["ignore", "pipe", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (d) => (stderr += String(d)))
+      const line = await new Promise<string>((resolve, reject) => {
+        child.stdout.once("data", (d) => resolve(String(d).trim()))
+        child.once("exit", (code) => reject(new Error(`exited ${code}`)))
+      })
+      assert.match(line, /^esdb:\/\/127\.0\.0\.1:\d+\?tls=false$/)
+      const port = Number(/:(\d+)\?/.exec(line)![1])
+      const node = { host: "127.0.0.1", port, insecure: true } as Parameters<typeof connect>[0]
+      const c = connect(node)
+      await appendOk(c.streams, "cli-stream", any, [{}])
+      // a subscription open when the node stops ends as on a real node: UNAVAILABLE
+      const sub = c.streams.read({ options: readOptions({ streamOption: streamOption("cli-stream"), countOption: { $case: "subscription", value: {} } }) })
+      sub.on("data", () => {})
+      const ended = new Promise<grpc.StatusObject>((resolve) => sub.on("status", resolve))
+      sub.on("error", () => {})
+      await new Promise((r) => setTimeout(r, 100))
+      const code = await new Promise<number | null>((resolve) => {
+        child.once("exit", resolve)
+        child.kill(signal)
+      })
+      assert.strictEqual(code, 0)
+      assert.strictEqual((await ended).code, grpc.status.UNAVAILABLE)
+      c.close()
+      assert.match(stderr, new RegExp(`listening on 127\\.0\\.0\\.1:${port}, TLS off \\(insecure\\), data in memory, projections none, reporting server version 24\\.10\\.0`))
+      assert.include(stderr, `effect-esdb-server stopped (127.0.0.1:${port})`)
     })
-    assert.match(line, /^esdb:\/\/127\.0\.0\.1:\d+\?tls=false$/)
-    const port = Number(/:(\d+)\?/.exec(line)![1])
-    const node = { host: "127.0.0.1", port, insecure: true } as Parameters<typeof connect>[0]
-    const c = connect(node)
-    await appendOk(c.streams, "cli-stream", any, [{}])
-    c.close()
-    const code = await new Promise<number | null>((resolve) => {
-      child.once("exit", resolve)
-      child.kill("SIGTERM")
-    })
+  }
+
+  it("the command's --help describes every flag with its default", async () => {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", "src/server/cli.ts", "--help"], { stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    child.stdout.on("data", (d) => (stdout += String(d)))
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve))
     assert.strictEqual(code, 0)
+    for (const flag of ["--port", "--host", "--insecure", "--db", "--run-projections", "--start-standard-projections", "--read-framing", "--max-connections", "--max-pending-connections", "--idle-timeout-ms", "--max-append-size", "--max-receive-message-size", "--advertise-host", "--advertise-port", "--server-version"]) {
+      assert.match(stdout, new RegExp(`^  ${flag} .*\\(default: [^)]+\\)?$`, "m"), flag)
+    }
+    assert.match(stdout, /--port <n> .*\(default: 2113\)/)
+    assert.match(stdout, /--max-connections <n> .*\(default: 1000\)/)
   })
 
   it("the command answers cpu usage on stdin and stops on request", async () => {

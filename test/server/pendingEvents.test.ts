@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
-import { PendingEvents } from "../../src/server/PendingEvents.ts"
+import { PendingEvents } from "../../src/server/codec/PendingEvents.ts"
 import type { ProposedEvent } from "../../src/server/storage/Store.ts"
 
 describe("PendingEvents", () => {

@@ -28,7 +28,7 @@ afterEach(() => {
 
 const withGroups = <A, E>(
   connectionString: string,
-  f: (ps: PersistentSubscriptions.PersistentSubscriptionsService) => Effect.Effect<A, E>
+  f: (ps: PersistentSubscriptions.PersistentSubscriptions) => Effect.Effect<A, E>
 ): Promise<A> =>
   Effect.runPromise(
     Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, f).pipe(
@@ -75,7 +75,7 @@ describe("persistent subscription groups on a kept database", () => {
         })
         const sub = yield* ps.readToStream(stream, "g", { bufferSize: 4, ackDelay: 0 })
         yield* sub.events.pipe(Stream.tap((e) => sub.ack(e)), Stream.take(4), Stream.runDrain)
-        const info = yield* ps.getInfo(stream, "g")
+        const info = yield* ps.getInfoToStream(stream, "g")
         // three acks made a checkpoint (event 2); the fourth waits for two more
         assert.strictEqual(info.lastCheckpointedEventPosition, "2")
       }))
@@ -107,7 +107,7 @@ describe("persistent subscription groups on a kept database", () => {
           yield* ps.createToStream(stream, "kept", { from: 4n, settings: { maxRetryCount: 2, consumerStrategy: "Pinned" } })
           yield* ps.createToAll("kept-all", { from: "start", filterInclude: ["Order.*"], settings: { readBatchSize: 3 } })
           yield* ps.createToStream(stream, "gone")
-          yield* ps.delete(stream, "gone")
+          yield* ps.deleteToStream(stream, "gone")
         }))
     } finally {
       await first.stop()
@@ -116,15 +116,15 @@ describe("persistent subscription groups on a kept database", () => {
     try {
       const [kept, keptAll, gone, listed] = await withGroups(second.connectionString, (ps) =>
         Effect.all([
-          ps.getInfo(stream, "kept"),
-          ps.getInfo("$all", "kept-all"),
-          Effect.flip(ps.getInfo(stream, "gone")),
+          ps.getInfoToStream(stream, "kept"),
+          ps.getInfoToAll("kept-all"),
+          Effect.flip(ps.getInfoToStream(stream, "gone")),
           ps.listToStream(stream)
         ]))
-      assert.strictEqual(kept.startFrom, "4")
+      assert.strictEqual(kept.startFrom, 4n)
       assert.strictEqual(kept.maxRetryCount, 2)
       assert.strictEqual(kept.consumerStrategy, "Pinned")
-      assert.strictEqual(keptAll.startFrom, "C:0/P:0")
+      assert.strictEqual(keptAll.startFrom, "start")
       assert.strictEqual(keptAll.readBatchSize, 3)
       assert.strictEqual(gone._tag, "SubscriptionNotFound")
       assert.deepStrictEqual(listed.map((i) => i.groupName), ["kept"])
@@ -348,7 +348,7 @@ describe("a hostile consumer", () => {
         }
       })
       for (let i = 0; i < 500 && received < 10_000; i++) await new Promise((r) => setTimeout(r, 10))
-      const info = await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+      const info = await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfoToStream(stream, "g")))
       assert.strictEqual(received, 10_000)
       assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
       assert.strictEqual(info.totalInFlightMessages, 10_000)
@@ -362,7 +362,7 @@ describe("a Read the client half-closes", () => {
     await withRawNode(async (ps, node) => {
       const stream = uniqueStream("ps-half")
       const infoOf = () =>
-        withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+        withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfoToStream(stream, "g")))
       const append = (n: number) =>
         withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
           s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))
@@ -435,7 +435,7 @@ describe("a Read request the real node's pump cannot map", () => {
       for (const breaker of breakers) {
         const stream = uniqueStream("ps-pump")
         const infoOf = () =>
-          withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfo(stream, "g")))
+          withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfoToStream(stream, "g")))
         const append = (n: number) =>
           withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
             s.append(stream, Array.from({ length: n }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "any" })))

@@ -356,17 +356,53 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
-  it("stop() sends GOAWAY and ends open subscriptions", async () => {
+  it("stop() sends GOAWAY and ends open subscriptions and BatchAppend sessions as a real node: UNAVAILABLE, shutting down (a finished read ends OK)", async () => {
     const node = await startEmbeddedNode()
+    const c = connect(node)
+    const s = uniqueStream()
+    await appendOk(c.streams, s, any, [{}])
+    c.close()
+    // a read that finishes ends OK
+    const finite = openRead(node.port)
+    finite.req.on("data", () => {})
+    const finiteTrailers = new Promise<http2.IncomingHttpHeaders>((resolve) => finite.req.once("trailers", resolve))
+    finite.req.end(readRequest(s, 10n))
+    assert.strictEqual((await finiteTrailers)["grpc-status"], "0")
+    finite.session.destroy()
+    // a subscription and a BatchAppend session still open when the node stops
     const { session, req } = openRead(node.port)
     const goaway = new Promise<number>((resolve) => session.once("goaway", (code: number) => resolve(code)))
     req.on("data", () => {})
     req.end(subscriptionRequest(uniqueStream()))
     await new Promise<void>((resolve) => req.once("response", () => resolve()))
     const trailers = new Promise<http2.IncomingHttpHeaders>((resolve) => req.once("trailers", resolve))
+    // a BatchAppend session that has appended once
+    const batch = session.request({ ":method": "POST", ":path": "/event_store.client.streams.Streams/BatchAppend", "content-type": "application/grpc", te: "trailers" })
+    batch.on("error", () => {})
+    const appended = new Promise<void>((resolve) => batch.once("data", () => resolve()))
+    const batchEnd = new Promise<http2.IncomingHttpHeaders>((resolve) => batch.once("trailers", resolve))
+    batch.write(grpcMessage(BatchAppendReq.encode({
+      correlationId: { value: { $case: "string", value: "00000000-0000-4000-8000-000000000001" } },
+      options: { streamIdentifier: { streamName: Buffer.from(uniqueStream("batch")) }, expectedStreamPosition: { $case: "any", value: {} } },
+      proposedMessages: [],
+      isFinal: true
+    }).finish()))
+    await appended
+    batch.on("data", () => {})
+    assert.strictEqual(nodeStats(node).activeReads, 1)
     await node.stop()
     assert.strictEqual(await goaway, 0)
-    assert.strictEqual((await trailers)["grpc-status"], "0")
+    for (const t of [await trailers, await batchEnd]) {
+      assert.strictEqual(t["grpc-status"], "14")
+      assert.strictEqual(decodeURIComponent(String(t["grpc-message"])), "The server is shutting down. Please retry after 5 seconds.")
+      // google.rpc.Status { code 14, message, details: [ErrorInfo SERVER_SHUTTING_DOWN/server, RetryInfo 5 s] }
+      const details = Buffer.from(String(t["grpc-status-details-bin"]), "base64")
+      assert.strictEqual(details[0], 0x08)
+      assert.strictEqual(details[1], 14)
+      assert.include(details.toString("latin1"), "type.googleapis.com/google.rpc.ErrorInfo")
+      assert.include(details.toString("latin1"), "SERVER_SHUTTING_DOWN")
+      assert.include(details.toString("latin1"), "type.googleapis.com/google.rpc.RetryInfo")
+    }
     session.destroy()
   })
 
@@ -387,21 +423,86 @@ describe("gRPC layer", () => {
     await node.stop()
   })
 
-  it("closes connections beyond maxConnections on arrival", async () => {
-    const node = await startEmbeddedNode({ maxConnections: 2 })
-    const sessions = [0, 1, 2].map(() => {
-      const s = http2.connect(`http://127.0.0.1:${node.port}`)
+  /** A session that completed one Read (served), or only connected (pending). */
+  const served = async (port: number) => {
+    const { session, req } = openRead(port)
+    req.on("data", () => {})
+    req.end(readRequest(uniqueStream(), 1n))
+    await new Promise<void>((resolve) => req.once("close", () => resolve()))
+    return session
+  }
+  const connected = (port: number) =>
+    new Promise<http2.ClientHttp2Session>((resolve) => {
+      const s = http2.connect(`http://127.0.0.1:${port}`)
       s.on("error", () => {})
-      return s
+      s.once("remoteSettings", () => resolve(s))
+      s.once("close", () => resolve(s))
     })
-    const outcomes = await Promise.all(sessions.map((s) =>
-      new Promise<string>((resolve) => {
-        s.once("remoteSettings", () => resolve("served"))
-        s.once("close", () => resolve("closed"))
-      })
-    ))
-    assert.deepStrictEqual(outcomes.sort(), ["closed", "served", "served"])
+  const outcome = (s: http2.ClientHttp2Session) =>
+    new Promise<string>((resolve) => {
+      if (s.closed || s.destroyed) return resolve("closed")
+      s.once("close", () => resolve("closed"))
+      setTimeout(() => resolve(s.closed || s.destroyed ? "closed" : "open"), 300)
+    })
+
+  it("at maxConnections, closes a newcomer when every connection has been served", async () => {
+    const node = await startEmbeddedNode({ maxConnections: 2 })
+    const sessions = [await served(node.port), await served(node.port)]
+    const newcomer = http2.connect(`http://127.0.0.1:${node.port}`)
+    newcomer.on("error", () => {})
+    sessions.push(newcomer)
+    assert.deepStrictEqual(await Promise.all(sessions.map(outcome)), ["open", "open", "closed"])
     for (const s of sessions) s.destroy()
+    await node.stop()
+  })
+
+  it("at maxConnections or maxPendingConnections, closes the oldest connection that has not completed a request to admit a newcomer", async () => {
+    const node = await startEmbeddedNode({ maxConnections: 3, maxPendingConnections: 2 })
+    const kept = await served(node.port)
+    const oldest = await connected(node.port)
+    const second = await connected(node.port)
+    // the pending limit (2): the oldest pending goes
+    const third = await connected(node.port)
+    assert.deepStrictEqual(await Promise.all([kept, oldest, second, third].map(outcome)), ["open", "closed", "open", "open"])
+    // the newcomer is served (its Read completes)
+    const fourth = await served(node.port)
+    assert.deepStrictEqual(await Promise.all([kept, second, third, fourth].map(outcome)), ["open", "closed", "open", "open"])
+    for (const s of [kept, oldest, second, third, fourth]) s.destroy()
+    await node.stop()
+  })
+
+  it("a Read that sends HEADERS and no message closes its connection after the grace period (Kestrel's minimum request rate); others stay served", async () => {
+    const node = await startEmbeddedNode({ requestGracePeriodMs: 300 })
+    const c = connect(node)
+    const s = uniqueStream()
+    await appendOk(c.streams, s, any, [{}])
+    const { session, req } = openRead(node.port)
+    let goaway: number | undefined
+    session.on("goaway", (code) => (goaway = code))
+    const started = Date.now()
+    await new Promise<void>((resolve) => session.once("close", () => resolve()))
+    const took = Date.now() - started
+    assert.isAtLeast(took, 250)
+    assert.isBelow(took, 5000)
+    assert.strictEqual(goaway, http2.constants.NGHTTP2_INTERNAL_ERROR)
+    assert.isTrue(req.destroyed)
+    // a Read whose message trickles in faster than 240 B/s is served
+    const slow = openRead(node.port)
+    const chunks: Array<Buffer> = []
+    slow.req.on("data", (d: Buffer) => chunks.push(d))
+    const body = readRequest(s, 1n)
+    for (let i = 0; i < body.length; i++) {
+      slow.req.write(body.subarray(i, i + 1))
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    slow.req.end()
+    await new Promise<void>((resolve) => slow.req.once("close", () => resolve()))
+    assert.isAbove(Buffer.concat(chunks).length, 0)
+    slow.session.destroy()
+    const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(s) }) })
+    assert.isUndefined(error)
+    assert.strictEqual(events(messages).length, 1)
+    c.close()
     await node.stop()
   })
 })

@@ -10,7 +10,7 @@
  * @internal
  */
 import type { BatchAppendReq_Options, BatchAppendReq_ProposedMessage } from "../../generated/streams.ts"
-import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../ProtoWire.ts"
+import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../../wire/ProtoWire.ts"
 
 const utf8Length = (text: string): number => {
   // ASCII fast path: one byte per character

@@ -6,7 +6,7 @@
  *
  * @internal
  */
-import { ProtoReader } from "../ProtoWire.ts"
+import { ProtoReader } from "../../wire/ProtoWire.ts"
 
 /** A successful append, as the reply said it. @internal */
 export interface AppendSuccess {

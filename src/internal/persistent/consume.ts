@@ -4,9 +4,13 @@
  * - At most `concurrency` handlers run at once; with `orderedPerStream`, the events of one stream
  *   are handled one after the other, in the order they arrived.
  * - A handler that succeeds acks its event; one that fails nacks it `retry` while the event's
- *   `retryCount` is below `maxRetries`, then `finalAction` (`park` by default).
- * - When the subscription is dropped or the node is unavailable, it connects again under the
- *   `reconnect` Schedule (the acks not yet sent go on the new call).
+ *   `retryCount` is below `maxRetries`, then `finalAction` (`park` by default). The nack's reason
+ *   (kept by the node with a parked event) is the error's tag and message, e.g.
+ *   `"PaymentRefused: card expired"`.
+ * - It never ends by itself: when the subscription is dropped, the node is unavailable or
+ *   restarting, or the leader changes (every failure `canReconnect` in Retry.ts accepts), it
+ *   connects again under the `reconnect` Schedule (default the connection's `resumeSchedule`:
+ *   forever), each time logged and counted (Recovery.ts); the acks not yet sent go on the new call.
  * - Interrupting it stops taking events; the handlers running finish (they run uninterruptibly)
  *   and their acks are sent before the call is closed.
  * - Effect metrics, with the group as attribute: `esdb_persistent_handled`,
@@ -22,20 +26,24 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
+import type { CallOptions } from "../transport/Options.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { ReadSubscriptionError } from "./errors.ts"
 import { readToAll, readToStream } from "./read.ts"
 import * as validate from "./settings.ts"
 
 /**
- * How `consume` runs.
+ * How `consumeToStream` / `consumeToAll` run. Besides their own, the options of every call:
+ * `credentials` (the user the consumer connects as, instead of the connection string's),
+ * `requiresLeader`, and `timeout`: how long the consumer runs before it stops (as when
+ * interrupted: the running handlers finish and their acks are sent) and fails with
+ * `DeadlineExceeded`; none by default (it runs until interrupted).
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConsumePolicy {
-  /** The group's stream; default `"$all"`. */
-  readonly stream?: string | undefined
+export interface ConsumePolicy extends CallOptions {
   /** Handlers running at once (1..1000); default 1. */
   readonly concurrency?: number | undefined
   /** Handle the events of one stream one at a time, in order; default false. */
@@ -44,22 +52,39 @@ export interface ConsumePolicy {
   readonly maxRetries?: number | undefined
   /** ...then this; default `park`. */
   readonly finalAction?: "park" | "skip" | undefined
-  /** When to connect again after a drop or unavailability; default exponential from 100 ms, at most 5 s apart, forever. */
+  /**
+   * When to connect again after a failure it can recover from (a drop, the node unavailable or
+   * restarting, a leader change); default the connection's `resumeSchedule`: 100 ms doubling to
+   * 5 s, jittered, forever.
+   */
   readonly reconnect?: Schedule.Schedule<unknown, ReadSubscriptionError> | undefined
   /** In flight from the node to this consumer; default twice the concurrency, at least 10. */
   readonly bufferSize?: number | undefined
 }
 
-const RECONNECTABLE: ReadonlyArray<string> = ["SubscriptionDropped", "ServiceUnavailable", "DeadlineExceeded"]
+const MAX_REASON = 4096
 
-const defaultReconnect: Schedule.Schedule<unknown, ReadSubscriptionError> = Schedule.min([
-  Schedule.exponential("100 millis"),
-  Schedule.spaced("5 seconds")
-])
+/**
+ * The reason a failed event is nacked with: the error's tag and message (`"Tag: message"`), its
+ * name and message for other Errors, else the value as text; at most the 4096 characters a nack's
+ * reason may have.
+ *
+ * @internal
+ */
+export const reasonOf = (error: unknown): string => {
+  let reason: string
+  if (typeof error === "object" && error !== null) {
+    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : error instanceof Error ? error.name : undefined
+    const message = "message" in error && typeof error.message === "string" ? error.message : ""
+    reason = tag === undefined ? (message || String(error)) : message === "" ? tag : `${tag}: ${message}`
+  } else reason = String(error)
+  return reason.length > MAX_REASON ? reason.slice(0, MAX_REASON - 1) + "…" : reason
+}
 
-/** @internal */
+/** `stream` is the group's stream, or `$all` (validate.ALL) for a group on `$all`. @internal */
 export const consume = <E, R>(
   transport: TransportShape,
+  stream: string,
   group: string,
   handler: (event: RecordedEvent) => Effect.Effect<void, E, R>,
   policy: ConsumePolicy = {}
@@ -77,8 +102,13 @@ export const consume = <E, R>(
     if (finalAction !== "park" && finalAction !== "skip") {
       return yield* validate.invalidArgument(`finalAction must be "park" or "skip", got ${String(finalAction)}`)
     }
-    const stream = policy.stream ?? validate.ALL
-    const readOptions = { bufferSize: policy.bufferSize ?? Math.max(10, concurrency * 2) }
+    // the consumer's Stream reconnects by itself (Retry.ts decides after what)
+    const readOptions = {
+      bufferSize: policy.bufferSize ?? Math.max(10, concurrency * 2),
+      credentials: policy.credentials,
+      requiresLeader: policy.requiresLeader,
+      resumeSchedule: policy.reconnect
+    }
     const sub = yield* (stream === validate.ALL
       ? readToAll(transport, group, readOptions)
       : readToStream(transport, stream, group, readOptions))
@@ -107,7 +137,7 @@ export const consume = <E, R>(
             onFailure: (error) => {
               const again = (event.retryCount ?? 0) < maxRetries
               return Effect.andThen(
-                sub.nack(event, again ? "retry" : finalAction, String(error)),
+                sub.nack(event, again ? "retry" : finalAction, reasonOf(error)),
                 Metric.update(again ? retried : parked, 1)
               )
             }
@@ -139,11 +169,23 @@ export const consume = <E, R>(
       Stream.mapEffect(policy.orderedPerStream === true ? ordered : handleOne, { concurrency, unordered: true }),
       Stream.runDrain
     )
-    return yield* once.pipe(
-      Effect.forever,
-      Effect.retry({
-        schedule: policy.reconnect ?? defaultReconnect,
-        while: (error: ReadSubscriptionError) => RECONNECTABLE.includes(error._tag)
-      })
-    )
+    return yield* Effect.forever(once)
   }))
+
+/**
+ * A consumer bounded by its policy's `timeout`: interrupted then (its running handlers finish
+ * and their acks are sent), it fails with DeadlineExceeded. Time is Effect's Clock.
+ *
+ * @internal
+ */
+export const withTimeout = <E, R>(
+  group: string,
+  policy: ConsumePolicy | undefined,
+  consumer: Effect.Effect<never, E, R>
+): Effect.Effect<never, E | DeadlineExceeded, R> =>
+  policy?.timeout === undefined ? consumer : consumer.pipe(
+    Effect.timeoutOrElse({
+      duration: policy.timeout,
+      orElse: () => Effect.fail(new DeadlineExceeded({ reason: `The consumer of ${group} ran for its timeout` }))
+    })
+  )

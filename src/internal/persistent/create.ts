@@ -23,36 +23,35 @@ import * as validate from "./settings.ts"
  * @category models
  */
 export interface CreateToStreamOptions extends CallOptions {
-  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or an event number. */
+  /** Where the group starts: `"start"` (the default, as in the seed; the official clients start at the end), `"end"` (new events only) or an event number. */
   readonly from?: validate.StreamFrom | undefined
   readonly settings?: PersistentSubscriptionSettingsInput | undefined
 }
 
 /**
- * Options of `createToAll`: a start, the filters of `readAll` (none by default: every event), and
- * the settings.
+ * Options of `createToAll`: a start, the filters of `readAll` (by default, as there, system
+ * events and persistent-subscription configuration are excluded: `filterExclude: []` delivers
+ * every event), and the settings.
  *
  * @since 0.1.0
  * @category models
  */
 export interface CreateToAllOptions extends CallOptions, FilterOptions {
-  /** Where the group starts: `"start"`, `"end"` (new events only; the default, as in the official clients) or a commit position. */
+  /** Where the group starts: `"start"` (the default, as in the seed; the official clients start at the end), `"end"`, a commit position or a position. */
   readonly from?: validate.AllFrom | undefined
   readonly settings?: PersistentSubscriptionSettingsInput | undefined
 }
 
-const hasFilter = (options: FilterOptions | undefined): boolean =>
-  options !== undefined &&
-  (options.filterInclude !== undefined || options.filterExclude !== undefined)
-
 /** The `$all` start and filter of a Create request. @internal */
 export const allOptions = (from: validate.AllFrom | undefined, filter: FilterOptions | undefined): CreateReq_AllOptions => {
-  const server = hasFilter(filter) ? toServerFilter(filter) : undefined
+  const server = toServerFilter(filter)
   return {
-    allOption: from === "start"
+    allOption: from === undefined || from === "start"
       ? { $case: "start", value: {} }
-      : from === undefined || from === "end"
+      : from === "end"
       ? { $case: "end", value: {} }
+      : typeof from === "object"
+      ? { $case: "position", value: from }
       : { $case: "position", value: { commitPosition: from, preparePosition: from } },
     filterOption: server === undefined
       ? { $case: "noFilter", value: {} }
@@ -100,9 +99,9 @@ export const createToStream = (
           $case: "stream",
           value: {
             streamIdentifier: streamIdentifier(stream),
-            revisionOption: from === "start"
+            revisionOption: from === undefined || from === "start"
               ? { $case: "start", value: {} }
-              : from === undefined || from === "end"
+              : from === "end"
               ? { $case: "end", value: {} }
               : { $case: "revision", value: from }
           }

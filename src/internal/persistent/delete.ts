@@ -27,3 +27,18 @@ export const deleteGroup = (
       Effect.mapError(toGroupError(stream, group))
     )
   }).pipe(transport.traceEffect("PersistentSubscriptions.delete", { "db.collection.name": stream, group }))
+
+/** For a group on a stream (not `$all`). @internal */
+export const deleteToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => deleteGroup(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const deleteToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<void, SubscriptionGroupError> => deleteGroup(transport, validate.ALL, group, options)

@@ -1,20 +1,20 @@
 /**
  * The error unions of the PersistentSubscriptions operations, and how a transport failure is
- * narrowed to the union of the operation that met it. The node names the group's failures in the
- * `exception` trailer (PROTOCOL.md §2): `persistent-subscription-exists`,
- * `persistent-subscription-does-not-exist`, `persistent-subscription-failed` (refused settings or
- * start position, reported as InvalidArgument with the node's reason).
+ * narrowed to the union of the operation that met it: classifyError.ts (the one classifier)
+ * already made the typed errors (SubscriptionNotFound, SubscriptionAlreadyExists,
+ * MaximumSubscribersReached, SubscriptionDropped; a refused setting or start position is an
+ * InvalidArgument); here they are only narrowed, with the group's names filled in when the node
+ * sent none.
  *
  * @internal
  */
-import type { GrpcError } from "../../errors/GrpcError.ts"
-import { InvalidArgument } from "../../errors/InvalidArgument.ts"
-import { MaximumSubscribersReached } from "../../errors/MaximumSubscribersReached.ts"
-import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
-import { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
-import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
-import { toTransportError, type TransportError } from "../transport/TransportError.ts"
+import type { MaximumSubscribersReached } from "../../errors/MaximumSubscribersReached.ts"
+import type { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
+import type { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
+import type { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
 import type { CallError } from "../transport/CallError.ts"
+import { withContext } from "../transport/classifyError.ts"
+import { narrow, toTransportError, type TransportError, transportTags } from "../transport/TransportError.ts"
 
 /**
  * Errors of creating a group.
@@ -49,56 +49,26 @@ export type ListSubscriptionsError = TransportError
  */
 export type ReadSubscriptionError = SubscriptionNotFound | MaximumSubscribersReached | SubscriptionDropped | TransportError
 
-const trailer = (error: GrpcError, key: string): string | undefined => error.metadata[key]?.[0]
-
-/** The group named by the failure's trailers, or the one the call was about. */
-const named = (error: GrpcError, stream: string, group: string) => ({
-  stream: trailer(error, "stream-name") ?? stream,
-  group: trailer(error, "group-name") ?? group
-})
-
 /** @internal */
-export const toCreateError = (stream: string, group: string) => (error: CallError): CreateSubscriptionError => {
-  if (error._tag === "GrpcError") {
-    const exception = trailer(error, "exception")
-    if (exception === "persistent-subscription-exists") return new SubscriptionAlreadyExists(named(error, stream, group))
-    if (exception === "persistent-subscription-failed") {
-      return new InvalidArgument({ reason: trailer(error, "reason") ?? error.details })
-    }
-  }
-  return toTransportError(error)
+export const toCreateError = (stream: string, group: string) => {
+  const keep = narrow([...transportTags, "SubscriptionAlreadyExists"])
+  return (error: CallError): CreateSubscriptionError => keep(withContext(error, { stream, group }))
 }
 
 /** @internal */
-export const toGroupError = (stream: string, group: string) => (error: CallError): SubscriptionGroupError => {
-  if (error._tag === "GrpcError") {
-    const exception = trailer(error, "exception")
-    if (exception === "persistent-subscription-does-not-exist") return new SubscriptionNotFound(named(error, stream, group))
-    if (exception === "persistent-subscription-failed") {
-      return new InvalidArgument({ reason: trailer(error, "reason") ?? error.details })
-    }
-  }
-  return toTransportError(error)
+export const toGroupError = (stream: string, group: string) => {
+  const keep = narrow([...transportTags, "SubscriptionNotFound"])
+  return (error: CallError): SubscriptionGroupError => keep(withContext(error, { stream, group }))
 }
 
 /** @internal */
-export const isNotFound = (error: CallError): boolean =>
-  error._tag === "GrpcError" && trailer(error, "exception") === "persistent-subscription-does-not-exist"
+export const isNotFound = (error: CallError): boolean => error._tag === "SubscriptionNotFound"
 
 /** @internal */
 export const toListError = toTransportError
 
 /** @internal */
-export const toReadError = (stream: string, group: string) => (error: CallError): ReadSubscriptionError => {
-  if (error._tag === "GrpcError") {
-    const exception = trailer(error, "exception")
-    const which = named(error, stream, group)
-    if (exception === "persistent-subscription-does-not-exist") return new SubscriptionNotFound(which)
-    if (exception === "maximum-subscribers-reached") return new MaximumSubscribersReached(which)
-    if (exception === "persistent-subscription-dropped") return new SubscriptionDropped({ ...which, reason: error.details })
-    if (exception === "persistent-subscription-failed") {
-      return new SubscriptionDropped({ ...which, reason: trailer(error, "reason") ?? error.details })
-    }
-  }
-  return toTransportError(error)
+export const toReadError = (stream: string, group: string) => {
+  const keep = narrow([...transportTags, "SubscriptionNotFound", "MaximumSubscribersReached", "SubscriptionDropped"])
+  return (error: CallError): ReadSubscriptionError => keep(withContext(error, { stream, group }))
 }

@@ -36,3 +36,18 @@ export const getInfo = (
       )
     )
   }).pipe(transport.traceEffect("PersistentSubscriptions.getInfo", { "db.collection.name": stream, group }))
+
+/** For a group on a stream (not `$all`). @internal */
+export const getInfoToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<SubscriptionInfo, SubscriptionGroupError> => validate.onStream(stream, () => getInfo(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const getInfoToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: CallOptions
+): Effect.Effect<SubscriptionInfo, SubscriptionGroupError> => getInfo(transport, validate.ALL, group, options)

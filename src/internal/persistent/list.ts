@@ -63,3 +63,17 @@ export const listToStream = (
       Effect.flatMap((response) => response === undefined ? Effect.succeed([]) : infos(response))
     )
   }).pipe(transport.traceEffect("PersistentSubscriptions.listToStream", { "db.collection.name": stream }))
+
+/** The groups of one stream (not `$all`). @internal */
+export const listOfStream = (
+  transport: TransportShape,
+  stream: string,
+  options?: CallOptions
+): Effect.Effect<ReadonlyArray<SubscriptionInfo>, ListSubscriptionsError> =>
+  validate.onStream(stream, () => listToStream(transport, stream, options))
+
+/** The groups of `$all`. @internal */
+export const listToAll = (
+  transport: TransportShape,
+  options?: CallOptions
+): Effect.Effect<ReadonlyArray<SubscriptionInfo>, ListSubscriptionsError> => listToStream(transport, validate.ALL, options)

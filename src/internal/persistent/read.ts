@@ -40,6 +40,7 @@ import * as Channel from "effect/Channel"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
@@ -53,7 +54,10 @@ import {
 } from "../../generated/persistent.ts"
 import { uuidString, uuidToString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
+import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
+import { observed } from "../transport/Recovery.ts"
+import { canReconnect } from "../transport/Retry.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -82,18 +86,27 @@ export type NackAction = "unknown" | "park" | "retry" | "skip" | "stop"
 export type AckTarget = RecordedEvent | string
 
 /**
- * Options of a consumer.
+ * Options of a consumer. Besides its own, the options of every call: `credentials` (the user the
+ * consumer connects as, instead of the connection string's), `requiresLeader`, and `timeout`: how
+ * long a run of `events` may last (its call then fails with `DeadlineExceeded`); none by default.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ReadOptions {
+export interface ReadOptions extends CallOptions {
   /** How many events the node may have in flight to this consumer (1..10000); default 10. */
   readonly bufferSize?: number | undefined
   /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
   readonly ackBatchSize?: number | undefined
   /** ...or this long after the first waits; default 20 ms. */
   readonly ackDelay?: Duration.Input | undefined
+  /**
+   * How a run of `events` connects again after a failure it can recover from (the node
+   * unreachable or restarting, a dropped connection, a leader change, the consumer dropped by the
+   * node); default the connection's `resumeSchedule` (forever, 100 ms doubling to 5 s, jittered).
+   * `Schedule.recurs(0)` makes the first such failure end the Stream.
+   */
+  readonly resumeSchedule?: Schedule.Schedule<unknown, ReadSubscriptionError> | undefined
 }
 
 /**
@@ -103,7 +116,13 @@ export interface ReadOptions {
  * @category models
  */
 export interface PersistentSubscription {
-  /** The events the node delivers to this consumer; each run is a new connection to the group. */
+  /**
+   * The events the node delivers to this consumer; each run is a new connection to the group. It
+   * never ends by itself: after a failure it can recover from (see `ReadOptions.resumeSchedule`)
+   * it connects again (logged and counted as a `reconnect`); the node then delivers again what
+   * was not acked. It ends with the consumer, or with a failure it cannot recover from
+   * (SubscriptionNotFound, MaximumSubscribersReached, AccessDenied, ConnectionClosed…).
+   */
   readonly events: Stream.Stream<RecordedEvent, ReadSubscriptionError>
   /**
    * Acknowledges events (processed); `SubscriptionClosed` once the subscription's scope has closed.
@@ -346,7 +365,7 @@ const make = (
             onEnded?.()
             inbox.fail(toReadError(stream, group)(error))
           }
-        }, { spread: true }).pipe(Effect.mapError(toReadError(stream, group)))
+        }, { spread: true, callOptions: options }).pipe(Effect.mapError(toReadError(stream, group)))
         call.write({
           content: {
             $case: "options",
@@ -405,6 +424,13 @@ const make = (
 
     const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.fromChannel(
       Channel.fromTransform((_, scope) => run(scope))
+    ).pipe(
+      Stream.retry(observed(options?.resumeSchedule ?? transport.resumeSchedule, {
+        operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
+        action: "reconnect",
+        allow: canReconnect,
+        attributes: { stream, group }
+      }))
     )
 
     return {

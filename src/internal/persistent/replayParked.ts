@@ -40,3 +40,18 @@ export const replayParked = (
       Effect.mapError(toGroupError(stream, group))
     )
   }).pipe(transport.traceEffect("PersistentSubscriptions.replayParked", { "db.collection.name": stream, group }))
+
+/** For a group on a stream (not `$all`). @internal */
+export const replayParkedToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: ReplayParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => replayParked(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const replayParkedToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: ReplayParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => replayParked(transport, validate.ALL, group, options)

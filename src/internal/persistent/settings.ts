@@ -5,6 +5,9 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import {
@@ -12,6 +15,7 @@ import {
   PersistentSubscriptionSettingsFields,
   type PersistentSubscriptionSettingsInput
 } from "../../domain/PersistentSubscriptionSettings.ts"
+import * as StartFrom from "../../domain/StartFrom.ts"
 import { SubscriptionConnectionInfo, SubscriptionInfo, SubscriptionMeasurement } from "../../domain/SubscriptionInfo.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import type { CreateReq_Settings, ReplayParkedReq_Options, SubscriptionInfo as WireInfo, UpdateReq_Settings } from "../../generated/persistent.ts"
@@ -24,10 +28,10 @@ export const ALL = "$all"
 const UINT64_MAX = 18446744073709551615n
 
 /** Where a stream group starts: its first event, the end (new events only), or an event number. @internal */
-export type StreamFrom = "start" | "end" | bigint
+export type StreamFrom = StartFrom.StreamFrom
 
-/** Where a `$all` group starts: its first event, the end, or a commit position. @internal */
-export type AllFrom = "start" | "end" | bigint
+/** Where a `$all` group starts: its first event, the end, a commit position or a position. @internal */
+export type AllFrom = StartFrom.AllFrom
 
 const invalid = (reason: string) => new InvalidArgument({ reason })
 
@@ -47,12 +51,48 @@ export const streamOnly = (stream: string): InvalidArgument | undefined =>
   streamName(stream) ??
     (stream === ALL ? invalid("Use the ToAll operation for a group on $all") : undefined)
 
+/**
+ * Runs a group operation for a group on `stream`, which must name a stream (a group on `$all` has
+ * its own `…ToAll` operation): the public API has no magic stream name for `$all`.
+ *
+ * @internal
+ */
+export const onStream = <A, E, R>(
+  stream: string,
+  operation: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | InvalidArgument, R> =>
+  Effect.suspend((): Effect.Effect<A, E | InvalidArgument, R> => {
+    const problem = streamOnly(stream)
+    return problem === undefined ? operation() : Effect.fail(problem)
+  })
+
 /** @internal */
-export const from = (value: StreamFrom | AllFrom | undefined): InvalidArgument | undefined =>
-  value === undefined || value === "start" || value === "end" ||
-    (typeof value === "bigint" && value >= 0n && value <= UINT64_MAX)
+export const from = (value: StreamFrom | AllFrom | undefined): InvalidArgument | undefined => {
+  const inRange = (n: unknown) => typeof n === "bigint" && n >= 0n && n <= UINT64_MAX
+  return value === undefined || value === "start" || value === "end" || inRange(value) ||
+      (typeof value === "object" && value !== null && inRange(value.commitPosition) && inRange(value.preparePosition))
     ? undefined
-    : invalid(`from must be "start", "end" or a bigint in 0..2^64-1, got ${String(value)}`)
+    : invalid(`from must be "start", "end", a bigint in 0..2^64-1 or a position, got ${String(value)}`)
+}
+
+const MAX_DURATION_MS = 2147483647
+const DURATIONS = ["messageTimeout", "checkpointAfter"] as const
+
+/** The duration settings as Durations of whole milliseconds in 0..2^31-1, or why not. */
+const durations = (given: Record<string, unknown>): Record<string, unknown> | InvalidArgument => {
+  const out: Record<string, unknown> = { ...given }
+  for (const key of DURATIONS) {
+    const value = given[key]
+    if (value === undefined) continue
+    const duration = Duration.fromInput(value as Duration.Input)
+    const ms = Option.isSome(duration) && Duration.isFinite(duration.value) ? Duration.toMillis(duration.value) : NaN
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_DURATION_MS) {
+      return invalid(`${key} must be a duration of whole milliseconds in 0..${MAX_DURATION_MS} ms, got ${String(value)}`)
+    }
+    out[key] = Duration.millis(ms)
+  }
+  return out
+}
 
 const Partial = Schema.Struct(
   Object.fromEntries(
@@ -71,13 +111,19 @@ export const settings = (
   base: PersistentSubscriptionSettings = new PersistentSubscriptionSettings({})
 ): PersistentSubscriptionSettings | InvalidArgument => {
   if (given === undefined) return base
-  if (given instanceof PersistentSubscriptionSettings) return given
+  if (given instanceof PersistentSubscriptionSettings) {
+    // an instance's durations are Durations already, but may not fit the wire's milliseconds
+    const checked = durations({ messageTimeout: given.messageTimeout, checkpointAfter: given.checkpointAfter })
+    return checked instanceof InvalidArgument ? checked : given
+  }
   if (typeof given !== "object" || given === null) return invalid("settings must be an object")
   const known = new Set(Object.keys(PersistentSubscriptionSettingsFields))
   for (const key of Object.keys(given)) {
     if (!known.has(key)) return invalid(`Unknown persistent subscription setting '${key}'`)
   }
-  const decoded = decodePartial(given)
+  const normalized = durations(given as Record<string, unknown>)
+  if (normalized instanceof InvalidArgument) return normalized
+  const decoded = decodePartial(normalized)
   if (Result.isFailure(decoded)) return invalid(`Invalid persistent subscription settings: ${String(decoded.failure)}`)
   const defined = Object.fromEntries(Object.entries(decoded.success).filter(([, v]) => v !== undefined))
   return new PersistentSubscriptionSettings({ ...base, ...defined })
@@ -97,8 +143,8 @@ const sharedSettings = (s: PersistentSubscriptionSettings) => ({
   liveBufferSize: s.liveBufferSize,
   readBatchSize: s.readBatchSize,
   historyBufferSize: s.historyBufferSize,
-  messageTimeout: { $case: "messageTimeoutMs" as const, value: s.messageTimeout },
-  checkpointAfter: { $case: "checkpointAfterMs" as const, value: s.checkpointAfter }
+  messageTimeout: { $case: "messageTimeoutMs" as const, value: Duration.toMillis(s.messageTimeout) },
+  checkpointAfter: { $case: "checkpointAfterMs" as const, value: Duration.toMillis(s.checkpointAfter) }
 })
 
 /** The Create settings (the strategy by name, and by the deprecated enum for older servers). @internal */
@@ -142,21 +188,8 @@ export const settingsOfInfo = (info: SubscriptionInfo): PersistentSubscriptionSe
     consumerStrategy: info.consumerStrategy as PersistentSubscriptionSettings["consumerStrategy"]
   })
 
-/**
- * A group's reported start (`startFrom`) as it was given: `"end"`, an event number, or a `$all`
- * position with both its commit and prepare parts; undefined if unreadable.
- *
- * @internal
- */
-export const fromOfInfo = (
-  info: SubscriptionInfo
-): "end" | bigint | { readonly commit: bigint; readonly prepare: bigint } | undefined => {
-  const text = info.startFrom
-  const all = /^C:(-?\d+)\/P:(-?\d+)$/.exec(text)
-  if (all !== null) return all[1] === "-1" ? "end" : { commit: BigInt(all[1]!), prepare: BigInt(all[2]!) }
-  if (text === "-1") return "end"
-  return /^\d+$/.test(text) ? BigInt(text) : undefined
-}
+/** A group's reported start, decoded. @internal */
+export const fromOfInfo = (info: SubscriptionInfo): StartFrom.StartFrom => info.startFrom
 
 /** `stream_identifier | all` of Delete, GetInfo, ReplayParked. @internal */
 export const source = (
@@ -186,7 +219,14 @@ export const parkedOptions = (
         stopAtOption: stopAt === undefined ? { $case: "noLimit", value: {} } : { $case: "stopAt", value: BigInt(stopAt) }
       })
 
-/** The reply's info as the Schema class. @internal */
+const startFromOf = (text: string): StartFrom.StartFrom => {
+  const start = StartFrom.parse(text)
+  // caught by getInfo and list, which fail with a GrpcError naming the unreadable info
+  if (start === undefined) throw new Error(`unreadable start '${text}'`)
+  return start
+}
+
+/** The reply's info as the Schema class (throws on an unreadable start). @internal */
 export const toInfo = (w: WireInfo): SubscriptionInfo =>
   new SubscriptionInfo({
     eventSource: w.eventSource,
@@ -211,14 +251,14 @@ export const toInfo = (w: WireInfo): SubscriptionInfo =>
     lastCheckpointedEventPosition: w.lastCheckpointedEventPosition,
     lastKnownEventPosition: w.lastKnownEventPosition,
     resolveLinks: w.resolveLinkTos,
-    startFrom: w.startFrom,
-    messageTimeout: w.messageTimeoutMilliseconds,
+    startFrom: startFromOf(w.startFrom),
+    messageTimeout: Duration.millis(w.messageTimeoutMilliseconds),
     extraStatistics: w.extraStatistics,
     maxRetryCount: w.maxRetryCount,
     liveBufferSize: w.liveBufferSize,
     historyBufferSize: w.bufferSize,
     readBatchSize: w.readBatchSize,
-    checkpointAfter: w.checkPointAfterMilliseconds,
+    checkpointAfter: Duration.millis(w.checkPointAfterMilliseconds),
     minCheckpointCount: w.minCheckPointCount,
     maxCheckpointCount: w.maxCheckPointCount,
     readBufferCount: w.readBufferCount,

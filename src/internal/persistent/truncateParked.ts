@@ -43,3 +43,18 @@ export const truncateParked = (
       Effect.mapError(toGroupError(stream, group))
     )
   }).pipe(transport.traceEffect("PersistentSubscriptions.truncateParked", { "db.collection.name": stream, group }))
+
+/** For a group on a stream (not `$all`). @internal */
+export const truncateParkedToStream = (
+  transport: TransportShape,
+  stream: string,
+  group: string,
+  options?: TruncateParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => validate.onStream(stream, () => truncateParked(transport, stream, group, options))
+
+/** For a group on `$all`. @internal */
+export const truncateParkedToAll = (
+  transport: TransportShape,
+  group: string,
+  options?: TruncateParkedOptions
+): Effect.Effect<void, SubscriptionGroupError> => truncateParked(transport, validate.ALL, group, options)

@@ -32,13 +32,13 @@ export interface UpdateOptions<From> extends CallOptions {
 }
 
 /** A start to send: given, or kept from the group's info (a `$all` position with both parts). */
-type Kept = validate.StreamFrom | { readonly commit: bigint; readonly prepare: bigint }
+type Kept = validate.AllFrom
 
 const update = (
   transport: TransportShape,
   stream: string,
   group: string,
-  options: UpdateOptions<validate.StreamFrom> | undefined,
+  options: UpdateOptions<validate.AllFrom> | undefined,
   streamOption: (from: Kept) => UpdateReq_Options["streamOption"] | InvalidArgument
 ): Effect.Effect<void, SubscriptionGroupError> =>
   Effect.suspend(() => {
@@ -54,7 +54,7 @@ const update = (
         if (merged instanceof Error) return Effect.fail(merged)
         const settings = validate.updateSettings(merged)
         if (settings instanceof Error) return Effect.fail(settings)
-        const option = streamOption(options?.from ?? validate.fromOfInfo(info) ?? "start")
+        const option = streamOption(options?.from ?? validate.fromOfInfo(info))
         if (option instanceof Error) return Effect.fail(option)
         const request: UpdateReq = { options: { streamOption: option, groupName: group, settings } }
         return transport.retry(transport.unary(Update, request, { options, kind: "write", context: { stream } })).pipe(
@@ -104,7 +104,7 @@ export const updateToAll = (
         : from === "end"
         ? { $case: "end", value: {} }
         : typeof from === "object"
-        ? { $case: "position", value: { commitPosition: from.commit, preparePosition: from.prepare } }
+        ? { $case: "position", value: { commitPosition: from.commitPosition, preparePosition: from.preparePosition } }
         : { $case: "position", value: { commitPosition: from, preparePosition: from } }
     }
   })).pipe(transport.traceEffect("PersistentSubscriptions.updateToAll", { "db.collection.name": "$all", group }))

@@ -1,23 +1,18 @@
 /**
  * The error unions of the Projections operations, and how a transport failure is narrowed to the
  * union of the operation that met it. The node signals projection failures by status and text
- * only (PROTOCOL.md §5), no `exception` trailer:
- * - NOT_FOUND "Projection 'x' not found" → ProjectionNotFound;
- * - ALREADY_EXISTS (after v26.1), or UNKNOWN "Envelope callback expected Updated, received
- *   Conflict instead" (released versions) → ProjectionAlreadyExists;
- * - UNKNOWN "… received OperationFailed instead" (delete of a projection not stopped or faulted)
- *   and FAILED_PRECONDITION "Projection Subsystem cannot be restarted as it is in the wrong
- *   state: …" → ProjectionWrongState.
+ * only (PROTOCOL.md §5), no `exception` trailer; classifyError.ts (the one classifier) reads them
+ * (ProjectionNotFound, ProjectionAlreadyExists, ProjectionWrongState), and here they are only
+ * narrowed, with the projection's name filled in when the node's text has none.
  *
  * @internal
  */
-import { GrpcError } from "../../errors/GrpcError.ts"
-import { ProjectionAlreadyExists } from "../../errors/ProjectionAlreadyExists.ts"
-import { ProjectionNotFound } from "../../errors/ProjectionNotFound.ts"
-import { ProjectionWrongState } from "../../errors/ProjectionWrongState.ts"
-import { Code } from "../../generated/code.ts"
-import { toTransportError, type TransportError } from "../transport/TransportError.ts"
+import type { ProjectionAlreadyExists } from "../../errors/ProjectionAlreadyExists.ts"
+import type { ProjectionNotFound } from "../../errors/ProjectionNotFound.ts"
+import type { ProjectionWrongState } from "../../errors/ProjectionWrongState.ts"
 import type { CallError } from "../transport/CallError.ts"
+import { withContext } from "../transport/classifyError.ts"
+import { narrow, toTransportError, type TransportError, transportTags } from "../transport/TransportError.ts"
 
 export { toTransportError }
 export type { TransportError } from "../transport/TransportError.ts"
@@ -63,43 +58,26 @@ export type RestartSubsystemError = ProjectionWrongState | TransportError
  */
 export type ListProjectionsError = TransportError
 
-const notFoundText = /^Projection '(.*)' not found/s
+/** @internal */
+export const toCreateError = (name: string) => {
+  const keep = narrow([...transportTags, "ProjectionAlreadyExists"])
+  return (error: CallError): CreateProjectionError => keep(withContext(error, { projection: name }))
+}
 
 /** @internal */
-export const isNotFound = (error: CallError): error is GrpcError =>
-  error._tag === "GrpcError" && error.code === Code.NOT_FOUND && notFoundText.test(error.details)
+export const toProjectionError = (name: string) => {
+  const keep = narrow([...transportTags, "ProjectionNotFound"])
+  return (error: CallError): ProjectionError => keep(withContext(error, { projection: name }))
+}
 
 /** @internal */
-export const isAlreadyExists = (error: CallError): error is GrpcError =>
-  error._tag === "GrpcError" &&
-  (error.code === Code.ALREADY_EXISTS ||
-    (error.code === Code.UNKNOWN && /received Conflict instead/.test(error.details)))
+export const toDeleteError = (name: string) => {
+  const keep = narrow([...transportTags, "ProjectionNotFound", "ProjectionWrongState"])
+  return (error: CallError): DeleteProjectionError => keep(withContext(error, { projection: name }))
+}
 
 /** @internal */
-export const isOperationFailed = (error: CallError): error is GrpcError =>
-  error._tag === "GrpcError" && error.code === Code.UNKNOWN && /received OperationFailed instead/.test(error.details)
-
-/** @internal */
-export const isSubsystemWrongState = (error: CallError): error is GrpcError =>
-  error._tag === "GrpcError" && error.code === Code.FAILED_PRECONDITION && /wrong state/i.test(error.details)
-
-/** @internal */
-export const toCreateError = (name: string) => (error: CallError): CreateProjectionError =>
-  isAlreadyExists(error) ? new ProjectionAlreadyExists({ name }) : toTransportError(error)
-
-/** @internal */
-export const toProjectionError = (name: string) => (error: CallError): ProjectionError =>
-  isNotFound(error) ? new ProjectionNotFound({ name: notFoundText.exec(error.details)?.[1] ?? name }) : toTransportError(error)
-
-/** @internal */
-export const toDeleteError = (name: string) => (error: CallError): DeleteProjectionError =>
-  isOperationFailed(error)
-    ? new ProjectionWrongState({ name, reason: "Cannot delete a projection that hasn't been stopped or faulted." })
-    : toProjectionError(name)(error)
-
-/** @internal */
-export const toRestartError = (error: CallError): RestartSubsystemError =>
-  isSubsystemWrongState(error) ? new ProjectionWrongState({ name: "", reason: error.details }) : toTransportError(error)
+export const toRestartError: (error: CallError) => RestartSubsystemError = narrow([...transportTags, "ProjectionWrongState"])
 
 /** @internal */
 export const toListError = toTransportError

@@ -73,7 +73,7 @@ export const read = (
           }
         }
       ).pipe(Stream.mapError(toReadStreamError))
-    }, deadline)
+    }, deadline, { operation: "Streams.read", attributes: { stream } })
   }).pipe(transport.traceStream("Streams.read", { "db.collection.name": stream }))
 }
 

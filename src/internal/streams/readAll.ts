@@ -77,7 +77,7 @@ export const readAll = (
           if (remaining === 0n) emit.end()
         }
       ).pipe(Stream.mapError(toReadAllError))
-    }, deadline)
+    }, deadline, { operation: "Streams.readAll" })
   }).pipe(transport.traceStream("Streams.readAll", { "db.collection.name": "$all" }))
 }
 

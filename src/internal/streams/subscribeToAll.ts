@@ -1,16 +1,19 @@
 /**
  * `Streams.subscribeToAll`: a catch-up subscription to `$all`. Each run of the returned Stream is
- * a new subscription with its own cursor; after a connection failure it resumes after the last
- * position it saw, with no gap and no duplicate.
+ * a new subscription with its own cursor. It never ends by itself: after a connection failure, a
+ * node restart or leader change, or a call the node ended, it resumes after the last position it
+ * saw, with no gap and no duplicate, under the resume Schedule (default forever); only its
+ * consumer, or a failure that cannot be resumed (AccessDenied, ConnectionClosed…), ends it.
  *
  * @internal
  */
+import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { CaughtUp } from "../../domain/CaughtUp.ts"
 import { Checkpoint } from "../../domain/Checkpoint.ts"
 import type { FilterOptions } from "../../domain/Filter.ts"
 import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
-import type { CallOptions } from "../transport/Options.ts"
+import type { CallOptions, ResumeFailure } from "../transport/Options.ts"
 import type { Emit, TransportShape } from "../transport/Transport.ts"
 import { type ReadAllError, toReadAllError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -35,6 +38,11 @@ export interface SubscribeToAllOptions extends CallOptions, FilterOptions {
   readonly includeCheckpoints?: boolean | undefined
   /** Deliver a {@link CaughtUp} when the subscription goes live. */
   readonly includeCaughtUp?: boolean | undefined
+  /**
+   * Replaces the connection's `resumeSchedule` for this subscription: how it goes on after a
+   * failure it can resume from (default: forever, 100 ms doubling to 5 s, jittered).
+   */
+  readonly resumeSchedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
   /** The server's search window for filtered subscriptions (default 30). */
   readonly windowSize?: number | undefined
   /** A checkpoint every `windowSize × checkpointIntervalMultiplier` considered events (default 5). */
@@ -114,7 +122,11 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toReadAllError)), deadline)
+      ).pipe(Stream.mapError(toReadAllError)), deadline, {
+      operation: "Streams.subscribeToAll",
+      endless: true,
+      schedule: options?.resumeSchedule
+    })
   }).pipe(
     // checkpoints and caught-up markers are pushed only when the options ask for them, which is
     // what SubscribeToAllItem<O> says

@@ -1,14 +1,18 @@
 /**
  * `Streams.subscribeToStream`: a catch-up subscription to one stream. Each run of the returned
- * Stream is a new subscription with its own cursor; after a connection failure it resumes after
- * the last event it delivered, with no gap and no duplicate.
+ * Stream is a new subscription with its own cursor. It never ends by itself: after a connection
+ * failure, a node restart or leader change, or a call the node ended, it resumes after the last
+ * event it delivered, with no gap and no duplicate, under the resume Schedule (default forever);
+ * only its consumer, or a failure that cannot be resumed (StreamDeleted, AccessDenied,
+ * ConnectionClosed…), ends it.
  *
  * @internal
  */
+import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { CaughtUp } from "../../domain/CaughtUp.ts"
 import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
-import type { CallOptions } from "../transport/Options.ts"
+import type { CallOptions, ResumeFailure } from "../transport/Options.ts"
 import type { Emit, TransportShape } from "../transport/Transport.ts"
 import { type SubscribeToStreamError, toSubscribeToStreamError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -29,6 +33,11 @@ export interface SubscribeToStreamOptions extends CallOptions {
   readonly resolveLinks?: boolean | undefined
   /** Deliver a {@link CaughtUp} when the subscription goes live. */
   readonly includeCaughtUp?: boolean | undefined
+  /**
+   * Replaces the connection's `resumeSchedule` for this subscription: how it goes on after a
+   * failure it can resume from (default: forever, 100 ms doubling to 5 s, jittered).
+   */
+  readonly resumeSchedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
 }
 
 /**
@@ -80,7 +89,12 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toSubscribeToStreamError)), deadline)
+      ).pipe(Stream.mapError(toSubscribeToStreamError)), deadline, {
+      operation: "Streams.subscribeToStream",
+      endless: true,
+      schedule: options?.resumeSchedule,
+      attributes: { stream }
+    })
   }).pipe(
     // caught-up markers are pushed only when the options ask for them, as SubscribeToStreamItem<O> says
     Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp),

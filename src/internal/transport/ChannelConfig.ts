@@ -315,7 +315,7 @@ export const callMetadata = (
   }
 ): grpc.Metadata => {
   const metadata = new grpc.Metadata()
-  metadata.set("connection-name", settings.connectionName)
+  if (settings.connectionName !== undefined) metadata.set("connection-name", settings.connectionName)
   metadata.set("requires-leader", options.requiresLeader ? "true" : "false")
   if (settings.tls) {
     const credentials = options.credentials ??

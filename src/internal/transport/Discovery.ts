@@ -26,13 +26,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
-import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
-import { GrpcError } from "../../errors/GrpcError.ts"
-import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { type ClusterInfo, GossipClient, MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import { type Endpoint, formatEndpoint, type NodePreference } from "../ConnectionString.ts"
-import { StatusCode } from "./grpcStatus.ts"
+import { classifyError, type EsdbError } from "./classifyError.ts"
 
 /**
  * A node's role in the cluster, by name (the `VNodeState` enum of gossip.proto). Numbers the
@@ -231,30 +228,14 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
  * @since 0.1.0
  * @category errors
  */
-export type GossipReadError = ServiceUnavailable | DeadlineExceeded | GrpcError
-
-const toGossipError = (endpoint: Endpoint, error: grpc.ServiceError): GossipReadError => {
-  const where = `gossip read from ${formatEndpoint(endpoint)}`
-  switch (error.code) {
-    case StatusCode.DEADLINE_EXCEEDED:
-      return new DeadlineExceeded({ reason: `${where} timed out: ${error.details}` })
-    case StatusCode.UNAVAILABLE:
-      return new ServiceUnavailable({ reason: `${where} failed: ${error.details}`, cause: error })
-    default: {
-      const metadata: Record<string, Array<string>> = {}
-      for (const [key, value] of Object.entries(error.metadata?.getMap() ?? {})) {
-        metadata[key] = [typeof value === "string" ? value : value.toString("base64")]
-      }
-      return new GrpcError({ code: error.code, details: `${where} failed: ${error.details}`, metadata })
-    }
-  }
-}
+export type GossipReadError = EsdbError
 
 /**
  * Calls `event_store.client.gossip.Gossip/Read` on one endpoint over its own short-lived grpc-js
  * client (no call credentials, like the official client), with a deadline of `timeoutMs`, and
- * closes the client afterwards, also when interrupted. Fails with `DeadlineExceeded` on timeout,
- * `ServiceUnavailable` when the node cannot be reached, `GrpcError` otherwise.
+ * closes the client afterwards, also when interrupted. Its failures go through the one classifier
+ * (classifyError.ts): `DeadlineExceeded` on timeout, `ServiceUnavailable` when the node cannot be
+ * reached, `TlsFailed` for a TLS mismatch, `GrpcError` otherwise.
  *
  * @since 0.1.0
  * @category discovery
@@ -271,7 +252,7 @@ export const readGossipOverGrpc = (
     const call = client.read({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, info) => {
       done = true
       client.close()
-      if (error !== null) resume(Effect.fail(toGossipError(endpoint, error)))
+      if (error !== null) resume(Effect.fail(classifyError(error)))
       else resume(Effect.succeed(gossipMembersFromClusterInfo(info)))
     })
     return Effect.sync(() => {

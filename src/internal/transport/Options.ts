@@ -3,9 +3,10 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { CallError } from "./CallError.ts"
 
 /**
@@ -49,6 +50,16 @@ export interface CallOptions {
  * - `retrySchedule`: how failed calls are retried when retrying is safe (the node was unavailable,
  *   or it was not the leader). Defaults to exponential backoff from 100 ms, jittered, at most 5
  *   retries. `Schedule.recurs(0)` disables retries.
+ * - `resumeSchedule`: how catch-up subscriptions (`subscribeToAll`, `subscribeToStream`) and
+ *   persistent-subscription consumers (`consume`, the `events` of `readToStream`/`readToAll`) go
+ *   on after a failure they can resume from (the node unreachable
+ *   or restarting, a dropped connection, a subscription the node ended, a leader change, a dropped
+ *   consumer): from the last delivered position, with no gap and no duplicate. The Schedule
+ *   starts afresh once something was delivered again. Defaults to {@link defaultResumeSchedule}:
+ *   forever, 100 ms doubling to 5 s, jittered. Every resume is logged (`Effect.logWarning`) and
+ *   counted (`esdb_recoveries`), as is every retry. Reads (`read`, `readAll`) resume after the
+ *   same failures but under `retrySchedule` (bounded; it starts afresh after each progress): a
+ *   read of a node that stays down fails.
  * - `streamsPerChannel`: long-lived calls (subscriptions, reads, persistent-subscription consumers)
  *   per HTTP/2 connection before another connection is opened. Defaults to 40. Servers allow about 100 concurrent streams per
  *   connection and keep counting a stream the client has just cancelled for a moment (a server
@@ -75,6 +86,7 @@ export interface ConnectionOptions {
   readonly privateKey?: Buffer | string | undefined
   readonly certChain?: Buffer | string | undefined
   readonly retrySchedule?: Schedule.Schedule<unknown, CallError> | undefined
+  readonly resumeSchedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
   readonly streamsPerChannel?: number | undefined
   readonly flowControlWindow?: number | undefined
   readonly maxReceiveMessageSize?: number | undefined
@@ -93,4 +105,27 @@ export interface ConnectionOptions {
 export const defaultRetrySchedule: Schedule.Schedule<unknown, CallError> = Schedule.exponential("100 millis", 2).pipe(
   Schedule.jittered,
   Schedule.upTo({ times: 5 })
+)
+
+/**
+ * What a resume Schedule sees: the failure a subscription, read or consumer is resumed after (a
+ * transport failure, or a consumer dropped by the node).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResumeFailure = { readonly _tag: string; readonly message: string }
+
+const RESUME_CAP = Duration.seconds(5)
+
+/**
+ * The default resume policy: forever, exponential backoff from 100 ms doubling up to 5 s, each
+ * delay jittered (×0.8 to ×1.2).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultResumeSchedule: Schedule.Schedule<unknown, ResumeFailure> = Schedule.exponential("100 millis", 2).pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, RESUME_CAP))),
+  Schedule.jittered
 )

@@ -5,6 +5,7 @@
  *   transport's retry `Schedule` runs on it.
  * - {@link isTransient}: may succeed if tried again, but the node may have executed the request.
  * - {@link canResume}: a read or subscription may be started again from its cursor.
+ * - {@link canReconnect}: a persistent-subscription consumer may connect again.
  * - {@link needsReconnect}: the connection the call used must be replaced.
  *
  * @since 0.1.0
@@ -57,16 +58,39 @@ export const isRetryable = (error: CallError): boolean => {
 export const isTransient = (error: CallError): boolean =>
   error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded"
 
+const resumableTags: ReadonlySet<string> = new Set([
+  "ServiceUnavailable",
+  "NodeIsNotLeader",
+  "DiscoveryFailed",
+  "DeadlineExceeded",
+  "SubscriptionDropped"
+])
+
 /**
- * True for the failures after which a read or subscription is started again from its cursor:
- * the node could not be reached or discovered, the connection dropped mid-call, or the node is
- * not the leader. Reads change nothing on the node, so repeating one that may have run is safe.
+ * True for the failures after which a read or subscription is started again from its cursor, and
+ * a persistent-subscription consumer connects again: the node could not be reached or discovered,
+ * the connection dropped mid-call (or the node ended a subscription: a subscription never ends by
+ * itself), the node is not the leader, a deadline passed, or the node dropped the consumer (its
+ * group changed, or the node is shutting down). Reads change nothing on the node, so repeating one
+ * that may have run is safe. Everything else (AccessDenied, StreamDeleted, NotFound,
+ * SubscriptionNotFound, ConnectionClosed, …) ends the Stream with its error.
+ *
+ * It takes any tagged failure: the consumers of persistent subscriptions ask it about their own
+ * errors (SubscriptionDropped) too.
  *
  * @since 0.1.0
  * @category predicates
  */
-export const canResume = (error: CallError): boolean =>
-  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DiscoveryFailed"
+export const canResume = (error: { readonly _tag: string }): boolean => resumableTags.has(error._tag)
+
+/**
+ * True when a persistent-subscription consumer connects again after the failure: the same
+ * failures as {@link canResume} (a consumer follows the rules of catch-up subscriptions).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const canReconnect = (error: { readonly _tag: string }): boolean => canResume(error)
 
 /**
  * True when the connection a call failed on must be replaced before the next call: the node was

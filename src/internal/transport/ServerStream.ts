@@ -11,8 +11,14 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import { identity } from "effect/Function"
+import type * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
+import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { CallError } from "./CallError.ts"
+import { observed } from "./Recovery.ts"
+import { canResume } from "./Retry.ts"
 
 /**
  * What a server-stream handler can do with each message.
@@ -131,3 +137,51 @@ export const serverStream = <M, A>(
         })
       )
     }), { bufferSize })
+
+/**
+ * How {@link resumeStream} runs: the operation (for the log and the metric), whether the Stream
+ * never ends by itself, the Schedule, the deadline (epoch milliseconds), and the diagnosis of a
+ * failure before it is judged (a plain-text connection refused by a TLS node is a TlsFailed).
+ *
+ * @internal
+ */
+export interface ResumeStreamOptions {
+  readonly operation: string
+  readonly endless: boolean
+  readonly schedule: Schedule.Schedule<unknown, CallError>
+  readonly until?: number | undefined
+  readonly attributes?: Readonly<Record<string, string>> | undefined
+  readonly diagnose: <E extends CallError>(error: E) => Effect.Effect<E | TlsFailed>
+}
+
+/**
+ * Runs `make()` again after each failure {@link canResume} accepts, following the Schedule
+ * (which starts afresh, attempt counter included, once a run delivered something: `Stream.retry`
+ * resets it on the first element), and reports each resume (Recovery.ts). With `endless`, a run
+ * that ends (the node ended the call with status OK, as a node does when it shuts down) is
+ * resumed as a `ServiceUnavailable`: a subscription never ends by itself. Each run reads its own
+ * cursor, so it goes on from the last delivered position.
+ *
+ * @internal
+ */
+export const resumeStream = <A, E extends CallError>(
+  make: () => Stream.Stream<A, E>,
+  options: ResumeStreamOptions
+): Stream.Stream<A, E | TlsFailed | ServiceUnavailable> => {
+  const once: Stream.Stream<A, E | TlsFailed | ServiceUnavailable> = Stream.suspend(make).pipe(
+    options.endless ? Stream.concat(Stream.fail(endedByNode(options.operation))) : identity,
+    Stream.catch((error: E | ServiceUnavailable) => Stream.fromEffect(Effect.flatMap(options.diagnose(error), Effect.fail)))
+  )
+  return once.pipe(
+    Stream.retry(observed(options.schedule, {
+      operation: options.operation,
+      action: "resume",
+      allow: canResume,
+      until: options.until,
+      attributes: options.attributes
+    }))
+  )
+}
+
+const endedByNode = (operation: string): ServiceUnavailable =>
+  new ServiceUnavailable({ reason: `The node ended the call of ${operation} (a subscription never ends by itself)` })

@@ -35,12 +35,19 @@ import type { InvalidConnectionString } from "../../errors/InvalidConnectionStri
 import { type ConnectionSettings, type Endpoint, parseConnectionString } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { callMetadata, channelOptions, transportSecurity } from "./ChannelConfig.ts"
-import { type ClassifyContext, classifyError } from "./classifyError.ts"
+import { type ClassifyContext, classifyError, isConnectFailure } from "./classifyError.ts"
 import { StatusCode } from "./grpcStatus.ts"
 import { discover, readGossipOverGrpc } from "./Discovery.ts"
-import { type CallOptions, type ConnectionOptions, defaultRetrySchedule } from "./Options.ts"
-import { canResume, isRetryable, needsReconnect } from "./Retry.ts"
-import { type Emit, serverStream } from "./ServerStream.ts"
+import {
+  type CallOptions,
+  type ConnectionOptions,
+  defaultResumeSchedule,
+  defaultRetrySchedule,
+  type ResumeFailure
+} from "./Options.ts"
+import { observed } from "./Recovery.ts"
+import { isRetryable, needsReconnect } from "./Retry.ts"
+import { type Emit, resumeStream, serverStream } from "./ServerStream.ts"
 
 export type { Emit } from "./ServerStream.ts"
 
@@ -90,6 +97,20 @@ export interface DuplexCall<I> {
 }
 
 /**
+ * How {@link TransportShape.resumable} resumes: the operation's name (for the log and the metric),
+ * whether the Stream never ends by itself (subscriptions), a Schedule replacing the
+ * connection's `resumeSchedule`, and attributes for the log and the metric.
+ *
+ * @internal
+ */
+export interface ResumeOptions {
+  readonly operation: string
+  readonly endless?: boolean | undefined
+  readonly schedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
+  readonly attributes?: Readonly<Record<string, string>> | undefined
+}
+
+/**
  * Failures of {@link TransportShape.reconnect}.
  *
  * @since 0.1.0
@@ -117,8 +138,9 @@ export interface TransportShape {
     handle: (message: M, emit: Emit<A>) => void
   ) => Stream.Stream<A, CallError>
   /**
-   * Opens a duplex call with the connection's own headers (no per-call credentials and no
-   * deadline: it is long-lived). It goes on the primary connection, or with `spread` on a
+   * Opens a duplex call with the connection's own headers, or with `callOptions`' credentials and
+   * `requiresLeader` when given; no deadline (it is long-lived) unless `callOptions` has a
+   * `timeout`, which then bounds the call. It goes on the primary connection, or with `spread` on a
    * connection with room among those holding the long-lived calls (one per consumer, like a
    * subscription: counted against `streamsPerChannel`, so hundreds spread over connections). It
    * ends when the scope closes, the connection is replaced, or the transport closes; `onEnd` then
@@ -127,29 +149,40 @@ export interface TransportShape {
   readonly duplex: <I, O>(
     method: Method<I, O>,
     handlers: { readonly onMessage: (message: O) => void; readonly onEnd: (error: CallError) => void },
-    options?: { readonly spread?: boolean | undefined }
+    options?: { readonly spread?: boolean | undefined; readonly callOptions?: CallOptions | undefined }
   ) => Effect.Effect<DuplexCall<I>, CallError, Scope.Scope>
   /**
-   * Runs `effect` again under the retry `Schedule` while its failure is retryable. A failure to
+   * Runs `effect` again under the retry `Schedule` while its failure is retryable, each retry
+   * logged and counted under `operation` (Recovery.ts; "call" when not named). A failure to
    * connect is diagnosed first: `tls=false` against a node that speaks TLS is a TlsFailed. With a
    * `deadline` (epoch milliseconds, from {@link TransportShape.deadline}), no attempt starts after
    * it: when the Schedule's next delay would reach it, the last failure is the result.
    */
   readonly retry: <A, E extends CallError, R>(
     effect: Effect.Effect<A, E, R>,
-    deadline?: number
+    deadline?: number,
+    operation?: string
   ) => Effect.Effect<A, E | TlsFailed, R>
   /**
-   * Makes a read or subscription resume after connection failures: `make` is called again (it
-   * reads its own cursor, which the caller creates per run), following the retry `Schedule`,
-   * which starts afresh once an attempt delivered something. With a `deadline` (a read with a
-   * timeout), no attempt starts after it, as for {@link TransportShape.retry}; without one
-   * (subscriptions) it resumes as long as the Schedule says.
+   * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
+   * is called again (it reads its own cursor, which the caller creates per run), following the
+   * call's own Schedule, else the connection's `resumeSchedule` for subscriptions (`endless`) and
+   * its `retrySchedule` for reads; the Schedule starts afresh once an attempt delivered
+   * something. With `endless` (subscriptions) a call the node ends (status OK) is resumed too:
+   * only the consumer or a failure that cannot be resumed ends the Stream. With a `deadline` (a
+   * read with a timeout), no attempt starts after it; without one it resumes as long as the
+   * Schedule says. Every resume is logged and counted (Recovery.ts).
    */
   readonly resumable: <A, E extends CallError>(
     make: () => Stream.Stream<A, E>,
-    deadline?: number
-  ) => Stream.Stream<A, E | TlsFailed>
+    deadline?: number,
+    resume?: ResumeOptions
+  ) => Stream.Stream<A, E | TlsFailed | ServiceUnavailable>
+  /**
+   * The connection's resume policy (`resumeSchedule`, default forever): catch-up subscriptions
+   * and persistent-subscription consumers go on under it.
+   */
+  readonly resumeSchedule: Schedule.Schedule<unknown, ResumeFailure>
   /** The per-call timeout in milliseconds (writes default to DefaultDeadline, reads to none: Infinity). */
   readonly timeoutMillis: (options: CallOptions | undefined, kind: "write" | "read") => number
   /**
@@ -188,7 +221,7 @@ export interface TransportShape {
  * @since 0.1.0
  * @category services
  */
-export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/Connection") {}
+export class Transport extends Context.Service<Transport, TransportShape>()("effect-esdb/internal/Transport") {}
 
 /** One HTTP/2 connection (a grpc-js channel with its own subchannel pool). */
 interface Slot {
@@ -226,7 +259,9 @@ export const make = (
       : options.connectionString
     const parsed = parseConnectionString(raw)
     if (Result.isFailure(parsed)) return yield* parsed.failure
-    const settings = parsed.success
+    // the connection's name: the connection string's, else a new UUID per connection (the
+    // parser is pure: the same string always parses to the same value)
+    const settings = { ...parsed.success, connectionName: parsed.success.connectionName ?? crypto.randomUUID() }
     for (const warning of settings.warnings) yield* Effect.logWarning(`effect-esdb: ${warning}`)
     const { credentials } = yield* transportSecurity(settings, {
       rootCertificates: options.rootCertificates,
@@ -237,6 +272,7 @@ export const make = (
     // under half of the 100 streams servers allow per connection, see Options.ts
     const streamsPerChannel = options.streamsPerChannel ?? 40
     const retrySchedule = options.retrySchedule ?? defaultRetrySchedule
+    const resumeSchedule = options.resumeSchedule ?? defaultResumeSchedule
     const lock = yield* Semaphore.make(1)
     const tracing = options.tracing ?? true
     const spanAttributes: Readonly<Record<string, unknown>> = {
@@ -396,13 +432,6 @@ export const make = (
       deadline: spec.deadline ?? deadline(spec.options, spec.kind)
     })
 
-    // the retry Schedule bounded by an operation's deadline: it ends when its next delay would
-    // start the next attempt at or after the deadline
-    const withinDeadline = <I>(schedule: Schedule.Schedule<unknown, I>, until: number | undefined) =>
-      until === undefined || until === Infinity
-        ? schedule
-        : Schedule.while(schedule, ({ duration }) => Date.now() + Duration.toMillis(duration) < until)
-
     const metadata = (callOptions: CallOptions | undefined): grpc.Metadata =>
       callMetadata(settings, {
         requiresLeader: callOptions?.requiresLeader ?? settings.nodePreference === "leader",
@@ -507,8 +536,8 @@ export const make = (
           method.path,
           method.requestSerialize,
           method.responseDeserialize,
-          metadata(undefined),
-          {}
+          metadata(options?.callOptions),
+          options?.callOptions?.timeout === undefined ? {} : { deadline: deadline(options.callOptions, "read") }
         )
         // `reason` is computed after the call is marked ended: classifying may replace the
         // connection, which ends the calls it owns
@@ -581,8 +610,7 @@ export const make = (
           socket.destroy()
         })
       })
-    const connectFailed = (error: CallError): error is ServiceUnavailable =>
-      !settings.tls && error._tag === "ServiceUnavailable" && /no connection established/i.test(error.reason)
+    const connectFailed = (error: CallError): boolean => !settings.tls && isConnectFailure(error)
     const diagnose = <E extends CallError>(error: E): Effect.Effect<E | TlsFailed> => {
       const endpoint = lastEndpoint
       if (endpoint === undefined || !connectFailed(error)) return Effect.succeed(error)
@@ -600,7 +628,8 @@ export const make = (
     // call otherwise); that failure is replayed into it, so the schedule sees the same sequence.
     const retry = <A, E extends CallError, R>(
       effect: Effect.Effect<A, E, R>,
-      until?: number
+      until?: number,
+      operation?: string
     ): Effect.Effect<A, E | TlsFailed, R> =>
       Effect.catchIf(effect, (error: E) => isRetryable(error), (first: E) =>
         Effect.flatMap(diagnose(first), (diagnosed) => {
@@ -613,37 +642,31 @@ export const make = (
             return Effect.fail(error)
           })
           return Effect.retry(again, {
-            schedule: withinDeadline(retrySchedule, until),
-            while: (error: E) => isRetryable(error)
+            schedule: observed(retrySchedule, {
+              operation: operation ?? "call",
+              action: "retry",
+              allow: isRetryable,
+              until
+            })
           })
         }))
 
-    const resumeSchedule = retrySchedule.pipe(Schedule.while(({ input }) => canResume(input)))
     const resumable = <A, E extends CallError>(
       make: () => Stream.Stream<A, E>,
-      until?: number
-    ): Stream.Stream<A, E | TlsFailed> => {
-      const schedule = withinDeadline(resumeSchedule, until)
-      const loop = (): Stream.Stream<A, E | TlsFailed> => {
-        let progressed = false
-        return Stream.suspend(() => {
-          progressed = false
-          return make()
-        }).pipe(
-          // per chunk, not per element: this sits on the hot path of every read
-          Stream.mapArray((items) => {
-            progressed = true
-            return items
-          }),
-          Stream.catch((error: E) => Stream.fromEffect(Effect.flatMap(diagnose(error), Effect.fail))),
-          Stream.retry(schedule as Schedule.Schedule<unknown, E | TlsFailed>),
-          Stream.catch((error: E | TlsFailed) =>
-            progressed && canResume(error) && (until === undefined || Date.now() < until) ? loop() : Stream.fail(error)
-          )
-        )
-      }
-      return loop()
-    }
+      until?: number,
+      resume?: ResumeOptions
+    ): Stream.Stream<A, E | TlsFailed | ServiceUnavailable> =>
+      resumeStream(make, {
+        operation: resume?.operation ?? "read",
+        endless: resume?.endless === true,
+        // subscriptions go on under the resume policy (forever by default); a finite read is a
+        // single call that may take long: its attempts follow the bounded retry policy, which
+        // starts afresh each time the read made progress
+        schedule: resume?.schedule ?? (resume?.endless === true ? resumeSchedule : retrySchedule),
+        until,
+        attributes: resume?.attributes,
+        diagnose
+      })
 
     // Waits until the slot's channel has connected (or failed to), starting the connection.
     const whenConnected = (slot: Slot): Effect.Effect<void, ServiceUnavailable> =>
@@ -724,6 +747,7 @@ export const make = (
       duplex,
       retry,
       resumable,
+      resumeSchedule,
       timeoutMillis,
       deadline,
       reconnect,

@@ -3,7 +3,10 @@
  *
  * Two entry points:
  * - {@link classifyError} for a failed call (a grpc-js `ServiceError`: status code, detail
- *   text and trailing metadata, whose `exception` trailer names the server-side error);
+ *   text and trailing metadata, whose `exception` trailer names the server-side error), read
+ *   through one table, {@link rules}, from (exception trailer, status, details pattern) to a
+ *   tagged error carrying what the call was about (stream, group, projection). Every service
+ *   and discovery use it; each service's `errors.ts` only narrows its result;
  * - {@link classifyRpcStatus} for BatchAppend's in-band `google.rpc.Status`, whose `details`
  *   is an `Any` packing one of the `event_store.client.*` messages of shared.proto.
  *
@@ -17,15 +20,23 @@ import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import { GrpcError } from "../../errors/GrpcError.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import { MaximumAppendSizeExceeded } from "../../errors/MaximumAppendSizeExceeded.ts"
+import { MaximumSubscribersReached } from "../../errors/MaximumSubscribersReached.ts"
 import { NodeIsNotLeader } from "../../errors/NodeIsNotLeader.ts"
 import { NotFound } from "../../errors/NotFound.ts"
+import { ProjectionAlreadyExists } from "../../errors/ProjectionAlreadyExists.ts"
+import { ProjectionNotFound } from "../../errors/ProjectionNotFound.ts"
+import { ProjectionWrongState } from "../../errors/ProjectionWrongState.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { StreamDeleted } from "../../errors/StreamDeleted.ts"
+import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
+import { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
+import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
 import { TlsFailed } from "../../errors/TlsFailed.ts"
 import { Unauthenticated } from "../../errors/Unauthenticated.ts"
 import { WrongCurrentVersion } from "../../errors/WrongCurrentVersion.ts"
 import * as Shared from "../../generated/shared.ts"
 import type { Status } from "../../generated/status.ts"
+import type { CallError } from "./CallError.ts"
 import {
   type GrpcFailure,
   isGrpcFailure,
@@ -55,12 +66,20 @@ export type EsdbError =
   | MaximumAppendSizeExceeded
   | InvalidArgument
   | TlsFailed
+  | SubscriptionNotFound
+  | SubscriptionAlreadyExists
+  | MaximumSubscribersReached
+  | SubscriptionDropped
+  | ProjectionNotFound
+  | ProjectionAlreadyExists
+  | ProjectionWrongState
   | GrpcError
 
 /**
- * What the caller knows about the failed call. `stream` names the stream when the server's
- * trailers do not; `expected` is the expected state the write sent, used for a
- * WrongCurrentVersion whose `expected-version` trailer is missing or unreadable.
+ * What the caller knows about the failed call. `stream`, `group` and `projection` name what the
+ * call was about when the server's trailers and text do not; `expected` is the expected state
+ * the write sent, used for a WrongCurrentVersion whose `expected-version` trailer is missing or
+ * unreadable.
  *
  * @since 0.1.0
  * @category models
@@ -68,6 +87,10 @@ export type EsdbError =
 export interface ClassifyContext {
   readonly stream?: string | undefined
   readonly expected?: StreamState | undefined
+  /** The persistent-subscription group the call was about. */
+  readonly group?: string | undefined
+  /** The projection the call was about. */
+  readonly projection?: string | undefined
 }
 
 /**
@@ -95,6 +118,13 @@ const esdbErrorClasses = [
   MaximumAppendSizeExceeded,
   InvalidArgument,
   TlsFailed,
+  SubscriptionNotFound,
+  SubscriptionAlreadyExists,
+  MaximumSubscribersReached,
+  SubscriptionDropped,
+  ProjectionNotFound,
+  ProjectionAlreadyExists,
+  ProjectionWrongState,
   GrpcError
 ] as const
 
@@ -172,169 +202,222 @@ const describeThrown = (u: unknown): string => {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TLS mismatches: retrying cannot fix them, the settings must change
+// classifyError: the table
 
-// certificate verification failures as Node's TLS reports them (OpenSSL's X509 verify errors)
-const certificateTexts: ReadonlyArray<string> = [
-  "self-signed certificate",
-  "self signed certificate",
-  "unable to verify the first certificate",
-  "unable to get local issuer certificate",
-  "unable to get issuer certificate",
-  "certificate has expired",
-  "certificate is not yet valid",
-  "certificate signature failure",
-  "hostname/ip does not match certificate",
-  "err_tls_cert_altname_invalid"
-]
-
-// a TLS client talking to a plaintext server (or the reverse)
-const protocolTexts: ReadonlyArray<string> = ["wrong version number", "packet length too long", "http/1.1 header"]
-
-const tlsMismatch = (details: string): TlsFailed | undefined => {
-  const text = details.toLowerCase()
-  if (certificateTexts.some((t) => text.includes(t))) {
-    return new TlsFailed({
-      reason: `The node's TLS certificate could not be verified (${details}). Give the CA that signed it ` +
-        `(TlsCaFile=<path> in the connection string, or the rootCertificates option), or, for a development ` +
-        `node only, set TlsVerifyCert=false`
-    })
-  }
-  if (protocolTexts.some((t) => text.includes(t))) {
-    return new TlsFailed({
-      reason: `The node does not speak the transport the connection string asks for (${details}): ` +
-        `use tls=true for a secure node, tls=false for an insecure one`
-    })
-  }
-  return undefined
-}
-
-// ---------------------------------------------------------------------------------------------
-// classifyError
-
-// `exception` values that name errors outside our error set: kept whole as GrpcError.
-const foreignExceptions: ReadonlyArray<string> = [
-  "persistent-subscription-failed",
-  "persistent-subscription-does-not-exist",
-  "persistent-subscription-exists",
-  "persistent-subscription-dropped",
-  "maximum-subscribers-reached",
-  "user-not-found",
-  "user-conflict",
-  "scavenge-not-found",
-  "index-not-found"
-]
-
-const byException = (
-  exception: string,
-  failure: GrpcFailure,
-  trailers: Trailers,
-  context: ClassifyContext | undefined
-): EsdbError | undefined => {
-  const { code, details } = failure
-  switch (exception) {
-    case "not-leader":
-      return notLeader(trailers)
-    case "stream-not-found":
-      return new NotFound({ stream: streamName(trailers, details, context) })
-    case "stream-deleted":
-      return new StreamDeleted({ stream: streamName(trailers, details, context) })
-    case "wrong-expected-version":
-      return new WrongCurrentVersion({
-        stream: streamName(trailers, details, context),
-        expected: parseExpected(trailer(trailers, "expected-version")) ?? context?.expected ?? "any",
-        actual: parseActual(trailer(trailers, "actual-version"))
-      })
-    case "access-denied":
-      return new AccessDenied({ reason: details })
-    case "maximum-append-size-exceeded":
-    case "maximum-append-event-size-exceeded": {
-      const key = exception === "maximum-append-size-exceeded" ? "maximum-append-size" : "maximum-append-event-size"
-      const maximum = parseInteger(trailer(trailers, key))
-      return maximum !== undefined && maximum >= 0n && maximum <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? new MaximumAppendSizeExceeded({ reason: details, maximum: Number(maximum) })
-        : new MaximumAppendSizeExceeded({ reason: details })
-    }
-    case "missing-required-metadata-property":
-    case "missing-required-property":
-    case "invalid-transaction":
-      return new InvalidArgument({ reason: details })
-  }
-  if (foreignExceptions.includes(exception) || exception.startsWith("redaction-")) {
-    return toGrpcError(code, details, trailers)
-  }
-  return undefined
-}
-
-const byStatus = (failure: GrpcFailure, trailers: Trailers): EsdbError => {
-  const { code, details } = failure
-  const raw = () => toGrpcError(code, details, trailers)
-  switch (code) {
-    case StatusCode.UNAUTHENTICATED:
-      return new Unauthenticated({ reason: details })
-    case StatusCode.PERMISSION_DENIED:
-      return new AccessDenied({ reason: details })
-    case StatusCode.DEADLINE_EXCEEDED:
-      return new DeadlineExceeded({ reason: details })
-    case StatusCode.UNAVAILABLE:
-      return tlsMismatch(details) ?? unavailable(details, raw())
-    case StatusCode.ABORTED:
-      return details.startsWith("Operation timed out") ? new DeadlineExceeded({ reason: details }) : raw()
-    case StatusCode.INVALID_ARGUMENT:
-      return new InvalidArgument({ reason: details })
-    case StatusCode.NOT_FOUND: {
-      if (details === "Leader info available") return notLeader(trailers)
-      const stream = streamInDetails.exec(details)?.[1]
-      return stream !== undefined && !details.endsWith("is deleted.")
-        ? new NotFound({ stream: trailer(trailers, "stream-name") ?? stream })
-        : raw()
-    }
-    case StatusCode.UNKNOWN:
-      if (details.startsWith("No leader info available")) return new NodeIsNotLeader({})
-      return details.includes("client error (Connect)") || details.includes("write after end")
-        ? unavailable(details, raw())
-        : raw()
-    case StatusCode.INTERNAL:
-    case StatusCode.DATA_LOSS:
-      // Deterministic client-side codec failures: retrying sends the same bytes again.
-      return details.startsWith("Request message serialization failure") ||
-          details.startsWith("Response message parsing error")
-        ? raw()
-        : unavailable(details, raw())
-    default:
-      return raw()
-  }
+/**
+ * A failed call as the table sees it: status code, detail text, trailers (normalised), the value
+ * of the `exception` trailer, and what the caller knows ({@link ClassifyContext}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Failure {
+  readonly code: number
+  readonly details: string
+  readonly trailers: Trailers
+  readonly exception: string | undefined
+  readonly context: ClassifyContext | undefined
 }
 
 /**
- * Maps a failed gRPC call to a typed error.
+ * One row of the classification table: what a failure must show — an `exception` trailer
+ * (exactly, or by prefix when it ends with `*`), a status code among `status`, detail text
+ * matching `details` (its match is handed to `to`) — and the error it becomes. A row that names
+ * no `exception` matches failures with or without one, unless `noException` is set. The first
+ * row that matches wins.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Rule {
+  readonly exception?: string | undefined
+  readonly noException?: boolean | undefined
+  readonly status?: ReadonlyArray<number> | undefined
+  readonly details?: RegExp | undefined
+  readonly to: (failure: Failure, match: RegExpExecArray | undefined) => EsdbError
+}
+
+const raw = (f: Failure): GrpcError => toGrpcError(f.code, f.details, f.trailers)
+
+const stream = (f: Failure): string => streamName(f.trailers, f.details, f.context)
+
+/** The group named by the trailers, else the one the call was about. */
+const groupOf = (f: Failure) => ({
+  stream: trailer(f.trailers, "stream-name") ?? f.context?.stream ?? "",
+  group: trailer(f.trailers, "group-name") ?? f.context?.group ?? ""
+})
+
+const projection = (f: Failure, match?: RegExpExecArray): string => match?.[1] ?? f.context?.projection ?? ""
+
+const maximumAppendSize = (key: string) => (f: Failure): MaximumAppendSizeExceeded => {
+  const maximum = parseInteger(trailer(f.trailers, key))
+  return maximum !== undefined && maximum >= 0n && maximum <= BigInt(Number.MAX_SAFE_INTEGER)
+    ? new MaximumAppendSizeExceeded({ reason: f.details, maximum: Number(maximum) })
+    : new MaximumAppendSizeExceeded({ reason: f.details })
+}
+
+const invalid = (f: Failure): InvalidArgument => new InvalidArgument({ reason: f.details })
+
+// certificate verification failures as Node's TLS reports them (OpenSSL's X509 verify errors)
+const certificateFailure =
+  /self[- ]signed certificate|unable to verify the first certificate|unable to get (?:local )?issuer certificate|certificate has expired|certificate is not yet valid|certificate signature failure|hostname\/ip does not match certificate|err_tls_cert_altname_invalid/i
+
+// a TLS client talking to a plaintext server (or the reverse)
+const protocolMismatch = /wrong version number|packet length too long|http\/1\.1 header/i
+
+const S = StatusCode
+
+/**
+ * The classification table (PROTOCOL.md §2, §5, §7; grpc-js's own statuses; the official
+ * client's remaps), in the order it is read.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const rules: ReadonlyArray<Rule> = [
+  // errors the node names in the `exception` trailer
+  { exception: "not-leader", to: (f) => notLeader(f.trailers) },
+  { exception: "stream-not-found", to: (f) => new NotFound({ stream: stream(f) }) },
+  { exception: "stream-deleted", to: (f) => new StreamDeleted({ stream: stream(f) }) },
+  {
+    exception: "wrong-expected-version",
+    to: (f) =>
+      new WrongCurrentVersion({
+        stream: stream(f),
+        expected: parseExpected(trailer(f.trailers, "expected-version")) ?? f.context?.expected ?? "any",
+        actual: parseActual(trailer(f.trailers, "actual-version"))
+      })
+  },
+  { exception: "access-denied", to: (f) => new AccessDenied({ reason: f.details }) },
+  { exception: "maximum-append-size-exceeded", to: maximumAppendSize("maximum-append-size") },
+  { exception: "maximum-append-event-size-exceeded", to: maximumAppendSize("maximum-append-event-size") },
+  { exception: "missing-required-metadata-property", to: invalid },
+  { exception: "missing-required-property", to: invalid },
+  { exception: "invalid-transaction", to: invalid },
+  { exception: "persistent-subscription-does-not-exist", to: (f) => new SubscriptionNotFound(groupOf(f)) },
+  { exception: "persistent-subscription-exists", to: (f) => new SubscriptionAlreadyExists(groupOf(f)) },
+  { exception: "maximum-subscribers-reached", to: (f) => new MaximumSubscribersReached(groupOf(f)) },
+  {
+    exception: "persistent-subscription-dropped",
+    to: (f) => new SubscriptionDropped({ ...groupOf(f), reason: f.details })
+  },
+  // the node refused the group's settings or start position (INTERNAL, but not a fault)
+  {
+    exception: "persistent-subscription-failed",
+    to: (f) => new InvalidArgument({ reason: trailer(f.trailers, "reason") ?? f.details })
+  },
+  // errors of services without typed errors yet: kept whole
+  { exception: "user-not-found", to: raw },
+  { exception: "user-conflict", to: raw },
+  { exception: "scavenge-not-found", to: raw },
+  { exception: "index-not-found", to: raw },
+  { exception: "redaction-*", to: raw },
+  // statuses (an unknown `exception` value falls through to these)
+  { status: [S.UNAUTHENTICATED], to: (f) => new Unauthenticated({ reason: f.details }) },
+  { status: [S.PERMISSION_DENIED], to: (f) => new AccessDenied({ reason: f.details }) },
+  { status: [S.DEADLINE_EXCEEDED], to: (f) => new DeadlineExceeded({ reason: f.details }) },
+  {
+    status: [S.UNAVAILABLE],
+    details: certificateFailure,
+    to: (f) =>
+      new TlsFailed({
+        reason: `The node's TLS certificate could not be verified (${f.details}). Give the CA that signed it ` +
+          `(TlsCaFile=<path> in the connection string, or the rootCertificates option), or, for a development ` +
+          `node only, set TlsVerifyCert=false`
+      })
+  },
+  {
+    status: [S.UNAVAILABLE],
+    details: protocolMismatch,
+    to: (f) =>
+      new TlsFailed({
+        reason: `The node does not speak the transport the connection string asks for (${f.details}): ` +
+          `use tls=true for a secure node, tls=false for an insecure one`
+      })
+  },
+  { status: [S.UNAVAILABLE], to: (f) => unavailable(f.details, raw(f)) },
+  { status: [S.ABORTED], details: /^Operation timed out/, to: (f) => new DeadlineExceeded({ reason: f.details }) },
+  { status: [S.INVALID_ARGUMENT], to: invalid },
+  { status: [S.NOT_FOUND], details: /^Leader info available$/, to: (f) => notLeader(f.trailers) },
+  {
+    status: [S.NOT_FOUND],
+    details: /^Projection '(.*)' not found/s,
+    to: (f, m) => new ProjectionNotFound({ name: projection(f, m) })
+  },
+  {
+    status: [S.NOT_FOUND],
+    details: /^Event stream '(.*)' (?:was not created|is not found)\.$/s,
+    to: (f, m) => new NotFound({ stream: trailer(f.trailers, "stream-name") ?? m?.[1] ?? "" })
+  },
+  // projections: a duplicate name (after v26.1 ALREADY_EXISTS; released versions an envelope
+  // Conflict), a delete of a projection not stopped or faulted, a subsystem not ready to restart
+  { status: [S.ALREADY_EXISTS], noException: true, to: (f) => new ProjectionAlreadyExists({ name: projection(f) }) },
+  {
+    status: [S.UNKNOWN],
+    details: /received Conflict instead/,
+    to: (f) => new ProjectionAlreadyExists({ name: projection(f) })
+  },
+  {
+    status: [S.UNKNOWN],
+    details: /received OperationFailed instead/,
+    to: (f) =>
+      new ProjectionWrongState({
+        name: projection(f),
+        reason: "The projection is not in a state that allows this operation: it must be stopped or faulted to be deleted"
+      })
+  },
+  {
+    status: [S.FAILED_PRECONDITION],
+    details: /^Projection Subsystem cannot be restarted as it is in the wrong state/,
+    to: (f) => new ProjectionWrongState({ name: "", reason: f.details })
+  },
+  { status: [S.UNKNOWN], details: /^No leader info available/, to: () => new NodeIsNotLeader({}) },
+  // like the official Node client, remapped so that the call fails over / the read resumes
+  {
+    status: [S.UNKNOWN],
+    details: /client error \(Connect\)|write after end/,
+    to: (f) => unavailable(f.details, raw(f))
+  },
+  // grpc-js's own codec failures are deterministic: sending the same bytes again fails again
+  {
+    status: [S.INTERNAL, S.DATA_LOSS],
+    details: /^(?:Request message serialization failure|Response message parsing error)/,
+    to: raw
+  },
+  { status: [S.INTERNAL, S.DATA_LOSS], to: (f) => unavailable(f.details, raw(f)) },
+  // the node cancelled the call (a node shutting down: RST_STREAM CANCEL, which grpc-js reports as
+  // "Call cancelled", or a CANCELLED status of its own), not the client ("Cancelled on client")
+  {
+    status: [S.CANCELLED],
+    noException: true,
+    details: /^(?!Cancelled on client$)/,
+    to: (f) => unavailable(f.details === "" ? "The node cancelled the call" : f.details, raw(f))
+  }
+]
+
+const matches = (rule: Rule, f: Failure): RegExpExecArray | undefined | false => {
+  if (rule.exception !== undefined) {
+    if (f.exception === undefined) return false
+    const wanted = rule.exception
+    if (wanted.endsWith("*") ? !f.exception.startsWith(wanted.slice(0, -1)) : f.exception !== wanted) return false
+  } else if (rule.noException === true && f.exception !== undefined) return false
+  if (rule.status !== undefined && !rule.status.includes(f.code)) return false
+  if (rule.details === undefined) return undefined
+  return rule.details.exec(f.details) ?? false
+}
+
+/**
+ * Maps a failed gRPC call to a typed error by the {@link rules} table.
  *
  * **Details**
  * - A value that already is an {@link EsdbError} is returned unchanged.
  * - A value without a numeric `code` and string `details` (a thrown `Error`, e.g. grpc-js's
  *   "Channel has been shut down" when starting a call) becomes `ServiceUnavailable` with the
  *   value kept as `cause`: such throws happen before any request reaches a node.
- * - Otherwise the `exception` trailer decides first: `not-leader` → NodeIsNotLeader (leader
- *   from `leader-endpoint-host`/`-port`), `stream-not-found` → NotFound, `stream-deleted` →
- *   StreamDeleted, `wrong-expected-version` → WrongCurrentVersion (`expected-version` −1/−2/−4
- *   → no_stream/any/exists, other numbers → bigint over the whole uint64 range;
- *   `actual-version` −1, empty, absent or unreadable → "no_stream"), `access-denied` →
- *   AccessDenied, `maximum-append(-event)-size-exceeded` → MaximumAppendSizeExceeded (maximum
- *   from `maximum-append(-event)-size`), `missing-required-metadata-property` /
- *   `invalid-transaction` → InvalidArgument; persistent-subscription, user, scavenge, index
- *   and redaction exceptions → GrpcError. An unknown `exception` value falls through.
- * - Then the status code: UNAUTHENTICATED → Unauthenticated; PERMISSION_DENIED →
- *   AccessDenied; DEADLINE_EXCEEDED and ABORTED "Operation timed out…" → DeadlineExceeded;
- *   UNAVAILABLE → ServiceUnavailable; INVALID_ARGUMENT → InvalidArgument; NOT_FOUND "Leader
- *   info available" → NodeIsNotLeader, "Event stream 'x' was not created." → NotFound;
- *   UNKNOWN "No leader info available…" → NodeIsNotLeader without a leader.
- * - Like the official Node client (which remaps them so the next call fails over to another
- *   node), INTERNAL and DATA_LOSS, and UNKNOWN with `client error (Connect)` or
- *   `write after end`, become ServiceUnavailable — except grpc-js's own
- *   "Request message serialization failure" / "Response message parsing error", which are
- *   deterministic and stay GrpcError.
- * - Everything else → GrpcError with the code, the details and every trailer as a string
- *   list (`-bin` values base64).
+ * - Otherwise the first row of {@link rules} that matches decides; no row: GrpcError with the
+ *   code, the details and every trailer as a string list (`-bin` values base64).
+ * - Names come from the trailers (`stream-name`, `group-name`), then the detail text, then the
+ *   context (the stream, group or projection the call was about), else `""`.
  *
  * Every ServiceUnavailable built from a gRPC status carries that status as a `GrpcError`
  * `cause`; {@link isRetryable} reads it.
@@ -342,8 +425,6 @@ const byStatus = (failure: GrpcFailure, trailers: Trailers): EsdbError => {
  * **Gotchas**
  * - A garbage `expected-version` does not lose the error: it stays WrongCurrentVersion with
  *   `expected` = `context.expected`, else `"any"`.
- * - Stream names come from the `stream-name` trailer, then `context.stream`, then the
- *   detail text, else `""`.
  *
  * @since 0.1.0
  * @category classification
@@ -352,13 +433,30 @@ export const classifyError = (failure: unknown, context?: ClassifyContext): Esdb
   if (isEsdbError(failure)) return failure
   if (!isGrpcFailure(failure)) return unavailable(describeThrown(failure), failure)
   const trailers = toTrailers(failure.metadata)
-  const exception = trailer(trailers, "exception")
-  if (exception !== undefined) {
-    const classified = byException(exception, failure, trailers, context)
-    if (classified !== undefined) return classified
+  const f: Failure = {
+    code: failure.code,
+    details: failure.details,
+    trailers,
+    exception: trailer(trailers, "exception"),
+    context
   }
-  return byStatus(failure, trailers)
+  for (const rule of rules) {
+    const match = matches(rule, f)
+    if (match !== false) return rule.to(f, match)
+  }
+  return raw(f)
 }
+
+/**
+ * True when the failure is a connection that could not be made at all (grpc-js: "No connection
+ * established"): the transport then checks whether the node speaks TLS.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isConnectFailure = (error: { readonly _tag: string }): boolean =>
+  error instanceof ServiceUnavailable && error.cause instanceof GrpcError &&
+  error.cause.code === StatusCode.UNAVAILABLE && /no connection established/i.test(error.cause.details)
 
 // ---------------------------------------------------------------------------------------------
 // classifyRpcStatus (BatchAppend in-band errors)
@@ -506,4 +604,36 @@ export const classifyRpcStatus = (status: Status, context: RpcStatusContext): Es
     // undecodable Any value: fall back on message and code
   }
   return byMessageOrCode(status, context)
+}
+
+/**
+ * Fills the names a classified error left blank (the node sent none, and the call did not pass
+ * its context to the transport) with what the operation knows: the group's stream and name, the
+ * projection's name. Nothing is parsed again: an error whose names are known is returned as is.
+ *
+ * @since 0.1.0
+ * @category classification
+ */
+export const withContext = (error: CallError, context: ClassifyContext): CallError => {
+  const stream = (known: string) => known === "" ? context.stream ?? "" : known
+  const group = (known: string) => known === "" ? context.group ?? "" : known
+  const name = (known: string) => known === "" ? context.projection ?? "" : known
+  switch (error._tag) {
+    case "SubscriptionNotFound":
+      return new SubscriptionNotFound({ stream: stream(error.stream), group: group(error.group) })
+    case "SubscriptionAlreadyExists":
+      return new SubscriptionAlreadyExists({ stream: stream(error.stream), group: group(error.group) })
+    case "MaximumSubscribersReached":
+      return new MaximumSubscribersReached({ stream: stream(error.stream), group: group(error.group) })
+    case "SubscriptionDropped":
+      return new SubscriptionDropped({ stream: stream(error.stream), group: group(error.group), reason: error.reason })
+    case "ProjectionNotFound":
+      return error.name === "" ? new ProjectionNotFound({ name: name(error.name) }) : error
+    case "ProjectionAlreadyExists":
+      return error.name === "" ? new ProjectionAlreadyExists({ name: name(error.name) }) : error
+    case "ProjectionWrongState":
+      return error.name === "" ? new ProjectionWrongState({ name: name(error.name), reason: error.reason }) : error
+    default:
+      return error
+  }
 }

@@ -6,10 +6,10 @@
  */
 import { type ClusterInfo, MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import type { Empty } from "../../generated/shared.ts"
-import type { Auth } from "../Auth.ts"
-import { unauthenticated } from "../errors.ts"
+import { Access, type Auth } from "../Auth.ts"
+import { isRpcFailure } from "../errors.ts"
 import type { ServerCall, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { toStructured } from "../Uuid.ts"
+import { toStructured } from "../codec/Uuid.ts"
 
 /**
  * What the gossip handler needs.
@@ -32,7 +32,8 @@ export interface GossipContext {
  */
 export const makeGossipHandler = (ctx: GossipContext): ServiceImplementation => ({
   read: (call: ServerCall<Empty, ClusterInfo>, callback: UnaryCallback<ClusterInfo>) => {
-    if (ctx.auth.authenticate(call.metadata)._tag === "Unauthenticated") return callback(unauthenticated())
+    const principal = ctx.auth.authorize(call.metadata, Access.any)
+    if (isRpcFailure(principal)) return callback(principal)
     const { host, port } = ctx.endpoint()
     callback(null, {
       members: [{

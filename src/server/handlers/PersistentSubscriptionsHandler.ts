@@ -35,11 +35,11 @@ import {
   type UpdateResp
 } from "../../generated/persistent.ts"
 import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
-import type { Auth, Principal } from "../Auth.ts"
-import { fromWire, toStringForm, toStructured } from "../Uuid.ts"
+import { Access, type Auth, type Principal } from "../Auth.ts"
+import { fromWire, toStringForm, toStructured } from "../codec/Uuid.ts"
+import { compilePattern, PatternError } from "../UserPattern.ts"
 import { Consumer, type ConsumerGroup, type Message, type NackAction } from "../persistent/ConsumerGroup.ts"
 import {
-  accessDenied,
   invalidArgument,
   invalidArgumentOf,
   maximumSubscribersReached,
@@ -48,7 +48,6 @@ import {
   persistentSubscriptionDropped,
   persistentSubscriptionFailed,
   type RpcFailure,
-  unauthenticated,
   unhandled
 } from "../errors.ts"
 import {
@@ -175,6 +174,11 @@ const targetOf = (kind: Kind, options: NonNullable<CreateReq["options"] | Update
       const f = opt.value.filterOption.value.filter
       if (f === undefined) return invalidArgumentOf("None", `${type}+AllOptions+Types+FilterOptions+FilterOneofCase`)
       const expr = f.value
+      if (expr.regex !== "") {
+        // matched in linear time (UserPattern.ts): a pattern that cannot be is refused here
+        const compiled = compilePattern(expr.regex)
+        if (compiled instanceof PatternError) return invalidArgument(compiled.message)
+      }
       // an empty regex means the prefixes (EventFilter.*.Prefixes)
       filter = {
         context: f.$case === "streamIdentifier" ? "StreamId" : "EventType",
@@ -337,13 +341,8 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
   const { auth, groups, store } = ctx
 
   /** The caller, if allowed; `operator` = admins or ops (PROTOCOL.md §7). */
-  const principalFor = (call: ServerCall, operator: boolean): Principal | RpcFailure => {
-    const result = auth.authenticate(call.metadata)
-    if (result._tag === "Unauthenticated") return unauthenticated()
-    const principal = result.principal
-    if (operator ? !auth.isOperator(principal) : !(auth.insecure || principal.isAuthenticated)) return accessDenied()
-    return principal
-  }
+  const principalFor = (call: ServerCall, operator: boolean): Principal | RpcFailure =>
+    auth.authorize(call.metadata, operator ? Access.operator : Access.user)
   const isFailure = (p: Principal | RpcFailure): p is RpcFailure => p instanceof Error
 
   /** Replies once the configuration written is durable (with `db`). */

@@ -13,7 +13,7 @@
  *
  * @since 0.1.0
  */
-import { status as Status } from "@grpc/grpc-js"
+import { Code as Status } from "../../generated/code.ts"
 import {
   type CreateReq,
   type CreateResp,
@@ -36,12 +36,12 @@ import {
   type UpdateResp
 } from "../../generated/projections.ts"
 import type { Empty } from "../../generated/shared.ts"
-import type { Auth, Principal } from "../Auth.ts"
-import { accessDenied, rpcFailure, type RpcFailure, unauthenticated, unhandled } from "../errors.ts"
+import { Access, type Auth, type Principal } from "../Auth.ts"
+import { rpcFailure, type RpcFailure, unhandled } from "../errors.ts"
 import type { CommandFailure, ProjectionManager, ProjectionMode, RunAs } from "../projections/ProjectionManager.ts"
 import type { Store } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 
 /**
  * The methods served: the whole Projections service.
@@ -116,14 +116,8 @@ export const makeProjectionsHandler = (ctx: ProjectionsContext): ServiceImplemen
   const afterHead = isAfter26_1(ctx.version)
 
   /** The caller, if allowed; `operator` = admins or ops (PROTOCOL.md §7). */
-  const principalFor = (call: ServerCall, operator: boolean): Principal | RpcFailure => {
-    const result = auth.authenticate(call.metadata)
-    if (result._tag === "Unauthenticated") return unauthenticated()
-    const principal = result.principal
-    if (auth.insecure) return principal
-    if (operator ? !auth.isOperator(principal) : !principal.isAuthenticated) return accessDenied()
-    return principal
-  }
+  const principalFor = (call: ServerCall, operator: boolean): Principal | RpcFailure =>
+    auth.authorize(call.metadata, operator ? Access.operator : Access.user)
   const isFailure = (p: Principal | RpcFailure): p is RpcFailure => p instanceof Error
 
   const runAsOf = (principal: Principal): RunAs => ({

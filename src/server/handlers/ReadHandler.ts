@@ -7,20 +7,19 @@
  * @since 0.1.0
  */
 import type { ReadReq, ReadResp } from "../../generated/streams.ts"
-import type { Auth, Principal } from "../Auth.ts"
+import { Access, type Auth, type Principal } from "../Auth.ts"
 import {
-  accessDenied,
   invalidArgument,
   invalidArgumentOf,
   invalidCombination,
+  isRpcFailure,
   requiredArgument,
   type RpcFailure,
   streamDeleted,
-  unauthenticated,
   unhandled
 } from "../errors.ts"
 import { type CompiledFilter, compileFilter } from "../Filters.ts"
-import { IDLE, type Producer, type ReadFraming, ResponseSink } from "../Framing.ts"
+import { IDLE, type Producer, type ReadFraming, ResponseSink } from "../transport/ResponseSink.ts"
 import type { ServerCall } from "../transport/ServerCall.ts"
 import {
   caughtUpResp,
@@ -32,9 +31,9 @@ import {
   resolvedResp,
   streamNotFoundResp,
   type UuidMode
-} from "../ReadEncoding.ts"
+} from "../codec/ReadEncoding.ts"
 import type { EventRecord, Store } from "../storage/Store.ts"
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 
 /**
  * What the read handler needs from the node.
@@ -49,15 +48,6 @@ export interface ReadContext {
   /** Open server-streaming calls, ended on shutdown. */
   readonly activeReads: Set<() => void>
 }
-
-/**
- * Is a value one of our RpcFailures?
- *
- * @since 0.1.0
- * @category guards
- */
-export const isRpcFailure = (u: unknown): u is RpcFailure =>
-  u instanceof Error && typeof (u as { code?: unknown }).code === "number" && "metadata" in u
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 const toNumber = (n: bigint): number => (n > MAX_SAFE ? Number.MAX_SAFE_INTEGER : Number(n))
@@ -302,7 +292,8 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
     streamBytes = id.streamName
     streamName = id.streamName.toString("utf8")
   }
-  if (!auth.canAccessStream(principal, streamName, "read")) return accessDenied()
+  const allowed = auth.authorize(principal, Access.stream(streamName, "read"))
+  if (isRpcFailure(allowed)) return allowed
 
   const direction = options.readDirection
   if (direction !== 0 && direction !== 1) {
@@ -516,9 +507,9 @@ export const runProducer = (
  */
 export const makeReadHandler = (ctx: ReadContext) => (call: ServerCall<ReadReq, ReadResp>): void => {
   try {
-    const authn = ctx.auth.authenticate(call.metadata)
-    if (authn._tag === "Unauthenticated") return fail(call, unauthenticated())
-    const built = build(ctx, call.request, authn.principal)
+    const principal = ctx.auth.authorize(call.metadata, Access.any)
+    if (isRpcFailure(principal)) return fail(call, principal)
+    const built = build(ctx, call.request, principal)
     if (isRpcFailure(built)) return fail(call, built)
     runProducer(call, ctx.readFraming, built, ctx.activeReads)
   } catch {

@@ -26,34 +26,33 @@ import {
   type BatchAppendResp,
   type DeleteReq,
   type DeleteResp,
+  type ReadReq,
   ReadResp,
   StreamsService,
   type TombstoneReq,
   type TombstoneResp
 } from "../../generated/streams.ts"
-import type { Auth, Principal } from "../Auth.ts"
+import { Access, type Auth, type Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgumentOf,
   invalidArgument,
+  isRpcFailure,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
   requiredArgument,
   type RpcFailure,
   streamDeleted,
-  unauthenticated,
   unhandled,
   wrongExpectedVersion
 } from "../errors.ts"
-import type { ReadFraming } from "../Framing.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
-import { isRpcFailure, makeReadHandler } from "./ReadHandler.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
-import { fromWire } from "../Uuid.ts"
-import { decodeBatchAppendReq } from "../BatchAppendDecoding.ts"
-import { PendingEvents } from "../PendingEvents.ts"
+import { fromWire } from "../codec/Uuid.ts"
+import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
+import { PendingEvents } from "../codec/PendingEvents.ts"
 
 /**
  * What the Streams service needs from the node.
@@ -64,10 +63,10 @@ import { PendingEvents } from "../PendingEvents.ts"
 export interface StreamsContext {
   readonly store: Store
   readonly auth: Auth
-  readonly readFraming: ReadFraming
+  /** The Read method (handlers/ReadHandler.ts), built by the composition root. */
+  readonly read: (call: ServerCall<ReadReq, ReadResp>) => void
   readonly maxAppendSize: number
   readonly maxAppendEventSize: number
-  readonly activeReads: Set<() => void>
   /** Open BatchAppend calls, ended on shutdown. */
   readonly activeBatches?: Set<() => void> | undefined
 }
@@ -279,10 +278,7 @@ const rpcExceptionText = (failure: RpcFailure): string => {
   return `Status(StatusCode="${names[failure.code] ?? String(failure.code)}", Detail="${failure.details}")`
 }
 
-const authenticate = (auth: Auth, metadata: ServerCall["metadata"]): Principal | RpcFailure => {
-  const result = auth.authenticate(metadata)
-  return result._tag === "Ok" ? result.principal : unauthenticated()
-}
+const authenticate = (auth: Auth, metadata: ServerCall["metadata"]): Principal | RpcFailure => auth.authorize(metadata, Access.any)
 
 const makeAppend = (ctx: StreamsContext) =>
 (call: ServerCall<AppendReq, AppendResp>, callback: UnaryCallback<AppendResp>): void => {
@@ -318,7 +314,8 @@ const makeAppend = (ctx: StreamsContext) =>
         if (content.value.streamIdentifier === undefined) return fail(unhandled())
         const name = streamNameOf(content.value.streamIdentifier)
         if (name === undefined) return fail(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
-        if (!ctx.auth.canAccessStream(principal, name, "write")) return fail(accessDenied())
+        const allowed = ctx.auth.authorize(principal, Access.stream(name, "write"))
+        if (isRpcFailure(allowed)) return fail(allowed)
         stream = name
         expected = exp
         return
@@ -456,7 +453,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       }
       if (options !== undefined) {
         const name = streamNameOf(options.streamIdentifier)
-        if (name !== undefined && !ctx.auth.canAccessStream(principal, name, "write")) {
+        if (name !== undefined && isRpcFailure(ctx.auth.authorize(principal, Access.stream(name, "write")))) {
           send({ correlationId, streamIdentifier: options.streamIdentifier, result: { $case: "error", value: batchStatus.accessDenied() } })
           return
         }
@@ -590,7 +587,8 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
     if (options.streamIdentifier === undefined) return callback(unhandled())
     const name = streamNameOf(options.streamIdentifier)
     if (name === undefined) return callback(requiredArgument("streamIdentifier", "EventStore.Client.StreamIdentifier"))
-    if (!ctx.auth.canAccessStream(principal, name, "delete")) return callback(accessDenied())
+    const allowed = ctx.auth.authorize(principal, Access.stream(name, "delete"))
+    if (isRpcFailure(allowed)) return callback(allowed)
     const outcome = hard ? ctx.store.tombstone(name, expected) : ctx.store.softDelete(name, expected)
     switch (outcome._tag) {
       case "Success":
@@ -622,7 +620,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
  * @category handlers
  */
 export const makeStreamsHandler = (ctx: StreamsContext): ServiceImplementation => ({
-  read: makeReadHandler(ctx),
+  read: ctx.read,
   append: makeAppend(ctx),
   batchAppend: makeBatchAppend(ctx),
   delete: makeDelete(ctx, false),

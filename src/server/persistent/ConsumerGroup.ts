@@ -20,9 +20,10 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import type { LogCursor } from "../storage/LogCursor.ts"
 import { type EventRecord, metastreamOf, type Store } from "../storage/Store.ts"
+import { compilePattern, PatternError, type PatternMatcher } from "../UserPattern.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
 import { ProcessingTimings, ratePerSecond, type TimingMeasurement } from "./GroupStatistics.ts"
 import type { Group } from "./PersistentGroups.ts"
@@ -140,16 +141,21 @@ export const groupStreams = (stream: string, group: string) => ({
  */
 export type NackAction = "unknown" | "park" | "retry" | "skip" | "stop"
 
+/** Each filter's patterns, compiled once (linear-time matching; a pattern that cannot be matches nothing). */
+const compiledFilters = new WeakMap<NonNullable<Group["filter"]>, ReadonlyArray<PatternMatcher>>()
+
 const matches = (group: Group, record: EventRecord): boolean => {
   const f = group.filter
   if (f === undefined) return true
   const subject = f.context === "StreamId" ? record.stream : record.eventType
   if (f.type === "Prefix") return f.data.some((p) => subject.startsWith(p))
-  try {
-    return f.data.some((r) => new RegExp(r).test(subject))
-  } catch {
-    return false
+  let tests = compiledFilters.get(f)
+  if (tests === undefined) {
+    tests = f.data.map(compilePattern).map((t) => (t instanceof PatternError ? () => false : t))
+    compiledFilters.set(f, tests)
   }
+  for (const test of tests) if (test(subject)) return true
+  return false
 }
 
 /**

@@ -22,7 +22,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import type { LogCursor } from "../storage/LogCursor.ts"
 import { DELETED_TB, type EventRecord, type ProposedEvent, type Store } from "../storage/Store.ts"
 import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"

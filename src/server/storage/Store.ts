@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { newUuid } from "../Uuid.ts"
+import { newUuid } from "../codec/Uuid.ts"
 import { checkCommit, type StreamState } from "./CommitCheck.ts"
 import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
 import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"

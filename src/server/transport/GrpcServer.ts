@@ -7,15 +7,25 @@
  * settings, rejected streams, invalid frames, reset rate). HTTP/1.1 requests on the same port go
  * to an `http.Server` (see {@link Listener}).
  *
+ * A unary or server-streaming call must deliver its request as a real node's Kestrel requires a
+ * request body to arrive: at least {@link GrpcServerOptions.minRequestDataRate} bytes per second
+ * on average once {@link GrpcServerOptions.requestGracePeriodMs} have passed (Kestrel's
+ * `MinRequestBodyDataRate`, 240 B/s with a 5 s grace period, left at its default by KurrentDB's
+ * `src/KurrentDB/Program.cs`; ASP.NET Core gRPC lifts it only for client-streaming and duplex
+ * methods, in their call handlers). A call that falls behind aborts its connection with GOAWAY
+ * INTERNAL_ERROR, as Kestrel's `Http2Connection` does on a read-rate timeout; so a call opened
+ * with HEADERS and nothing more no longer holds its connection for ever.
+ *
  * @since 0.1.0
  */
 import * as http from "node:http"
 import * as http2 from "node:http2"
+import { Code } from "../../generated/code.ts"
 import { Listener, type ListenerOptions, type ServerTls } from "./Listener.ts"
 import { MessageReader } from "./MessageFraming.ts"
 import {
   CallGroup,
-  GrpcStatus,
+  type CallStatus,
   type Handler,
   type MethodDefinition,
   parseTimeout,
@@ -57,6 +67,17 @@ export interface GrpcServerOptions extends ListenerOptions {
   readonly maxBufferedRequestBytes?: number | undefined
   /** Receive window per stream (SETTINGS_INITIAL_WINDOW_SIZE); default 1 MiB. */
   readonly initialWindowSize?: number | undefined
+  /** Time a unary or server-streaming call has to deliver its request before its rate is checked; default 5000 ms (Kestrel's). */
+  readonly requestGracePeriodMs?: number | undefined
+  /** Average bytes per second such a call's request must arrive at after the grace period; default 240 (Kestrel's). */
+  readonly minRequestDataRate?: number | undefined
+}
+
+/** A unary or server-streaming call still receiving its request. */
+interface AwaitedRequest {
+  readonly session: http2.Http2Session
+  readonly started: number
+  bytes: number
 }
 
 interface Route {
@@ -70,7 +91,7 @@ const DEFAULT_MAX_RECEIVE = 4 * 1024 * 1024
 const unaryCallback = (call: ServerCall): UnaryCallback => (error, value, trailers) => {
   if (error !== null && error !== undefined) {
     call.sendStatus({
-      code: typeof error.code === "number" ? error.code : GrpcStatus.UNKNOWN,
+      code: typeof error.code === "number" ? error.code : Code.UNKNOWN,
       details: error.details ?? error.message ?? "",
       metadata: error.metadata
     })
@@ -107,11 +128,20 @@ export class GrpcServer {
   private readonly maxBufferedRequestBytes: number
   /** Bytes of incomplete request messages held by all calls. */
   private bufferedRequestBytes = 0
+  /** Open calls of streaming methods (client-, server- or duplex-streaming). */
+  private readonly streamingCalls = new Set<ServerCall>()
+  /** Unary and server-streaming calls whose request has not fully arrived. */
+  private readonly awaited = new Set<AwaitedRequest>()
+  private rateTimer: ReturnType<typeof setInterval> | undefined
+  private readonly gracePeriodMs: number
+  private readonly minRequestDataRate: number
 
   constructor(options: GrpcServerOptions = {}) {
     this.options = options
     this.maxPendingBytes = options.maxPendingBytesPerCall ?? 1024 * 1024
     this.maxBufferedRequestBytes = options.maxBufferedRequestBytes ?? 128 * 1024 * 1024
+    this.gracePeriodMs = options.requestGracePeriodMs ?? 5000
+    this.minRequestDataRate = options.minRequestDataRate ?? 240
     const maxHeaderListSize = options.maxHeaderListSize ?? 32 * 1024
     this.h2 = http2.createServer({
       settings: {
@@ -163,9 +193,34 @@ export class GrpcServer {
     return this.listener.connectionCount
   }
 
+  /** Connections that have not completed a request yet. */
+  get pendingConnectionCount(): number {
+    return this.listener.pendingCount
+  }
+
   /** Listens on `host:port`: cleartext, or TLS when `secure` is given. */
   listen(host: string, port: number, secure?: ServerTls | undefined): Promise<number> {
+    // like Kestrel's heartbeat (1 s): checks the calls still receiving their request
+    const tick = Math.max(50, Math.min(1000, Math.floor(this.gracePeriodMs / 4)))
+    this.rateTimer ??= setInterval(() => this.checkRequestRates(), tick)
+    this.rateTimer.unref()
     return this.listener.listen(host, port, secure)
+  }
+
+  /** Aborts the connections of calls whose request arrives slower than the minimum rate. */
+  private checkRequestRates(): void {
+    const now = performance.now()
+    for (const call of this.awaited) {
+      const elapsed = now - call.started
+      if (elapsed <= this.gracePeriodMs || call.bytes >= (this.minRequestDataRate * elapsed) / 1000) continue
+      this.awaited.delete(call)
+      // Kestrel: Http2Connection aborts the connection (GOAWAY INTERNAL_ERROR, "Reading the
+      // request body timed out due to data arriving too slowly")
+      if (!call.session.destroyed) {
+        call.session.goaway(http2.constants.NGHTTP2_INTERNAL_ERROR)
+        call.session.destroy()
+      }
+    }
   }
 
   private onSession(session: http2.ServerHttp2Session): void {
@@ -202,7 +257,7 @@ export class GrpcServer {
     const path = headers[":path"]
     const route = path === undefined ? undefined : this.routes.get(path)
     if (route === undefined) {
-      respondStatus(stream, GrpcStatus.UNIMPLEMENTED, `The server does not implement the method ${path ?? ""}`)
+      respondStatus(stream, Code.UNIMPLEMENTED, `The server does not implement the method ${path ?? ""}`)
       return
     }
     const def = route.method
@@ -212,21 +267,37 @@ export class GrpcServer {
       this.groups.set(session, group)
     }
     const call = new ServerCall(stream, def, headers, this.maxPendingBytes, group)
+    if (def.requestStream || def.responseStream) {
+      this.streamingCalls.add(call)
+      stream.once("close", () => this.streamingCalls.delete(call))
+    }
     const timeout = headers["grpc-timeout"]
     const ms = parseTimeout(typeof timeout === "string" ? timeout : undefined)
     if (ms !== undefined) call.setDeadline(ms)
     const encoding = headers["grpc-encoding"]
     let received = false
+    let served = false
     let invalid = false
+    let awaited: AwaitedRequest | undefined
+    if (!def.requestStream && session !== undefined) {
+      const entry: AwaitedRequest = { session, started: performance.now(), bytes: 0 }
+      awaited = entry
+      this.awaited.add(entry)
+    }
     const reader = new MessageReader(
       (compressed, bytes) => {
         if (call.closed) return false
+        if (!served) {
+          // the connection completed a request: it is no longer closed to admit newcomers
+          served = true
+          this.listener.markServed(session?.socket)
+        }
         if (compressed) {
           invalid = true
           call.sendStatus(
             encoding === undefined || encoding === "identity"
-              ? { code: GrpcStatus.INTERNAL, details: "Compressed flag set with identity encoding" }
-              : { code: GrpcStatus.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${encoding}"` }
+              ? { code: Code.INTERNAL, details: "Compressed flag set with identity encoding" }
+              : { code: Code.UNIMPLEMENTED, details: `Received message compressed with unsupported encoding "${encoding}"` }
           )
           return false
         }
@@ -235,7 +306,7 @@ export class GrpcServer {
           message = def.requestDeserialize(bytes)
         } catch {
           invalid = true
-          call.sendStatus({ code: GrpcStatus.INTERNAL, details: "Error deserializing request" })
+          call.sendStatus({ code: Code.INTERNAL, details: "Error deserializing request" })
           return false
         }
         if (def.requestStream) {
@@ -245,7 +316,7 @@ export class GrpcServer {
         if (received) {
           invalid = true
           call.sendStatus({
-            code: GrpcStatus.UNIMPLEMENTED,
+            code: Code.UNIMPLEMENTED,
             details: `Received a second request message for server streaming method ${def.path}`
           })
           return false
@@ -259,7 +330,7 @@ export class GrpcServer {
         // as ASP.NET Core gRPC answers, without reading the message
         invalid = true
         call.sendStatus({
-          code: GrpcStatus.RESOURCE_EXHAUSTED,
+          code: Code.RESOURCE_EXHAUSTED,
           details: `Received message exceeds the maximum configured message size (${size} > ${route.maxReceiveMessageSize}).`
         })
       }
@@ -271,6 +342,7 @@ export class GrpcServer {
       held = 0
     }
     stream.on("data", (chunk: Buffer) => {
+      if (awaited !== undefined) awaited.bytes += chunk.length
       if (invalid) return
       reader.push(chunk)
       const pending = reader.pendingBytes
@@ -281,16 +353,19 @@ export class GrpcServer {
         invalid = true
         reader.stop()
         release()
-        call.sendStatus({ code: GrpcStatus.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
+        call.sendStatus({ code: Code.RESOURCE_EXHAUSTED, details: "The node holds too many incomplete request messages." })
       }
     })
-    stream.once("close", release)
+    stream.once("close", () => {
+      release()
+      if (awaited !== undefined) this.awaited.delete(awaited)
+    })
     const invoke = () => {
       try {
         if (def.responseStream) (route.handler as (call: ServerCall) => void)(call)
         else (route.handler as (call: ServerCall, cb: UnaryCallback) => void)(call, unaryCallback(call))
       } catch (e) {
-        call.sendStatus({ code: GrpcStatus.UNKNOWN, details: `Server method handler threw error ${(e as Error)?.message ?? ""}` })
+        call.sendStatus({ code: Code.UNKNOWN, details: `Server method handler threw error ${(e as Error)?.message ?? ""}` })
       }
     }
     if (def.requestStream) {
@@ -302,10 +377,11 @@ export class GrpcServer {
       return
     }
     stream.on("end", () => {
+      if (awaited !== undefined) this.awaited.delete(awaited)
       if (invalid || call.closed) return
       if (!received) {
         call.sendStatus({
-          code: GrpcStatus.UNIMPLEMENTED,
+          code: Code.UNIMPLEMENTED,
           details: `Received no request message for ${def.responseStream ? "server streaming" : "unary"} method ${def.path}`
         })
         return
@@ -315,10 +391,22 @@ export class GrpcServer {
   }
 
   /**
+   * Ends every open streaming call with `status`, as a real node does when it stops (unary calls
+   * are left to finish): see `EmbeddedNode.stop`.
+   */
+  endStreamingCalls(status: CallStatus): void {
+    for (const call of Array.from(this.streamingCalls)) call.sendStatus(status)
+    this.streamingCalls.clear()
+  }
+
+  /**
    * Graceful shutdown: stop accepting, GOAWAY every HTTP/2 connection, close idle HTTP/1.1 ones,
    * and resolve once all closed (or after `graceMs`, destroying what is left).
    */
   shutdown(graceMs = 1000): Promise<void> {
+    if (this.rateTimer !== undefined) clearInterval(this.rateTimer)
+    this.rateTimer = undefined
+    this.awaited.clear()
     for (const session of this.sessions) session.close()
     return this.listener.close(graceMs)
   }

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from "node:events"
 import type * as http2 from "node:http2"
+import { Code } from "../../generated/code.ts"
 import { frameMessage } from "./MessageFraming.ts"
 
 /**
@@ -55,22 +56,6 @@ export interface CallStatus {
   readonly message?: string | undefined
   readonly metadata?: TrailerSource | undefined
 }
-
-/**
- * gRPC status codes used by the transport itself.
- *
- * @since 0.1.0
- * @category constants
- */
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  DEADLINE_EXCEEDED: 4,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13
-} as const
 
 /**
  * Request metadata over the request's header object: lower-case keys; `-bin` values decoded to
@@ -152,7 +137,7 @@ export const statusHeaders = (status: CallStatus, trailersOnly: boolean): http2.
         : Buffer.from(String(value), "utf8").toString("latin1")
     }
   }
-  fields["grpc-status"] = String(status.code ?? GrpcStatus.UNKNOWN)
+  fields["grpc-status"] = String(status.code ?? Code.UNKNOWN)
   const details = status.details ?? status.message ?? ""
   if (details.length > 0) fields["grpc-message"] = percentEncode(details)
   return fields
@@ -340,7 +325,7 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
 
   /** Ends the call with OK and optional trailing metadata. */
   end(trailers?: TrailerSource | undefined): void {
-    this.sendStatus({ code: GrpcStatus.OK, metadata: trailers })
+    this.sendStatus({ code: Code.OK, metadata: trailers })
   }
 
   /** Ends the call with a status (Trailers-Only when nothing was sent yet). */
@@ -358,7 +343,7 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
         // with NO_ERROR so the client stops sending
         if (!stream.readableEnded) stream.close(NO_ERROR)
       } else {
-        if ((status.code ?? GrpcStatus.UNKNOWN) !== GrpcStatus.OK || status.metadata !== undefined) {
+        if ((status.code ?? Code.UNKNOWN) !== Code.OK || status.metadata !== undefined) {
           this.trailers = statusHeaders(status, false)
         }
         // trailers go after the messages ('wantTrailers'); a reset now could overtake them and
@@ -393,7 +378,7 @@ export class ServerCall<Req = any, Res = any> extends EventEmitter {
   private expire(): void {
     this.timer = undefined
     if (this.ended || this.cancelled) return
-    this.sendStatus({ code: GrpcStatus.DEADLINE_EXCEEDED, details: "Deadline exceeded" })
+    this.sendStatus({ code: Code.DEADLINE_EXCEEDED, details: "Deadline exceeded" })
     this.cancelled = true
     this.emit("cancelled")
   }

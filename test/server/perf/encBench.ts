@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto"
-import { eventResp } from "../../../src/server/ReadEncoding.ts"
+import { eventResp } from "../../../src/server/codec/ReadEncoding.ts"
 import { Store } from "../../../src/server/storage/Store.ts"
 const store = new Store()
 const data = Buffer.from(JSON.stringify({ payload: "x".repeat(170) }))

@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import type { ServerCall } from "./transport/ServerCall.ts"
+import type { ServerCall } from "./ServerCall.ts"
 
 /**
  * Framing of server-streamed responses.

@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import type { ProposedEvent } from "./storage/Store.ts"
+import type { ProposedEvent } from "../storage/Store.ts"
 
 const CHUNK = 64 * 1024
 /** Records larger than this get a buffer of their own. */

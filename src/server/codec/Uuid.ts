@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { randomUUID } from "node:crypto"
-import type { UUID } from "../generated/shared.ts"
+import type { UUID } from "../../generated/shared.ts"
 
 const HEX32 = /^[0-9a-fA-F]{32}$/
 

@@ -13,9 +13,9 @@ import type {
   BatchAppendReq_Options,
   BatchAppendReq_ProposedMessage,
   BatchAppendReq_ProposedMessage_MetadataEntry
-} from "../generated/streams.ts"
-import type { UUID } from "../generated/shared.ts"
-import { ProtoReader } from "../internal/ProtoWire.ts"
+} from "../../generated/streams.ts"
+import type { UUID } from "../../generated/shared.ts"
+import { ProtoReader } from "../../wire/ProtoWire.ts"
 
 const EMPTY = Buffer.alloc(0)
 

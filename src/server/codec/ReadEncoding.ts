@@ -10,9 +10,9 @@
  *
  * @since 0.1.0
  */
-import { ReadResp } from "../generated/streams.ts"
-import { type EventRecord, TOMBSTONE_REVISION } from "./storage/Store.ts"
-import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../internal/ProtoWire.ts"
+import { ReadResp } from "../../generated/streams.ts"
+import { type EventRecord, TOMBSTONE_REVISION } from "../storage/Store.ts"
+import { fieldSize, varintSize, varintSizeBig, writeVarint, writeVarintBig } from "../../wire/ProtoWire.ts"
 
 /**
  * 0 = structured UUIDs, 1 = string UUIDs.
