@@ -12,7 +12,8 @@ import { join } from "node:path"
 import { rssOf, startStorageNode } from "../../bench/lib/storageProcs.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
 import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
-import { allOption, any, append, appendOk, connect, events, readAll, readOptions, streamOption } from "./helpers.ts"
+import { BadRequest } from "../../src/generated/shared.ts"
+import { allOption, any, append, appendOk, batchSession, connect, events, proposed, readAll, readOptions, streamOption } from "./helpers.ts"
 
 const dirs: Array<string> = []
 const tempDir = () => {
@@ -57,6 +58,35 @@ describe("a refused append leaves no trace", () => {
     // the stream is writable from revision 0
     const written = await appendOk(c.streams, stream, { $case: "noStream", value: {} }, [{}])
     assert.deepStrictEqual(written.currentRevisionOption, { $case: "currentRevision", value: 0n })
+    c.close()
+    await node.stop()
+  })
+
+  it("over BatchAppend the same append is refused in-band (BadRequest naming the limit) and leaves nothing", async () => {
+    const node = await startEmbeddedNode({ port: 0, insecure: true, db: tempDir() })
+    const c = connect(node)
+    const stream = `mixed-${randomUUID()}`
+    const session = batchSession(c.streams)
+    session.send({
+      correlationId: { value: { $case: "string", value: randomUUID() } },
+      options: {
+        streamIdentifier: { streamName: Buffer.from(stream) },
+        expectedStreamPosition: { $case: "any", value: {} },
+        deadlineOption: { $case: "deadline21100", value: new Date(Date.now() + 10_000) }
+      },
+      proposedMessages: [proposed(), proposed({ type: "T".repeat(70_000) })],
+      isFinal: true
+    })
+    const [resp] = await session.next()
+    assert.strictEqual(resp?.result?.$case, "error")
+    if (resp?.result?.$case === "error") {
+      assert.strictEqual(resp.result.value.message, "BadRequest")
+      assert.match(BadRequest.decode(resp.result.value.details!.value).message, /type longer than 65535 bytes/)
+    }
+    await session.end()
+    await appendOk(c.streams, `other-${randomUUID()}`, any, [{}])
+    const read = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
+    assert.deepStrictEqual(idsIn(read.messages), [])
     c.close()
     await node.stop()
   })
