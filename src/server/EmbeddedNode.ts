@@ -37,7 +37,7 @@ import {
 } from "./handlers/PersistentSubscriptionsHandler.ts"
 import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
-import { PersistentGroups } from "./persistent/PersistentGroups.ts"
+import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
 import { openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
@@ -142,6 +142,17 @@ export interface EmbeddedNodeOptions {
   readonly context?: Context.Context<never> | undefined
   /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
   readonly scavengeDelayMs?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
+   * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection
+   * that takes the total over the budget faults (and its worker is freed).
+   */
+  readonly projectionMemoryBytes?: number | undefined
+  /**
+   * Time limit of one projection handler call, ms; default 250 (a real node's
+   * `ProjectionExecutionTimeout`). Past it the projection faults.
+   */
+  readonly projectionExecutionTimeoutMs?: number | undefined
 }
 
 /**
@@ -179,6 +190,8 @@ export interface NodeStats {
   readonly storeListeners: number
   /** Records in the log. */
   readonly records: number
+  /** What the persistent-subscription groups hold: groups, running groups, consumers, messages. */
+  readonly persistentGroups: GroupsHolding
 }
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
@@ -250,7 +263,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
-  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  const projections = new ProjectionManager(store, {
+    maxProjections: options.maxProjections,
+    memoryBudgetBytes: options.projectionMemoryBytes,
+    timeLimitMs: options.projectionExecutionTimeoutMs,
+    maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+  })
   if (!store.fresh) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
   if (options.standardProjections === true || options.runProjections === true) {
@@ -344,7 +362,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     dbPath: resolve(options.db ?? ".")
   })
   server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
-  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
+  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length, projections: () => true }))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
@@ -391,7 +409,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     stop,
     stopped
   }
-  statsByNode.set(running, () => ({ activeReads: activeReads.size, storeListeners: store.listenerCount, records: store.log.length }))
+  statsByNode.set(running, () => ({
+    activeReads: activeReads.size,
+    storeListeners: store.listenerCount,
+    records: store.log.length,
+    persistentGroups: groups.holding
+  }))
   return running
 }
 

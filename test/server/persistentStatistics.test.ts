@@ -8,9 +8,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
-import { Consumer, ConsumerGroup, type Message } from "../../src/server/persistent/ConsumerGroup.ts"
+import { Consumer } from "../../src/server/persistent/Consumer.ts"
+import { ConsumerGroup } from "../../src/server/persistent/ConsumerGroup.ts"
+import type { Group } from "../../src/server/persistent/Group.ts"
 import { ProcessingTimings, ratePerSecond, TIMINGS_WINDOW } from "../../src/server/persistent/GroupStatistics.ts"
-import type { Group } from "../../src/server/persistent/PersistentGroups.ts"
+import type { Message } from "../../src/server/persistent/Message.ts"
 import { Store } from "../../src/server/storage/Store.ts"
 
 const append = (store: Store, stream: string, n: number) =>

@@ -5,7 +5,10 @@
  * `stream` and `all`; ReplayParked and TruncateParked refuse a negative `stop_at` as a real node does;
  * a `Read` whose first request is not its options gets the real node's UNKNOWN, one that sends
  * nothing ends OK; a `Read` half-closed after its options stays open, as on a real node; a request
- * the real node's pump cannot map ends the reading of acks on that call.
+ * the real node's pump cannot map ends the reading of acks on that call; message timeouts are
+ * checked on the node's one-second tick; a new `$all` group from the end gets its own
+ * `$PersistentConfig` event live; groups start with the node; deleted groups leave nothing behind
+ * in the node.
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -15,10 +18,10 @@ import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { PersistentSubscriptionsClient, type ReadReq_Nack_Action } from "../../src/generated/persistent.ts"
+import { PersistentSubscriptionsClient, type ReadReq, ReadReq_Nack_Action, type ReadResp } from "../../src/generated/persistent.ts"
 import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
 import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
-import { startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { nodeStats, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { uniqueStream } from "./helpers.ts"
 
 const dirs: Array<string> = []
@@ -95,6 +98,41 @@ describe("persistent subscription groups on a kept database", () => {
     }
   })
 
+
+  // PersistentSubscriptionService.HandleLoadCompleted (KurrentDB,
+  // src/KurrentDB.Core/Services/PersistentSubscription/PersistentSubscriptionService.cs) starts
+  // every group of the configuration (TryCreateSubscriptionGroup) when the node starts: a group
+  // from the end without a checkpoint starts at the end as of the node's start.
+  it("start with the node: a group from the end gets the events appended after the start, before its first consumer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
+    dirs.push(dir)
+    const stream = uniqueStream("ps-db-end")
+    const first = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      await withClient(first.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        yield* streams.append(stream, [new NewEvent({ type: "before", data: "{}" })], { currentVersion: "no_stream" })
+        yield* ps.createToStream(stream, "g", { from: "end" })
+      }))
+    } finally {
+      await first.stop()
+    }
+    const second = await startEmbeddedNode({ db: dir, insecure: true })
+    try {
+      assert.strictEqual(nodeStats(second).persistentGroups.running, 1)
+      const received = await withClient(second.connectionString, Effect.gen(function*() {
+        const streams = yield* Streams.Streams
+        const ps = yield* PersistentSubscriptions.PersistentSubscriptions
+        yield* streams.append(stream, [new NewEvent({ type: "after", data: "{}" }), new NewEvent({ type: "after", data: "{}" })], { currentVersion: 0n })
+        const sub = yield* ps.readToStream(stream, "g", { bufferSize: 10 })
+        return yield* sub.events.pipe(Stream.take(2), Stream.runCollect, Effect.timeout("5 seconds"))
+      }))
+      assert.deepStrictEqual(Array.from(received).map((e) => [e.streamPosition, e.type]), [[1n, "after"], [2n, "after"]])
+    } finally {
+      await second.stop()
+    }
+  })
 
   it("survive a restart with their settings; a deleted group stays deleted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-ps-"))
@@ -467,6 +505,219 @@ describe("a Read request the real node's pump cannot map", () => {
         assert.strictEqual(info.totalInFlightMessages, 2)
         call.cancel()
       }
+    })
+  })
+})
+
+/** Options of a raw `Read` on a group of `stream` (or of `$all`). */
+const readOptions = (stream: string | "$all", group: string, bufferSize: number): ReadReq => ({
+  content: {
+    $case: "options",
+    value: {
+      streamOption: stream === "$all"
+        ? { $case: "all", value: {} }
+        : { $case: "streamIdentifier", value: { streamName: Buffer.from(stream) } },
+      groupName: group,
+      bufferSize,
+      uuidOption: { content: { $case: "string", value: {} } }
+    }
+  }
+})
+
+const uuidOf = (id: string) => ({ value: { $case: "string" as const, value: id } })
+
+interface Delivered {
+  readonly id: string
+  readonly stream: string
+  readonly type: string
+  readonly retryCount: number
+  readonly at: number
+}
+
+/** A raw `Read`: what it delivered (with the time it came) and its end. */
+const rawRead = (ps: PersistentSubscriptionsClient, options: ReadReq) => {
+  const call = ps.read()
+  const delivered: Array<Delivered> = []
+  let status: grpc.StatusObject | undefined
+  call.on("error", () => {})
+  call.on("status", (s) => (status = s))
+  call.on("data", (m: ReadResp) => {
+    if (m.content?.$case !== "event") return
+    const e = m.content.value
+    const recorded = e.link ?? e.event
+    const id = recorded?.id?.value
+    delivered.push({
+      id: id?.$case === "string" ? id.value : "",
+      stream: e.event?.streamIdentifier?.streamName.toString("utf8") ?? "",
+      type: e.event?.metadata.find((kv) => kv.key === "type")?.value ?? "",
+      retryCount: e.count?.$case === "retryCount" ? e.count.value : -1,
+      at: performance.now()
+    })
+  })
+  call.write(options)
+  return { call, delivered, status: () => status }
+}
+
+const until = async (done: () => boolean, what: string) => {
+  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
+  assert.isTrue(done(), what)
+}
+
+const rawSettings = (messageTimeoutMs: number, maxRetryCount: number) => ({
+  resolveLinks: false,
+  revision: 0n,
+  extraStatistics: true,
+  maxRetryCount,
+  minCheckpointCount: 1,
+  maxCheckpointCount: 1,
+  maxSubscriberCount: 0,
+  liveBufferSize: 500,
+  readBatchSize: 20,
+  historyBufferSize: 500,
+  namedConsumerStrategy: 0 as const,
+  messageTimeout: { $case: "messageTimeoutMs" as const, value: messageTimeoutMs },
+  checkpointAfter: { $case: "checkpointAfterMs" as const, value: 1000 },
+  consumerStrategy: "RoundRobin"
+})
+
+const unary = (f: (cb: (error: grpc.ServiceError | null) => void) => void) =>
+  new Promise<void>((resolve, reject) => f((error) => (error === null ? resolve() : reject(error))))
+
+describe("message timeouts on the node's one-second tick", () => {
+  // PersistentSubscriptionService.cs (KurrentDB, src/KurrentDB.Core/Services/PersistentSubscription/)
+  // schedules a PersistentSubscriptionTimerTick 1000 ms after each one; only then does
+  // PersistentSubscription.NotifyClockTick retry the messages whose deadline passed (PROTOCOL.md §4).
+  it("an unacked message with a 100 ms timeout is retried once a tick (about a second apart), not every 100 ms", async () => {
+    await withRawNode(async (ps, node) => {
+      const stream = uniqueStream("ps-tick")
+      await withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
+        s.append(stream, [new NewEvent({ type: "e", data: "{}" })], { currentVersion: "no_stream" })))
+      await unary((cb) =>
+        ps.create({
+          options: {
+            groupName: "g",
+            streamOption: { $case: "stream", value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start", value: {} } } },
+            settings: rawSettings(100, 100)
+          }
+        }, cb)
+      )
+      const read = rawRead(ps, readOptions(stream, "g", 10))
+      try {
+        await until(() => read.delivered.length >= 1, "the event came")
+        // 2.6 s: at most three ticks after its first deadline (the old 25 ms check gave ~20 retries)
+        await new Promise((r) => setTimeout(r, 2600))
+        const retries = read.delivered.slice(1)
+        assert.isAtLeast(retries.length, 1)
+        assert.isAtMost(retries.length, 3)
+        assert.deepStrictEqual(read.delivered.map((d) => d.retryCount), read.delivered.map((_, i) => i))
+        for (let i = 1; i < retries.length; i++) assert.isAtLeast(retries[i]!.at - retries[i - 1]!.at, 500)
+      } finally {
+        read.call.cancel()
+      }
+    })
+  })
+})
+
+describe("a new group on $all from the end", () => {
+  // PersistentSubscriptionService.CreatePersistentSubscription (KurrentDB,
+  // src/KurrentDB.Core/Services/PersistentSubscription/PersistentSubscriptionService.cs) starts the
+  // group (TryCreateSubscriptionGroup) before SaveConfiguration writes the $PersistentConfig event;
+  // the started group takes it live (PersistentSubscription.NotifyLiveSubscriptionMessage). The
+  // first save writes the stream's metadata `$maxCount: 2` before it (IODispatcher.cs,
+  // ConfigureStreamAndWriteEvents).
+  it("gets its own $PersistentConfig event live (after the config stream's metadata, on the node's first create)", async () => {
+    await withRawNode(async (ps, node) => {
+      const group = uniqueStream("g-end")
+      // no filter (as the official client creates it): system events are delivered too
+      await unary((cb) =>
+        ps.create({
+          options: {
+            groupName: group,
+            streamOption: { $case: "all", value: { allOption: { $case: "end", value: {} }, filterOption: { $case: "noFilter", value: {} } } },
+            settings: rawSettings(30_000, 10)
+          }
+        }, cb)
+      )
+      const read = rawRead(ps, readOptions("$all", group, 10))
+      try {
+        await until(() => read.delivered.length >= 2, "the config event came")
+        assert.deepStrictEqual(
+          read.delivered.map((d) => [d.stream, d.type, d.retryCount]),
+          [["$$$persistentSubscriptionConfig", "$metadata", 0], ["$persistentSubscriptionConfig", "$PersistentConfig", 0]]
+        )
+        // a second group: the stream has its metadata, only the configuration is written
+        const second = uniqueStream("g-end")
+        await unary((cb) =>
+          ps.create({
+            options: {
+              groupName: second,
+              streamOption: { $case: "all", value: { allOption: { $case: "end", value: {} }, filterOption: { $case: "noFilter", value: {} } } },
+              settings: rawSettings(30_000, 10)
+            }
+          }, cb)
+        )
+        const next = rawRead(ps, readOptions("$all", second, 10))
+        try {
+          await until(() => next.delivered.length >= 1, "the second config event came")
+          await new Promise((r) => setTimeout(r, 50))
+          assert.deepStrictEqual(next.delivered.map((d) => [d.stream, d.type]), [["$persistentSubscriptionConfig", "$PersistentConfig"]])
+        } finally {
+          next.call.cancel()
+        }
+      } finally {
+        read.call.cancel()
+      }
+    })
+  })
+})
+
+describe("deleted groups leave nothing behind", () => {
+  it("after 120 create / consume (ack, park, one left in flight) / leave or drop / delete cycles on streams and $all, the node holds no group, consumer, message or listener", async () => {
+    await withRawNode(async (ps, node) => {
+      const stream = uniqueStream("ps-cycles")
+      await withClient(node.connectionString, Effect.flatMap(Streams.Streams, (s) =>
+        s.append(stream, Array.from({ length: 3 }, () => new NewEvent({ type: "e", data: "{}" })), { currentVersion: "no_stream" })))
+      const before = nodeStats(node)
+      for (let i = 0; i < 120; i++) {
+        const group = `g-${i}`
+        const onAll = i % 2 === 1
+        const streamOption = onAll
+          ? {
+            $case: "all" as const,
+            value: {
+              allOption: { $case: "start" as const, value: {} },
+              filterOption: {
+                $case: "filter" as const,
+                value: {
+                  filter: { $case: "streamIdentifier" as const, value: { regex: "", prefix: [stream] } },
+                  window: { $case: "count" as const, value: {} },
+                  checkpointIntervalMultiplier: 1
+                }
+              }
+            }
+          }
+          : { $case: "stream" as const, value: { streamIdentifier: { streamName: Buffer.from(stream) }, revisionOption: { $case: "start" as const, value: {} } } }
+        await unary((cb) => ps.create({ options: { groupName: group, streamOption, settings: rawSettings(30_000, 10) } }, cb))
+        const read = rawRead(ps, readOptions(onAll ? "$all" : stream, group, 10))
+        await until(() => read.delivered.length === 3, `cycle ${i}: three events`)
+        read.call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [uuidOf(read.delivered[0]!.id)] } } })
+        read.call.write({
+          content: { $case: "nack", value: { id: Buffer.alloc(0), ids: [uuidOf(read.delivered[1]!.id)], action: ReadReq_Nack_Action.Park, reason: "cycle" } }
+        })
+        // half leave (cancel, the third event goes back for a retry), half are dropped by the delete
+        if (i % 4 < 2) {
+          read.call.cancel()
+          await until(() => nodeStats(node).persistentGroups.consumers === 0, `cycle ${i}: the consumer left`)
+        }
+        const deleteOption = onAll
+          ? { $case: "all" as const, value: {} }
+          : { $case: "streamIdentifier" as const, value: { streamName: Buffer.from(stream) } }
+        await unary((cb) => ps.delete({ options: { groupName: group, streamOption: deleteOption } }, cb))
+        if (i % 4 >= 2) await until(() => read.status() !== undefined, `cycle ${i}: the consumer was dropped`)
+      }
+      const after = nodeStats(node)
+      assert.deepStrictEqual(after.persistentGroups, { groups: 0, running: 0, consumers: 0, inFlight: 0, retries: 0 })
+      assert.strictEqual(after.storeListeners, before.storeListeners)
     })
   })
 })

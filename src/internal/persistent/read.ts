@@ -428,7 +428,8 @@ const make = (
       Stream.retry(observed(options?.resumeSchedule ?? transport.resumeSchedule, {
         operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
         action: "reconnect",
-        allow: canReconnect,
+        // a run that outlived the caller's own `timeout` ends with it: it is not a fault to recover from
+        allow: (error) => canReconnect(error) && !(options?.timeout !== undefined && error._tag === "DeadlineExceeded"),
         attributes: { stream, group }
       }))
     )

@@ -22,6 +22,8 @@ export interface HttpEndpointsContext {
   readonly insecure: boolean
   /** Records in the log. */
   readonly records: () => number
+  /** Do user projections run? (`/info`'s `features.projections`) */
+  readonly projections?: (() => boolean) | undefined
 }
 
 const startedAt = new Date()
@@ -61,7 +63,8 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
         dbVersion: ctx.version,
         esVersion: ctx.version,
         state: "leader",
-        features: { projections: false, userManagement: true, atomPub: false },
+        // ClusterVNode: `["projections"] = RunProjections != ProjectionType.None || DevMode`
+        features: { projections: ctx.projections?.() ?? false, userManagement: true, atomPub: false },
         authentication: ctx.insecure ? null : { type: "internal", properties: {} }
       })
     case "/stats": {

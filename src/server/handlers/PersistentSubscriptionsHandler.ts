@@ -38,7 +38,21 @@ import type { Empty, StreamIdentifier } from "../../generated/shared.ts"
 import { Access, type Auth, type Principal } from "../Auth.ts"
 import { fromWire, toStringForm, toStructured } from "../codec/Uuid.ts"
 import { compilePattern, PatternError } from "../UserPattern.ts"
-import { Consumer, type ConsumerGroup, type Message, type NackAction } from "../persistent/ConsumerGroup.ts"
+import { Consumer } from "../persistent/Consumer.ts"
+import type { ConsumerGroup, NackAction } from "../persistent/ConsumerGroup.ts"
+import {
+  CONSUMER_STRATEGIES,
+  type Group,
+  type GroupFilter,
+  type GroupSettings,
+  groupStreams,
+  type StartFrom,
+  startFromProblem,
+  startFromText
+} from "../persistent/Group.ts"
+import type { Message } from "../persistent/Message.ts"
+import { parkedMessageCount } from "../persistent/ParkedMessages.ts"
+import type { PersistentGroups } from "../persistent/PersistentGroups.ts"
 import {
   invalidArgument,
   invalidArgumentOf,
@@ -50,16 +64,6 @@ import {
   type RpcFailure,
   unhandled
 } from "../errors.ts"
-import {
-  CONSUMER_STRATEGIES,
-  type Group,
-  type GroupFilter,
-  type GroupSettings,
-  type PersistentGroups,
-  type StartFrom,
-  startFromProblem,
-  startFromText
-} from "../persistent/PersistentGroups.ts"
 import { type EventRecord, type Store, wireRevision } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 
@@ -263,14 +267,8 @@ const infoOf = (store: Store, g: Group, running: ConsumerGroup | undefined): Sub
     outstandingMessagesCount: running?.inFlightCount ?? 0,
     namedConsumerStrategy: g.settings.consumerStrategy,
     maxSubscriberCount: g.settings.maxSubscriberCount,
-    parkedMessageCount: parkedCount(store, g)
+    parkedMessageCount: BigInt(parkedMessageCount(store, groupStreams(g.stream, g.group).parked))
   }
-}
-
-/** Parked messages not replayed yet: the parked stream's events past its `$tb`. */
-const parkedCount = (store: Store, g: Group): bigint => {
-  const view = store.view(`$persistentsubscription-${g.stream}::${g.group}-parked`)
-  return view._tag === "Ok" ? BigInt(Math.max(0, view.last - view.first + 1)) : 0n
 }
 
 const recordedOf = (record: EventRecord, position: bigint, structured: boolean): ReadResp_ReadEvent_RecordedEvent => ({

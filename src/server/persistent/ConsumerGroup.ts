@@ -10,94 +10,31 @@
  *   `retry_count + 1`, or park it once `retry_count >= max_retry_count`; a consumer leaving puts its
  *   messages in flight back with `retry_count + 1` and never parks them. The retry buffer is kept
  *   in order of position (replayed parked messages last), as a real node's is.
- * - Parked messages are `$>` links in `$persistentsubscription-<stream>::<group>-parked`; replaying
- *   delivers them again and moves that stream's `$tb` past them; truncating moves the `$tb`
- *   without delivering them.
+ * - Parked messages are `$>` links in `$persistentsubscription-<stream>::<group>-parked`
+ *   (ParkedMessages.ts); replaying delivers them again, after every other retry (RetryBuffer.ts).
+ * - Time is checked on the node's one-second tick (`tick`, driven by PersistentGroups.ts), as a
+ *   real node's `PersistentSubscriptionService` does (`PersistentSubscriptionTimerTick`, then
+ *   `PersistentSubscription.NotifyClockTick`): messages whose timeout passed are retried (or
+ *   parked) there, not when their timeout passes, and `checkpoint_after` is checked there too.
  * - The checkpoint (the last position before which every message was processed) is written to
  *   `$persistentsubscription-<stream>::<group>-checkpoint` once `max_checkpoint_count` messages were
- *   processed, or every `checkpoint_after` when at least `min_checkpoint_count` were; a group that
- *   starts again (subsystem restart, node restart with `--db`) resumes after it.
+ *   processed, or on a tick at least `checkpoint_after` after the previous checkpoint when at least
+ *   `min_checkpoint_count` were; a group that starts again (subsystem restart, node restart with
+ *   `--db`) resumes after it.
  *
  * @since 0.1.0
  */
 import { newUuid } from "../codec/Uuid.ts"
+import { compilePattern, PatternError, type PatternMatcher } from "../UserPattern.ts"
 import type { LogCursor } from "../storage/LogCursor.ts"
 import { type EventRecord, metastreamOf, type Store } from "../storage/Store.ts"
-import { compilePattern, PatternError, type PatternMatcher } from "../UserPattern.ts"
+import type { Consumer } from "./Consumer.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
+import { type Group, groupStreams } from "./Group.ts"
 import { ProcessingTimings, ratePerSecond, type TimingMeasurement } from "./GroupStatistics.ts"
-import type { Group } from "./PersistentGroups.ts"
-
-/**
- * The largest in-flight limit a consumer gets, whatever `buffer_size` it asks for.
- *
- * @since 0.1.0
- * @category constants
- */
-export const MAX_CONSUMER_BUFFER = 10_000
-
-/**
- * One message of the group.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Message {
-  /** The event in the subscribed stream (or in `$all`): a link when the stream holds links. */
-  readonly record: EventRecord
-  /** The event a resolved link points to, when links are resolved. */
-  readonly resolved: EventRecord | undefined
-  /** Its place for checkpoints (event number, or `$all` position); -1 for a replayed parked message. */
-  readonly seq: number
-  retryCount: number
-}
-
-/**
- * A connected consumer, as the group drives it.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ConsumerSink {
-  /** Sends one message; false when the call can take no more until it drains. */
-  readonly send: (message: Message) => boolean
-  /** Ends the call with the group's reason (dropped). */
-  readonly drop: () => void
-}
-
-/**
- * A connected consumer.
- *
- * @since 0.1.0
- * @category models
- */
-export class Consumer {
-  readonly id = newUuid()
-  inFlight = 0
-  totalItems = 0
-  /** `totalItems` at the group's last measurement. */
-  lastTotalItems = 0
-  /** Push-to-ack times, kept when the group has `extraStatistics` (set as it joins the group). */
-  timings: ProcessingTimings | undefined
-  /** The call's output is full: nothing more goes to this consumer until it drains. */
-  paused = false
-  readonly connectedAt = Date.now()
-  readonly capacity: number
-  readonly from: string
-  readonly username: string
-  readonly connectionName: string
-  readonly sink: ConsumerSink
-  constructor(capacity: number, from: string, username: string, connectionName: string, sink: ConsumerSink) {
-    this.capacity = Math.max(1, Math.min(MAX_CONSUMER_BUFFER, capacity))
-    this.from = from
-    this.username = username
-    this.connectionName = connectionName
-    this.sink = sink
-  }
-  hasRoom(): boolean {
-    return !this.paused && this.inFlight < this.capacity
-  }
-}
+import { isReplayed, type Message } from "./Message.ts"
+import { ParkedMessages } from "./ParkedMessages.ts"
+import { RetryBuffer } from "./RetryBuffer.ts"
 
 /**
  * A measurement of a group's delivery rate (GroupStatistics.ts).
@@ -121,17 +58,6 @@ interface InFlight {
   readonly consumer: Consumer
   readonly due: number
 }
-
-/**
- * The stream (parked, checkpoint) names of a group.
- *
- * @since 0.1.0
- * @category accessors
- */
-export const groupStreams = (stream: string, group: string) => ({
-  parked: `$persistentsubscription-${stream}::${group}-parked`,
-  checkpoint: `$persistentsubscription-${stream}::${group}-checkpoint`
-})
 
 /**
  * Nack actions as numbered on the wire.
@@ -172,9 +98,11 @@ export class ConsumerGroup {
   private readonly strategy: ConsumerStrategy
   private readonly streams: { readonly parked: string; readonly checkpoint: string }
   private readonly inFlight = new Map<string, InFlight>()
-  private readonly retries: Array<Message> = []
-  /** Next event number (stream) or log index (`$all`) to read. */
-  /** Next event number of the stream (stream groups). */
+  private readonly retries = new RetryBuffer()
+  private readonly parked: ParkedMessages
+  /** The node's clock (ms since the epoch): message deadlines and `checkpoint_after`. */
+  private readonly now: () => number
+  /** Next event number of the stream to read (stream groups). */
   private cursor: number
   /** The `$all` cursor (`$all` groups). */
   private allCursor: LogCursor | undefined
@@ -186,8 +114,9 @@ export class ConsumerGroup {
   private safe: number
   private lastCheckpoint: number
   private processedSinceCheckpoint = 0
+  /** When the last checkpoint was written (never: -Infinity, so the first tick may write one). */
+  private lastCheckpointAt = -Infinity
   totalItems = 0
-  parkedCount = 0
   /** When the last measurement was taken (`performance.now()`), and `totalItems` then. */
   private lastMeasuredAt = performance.now()
   private lastMeasuredItems = 0
@@ -196,15 +125,19 @@ export class ConsumerGroup {
   private closed = false
   private replaying = false
   private readonly unlisten: () => void
-  private tick: ReturnType<typeof setInterval> | undefined
-  private readonly checkpointTimer: ReturnType<typeof setInterval> | undefined
 
-  constructor(store: Store, group: Group) {
+  /**
+   * Starts a group: where it reads from is decided now (its checkpoint, else its start; "from the
+   * end" is the end as of now). `now` is the node's clock, read for message deadlines.
+   */
+  constructor(store: Store, group: Group, now: () => number = Date.now) {
     this.store = store
     this.group = group
+    this.now = now
     this.isAll = group.stream === "$all"
     this.strategy = makeStrategy(group.settings.consumerStrategy)
     this.streams = groupStreams(group.stream, group.group)
+    this.parked = new ParkedMessages(store, this.streams.parked)
     const checkpoint = this.readCheckpoint()
     this.lastCheckpoint = checkpoint ?? -1
     if (this.isAll) {
@@ -227,13 +160,6 @@ export class ConsumerGroup {
         : Number(start)
       this.safe = this.cursor - 1
       this.unlisten = store.onAppendStream(group.stream, () => this.pump())
-    }
-    const every = group.settings.checkPointAfterMs
-    if (every > 0) {
-      this.checkpointTimer = setInterval(() => {
-        if (this.processedSinceCheckpoint >= Math.max(1, group.settings.minCheckPointCount)) this.checkpoint()
-      }, Math.max(10, every))
-      this.checkpointTimer.unref?.()
     }
   }
 
@@ -271,6 +197,11 @@ export class ConsumerGroup {
 
   get isReplaying(): boolean {
     return this.replaying
+  }
+
+  /** Consumers connected, messages in flight and waiting for a retry (for leak checks). */
+  get holding(): { readonly consumers: number; readonly inFlight: number; readonly retries: number } {
+    return { consumers: this.consumers.length, inFlight: this.inFlight.size, retries: this.retries.length }
   }
 
   /**
@@ -320,7 +251,7 @@ export class ConsumerGroup {
       f.message.retryCount++
       lost.push(f.message)
     }
-    this.addRetries(lost)
+    this.retries.add(lost)
     this.pump()
   }
 
@@ -372,71 +303,16 @@ export class ConsumerGroup {
       return
     }
     message.retryCount++
-    this.addRetries([message])
+    this.retries.add([message])
   }
 
-  /**
-   * Puts messages in the retry buffer where a real node's `StreamBuffer.AddRetry` puts each: before
-   * the first message of a higher position (event number, or `$all` position), else last; a
-   * replayed parked message (no position of its own here: `seq` -1) always last, and never a
-   * reason to stop (it is passed over when looking for a higher position). Inserting that way keeps
-   * the positioned messages in order whatever order they come in, so sorting `messages` and
-   * merging them in one pass gives what inserting them one by one gives.
-   */
-  private addRetries(messages: Array<Message>): void {
-    if (messages.length === 0) return
-    // replayed ones after the others, by their number in the parked stream (a real node sorts a
-    // leaving consumer's messages by original event number)
-    messages.sort((a, b) =>
-      a.seq < 0 || b.seq < 0
-        ? (a.seq < 0 ? 1 : 0) - (b.seq < 0 ? 1 : 0) || a.record.eventNumber - b.record.eventNumber
-        : a.seq - b.seq
-    )
-    const current = this.retries
-    // the common case: nothing waits, or every new one goes after all that waits
-    const first = messages[0]!
-    if (first.seq < 0 || current.every((m) => m.seq < 0 || m.seq <= first.seq)) {
-      for (const m of messages) current.push(m)
-      return
-    }
-    const merged: Array<Message> = []
-    let next = 0
-    for (const m of current) {
-      if (m.seq >= 0) {
-        while (next < messages.length && messages[next]!.seq >= 0 && messages[next]!.seq < m.seq) merged.push(messages[next++]!)
-      }
-      merged.push(m)
-    }
-    while (next < messages.length) merged.push(messages[next++]!)
-    current.length = 0
-    for (const m of merged) current.push(m)
-  }
-
+  /** Parks a message; it is processed once its link is written. */
   private park(message: Message, reason: string): void {
-    // a replayed message is parked as the event it stands for (its `$>` in the parked stream is
-    // already behind the parked stream's `$tb`)
-    const record = message.seq < 0 && message.resolved !== undefined ? message.resolved : message.record
-    try {
-      this.store.append(this.streams.parked, { _tag: "Any" }, [{
-        eventId: newUuid(),
-        eventType: "$>",
-        isJson: false,
-        data: Buffer.from(`${record.eventNumber}@${record.stream}`, "utf8"),
-        customMetadata: Buffer.from(
-          JSON.stringify({ Added: new Date().toISOString(), Reason: reason, SubscriptionEventNumber: record.eventNumber }),
-          "utf8"
-        )
-      }])
-      this.parkedCount++
-    } catch {
-      // the log failed: the message stays unprocessed (it is read again after a restart)
-      return
-    }
-    this.processed(message)
+    if (this.parked.park(message, reason)) this.processed(message)
   }
 
   private processed(message: Message): void {
-    if (message.seq < 0) return
+    if (isReplayed(message)) return
     this.done.add(message.seq)
     while (this.readOrderHead < this.readOrder.length && this.done.has(this.readOrder[this.readOrderHead]!)) {
       const seq = this.readOrder[this.readOrderHead++]!
@@ -453,7 +329,7 @@ export class ConsumerGroup {
   }
 
   /** Writes the checkpoint when it moved. */
-  checkpoint(): void {
+  private checkpoint(): void {
     this.processedSinceCheckpoint = 0
     if (this.safe <= this.lastCheckpoint || this.safe < 0) return
     const text = this.isAll ? `C:${this.safe}/P:${this.safe}` : String(this.safe)
@@ -468,6 +344,7 @@ export class ConsumerGroup {
       }
       this.appendJson(this.streams.checkpoint, "$SubscriptionCheckpoint", text)
       this.lastCheckpoint = this.safe
+      this.lastCheckpointAt = this.now()
     } catch {
       // the log failed: the checkpoint stays where it was
     }
@@ -485,55 +362,19 @@ export class ConsumerGroup {
   }
 
   /**
-   * Delivers the parked messages again and moves the parked stream's `$tb` past them: all of
-   * them, or (as a real node reads `stop_at`) those before event number `stopAt` of the parked
-   * stream. Like a real node, a replayed message is the parked link resolved: its event is the
-   * parked one, its link (and so its ack id) the `$>` of the parked stream.
+   * Delivers the parked messages again (all, or those before event number `stopAt` of the parked
+   * stream), after everything else waiting for a retry (ParkedMessages.ts).
    */
   replayParked(stopAt: number | undefined): void {
-    const view = this.store.view(this.streams.parked)
-    if (view._tag !== "Ok") return
-    const end = stopAt === undefined ? view.last : Math.min(view.last, stopAt - 1)
-    if (end < view.first) return
     this.replaying = true
-    for (let n = view.first; n <= end; n++) {
-      const link = view.event(n)
-      const target = this.store.resolveLink(link)
-      if (target === undefined) continue
-      // replayed parked messages go after everything else waiting for a retry
-      this.retries.push({ record: link, resolved: target, seq: -1, retryCount: 0 })
-    }
-    this.writeParkedTruncateBefore(end + 1)
+    this.retries.addReplayed(this.parked.replay(stopAt))
     this.replaying = false
     this.pump()
   }
 
-  /**
-   * Drops parked messages without delivering them: moves the parked stream's `$tb` to `stopAt`
-   * (the parked stream's event number before which messages go) or past its last event, as a real
-   * node's `TruncateParkedMessages` does. The `$tb` only ever moves forward: a `stopAt` at or
-   * before it changes nothing (and writes nothing), nor does a group with nothing parked. The
-   * caller refuses a negative `stopAt`.
-   */
+  /** Drops parked messages without delivering them (ParkedMessages.ts). */
   truncateParked(stopAt: number | undefined): void {
-    const view = this.store.view(this.streams.parked)
-    if (view._tag !== "Ok") return
-    const end = view.last + 1
-    const truncateBefore = stopAt === undefined ? end : Math.min(stopAt, end)
-    if (truncateBefore <= view.first) return
-    this.writeParkedTruncateBefore(truncateBefore)
-  }
-
-  /** The parked stream's metadata as a real node writes it: `$tb` and an all-`$admins` ACL. */
-  private writeParkedTruncateBefore(truncateBefore: number): void {
-    try {
-      this.appendJson(metastreamOf(this.streams.parked), "$metadata", {
-        $tb: truncateBefore,
-        $acl: { $r: "$admins", $w: "$admins", $d: "$admins", $mr: "$admins", $mw: "$admins" }
-      })
-    } catch {
-      // the log failed: the parked messages stay
-    }
+    this.parked.truncate(stopAt)
   }
 
   private resolve(record: EventRecord): EventRecord | undefined {
@@ -575,13 +416,12 @@ export class ConsumerGroup {
     } finally {
       this.pumping = false
     }
-    this.armTimeouts()
   }
 
   private deliver(): void {
     while (this.consumers.length > 0) {
       const fromRetry = this.retries.length > 0
-      const message = fromRetry ? this.retries[0]! : this.peekNew()
+      const message = fromRetry ? this.retries.peek()! : this.peekNew()
       if (message === undefined) return
       const consumer = this.strategy.pick(this.consumers, message.resolved ?? message.record)
       if (consumer === undefined) return
@@ -591,8 +431,8 @@ export class ConsumerGroup {
       // an id already in flight (the same event delivered twice by a replay): the newer wins
       const previous = this.inFlight.get(id)
       if (previous !== undefined) previous.consumer.inFlight--
-      const timeout = this.group.settings.messageTimeoutMs
-      this.inFlight.set(id, { message, consumer, due: timeout > 0 ? Date.now() + timeout : Infinity })
+      // a timeout of 0 is taken literally, as a real node takes it: due at once (the next tick)
+      this.inFlight.set(id, { message, consumer, due: this.now() + Math.max(0, this.group.settings.messageTimeoutMs) })
       consumer.inFlight++
       consumer.totalItems++
       this.totalItems++
@@ -615,41 +455,35 @@ export class ConsumerGroup {
     this.peeked = undefined
   }
 
-  private armTimeouts(): void {
-    if (this.tick !== undefined || this.closed || this.inFlight.size === 0) return
-    const timeout = this.group.settings.messageTimeoutMs
-    if (timeout <= 0) return
-    const every = Math.max(5, Math.min(1000, Math.floor(timeout / 4)))
-    this.tick = setInterval(() => this.onTick(), every)
-    this.tick.unref?.()
-  }
-
-  private onTick(): void {
-    const now = Date.now()
-    let expired = false
+  /**
+   * The node's one-second tick, as a real node's `PersistentSubscription.NotifyClockTick`: the
+   * messages whose deadline passed are retried (or parked past `max_retry_count`), a checkpoint is
+   * written when `checkpoint_after` passed since the last one and at least `min_checkpoint_count`
+   * messages were processed (`checkpoint_after` 0: never), and messages go out.
+   */
+  tick(now: number): void {
+    if (this.closed) return
     for (const [id, f] of Array.from(this.inFlight)) {
       if (f.due > now) continue
       this.take(id)
       this.retry(f.message)
-      expired = true
     }
-    if (this.inFlight.size === 0 && this.tick !== undefined) {
-      clearInterval(this.tick)
-      this.tick = undefined
-    }
-    if (expired) this.pump()
+    const every = this.group.settings.checkPointAfterMs
+    if (
+      every > 0 && now - this.lastCheckpointAt >= every &&
+      this.processedSinceCheckpoint >= Math.max(1, this.group.settings.minCheckPointCount)
+    ) this.checkpoint()
+    this.pump()
   }
 
   /**
-   * Stops the group: timers and listener go, consumers are dropped. Like a real node it writes no
+   * Stops the group: its listener goes, consumers are dropped, and it holds no timer. Like a real node it writes no
    * checkpoint here: a group that starts again resumes from the last one its settings wrote.
    */
   close(): void {
     if (this.closed) return
     this.closed = true
     this.unlisten()
-    if (this.tick !== undefined) clearInterval(this.tick)
-    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer)
     const consumers = this.consumers.splice(0)
     for (const c of consumers) c.sink.drop()
   }

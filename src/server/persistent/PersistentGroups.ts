@@ -4,14 +4,18 @@
  * whole configuration, `Version` "2", `Updated`, `UpdatedBy` and the `Entries`), and read back
  * from that stream when the node starts on a kept database or the subsystem restarts.
  *
- * The groups consumers are connected to run as {@link ConsumerGroup}s (started on the first
- * `Read`, stopped, with their consumers dropped, when the group is updated or deleted or the
- * subsystem restarts).
+ * A group runs as a {@link ConsumerGroup} from its creation, or from the node's start or the
+ * subsystem's restart, until it is updated or deleted or the subsystem restarts (then it stops
+ * and its consumers are dropped). A stopped group leaves nothing behind: no listener, no timer,
+ * no message. The node has two timers for all its groups, as a real node's
+ * `PersistentSubscriptionService` has: the one-second tick (`PersistentSubscriptionTimerTick`:
+ * message timeouts, `checkpoint_after`) and the once-a-second statistics tracker.
  *
  * @since 0.1.0
  */
-import type { Store } from "../storage/Store.ts"
+import { metastreamOf, type Store } from "../storage/Store.ts"
 import { ConsumerGroup } from "./ConsumerGroup.ts"
+import { type Group, type GroupFilter, groupStreams, type StartFrom, startFromText } from "./Group.ts"
 import { MEASURE_EVERY_MS } from "./GroupStatistics.ts"
 
 /**
@@ -31,101 +35,45 @@ export const CONFIG_STREAM = "$persistentSubscriptionConfig"
 export const CONFIG_EVENT_TYPE = "$PersistentConfig"
 
 /**
- * The consumer strategies a real node registers.
+ * How often a real node's persistent-subscription service ticks (`PersistentSubscriptionService`
+ * schedules `PersistentSubscriptionTimerTick` 1000 ms after each one): message timeouts and
+ * `checkpoint_after` are checked then, and only then.
  *
  * @since 0.1.0
  * @category constants
  */
-export const CONSUMER_STRATEGIES: ReadonlyArray<string> = ["DispatchToSingle", "RoundRobin", "Pinned", "PinnedByCorrelation"]
+export const TICK_MS = 1000
 
 /**
- * Where a group starts: an event number of its stream (-1 = from the end), or a `$all` position
- * ((-1, -1) = from the end).
+ * What the node holds for its persistent-subscription groups (for leak checks).
  *
  * @since 0.1.0
  * @category models
  */
-export type StartFrom =
-  | { readonly _tag: "Stream"; readonly eventNumber: bigint }
-  | { readonly _tag: "All"; readonly commit: bigint; readonly prepare: bigint }
-
-/**
- * A `$all` group's filter as stored in its entry.
- *
- * @since 0.1.0
- * @category models
- */
-export interface GroupFilter {
-  readonly context: "StreamId" | "EventType"
-  readonly type: "Regex" | "Prefix"
-  readonly data: ReadonlyArray<string>
+export interface GroupsHolding {
+  /** Groups configured. */
+  readonly groups: number
+  /** Groups running. */
+  readonly running: number
+  /** Consumers connected, messages in flight and waiting for a retry, over all running groups. */
+  readonly consumers: number
+  readonly inFlight: number
+  readonly retries: number
 }
 
 /**
- * The settings of a group, as a real node takes them: literally, no defaults.
+ * Options of {@link PersistentGroups}.
  *
  * @since 0.1.0
  * @category models
  */
-export interface GroupSettings {
-  readonly resolveLinkTos: boolean
-  readonly extraStatistics: boolean
-  readonly messageTimeoutMs: number
-  readonly maxRetryCount: number
-  readonly liveBufferSize: number
-  readonly historyBufferSize: number
-  readonly readBatchSize: number
-  readonly checkPointAfterMs: number
-  readonly minCheckPointCount: number
-  readonly maxCheckPointCount: number
-  readonly maxSubscriberCount: number
-  readonly consumerStrategy: string
-}
-
-/**
- * One group.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Group {
-  /** The stream, or `$all`. */
-  readonly stream: string
-  readonly group: string
-  readonly startFrom: StartFrom
-  readonly filter: GroupFilter | undefined
-  readonly settings: GroupSettings
-}
-
-/**
- * The text a real node shows for a start position (`StartPosition`, GetInfo's `start_from`).
- *
- * @since 0.1.0
- * @category formatting
- */
-export const startFromText = (start: StartFrom): string =>
-  start._tag === "Stream" ? String(start.eventNumber) : `C:${start.commit}/P:${start.prepare}`
-
-/**
- * Why a real node refuses a start position, or undefined.
- *
- * @since 0.1.0
- * @category validation
- */
-export const startFromProblem = (start: StartFrom, lastIndexedPosition: number): string | undefined => {
-  if (start._tag === "Stream") {
-    return start.eventNumber < -1n ? "Invalid Start From position: event number must be greater than or equal to -1." : undefined
-  }
-  if (start.prepare > start.commit) {
-    return "Invalid Start From position: prepare position must be less than or equal to the commit position."
-  }
-  if (start.commit > BigInt(lastIndexedPosition)) {
-    return "Invalid Start From position: commit position must be less than or equal to the last commit position in the transaction file."
-  }
-  if ((start.prepare <= -1n || start.commit <= -1n) && !(start.prepare === -1n && start.commit === -1n)) {
-    return "Invalid Start From position: prepare and commit positions must be greater than or equal to 0 or both equal to -1."
-  }
-  return undefined
+export interface PersistentGroupsOptions {
+  /**
+   * The node's clock (ms since the epoch) and whether the groups' timers run; default `Date.now`
+   * and true. Tests that drive the tick themselves (`tick`) pass `timers: false` and their clock.
+   */
+  readonly now?: (() => number) | undefined
+  readonly timers?: boolean | undefined
 }
 
 const key = (stream: string, group: string): string => `${stream}::${group}`
@@ -220,19 +168,51 @@ export class PersistentGroups {
   private readonly store: Store
   private groups = new Map<string, Group>()
   private readonly running = new Map<string, ConsumerGroup>()
+  private readonly now: () => number
   /** Measures every running group once a second, as a real node's metrics tracker does. */
-  private readonly tracker: ReturnType<typeof setInterval>
+  private readonly tracker: ReturnType<typeof setInterval> | undefined
+  /** The one-second tick of every running group. */
+  private readonly ticker: ReturnType<typeof setInterval> | undefined
 
-  constructor(store: Store) {
+  constructor(store: Store, options: PersistentGroupsOptions = {}) {
     this.store = store
+    this.now = options.now ?? Date.now
     this.load()
-    this.tracker = setInterval(() => {
-      for (const group of this.running.values()) group.measure()
-    }, MEASURE_EVERY_MS)
-    this.tracker.unref?.()
+    if (options.timers !== false) {
+      this.tracker = setInterval(() => {
+        for (const group of this.running.values()) group.measure()
+      }, MEASURE_EVERY_MS)
+      this.tracker.unref?.()
+      this.ticker = setInterval(() => this.tick(), TICK_MS)
+      this.ticker.unref?.()
+    }
   }
 
-  /** Reads the configuration back from the last `$PersistentConfig` event (startup, restart). */
+  /** The service's tick: every running group checks its time (`ConsumerGroup.tick`). */
+  tick(now: number = this.now()): void {
+    for (const group of Array.from(this.running.values())) group.tick(now)
+  }
+
+  /** What the groups hold now (for leak checks). */
+  get holding(): GroupsHolding {
+    let consumers = 0
+    let inFlight = 0
+    let retries = 0
+    for (const group of this.running.values()) {
+      const h = group.holding
+      consumers += h.consumers
+      inFlight += h.inFlight
+      retries += h.retries
+    }
+    return { groups: this.groups.size, running: this.running.size, consumers, inFlight, retries }
+  }
+
+  /**
+   * Reads the configuration back from the last `$PersistentConfig` event (startup, restart) and
+   * starts every group, as a real node's `PersistentSubscriptionService.HandleLoadCompleted` does
+   * (`TryCreateSubscriptionGroup` for each entry): a group from the end without a checkpoint
+   * starts at the end as of now, and gets the events appended before its first consumer comes.
+   */
   load(): void {
     for (const k of Array.from(this.running.keys())) this.stop(k)
     this.groups = new Map()
@@ -249,6 +229,7 @@ export class PersistentGroups {
     } catch {
       // not a configuration this node can read: start with none, as a real node does on bad data
     }
+    for (const group of this.groups.values()) this.start(group.stream, group.group)
   }
 
   /** The group of that name on the stream (or on `$all`), if any. */
@@ -267,14 +248,27 @@ export class PersistentGroups {
   }
 
   /**
-   * Adds or replaces a group, writes the configuration and starts the group, as a real node does:
-   * a group from the end starts at the end as of now, not at its first consumer's connection.
+   * Adds or replaces a group: starts it, then writes the configuration, in the order of a real
+   * node's `PersistentSubscriptionService.CreatePersistentSubscription` (`TryCreateSubscriptionGroup`,
+   * then `SaveConfiguration`). So a group from the end starts at the end as of now, not at its
+   * first consumer's connection, and a `$all` group from the end gets its own `$PersistentConfig`
+   * event live. When the configuration cannot be written the group is taken back (and an updated
+   * one is back as it was, stopped) and the error thrown.
    */
   put(group: Group, user: string): void {
-    this.stop(key(group.stream, group.group))
-    this.groups.set(key(group.stream, group.group), group)
-    this.save(user)
+    const k = key(group.stream, group.group)
+    const previous = this.groups.get(k)
+    this.stop(k)
+    this.groups.set(k, group)
     this.start(group.stream, group.group)
+    try {
+      this.save(user)
+    } catch (error) {
+      this.stop(k)
+      if (previous === undefined) this.groups.delete(k)
+      else this.groups.set(k, previous)
+      throw error
+    }
   }
 
   /** Removes a group, writes the configuration and soft-deletes its checkpoint and parked streams. */
@@ -282,8 +276,8 @@ export class PersistentGroups {
     this.stop(key(stream, group))
     this.groups.delete(key(stream, group))
     this.save(user)
-    const prefix = `$persistentsubscription-${stream}::${group}`
-    for (const name of [`${prefix}-checkpoint`, `${prefix}-parked`]) {
+    const streams = groupStreams(stream, group)
+    for (const name of [streams.checkpoint, streams.parked]) {
       if (this.store.lastEventNumber(name) >= 0 && !this.store.isSoftDeleted(name)) {
         this.store.softDelete(name, { _tag: "Any" })
       }
@@ -297,7 +291,7 @@ export class PersistentGroups {
     if (found !== undefined) return found
     const config = this.groups.get(k)
     if (config === undefined) return undefined
-    const started = new ConsumerGroup(this.store, config)
+    const started = new ConsumerGroup(this.store, config, this.now)
     this.running.set(k, started)
     return started
   }
@@ -307,9 +301,10 @@ export class PersistentGroups {
     return this.running.get(key(stream, group))
   }
 
-  /** Stops every running group (the node closes): checkpoints written, consumers dropped. */
+  /** Stops every running group (the node closes): consumers dropped, timers cleared. */
   close(): void {
     clearInterval(this.tracker)
+    clearInterval(this.ticker)
     for (const k of Array.from(this.running.keys())) this.stop(k)
   }
 
@@ -320,7 +315,15 @@ export class PersistentGroups {
     found.close()
   }
 
+  /**
+   * Writes the whole configuration, as a real node's `SaveConfiguration` does through
+   * `IODispatcher.ConfigureStreamAndWriteEvents`: the first time (the stream has no event), the
+   * stream's metadata `$maxCount: 2` first.
+   */
   private save(user: string): void {
+    if (this.store.lastEventNumber(CONFIG_STREAM) < 0) {
+      this.store.writeSystemEvent(metastreamOf(CONFIG_STREAM), "$metadata", { $maxCount: 2 })
+    }
     this.store.writeSystemEvent(CONFIG_STREAM, CONFIG_EVENT_TYPE, {
       Version: "2",
       Updated: new Date().toISOString(),

@@ -174,6 +174,15 @@ export class Store extends StoreReads {
     return this.nextPosition
   }
 
+  /** The events of a stream from the last backward, those not yet durable first (the writer's view). */
+  *decidedBackward(name: string): Generator<EventRecord> {
+    const entry = this.index.stream(name)
+    if (entry === undefined) return
+    const pending = entry.pending?.events ?? []
+    for (let i = pending.length - 1; i >= 0; i--) yield pending[i]!
+    for (let n = entry.events.length - 1; n >= 0; n--) yield this.reader.read(entry.events[n]!)
+  }
+
   /** Has the writer decided events for this stream (readable or not yet durable)? */
   hasDecidedEvents(name: string): boolean {
     return this.decidedLast(name) >= 0

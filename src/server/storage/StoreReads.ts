@@ -127,6 +127,12 @@ export class StoreReads {
     return i === undefined ? undefined : this.reader.read(i)
   }
 
+  /** Log position of readable event `n` of a stream (from the index: no body is read). */
+  eventPosition(name: string, n: number): number | undefined {
+    const i = this.index.stream(name)?.events[n]
+    return i === undefined ? undefined : this.index.positionAt(i)
+  }
+
   /** The last readable event of a stream, whatever its metadata hides. */
   lastEvent(name: string): EventRecord | undefined {
     return this.event(name, this.lastEventNumber(name))
