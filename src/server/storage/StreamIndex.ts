@@ -45,7 +45,7 @@ export interface StreamEntry {
 const PAGE_BITS = 16
 const PAGE = 1 << PAGE_BITS
 const MASK = PAGE - 1
-/** The event number a tombstone has in the index. */
+/** The event number a tombstone has in the index (event numbers are kept in 32 bits below it). */
 const TOMBSTONE_SLOT = 0xffffffff
 
 /** One page: 28 bytes a record. */
