@@ -22,7 +22,7 @@ export const eventsOf = (k: number, events: number, streams: number): number =>
 
 /** Appends the events; resolves once they are durable and the log is closed. */
 export const buildLog = async (dir: string, events: number, streams: number, size = 200): Promise<void> => {
-  const store = new Store({ log: openFileLog(dir) })
+  const store = new Store({ log: await openFileLog(dir) })
   const batch = 1000
   let written = 0
   // round-robin over the streams, one batch at a time, so the log interleaves them

@@ -39,7 +39,7 @@ import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
 import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
-import { openFileLog } from "./storage/FileLog.ts"
+import { type FileLog, type LogWrite, openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
@@ -90,6 +90,26 @@ export interface EmbeddedNodeOptions {
    * 32 MiB. Memory holds an index; bodies are read from the file through this cache.
    */
   readonly dbCacheBytes?: number | undefined
+  /**
+   * With `db` (`--salvage`): start on a log damaged in its middle by keeping every intact record and
+   * moving each damaged range aside to `events.log.damaged-<offset>` (logged). Default false: such a
+   * log stops the start with an error naming the offset (`LogDamagedError`). A torn tail (what a
+   * crash leaves) is cut either way, and logged.
+   */
+  readonly salvage?: boolean | undefined
+  /** With `db`: replaces `fs.write` for the log (tests: a full disk). */
+  readonly dbWrite?: LogWrite | undefined
+  /**
+   * Where the node reports what it did to its data (a torn tail cut, a salvage) and why it stopped
+   * on its own (a failed write); default: stderr, one line each.
+   */
+  readonly logger?: ((message: string) => void) | undefined
+  /**
+   * Called when the node stops on its own because its log failed (a full disk), before `stopped`
+   * resolves: as a real node's storage writer ends the process (`Application.Exit(ExitCode.Error,
+   * ...)`), the CLI then exits with code 1.
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined
   /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
@@ -250,8 +270,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
-  const store = new Store({ log, readCacheBytes: options.dbCacheBytes })
+  const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb] ${message}\n`))
+  // a failed write stops the node, as a real node's storage writer ends its process
+  // (StorageWriterService: "Unexpected error in StorageWriterService. Terminating the process...")
+  let fatal: ((error: Error) => void) | undefined
+  const log: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
+    flushDelayMs: options.dbFlushDelayMs,
+    salvage: options.salvage,
+    logger,
+    write: options.dbWrite,
+    onFailure: (error) => fatal?.(error)
+  })
+  let store: Store
+  try {
+    store = new Store({ log, readCacheBytes: options.dbCacheBytes })
+  } catch (e) {
+    await log?.close()
+    throw e
+  }
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
   const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
@@ -274,7 +310,14 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (options.standardProjections === true || options.runProjections === true) {
     projections.createSystemProjections(options.standardProjections === true)
   }
-  await store.sync()
+  try {
+    await store.sync()
+  } catch (e) {
+    // the log failed before the node listened (a full disk at start): release it, and say why
+    projections.close()
+    await store.close()
+    throw e
+  }
 
   let secure: ServerTls | undefined
   let caFile: string | undefined
@@ -377,6 +420,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const stopped = new Promise<void>((resolve) => {
     markStopped = () => resolve()
   })
+  fatal = (error) => {
+    logger(`the node stops: its log failed (${error.message}); acknowledged writes are kept, nothing more is accepted`)
+    // after the callbacks of the failed flush have answered their calls
+    options.onFatal?.(error)
+    setImmediate(() => void stop())
+  }
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,

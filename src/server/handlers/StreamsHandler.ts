@@ -38,6 +38,7 @@ import {
   invalidArgumentOf,
   invalidArgument,
   isRpcFailure,
+  logFailed,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
@@ -48,6 +49,7 @@ import {
   wrongExpectedVersion
 } from "../errors.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
+import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
 import { fromWire } from "../codec/Uuid.ts"
@@ -343,14 +345,14 @@ const makeAppend = (ctx: StreamsContext) =>
       const exp = expected
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
-        if (error !== undefined) return fail(unhandled())
+        if (error !== undefined) return fail(logFailed(error))
         if (done) return
         done = true
         callback(null, appendResponse(exp, outcome))
       })
     } catch (e) {
       // an event the log cannot hold: refused before anything was staged
-      fail(e instanceof WriteRefused ? invalidArgument(e.message) : unhandled())
+      fail(e instanceof LogFailedError ? logFailed(e.failure) : e instanceof WriteRefused ? invalidArgument(e.message) : unhandled())
     }
   })
 }
@@ -537,12 +539,21 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
         if (error !== undefined) {
-          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.badRequest("Exception was thrown by handler.") } })
+          // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+          if (closed) return
+          cleanup()
+          call.sendStatus(logFailed(error))
           return
         }
         sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
       })
     } catch (e) {
+      if (e instanceof LogFailedError) {
+        // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+        cleanup()
+        call.sendStatus(logFailed(e.failure))
+        return
+      }
       const text = isRpcFailure(e) ? rpcExceptionText(e) : e instanceof WriteRefused ? e.message : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
       if (key !== undefined) pending.delete(key)
@@ -595,7 +606,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         // acknowledged only once durable (at once in memory; after the group commit with --db)
         return ctx.store.whenDurable((error) =>
           error !== undefined
-            ? callback(unhandled())
+            ? callback(logFailed(error))
             : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
         )
       case "StreamDeleted":
@@ -608,8 +619,8 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
           outcome.currentRevision
         ))
     }
-  } catch {
-    callback(unhandled())
+  } catch (e) {
+    callback(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
   }
 }
 

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { ScannedRecord } from "./LogScan.ts"
+import type { StoredRecord } from "./RecordCodec.ts"
 
 /**
  * Called once the records written so far are durable (or with the error that prevented it).
@@ -15,6 +16,23 @@ import type { ScannedRecord } from "./LogScan.ts"
  * @category models
  */
 export type DurableCallback = (error: Error | undefined) => void
+
+/**
+ * A write refused because the log failed earlier (a full disk, an I/O error): nothing written
+ * after that can be made durable. The node answers it UNAVAILABLE and stops.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LogFailedError extends Error {
+  /** The error that stopped the log. */
+  readonly failure: Error
+  constructor(failure: Error) {
+    super(`the log failed: ${failure.message}`)
+    this.name = "LogFailedError"
+    this.failure = failure
+  }
+}
 
 /**
  * The log the store writes through.
@@ -26,15 +44,19 @@ export interface Log {
   /** False for a log that keeps nothing (no record needs encoding). */
   readonly persistent: boolean
   /**
-   * Reads back the records found when the log was opened, in order, each with the byte offset and
-   * length of its frame, cutting a torn tail; returns the length of the valid log in bytes (the
-   * offset the next write lands at). Called once, before the first write.
+   * The records found when the log was opened, in order (none for a fresh log), read once: a file
+   * log reads them in chunks as they are iterated, and refuses writes until they have been read.
    */
-  readonly recover: (onRecord: ScannedRecord) => number
-  /** The file holding the records, which the reader of bodies opens (undefined: nothing kept). */
-  readonly file: string | undefined
-  /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones. */
-  readonly write: (frame: Buffer) => void
+  readonly recovered: Iterable<StoredRecord>
+  /**
+   * The same records with their frame's offset and length (a file log; the store keeps the
+   * offsets in its index and reads bodies back from `file`). Read instead of `recovered`.
+   */
+  readonly entries?: Iterable<ScannedRecord> | undefined
+  /** The file holding the records, which the store's reader of bodies opens (a file log). */
+  readonly file?: string | undefined
+  /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones; a file log answers its offset. */
+  readonly write: (frame: Buffer) => number | void
   /**
    * Calls `callback` once every record queued so far is durable; synchronously when nothing is
    * pending.
@@ -54,8 +76,7 @@ export interface Log {
  */
 export const memoryLog = (): Log => ({
   persistent: false,
-  recover: () => 0,
-  file: undefined,
+  recovered: [],
   write: () => {},
   whenDurable: (callback) => callback(undefined),
   failure: () => undefined,

@@ -7,11 +7,22 @@
  *
  * @since 0.1.0
  */
-import { closeSync, openSync } from "node:fs"
-import { readBytesAt } from "./LogScan.ts"
+import { closeSync, openSync, readSync } from "node:fs"
 import { FRAME_HEADER_SIZE, layoutOf } from "./RecordCodec.ts"
 import type { EventRecord } from "./Records.ts"
 import type { StreamIndex } from "./StreamIndex.ts"
+
+/** Reads `length` bytes at `offset` of the file open on `fd` (fewer at its end). */
+const readBytesAt = (fd: number, offset: number, length: number): Buffer => {
+  const buffer = Buffer.allocUnsafe(length)
+  let done = 0
+  while (done < length) {
+    const n = readSync(fd, buffer, done, length - done, offset + done)
+    if (n === 0) return buffer.subarray(0, done)
+    done += n
+  }
+  return buffer
+}
 
 /**
  * Default bytes of the read cache of a file log.

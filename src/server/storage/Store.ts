@@ -19,9 +19,8 @@
  */
 import { newUuid } from "../codec/Uuid.ts"
 import { checkCommit, type StreamState } from "./CommitCheck.ts"
-import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
+import { type DurableCallback, type Log, LogFailedError, memoryLog } from "./Log.ts"
 import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"
-import { layoutOf } from "./RecordCodec.ts"
 import {
   type EventRecord,
   type Expected,
@@ -33,6 +32,7 @@ import {
   type WriteOutcome
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
+import type { StoredRecord } from "./RecordCodec.ts"
 import { encodeTransaction, newTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
@@ -67,8 +67,6 @@ export interface StoreOptions {
  */
 export class Store extends StoreReads {
   private nextPosition = 128
-  /** Byte offset in the log file where the next frame lands. */
-  private fileEnd = 0
   private lastTicks = 0
   private readonly storage: Log
   private readonly persistent: boolean
@@ -92,36 +90,33 @@ export class Store extends StoreReads {
     let records = 0
     let lastName: Buffer | undefined
     let lastEntry: StreamEntry | undefined
-    this.fileEnd = this.storage.recover((body, offset, size) => {
-      const stored = layoutOf(body)
-      // its checksum holds: not a torn write but a record this version cannot read
-      if (stored === undefined) throw new Error(`the log holds a record that cannot be decoded at byte ${offset}`)
+    // a file log hands each record with its frame's offset and length (LogScan.ts)
+    const entries: Iterable<{ readonly offset: number; readonly length: number; readonly record: StoredRecord }> =
+      this.storage.entries ?? Array.from(this.storage.recovered, (record) => ({ offset: -1, length: 0, record }))
+    for (const { length: size, offset, record: stored } of entries) {
       if (stored._tag === "EmptyCommit") {
         this.nextPosition = Math.max(this.nextPosition, stored.next)
-        return
+        continue
       }
       records++
       // consecutive records of one stream are common: skip decoding its name again
-      const streamBytes = body.subarray(stored.streamStart, stored.streamEnd)
       let entry = lastEntry
-      if (entry === undefined || !lastName!.equals(streamBytes)) {
-        entry = lastEntry = this.index.entryFor(streamBytes.toString("utf8"))
-        lastName = Buffer.from(streamBytes)
+      if (entry === undefined || !lastName!.equals(stored.stream)) {
+        entry = lastEntry = this.index.entryFor(stored.stream.toString("utf8"))
+        lastName = stored.stream
       }
       if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
       const eventNumber = stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length
       this.index.push(entry, stored.position, eventNumber, offset, size, stored.tombstone)
       this.nextPosition = Math.max(this.nextPosition, stored.position) +
-        sizeEstimate(streamBytes.length, stored.typeLength, stored.dataEnd - stored.dataStart, stored.metadataLength)
-      if (stored.tombstone) return
-      if (isMetastream(entry.name)) {
-        this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(body.subarray(stored.dataStart, stored.dataEnd))
-      }
+        sizeEstimate(stored.stream.length, stored.eventType.length, stored.data.length, stored.customMetadata.length)
+      if (stored.tombstone) continue
+      if (isMetastream(entry.name)) this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(stored.data)
       if (entry.name === "$epoch-information") {
         epoch++
         previousEpoch = stored.position
       }
-    })
+    }
     this.fresh = records === 0
     this.rememberRecent()
     // like a real node, every start as leader writes a new epoch
@@ -259,7 +254,7 @@ export class Store extends StoreReads {
 
   private assertWritable(): void {
     const failure = this.storage.failure()
-    if (failure !== undefined) throw new Error(`the log failed: ${failure.message}`)
+    if (failure !== undefined) throw new LogFailedError(failure)
   }
 
   private begin(): Transaction {
@@ -307,11 +302,12 @@ export class Store extends StoreReads {
   private commit(tx: Transaction): void {
     if (tx.records.length === 0 && tx.empty === undefined) return
     const encoded = this.persistent ? encodeTransaction(tx) : undefined
-    if (encoded !== undefined) this.storage.write(encoded.sealed)
+    // a file log answers where the commit lands: its frames follow each other from there
+    const at = encoded === undefined ? undefined : this.storage.write(encoded.sealed)
     // applied: nothing below throws
     this.nextPosition = tx.next
     const staged: Array<Staged> = []
-    let offset = this.fileEnd
+    let offset = typeof at === "number" ? at : -1
     tx.records.forEach((record, k) => {
       const size = encoded?.sizes[k] ?? 0
       const entry = this.index.entryFor(record.stream)
@@ -321,10 +317,9 @@ export class Store extends StoreReads {
       } else {
         pending.events.push(record)
       }
-      staged.push({ entry, record, offset: encoded === undefined ? -1 : offset, size })
-      offset += size
+      staged.push({ entry, record, offset: offset < 0 ? -1 : offset, size })
+      if (offset >= 0) offset += size
     })
-    if (encoded !== undefined) this.fileEnd += encoded.sealed.length
     if (tx.records.length === 0) return
     const touched = tx.touched
     this.storage.whenDurable((error) => {
