@@ -177,6 +177,14 @@ const PADDING: StoredPadding = { _tag: "Padding" }
 export const isCommitEnd = (body: Buffer): boolean => (body[0]! & COMMIT_END) !== 0
 
 /**
+ * Is this body padding (what a salvage leaves in place of a damaged range)?
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const isPadding = (body: Buffer): boolean => body[0] === (KIND_PADDING | COMMIT_END)
+
+/**
  * The kind byte of a frame may start a record (used to look for the next valid frame after a damaged one).
  *
  * @since 0.1.0

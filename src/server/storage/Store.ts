@@ -32,8 +32,8 @@ import {
   type WriteOutcome
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
-import type { StoredRecord } from "./RecordCodec.ts"
-import { encodeTransaction, newTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
+import { FRAME_HEADER_SIZE, layoutOf, type StoredRecord } from "./RecordCodec.ts"
+import { encodeTransaction, newTransaction, recordTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
@@ -90,28 +90,36 @@ export class Store extends StoreReads {
     let records = 0
     let lastName: Buffer | undefined
     let lastEntry: StreamEntry | undefined
-    // a file log hands each record with its frame's offset and length (LogScan.ts)
-    const entries: Iterable<{ readonly offset: number; readonly length: number; readonly record: StoredRecord }> =
+    // a file log hands each record's body with its frame's offset and length (LogScan.ts): only
+    // its layout is read (numbers and offsets, no text decoded, nothing copied)
+    const entries: Iterable<{ readonly offset: number; readonly length: number; readonly body?: Buffer; readonly record: StoredRecord }> =
       this.storage.entries ?? Array.from(this.storage.recovered, (record) => ({ offset: -1, length: 0, record }))
-    for (const { length: size, offset, record: stored } of entries) {
+    for (const scanned of entries) {
+      const { length: size, offset } = scanned
+      const body = scanned.body ?? encodeTransaction(recordTransaction(scanned.record)).sealed.subarray(FRAME_HEADER_SIZE)
+      const stored = layoutOf(body)
+      if (stored === undefined) throw new Error(`the log holds a record that cannot be decoded at byte ${offset}`)
       if (stored._tag === "EmptyCommit") {
         this.nextPosition = Math.max(this.nextPosition, stored.next)
         continue
       }
       records++
       // consecutive records of one stream are common: skip decoding its name again
+      const streamBytes = body.subarray(stored.streamStart, stored.streamEnd)
       let entry = lastEntry
-      if (entry === undefined || !lastName!.equals(stored.stream)) {
-        entry = lastEntry = this.index.entryFor(stored.stream.toString("utf8"))
-        lastName = stored.stream
+      if (entry === undefined || !lastName!.equals(streamBytes)) {
+        entry = lastEntry = this.index.entryFor(streamBytes.toString("utf8"))
+        lastName = Buffer.from(streamBytes)
       }
       if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
       const eventNumber = stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length
       this.index.push(entry, stored.position, eventNumber, offset, size, stored.tombstone)
       this.nextPosition = Math.max(this.nextPosition, stored.position) +
-        sizeEstimate(stored.stream.length, stored.eventType.length, stored.data.length, stored.customMetadata.length)
+        sizeEstimate(streamBytes.length, stored.typeLength, stored.dataEnd - stored.dataStart, stored.metadataLength)
       if (stored.tombstone) continue
-      if (isMetastream(entry.name)) this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(stored.data)
+      if (isMetastream(entry.name)) {
+        this.index.entryFor(entry.name.slice(2)).metadata = parseMetadata(body.subarray(stored.dataStart, stored.dataEnd))
+      }
       if (entry.name === "$epoch-information") {
         epoch++
         previousEpoch = stored.position

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { encodeEmptyCommit, encodeEvent, sealCommit } from "./RecordCodec.ts"
+import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "./RecordCodec.ts"
 import type { EventRecord } from "./Records.ts"
 import type { StreamEntry } from "./StreamIndex.ts"
 
@@ -84,4 +84,35 @@ export const encodeTransaction = (tx: Transaction): { readonly sealed: Buffer; r
   )
   if (tx.empty !== undefined) frames.push(encodeEmptyCommit(tx.empty.position, tx.empty.next))
   return { sealed: sealCommit(frames), sizes: frames.map((f) => f.length) }
+}
+
+/**
+ * A transaction of one stored record (a log that hands back decoded records, not their bytes:
+ * the store encodes it again to read it like a scanned one).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const recordTransaction = (stored: StoredRecord): Transaction => {
+  const tx = newTransaction(stored.position)
+  if (stored._tag === "EmptyCommit") {
+    tx.empty = { position: stored.position, next: stored.next }
+    return tx
+  }
+  tx.records.push({
+    position: stored.position,
+    stream: stored.stream.toString("utf8"),
+    streamBytes: stored.stream,
+    eventNumber: 0,
+    isTombstone: stored.tombstone,
+    eventId: stored.eventId,
+    eventType: stored.eventType,
+    isJson: stored.isJson,
+    data: stored.data,
+    customMetadata: stored.customMetadata,
+    createdMs: stored.createdMs,
+    created: String(stored.createdTicks),
+    cache: [undefined, undefined]
+  })
+  return tx
 }
