@@ -31,6 +31,7 @@ import { StatsCollector } from "./monitoring/StatsCollector.ts"
 import { Scavenges } from "./operations/Scavenges.ts"
 import { UserStore } from "./users/UserStore.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
+import { makeHttpApi } from "./http/HttpApi.ts"
 import {
   makePersistentSubscriptionsHandler,
   PersistentSubscriptionsServiceDefinition
@@ -405,7 +406,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     dbPath: resolve(options.db ?? ".")
   })
   server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
-  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length, projections: () => true }))
+  // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
+  const httpApi = makeHttpApi({ store, auth, groups, projections })
+  server.onHttpRequest(makeHttpEndpoints({
+    auth,
+    instanceId,
+    endpoint,
+    version,
+    insecure,
+    records: () => store.log.length,
+    projections: () => true,
+    otherwise: httpApi.handle
+  }))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
@@ -435,6 +447,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     for (const end of Array.from(activeStats)) end()
+    httpApi.close()
     groups.close()
     stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
       projections.close()

@@ -21,7 +21,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
@@ -210,6 +209,14 @@ const main = Effect.gen(function*() {
   yield* Effect.raceFirst(sideChannel(node), Effect.promise(() => node.stopped))
   return fatalError === undefined ? 0 : 1
 }).pipe(Effect.scoped)
+
+// @effect/platform-node is an optional peer dependency of the package: only this command needs it
+const NodeRuntime = await import("@effect/platform-node/NodeRuntime").catch(() => {
+  process.stderr.write(
+    "effect-esdb-server runs under @effect/platform-node, an optional peer dependency that is not installed: npm install @effect/platform-node@^4.1.5\n"
+  )
+  process.exit(1)
+})
 
 // a stop by signal (an interrupted main fiber) is a normal stop: exit 0; a failure to start: 1
 NodeRuntime.runMain(

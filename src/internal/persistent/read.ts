@@ -58,6 +58,7 @@ import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
 import { observed } from "../transport/Recovery.ts"
 import { canReconnect } from "../transport/Retry.ts"
+import { observeDeliveries } from "../transport/Deliveries.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -220,7 +221,8 @@ const make = (
   transport: TransportShape,
   stream: string,
   group: string,
-  options: ReadOptions | undefined
+  options: ReadOptions | undefined,
+  deliverySpans = true
 ): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
   Effect.gen(function*() {
     const problem = validate.groupName(group) ??
@@ -431,7 +433,13 @@ const make = (
         // a run that outlived the caller's own `timeout` ends with it: it is not a fault to recover from
         allow: (error) => canReconnect(error) && !(options?.timeout !== undefined && error._tag === "DeadlineExceeded"),
         attributes: { stream, group }
-      }))
+      })),
+      // counted, and a consumer span per event unless the consumer makes its own around handling
+      observeDeliveries(transport, {
+        operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
+        destination: stream,
+        group
+      }, deliverySpans)
     )
 
     return {
@@ -469,16 +477,18 @@ export const readToStream = (
   transport: TransportShape,
   stream: string,
   group: string,
-  options?: ReadOptions
+  options?: ReadOptions,
+  deliverySpans = true
 ): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
   Effect.suspend(() => {
     const problem = validate.streamOnly(stream)
-    return problem ? Effect.fail(problem) : make(transport, stream, group, options)
+    return problem ? Effect.fail(problem) : make(transport, stream, group, options, deliverySpans)
   })
 
 /** @internal */
 export const readToAll = (
   transport: TransportShape,
   group: string,
-  options?: ReadOptions
-): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> => make(transport, validate.ALL, group, options)
+  options?: ReadOptions,
+  deliverySpans = true
+): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> => make(transport, validate.ALL, group, options, deliverySpans)

@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten"
 import type { EventRecord } from "../storage/Store.ts"
 import { preludeFor } from "./Prelude.ts"
 
@@ -275,6 +275,16 @@ interface Answer {
 }
 
 /**
+ * The reason a JS projection faults with when the optional peer dependency `quickjs-emscripten`
+ * is not installed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const QUICKJS_MISSING =
+  "the embedded node runs JS projections with the optional package quickjs-emscripten, which is not installed: npm install quickjs-emscripten@^0.32.0"
+
+/**
  * Compiles a query in a new sandbox: evaluates the prelude and the query (within the time and
  * memory limits) and reads its definition. A syntax error, a throw, an unknown option, a query
  * with no source or a limit hit is a `CompileError` with its reason (the sandbox is then disposed).
@@ -286,7 +296,10 @@ export const compileProjection = async (query: string, options: EngineOptions): 
   // One WASM module per engine (about 0.5 MB, a few ms): nothing of one projection's heap is shared
   // with another's, and if QuickJS aborts its module (it asserts on objects a stack overflow leaked
   // when the runtime is freed) only this engine's module is lost.
-  const module = await newQuickJSWASMModule()
+  // quickjs-emscripten is an optional peer dependency of the package (a client alone never loads it)
+  const quickjs = await import("quickjs-emscripten").catch(() => undefined)
+  if (quickjs === undefined) return { _tag: "CompileError", reason: QUICKJS_MISSING }
+  const module = await quickjs.newQuickJSWASMModule()
   const runtime = module.newRuntime()
   const engine = new ProjectionEngine(runtime, options)
   const reason = engine.load(query)
