@@ -54,7 +54,8 @@ const records = store.log.length - r0
 // the heap a record of that kind takes: as many again, appended to a fresh store
 const probe = new Store()
 const p0 = heap()
-for (const r of store.log.slice(r0)) {
+for (let i = r0; i < store.log.length; i++) {
+  const r = store.log.record(i)
   probe.append(r.stream, { _tag: "Any" }, [{ eventId: crypto.randomUUID(), eventType: r.eventType, isJson: r.isJson, data: Buffer.from(r.data), customMetadata: Buffer.from(r.customMetadata) }])
 }
 const p1 = heap()

@@ -203,8 +203,7 @@ export class Auth {
   }
 
   private settingsAcl(system: boolean, action: StreamAction): ReadonlyArray<string> | undefined {
-    const settings = this.store.stream("$settings")
-    const last = settings?.events[settings.events.length - 1]
+    const last = this.store.lastEvent("$settings")
     if (last === undefined) return undefined
     try {
       const raw = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>

@@ -87,6 +87,11 @@ export interface EmbeddedNodeOptions {
   /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
   readonly dbFlushDelayMs?: number | undefined
   /**
+   * With `db`: bytes of the cache of event bodies read from (or just written to) the log; default
+   * 32 MiB. Memory holds an index; bodies are read from the file through this cache.
+   */
+  readonly dbCacheBytes?: number | undefined
+  /**
    * With `db` (`--salvage`): start on a log damaged in its middle by keeping every intact record and
    * moving each damaged range aside to `events.log.damaged-<offset>` (logged). Default false: such a
    * log stops the start with an error naming the offset (`LogDamagedError`). A torn tail (what a
@@ -279,7 +284,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   })
   let store: Store
   try {
-    store = new Store({ log })
+    store = new Store({ log, readCacheBytes: options.dbCacheBytes })
   } catch (e) {
     await log?.close()
     throw e

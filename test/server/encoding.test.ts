@@ -33,7 +33,7 @@ describe("pre-encoded ReadResp", () => {
   store.tombstone("tomb", { _tag: "Any" })
 
   it("encodes events exactly like the generated codec", () => {
-    const records = [...store.stream("enc-ü")!.events, store.stream("tomb")!.tombstone!]
+    const records = [...store.events("enc-ü"), store.tombstoneOf("tomb")!]
     for (const r of records) {
       for (const mode of [0, 1] as const) {
         const expected: ReadResp = { content: { $case: "event", value: { event: expectedRecorded(r, mode), link: undefined, position: { $case: "commitPosition", value: BigInt(r.position) } } } }
@@ -48,7 +48,7 @@ describe("pre-encoded ReadResp", () => {
   })
 
   it("encodes resolved links and unresolved link-only events", () => {
-    const link = store.stream("links")!.events[0]!
+    const link = store.events("links")[0]!
     const target = store.resolveLink(link)!
     assert.strictEqual(target.eventNumber, 2)
     const expected: ReadResp = { content: { $case: "event", value: { event: expectedRecorded(target, 1), link: expectedRecorded(link, 1), position: { $case: "commitPosition", value: BigInt(link.position) } } } }

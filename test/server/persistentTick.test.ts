@@ -63,7 +63,7 @@ const setup = (n: number, overrides: Partial<GroupSettings> = {}) => {
     drop: () => {}
   }))
   const deliveries = () => carried.slice()
-  const checkpoints = () => store.stream("$persistentsubscription-s::g-checkpoint")?.events.length ?? 0
+  const checkpoints = () => store.events("$persistentsubscription-s::g-checkpoint").length
   return { store, clock, groups, running, sent, deliveries, checkpoints }
 }
 
@@ -105,7 +105,7 @@ describe("persistent-subscription time on the node's tick", () => {
       clock.now += TICK_MS
       groups.tick()
       assert.deepStrictEqual(deliveries(), [[0, 0], [0, 1]])
-      assert.strictEqual(store.stream("$persistentsubscription-s::g-parked")?.events.length, 1)
+      assert.strictEqual(store.events("$persistentsubscription-s::g-parked").length, 1)
       assert.deepStrictEqual(groups.holding, { groups: 1, running: 1, consumers: 1, inFlight: 0, retries: 0 })
     } finally {
       groups.close()

@@ -32,7 +32,7 @@ import {
   streamNotFoundResp,
   type UuidMode
 } from "../codec/ReadEncoding.ts"
-import { type EventRecord, hiddenFromAll, type Store } from "../storage/Store.ts"
+import type { EventRecord, Store } from "../storage/Store.ts"
 import { newUuid } from "../codec/Uuid.ts"
 
 /**
@@ -77,7 +77,7 @@ function* readStreamForwards(
     yield streamNotFoundResp(nameBytes)
     return
   }
-  const { entry, last, first, minCreatedMs } = view
+  const { event, last, first, minCreatedMs } = view
   if (compatibility >= 1 && count > 0) {
     // what the first 32-event page of the real reader returns when it is empty
     const pageEnd = from + Math.min(32, count) - 1
@@ -89,7 +89,7 @@ function* readStreamForwards(
   }
   let sent = 0
   for (let n = Math.max(from, first); n <= last && sent < count; n++) {
-    const record = entry.events[n]!
+    const record = event(n)
     if (record.createdMs < minCreatedMs) continue
     sent++
     yield encodeRecord(store, record, resolveLinks, mode)
@@ -113,10 +113,10 @@ function* readStreamBackwards(
     yield streamNotFoundResp(nameBytes)
     return
   }
-  const { entry, last, first, minCreatedMs } = view
+  const { event, last, first, minCreatedMs } = view
   let sent = 0
   for (let n = Math.min(from, last); n >= first && sent < count; n--) {
-    const record = entry.events[n]!
+    const record = event(n)
     if (record.createdMs < minCreatedMs) continue
     sent++
     yield encodeRecord(store, record, resolveLinks, mode)
@@ -124,41 +124,21 @@ function* readStreamBackwards(
   if (compatibility >= 1) yield lastStreamPositionResp(last)
 }
 
-function* readAllForwards(
+function* readAll(
   store: Store,
   startIndex: number,
+  direction: "forwards" | "backwards",
   count: number,
   resolveLinks: boolean,
   filter: CompiledFilter | undefined,
   mode: UuidMode
 ): Producer {
-  const log = store.log
-  const end = log.length
+  const cursor = store.log.cursor(startIndex, direction)
   const matches = filter?.matches
   let sent = 0
-  for (let i = startIndex; i < end && sent < count; i++) {
-    const record = log[i]!
-    if (hiddenFromAll(record)) continue
-    if (matches !== undefined && !matches(record)) continue
-    sent++
-    yield encodeRecord(store, record, resolveLinks, mode)
-  }
-}
-
-function* readAllBackwards(
-  store: Store,
-  startIndex: number,
-  count: number,
-  resolveLinks: boolean,
-  filter: CompiledFilter | undefined,
-  mode: UuidMode
-): Producer {
-  const log = store.log
-  const matches = filter?.matches
-  let sent = 0
-  for (let i = Math.min(startIndex, log.length - 1); i >= 0 && sent < count; i--) {
-    const record = log[i]!
-    if (hiddenFromAll(record)) continue
+  while (sent < count) {
+    const record = cursor.next()
+    if (record === undefined) return
     if (matches !== undefined && !matches(record)) continue
     sent++
     yield encodeRecord(store, record, resolveLinks, mode)
@@ -194,11 +174,9 @@ function* streamSubscription(
     if (view._tag === "Deleted") {
       // catching up on a deleted stream fails; live, the tombstone event is delivered first
       if (!caughtUp) throw streamDeleted(name)
-      const entry = store.stream(name)
-      if (entry !== undefined) {
-        while (cursor < entry.events.length) yield* send(entry.events[cursor++]!)
-        if (entry.tombstone !== undefined) yield* send(entry.tombstone)
-      }
+      for (let last = store.lastEventNumber(name); cursor <= last;) yield* send(store.event(name, cursor++)!)
+      const tombstone = store.tombstoneOf(name)
+      if (tombstone !== undefined) yield* send(tombstone)
       throw streamDeleted(name)
     }
     if (view._tag === "NoStream") {
@@ -207,7 +185,7 @@ function* streamSubscription(
     } else {
       if (cursor < view.first) cursor = view.first
       while (cursor <= view.last) {
-        const record = view.entry.events[cursor++]!
+        const record = view.event(cursor++)
         if (record.createdMs < view.minCreatedMs) continue
         yield encodeRecord(store, record, resolveLinks, mode)
         checkpoint = record.eventNumber
@@ -235,34 +213,43 @@ function* allSubscription(
 ): Producer {
   yield confirmationResp(newUuid())
   const log = store.log
-  let cursor: number
+  let from: number
   // position most recently sent (filtered: considered); undefined = head of the log (from start)
   let checkpoint: number | undefined
   if (start._tag === "Start") {
-    cursor = 0
+    from = 0
   } else if (start._tag === "End") {
-    cursor = log.length
+    from = log.length
     checkpoint = store.lastPosition
   } else {
-    cursor = store.indexAtOrAfter(start.value + 1)
+    from = log.indexAtOrAfter(start.value + 1)
     checkpoint = start.value
   }
+  const cursor = log.cursor(from)
   const matches = filter?.matches
   const interval = filter === undefined ? 0 : filter.checkpointIntervalMultiplier * filter.window
   let counter = 0
+  let passed = 0
   let caughtUp = false
   for (;;) {
-    while (cursor < log.length) {
-      const record = log[cursor++]!
+    for (let record = cursor.next(); record !== undefined; record = cursor.next()) {
       if (filter !== undefined) checkpoint = record.position
-      if (!hiddenFromAll(record) && (matches === undefined || matches(record))) {
+      if (matches === undefined || matches(record)) {
         yield encodeRecord(store, record, resolveLinks, mode)
         checkpoint = record.position
       }
-      if (interval > 0 && ++counter >= interval) {
+      // records hidden from `$all` are considered too
+      counter += cursor.passed - passed
+      passed = cursor.passed
+      if (interval > 0 && counter >= interval) {
         counter %= interval
         yield checkpointResp(record.position)
       }
+    }
+    if (filter !== undefined && cursor.passed > passed) {
+      counter += cursor.passed - passed
+      passed = cursor.passed
+      checkpoint = cursor.passedPosition
     }
     if (!caughtUp) {
       caughtUp = true
@@ -394,15 +381,15 @@ const build = (ctx: ReadContext, request: ReadReq, principal: Principal): Built 
         ? 0
         : allOption.$case === "end"
         ? store.log.length
-        : store.indexAtOrAfter(toNumber(allOption.value.commitPosition))
-      return { producer: readAllForwards(store, startIndex, count, resolveLinks, filter, mode) }
+        : store.log.indexAtOrAfter(toNumber(allOption.value.commitPosition))
+      return { producer: readAll(store, startIndex, "forwards", count, resolveLinks, filter, mode) }
     }
     const startIndex = allOption.$case === "start"
       ? -1
       : allOption.$case === "end"
       ? store.log.length - 1
-      : store.indexAtOrAfter(toNumber(allOption.value.commitPosition)) - 1
-    return { producer: readAllBackwards(store, startIndex, count, resolveLinks, filter, mode) }
+      : store.log.indexAtOrAfter(toNumber(allOption.value.commitPosition)) - 1
+    return { producer: readAll(store, startIndex, "backwards", count, resolveLinks, filter, mode) }
   }
   if (filter !== undefined && filter.checkpointIntervalMultiplier === 0) {
     // ArgumentOutOfRangeException from the enumerator's constructor, not an RpcException: UNKNOWN

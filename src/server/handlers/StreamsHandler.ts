@@ -36,6 +36,7 @@ import { Access, type Auth, type Principal } from "../Auth.ts"
 import {
   accessDenied,
   invalidArgumentOf,
+  invalidArgument,
   isRpcFailure,
   logFailed,
   maximumAppendEventSizeExceeded,
@@ -50,6 +51,7 @@ import {
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
+import { WriteRefused } from "../storage/WriteValidation.ts"
 import { fromWire } from "../codec/Uuid.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
 import { PendingEvents } from "../codec/PendingEvents.ts"
@@ -349,7 +351,8 @@ const makeAppend = (ctx: StreamsContext) =>
         callback(null, appendResponse(exp, outcome))
       })
     } catch (e) {
-      fail(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
+      // an event the log cannot hold: refused before anything was staged
+      fail(e instanceof LogFailedError ? logFailed(e.failure) : e instanceof WriteRefused ? invalidArgument(e.message) : unhandled())
     }
   })
 }
@@ -551,7 +554,7 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
         call.sendStatus(logFailed(e.failure))
         return
       }
-      const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
+      const text = isRpcFailure(e) ? rpcExceptionText(e) : e instanceof WriteRefused ? e.message : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
       if (key !== undefined) pending.delete(key)
       if (batch?.timer !== undefined) clearTimeout(batch.timer)

@@ -17,7 +17,6 @@ import { newUuid, parseUuidString } from "../codec/Uuid.ts"
 import {
   type EventRecord,
   type Expected,
-  hiddenFromAll,
   isMetastream,
   metastreamOf,
   type ProposedEvent,
@@ -145,7 +144,7 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
     const view = store.view(stream)
     if (view._tag === "Deleted") return { _tag: "Deleted" as const }
     if (view._tag === "NoStream") return { _tag: "NoStream" as const }
-    const { entry, first, last, minCreatedMs } = view
+    const { event, first, last, minCreatedMs } = view
     let lo: number
     let hi: number
     if (page.direction === "forward") {
@@ -157,8 +156,9 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
     }
     const events: Array<{ event: EventRecord; at: EventRecord }> = []
     for (let n = lo; n <= hi; n++) {
-      const record = entry.events[n]
-      if (record === undefined || record.createdMs < minCreatedMs) continue
+      if (n < 0 || n > last) continue
+      const record = event(n)
+      if (record.createdMs < minCreatedMs) continue
       if (resolveLinks && record.eventType === "$>") {
         const target = store.resolveLink(record)
         if (target === undefined) continue
@@ -203,12 +203,21 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
     const base = baseUrl(ex.req)
     const log = store.log
     const picked: Array<EventRecord> = []
+    // the log's one cursor (records hidden from `$all` are skipped there)
     if (page.direction === "forward") {
-      const start = page.from === "head" ? log.length : store.indexAtOrAfter(page.from)
-      for (let i = start; i < log.length && picked.length < page.count; i++) if (!hiddenFromAll(log[i]!)) picked.push(log[i]!)
+      const cursor = log.cursor(page.from === "head" ? log.length : log.indexAtOrAfter(page.from))
+      while (picked.length < page.count) {
+        const record = cursor.next()
+        if (record === undefined) break
+        picked.push(record)
+      }
     } else {
-      const start = page.from === "head" ? log.length - 1 : store.indexAtOrAfter(page.from) - 1
-      for (let i = start; i >= 0 && picked.length < page.count; i--) if (!hiddenFromAll(log[i]!)) picked.unshift(log[i]!)
+      const cursor = log.cursor(page.from === "head" ? log.length - 1 : log.indexAtOrAfter(page.from) - 1, "backwards")
+      while (picked.length < page.count) {
+        const record = cursor.next()
+        if (record === undefined) break
+        picked.unshift(record)
+      }
     }
     const self = `${base}/streams/%24all`
     const link = (from: string, direction: string) => `${self}/${from}/${direction}/${page.count}`
@@ -299,8 +308,7 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
 
   const readMetadata = (ex: HttpExchange, stream: string) => {
     if (authorize(auth, ex, Access.stream(stream, "metaRead")) === undefined) return
-    const meta = store.stream(metastreamOf(stream))
-    const last = meta?.events[meta.events.length - 1]
+    const last = store.lastEvent(metastreamOf(stream))
     return json(ex.res, 200, last === undefined ? {} : bodyOf(last.data, true))
   }
 

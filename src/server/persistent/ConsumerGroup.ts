@@ -26,7 +26,8 @@
  */
 import { newUuid } from "../codec/Uuid.ts"
 import { compilePattern, PatternError, type PatternMatcher } from "../UserPattern.ts"
-import { type EventRecord, hiddenFromAll, metastreamOf, type Store } from "../storage/Store.ts"
+import type { LogCursor } from "../storage/LogCursor.ts"
+import { type EventRecord, metastreamOf, type Store } from "../storage/Store.ts"
 import type { Consumer } from "./Consumer.ts"
 import { type ConsumerStrategy, makeStrategy } from "./ConsumerStrategies.ts"
 import { type Group, groupStreams } from "./Group.ts"
@@ -101,8 +102,10 @@ export class ConsumerGroup {
   private readonly parked: ParkedMessages
   /** The node's clock (ms since the epoch): message deadlines and `checkpoint_after`. */
   private readonly now: () => number
-  /** Next event number (stream) or log index (`$all`) to read. */
+  /** Next event number of the stream to read (stream groups). */
   private cursor: number
+  /** The `$all` cursor (`$all` groups). */
+  private allCursor: LogCursor | undefined
   /** Seqs read and not yet processed, in read order, and those processed since. */
   private readonly readOrder: Array<number> = []
   private readOrderHead = 0
@@ -139,12 +142,14 @@ export class ConsumerGroup {
     this.lastCheckpoint = checkpoint ?? -1
     if (this.isAll) {
       const start = group.startFrom._tag === "All" ? group.startFrom : { commit: 0n, prepare: 0n }
-      this.cursor = checkpoint !== undefined
-        ? store.indexAtOrAfter(checkpoint + 1)
+      const from = checkpoint !== undefined
+        ? store.log.indexAtOrAfter(checkpoint + 1)
         : start.commit === -1n
         ? store.log.length
-        : store.indexAtOrAfter(Number(start.commit))
-      this.safe = checkpoint ?? (this.cursor > 0 ? store.log[this.cursor - 1]!.position : -1)
+        : store.log.indexAtOrAfter(Number(start.commit))
+      this.cursor = 0
+      this.allCursor = store.log.cursor(from)
+      this.safe = checkpoint ?? (from > 0 ? store.log.positionAt(from - 1) : -1)
       this.unlisten = store.onAppendAll(() => this.pump())
     } else {
       const start = group.startFrom._tag === "Stream" ? group.startFrom.eventNumber : 0n
@@ -162,8 +167,7 @@ export class ConsumerGroup {
   private readCheckpoint(): number | undefined {
     const view = this.store.view(this.streams.checkpoint)
     if (view._tag !== "Ok") return undefined
-    const last = view.entry.events[view.last]
-    if (last === undefined) return undefined
+    const last = view.event(view.last)
     try {
       const text = JSON.parse(last.data.toString("utf8")) as unknown
       if (typeof text !== "string") return undefined
@@ -382,9 +386,8 @@ export class ConsumerGroup {
   private readNext(): Message | undefined {
     const store = this.store
     if (this.isAll) {
-      while (this.cursor < store.log.length) {
-        const record = store.log[this.cursor++]!
-        if (hiddenFromAll(record) || record.isTombstone || !matches(this.group, record)) continue
+      for (let record = this.allCursor!.next(); record !== undefined; record = this.allCursor!.next()) {
+        if (record.isTombstone || !matches(this.group, record)) continue
         return { record, resolved: this.resolve(record), seq: record.position, retryCount: 0 }
       }
       return undefined
@@ -393,7 +396,7 @@ export class ConsumerGroup {
     if (view._tag !== "Ok") return undefined
     if (this.cursor < view.first) this.cursor = view.first
     if (this.cursor > view.last) return undefined
-    const record = view.entry.events[this.cursor++]!
+    const record = view.event(this.cursor++)
     return { record, resolved: this.resolve(record), seq: record.eventNumber, retryCount: 0 }
   }
 

@@ -27,7 +27,7 @@ const readParked = (
   parkedStream: string
 ): { readonly first: number; readonly last: number; readonly at: (n: number) => EventRecord | undefined } | undefined => {
   const view = store.view(parkedStream)
-  return view._tag === "Ok" ? { first: view.first, last: view.last, at: (n) => view.entry.events[n] } : undefined
+  return view._tag === "Ok" ? { first: view.first, last: view.last, at: (n) => (n >= 0 && n <= view.last ? view.event(n) : undefined) } : undefined
 }
 
 /**

@@ -216,8 +216,7 @@ export class PersistentGroups {
   load(): void {
     for (const k of Array.from(this.running.keys())) this.stop(k)
     this.groups = new Map()
-    const events = this.store.stream(CONFIG_STREAM)?.events ?? []
-    const last = events[events.length - 1]
+    const last = this.store.lastEvent(CONFIG_STREAM)
     if (last === undefined || this.store.isSoftDeleted(CONFIG_STREAM) || this.store.isTombstoned(CONFIG_STREAM)) return
     try {
       const config = JSON.parse(last.data.toString("utf8")) as Record<string, unknown>

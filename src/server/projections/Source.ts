@@ -4,8 +4,8 @@
  * bookkeeping streams read back at start (registry, definitions, checkpoints) and the tail of an
  * emitted stream read when recovering its writes.
  *
- * Store members read: `log`, `indexAtOrAfter`, `stream` (`events`, `pending`), `view`,
- * `resolveLink`, `lastEventNumber`, `lastPosition`, `onAppendAll`. (Writes go through
+ * Store members read: `log` (its cursor), `eventPosition`, `event`, `decidedBackward`,
+ * `hasDecidedEvents`, `view`, `resolveLink`, `lastEventNumber`, `lastPosition`, `onAppendAll`. (Writes go through
  * `Store.append` and `Store.softDelete`, in OutputWriter.ts, ProjectionRunner.ts and
  * ProjectionManager.ts.)
  *
@@ -65,49 +65,52 @@ export interface SourceCursor {
  */
 export const openCursor = (store: Store, plan: SourcePlan, after: number): SourceCursor => {
   if (plan._tag === "All") {
-    let index = after < 0 ? 0 : store.indexAtOrAfter(after + 1)
+    // the log's one cursor (records hidden from `$all` are skipped there)
+    const cursor = store.log.cursor(after < 0 ? 0 : store.log.indexAtOrAfter(after + 1))
     return {
       next: (max) => {
-        const log = store.log
         const out: Array<SourceRecord> = []
-        while (index < log.length && out.length < max) {
-          const record = log[index++]!
+        while (out.length < max) {
+          const record = cursor.next()
+          if (record === undefined) break
           out.push({ record, event: record, link: undefined })
         }
         return out
       },
-      caughtUp: () => index >= store.log.length,
+      caughtUp: () => cursor.index >= store.log.length,
       describe: () => undefined
     }
   }
   // each stream's next event number; a stream not written yet starts at 0
   const next = new Map<string, number>()
   for (const stream of plan.streams) {
-    const events = store.stream(stream)?.events ?? []
     let lo = 0
-    let hi = events.length
+    let hi = store.lastEventNumber(stream) + 1
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (events[mid]!.position <= after) lo = mid + 1
+      if (store.eventPosition(stream, mid)! <= after) lo = mid + 1
       else hi = mid
     }
     next.set(stream, lo)
   }
   const head = (): EventRecord | undefined => {
-    let best: EventRecord | undefined
+    // positions from the index: only the chosen event's body is read
+    let best: number | undefined
     let bestStream: string | undefined
     for (const [stream, n] of next) {
-      const record = store.stream(stream)?.events[n]
-      if (record !== undefined && (best === undefined || record.position < best.position)) {
-        best = record
+      const position = store.eventPosition(stream, n)
+      if (position !== undefined && (best === undefined || position < best)) {
+        best = position
         bestStream = stream
       }
     }
-    if (bestStream !== undefined) next.set(bestStream, next.get(bestStream)! + 1)
-    return best
+    if (bestStream === undefined) return undefined
+    const n = next.get(bestStream)!
+    next.set(bestStream, n + 1)
+    return store.event(bestStream, n)
   }
   const peek = () => {
-    for (const [stream, n] of next) if (store.stream(stream)?.events[n] !== undefined) return true
+    for (const [stream, n] of next) if (store.eventPosition(stream, n) !== undefined) return true
     return false
   }
   return {
@@ -141,7 +144,10 @@ export const openCursor = (store: Store, plan: SourcePlan, after: number): Sourc
  */
 export const visibleEvents = (store: Store, stream: string): ReadonlyArray<EventRecord> => {
   const view = store.view(stream)
-  return view._tag === "Ok" ? view.entry.events.slice(view.first, view.last + 1) : []
+  if (view._tag !== "Ok") return []
+  const events: Array<EventRecord> = []
+  for (let n = view.first; n <= view.last; n++) events.push(view.event(n))
+  return events
 }
 
 /**
@@ -152,11 +158,7 @@ export const visibleEvents = (store: Store, stream: string): ReadonlyArray<Event
  * @category accessors
  */
 export function* writtenBackward(store: Store, stream: string): Generator<EventRecord> {
-  const entry = store.stream(stream)
-  if (entry === undefined) return
-  const pending = entry.pending?.events ?? []
-  for (let i = pending.length - 1; i >= 0; i--) yield pending[i]!
-  for (let i = entry.events.length - 1; i >= 0; i--) yield entry.events[i]!
+  yield* store.decidedBackward(stream)
 }
 
 /**
@@ -165,8 +167,7 @@ export function* writtenBackward(store: Store, stream: string): Generator<EventR
  * @since 0.1.0
  * @category accessors
  */
-export const wasWritten = (store: Store, stream: string): boolean =>
-  store.lastEventNumber(stream) >= 0 || store.stream(stream)?.pending !== undefined
+export const wasWritten = (store: Store, stream: string): boolean => store.hasDecidedEvents(stream)
 
 /**
  * Position of the last record of the log (the statistics' progress).

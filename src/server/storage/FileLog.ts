@@ -158,6 +158,8 @@ export interface FileLog extends Log {
    * refused until they have been read. `recovered` is the same records without offsets.
    */
   readonly entries: Iterable<ScannedRecord>
+  /** The log file (`<dir>/events.log`). */
+  readonly file: string
   /** What reading the records found (complete once they have been read). */
   readonly recovery: FileLogRecovery
   readonly stats: () => FileLogStats
@@ -368,6 +370,7 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
     persistent: true,
     recovered: { [Symbol.iterator]: recovered },
     entries: { [Symbol.iterator]: once },
+    file: path,
     get recovery() {
       return { truncatedBytes, salvaged }
     },

@@ -6,6 +6,7 @@
  *
  * @since 0.1.0
  */
+import type { ScannedRecord } from "./LogScan.ts"
 import type { StoredRecord } from "./RecordCodec.ts"
 
 /**
@@ -47,8 +48,15 @@ export interface Log {
    * log reads them in chunks as they are iterated, and refuses writes until they have been read.
    */
   readonly recovered: Iterable<StoredRecord>
-  /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones. */
-  readonly write: (frame: Buffer) => void
+  /**
+   * The same records with their frame's offset and length (a file log; the store keeps the
+   * offsets in its index and reads bodies back from `file`). Read instead of `recovered`.
+   */
+  readonly entries?: Iterable<ScannedRecord> | undefined
+  /** The file holding the records, which the store's reader of bodies opens (a file log). */
+  readonly file?: string | undefined
+  /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones; a file log answers its offset. */
+  readonly write: (frame: Buffer) => number | void
   /**
    * Calls `callback` once every record queued so far is durable; synchronously when nothing is
    * pending.

@@ -19,6 +19,8 @@ import {
   FRAME_HEADER_SIZE,
   isCommitEnd,
   isKnownKind,
+  isPadding,
+  layoutOf,
   MAX_RECORD_BODY,
   MIN_FRAME_SIZE,
   type StoredRecord
@@ -35,8 +37,32 @@ export interface ScannedRecord {
   readonly offset: number
   /** Bytes of the frame: header and body. */
   readonly length: number
+  /**
+   * The frame's body (checksum verified), a view of the scan's buffer: valid until the next
+   * record is read. The store reads its layout (`RecordCodec.layoutOf`) without decoding it.
+   */
+  readonly body: Buffer
+  /** The record, decoded (with copies) when first asked for. */
   readonly record: StoredRecord
 }
+
+/** A scanned record; decoded on first use (a class: an object literal with a getter is slow to make). */
+class Entry implements ScannedRecord {
+  readonly offset: number
+  readonly length: number
+  readonly body: Buffer
+  private decoded: StoredRecord | undefined
+  constructor(offset: number, length: number, body: Buffer) {
+    this.offset = offset
+    this.length = length
+    this.body = body
+  }
+  get record(): StoredRecord {
+    return this.decoded ??= decodeBody(this.body) as StoredRecord
+  }
+}
+
+const entryAt = (offset: number, length: number, body: Buffer): ScannedRecord => new Entry(offset, length, body)
 
 /**
  * A damaged range: `[offset, end)` cannot be read and a valid frame starts at `end`.
@@ -138,7 +164,7 @@ class Window {
 }
 
 type Frame =
-  | { readonly _tag: "Ok"; readonly length: number; readonly record: StoredRecord | undefined; readonly commitEnd: boolean }
+  | { readonly _tag: "Ok"; readonly length: number; readonly record: boolean; readonly commitEnd: boolean }
   | { readonly _tag: "Bad"; readonly reason: string }
 
 const readFrame = (window: Window, offset: number, size: number): Frame => {
@@ -151,14 +177,10 @@ const readFrame = (window: Window, offset: number, size: number): Frame => {
   }
   const body = window.bytes(offset + FRAME_HEADER_SIZE, length)
   if (crc32(body) !== checksum) return { _tag: "Bad", reason: "a checksum mismatch" }
-  const decoded = decodeBody(body)
-  if (decoded === undefined) return { _tag: "Bad", reason: "a record that does not decode" }
-  return {
-    _tag: "Ok",
-    length: FRAME_HEADER_SIZE + length,
-    record: decoded._tag === "Padding" ? undefined : decoded,
-    commitEnd: isCommitEnd(body)
-  }
+  // its layout is checked here; the record is decoded only if a reader asks for it
+  const padding = isPadding(body)
+  if (!padding && layoutOf(body) === undefined) return { _tag: "Bad", reason: "a record that does not decode" }
+  return { _tag: "Ok", length: FRAME_HEADER_SIZE + length, record: !padding, commitEnd: isCommitEnd(body) }
 }
 
 /**
@@ -187,7 +209,6 @@ const nextValidFrame = (window: Window, from: number, size: number, afterPositio
   return undefined
 }
 
-const positionOf = (record: StoredRecord): number => record.position
 
 /**
  * Reads the frames of a log file from `options.from` to `options.size`, yielding the records of
@@ -200,21 +221,34 @@ export function* scanLog(fd: number, options: ScanOptions): Generator<ScannedRec
   const { from, size } = options
   const window = new Window(fd, size, options.chunkSize ?? DEFAULT_CHUNK)
   let offset = from
-  let pending: Array<ScannedRecord> = []
+  /** Offset and length of each record of the commit being read (decoded views are handed out at its end). */
+  let pending: Array<number> = []
+  /** The commit's records, from the window (made to hold them all again). */
+  const flush = function*(): Generator<ScannedRecord, void, undefined> {
+    if (pending.length === 0) return
+    const start = pending[0]!
+    const last = pending.length - 2
+    window.ensure(start, pending[last]! + pending[last + 1]! - start)
+    for (let k = 0; k < pending.length; k += 2) {
+      const o = pending[k]!
+      const n = pending[k + 1]!
+      yield entryAt(o, n, window.bytes(o + FRAME_HEADER_SIZE, n - FRAME_HEADER_SIZE))
+    }
+  }
   let validEnd = from
   let lastPosition = -1
   let records = 0
   while (offset < size) {
     const frame = readFrame(window, offset, size)
     if (frame._tag === "Ok") {
-      if (frame.record !== undefined) {
-        pending.push({ offset, length: frame.length, record: frame.record })
-        lastPosition = Math.max(lastPosition, positionOf(frame.record))
+      if (frame.record) {
+        pending.push(offset, frame.length)
+        lastPosition = Math.max(lastPosition, window.bytes(offset, FRAME_HEADER_SIZE + 9).readDoubleLE(FRAME_HEADER_SIZE + 1))
       }
       offset += frame.length
       if (frame.commitEnd) {
-        for (const record of pending) yield record
-        records += pending.length
+        yield* flush()
+        records += pending.length / 2
         pending = []
         validEnd = offset
       }
@@ -226,14 +260,14 @@ export function* scanLog(fd: number, options: ScanOptions): Generator<ScannedRec
     }
     options.onDamage({ offset, end: next, reason: frame.reason })
     // salvaged: the records before the damaged range are kept, even those of a commit it cut
-    for (const record of pending) yield record
-    records += pending.length
+    yield* flush()
+    records += pending.length / 2
     pending = []
     offset = next
     validEnd = next
   }
   if (pending.length > 0) {
-    return { validEnd, size, records, reason: `a last commit without its end (${pending.length} records from offset ${validEnd})` }
+    return { validEnd, size, records, reason: `a last commit without its end (${pending.length / 2} records from offset ${validEnd})` }
   }
   return { validEnd, size, records, reason: undefined }
 }

@@ -177,6 +177,14 @@ const PADDING: StoredPadding = { _tag: "Padding" }
 export const isCommitEnd = (body: Buffer): boolean => (body[0]! & COMMIT_END) !== 0
 
 /**
+ * Is this body padding (what a salvage leaves in place of a damaged range)?
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const isPadding = (body: Buffer): boolean => body[0] === (KIND_PADDING | COMMIT_END)
+
+/**
  * The kind byte of a frame may start a record (used to look for the next valid frame after a damaged one).
  *
  * @since 0.1.0
@@ -279,5 +287,75 @@ const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefine
     eventId,
     data,
     customMetadata
+  }
+}
+
+/**
+ * Where the parts of an event body lie, and its numbers, without copying or decoding text: what
+ * a scan of the whole log needs (a read decodes the body with {@link decodeBody}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EventLayout {
+  readonly _tag: "Event"
+  readonly tombstone: boolean
+  readonly position: number
+  readonly createdMs: number
+  readonly createdTicks: number
+  readonly isJson: boolean
+  readonly streamStart: number
+  readonly streamEnd: number
+  readonly typeLength: number
+  readonly idStart: number
+  readonly idEnd: number
+  readonly dataStart: number
+  readonly dataEnd: number
+  readonly metadataLength: number
+}
+
+/**
+ * The layout of a record body (an empty commit is decoded whole); undefined when it is not one.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const layoutOf = (body: Buffer): EventLayout | StoredEmptyCommit | undefined => {
+  const kind = body[0]! & ~COMMIT_END
+  if (kind === KIND_EMPTY_COMMIT) {
+    return body.length === 17 ? { _tag: "EmptyCommit", position: body.readDoubleLE(1), next: body.readDoubleLE(9) } : undefined
+  }
+  if ((kind !== KIND_EVENT && kind !== KIND_TOMBSTONE) || body.length < 28) return undefined
+  const position = body.readDoubleLE(1)
+  const createdTicks = body.readDoubleLE(17)
+  const streamStart = 28
+  const streamEnd = streamStart + body.readUInt16LE(26)
+  if (streamEnd + 2 > body.length) return undefined
+  const typeLength = body.readUInt16LE(streamEnd)
+  const idAt = streamEnd + 2 + typeLength
+  if (idAt + 1 > body.length) return undefined
+  const idEnd = idAt + 1 + body[idAt]!
+  const dataAt = idEnd
+  if (dataAt + 4 > body.length) return undefined
+  const dataStart = dataAt + 4
+  const dataEnd = dataStart + body.readUInt32LE(dataAt)
+  if (dataEnd + 4 > body.length) return undefined
+  const metadataLength = body.readUInt32LE(dataEnd)
+  if (dataEnd + 4 + metadataLength !== body.length) return undefined
+  return {
+    _tag: "Event",
+    tombstone: kind === KIND_TOMBSTONE,
+    position,
+    createdMs: body.readDoubleLE(9),
+    createdTicks,
+    isJson: (body[25]! & 1) === 1,
+    streamStart,
+    streamEnd,
+    typeLength,
+    idStart: idAt + 1,
+    idEnd,
+    dataStart,
+    dataEnd,
+    metadataLength
   }
 }

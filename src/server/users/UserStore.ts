@@ -179,7 +179,7 @@ export class UserStore {
   private lastRecord(login: string): EventRecord | undefined {
     const view = this.store.view(userStream(login))
     if (view._tag !== "Ok" || view.last < view.first) return undefined
-    return view.entry.events[view.last]
+    return view.event(view.last)
   }
 
   private recordOf(event: EventRecord): UserRecord | undefined {
@@ -342,7 +342,7 @@ export class UserStore {
     let upgraded = 0
     const seen = new Set<string>()
     for (let i = view.first; i <= view.last; i++) {
-      const login = view.entry.events[i]?.data.toString("utf8")
+      const login = view.event(i).data.toString("utf8")
       if (login === undefined || seen.has(login)) continue
       seen.add(login)
       const user = this.get(login)
@@ -373,8 +373,8 @@ export class UserStore {
     const seen = new Set<string>()
     const out: Array<UserDetails> = []
     for (let i = view.first; i <= view.last; i++) {
-      const event = view.entry.events[i]
-      if (event === undefined || event.eventType !== "$User") continue
+      const event = view.event(i)
+      if (event.eventType !== "$User") continue
       const login = event.data.toString("utf8")
       if (seen.has(login)) continue
       const last = this.lastRecord(login)
