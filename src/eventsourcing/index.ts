@@ -18,3 +18,39 @@ export * as EventCodec from "./EventCodec.ts"
  * @since 0.1.0
  */
 export { EventDecodeError, EventEncodeError } from "./EventDecodeError.ts"
+
+/**
+ * A decider: `initialState`, `evolve`, `decide`.
+ *
+ * @since 0.1.0
+ */
+export * as Decider from "./Decider.ts"
+
+/**
+ * Snapshots of an aggregate's state in a snapshot stream per aggregate.
+ *
+ * @since 0.1.0
+ */
+export * as Snapshots from "./Snapshots.ts"
+
+/**
+ * A command handler: load (from a snapshot), decide, append with the expected version, retry.
+ *
+ * @since 0.1.0
+ */
+export * as CommandHandler from "./CommandHandler.ts"
+
+/**
+ * Projections into SQL, exactly once.
+ *
+ * @since 0.1.0
+ */
+export * as Projector from "./Projector.ts"
+
+/**
+ * A test kit: given events, when a command, then events or an error; without a node or
+ * against one.
+ *
+ * @since 0.1.0
+ */
+export * as DeciderSpecification from "./DeciderSpecification.ts"
