@@ -95,7 +95,8 @@ const tableName = (store: Store): string => {
 }
 
 /**
- * Creates the checkpoint table when missing.
+ * Creates the checkpoint table when missing ({@link run} and {@link position} do it first).
+ * Two sessions creating it at once may collide in PostgreSQL's catalog; the loser tries again.
  *
  * @since 0.1.0
  * @category checkpoints
@@ -112,11 +113,12 @@ export const setup = (store: Store): Effect.Effect<void, SqlError, SqlClient.Sql
         PRIMARY KEY (projection, position),
         UNIQUE (projection, previous)
       )`
-    )
+    ).pipe(Effect.retry({ times: 3 }))
   })
 
 /**
- * The last position a projector recorded, or `undefined` when it has applied nothing yet.
+ * The last position a projector recorded, or `undefined` when it has applied nothing yet
+ * (the checkpoint table is created when missing).
  *
  * @since 0.1.0
  * @category checkpoints
@@ -124,6 +126,7 @@ export const setup = (store: Store): Effect.Effect<void, SqlError, SqlClient.Sql
 export const position = (store: Store): Effect.Effect<bigint | undefined, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    yield* setup(store)
     const rows = yield* sql.unsafe<{ readonly position: string | null }>(
       `SELECT max(position)::text AS position FROM ${tableName(store)} WHERE projection = $1`,
       [store.name]
@@ -173,7 +176,6 @@ export const run = <E, R>(
     const streams = yield* Streams.Streams
     const { store, subscription } = options
     const table = tableName(store)
-    yield* setup(store)
     const start = yield* position(store)
     let previous = start ?? NONE
     const items: Stream.Stream<{ readonly _tag: string }, Streams.ReadAllError | Streams.SubscribeToStreamError> =

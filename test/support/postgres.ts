@@ -10,6 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "effect/sql/SqlClient"
@@ -104,3 +105,14 @@ export const pgLayer = (
     database: server.database,
     maxConnections: options.maxConnections ?? 4
   })
+
+/** A PostgreSQL server for the layer's lifetime, and its `@effect/sql-pg` client. */
+export const postgresLayer = (
+  options: { readonly durable?: boolean; readonly maxConnections?: number } = {}
+): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  Layer.unwrap(
+    Effect.map(
+      Effect.acquireRelease(Effect.promise(() => startPostgres(options)), (server) => Effect.sync(() => server.stop())),
+      (server) => pgLayer(server, options)
+    )
+  )
