@@ -18,6 +18,7 @@ import {
   OrderConfirmed,
   OrderCreated,
   type OrderCommand,
+  type OrderEvent,
   OrderNotOpen,
   orderSnapshots,
   OrderState
@@ -212,6 +213,27 @@ layer(nodeWithClient(), { timeout: 60_000 })("event sourcing against the embedde
       })
       assert.isFalse((yield* v1.load(stream)).fromSnapshot)
       assert.strictEqual((yield* v1.load(stream)).state.lines.length, 2)
+    }))
+
+  it.effect("Snapshots: a predicate policy (on confirmation); the snapshot stream keeps its last 5 ($maxCount)", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("order")
+      const handler = CommandHandler.make({
+        decider: order,
+        codec,
+        snapshots: Snapshots.make<OrderState, OrderEvent>({ schema: OrderState, when: ({ events }) => events.some((e) => e._tag === "OrderConfirmed") })
+      })
+      yield* handler.handle(stream, { _tag: "Create", customer: "ada" })
+      for (let i = 0; i < 5; i++) yield* handler.handle(stream, { _tag: "AddItem", sku: `s${i}`, quantity: 1, price: 1 })
+      assert.isFalse((yield* handler.load(stream)).fromSnapshot)
+      yield* handler.handle(stream, { _tag: "Confirm", at })
+      const loaded = yield* handler.load(stream)
+      assert.isTrue(loaded.fromSnapshot)
+      assert.strictEqual(loaded.version, 6n)
+      assert.strictEqual(loaded.state.status, "confirmed")
+      const meta = yield* streams.getStreamMetadata(`snapshot-$${stream}`)
+      assert.strictEqual(meta.metadata.$maxCount, 5)
     }))
 
   it.effect("DeciderSpecification against the node: the same specifications through the command handler", () =>
