@@ -20,23 +20,19 @@ export const readModelExample = (prefix: string, lastPosition: bigint) =>
       subscription: Projector.all({ filterInclude: `${prefix}.*`, filterByStreamName: true }),
       store: { name: `orders-${prefix}` },
       batch: { size: 100, delay: "20 millis" },
-      handler: (recorded) =>
-        Effect.gen(function*() {
-          const typed = yield* codec.decodeOption(recorded, { unknownTypes: "skip" })
-          if (typed === undefined) return
-          const id = recorded.streamName
-          const event = typed.event
-          switch (event._tag) {
-            case "OrderCreated":
-              return yield* sql`INSERT INTO orders (id, customer, status) VALUES (${id}, ${event.customer}, 'open')`
-            case "ItemAdded":
-              return yield* sql`UPDATE orders SET items = items + ${event.quantity}, total = total + ${event.quantity * event.price} WHERE id = ${id}`
-            case "OrderConfirmed":
-              return yield* sql`UPDATE orders SET status = 'confirmed' WHERE id = ${id}`
-            case "OrderCancelled":
-              return yield* sql`UPDATE orders SET status = 'cancelled' WHERE id = ${id}`
-          }
-        })
+      handler: Projector.typed(codec, ({ event, recorded }) => {
+        const id = recorded.streamName
+        switch (event._tag) {
+          case "OrderCreated":
+            return sql`INSERT INTO orders (id, customer, status) VALUES (${id}, ${event.customer}, 'open')`
+          case "ItemAdded":
+            return sql`UPDATE orders SET items = items + ${event.quantity}, total = total + ${event.quantity * event.price} WHERE id = ${id}`
+          case "OrderConfirmed":
+            return sql`UPDATE orders SET status = 'confirmed' WHERE id = ${id}`
+          case "OrderCancelled":
+            return sql`UPDATE orders SET status = 'cancelled' WHERE id = ${id}`
+        }
+      }, { unknownTypes: "skip" })
     })
 
     // run it until it has projected everything appended so far, stop it, and start it again:

@@ -12,6 +12,8 @@ import type { SqlError } from "effect/sql/SqlError"
 import * as Stream from "effect/Stream"
 import type { RecordedEvent } from "../index.ts"
 import { Streams } from "../index.ts"
+import type { DecodeOptions, EventCodec, Typed } from "./EventCodec.ts"
+import type { EventDecodeError } from "./EventDecodeError.ts"
 
 /**
  * What a projector subscribes to: `$all` (with the client's filters) or one stream.
@@ -134,6 +136,22 @@ export const position = (store: Store): Effect.Effect<bigint | undefined, SqlErr
     const value = rows[0]?.position
     return value === null || value === undefined ? undefined : BigInt(value)
   })
+
+/**
+ * A handler of typed events for {@link run}: each recorded event is decoded with the codec
+ * (an event that does not decode fails the projector with {@link EventDecodeError}; unknown
+ * types are skipped with `unknownTypes: "skip"`) and handed to `handler`.
+ *
+ * @since 0.1.0
+ * @category handlers
+ */
+export const typed = <Event extends { readonly _tag: string }, Meta, E, R>(
+  codec: EventCodec<Event, Meta>,
+  handler: (event: Typed<Event, Meta>) => Effect.Effect<void, E, R>,
+  options?: DecodeOptions
+) =>
+(recorded: RecordedEvent): Effect.Effect<void, E | EventDecodeError, R> =>
+  Effect.flatMap(codec.decodeOption(recorded, options), (decoded) => (decoded === undefined ? Effect.void : handler(decoded)))
 
 const NONE = -1n
 
