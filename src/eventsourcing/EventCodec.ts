@@ -9,7 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { NewEvent, type RecordedEvent, Streams } from "../index.ts"
-import { EventDecodeError, EventEncodeError } from "./EventDecodeError.ts"
+import { EventDecodeError } from "./EventDecodeError.ts"
+import { EventEncodeError } from "./EventEncodeError.ts"
 
 /**
  * A tagged event class (`Schema.TaggedClass`) or tagged struct: a Schema whose `_tag` field is

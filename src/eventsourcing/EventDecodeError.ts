@@ -1,5 +1,5 @@
 /**
- * The typed errors of the event-sourcing module's codecs.
+ * The error of a recorded event that does not decode into the event union.
  *
  * @since 0.1.0
  */
@@ -28,21 +28,5 @@ export class EventDecodeError extends Schema.TaggedError<EventDecodeError>("effe
 ) {
   override get message(): string {
     return `Event ${this.streamPosition}@${this.stream} (${this.type}, ${this.eventId}) does not decode (${this.reason}): ${this.issue}`
-  }
-}
-
-/**
- * An event (or its metadata) that its Schema refuses to encode: the event was built around the
- * Schema's checks (a class constructed with `disableValidation`, or a value cast to the type).
- *
- * @since 0.1.0
- * @category errors
- */
-export class EventEncodeError extends Schema.TaggedError<EventEncodeError>("effect-esdb/eventsourcing/EventEncodeError")(
-  "EventEncodeError",
-  { type: Schema.String, issue: Schema.String }
-) {
-  override get message(): string {
-    return `Event ${this.type} does not encode: ${this.issue}`
   }
 }

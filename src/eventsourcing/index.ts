@@ -13,11 +13,18 @@
 export * as EventCodec from "./EventCodec.ts"
 
 /**
- * The codecs' typed errors.
+ * A recorded event that does not decode (unknown type, invalid data or metadata).
  *
  * @since 0.1.0
  */
-export { EventDecodeError, EventEncodeError } from "./EventDecodeError.ts"
+export { EventDecodeError } from "./EventDecodeError.ts"
+
+/**
+ * An event that its Schema refuses to encode.
+ *
+ * @since 0.1.0
+ */
+export { EventEncodeError } from "./EventEncodeError.ts"
 
 /**
  * A decider: `initialState`, `evolve`, `decide`.
