@@ -7,7 +7,7 @@ import * as Schema from "effect/Schema"
 
 /**
  * An event (or its metadata) that its Schema refuses to encode: the event was built around the
- * Schema's checks (a class constructed with `disableValidation`, or a value cast to the type).
+ * Schema's checks (a class constructed with `disableChecks`, or a value cast to the type).
  *
  * @since 0.1.0
  * @category errors

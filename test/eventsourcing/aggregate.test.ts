@@ -247,6 +247,21 @@ layer(nodeWithClient(), { timeout: 60_000 })("event sourcing against the embedde
       assert.strictEqual(wrong._tag, "SpecificationFailed")
     }))
 
+  it.effect("EventCodec: an event its Schema refuses, or one outside the union, fails with EventEncodeError and appends nothing", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("order")
+      const bad = new ItemAdded({ sku: "a", quantity: 1.5, price: 1 }, { disableChecks: true })
+      const refused = yield* Effect.flip(codec.append(stream, [new OrderCreated({ customer: "ada" }), bad], { currentVersion: "no_stream" }))
+      assert.strictEqual(refused._tag, "EventEncodeError")
+      if (refused._tag !== "EventEncodeError") return
+      assert.strictEqual(refused.type, "ItemAdded")
+      const stranger = yield* Effect.flip(codec.encode({ _tag: "Stranger" } as never))
+      assert.include(stranger.issue, "not an event")
+      const read = yield* Effect.flip(streams.get(stream))
+      assert.strictEqual(read._tag, "NotFound")
+    }))
+
   it.effect("EventCodec.make refuses a union with a repeated type", () =>
     Effect.sync(() => {
       assert.throws(() => EventCodec.make([OrderCreated, OrderCreated]), /declared twice/)

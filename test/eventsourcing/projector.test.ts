@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as SqlClient from "effect/sql/SqlClient"
-import { Streams } from "../../src/index.ts"
+import { type RecordedEvent, Streams } from "../../src/index.ts"
 import { Projector } from "../../src/eventsourcing/index.ts"
 import { newEvents, nodeWithClient, uniqueStream } from "../client/_support.ts"
 import { postgresLayer } from "../support/postgres.ts"
@@ -76,6 +76,35 @@ layer(TestLayer, { excludeTestServices: true, timeout: 240_000 })("Projector int
         sql.unsafe(`INSERT INTO effect_esdb_checkpoints (projection, position, previous) VALUES ($1, 200, 108)`, [stream])
       )
       assert.strictEqual(fork._tag, "SqlError")
+    }))
+
+  it.effect("a handler that fails ends the projector with its typed error; the failed transaction left nothing; a restart goes on from there", () =>
+    Effect.gen(function*() {
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("fail")
+      const model = readModel(`m_${stream.replace(/-/g, "_")}`)
+      yield* model.setup
+      yield* streams.append(stream, newEvents(100), { currentVersion: "no_stream" })
+      const store = { name: stream }
+      class Refused extends Error {
+        readonly _tag = "Refused"
+      }
+      let failOn: number | undefined = 50
+      const handler = (event: RecordedEvent) =>
+        Effect.andThen(model.handler(event), () =>
+          event.streamPosition === BigInt(failOn ?? -1) ? Effect.fail(new Refused()) : Effect.void)
+      const error = yield* Effect.flip(
+        Projector.run({ subscription: Projector.stream(stream), handler, store, batch: { size: 7, delay: "1 millis" } })
+      )
+      assert.instanceOf(error, Refused)
+      const stopped = (yield* Projector.position(store)) ?? -1n
+      assert.isBelow(Number(stopped), 50)
+      assert.deepStrictEqual(yield* model.journal, { applied: Number(stopped) + 1, distinct: Number(stopped) + 1 })
+      failOn = undefined
+      const fiber = yield* Effect.forkChild(Projector.run({ subscription: Projector.stream(stream), handler, store }))
+      yield* reaches(store, 99n)
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(yield* model.journal, { applied: 100, distinct: 100 })
     }))
 
   it.effect("two instances of one projector started at once: one wins, each event is applied once", () =>
