@@ -8,7 +8,7 @@ if (major < 22) {
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/conformance/**"],
+    exclude: ["test/conformance/**", "test/package/**", "test/webui/**"],
     // the JSON report lets .ci/run print a plain "N passed, N failed" line
     reporters: ["default", ["json", { outputFile: "test-results/vitest.json" }]],
     testTimeout: 30_000,

@@ -31,6 +31,7 @@ import { StatsCollector } from "./monitoring/StatsCollector.ts"
 import { Scavenges } from "./operations/Scavenges.ts"
 import { UserStore } from "./users/UserStore.ts"
 import { makeHttpEndpoints } from "./handlers/HttpEndpoints.ts"
+import { makeHttpApi } from "./http/HttpApi.ts"
 import {
   makePersistentSubscriptionsHandler,
   PersistentSubscriptionsServiceDefinition
@@ -39,7 +40,7 @@ import { makeServerFeaturesHandler } from "./handlers/ServerFeaturesHandler.ts"
 import { makeProjectionsHandler, ProjectionsServiceDefinition } from "./handlers/ProjectionsHandler.ts"
 import { type GroupsHolding, PersistentGroups } from "./persistent/PersistentGroups.ts"
 import { ProjectionManager } from "./projections/ProjectionManager.ts"
-import { openFileLog } from "./storage/FileLog.ts"
+import { type FileLog, type LogWrite, openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
@@ -85,6 +86,26 @@ export interface EmbeddedNodeOptions {
   readonly db?: string | undefined
   /** With `db`: wait this long before each flush, like a slow disk (for crash tests); default 0. */
   readonly dbFlushDelayMs?: number | undefined
+  /**
+   * With `db` (`--salvage`): start on a log damaged in its middle by keeping every intact record and
+   * moving each damaged range aside to `events.log.damaged-<offset>` (logged). Default false: such a
+   * log stops the start with an error naming the offset (`LogDamagedError`). A torn tail (what a
+   * crash leaves) is cut either way, and logged.
+   */
+  readonly salvage?: boolean | undefined
+  /** With `db`: replaces `fs.write` for the log (tests: a full disk). */
+  readonly dbWrite?: LogWrite | undefined
+  /**
+   * Where the node reports what it did to its data (a torn tail cut, a salvage) and why it stopped
+   * on its own (a failed write); default: stderr, one line each.
+   */
+  readonly logger?: ((message: string) => void) | undefined
+  /**
+   * Called when the node stops on its own because its log failed (a full disk), before `stopped`
+   * resolves: as a real node's storage writer ends the process (`Application.Exit(ExitCode.Error,
+   * ...)`), the CLI then exits with code 1.
+   */
+  readonly onFatal?: ((error: Error) => void) | undefined
   /** Host name gossip reports for this node (a real node's AdvertiseHostToClientAs); default the bound host (`localhost` when secure). */
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
@@ -137,6 +158,17 @@ export interface EmbeddedNodeOptions {
   readonly context?: Context.Context<never> | undefined
   /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
   readonly scavengeDelayMs?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
+   * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection
+   * that takes the total over the budget faults (and its worker is freed).
+   */
+  readonly projectionMemoryBytes?: number | undefined
+  /**
+   * Time limit of one projection handler call, ms; default 250 (a real node's
+   * `ProjectionExecutionTimeout`). Past it the projection faults.
+   */
+  readonly projectionExecutionTimeoutMs?: number | undefined
 }
 
 /**
@@ -234,8 +266,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const host = options.host ?? "127.0.0.1"
   const insecure = options.insecure ?? true
   const readFraming: ReadFraming = options.readFraming ?? "message"
-  const log = options.db === undefined ? undefined : openFileLog(options.db, { flushDelayMs: options.dbFlushDelayMs })
-  const store = new Store({ log })
+  const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb] ${message}\n`))
+  // a failed write stops the node, as a real node's storage writer ends its process
+  // (StorageWriterService: "Unexpected error in StorageWriterService. Terminating the process...")
+  let fatal: ((error: Error) => void) | undefined
+  const log: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
+    flushDelayMs: options.dbFlushDelayMs,
+    salvage: options.salvage,
+    logger,
+    write: options.dbWrite,
+    onFailure: (error) => fatal?.(error)
+  })
+  let store: Store
+  try {
+    store = new Store({ log })
+  } catch (e) {
+    await log?.close()
+    throw e
+  }
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
   const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
@@ -247,13 +295,25 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
-  const projections = new ProjectionManager(store, { maxProjections: options.maxProjections })
+  const projections = new ProjectionManager(store, {
+    maxProjections: options.maxProjections,
+    memoryBudgetBytes: options.projectionMemoryBytes,
+    timeLimitMs: options.projectionExecutionTimeoutMs,
+    maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+  })
   if (!store.fresh) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
   if (options.standardProjections === true || options.runProjections === true) {
     projections.createSystemProjections(options.standardProjections === true)
   }
-  await store.sync()
+  try {
+    await store.sync()
+  } catch (e) {
+    // the log failed before the node listened (a full disk at start): release it, and say why
+    projections.close()
+    await store.close()
+    throw e
+  }
 
   let secure: ServerTls | undefined
   let caFile: string | undefined
@@ -341,7 +401,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     dbPath: resolve(options.db ?? ".")
   })
   server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
-  server.onHttpRequest(makeHttpEndpoints({ auth, instanceId, endpoint, version, insecure, records: () => store.log.length }))
+  // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
+  const httpApi = makeHttpApi({ store, auth, groups, projections })
+  server.onHttpRequest(makeHttpEndpoints({
+    auth,
+    instanceId,
+    endpoint,
+    version,
+    insecure,
+    records: () => store.log.length,
+    projections: () => true,
+    otherwise: httpApi.handle
+  }))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
@@ -356,6 +427,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const stopped = new Promise<void>((resolve) => {
     markStopped = () => resolve()
   })
+  fatal = (error) => {
+    logger(`the node stops: its log failed (${error.message}); acknowledged writes are kept, nothing more is accepted`)
+    // after the callbacks of the failed flush have answered their calls
+    options.onFatal?.(error)
+    setImmediate(() => void stop())
+  }
   const stop = (): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
@@ -365,6 +442,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     for (const end of Array.from(activeStats)) end()
+    httpApi.close()
     groups.close()
     stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
       projections.close()

@@ -18,7 +18,8 @@
  *
  * @since 0.1.0
  */
-import { RE2JS } from "re2js"
+import { createRequire } from "node:module"
+import type { RE2JS } from "re2js"
 
 /**
  * Longest pattern accepted, in characters.
@@ -138,10 +139,30 @@ const negativeLookaheadBody = (pattern: string): string | undefined => {
   return undefined
 }
 
+/** re2js, an optional peer dependency of the package, loaded on the node's first regular expression. */
+let re2js: typeof RE2JS | undefined
+const loadRe2js = (): typeof RE2JS | undefined => {
+  if (re2js === undefined) {
+    try {
+      re2js = (createRequire(import.meta.url)("re2js") as { RE2JS: typeof RE2JS }).RE2JS
+    } catch {
+      return undefined
+    }
+  }
+  return re2js
+}
+
 const compileRe2 = (pattern: string, source: string): PatternMatcher | PatternError => {
+  const engine = loadRe2js()
+  if (engine === undefined) {
+    return new PatternError(
+      pattern,
+      "the embedded node matches regular expressions with the optional package re2js, which is not installed: npm install re2js@^2.10.0"
+    )
+  }
   let re: RE2JS
   try {
-    re = RE2JS.compile(source)
+    re = engine.compile(source)
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e)
     return new PatternError(

@@ -3,8 +3,10 @@
  * Command line entry of the embedded node (`npm run server -- …`, the package bin
  * `effect-esdb-server`); `--help` lists every flag with its default. With `--db` the log is kept
  * in `<dir>` (written and fsynced before each write is acknowledged) and read back on the next
- * start; without it everything lives in memory. Like a real node it is secure (TLS, users
- * admin/ops) unless `--insecure` is given.
+ * start; without it everything lives in memory. A log damaged in its middle stops the start (exit
+ * code 1, the message names the offset) unless `--salvage` is given; a failed write (a full disk)
+ * stops the node with exit code 1, as a real node's process ends. Like a real node it is secure
+ * (TLS, users admin/ops) unless `--insecure` is given.
  *
  * Output: the connection string alone on the first line of stdout (scripts and tests read it),
  * then a start line on stderr (address, TLS, data directory, projections, version) and a stop
@@ -19,7 +21,6 @@
  *
  * @since 0.1.0
  */
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
@@ -32,6 +33,7 @@ const FLAGS = [
   ["host", "<address>", "127.0.0.1", "address to listen on"],
   ["insecure", "", "off", "cleartext and no authentication; otherwise TLS with the bundled development certificates, users admin/ops"],
   ["db", "<dir>", "none, in memory", "keep the log in <dir>/events.log, fsynced before each acknowledgement"],
+  ["salvage", "", "off", "with --db: start on a log damaged in its middle by keeping every intact record and moving the damaged bytes to <dir>/events.log.damaged-<offset>; without it such a log stops the start"],
   ["run-projections", "none|system|all", "none", "create the system projections (system, all); they stay stopped unless started"],
   ["start-standard-projections", "", "off", "create and run the system projections ($by_category, $stream_by_category, ...); alias --standard-projections"],
   ["read-framing", "message|coalesced", "message", "one write per read reply, or replies merged into frame-sized writes"],
@@ -78,6 +80,7 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
         host: { type: "string" },
         insecure: { type: "boolean" },
         db: { type: "string" },
+        salvage: { type: "boolean" },
         "run-projections": { type: "string" },
         "start-standard-projections": { type: "boolean" },
         "standard-projections": { type: "boolean" },
@@ -118,6 +121,7 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
     maxAppendSize: integer("max-append-size", values["max-append-size"], 1),
     maxReceiveMessageSize: integer("max-receive-message-size", values["max-receive-message-size"], 1),
     db: values.db,
+    salvage: values.salvage ?? false,
     advertiseHost: values["advertise-host"],
     advertisePort: integer("advertise-port", values["advertise-port"], 1, 65535),
     version,
@@ -172,8 +176,22 @@ const main = Effect.gen(function*() {
     return 0
   }
   const opts = options
+  // the node stops on its own when its log fails (a full disk), as a real node's process ends: exit 1
+  let fatalError: Error | undefined
+  // a node that cannot start (a damaged log, a log locked by another node, a full disk) says why
+  // on stderr and exits with 1
+  const started = yield* Effect.promise(() =>
+    startEmbeddedNode({ ...opts, onFatal: (error) => (fatalError = error) }).then(
+      (node) => ({ node }),
+      (error: unknown) => ({ error })
+    )
+  )
+  if ("error" in started) {
+    process.stderr.write(`effect-esdb-server cannot start: ${started.error instanceof Error ? started.error.message : String(started.error)}\n`)
+    return 1
+  }
   const node = yield* Effect.acquireRelease(
-    Effect.promise(() => startEmbeddedNode(opts)),
+    Effect.succeed(started.node),
     (node) =>
       Effect.promise(() => node.stop()).pipe(
         Effect.andThen(Effect.sync(() => process.stderr.write(`effect-esdb-server stopped (${node.host}:${node.port})\n`)))
@@ -187,10 +205,18 @@ const main = Effect.gen(function*() {
       `projections ${projections}, reporting server version ${opts.version ?? "24.10.0"}\n`
   )
   // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the
-  // process ends with it, as a real node's does)
+  // process ends with it, as a real node's does), or when its log failed (then exit code 1)
   yield* Effect.raceFirst(sideChannel(node), Effect.promise(() => node.stopped))
-  return 0
+  return fatalError === undefined ? 0 : 1
 }).pipe(Effect.scoped)
+
+// @effect/platform-node is an optional peer dependency of the package: only this command needs it
+const NodeRuntime = await import("@effect/platform-node/NodeRuntime").catch(() => {
+  process.stderr.write(
+    "effect-esdb-server runs under @effect/platform-node, an optional peer dependency that is not installed: npm install @effect/platform-node@^4.1.5\n"
+  )
+  process.exit(1)
+})
 
 // a stop by signal (an interrupted main fiber) is a normal stop: exit 0; a failure to start: 1
 NodeRuntime.runMain(

@@ -207,6 +207,20 @@ export const timeout = (message: string): RpcFailure => make(Status.ABORTED, `Op
 export const unhandled = (): RpcFailure => make(Status.UNKNOWN, "Exception was thrown by handler.")
 
 /**
+ * A write that can never be durable because the log failed (a full disk, an I/O error): UNAVAILABLE.
+ * A real node's storage writer ends its process on such an error
+ * (`src/KurrentDB.Core/Services/Storage/StorageWriterService.cs`: "Unexpected error in
+ * StorageWriterService. Terminating the process..." then `Application.Exit(ExitCode.Error, ...)`),
+ * so its clients see the connection drop: UNAVAILABLE. The embedded node answers the writes waiting
+ * on the failed flush with that status and stops (EmbeddedNode.ts).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const logFailed = (error: Error): RpcFailure =>
+  make(Status.UNAVAILABLE, `The node is stopping: its log failed (${error.message}).`)
+
+/**
  * `not-leader` (kept for completeness; a single node is always leader).
  *
  * @since 0.1.0

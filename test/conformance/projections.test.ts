@@ -6,7 +6,7 @@
  * Real node behaviour:
  * - a projection is created enabled and running; it processes `$all` asynchronously, so every
  *   check polls until the projection has caught up (bounded by a deadline);
- * - the status is `Running`, `Stopped` (disable, abort), `Faulted (Enabled)` with the handler's
+ * - the status is `Running`, `Stopped` (disable), `Aborted` (abort), `Faulted (Enabled)` with the handler's
  *   message as `stateReason`;
  * - a duplicate name → UNKNOWN "Envelope callback expected Updated, received Conflict instead"
  *   (released versions), an unknown name → NOT_FOUND "Projection 'x' not found", deleting a running
@@ -102,7 +102,8 @@ describe("projections with the official client", () => {
     await until("count 22", () => client.getProjectionState<{ count: number }>(name), (s) => s?.count === 22)
 
     await client.abortProjection(name)
-    expect((await client.getProjectionStatus(name)).projectionStatus).toBe("Stopped")
+    // a real node (21.10 and later): "Aborted" (KurrentDB ManagedProjection.cs, AbortingState)
+    expect((await client.getProjectionStatus(name)).projectionStatus).toBe("Aborted")
     await client.enableProjection(name)
 
     // reset: every event again, with the updated query

@@ -6,7 +6,7 @@ import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, write, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -50,19 +50,25 @@ const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
  * Starts `cli.ts --insecure --port 0 --db <dir>` in a child process; resolves with its port.
  * `slowDiskMs` delays each flush, so that a kill finds writes queued and not yet durable.
  */
-const spawnNode = (dir: string, slowDiskMs = 0): Promise<{ child: ChildProcess; port: number }> =>
+const spawnNode = (dir: string, slowDiskMs = 0, extraArgs: ReadonlyArray<string> = []): Promise<{ child: ChildProcess; port: number; stderr: () => string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir], {
-      stdio: ["ignore", "pipe", "inherit"],
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir, ...extraArgs], {
+      stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) }
     })
+    let stderr = ""
+    child.stderr!.setEncoding("utf8")
+    child.stderr!.on("data", (chunk: string) => {
+      stderr += chunk
+      process.stderr.write(chunk)
+    })
     const timer = setTimeout(() => reject(new Error("the node did not start")), 20_000)
-    child.on("exit", (code) => reject(new Error(`the node exited with ${code}`)))
+    child.on("exit", (code) => reject(new Error(`the node exited with ${code}: ${stderr}`)))
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const match = /^esdb:\/\/[^:]+:(\d+)/.exec(line)
       if (match === null) return
       clearTimeout(timer)
-      resolve({ child, port: Number(match[1]) })
+      resolve({ child, port: Number(match[1]), stderr: () => stderr })
     })
   })
 
@@ -277,12 +283,193 @@ describe("a node with --db", () => {
     try {
       let error: unknown
       await startEmbeddedNode({ db: dir }).then((n) => n.stop(), (e: unknown) => (error = e))
-      assert.match(String(error), /in use by process/)
+      assert.match(String(error), new RegExp(`the database is in use: .* is locked by another node \\(process ${child.child.pid}`))
     } finally {
       child.child.kill("SIGKILL")
       await new Promise((r) => child.child.once("exit", r))
     }
   }, 30_000)
+
+  it("holds an OS lock for its whole life: deleting the lock file lets no second node in; a SIGKILL frees it", async () => {
+    const dir = tempDir()
+    const first = await spawnNode(dir)
+    const client = new StreamsClient(`127.0.0.1:${first.port}`, grpc.credentials.createInsecure())
+    const stream = uniqueStream("locked")
+    try {
+      await appendOk(client, stream, noStream, [{}])
+      rmSync(join(dir, "lock"))
+      let error: unknown
+      await startEmbeddedNode({ db: dir }).then((n) => n.stop(), (e: unknown) => (error = e))
+      assert.match(String(error), /the database is in use: .* is locked by another node/)
+      // the first node still writes, alone
+      await appendOk(client, stream, revision(0), [{}])
+    } finally {
+      client.close()
+      first.child.kill("SIGKILL")
+      await new Promise((r) => first.child.once("exit", r))
+    }
+    // the lock died with the process: a node starts at once, and finds both events
+    const node = await startEmbeddedNode({ db: dir })
+    const c = connect(node)
+    try {
+      assert.strictEqual((await readStreamIds(c.streams, stream)).length, 2)
+      // a second node in the same process is refused too
+      let error: unknown
+      await startEmbeddedNode({ db: dir }).then((n) => n.stop(), (e: unknown) => (error = e))
+      assert.match(String(error), /is locked by another node/)
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  }, 30_000)
+
+  it("starts over a stale lock file naming a live unrelated process (pid 1)", async () => {
+    const dir = tempDir()
+    writeFileSync(join(dir, "lock"), "1")
+    const node = await startEmbeddedNode({ db: dir })
+    const c = connect(node)
+    try {
+      await appendOk(c.streams, uniqueStream("stale"), noStream, [{}])
+    } finally {
+      c.close()
+      await node.stop()
+    }
+  })
+
+  it("refuses to start on a log damaged in its middle, naming the offset; --salvage keeps every intact record and moves the damage aside", async () => {
+    const dir = tempDir()
+    const node = await startEmbeddedNode({ db: dir })
+    const c = connect(node)
+    const WORKERS = 10
+    const ids: Array<Array<string>> = Array.from({ length: WORKERS }, () => [])
+    const names = Array.from({ length: WORKERS }, (_, w) => uniqueStream(`damaged${w}`))
+    await Promise.all(names.map(async (name, w) => {
+      for (let i = 0; i < 100; i++) {
+        const id = randomUUID()
+        await appendOk(c.streams, name, any, [{ id, data: { i, pad: "x".repeat(100) } }])
+        ids[w]!.push(id)
+      }
+    }))
+    c.close()
+    await node.stop()
+    // one bit flipped in the middle of the log: in the id of an event acknowledged half way
+    const file = join(dir, LOG_FILE)
+    const bytes = readFileSync(file)
+    const victim = ids[5]![50]!
+    const at = bytes.indexOf(Buffer.from(victim, "latin1"))
+    assert.isAbove(at, bytes.length / 4)
+    assert.isBelow(at, (bytes.length * 3) / 4)
+    bytes[at + 3] = bytes[at + 3]! ^ 0x01
+    writeFileSync(file, bytes)
+
+    const logged: Array<string> = []
+    let error: unknown
+    await startEmbeddedNode({ db: dir, logger: (line) => logged.push(line) }).then((n) => n.stop(), (e: unknown) => (error = e))
+    assert.match(String(error), /events\.log is damaged at offset (\d+): \d+ bytes cannot be read \(a checksum mismatch\) and valid records follow/)
+    const offset = Number(/at offset (\d+)/.exec(String(error))![1])
+    assert.isAtMost(offset, at)
+    assert.match(String(error), /start the node with --salvage/)
+    // nothing cut, nothing logged as done
+    assert.deepStrictEqual(readFileSync(file), bytes)
+    assert.deepStrictEqual(logged, [])
+
+    // the CLI refuses too (exit code 1, the message on stderr)
+    const refused = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir], { stdio: ["ignore", "ignore", "pipe"] })
+    let refusedStderr = ""
+    refused.stderr!.on("data", (chunk: Buffer) => (refusedStderr += chunk.toString()))
+    const code = await new Promise((r) => refused.once("exit", r))
+    assert.strictEqual(code, 1)
+    assert.include(refusedStderr, `damaged at offset ${offset}`)
+
+    // --salvage: every intact record is kept, the damaged bytes are moved aside, and it is logged
+    const salvaged = await spawnNode(dir, 0, ["--salvage"])
+    const client = new StreamsClient(`127.0.0.1:${salvaged.port}`, grpc.credentials.createInsecure())
+    try {
+      for (let w = 0; w < WORKERS; w++) {
+        const stored = await readStreamIds(client, names[w]!)
+        assert.deepStrictEqual(stored, ids[w]!.filter((id) => id !== victim), `stream ${w}`)
+      }
+      assert.match(salvaged.stderr(), new RegExp(`salvaged: \\d+ damaged bytes at offset ${offset} \\(a checksum mismatch\\) moved to .*events\\.log\\.damaged-${offset}`))
+      assert.isTrue(readFileSync(join(dir, `${LOG_FILE}.damaged-${offset}`)).includes(bytes.subarray(at, at + 36)))
+    } finally {
+      client.close()
+      salvaged.child.kill("SIGTERM")
+      await new Promise((r) => salvaged.child.once("exit", r))
+    }
+    // and the next start needs no flag
+    const again = await startEmbeddedNode({ db: dir, logger: (line) => logged.push(line) })
+    await again.stop()
+    assert.deepStrictEqual(logged, [])
+  }, 60_000)
+
+  it("answers a full disk as a real node does: the waiting write gets UNAVAILABLE, the node logs it and stops; what was acknowledged is kept", async () => {
+    const dir = tempDir()
+    let full = false
+    const logged: Array<string> = []
+    let fatal: Error | undefined
+    const node = await startEmbeddedNode({
+      db: dir,
+      logger: (line) => logged.push(line),
+      onFatal: (error) => (fatal = error),
+      dbWrite: (fd, buffer, offset, length, position, callback) => {
+        if (!full) return write(fd, buffer, offset, length, position, callback)
+        // a full disk: part of the buffer is written, then ENOSPC
+        write(fd, buffer, offset, Math.min(length, 10), position, (error) => {
+          if (error !== null) return callback(error, 0)
+          const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", errno: -28, syscall: "write" })
+          callback(enospc, 0)
+        })
+      }
+    })
+    const c = connect(node)
+    const stream = uniqueStream("full")
+    const kept = randomUUID()
+    try {
+      await appendOk(c.streams, stream, noStream, [{ id: kept }])
+      full = true
+      const error = await append(c.streams, stream, revision(0), [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
+      assert.strictEqual(error?.code, grpc.status.UNAVAILABLE)
+      assert.match(error!.details, /its log failed \(ENOSPC: no space left on device, write\)/)
+      // a write decided meanwhile is refused the same way, not "Exception was thrown by handler."
+      const meanwhile = await append(c.streams, stream, any, [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
+      assert.strictEqual(meanwhile?.code, grpc.status.UNAVAILABLE)
+      // logged, and the node stopped on its own
+      await node.stopped
+      assert.match(String(fatal), /ENOSPC/)
+      assert.isTrue(logged.some((line) => /a write failed \(ENOSPC: no space left on device, write\)/.test(line)))
+      assert.isTrue(logged.some((line) => /the node stops: its log failed \(ENOSPC/.test(line)))
+      const after = await append(c.streams, stream, any, [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
+      assert.strictEqual(after?.code, grpc.status.UNAVAILABLE)
+    } finally {
+      c.close()
+      await node.stop()
+    }
+    // a restart (disk freed) keeps the acknowledged event, cuts the torn part of the failed write and logs the cut
+    logged.length = 0
+    const again = await startEmbeddedNode({ db: dir, logger: (line) => logged.push(line) })
+    const c2 = connect(again)
+    try {
+      assert.deepStrictEqual(await readStreamIds(c2.streams, stream), [kept])
+      assert.isTrue(logged.some((line) => /cut 10 bytes at offset \d+, a torn tail/.test(line)))
+    } finally {
+      c2.close()
+      await again.stop()
+    }
+  })
+
+  it("refuses to start on a full disk, logs it and releases the log", async () => {
+    const dir = tempDir()
+    const logged: Array<string> = []
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" })
+    let error: unknown
+    await startEmbeddedNode({ db: dir, logger: (line) => logged.push(line), dbWrite: (_fd, _b, _o, _l, _p, callback) => callback(enospc, 0) })
+      .then((n) => n.stop(), (e: unknown) => (error = e))
+    assert.match(String(error), /ENOSPC/)
+    assert.isTrue(logged.some((line) => /a write failed \(ENOSPC/.test(line)))
+    // the lock was released: the next start (disk freed) works
+    const node = await startEmbeddedNode({ db: dir })
+    await node.stop()
+  })
 
   it("restarts with streams, metadata, truncation, deletes and users as they were", async () => {
     const dir = tempDir()

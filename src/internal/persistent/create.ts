@@ -70,15 +70,20 @@ export const allOptions = (from: validate.AllFrom | undefined, filter: FilterOpt
 
 const run = (
   transport: TransportShape,
+  name: string,
   stream: string,
   group: string,
   request: CreateReq,
   options: CallOptions | undefined
 ): Effect.Effect<void, CreateSubscriptionError> =>
-  transport.retry(transport.unary(Create, request, { options, kind: "write", context: { stream } })).pipe(
-    Effect.asVoid,
-    Effect.mapError(toCreateError(stream, group))
-  )
+  transport.call({
+    name,
+    kind: "write",
+    options,
+    context: { stream },
+    attributes: { "db.collection.name": stream, group },
+    narrow: toCreateError(stream, group)
+  }, (spec) => transport.unary(Create, request, spec)).pipe(Effect.asVoid)
 
 /** @internal */
 export const createToStream = (
@@ -110,8 +115,8 @@ export const createToStream = (
         settings: validate.createSettings(settings)
       }
     }
-    return run(transport, stream, group, request, options)
-  }).pipe(transport.traceEffect("PersistentSubscriptions.createToStream", { "db.collection.name": stream, group }))
+    return run(transport, "PersistentSubscriptions.createToStream", stream, group, request, options)
+  })
 
 /** @internal */
 export const createToAll = (
@@ -131,5 +136,5 @@ export const createToAll = (
         settings: validate.createSettings(settings)
       }
     }
-    return run(transport, validate.ALL, group, request, options)
-  }).pipe(transport.traceEffect("PersistentSubscriptions.createToAll", { "db.collection.name": "$all", group }))
+    return run(transport, "PersistentSubscriptions.createToAll", validate.ALL, group, request, options)
+  })

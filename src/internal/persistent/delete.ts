@@ -22,11 +22,15 @@ export const deleteGroup = (
     const problem = validate.streamName(stream) ?? validate.groupName(group)
     if (problem) return Effect.fail(problem)
     const request = { options: { streamOption: validate.source(stream), groupName: group } }
-    return transport.retry(transport.unary(Delete, request, { options, kind: "write", context: { stream } })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toGroupError(stream, group))
-    )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.delete", { "db.collection.name": stream, group }))
+    return transport.call({
+      name: "PersistentSubscriptions.delete",
+      kind: "write",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream, group },
+      narrow: toGroupError(stream, group)
+    }, (spec) => transport.unary(Delete, request, spec)).pipe(Effect.asVoid)
+  })
 
 /** For a group on a stream (not `$all`). @internal */
 export const deleteToStream = (

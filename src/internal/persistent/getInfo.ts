@@ -24,8 +24,14 @@ export const getInfo = (
     const problem = validate.streamName(stream) ?? validate.groupName(group)
     if (problem) return Effect.fail(problem)
     const request = { options: { streamOption: validate.source(stream), groupName: group } }
-    return transport.retry(transport.unary(GetInfo, request, { options, kind: "write", context: { stream } })).pipe(
-      Effect.mapError(toGroupError(stream, group)),
+    return transport.call({
+      name: "PersistentSubscriptions.getInfo",
+      kind: "read",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream, group },
+      narrow: toGroupError(stream, group)
+    }, (spec) => transport.unary(GetInfo, request, spec)).pipe(
       Effect.flatMap((response) =>
         response.subscriptionInfo === undefined
           ? Effect.fail(new GrpcError({ code: Code.UNKNOWN, details: "GetInfo answered without the group's info", metadata: {} }))
@@ -35,7 +41,7 @@ export const getInfo = (
           })
       )
     )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.getInfo", { "db.collection.name": stream, group }))
+  })
 
 /** For a group on a stream (not `$all`). @internal */
 export const getInfoToStream = (

@@ -29,11 +29,11 @@ export const list = (
 ): Effect.Effect<ReadonlyArray<SubscriptionInfo>, ListSubscriptionsError> =>
   Effect.suspend(() => {
     const request: ListReq = { options: { listOption: { $case: "listAllSubscriptions", value: {} } } }
-    return transport.retry(transport.unary(List, request, { options, kind: "write" })).pipe(
-      Effect.mapError(toListError),
-      Effect.flatMap(infos)
-    )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.list"))
+    return transport.call(
+      { name: "PersistentSubscriptions.list", kind: "read", options, narrow: toListError },
+      (spec) => transport.unary(List, request, spec)
+    ).pipe(Effect.flatMap(infos))
+  })
 
 /** @internal */
 export const listToStream = (
@@ -56,13 +56,19 @@ export const listToStream = (
         }
       }
     }
-    return transport.retry(transport.unary(List, request, { options, kind: "write", context: { stream } })).pipe(
-      Effect.map((response): ListResp | undefined => response),
-      Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
-      Effect.mapError(toListError),
-      Effect.flatMap((response) => response === undefined ? Effect.succeed([]) : infos(response))
-    )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.listToStream", { "db.collection.name": stream }))
+    return transport.call({
+      name: "PersistentSubscriptions.listToStream",
+      kind: "read",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream },
+      narrow: toListError
+    }, (spec) =>
+      transport.unary(List, request, spec).pipe(
+        Effect.map((response): ListResp | undefined => response),
+        Effect.catchIf(isNotFound, () => Effect.succeed(undefined))
+      )).pipe(Effect.flatMap((response) => response === undefined ? Effect.succeed([]) : infos(response)))
+  })
 
 /** The groups of one stream (not `$all`). @internal */
 export const listOfStream = (

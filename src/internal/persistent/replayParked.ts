@@ -35,11 +35,15 @@ export const replayParked = (
     const parked = validate.parkedOptions(stream, group, options?.stopAt)
     if (parked instanceof InvalidArgument) return Effect.fail(parked)
     const request: ReplayParkedReq = { options: parked }
-    return transport.retry(transport.unary(ReplayParked, request, { options, kind: "write", context: { stream } })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toGroupError(stream, group))
-    )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.replayParked", { "db.collection.name": stream, group }))
+    return transport.call({
+      name: "PersistentSubscriptions.replayParked",
+      kind: "write",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream, group },
+      narrow: toGroupError(stream, group)
+    }, (spec) => transport.unary(ReplayParked, request, spec)).pipe(Effect.asVoid)
+  })
 
 /** For a group on a stream (not `$all`). @internal */
 export const replayParkedToStream = (

@@ -15,9 +15,7 @@ export const restartSubsystem = (
   transport: TransportShape,
   options?: CallOptions
 ): Effect.Effect<void, ListSubscriptionsError> =>
-  Effect.suspend(() =>
-    transport.retry(transport.unary(RestartSubsystem, {}, { options, kind: "write" })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toListError)
-    )
-  ).pipe(transport.traceEffect("PersistentSubscriptions.restartSubsystem"))
+  transport.call(
+    { name: "PersistentSubscriptions.restartSubsystem", kind: "write", options, narrow: toListError },
+    (spec) => transport.unary(RestartSubsystem, {}, spec)
+  ).pipe(Effect.asVoid)

@@ -38,11 +38,15 @@ export const truncateParked = (
     const parked = validate.parkedOptions(stream, group, options?.stopAt)
     if (parked instanceof InvalidArgument) return Effect.fail(parked)
     const request: TruncateParkedReq = { options: parked }
-    return transport.retry(transport.unary(TruncateParked, request, { options, kind: "write", context: { stream } })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toGroupError(stream, group))
-    )
-  }).pipe(transport.traceEffect("PersistentSubscriptions.truncateParked", { "db.collection.name": stream, group }))
+    return transport.call({
+      name: "PersistentSubscriptions.truncateParked",
+      kind: "write",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream, group },
+      narrow: toGroupError(stream, group)
+    }, (spec) => transport.unary(TruncateParked, request, spec)).pipe(Effect.asVoid)
+  })
 
 /** For a group on a stream (not `$all`). @internal */
 export const truncateParkedToStream = (

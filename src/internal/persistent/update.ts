@@ -57,10 +57,14 @@ const update = (
         const option = streamOption(options?.from ?? validate.fromOfInfo(info))
         if (option instanceof Error) return Effect.fail(option)
         const request: UpdateReq = { options: { streamOption: option, groupName: group, settings } }
-        return transport.retry(transport.unary(Update, request, { options, kind: "write", context: { stream } })).pipe(
-          Effect.asVoid,
-          Effect.mapError(toGroupError(stream, group))
-        )
+        return transport.call({
+          name: "PersistentSubscriptions.update",
+          kind: "write",
+          options,
+          context: { stream },
+          attributes: { "db.collection.name": stream, group },
+          narrow: toGroupError(stream, group)
+        }, (spec) => transport.unary(Update, request, spec)).pipe(Effect.asVoid)
       })
     )
   })

@@ -30,14 +30,22 @@ type Mode = NonNullable<NonNullable<CreateReq["options"]>["mode"]>
 
 const send = <E>(
   transport: TransportShape,
+  span: string,
+  name: string | undefined,
   mode: Mode,
   query: string,
   options: CallOptions | undefined,
   toError: (error: Parameters<typeof toTransportError>[0]) => E
-): Effect.Effect<void, E | TransportError> =>
-  transport.retry(
-    transport.unary(Create, { options: { mode, query, engineVersion: 1, properties: [] } }, { options, kind: "write" })
-  ).pipe(Effect.asVoid, Effect.mapError(toError))
+): Effect.Effect<void, E> =>
+  transport.call({
+    name: span,
+    kind: "write",
+    options,
+    attributes: name === undefined ? undefined : { "db.projection.name": name },
+    narrow: toError
+  }, (spec) => transport.unary(Create, { options: { mode, query, engineVersion: 1, properties: [] } }, spec)).pipe(
+    Effect.asVoid
+  )
 
 /** @internal */
 export const create = (
@@ -54,8 +62,16 @@ export const create = (
     if (trackEmittedStreams && !emitEnabled) {
       return Effect.fail(new InvalidArgument({ reason: "EmitEnabled must be set to true to track emitted streams." }))
     }
-    return send(transport, { $case: "continuous", value: { name, emitEnabled, trackEmittedStreams } }, query, options, toCreateError(name))
-  }).pipe(transport.traceEffect("Projections.create", { "db.projection.name": name }))
+    return send(
+      transport,
+      "Projections.create",
+      name,
+      { $case: "continuous", value: { name, emitEnabled, trackEmittedStreams } },
+      query,
+      options,
+      toCreateError(name)
+    )
+  })
 
 /** @internal */
 export const createOneTime = (
@@ -66,8 +82,8 @@ export const createOneTime = (
   Effect.suspend(() => {
     const problem = validate.query(query)
     if (problem) return Effect.fail(problem)
-    return send(transport, { $case: "oneTime", value: {} }, query, options, toTransportError)
-  }).pipe(transport.traceEffect("Projections.createOneTime"))
+    return send(transport, "Projections.createOneTime", undefined, { $case: "oneTime", value: {} }, query, options, toTransportError)
+  })
 
 /** @internal */
 export const createTransient = (
@@ -79,5 +95,13 @@ export const createTransient = (
   Effect.suspend(() => {
     const problem = validate.name(name) ?? validate.query(query)
     if (problem) return Effect.fail(problem)
-    return send(transport, { $case: "transient", value: { name } }, query, options, toCreateError(name))
-  }).pipe(transport.traceEffect("Projections.createTransient", { "db.projection.name": name }))
+    return send(
+      transport,
+      "Projections.createTransient",
+      name,
+      { $case: "transient", value: { name } },
+      query,
+      options,
+      toCreateError(name)
+    )
+  })

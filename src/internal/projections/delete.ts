@@ -43,8 +43,11 @@ export const deleteProjection = (
         deleteCheckpointStream: options?.deleteCheckpointStream === true
       }
     }
-    return transport.retry(transport.unary(Delete, request, { options, kind: "write" })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toDeleteError(name))
-    )
-  }).pipe(transport.traceEffect("Projections.delete", { "db.projection.name": name }))
+    return transport.call({
+      name: "Projections.delete",
+      kind: "write",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toDeleteError(name)
+    }, (spec) => transport.unary(Delete, request, spec)).pipe(Effect.asVoid)
+  })

@@ -21,10 +21,14 @@ const disableWith = (writeCheckpoint: boolean, span: string) =>
   Effect.suspend(() => {
     const problem = validate.name(name)
     if (problem) return Effect.fail(problem)
-    return transport.retry(
-      transport.unary(Disable, { options: { name, writeCheckpoint } }, { options, kind: "write" })
-    ).pipe(Effect.asVoid, Effect.mapError(toProjectionError(name)))
-  }).pipe(transport.traceEffect(span, { "db.projection.name": name }))
+    return transport.call({
+      name: span,
+      kind: "write",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toProjectionError(name)
+    }, (spec) => transport.unary(Disable, { options: { name, writeCheckpoint } }, spec)).pipe(Effect.asVoid)
+  })
 
 /** @internal */
 export const disable = disableWith(true, "Projections.disable")

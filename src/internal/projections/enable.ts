@@ -19,8 +19,11 @@ export const enable = (
   Effect.suspend(() => {
     const problem = validate.name(name)
     if (problem) return Effect.fail(problem)
-    return transport.retry(transport.unary(Enable, { options: { name } }, { options, kind: "write" })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toProjectionError(name))
-    )
-  }).pipe(transport.traceEffect("Projections.enable", { "db.projection.name": name }))
+    return transport.call({
+      name: "Projections.enable",
+      kind: "write",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toProjectionError(name)
+    }, (spec) => transport.unary(Enable, { options: { name } }, spec)).pipe(Effect.asVoid)
+  })

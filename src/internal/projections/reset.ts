@@ -20,7 +20,11 @@ export const reset = (
   Effect.suspend(() => {
     const problem = validate.name(name)
     if (problem) return Effect.fail(problem)
-    return transport.retry(
-      transport.unary(Reset, { options: { name, writeCheckpoint: false } }, { options, kind: "write" })
-    ).pipe(Effect.asVoid, Effect.mapError(toProjectionError(name)))
-  }).pipe(transport.traceEffect("Projections.reset", { "db.projection.name": name }))
+    return transport.call({
+      name: "Projections.reset",
+      kind: "write",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toProjectionError(name)
+    }, (spec) => transport.unary(Reset, { options: { name, writeCheckpoint: false } }, spec)).pipe(Effect.asVoid)
+  })

@@ -15,9 +15,7 @@ export const restartSubsystem = (
   transport: TransportShape,
   options?: CallOptions
 ): Effect.Effect<void, RestartSubsystemError> =>
-  Effect.suspend(() =>
-    transport.retry(transport.unary(RestartSubsystem, {}, { options, kind: "write" })).pipe(
-      Effect.asVoid,
-      Effect.mapError(toRestartError)
-    )
-  ).pipe(transport.traceEffect("Projections.restartSubsystem"))
+  transport.call(
+    { name: "Projections.restartSubsystem", kind: "write", options, narrow: toRestartError },
+    (spec) => transport.unary(RestartSubsystem, {}, spec)
+  ).pipe(Effect.asVoid)

@@ -46,13 +46,18 @@ const read = (
     const problem = validate.name(name)
     if (problem) return Effect.fail(problem)
     const request = { options: { name, partition: options?.partition ?? "" } }
-    const call = which === "state"
-      ? Effect.map(transport.unary(State, request, { options, kind: "read" }), (r): unknown => r.state)
-      : Effect.map(transport.unary(Result, request, { options, kind: "read" }), (r): unknown => r.result)
-    return transport.retry(call).pipe(
-      Effect.map((value) => value === undefined ? {} : value),
-      Effect.mapError(toProjectionError(name))
-    )
+    return transport.call({
+      name: which === "state" ? "Projections.getState" : "Projections.getResult",
+      kind: "read",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toProjectionError(name)
+    }, (spec) =>
+      which === "state"
+        ? Effect.map(transport.unary(State, request, spec), (r): unknown => r.state)
+        : Effect.map(transport.unary(Result, request, spec), (r): unknown => r.result)).pipe(
+        Effect.map((value) => value === undefined ? {} : value)
+      )
   })
 
 /** The value read, decoded with `schema` when one is given. @internal */
@@ -72,9 +77,7 @@ export const getState = (
   name: string,
   options?: StateOptions
 ): Effect.Effect<unknown, ProjectionError> =>
-  read(transport, "state", name, options).pipe(
-    transport.traceEffect("Projections.getState", { "db.projection.name": name })
-  )
+  read(transport, "state", name, options)
 
 /** @internal */
 export const getResult = (
@@ -82,6 +85,4 @@ export const getResult = (
   name: string,
   options?: StateOptions
 ): Effect.Effect<unknown, ProjectionError> =>
-  read(transport, "result", name, options).pipe(
-    transport.traceEffect("Projections.getResult", { "db.projection.name": name })
-  )
+  read(transport, "result", name, options)

@@ -11,6 +11,7 @@ import { GrpcError } from "../../errors/GrpcError.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import { Code } from "../../generated/code.ts"
 import type { StatisticsReq_Options, StatisticsResp, StatisticsResp_Details } from "../../generated/projections.ts"
+import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import type { Emit, TransportShape } from "../transport/Transport.ts"
 import { type ListProjectionsError, type ProjectionError, toListError, toProjectionError } from "./errors.ts"
@@ -68,31 +69,35 @@ export const toDetails = (d: StatisticsResp_Details): ProjectionDetails => {
   })
 }
 
-const statistics = (
+const statistics = <E>(
   transport: TransportShape,
+  operation: { readonly name: string; readonly attributes?: Record<string, unknown> },
   mode: NonNullable<StatisticsReq_Options["mode"]>,
-  options: CallOptions | undefined
+  options: CallOptions | undefined,
+  narrow: (error: CallError) => E
 ) =>
-  transport.retry(
-    Effect.suspend(() => {
-      let count = 0
-      return Stream.runCollect(
-        transport.serverStream(
-          Statistics,
-          { options: { mode } },
-          { options, kind: "read" },
-          (message: StatisticsResp, emit: Emit<ProjectionDetails>) => {
-            if (message.details === undefined) return
-            if (++count > MAX_PROJECTIONS) {
-              return emit.fail(
-                new GrpcError({ code: Code.RESOURCE_EXHAUSTED, details: `More than ${MAX_PROJECTIONS} projections listed`, metadata: {} })
-              )
+  transport.call(
+    { ...operation, kind: "read", options, narrow },
+    (spec) =>
+      Effect.suspend(() => {
+        let count = 0
+        return Stream.runCollect(
+          transport.serverStream(
+            Statistics,
+            { options: { mode } },
+            spec,
+            (message: StatisticsResp, emit: Emit<ProjectionDetails>) => {
+              if (message.details === undefined) return
+              if (++count > MAX_PROJECTIONS) {
+                return emit.fail(
+                  new GrpcError({ code: Code.RESOURCE_EXHAUSTED, details: `More than ${MAX_PROJECTIONS} projections listed`, metadata: {} })
+                )
+              }
+              emit.push(toDetails(message.details))
             }
-            emit.push(toDetails(message.details))
-          }
+          )
         )
-      )
-    })
+      })
   ).pipe(Effect.map((chunk): ReadonlyArray<ProjectionDetails> => Array.from(chunk)))
 
 /** @internal */
@@ -104,8 +109,13 @@ export const getStatistics = (
   Effect.suspend(() => {
     const problem = validate.name(name)
     if (problem) return Effect.fail(problem)
-    return statistics(transport, { $case: "name", value: name }, options).pipe(
-      Effect.mapError(toProjectionError(name)),
+    return statistics(
+      transport,
+      { name: "Projections.getStatistics", attributes: { "db.projection.name": name } },
+      { $case: "name", value: name },
+      options,
+      toProjectionError(name)
+    ).pipe(
       Effect.flatMap((all) => {
         const one = all.find((d) => d.name === name) ?? all[0]
         return one === undefined
@@ -113,7 +123,7 @@ export const getStatistics = (
           : Effect.succeed(one)
       })
     )
-  }).pipe(transport.traceEffect("Projections.getStatistics", { "db.projection.name": name }))
+  })
 
 /** @internal */
 export const list = (
@@ -125,5 +135,5 @@ export const list = (
     if (!["all", "continuous", "oneTime", "transient"].includes(mode)) {
       return Effect.fail(new InvalidArgument({ reason: `Unknown projection mode '${String(mode)}'` }))
     }
-    return statistics(transport, { $case: mode, value: {} }, options).pipe(Effect.mapError(toListError))
-  }).pipe(transport.traceEffect("Projections.list"))
+    return statistics(transport, { name: "Projections.list" }, { $case: mode, value: {} }, options, toListError)
+  })

@@ -36,7 +36,11 @@ export const update = (
     const emitOption: UpdateReq_Options["emitOption"] = options?.emitEnabled === undefined
       ? { $case: "noEmitOptions", value: {} }
       : { $case: "emitEnabled", value: options.emitEnabled }
-    return transport.retry(
-      transport.unary(Update, { options: { name, query, emitOption, properties: [] } }, { options, kind: "write" })
-    ).pipe(Effect.asVoid, Effect.mapError(toProjectionError(name)))
-  }).pipe(transport.traceEffect("Projections.update", { "db.projection.name": name }))
+    return transport.call({
+      name: "Projections.update",
+      kind: "write",
+      options,
+      attributes: { "db.projection.name": name },
+      narrow: toProjectionError(name)
+    }, (spec) => transport.unary(Update, { options: { name, query, emitOption, properties: [] } }, spec)).pipe(Effect.asVoid)
+  })

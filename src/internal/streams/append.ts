@@ -15,6 +15,7 @@ import { expectedRevision, streamIdentifier, uuidString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { isRetryable } from "../transport/Retry.ts"
+import { deadlineAt, toGrpcDeadline } from "../transport/Deadline.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { BatchAppender } from "./BatchAppender.ts"
 import { type AppendError, toAppendError } from "./errors.ts"
@@ -71,7 +72,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
     events: NewEvent | Iterable<NewEvent>,
     options: WriteOptions
   ): Effect.Effect<bigint, AppendError> =>
-    Effect.suspend((): Effect.Effect<bigint, AppendError> => {
+    Effect.clockWith((clock): Effect.Effect<bigint, AppendError> => {
       const list: ReadonlyArray<NewEvent> = isIterable(events) ? Array.from(events) : [events]
       const problem = validate.streamName(stream) ?? validate.streamState(options.currentVersion) ??
         validate.events(list)
@@ -83,7 +84,11 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         data: toBuffer(event.data)
       }))
       // one deadline for the operation, retries included
-      const deadline = transport.deadline(options, "write")
+      const timeoutMs = transport.timeoutMillis(options, "reply")
+      const now = clock.currentTimeMillisUnsafe()
+      const deadline = deadlineAt(now, timeoutMs)
+      // the batch appender's timers are wall-clock ones: it gets the same deadline on that clock
+      const batchDeadline = toGrpcDeadline(deadline, now)
       const viaAppend = Effect.suspend(() => {
         const messages: Array<AppendReq> = [{
           content: {
@@ -102,8 +107,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       if (options.credentials !== undefined || batchUnsupported) {
         return Effect.mapError(transport.retry(viaAppend, deadline), toAppendError)
       }
-      const timeoutMs = transport.timeoutMillis(options, "write")
-      const viaBatch = batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs)
+      const viaBatch = batch.append(stream, options.currentVersion, proposed, batchDeadline, timeoutMs)
       // The common path is the batch append alone: its one failure handler switches to Append
       // (no BatchAppend on the node), hands a retryable failure to the retry Schedule (which
       // sees it as the first failure), or narrows the error.
@@ -117,7 +121,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         const again = Effect.suspend((): Effect.Effect<bigint, CallError> => {
           if (first === undefined) {
             return batchUnsupported ? viaAppend : Effect.catchIf(
-              batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs),
+              batch.append(stream, options.currentVersion, proposed, batchDeadline, timeoutMs),
               isUnimplemented,
               () => {
                 batchUnsupported = true

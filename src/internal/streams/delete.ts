@@ -35,19 +35,22 @@ export const deleteStream = (kind: "delete" | "tombstone") =>
     const request: DeleteReq = {
       options: { streamIdentifier: streamIdentifier(stream), expectedStreamRevision: expectedRevision(options.currentVersion) }
     }
-    // one deadline for the operation, retries included
-    const deadline = transport.deadline(options, "write")
-    const spec = { options, kind: "write" as const, context: { stream }, deadline }
-    const call: Effect.Effect<DeleteResp | TombstoneResp, CallError> = kind === "delete"
-      ? transport.unary(Delete, request, spec)
-      : transport.unary(Tombstone, request, spec)
-    return transport.retry(call, deadline).pipe(
-      Effect.flatMap(commitPosition),
-      Effect.mapError((error): CallError =>
-        error._tag === "WrongCurrentVersion" && error.actual === "no_stream" && options.currentVersion !== "no_stream"
-          ? new NotFound({ stream })
-          : error
-      ),
-      Effect.mapError(toDeleteError)
-    )
-  }).pipe(transport.traceEffect(`Streams.${kind}`, { "db.collection.name": stream }))
+    return transport.call({
+      name: `Streams.${kind}`,
+      kind: "write",
+      options,
+      context: { stream },
+      attributes: { "db.collection.name": stream },
+      narrow: (error) =>
+        toDeleteError(
+          error._tag === "WrongCurrentVersion" && error.actual === "no_stream" && options.currentVersion !== "no_stream"
+            ? new NotFound({ stream })
+            : error
+        )
+    }, (spec) => {
+      const call: Effect.Effect<DeleteResp | TombstoneResp, CallError> = kind === "delete"
+        ? transport.unary(Delete, request, spec)
+        : transport.unary(Tombstone, request, spec)
+      return Effect.flatMap(call, commitPosition)
+    })
+  })

@@ -44,19 +44,24 @@ export const read = (
   if (limit instanceof InvalidArgument) return Stream.fail(limit)
   const backwards = options?.backwards === true
   const resolveLinks = options?.resolveLinks === true
-  return Stream.suspend(() => {
+  return transport.stream({
+    name: "Streams.read",
+    kind: "read",
+    options,
+    context: { stream },
+    attributes: { "db.collection.name": stream },
+    narrow: toReadStreamError
+  }, (spec) => {
     // the cursor of this run
     let next: From = options?.streamPosition ?? (backwards ? "end" : "start")
     let remaining = limit
     let exhausted = false
-    // one deadline for the run, whatever it takes to resume
-    const deadline = transport.deadline(options, "read")
-    return transport.resumable(() => {
+    return () => {
       if (remaining === 0n || exhausted) return Stream.empty
       return transport.serverStream(
         Read,
         streamRequest(stream, next, backwards, resolveLinks, remaining),
-        { options, kind: "read", context: { stream }, deadline },
+        spec,
         (message, emit: Emit<RecordedEvent>) => {
           if (message._tag === "event") {
             const event = message.event
@@ -72,9 +77,9 @@ export const read = (
             emit.fail(new NotFound({ stream }))
           }
         }
-      ).pipe(Stream.mapError(toReadStreamError))
-    }, deadline, { operation: "Streams.read", attributes: { stream } })
-  }).pipe(transport.traceStream("Streams.read", { "db.collection.name": stream }))
+      )
+    }
+  })
 }
 
 /** @internal */

@@ -43,19 +43,23 @@ export const readAll = (
   const backwards = options?.backwards === true
   const resolveLinks = options?.resolveLinks === true
   const filter = filterOption(options)
-  return Stream.suspend(() => {
+  return transport.stream({
+    name: "Streams.readAll",
+    kind: "read",
+    options,
+    attributes: { "db.collection.name": "$all" },
+    narrow: toReadAllError
+  }, (spec) => {
     // the cursor of this run
     let next: From = options?.commitPosition ?? (backwards ? "end" : "start")
     let skipAt: bigint | undefined
     let remaining = limit
-    // one deadline for the run, whatever it takes to resume
-    const deadline = transport.deadline(options, "read")
-    return transport.resumable(() => {
+    return () => {
       if (remaining === 0n) return Stream.empty
       return transport.serverStream(
         Read,
         allRequest(next, backwards, resolveLinks, remaining + (skipAt === undefined ? 0n : 1n), filter),
-        { options, kind: "read", deadline },
+        spec,
         (message, emit: Emit<RecordedEvent>) => {
           if (message._tag !== "event") return
           const event = message.event
@@ -76,9 +80,9 @@ export const readAll = (
           emit.push(event)
           if (remaining === 0n) emit.end()
         }
-      ).pipe(Stream.mapError(toReadAllError))
-    }, deadline, { operation: "Streams.readAll" })
-  }).pipe(transport.traceStream("Streams.readAll", { "db.collection.name": "$all" }))
+      )
+    }
+  })
 }
 
 /** @internal */

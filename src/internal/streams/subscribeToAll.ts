@@ -83,16 +83,21 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
   const resolveLinks = options?.resolveLinks === true
   const includeCheckpoints = options?.includeCheckpoints === true
   const includeCaughtUp = options?.includeCaughtUp === true
-  return Stream.suspend(() => {
+  // a subscription has no deadline unless its options give one; then it bounds the whole run
+  return transport.stream({
+    name: "Streams.subscribeToAll",
+    kind: "read",
+    options,
+    attributes: { "db.collection.name": "$all" },
+    narrow: toReadAllError
+  }, (spec) => {
     // the cursor of this run
     let from: From = options?.commitPosition ?? (options?.fromEnd === true ? "end" : "start")
-    // a subscription has no deadline unless its options give one; then it bounds the whole run
-    const deadline = transport.deadline(options, "read")
-    return transport.resumable(() =>
+    return () =>
       transport.serverStream(
         Read,
         allRequest(from, false, resolveLinks, "subscription", filter),
-        { options, kind: "read", deadline },
+        spec,
         (message, emit: Emit<RecordedEvent | Checkpoint | CaughtUp>) => {
           switch (message._tag) {
             case "event": {
@@ -122,17 +127,12 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toReadAllError)), deadline, {
-      operation: "Streams.subscribeToAll",
-      endless: true,
-      schedule: options?.resumeSchedule
-    })
-  }).pipe(
+      )
+  }, { endless: true, schedule: options?.resumeSchedule }).pipe(
     // checkpoints and caught-up markers are pushed only when the options ask for them, which is
     // what SubscribeToAllItem<O> says
     Stream.filter((item): item is SubscribeToAllItem<O> =>
       item._tag === "RecordedEvent" || (item._tag === "Checkpoint" ? includeCheckpoints : includeCaughtUp)
-    ),
-    transport.traceStream("Streams.subscribeToAll", { "db.collection.name": "$all" })
+    )
   )
 }

@@ -61,16 +61,22 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
   if (problem) return Stream.fail(problem)
   const resolveLinks = options?.resolveLinks === true
   const includeCaughtUp = options?.includeCaughtUp === true
-  return Stream.suspend(() => {
+  // a subscription has no deadline unless its options give one; then it bounds the whole run
+  return transport.stream({
+    name: "Streams.subscribeToStream",
+    kind: "read",
+    options,
+    context: { stream },
+    attributes: { "db.collection.name": stream },
+    narrow: toSubscribeToStreamError
+  }, (spec) => {
     // the cursor of this run
     let from: From = options?.streamPosition ?? (options?.fromEnd === true ? "end" : "start")
-    // a subscription has no deadline unless its options give one; then it bounds the whole run
-    const deadline = transport.deadline(options, "read")
-    return transport.resumable(() =>
+    return () =>
       transport.serverStream(
         Read,
         streamRequest(stream, from, false, resolveLinks, "subscription"),
-        { options, kind: "read", context: { stream }, deadline },
+        spec,
         (message, emit: Emit<RecordedEvent | CaughtUp>) => {
           if (message._tag === "event") {
             const event = message.event
@@ -89,15 +95,9 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
             }
           }
         }
-      ).pipe(Stream.mapError(toSubscribeToStreamError)), deadline, {
-      operation: "Streams.subscribeToStream",
-      endless: true,
-      schedule: options?.resumeSchedule,
-      attributes: { stream }
-    })
-  }).pipe(
+      )
+  }, { endless: true, schedule: options?.resumeSchedule }).pipe(
     // caught-up markers are pushed only when the options ask for them, as SubscribeToStreamItem<O> says
-    Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp),
-    transport.traceStream("Streams.subscribeToStream", { "db.collection.name": stream })
+    Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp)
   )
 }

@@ -68,6 +68,13 @@ export interface CallOptions {
  *   at once holds twice its calls for that moment, next to its other calls (appends and
  *   single-reply calls). Streams past the limit are refused with ENHANCE_YOUR_CALM, and their
  *   calls fail with RESOURCE_EXHAUSTED.
+ * - `maxConnections`: the most HTTP/2 connections the client opens to a node (the primary one and
+ *   the extra ones long-lived calls are spread over). Defaults to 16: up to 640 long-lived calls
+ *   at once with the default `streamsPerChannel`, well under the 1,000 connections a node accepts
+ *   from all its clients. Further long-lived calls wait until one of those ends (one with a
+ *   `timeout` at most until its deadline).
+ * - `idleConnectionTimeout`: how long an extra connection stays open once its last long-lived call
+ *   has ended (the primary one stays). Defaults to 30 seconds.
  * - `flowControlWindow`: bytes a node may send on one read or subscription before the client has
  *   consumed them (the HTTP/2 receive window). Defaults to 256 KiB: enough for full speed on a
  *   LAN, and it keeps memory flat when the consumer is slower than the node. Raise it (for
@@ -88,6 +95,8 @@ export interface ConnectionOptions {
   readonly retrySchedule?: Schedule.Schedule<unknown, CallError> | undefined
   readonly resumeSchedule?: Schedule.Schedule<unknown, ResumeFailure> | undefined
   readonly streamsPerChannel?: number | undefined
+  readonly maxConnections?: number | undefined
+  readonly idleConnectionTimeout?: Duration.Input | undefined
   readonly flowControlWindow?: number | undefined
   readonly maxReceiveMessageSize?: number | undefined
   /** Set to false to create no spans (every operation has a client span by default). */

@@ -22,6 +22,10 @@ export interface HttpEndpointsContext {
   readonly insecure: boolean
   /** Records in the log. */
   readonly records: () => number
+  /** Do user projections run? (`/info`'s `features.projections`) */
+  readonly projections?: (() => boolean) | undefined
+  /** Serves the other paths (the HTTP API and web UI, src/server/http); without it they answer 404. */
+  readonly otherwise?: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined
 }
 
 const startedAt = new Date()
@@ -39,10 +43,11 @@ const json = (res: http.ServerResponse, status: number, body: unknown): void => 
  * @category handlers
  */
 export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
-  // a body is never expected: drop whatever comes
-  req.resume()
   const path = (req.url ?? "/").split("?")[0]!
   const known = path === "/ping" || path === "/info" || path === "/stats" || path === "/gossip"
+  if (!known && ctx.otherwise !== undefined) return ctx.otherwise(req, res)
+  // a body is never expected: drop whatever comes
+  req.resume()
   if (!known) {
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" })
     res.end("Not Found")
@@ -61,7 +66,8 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
         dbVersion: ctx.version,
         esVersion: ctx.version,
         state: "leader",
-        features: { projections: false, userManagement: true, atomPub: false },
+        // ClusterVNode: `["projections"] = RunProjections != ProjectionType.None || DevMode`
+        features: { projections: ctx.projections?.() ?? false, userManagement: true, atomPub: ctx.otherwise !== undefined },
         authentication: ctx.insecure ? null : { type: "internal", properties: {} }
       })
     case "/stats": {

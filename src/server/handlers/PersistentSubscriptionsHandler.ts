@@ -56,6 +56,7 @@ import type { PersistentGroups } from "../persistent/PersistentGroups.ts"
 import {
   invalidArgument,
   invalidArgumentOf,
+  logFailed,
   maximumSubscribersReached,
   persistentSubscriptionDoesNotExist,
   persistentSubscriptionExists,
@@ -345,7 +346,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
 
   /** Replies once the configuration written is durable (with `db`). */
   const afterWrite = <A>(callback: UnaryCallback<A>, reply: A) =>
-    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(unhandled())))
+    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(logFailed(error))))
 
   /**
    * ReplayParked and TruncateParked (one request shape): a real node checks access first, then

@@ -37,6 +37,7 @@ import {
   accessDenied,
   invalidArgumentOf,
   isRpcFailure,
+  logFailed,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   missingRequiredMetadataProperty,
@@ -47,6 +48,7 @@ import {
   wrongExpectedVersion
 } from "../errors.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
+import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { fromWire } from "../codec/Uuid.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
@@ -341,13 +343,13 @@ const makeAppend = (ctx: StreamsContext) =>
       const exp = expected
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
-        if (error !== undefined) return fail(unhandled())
+        if (error !== undefined) return fail(logFailed(error))
         if (done) return
         done = true
         callback(null, appendResponse(exp, outcome))
       })
-    } catch {
-      fail(unhandled())
+    } catch (e) {
+      fail(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
     }
   })
 }
@@ -534,12 +536,21 @@ const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendRe
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
         if (error !== undefined) {
-          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.badRequest("Exception was thrown by handler.") } })
+          // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+          if (closed) return
+          cleanup()
+          call.sendStatus(logFailed(error))
           return
         }
         sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
       })
     } catch (e) {
+      if (e instanceof LogFailedError) {
+        // the node stops (as a real node's process ends): the call ends UNAVAILABLE
+        cleanup()
+        call.sendStatus(logFailed(e.failure))
+        return
+      }
       const text = isRpcFailure(e) ? rpcExceptionText(e) : "Exception was thrown by handler."
       const batch = pending.get(key ?? "")
       if (key !== undefined) pending.delete(key)
@@ -592,7 +603,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         // acknowledged only once durable (at once in memory; after the group commit with --db)
         return ctx.store.whenDurable((error) =>
           error !== undefined
-            ? callback(unhandled())
+            ? callback(logFailed(error))
             : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
         )
       case "StreamDeleted":
@@ -605,8 +616,8 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
           outcome.currentRevision
         ))
     }
-  } catch {
-    callback(unhandled())
+  } catch (e) {
+    callback(e instanceof LogFailedError ? logFailed(e.failure) : unhandled())
   }
 }
 

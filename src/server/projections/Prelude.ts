@@ -315,6 +315,7 @@ function describe(x) {
 return function dispatch(text) {
   try { return run(jsonParse(text)); } catch (x) { emitted = []; logs = []; return jsonStringify({ fault: describe(x) }); }
 };
+var liveState = null, liveShared = null;
 function run(c) {
   emitted = []; logs = [];
   switch (c.op) {
@@ -331,8 +332,10 @@ function run(c) {
     case "process": {
       var bi = sources.options.biState === true;
       var isNew = c.state === null;
-      var state = loadState(c.state, initHandler);
-      var shared = bi ? loadState(c.shared, initSharedHandler) : null;
+      // the partition handled last keeps its live value (a real node loads a state only when the
+      // partition changes), so a state that is not JSON (a raw body) is kept as it is
+      var state = c.live === true ? liveState : loadState(c.state, initHandler);
+      var shared = bi ? (c.live === true ? liveShared : loadState(c.shared, initSharedHandler)) : null;
       var ev = new Envelope(c.event, c.partition);
       if (isNew && !legacy) for (var h = 0; h < createdHandlers.length; h++) createdHandlers[h](bi ? [state, shared] : state, ev);
       if (legacy || !emptyBody(c.event)) {
@@ -344,15 +347,17 @@ function run(c) {
           state = folded;
         }
       }
+      liveState = state; liveShared = shared;
       var out = { state: serialize(state), shared: bi ? serialize(shared) : null };
       if (sources.options.producesResults) out.result = toResult(state);
       return answer(out);
     }
     case "deleted": {
       if (sources.options.biState === true) throw new Error("Bi-State projections do not support delete notifications");
-      var ds = loadState(c.state, initHandler);
+      var ds = c.live === true ? liveState : loadState(c.state, initHandler);
       if (legacy) ds = call(deletedHandler, ds, { partition: c.partition, isSoftDeleted: c.isSoftDeleted });
       else deletedHandler(ds, null, c.partition, false);
+      liveState = ds; liveShared = null;
       var dout = { state: serialize(ds), shared: null };
       if (sources.options.producesResults) dout.result = toResult(ds);
       return answer(dout);

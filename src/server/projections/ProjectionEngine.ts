@@ -16,7 +16,7 @@
  *
  * @since 0.1.0
  */
-import { newQuickJSWASMModule, type QuickJSContext, type QuickJSHandle, type QuickJSRuntime } from "quickjs-emscripten"
+import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten"
 import type { EventRecord } from "../storage/Store.ts"
 import { preludeFor } from "./Prelude.ts"
 
@@ -242,12 +242,47 @@ const categoryOf = (stream: string): string | undefined => {
   return dash < 0 ? undefined : stream.slice(0, dash)
 }
 
+/**
+ * Does the deletion of `stream` reach a query's `$deleted` handler? Only a `foreachStream` query
+ * (a real node's ByStreamStatePartitionSelector is the only one whose
+ * `EventReaderBasePartitionDeletedIsSupported` is true) with a `$deleted` handler, for a stream
+ * among its sources.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const deletionApplies = (d: ProjectionDefinition, stream: string): boolean => {
+  if (!d.byStreams || !d.handlesDeletedNotifications) return false
+  if (d.allStreams || d.catalogStream !== null || d.streams.includes(stream)) return true
+  const category = categoryOf(stream)
+  return category !== undefined && d.categories.includes(category)
+}
+
+/**
+ * The real node's text when a script runs past its limit (its missing closing parenthesis included).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const timeLimitReason = (compiling: boolean, tookMs: number, allowedMs: number): string =>
+  `Projection script took too long to ${compiling ? "compile" : "execute"} (took: ${timeSpan(tookMs)}, allowed: ${timeSpan(allowedMs)}`
+
 const EMITTERS = /\b(?:emit|linkTo|copyTo|linkStreamTo)\s*\(/
 
 interface Answer {
   readonly fault?: unknown
   readonly [key: string]: unknown
 }
+
+/**
+ * The reason a JS projection faults with when the optional peer dependency `quickjs-emscripten`
+ * is not installed.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const QUICKJS_MISSING =
+  "the embedded node runs JS projections with the optional package quickjs-emscripten, which is not installed: npm install quickjs-emscripten@^0.32.0"
 
 /**
  * Compiles a query in a new sandbox: evaluates the prelude and the query (within the time and
@@ -261,7 +296,10 @@ export const compileProjection = async (query: string, options: EngineOptions): 
   // One WASM module per engine (about 0.5 MB, a few ms): nothing of one projection's heap is shared
   // with another's, and if QuickJS aborts its module (it asserts on objects a stack overflow leaked
   // when the runtime is freed) only this engine's module is lost.
-  const module = await newQuickJSWASMModule()
+  // quickjs-emscripten is an optional peer dependency of the package (a client alone never loads it)
+  const quickjs = await import("quickjs-emscripten").catch(() => undefined)
+  if (quickjs === undefined) return { _tag: "CompileError", reason: QUICKJS_MISSING }
+  const module = await quickjs.newQuickJSWASMModule()
   const runtime = module.newRuntime()
   const engine = new ProjectionEngine(runtime, options)
   const reason = engine.load(query)
@@ -294,6 +332,8 @@ export class ProjectionEngine {
   readonly #states = new Map<string, string>()
   readonly #results = new Map<string, string | null>()
   #shared: string | null = null
+  /** The partition whose state the sandbox holds live (the last one handled), until a state is restored. */
+  #livePartition: string | undefined
 
   /** @internal */
   constructor(runtime: QuickJSRuntime, options: EngineOptions) {
@@ -392,7 +432,8 @@ export class ProjectionEngine {
       event: view,
       partition,
       state: this.#states.get(partition) ?? null,
-      shared: this.#shared
+      shared: this.#shared,
+      live: this.#livePartition === partition
     })
     if (typeof answer === "string") return this.#faulted(answer)
     return this.#fold(partition, answer)
@@ -402,7 +443,13 @@ export class ProjectionEngine {
   processDeleted(partition: string, isSoftDeleted: boolean): ProcessOutcome {
     if (this.#fault !== undefined) return { _tag: "Faulted", reason: this.#fault }
     if (!this.definition.handlesDeletedNotifications) return { _tag: "Skipped" }
-    const answer = this.#call({ op: "deleted", partition, isSoftDeleted, state: this.#states.get(partition) ?? null })
+    const answer = this.#call({
+      op: "deleted",
+      partition,
+      isSoftDeleted,
+      state: this.#states.get(partition) ?? null,
+      live: this.#livePartition === partition
+    })
     if (typeof answer === "string") return this.#faulted(answer)
     return this.#fold(partition, answer)
   }
@@ -414,17 +461,14 @@ export class ProjectionEngine {
    * among its sources.
    */
   deletionApplies(stream: string): boolean {
-    const d = this.definition
-    if (!d.byStreams || !d.handlesDeletedNotifications) return false
-    if (d.allStreams || d.catalogStream !== null || d.streams.includes(stream)) return true
-    const category = categoryOf(stream)
-    return category !== undefined && d.categories.includes(category)
+    return deletionApplies(this.definition, stream)
   }
 
   /** Restores the shared state of a `biState` projection (JSON text), as a checkpoint load does. */
   setSharedState(state: string): void {
     JSON.parse(state)
     this.#shared = state
+    this.#livePartition = undefined
   }
 
   /** The state of a partition (`""` = the projection's only state when unpartitioned), JSON text. */
@@ -451,6 +495,20 @@ export class ProjectionEngine {
   setState(partition: string, state: string): void {
     JSON.parse(state)
     this.#states.set(partition, state)
+    this.#livePartition = undefined
+  }
+
+  /** Bytes the sandbox's heap holds now (QuickJS's `memory_used_size`), or 0 when unknown. */
+  memoryUsed(): number {
+    if (this.#disposed) return 0
+    try {
+      const handle = this.#runtime.computeMemoryUsage()
+      const usage = this.#context.dump(handle) as { memory_used_size?: unknown }
+      handle.dispose()
+      return typeof usage.memory_used_size === "number" ? usage.memory_used_size : 0
+    } catch {
+      return 0
+    }
   }
 
   /** Frees the sandbox (context and runtime). Idempotent. */
@@ -504,6 +562,7 @@ export class ProjectionEngine {
     if (writes.length > 0 && !this.#options.emitEnabled) return this.#faulted(EMIT_NOT_ALLOWED)
     this.#states.set(partition, state)
     this.#shared = shared
+    this.#livePartition = partition
     const base = {
       _tag: "Processed" as const,
       partition,
@@ -583,10 +642,7 @@ export class ProjectionEngine {
 
   /** The real node's message, its missing closing parenthesis included. */
   #timeLimitReason(): string {
-    const action = this.#compiling ? "compile" : "execute"
-    return `Projection script took too long to ${action} (took: ${timeSpan(performance.now() - this.#started)}, allowed: ${
-      timeSpan(this.#limit())
-    }`
+    return timeLimitReason(this.#compiling, performance.now() - this.#started, this.#limit())
   }
 
   #describeFault(message: string): string {

@@ -1,7 +1,8 @@
 /**
- * The node's projection subsystem: the projections created through the Projections service, each
- * running its query (a {@link ProjectionEngine}) asynchronously over `$all` in commit order, from
- * its checkpoint, and following live appends.
+ * The node's projection subsystem: the registry of the projections created through the
+ * Projections service and its commands (create, update, enable, disable, abort, reset, delete,
+ * restart); each running projection has a {@link ProjectionRunner} (its engine in its own worker,
+ * its cursor, its writer), which reads its sources from its checkpoint and follows live appends.
  *
  * Every write goes through the store's single writer (`Store.append` / `softDelete`), to the
  * streams PROTOCOL.md §5 names: the registry `$projections-$all` (`$ProjectionsInitialized`,
@@ -13,19 +14,24 @@
  * `$partition`), emitted events (with `emitEnabled`) and their tracking (`-emittedstreams`,
  * `$StreamTracked`, with `trackEmittedStreams`).
  *
- * Engines run in small batches (a few events or a few milliseconds, then `setImmediate`), so the
- * event loop is never held longer than one handler call; a fault stops its projection only.
- * Statuses: Running, Stopped, Faulted (with its reason), Completed (one-time, at the end of `$all`),
- * with " (Enabled)" when stopped or faulted but enabled. With a kept database (`--db`) the
+ * User code runs in worker threads (EngineHost.ts), never on the node's event loop; a fault stops
+ * its projection only and frees its worker. The projections' memory (workers, sandboxes, states)
+ * is bounded node-wide by `memoryBudgetBytes`. Statuses: Running, Stopped, Aborted, Faulted (with
+ * its reason), Completed (one-time, at the end of its source), with " (Enabled)" when stopped or
+ * faulted but enabled. With a kept database (`--db`) the
  * projections are read back from the registry and their definitions, and a continuous projection
  * resumes from its last checkpoint.
  *
  * @since 0.1.0
  */
-import { newUuid } from "../codec/Uuid.ts"
-import { DELETED_TB, type EventRecord, hiddenFromAll, type ProposedEvent, type Store } from "../storage/Store.ts"
-import { compileProjection, fromRecord, type ProcessOutcome, type ProjectionEngine, readerStrategyError } from "./ProjectionEngine.ts"
-import { type Processor, SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
+import type { Store } from "../storage/Store.ts"
+import { checkpointTag, type ProjectionVersion } from "./CheckpointTag.ts"
+import { type HostedEngine, localEngine, startWorkerEngine, WORKER_OVERHEAD_BYTES } from "./EngineHost.ts"
+import { jsonEvent, streamsOf, textEvent } from "./OutputWriter.ts"
+import { readerStrategyError } from "./ProjectionEngine.ts"
+import { type Checkpoint, ProjectionRunner } from "./ProjectionRunner.ts"
+import { lastPosition, onAppend, type SourcePlan, visibleEvents, wasWritten } from "./Source.ts"
+import { SYSTEM_PROJECTIONS, type SystemProjection, systemProcessor } from "./SystemProjections.ts"
 
 /**
  * How a projection runs: continuous (checkpointed, kept), one-time (kept, no checkpoints, stops
@@ -42,7 +48,7 @@ export type ProjectionMode = "Continuous" | "OneTime" | "Transient"
  * @since 0.1.0
  * @category models
  */
-export type ProjectionRunState = "Creating" | "Running" | "Stopped" | "Faulted" | "Completed"
+export type ProjectionRunState = "Creating" | "Running" | "Stopped" | "Aborted" | "Faulted" | "Completed"
 
 /**
  * The registry stream: `$ProjectionsInitialized`, `$ProjectionCreated` and `$ProjectionDeleted` (data: the name).
@@ -119,36 +125,13 @@ export type CommandFailure =
   | { readonly _tag: "OperationFailed"; readonly message: string }
   | { readonly _tag: "TooMany"; readonly max: number }
 
-/** A checkpoint: the position of the last record processed and the partition states then. */
-interface Checkpoint {
-  readonly position: number
-  readonly states: ReadonlyMap<string, string>
-}
-
-/** Events per batch and time per batch before the runner yields the event loop. */
-const BATCH_EVENTS = 64
-const BATCH_MS = 5
-/** A checkpoint after this many handled events (the real node's CheckpointHandledThreshold). */
-const CHECKPOINT_HANDLED_THRESHOLD = 4000
 const DEFAULT_MAX_PROJECTIONS = 256
-/** A caught-up projection writes at most one checkpoint per this many ms. */
-const IDLE_CHECKPOINT_MS = 200
-
-const utf8 = (text: string) => Buffer.from(text, "utf8")
-
-const json = (eventType: string, data: unknown, metadata?: unknown): ProposedEvent => ({
-  eventId: newUuid(),
-  eventType,
-  isJson: true,
-  data: utf8(typeof data === "string" ? data : JSON.stringify(data)),
-  customMetadata: metadata === undefined ? Buffer.alloc(0) : utf8(JSON.stringify(metadata))
-})
-
-const text = (eventType: string, data: string, metadata?: unknown): ProposedEvent => ({
-  ...json(eventType, "", metadata),
-  isJson: false,
-  data: utf8(data)
-})
+/** The node-wide projection memory budget by default: 2 GiB. */
+const DEFAULT_MEMORY_BUDGET = 2 * 1024 * 1024 * 1024
+/** The node's append limit per event by default (16 MiB). */
+const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
+/** Most writes one handled event may ask for, by default. */
+const DEFAULT_MAX_WRITES_PER_EVENT = 1000
 
 const parseObject = (bytes: Buffer): Record<string, unknown> | undefined => {
   if (bytes.length === 0) return undefined
@@ -161,40 +144,7 @@ const parseObject = (bytes: Buffer): Record<string, unknown> | undefined => {
 }
 
 /**
- * The stream a record deletes, as a real node's StreamDeletedHelper.IsStreamDeletedEvent reads
- * it: a tombstone (`$streamDeleted`) deletes its own stream (hard), a `$metadata` event in `$$x`
- * whose `$tb` is long.MaxValue deletes `x` (soft).
- */
-const deletionOf = (record: EventRecord): { readonly stream: string; readonly soft: boolean } | undefined => {
-  if (record.isTombstone) return { stream: record.stream, soft: false }
-  if (record.eventType !== "$metadata" || !record.stream.startsWith("$$")) return undefined
-  const metadata = parseObject(record.data)
-  return metadata?.["$tb"] === DELETED_TB ? { stream: record.stream.slice(2), soft: true } : undefined
-}
-
-/** The `$correlationId` of a JSON record's metadata, if a string (EventProcessedResult reads it only when `IsJson`). */
-const correlationIdOf = (record: EventRecord): string | undefined => {
-  if (!record.isJson) return undefined
-  const id = parseObject(record.customMetadata)?.["$correlationId"]
-  return typeof id === "string" ? id : undefined
-}
-
-/** Stream names of one projection (ProjectionNamesBuilder). */
-const streamsOf = (name: string) => ({
-  definition: `$projections-${name}`,
-  result: `$projections-${name}-result`,
-  partitionResult: (partition: string) => `$projections-${name}-${partition}-result`,
-  checkpoint: `$projections-${name}-checkpoint`,
-  partitionCheckpoint: (partition: string) => `$projections-${name}-${partition}-checkpoint`,
-  state: `$projections-${name}-state`,
-  emitted: `$projections-${name}-emittedstreams`,
-  order: `$projections-${name}-order`,
-  partitions: `$projections-${name}-partitions`,
-  prefix: `$projections-${name}-`
-})
-
-/**
- * One projection: its definition, where its runner is, and its engine.
+ * One projection: its definition, where it is, and its runner while it runs.
  *
  * @since 0.1.0
  * @category models
@@ -206,33 +156,27 @@ export class ManagedProjection {
   emitEnabled: boolean
   trackEmittedStreams: boolean
   enabled = true
+  /** The projection id: the event number of its `$ProjectionCreated` in the registry (0 while unknown). */
+  id = 0
   epoch = -1
   version = 1
   runAs: RunAs
   readonly system: SystemProjection | undefined
   state: ProjectionRunState = "Creating"
   reason = ""
-  engine: Processor | undefined
-  /** Index in `store.log` of the next record to look at. */
-  nextIndex = 0
-  /** Position of the last record looked at, −1 before any. */
+  /** The current run (kept after a fault or a stop so that its states stay readable), if any. */
+  runner: ProjectionRunner | undefined
+  /** Bumped at every start: a compile that finishes for an older start is dropped. */
+  starts = 0
+  /** Position of the last record looked at, −1 before any; the run's counters. */
   position = -1
-  checkpoint: Checkpoint | undefined
+  positionText: string | undefined = undefined
+  checkpointText: string | undefined = undefined
   eventsProcessed = 0
-  handledSinceCheckpoint = 0
-  /** Handled events outside `$projections-` streams since the last checkpoint (an idle checkpoint needs one). */
-  handledUserSinceCheckpoint = 0
   processingMs = 0
-  /** When the last checkpoint was written (ms since epoch), and the pending idle checkpoint's timer. */
-  lastCheckpointAt = 0
-  checkpointTimer: ReturnType<typeof setTimeout> | undefined
-  /** Bumped whenever the runner is stopped: a stale compile or batch sees it and ends. */
-  generation = 0
-  scheduled = false
+  checkpoint: Checkpoint | undefined
   readonly tracked = new Set<string>()
   readonly partitionsSeen = new Set<string>()
-  readonly lastResults = new Map<string, string | null>()
-  readonly changedPartitions = new Set<string>()
 
   constructor(create: CreateProjection) {
     this.name = create.name
@@ -252,6 +196,11 @@ export class ManagedProjection {
     return this.mode !== "Transient"
   }
 
+  /** The tag's version: id, epoch, version. */
+  get projectionVersion(): ProjectionVersion {
+    return { id: this.id, epoch: Math.max(this.epoch, 0), version: this.version }
+  }
+
   /** The status text: the state, with " (Enabled)" when stopped or faulted but enabled. */
   get status(): string {
     return (this.state === "Stopped" || this.state === "Faulted") && this.enabled ? `${this.state} (Enabled)` : this.state
@@ -267,8 +216,18 @@ export class ManagedProjection {
 export interface ProjectionManagerOptions {
   /** Per-handler time limit, ms (default the engine's 250). */
   readonly timeLimitMs?: number | undefined
-  /** Most projections held at once (each has its own sandbox); default 256. */
+  /** Most projections held at once; default 256. */
   readonly maxProjections?: number | undefined
+  /**
+   * Node-wide budget for projection memory, bytes (default 2 GiB): every running JS projection
+   * counts its worker (16 MiB), its sandbox's heap and its partition states (kept twice: in the
+   * sandbox and on the node). A projection whose batch takes the total over it faults.
+   */
+  readonly memoryBudgetBytes?: number | undefined
+  /** Largest event a projection may emit, bytes: the node's append limit per event (default 16 MiB). */
+  readonly maxEventBytes?: number | undefined
+  /** Most writes one handled event may ask for (default 1000). */
+  readonly maxWritesPerEvent?: number | undefined
 }
 
 /**
@@ -284,6 +243,8 @@ export class ProjectionManager {
   /** The store's `$all` listener, registered while the node holds projections. */
   private unsubscribe: (() => void) | undefined
   private closed = false
+  /** Ids given to transient projections (not in the registry). */
+  private nextTransientId = 1_000_000_000
 
   constructor(store: Store, options: ProjectionManagerOptions = {}) {
     this.store = store
@@ -293,8 +254,8 @@ export class ProjectionManager {
   /** Adds a projection and listens to appends (the first time). */
   private add(p: ManagedProjection): void {
     this.projections.set(p.name, p)
-    this.unsubscribe ??= this.store.onAppendAll(() => {
-      for (const q of this.projections.values()) this.schedule(q)
+    this.unsubscribe ??= onAppend(this.store, () => {
+      for (const q of this.projections.values()) q.runner?.wake()
     })
   }
 
@@ -317,17 +278,23 @@ export class ProjectionManager {
     return this.projections.get(name)
   }
 
+  /** Is a user (JS) projection running? (`/info` reports the projections feature then.) */
+  get userProjectionsRunning(): boolean {
+    for (const p of this.projections.values()) if (p.system === undefined && p.state === "Running") return true
+    return false
+  }
+
   /** Reads the projections back from the registry and their definitions (a kept database), and starts the enabled ones. */
   load(): void {
-    const names: Array<string> = []
-    for (const record of this.visible(REGISTRY_STREAM)) {
+    const names: Array<{ name: string; id: number }> = []
+    for (const record of visibleEvents(this.store, REGISTRY_STREAM)) {
       const name = record.data.toString("utf8")
-      const at = names.indexOf(name)
-      if (record.eventType === "$ProjectionCreated" && at < 0) names.push(name)
+      const at = names.findIndex((n) => n.name === name)
+      if (record.eventType === "$ProjectionCreated" && at < 0) names.push({ name, id: record.eventNumber === 0 ? 2147483646 : record.eventNumber })
       else if (record.eventType === "$ProjectionDeleted" && at >= 0) names.splice(at, 1)
     }
-    for (const name of names) {
-      const definition = this.visible(streamsOf(name).definition)
+    for (const { name, id } of names) {
+      const definition = visibleEvents(this.store, streamsOf(name).definition)
       const last = definition[definition.length - 1]
       const d = last === undefined ? undefined : parseObject(last.data)
       if (d === undefined || typeof d["query"] !== "string") continue
@@ -345,28 +312,23 @@ export class ProjectionManager {
         },
         system: SYSTEM_PROJECTIONS.find((sp) => sp.name === name)
       })
+      p.id = id
       p.enabled = d["enabled"] === true
       p.epoch = typeof d["epoch"] === "number" ? d["epoch"] : -1
       p.version = typeof d["version"] === "number" ? d["version"] : 1
       p.checkpoint = this.readCheckpoint(p)
-      for (const r of this.visible(streamsOf(name).emitted)) p.tracked.add(r.data.toString("utf8"))
+      for (const r of visibleEvents(this.store, streamsOf(name).emitted)) p.tracked.add(r.data.toString("utf8"))
       this.add(p)
       if (p.enabled) this.start(p)
       else p.state = "Stopped"
     }
   }
 
-  /** The events of a stream a read would see now (none when missing or deleted). */
-  private visible(stream: string): ReadonlyArray<EventRecord> {
-    const view = this.store.view(stream)
-    return view._tag === "Ok" ? view.entry.events.slice(view.first, view.last + 1) : []
-  }
-
   /** The last checkpoint kept in the store, if any (and not a reset). */
   private readCheckpoint(p: ManagedProjection): Checkpoint | undefined {
     if (!p.checkpointsEnabled) return undefined
     const names = streamsOf(p.name)
-    const events = this.visible(names.checkpoint)
+    const events = visibleEvents(this.store, names.checkpoint)
     const last = events[events.length - 1]
     if (last === undefined) return undefined
     const meta = parseObject(last.customMetadata)
@@ -374,10 +336,10 @@ export class ProjectionManager {
     if (position < 0) return undefined
     const states = new Map<string, string>()
     if (last.data.length > 0) states.set("", last.data.toString("utf8"))
-    for (const r of this.visible(names.partitions)) {
+    for (const r of visibleEvents(this.store, names.partitions)) {
       const partition = r.data.toString("utf8")
       p.partitionsSeen.add(partition)
-      const cp = this.visible(names.partitionCheckpoint(partition))
+      const cp = visibleEvents(this.store, names.partitionCheckpoint(partition))
       const lastCp = cp[cp.length - 1]
       if (lastCp !== undefined) states.set(partition, lastCp.data.toString("utf8"))
     }
@@ -424,11 +386,16 @@ export class ProjectionManager {
 
   /** Writes the registry's `$ProjectionCreated` (after `$ProjectionsInitialized` the first time) and the definition. */
   private register(p: ManagedProjection): void {
-    if (!p.persisted) return
-    if (this.store.lastEventNumber(REGISTRY_STREAM) < 0 && this.store.stream(REGISTRY_STREAM)?.pending === undefined) {
-      this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [json("$ProjectionsInitialized", "")])
+    if (!p.persisted) {
+      p.id = this.nextTransientId++
+      return
     }
-    this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [text("$ProjectionCreated", p.name)])
+    if (!wasWritten(this.store, REGISTRY_STREAM)) {
+      this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [jsonEvent("$ProjectionsInitialized", "")])
+    }
+    const written = this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [textEvent("$ProjectionCreated", p.name)])
+    // ProjectionManager: the projection id is the event number of its `$ProjectionCreated`
+    p.id = written._tag === "Success" ? Number(written.currentRevision) : 0
     this.writeDefinition(p)
   }
 
@@ -436,8 +403,7 @@ export class ProjectionManager {
   update(name: string, query: string, emitEnabled: boolean | undefined, runAs: RunAs): CommandFailure | undefined {
     const p = this.projections.get(name)
     if (p === undefined) return { _tag: "NotFound" }
-    const wasRunning = p.state === "Running"
-    this.stop(p, wasRunning)
+    this.stop(p, p.state === "Running")
     p.query = query
     if (emitEnabled !== undefined) p.emitEnabled = emitEnabled
     p.runAs = runAs
@@ -459,12 +425,15 @@ export class ProjectionManager {
     return undefined
   }
 
-  /** Disable (a checkpoint is written) or abort (none): the projection stops. */
+  /**
+   * Disable (a checkpoint is written: "Stopped") or abort (none: "Aborted", the state a real node
+   * (21.10 and later) reports, ManagedProjection's AbortedState): the projection stops.
+   */
   disable(name: string, writeCheckpoint: boolean): CommandFailure | undefined {
     const p = this.projections.get(name)
     if (p === undefined) return { _tag: "NotFound" }
     this.stop(p, writeCheckpoint)
-    if (p.state !== "Faulted" && p.state !== "Completed") p.state = "Stopped"
+    if (p.state !== "Faulted" && p.state !== "Completed") p.state = writeCheckpoint ? "Stopped" : "Aborted"
     if (p.enabled) {
       p.enabled = false
       this.writeDefinition(p)
@@ -477,22 +446,37 @@ export class ProjectionManager {
     const p = this.projections.get(name)
     if (p === undefined) return { _tag: "NotFound" }
     this.stop(p, false)
-    p.epoch = p.version
+    p.runner = undefined
+    // ManagedProjection.Reset: the version goes up and the epoch becomes it, so the events the
+    // earlier epochs wrote are not this run's (EmittedStream recovery reads them as another's)
     p.version++
+    p.epoch = p.version
     p.checkpoint = undefined
+    p.checkpointText = undefined
+    p.position = -1
+    p.positionText = undefined
+    // a real node's reset starts a new run: eventsProcessedAfterRestart is 0 even when stopped
+    p.eventsProcessed = 0
     p.partitionsSeen.clear()
-    p.lastResults.clear()
     this.writeDefinition(p)
     if (p.checkpointsEnabled) {
-      this.store.append(streamsOf(p.name).checkpoint, { _tag: "Any" }, [json("$ProjectionCheckpoint", "{}", { "$v": this.tag(p), "$c": -1, "$p": -1 })])
+      this.store.append(streamsOf(p.name).checkpoint, { _tag: "Any" }, [
+        jsonEvent("$ProjectionCheckpoint", "{}", checkpointTag(p.projectionVersion, -1))
+      ])
     }
-    this.dispose(p)
     if (p.enabled) this.start(p)
     else p.state = "Stopped"
     return undefined
   }
 
-  /** Deletes a stopped or faulted projection, and the streams asked for. */
+  /**
+   * Deletes a stopped or faulted projection and, as asked, the streams a real node's
+   * `ManagedProjection.DeleteProjectionStreams` deletes (soft deletes): with `deleteCheckpointStream`
+   * the `-checkpoint` stream (continuous projections), with `deleteEmittedStreams` (and
+   * `emitEnabled`) the tracked emitted streams, `-emittedstreams` and `-emittedstreams-checkpoint`
+   * (EmittedStreamsDeleter) and the `-order` stream of a multi-stream query. `deleteStateStream`
+   * deletes nothing there: the result and partition streams stay.
+   */
   delete(
     name: string,
     options: { readonly deleteEmittedStreams: boolean; readonly deleteStateStream: boolean; readonly deleteCheckpointStream: boolean }
@@ -504,31 +488,22 @@ export class ProjectionManager {
       return { _tag: "OperationFailed", message: "Cannot delete a projection that hasn't been stopped or faulted." }
     }
     this.stop(p, false)
-    this.dispose(p)
+    p.runner = undefined
     this.remove(name)
     const names = streamsOf(name)
     const remove = (stream: string) => {
-      if (this.store.lastEventNumber(stream) >= 0 || this.store.stream(stream)?.pending !== undefined) {
-        this.store.softDelete(stream, { _tag: "Any" })
-      }
+      if (wasWritten(this.store, stream)) this.store.softDelete(stream, { _tag: "Any" })
     }
-    if (options.deleteCheckpointStream) {
-      remove(names.checkpoint)
-      for (const partition of p.partitionsSeen) remove(names.partitionCheckpoint(partition))
-    }
-    if (options.deleteStateStream) {
-      remove(names.result)
-      remove(names.state)
-      for (const partition of p.partitionsSeen) remove(names.partitionResult(partition))
-      remove(names.partitions)
-    }
-    if (options.deleteEmittedStreams) {
+    if (options.deleteCheckpointStream && p.checkpointsEnabled) remove(names.checkpoint)
+    if (options.deleteEmittedStreams && p.emitEnabled) {
+      remove(names.order)
       for (const stream of p.tracked) remove(stream)
+      remove(names.emittedCheckpoint)
       remove(names.emitted)
     }
     if (p.persisted) {
       remove(names.definition)
-      this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [text("$ProjectionDeleted", name)])
+      this.store.append(REGISTRY_STREAM, { _tag: "Any" }, [textEvent("$ProjectionDeleted", name)])
     }
     return undefined
   }
@@ -536,40 +511,30 @@ export class ProjectionManager {
   /** Restarts every projection (stop, then start the enabled ones from their checkpoints). */
   restart(): void {
     for (const p of this.projections.values()) {
-      const running = p.state === "Running"
-      this.stop(p, running)
+      this.stop(p, p.state === "Running")
       if (p.enabled && p.state !== "Completed") this.start(p)
     }
   }
 
-  /**
-   * The root partition's state (JSON text) of a running engine: the shared state of a `biState`
-   * projection (a real node caches it as partition ""), else the state of partition "".
-   */
-  private rootState(p: ManagedProjection): string | undefined {
-    const engine = p.engine
-    if (engine === undefined) return undefined
-    if (engine.definition.options.biState === true) return engine.getSharedState?.() ?? undefined
-    return engine.getState("")
-  }
-
   /** The state of a partition as JSON text (`""` when there is none yet); partition "" of a `biState` projection is its shared state. */
   stateOf(p: ManagedProjection, partition: string): string {
-    const live = partition === "" ? this.rootState(p) : p.engine?.getState(partition)
+    const runner = p.runner
+    const live = runner === undefined ? undefined : partition === "" ? runner.rootState() : runner.engine.getState(partition)
     return live ?? p.checkpoint?.states.get(partition) ?? ""
   }
 
   /** The result of a partition as JSON text (the state when the query has no transform). */
   resultOf(p: ManagedProjection, partition: string): string {
-    const result = p.engine?.getResult(partition)
+    const result = p.runner?.engine.getResult(partition)
     if (result !== undefined) return result ?? ""
     return this.stateOf(p, partition)
   }
 
   /** The statistics of a projection. */
   statistics(p: ManagedProjection): ProjectionStatistics {
-    const last = this.store.lastPosition
-    const progress = p.state === "Completed" || p.position >= last ? 100 : last <= 0 ? 0 : Math.floor((Math.max(p.position, 0) * 10000) / last) / 100
+    const last = lastPosition(this.store)
+    // a run reading source streams is done when caught up, whatever the log's last position
+    const progress = p.state === "Completed" || p.position >= last || (p.state === "Running" && p.runner?.caughtUp === true) ? 100 : last <= 0 ? 0 : Math.floor((Math.max(p.position, 0) * 10000) / last) / 100
     return {
       name: p.name,
       mode: p.mode,
@@ -577,14 +542,26 @@ export class ProjectionManager {
       stateReason: p.state === "Faulted" ? p.reason : "",
       epoch: p.epoch,
       version: p.version,
-      position: p.position < 0 ? "" : `C:${p.position}/P:${p.position}`,
-      lastCheckpoint: p.checkpoint === undefined ? "" : `C:${p.checkpoint.position}/P:${p.checkpoint.position}`,
+      // a stream source's position as a real node shows a stream tag (CheckpointTag.ToString)
+      position: p.positionText ?? (p.position < 0 ? "" : `C:${p.position}/P:${p.position}`),
+      lastCheckpoint: p.checkpoint === undefined ? "" : p.checkpointText ?? `C:${p.checkpoint.position}/P:${p.checkpoint.position}`,
       progress,
       eventsProcessedAfterRestart: p.eventsProcessed,
-      partitionsCached: p.engine?.partitions().length ?? 0,
+      partitionsCached: p.runner?.engine.partitions().length ?? 0,
       checkpointStatus: "",
       coreProcessingTimeMs: Math.round(p.processingMs)
     }
+  }
+
+  /** The memory the running projections hold now (workers, sandboxes, states), bytes. */
+  memoryInUse(): number {
+    let total = 0
+    for (const p of this.projections.values()) {
+      if (p.runner !== undefined) total += p.runner.engine.memoryBytes()
+      // a JS projection still starting holds its worker already
+      else if (p.state === "Running" && p.system === undefined) total += WORKER_OVERHEAD_BYTES
+    }
+    return total
   }
 
   /** Stops every runner (a running one with unsaved progress checkpoints first) and frees the engines. */
@@ -592,7 +569,7 @@ export class ProjectionManager {
     if (this.closed) return
     for (const p of this.projections.values()) {
       try {
-        if (p.handledSinceCheckpoint > 0) this.stop(p, true)
+        if (p.state === "Running" && p.runner?.dirty === true) p.runner.writeCheckpoint()
       } catch {
         // the log failed: nothing more can be written
       }
@@ -601,272 +578,116 @@ export class ProjectionManager {
     this.unsubscribe?.()
     this.unsubscribe = undefined
     for (const p of this.projections.values()) {
-      p.generation++
-      if (p.checkpointTimer !== undefined) clearTimeout(p.checkpointTimer)
-      p.checkpointTimer = undefined
-      this.dispose(p)
+      p.starts++
+      p.runner?.dispose()
     }
   }
 
   // -------------------------------------------------------------------------------------------
-  // the runner
+  // runs
+
+  /** What a run of `p` reads: `$all`, or its source streams (see README.md: "Sources"). */
+  private planOf(p: ManagedProjection, engine: HostedEngine): SourcePlan {
+    const d = engine.query
+    if (d === undefined || d.allStreams || d.catalogStream !== null || d.handlesDeletedNotifications) return { _tag: "All" }
+    const streams = [...d.streams, ...d.categories.map((c) => `$ce-${c}`)]
+    // without a running `$by_category` there are no `$ce-` streams: read the category's events from `$all`
+    if (streams.some((s) => s.startsWith("$ce-")) && this.projections.get("$by_category")?.state !== "Running") return { _tag: "All" }
+    return { _tag: "Streams", streams }
+  }
 
   private start(p: ManagedProjection): void {
     if (this.closed) return
-    p.generation++
-    const generation = p.generation
-    this.dispose(p)
+    p.runner?.dispose()
+    p.runner = undefined
+    const start = ++p.starts
     p.state = "Running"
     p.reason = ""
-    p.scheduled = false
     p.eventsProcessed = 0
-    p.handledSinceCheckpoint = 0
-    p.handledUserSinceCheckpoint = 0
-    p.lastResults.clear()
-    p.changedPartitions.clear()
-    const from = p.checkpoint?.position ?? -1
-    p.position = from
-    p.nextIndex = from < 0 ? 0 : this.store.indexAtOrAfter(from + 1)
-    const compiled = p.system !== undefined
-      ? Promise.resolve({ _tag: "Compiled" as const, engine: systemProcessor(p.system) })
-      : compileProjection(p.query, {
+    p.position = p.checkpoint?.position ?? -1
+    p.positionText = undefined
+    const budget = this.options.memoryBudgetBytes ?? DEFAULT_MEMORY_BUDGET
+    // the new worker counts from now (memoryInUse counts a starting JS projection)
+    if (p.system === undefined && this.memoryInUse() > budget) return this.fault(p, this.budgetReason(budget, WORKER_OVERHEAD_BYTES))
+    const started = p.system !== undefined
+      ? Promise.resolve({ _tag: "Started" as const, engine: localEngine(systemProcessor(p.system)) })
+      : startWorkerEngine(p.query, {
         emitEnabled: p.emitEnabled,
         ...(this.options.timeLimitMs === undefined ? {} : { timeLimitMs: this.options.timeLimitMs })
-      })
-    compiled.then(
+      }, p.checkpoint?.states ?? new Map())
+    started.then(
       (outcome) => {
-        if (p.generation !== generation || this.closed) {
-          if (outcome._tag === "Compiled") outcome.engine.dispose()
+        if (p.starts !== start || this.closed) {
+          if (outcome._tag === "Started") outcome.engine.dispose()
           return
         }
-        if (outcome._tag === "CompileError") return this.fault(p, outcome.reason)
-        const refused = p.system === undefined ? readerStrategyError((outcome.engine as ProjectionEngine).definition) : undefined
+        if (outcome._tag === "Failed") return this.fault(p, outcome.reason)
+        const engine = outcome.engine
+        const refused = engine.query === undefined ? undefined : readerStrategyError(engine.query)
         if (refused !== undefined) {
-          outcome.engine.dispose()
+          engine.dispose()
           return this.fault(p, refused)
         }
-        p.engine = outcome.engine
-        try {
-          const biState = p.engine.definition.options.biState === true
-          for (const [partition, state] of p.checkpoint?.states ?? []) {
-            // a biState projection keeps its shared state as the root partition's (partition "")
-            if (partition === "" && biState) p.engine.setSharedState?.(state)
-            else p.engine.setState(partition, state)
+        p.runner = new ProjectionRunner({
+          store: this.store,
+          target: {
+            name: p.name,
+            version: () => p.projectionVersion,
+            trackEmittedStreams: p.trackEmittedStreams,
+            tracked: p.tracked,
+            partitionsSeen: p.partitionsSeen,
+            system: p.system !== undefined,
+            resultStreamName: engine.definition.options.resultStreamName
+          },
+          version: () => p.projectionVersion,
+          counters: p,
+          checkpointsEnabled: p.checkpointsEnabled,
+          oneTime: p.mode === "OneTime",
+          system: p.system !== undefined,
+          limits: {
+            maxEventBytes: this.options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
+            maxWritesPerEvent: this.options.maxWritesPerEvent ?? DEFAULT_MAX_WRITES_PER_EVENT
+          },
+          onFault: (reason) => {
+            if (p.starts === start) this.fault(p, reason)
+          },
+          onCompleted: () => {
+            if (p.starts === start) p.state = "Completed"
+          },
+          overBudget: () => {
+            const used = this.memoryInUse()
+            return used > budget ? this.budgetReason(budget, p.runner?.engine.memoryBytes() ?? 0) : undefined
           }
-        } catch {
-          return this.fault(p, "The checkpoint state is not valid JSON")
-        }
-        this.schedule(p)
+        }, engine, this.planOf(p, engine))
       },
       (error: unknown) => {
-        if (p.generation === generation) this.fault(p, error instanceof Error ? error.message : String(error))
+        if (p.starts === start) this.fault(p, error instanceof Error ? error.message : String(error))
       }
     )
   }
 
-  /** Stops the runner; with `checkpoint`, writes a checkpoint at the current position first. */
+  private budgetReason(budget: number, holds: number): string {
+    return `The node's projection memory budget of ${budget} bytes is exhausted (this projection holds ${holds} bytes)`
+  }
+
+  /** Stops the run; with `checkpoint`, writes a checkpoint at the current position first. The run's states stay readable. */
   private stop(p: ManagedProjection, checkpoint: boolean): void {
-    p.generation++
-    p.scheduled = false
-    if (checkpoint && p.state === "Running" && p.engine !== undefined) this.writeCheckpoint(p)
+    p.starts++
+    if (checkpoint && p.state === "Running" && p.runner !== undefined) p.runner.writeCheckpoint()
+    p.runner?.dispose()
   }
 
-  private dispose(p: ManagedProjection): void {
-    p.engine?.dispose()
-    p.engine = undefined
-  }
-
-  private schedule(p: ManagedProjection): void {
-    if (p.scheduled || p.state !== "Running" || p.engine === undefined || this.closed) return
-    p.scheduled = true
-    const generation = p.generation
-    setImmediate(() => {
-      if (p.generation !== generation) return
-      p.scheduled = false
-      try {
-        this.step(p)
-      } catch (error) {
-        // a write refused by the store (a failed log): this projection stops, the node goes on
-        this.fault(p, error instanceof Error ? error.message : String(error))
-      }
-    })
-  }
-
-  /** Processes one batch; schedules the next, or waits for appends when caught up. */
-  private step(p: ManagedProjection): void {
-    const engine = p.engine
-    if (engine === undefined || p.state !== "Running") return
-    const generation = p.generation
-    const started = performance.now()
-    const log = this.store.log
-    const own = streamsOf(p.name).prefix
-    let n = 0
-    while (p.nextIndex < log.length && n < BATCH_EVENTS && performance.now() - started < BATCH_MS) {
-      const record = log[p.nextIndex++]!
-      p.position = record.position
-      // a deleted stream: the `$deleted` notification of a `foreachStream` query (PartitionDeleted)
-      const deletion = deletionOf(record)
-      if (deletion !== undefined && !deletion.stream.startsWith(own) && engine.deletionApplies?.(deletion.stream) === true) {
-        const outcome = engine.processDeleted!(deletion.stream, deletion.soft)
-        if (outcome._tag === "Faulted") {
-          p.processingMs += performance.now() - started
-          return this.fault(p, outcome.reason)
-        }
-        if (outcome._tag === "Processed") {
-          n++
-          p.eventsProcessed++
-          p.handledSinceCheckpoint++
-          p.handledUserSinceCheckpoint++
-          // a real node drops what a `$deleted` handler emits (ProcessPartitionDeleted has no emitted events)
-          this.writeOutputs(p, record, { ...outcome, emitted: [] })
-          if (p.generation !== generation) return
-        }
-      }
-      // tombstones reach only the system projections (`$by_category`/`$by_event_type` index deletions)
-      if ((record.isTombstone && p.system === undefined) || hiddenFromAll(record) || record.stream.startsWith(own)) continue
-      // a `fromAll` query does not see other projections' bookkeeping (their results and
-      // checkpoints would otherwise wake each other for ever)
-      const bookkeeping = record.stream.startsWith("$projections-")
-      if (bookkeeping && engine.definition.allStreams) continue
-      n++
-      const outcome = engine.process({ event: { ...fromRecord(record), eventId: record.eventId } })
-      if (outcome._tag === "Faulted") {
-        p.processingMs += performance.now() - started
-        return this.fault(p, outcome.reason)
-      }
-      if (outcome._tag === "Skipped") continue
-      p.eventsProcessed++
-      p.handledSinceCheckpoint++
-      if (!bookkeeping) p.handledUserSinceCheckpoint++
-      this.writeOutputs(p, record, outcome)
-      if (p.generation !== generation) return
-      if (p.checkpointsEnabled && p.handledSinceCheckpoint >= CHECKPOINT_HANDLED_THRESHOLD) this.writeCheckpoint(p)
-    }
-    p.processingMs += performance.now() - started
-    if (p.nextIndex < log.length) return this.schedule(p)
-    // caught up
-    if (p.mode === "OneTime") {
-      p.state = "Completed"
-      p.generation++
-      return
-    }
-    if (p.checkpointsEnabled && p.handledUserSinceCheckpoint > 0) this.idleCheckpoint(p)
-  }
-
-  /** Checkpoints a caught-up projection now, or once IDLE_CHECKPOINT_MS have passed since the last. */
-  private idleCheckpoint(p: ManagedProjection): void {
-    const wait = p.lastCheckpointAt + IDLE_CHECKPOINT_MS - Date.now()
-    if (wait <= 0) return this.writeCheckpoint(p)
-    if (p.checkpointTimer !== undefined) return
-    const generation = p.generation
-    p.checkpointTimer = setTimeout(() => {
-      p.checkpointTimer = undefined
-      if (p.generation !== generation || this.closed || p.state !== "Running" || p.handledUserSinceCheckpoint === 0) return
-      try {
-        this.writeCheckpoint(p)
-      } catch (error) {
-        this.fault(p, error instanceof Error ? error.message : String(error))
-      }
-    }, wait)
-    p.checkpointTimer.unref()
-  }
-
+  /** Faults a projection: its run ends and its worker is freed (the state copies stay readable). */
   private fault(p: ManagedProjection, reason: string): void {
-    p.generation++
-    p.scheduled = false
+    p.starts++
+    p.runner?.dispose()
     p.state = "Faulted"
     p.reason = reason
   }
 
-  private tag(p: ManagedProjection): string {
-    return `${p.epoch}:${p.version}`
-  }
-
-  private writeOutputs(p: ManagedProjection, record: EventRecord, outcome: Extract<ProcessOutcome, { _tag: "Processed" }>): void {
-    const names = streamsOf(p.name)
-    const partition = outcome.partition
-    const checkpointTag = { "$v": this.tag(p), "$c": record.position, "$p": record.position }
-    if (partition !== "") {
-      p.changedPartitions.add(partition)
-      if (!p.partitionsSeen.has(partition)) {
-        p.partitionsSeen.add(partition)
-        this.store.append(names.partitions, { _tag: "Any" }, [text("$partition", partition, checkpointTag)])
-      }
-    } else {
-      p.changedPartitions.add("")
-    }
-    for (const write of outcome.emitted) {
-      const own = write.metadata === null ? undefined : (() => {
-        try {
-          const m: unknown = JSON.parse(write.metadata)
-          return typeof m === "object" && m !== null && !Array.isArray(m) ? m as Record<string, unknown> : undefined
-        } catch {
-          return undefined
-        }
-      })()
-      // as a real node's EmittedStream writes it: the checkpoint tag, the event's own metadata,
-      // then `$causedBy` (the event handled) and `$correlationId` (the handled event's, if any)
-      const { "$causedBy": _causedBy, "$correlationId": ownCorrelation, ...rest } = own ?? {}
-      const correlationId = correlationIdOf(record) ?? ownCorrelation
-      const metadata = Object.assign({
-        ...checkpointTag,
-        ...rest,
-        "$causedBy": record.eventId,
-        ...(typeof correlationId === "string" ? { "$correlationId": correlationId } : {})
-      }, checkpointTag)
-      if (p.trackEmittedStreams && !p.tracked.has(write.streamId)) {
-        p.tracked.add(write.streamId)
-        this.store.append(names.emitted, { _tag: "Any" }, [text("$StreamTracked", write.streamId)])
-      }
-      const event = write.isJson ? json(write.eventType, write.data, metadata) : text(write.eventType, write.data, metadata)
-      const outcomeOfWrite = this.store.append(write.streamId, { _tag: "Any" }, [event])
-      // a system projection passes over a deleted target (the store's old links did); a query faults
-      if (outcomeOfWrite._tag === "StreamDeleted" && p.system === undefined) {
-        return this.fault(p, `Stream '${write.streamId}' is deleted`)
-      }
-    }
-    if (!("result" in outcome) || outcome.result === undefined) return
-    const result = outcome.result
-    if (result === null || p.lastResults.get(partition) === result) return
-    p.lastResults.set(partition, result)
-    const main = p.engine?.definition.options.resultStreamName ?? names.result
-    if (partition === "") {
-      this.store.append(main, { _tag: "Any" }, [json("Result", result, checkpointTag)])
-    } else {
-      const stream = names.partitionResult(partition)
-      const written = this.store.append(stream, { _tag: "Any" }, [json("Result", result, checkpointTag)])
-      if (written._tag === "Success") {
-        this.store.append(main, { _tag: "Any" }, [text("$>", `${written.currentRevision}@${stream}`, checkpointTag)])
-      }
-    }
-  }
-
-  private writeCheckpoint(p: ManagedProjection): void {
-    if (!p.checkpointsEnabled || p.engine === undefined) return
-    const names = streamsOf(p.name)
-    const engine = p.engine
-    const states = new Map(p.checkpoint?.states ?? [])
-    for (const partition of engine.partitions()) states.set(partition, engine.getState(partition)!)
-    // a real node keeps a biState projection's shared state as partition "" (the checkpoint's data)
-    const root = this.rootState(p) ?? ""
-    if (root !== "") states.set("", root)
-    const tag = { "$v": this.tag(p), "$c": p.position, "$p": p.position }
-    for (const partition of p.changedPartitions) {
-      if (partition === "") continue
-      const state = engine.getState(partition)
-      if (state !== undefined) this.store.append(names.partitionCheckpoint(partition), { _tag: "Any" }, [json("$Checkpoint", state, tag)])
-    }
-    p.changedPartitions.clear()
-    this.store.append(names.checkpoint, { _tag: "Any" }, [json("$ProjectionCheckpoint", root, tag)])
-    p.checkpoint = { position: p.position, states }
-    p.lastCheckpointAt = Date.now()
-    p.handledSinceCheckpoint = 0
-    p.handledUserSinceCheckpoint = 0
-  }
-
   private writeDefinition(p: ManagedProjection): void {
     if (!p.persisted) return
-    this.store.append(streamsOf(p.name).definition, { _tag: "Any" }, [json("$ProjectionUpdated", {
+    this.store.append(streamsOf(p.name).definition, { _tag: "Any" }, [jsonEvent("$ProjectionUpdated", {
       handlerType: p.system?.handlerType ?? "JS",
       query: p.query,
       mode: p.mode,

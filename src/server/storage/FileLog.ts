@@ -3,9 +3,13 @@
  *
  * Writes: the single writer queues encoded records; one flush at a time writes everything queued
  * and then `fdatasync`s the file (group commit: appends arriving together share one sync), and
- * only then are the writes waiting on it acknowledged. Opening: the file is read back and checked
- * record by record (CRC32); a torn or corrupt tail, as a crash leaves it, is cut off. A `lock` file
- * holding the owner's pid keeps a second live node off the same directory.
+ * only then are the writes waiting on it acknowledged; a failed write or sync (a full disk) stops
+ * the log for good, is logged and reported through `onFailure`. Opening: the node takes an OS-level
+ * exclusive lock on the file for its whole life (LogLock.ts); the records are read back in chunks
+ * and checked frame by frame (CRC32, LogScan.ts): a torn tail, as a crash leaves it, is cut and
+ * logged; a damaged range followed by valid records is refused ({@link LogDamagedError}), or
+ * salvaged with `salvage` (moved aside to a file of its own, logged). `<dir>/lock` holds the owner's
+ * pid for people and error messages only: it is not the lock.
  *
  * @since 0.1.0
  */
@@ -13,11 +17,13 @@ import {
   close as closeFd,
   closeSync,
   fdatasync,
+  fstatSync,
   fsyncSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   rmSync,
   write as writeFd,
   writeFileSync,
@@ -25,7 +31,9 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import type { DurableCallback, Log } from "./Log.ts"
-import { decodeLog, type StoredRecord } from "./RecordCodec.ts"
+import { lockFile } from "./LogLock.ts"
+import { type LogDamage, type ScannedRecord, scanLog } from "./LogScan.ts"
+import { encodePadding, MIN_FRAME_SIZE, type StoredRecord } from "./RecordCodec.ts"
 
 /**
  * First bytes of a log file.
@@ -44,14 +52,44 @@ export const LOG_MAGIC = Buffer.from("EESDBLG1", "latin1")
 export const LOG_FILE = "events.log"
 
 /**
- * What opening a file log found.
+ * The log file is damaged in its middle: a range cannot be read and valid records follow it.
+ * Nothing was cut; the node does not start until the directory is restored or salvaged.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LogDamagedError extends Error {
+  /** The log file. */
+  readonly path: string
+  /** The first damaged range found. */
+  readonly damage: LogDamage
+  /** Where `--salvage` would move the damaged bytes. */
+  readonly asidePath: string
+  constructor(path: string, damage: LogDamage, size: number, asidePath: string) {
+    super(
+      `${path} is damaged at offset ${damage.offset}: ${damage.end - damage.offset} bytes cannot be read (${damage.reason})` +
+        ` and valid records follow them from offset ${damage.end} to ${size}. This is not a torn tail, so nothing was cut.` +
+        ` Restore the directory from a backup, or start the node with --salvage (option salvage: true) to keep every` +
+        ` intact record and move the damaged bytes to ${asidePath}.`
+    )
+    this.name = "LogDamagedError"
+    this.path = path
+    this.damage = damage
+    this.asidePath = asidePath
+  }
+}
+
+/**
+ * What opening a file log found (complete once its records were read).
  *
  * @since 0.1.0
  * @category models
  */
 export interface FileLogRecovery {
-  /** Bytes cut from the end because the last record was torn or corrupt. */
+  /** Bytes cut from the end because the last commit was torn. */
   readonly truncatedBytes: number
+  /** Damaged ranges moved aside by a salvage: where they were and the file that now holds them. */
+  readonly salvaged: ReadonlyArray<LogDamage & { readonly asidePath: string }>
 }
 
 /**
@@ -65,32 +103,21 @@ export interface FileLogStats {
   readonly syncs: number
 }
 
-const isAlive = (pid: number): boolean => {
-  if (!Number.isInteger(pid) || pid <= 0) return false
-  if (pid === process.pid) return true
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
-
-const takeLock = (dir: string): string => {
-  const lock = join(dir, "lock")
-  try {
-    writeFileSync(lock, String(process.pid), { flag: "wx" })
-    return lock
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
-  }
-  const owner = Number(readFileSync(lock, "utf8").trim())
-  if (owner !== process.pid && isAlive(owner)) {
-    throw new Error(`the database ${dir} is in use by process ${owner}`)
-  }
-  writeFileSync(lock, String(process.pid))
-  return lock
-}
+/**
+ * The write function of a file log (`fs.write`'s signature): a seam for tests that fail writes as
+ * a full disk does.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type LogWrite = (
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+  callback: (error: NodeJS.ErrnoException | null, written: number) => void
+) => void
 
 /**
  * Options of a file log.
@@ -104,48 +131,181 @@ export interface FileLogOptions {
    * a crash finds writes queued but not yet durable); default 0.
    */
   readonly flushDelayMs?: number | undefined
+  /**
+   * Keep the intact records of a log damaged in its middle: each damaged range is copied to
+   * `events.log.damaged-<offset>` and replaced in place by padding (offsets stay as they were).
+   * Default false: such a log is refused with {@link LogDamagedError}.
+   */
+  readonly salvage?: boolean | undefined
+  /** Where every cut, salvage and storage failure is reported; default: stderr. */
+  readonly logger?: ((message: string) => void) | undefined
+  /** Called once when a write or sync fails (the log then refuses every later write). */
+  readonly onFailure?: ((error: Error) => void) | undefined
+  /** Replaces `fs.write` (tests: a full disk). */
+  readonly write?: LogWrite | undefined
 }
 
 /**
- * Opens (or creates) the log in `dir`, reads back its records and cuts a torn tail.
+ * A log kept in a file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileLog extends Log {
+  /**
+   * The records of the file with their frame's offset and length, read in chunks, once: reading
+   * them is what checks the file, cuts a torn tail or salvages (see LogScan.ts), and writes are
+   * refused until they have been read. `recovered` is the same records without offsets.
+   */
+  readonly entries: Iterable<ScannedRecord>
+  /** What reading the records found (complete once they have been read). */
+  readonly recovery: FileLogRecovery
+  readonly stats: () => FileLogStats
+  /** Queues a frame; returns the file offset it will be written at. */
+  readonly write: (frame: Buffer) => number
+}
+
+const defaultLogger = (message: string) => process.stderr.write(`[effect-esdb] ${message}\n`)
+
+const PID_FILE = "lock"
+
+const pidFileDetail = (dir: string) => () => {
+  try {
+    const owner = Number(readFileSync(join(dir, PID_FILE), "utf8").trim())
+    return Number.isInteger(owner) && owner > 0 ? ` (process ${owner}, as ${join(dir, PID_FILE)} says)` : ""
+  } catch {
+    return ""
+  }
+}
+
+const fsyncDir = (dir: string) => {
+  const fd = openSync(dir, "r")
+  try {
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/** Copies `[from, to)` of `fd` to a new file `aside`, synced. */
+const copyAside = (fd: number, from: number, to: number, aside: string) => {
+  const out = openSync(aside, "wx")
+  try {
+    const buffer = Buffer.allocUnsafe(Math.min(to - from, 8 * 1024 * 1024))
+    for (let at = from; at < to;) {
+      const read = readSync(fd, buffer, 0, Math.min(buffer.length, to - at), at)
+      if (read === 0) break
+      writeFullSync(out, buffer.subarray(0, read))
+      at += read
+    }
+    fsyncSync(out)
+  } finally {
+    closeSync(out)
+  }
+}
+
+const writeFullSync = (fd: number, buffer: Buffer, position?: number) => {
+  for (let done = 0; done < buffer.length;) {
+    done += writeSync(fd, buffer, done, buffer.length - done, position === undefined ? null : position + done)
+  }
+}
+
+/** Replaces `[from, to)` by padding frames (each at most 64 MiB, none shorter than a frame). */
+const padInPlace = (fd: number, from: number, to: number) => {
+  for (let at = from; at < to;) {
+    let size = Math.min(to - at, PADDING_PIECE)
+    if (to - at - size > 0 && to - at - size < MIN_FRAME_SIZE) size -= MIN_FRAME_SIZE
+    writeFullSync(fd, encodePadding(size), at)
+    at += size
+  }
+  fsyncSync(fd)
+}
+
+const PADDING_PIECE = 64 * 1024 * 1024
+
+/**
+ * Opens (or creates) the log in `dir` and takes its OS lock (LogLock.ts); its records are read, and
+ * the file checked, through `entries`/`recovered`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const openFileLog = (
-  dir: string,
-  options: FileLogOptions = {}
-): Log & { readonly recovery: FileLogRecovery; readonly stats: () => FileLogStats } => {
+export const openFileLog = async (dir: string, options: FileLogOptions = {}): Promise<FileLog> => {
   const flushDelayMs = options.flushDelayMs ?? 0
+  const logger = options.logger ?? defaultLogger
+  const writeFile: LogWrite = options.write ?? writeFd
   mkdirSync(dir, { recursive: true })
-  const lock = takeLock(dir)
   const path = join(dir, LOG_FILE)
-  const fd = openSync(path, "a+")
-  let records: Array<StoredRecord> = []
-  let truncatedBytes = 0
+  closeSync(openSync(path, "a"))
+  const lock = await lockFile(path, pidFileDetail(dir))
+  // the pid file only informs (the lock is the OS lock): whatever it said before is replaced
+  writeFileSync(join(dir, PID_FILE), String(process.pid))
+  let fd = -1
+  let size = 0
   try {
-    const bytes = readFileSync(path)
-    if (bytes.length < LOG_MAGIC.length) {
+    fd = openSync(path, "r+")
+    size = fstatSync(fd).size
+    if (size < LOG_MAGIC.length) {
       // fresh (or torn before the header was complete)
+      if (size > 0) logger(`${path}: cut ${size} bytes (a header torn by a crash while the log was created)`)
       ftruncateSync(fd, 0)
-      writeSync(fd, LOG_MAGIC)
+      writeFullSync(fd, LOG_MAGIC, 0)
       fsyncSync(fd)
+      size = LOG_MAGIC.length
     } else {
-      if (!bytes.subarray(0, LOG_MAGIC.length).equals(LOG_MAGIC)) {
-        throw new Error(`${path} is not an effect-esdb log`)
-      }
-      const decoded = decodeLog(bytes, LOG_MAGIC.length)
-      records = decoded.records
-      if (decoded.validLength < bytes.length) {
-        truncatedBytes = bytes.length - decoded.validLength
-        ftruncateSync(fd, decoded.validLength)
-        fsyncSync(fd)
-      }
+      const magic = Buffer.alloc(LOG_MAGIC.length)
+      readSync(fd, magic, 0, magic.length, 0)
+      if (!magic.equals(LOG_MAGIC)) throw new Error(`${path} is not an effect-esdb log`)
     }
   } catch (e) {
-    closeSync(fd)
-    rmSync(lock, { force: true })
+    if (fd >= 0) closeSync(fd)
+    rmSync(join(dir, PID_FILE), { force: true })
+    await lock.release()
     throw e
+  }
+
+  // `end`: where the next queued frame goes; `flushed`: where the next flush writes (a failed write
+  // may leave part of a commit after it, which the next start cuts as a torn tail)
+  let end = size
+  let flushed = size
+  let read = size === LOG_MAGIC.length
+  let truncatedBytes = 0
+  const salvaged: Array<LogDamage & { readonly asidePath: string }> = []
+
+  const onDamage = (damage: LogDamage) => {
+    const asidePath = join(dir, `${LOG_FILE}.damaged-${damage.offset}`)
+    if (options.salvage !== true) throw new LogDamagedError(path, damage, size, asidePath)
+    copyAside(fd, damage.offset, damage.end, asidePath)
+    fsyncDir(dir)
+    padInPlace(fd, damage.offset, damage.end)
+    salvaged.push({ ...damage, asidePath })
+    logger(
+      `${path}: salvaged: ${damage.end - damage.offset} damaged bytes at offset ${damage.offset} (${damage.reason})` +
+        ` moved to ${asidePath} and replaced by padding; the records before and after them are kept`
+    )
+  }
+
+  function* entries(): Generator<ScannedRecord, void, undefined> {
+    if (read) return
+    const scan = yield* scanLog(fd, { from: LOG_MAGIC.length, size, onDamage })
+    if (scan.validEnd < size) {
+      truncatedBytes = size - scan.validEnd
+      ftruncateSync(fd, scan.validEnd)
+      fsyncSync(fd)
+      logger(`${path}: cut ${truncatedBytes} bytes at offset ${scan.validEnd}, a torn tail (${scan.reason})`)
+    }
+    end = scan.validEnd
+    flushed = end
+    read = true
+  }
+  let taken = false
+  const once = (): Generator<ScannedRecord, void, undefined> => {
+    if (taken) throw new Error(`the records of ${path} were already read`)
+    taken = true
+    return entries()
+  }
+  function* recovered(): Generator<StoredRecord, void, undefined> {
+    for (const entry of once()) yield entry.record
   }
 
   // group commit: `queued` waits for the next flush, `flushing` is being written and synced
@@ -157,6 +317,12 @@ export const openFileLog = (
   let closed = false
   let onIdle: (() => void) | undefined
   let syncs = 0
+
+  const fail = (error: Error) => {
+    failure = error
+    logger(`${path}: a write failed (${error.message}): the log refuses every later write`)
+    options.onFailure?.(error)
+  }
 
   const finish = (waiters: ReadonlyArray<DurableCallback>, error: Error | undefined) => {
     for (const w of waiters) w(error)
@@ -173,7 +339,7 @@ export const openFileLog = (
     queued = []
     queuedWaiters = []
     const done = (error: Error | null) => {
-      if (error !== null && failure === undefined) failure = error
+      if (error !== null && failure === undefined) fail(error)
       const waiters = flushingWaiters
       flushingWaiters = []
       flushing = false
@@ -181,11 +347,13 @@ export const openFileLog = (
       flush()
     }
     if (failure !== undefined) return done(failure)
+    const at = flushed
     const start = () => writeAll(0)
     const writeAll = (offset: number) => {
-      writeFd(fd, buffer, offset, buffer.length - offset, null, (error, written) => {
+      writeFile(fd, buffer, offset, buffer.length - offset, at + offset, (error, written) => {
         if (error !== null) return done(error)
         if (offset + written < buffer.length) return writeAll(offset + written)
+        flushed += buffer.length
         fdatasync(fd, (syncError) => {
           syncs++
           done(syncError)
@@ -198,14 +366,21 @@ export const openFileLog = (
 
   return {
     persistent: true,
-    recovered: records,
-    recovery: { truncatedBytes },
+    recovered: { [Symbol.iterator]: recovered },
+    entries: { [Symbol.iterator]: once },
+    get recovery() {
+      return { truncatedBytes, salvaged }
+    },
     stats: () => ({ syncs }),
     write: (frame) => {
       if (closed) throw new Error("the log is closed")
       if (failure !== undefined) throw failure
+      if (!read) throw new Error(`the records of ${path} must be read before writing`)
+      const at = end
+      end += frame.length
       queued.push(frame)
       if (queued.length === 1 && !flushing) setImmediate(flush)
+      return at
     },
     failure: () => failure,
     whenDurable: (callback) => {
@@ -220,8 +395,8 @@ export const openFileLog = (
         onIdle = () => {
           onIdle = undefined
           closeFd(fd, () => {
-            rmSync(lock, { force: true })
-            resolve()
+            rmSync(join(dir, PID_FILE), { force: true })
+            lock.release().then(resolve, resolve)
           })
         }
         if (!flushing && queued.length === 0) onIdle()

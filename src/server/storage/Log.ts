@@ -17,6 +17,23 @@ import type { StoredRecord } from "./RecordCodec.ts"
 export type DurableCallback = (error: Error | undefined) => void
 
 /**
+ * A write refused because the log failed earlier (a full disk, an I/O error): nothing written
+ * after that can be made durable. The node answers it UNAVAILABLE and stops.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class LogFailedError extends Error {
+  /** The error that stopped the log. */
+  readonly failure: Error
+  constructor(failure: Error) {
+    super(`the log failed: ${failure.message}`)
+    this.name = "LogFailedError"
+    this.failure = failure
+  }
+}
+
+/**
  * The log the store writes through.
  *
  * @since 0.1.0
@@ -25,8 +42,11 @@ export type DurableCallback = (error: Error | undefined) => void
 export interface Log {
   /** False for a log that keeps nothing (no record needs encoding). */
   readonly persistent: boolean
-  /** The records found when the log was opened, in order (empty for a fresh log). */
-  readonly recovered: ReadonlyArray<StoredRecord>
+  /**
+   * The records found when the log was opened, in order (none for a fresh log), read once: a file
+   * log reads them in chunks as they are iterated, and refuses writes until they have been read.
+   */
+  readonly recovered: Iterable<StoredRecord>
   /** Queues one encoded record (a frame of RecordCodec.ts) after the previous ones. */
   readonly write: (frame: Buffer) => void
   /**

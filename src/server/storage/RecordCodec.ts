@@ -3,13 +3,15 @@
  * little-endian. A body is an event (or tombstone) record, or an empty commit (a position gap left
  * by an append without events). The records of one write (an append's events, the metadata it
  * rewrites, the links it causes) are framed together, the last one marked as the end of the
- * commit (bit 7 of its kind byte). Decoding stops at the first frame that is short, too long or
- * whose checksum differs, and keeps only whole commits: that is where a crash tore the log.
+ * commit (bit 7 of its kind byte). Reading a log (LogScan.ts) checks every frame's length and
+ * checksum and keeps only whole commits.
  *
  * Body of an event: `u8 kind` (1 event, 2 tombstone; | 0x80 on a commit's last record), `f64 position`, `f64 createdMs`,
  * `f64 created ticks`, `u8 flags` (bit 0: JSON), `u16 stream length` + stream, `u16 type length` +
  * type, `u8 id length` + id, `u32 data length` + data, `u32 metadata length` + metadata.
  * Body of an empty commit: `u8 kind` (3), `f64 position`, `f64 next position`.
+ * Body of padding: `u8 kind` (4 | 0x80) and zeros: what a salvage (`--salvage`) writes in place of a
+ * damaged range, whose bytes it moved to a file of their own; reading skips it.
  *
  * @since 0.1.0
  */
@@ -74,7 +76,17 @@ export type StoredRecord = StoredEvent | StoredEmptyCommit
 const KIND_EVENT = 1
 const KIND_TOMBSTONE = 2
 const KIND_EMPTY_COMMIT = 3
+const KIND_PADDING = 4
 const COMMIT_END = 0x80
+
+/**
+ * The smallest frame: header and the smallest body (an empty commit). A damaged frame spans at
+ * least this many bytes, so the next valid frame is looked for from there.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MIN_FRAME_SIZE = FRAME_HEADER_SIZE + 17
 
 const seal = (frame: Buffer, commitEnd: boolean): Buffer => {
   if (commitEnd) frame[FRAME_HEADER_SIZE] = frame[FRAME_HEADER_SIZE]! | COMMIT_END
@@ -144,7 +156,76 @@ export const encodeEmptyCommit = (position: number, next: number): Buffer => {
   return frame
 }
 
-const decodeBody = (body: Buffer): StoredRecord | undefined => {
+/**
+ * Padding: a range kept only so that the offsets after it stay as they were (see the module doc).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredPadding {
+  readonly _tag: "Padding"
+}
+
+const PADDING: StoredPadding = { _tag: "Padding" }
+
+/**
+ * Is this body the last record of its commit?
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const isCommitEnd = (body: Buffer): boolean => (body[0]! & COMMIT_END) !== 0
+
+/**
+ * The kind byte of a frame may start a record (used to look for the next valid frame after a damaged one).
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const isKnownKind = (kindByte: number): boolean => {
+  const kind = kindByte & ~COMMIT_END
+  return kind === KIND_EVENT || kind === KIND_TOMBSTONE || kind === KIND_EMPTY_COMMIT || kindByte === (KIND_PADDING | COMMIT_END)
+}
+
+/**
+ * Header and body of a padding frame of `size` bytes in all (at least {@link FRAME_HEADER_SIZE} + 1):
+ * a checksummed body of zeros after its kind byte.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodePadding = (size: number): Buffer => {
+  const frame = Buffer.alloc(size)
+  frame[FRAME_HEADER_SIZE] = KIND_PADDING | COMMIT_END
+  return seal(frame, true)
+}
+
+/**
+ * Decodes the body of a frame whose checksum matched; `undefined` when it is not a well-formed record.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeBody = (body: Buffer): StoredRecord | StoredPadding | undefined => {
+  try {
+    return decodeRecordBody(body)
+  } catch {
+    return undefined
+  }
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/** A copy of `body[from, to)` (one allocation; the empty buffer shared). */
+const copyOut = (body: Buffer, from: number, to: number): Buffer => {
+  if (to === from) return EMPTY
+  const out = Buffer.allocUnsafe(to - from)
+  body.copy(out, 0, from, to)
+  return out
+}
+
+const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefined => {
+  if (body[0] === (KIND_PADDING | COMMIT_END)) return PADDING
   const kind = body[0]! & ~COMMIT_END
   if (kind === KIND_EMPTY_COMMIT) {
     if (body.length !== 17) return undefined
@@ -164,7 +245,7 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
   const streamLength = body.readUInt16LE(o)
   o += 2
   need(streamLength + 2)
-  const stream = Buffer.from(body.subarray(o, o + streamLength))
+  const stream = copyOut(body, o, o + streamLength)
   o += streamLength
   const typeLength = body.readUInt16LE(o)
   o += 2
@@ -178,12 +259,12 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
   const dataLength = body.readUInt32LE(o)
   o += 4
   need(dataLength + 4)
-  const data = Buffer.from(body.subarray(o, o + dataLength))
+  const data = copyOut(body, o, o + dataLength)
   o += dataLength
   const metadataLength = body.readUInt32LE(o)
   o += 4
   need(metadataLength)
-  const customMetadata = Buffer.from(body.subarray(o, o + metadataLength))
+  const customMetadata = copyOut(body, o, o + metadataLength)
   o += metadataLength
   if (o !== body.length) return undefined
   return {
@@ -199,40 +280,4 @@ const decodeBody = (body: Buffer): StoredRecord | undefined => {
     data,
     customMetadata
   }
-}
-
-/**
- * The records of a log image and the length of its valid prefix: decoding stops at the first
- * torn or corrupt frame, and a commit whose last record is missing is left out
- * (`validLength < bytes.length` then).
- *
- * @since 0.1.0
- * @category decoding
- */
-export const decodeLog = (bytes: Buffer, from: number): { readonly records: Array<StoredRecord>; readonly validLength: number } => {
-  const records: Array<StoredRecord> = []
-  let offset = from
-  let committedRecords = 0
-  let committedLength = from
-  while (offset + FRAME_HEADER_SIZE <= bytes.length) {
-    const length = bytes.readUInt32LE(offset)
-    if (length === 0 || length > MAX_RECORD_BODY || offset + FRAME_HEADER_SIZE + length > bytes.length) break
-    const body = bytes.subarray(offset + FRAME_HEADER_SIZE, offset + FRAME_HEADER_SIZE + length)
-    if (crc32(body) !== bytes.readUInt32LE(offset + 4)) break
-    let record: StoredRecord | undefined
-    try {
-      record = decodeBody(body)
-    } catch {
-      record = undefined
-    }
-    if (record === undefined) break
-    records.push(record)
-    offset += FRAME_HEADER_SIZE + length
-    if ((body[0]! & COMMIT_END) !== 0) {
-      committedRecords = records.length
-      committedLength = offset
-    }
-  }
-  records.length = committedRecords
-  return { records, validLength: committedLength }
 }

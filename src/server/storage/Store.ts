@@ -16,7 +16,7 @@
  * @since 0.1.0
  */
 import { newUuid } from "../codec/Uuid.ts"
-import { type DurableCallback, type Log, memoryLog } from "./Log.ts"
+import { type DurableCallback, type Log, LogFailedError, memoryLog } from "./Log.ts"
 import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent } from "./RecordCodec.ts"
 
 /**
@@ -328,10 +328,11 @@ export class Store {
     this.persistent = this.storage.persistent
     // The chunk header and the epoch record come first: the first event is well above 0.
     this.nextPosition = 128
-    this.fresh = this.storage.recovered.length === 0
+    let fresh = true
     let epoch = 0
     let previousEpoch = 0
     for (const stored of this.storage.recovered) {
+      fresh = false
       if (stored._tag === "EmptyCommit") {
         this.nextPosition = Math.max(this.nextPosition, stored.next)
         continue
@@ -342,6 +343,7 @@ export class Store {
         previousEpoch = record.position
       }
     }
+    this.fresh = fresh
     // like a real node, every start as leader writes a new epoch
     this.writeSystem("$epoch-information", "$epoch-information", {
       "$e": epoch,
@@ -359,7 +361,7 @@ export class Store {
    */
   private assertWritable(): void {
     const failure = this.storage.failure()
-    if (failure !== undefined) throw new Error(`the log failed: ${failure.message}`)
+    if (failure !== undefined) throw new LogFailedError(failure)
   }
 
   /**

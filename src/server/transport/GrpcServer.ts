@@ -183,10 +183,17 @@ export class GrpcServer {
     }
   }
 
-  /** Serves HTTP/1.1 requests arriving on the same port. */
+  /**
+   * Serves the HTTP requests arriving on the same port that are not gRPC calls: HTTP/1.1 ones, and
+   * HTTP/2 ones without an `application/grpc` content type (a browser negotiates `h2` over TLS),
+   * through Node's HTTP/2 compatibility request and response.
+   */
   onHttpRequest(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): void {
     this.listener.http1.on("request", handler)
+    this.httpHandler = handler
   }
+
+  private httpHandler: ((req: http.IncomingMessage, res: http.ServerResponse) => void) | undefined
 
   /** Open connections (HTTP/2 and HTTP/1.1). */
   get connectionCount(): number {
@@ -245,11 +252,22 @@ export class GrpcServer {
         else this.openCalls.set(session, n)
       })
     }
+    const contentType = headers["content-type"]
+    if (this.httpHandler !== undefined && (contentType === undefined || !contentType.startsWith("application/grpc"))) {
+      // Node's own classes (the ones its 'request' event hands out), built for this one stream
+      const Request = http2.Http2ServerRequest as unknown as new(s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders, o: undefined, r: Array<string>) => http2.Http2ServerRequest
+      const Response = http2.Http2ServerResponse as unknown as new(s: http2.ServerHttp2Stream, h: http2.IncomingHttpHeaders) => http2.Http2ServerResponse
+      this.listener.markServed(stream.session?.socket)
+      this.httpHandler(
+        new Request(stream, headers, undefined, []) as unknown as http.IncomingMessage,
+        new Response(stream, headers) as unknown as http.ServerResponse
+      )
+      return
+    }
     if (headers[":method"] !== "POST") {
       stream.respond({ ":status": 405 }, { endStream: true })
       return
     }
-    const contentType = headers["content-type"]
     if (contentType === undefined || !contentType.startsWith("application/grpc")) {
       stream.respond({ ":status": 415 }, { endStream: true })
       return
