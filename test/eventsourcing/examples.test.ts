@@ -38,13 +38,13 @@ const check = Effect.gen(function*() {
 layer(Layer.mergeAll(nodeWithClient(), pglite.pipe(Layer.orDie)), { excludeTestServices: true, timeout: 60_000 })(
   "event-sourcing examples on PGlite",
   (it) => {
-    it.effect("snapshots, typed domain errors, a read model in SQL", () => check)
+    it.effect("snapshots, typed domain errors, a read model in SQL", () => check, 60_000)
   }
 )
 
 layer(Layer.mergeAll(nodeWithClient(), postgresLayer().pipe(Layer.orDie)), { excludeTestServices: true, timeout: 60_000 })(
   "event-sourcing examples on PostgreSQL",
   (it) => {
-    it.effect("snapshots, typed domain errors, a read model in SQL", () => check)
+    it.effect("snapshots, typed domain errors, a read model in SQL", () => check, 60_000)
   }
 )

@@ -6,7 +6,8 @@
  * interrupts the projector at random moments 300 times (delays of 0–40 ms, one event or a batch
  * of up to 50 per transaction, alternately), restarting it each time; then it lets it finish.
  * The read model must equal the one a second projector builds in one uninterrupted run, and the
- * journal must hold each event exactly once. On the loaded 2-core machine it takes ~30 s.
+ * journal must hold each event exactly once. On the loaded 2-core machine it takes 15–40 s
+ * (timeout 180 s).
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -76,7 +77,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: 240_000 })("Projector int
         sql.unsafe(`INSERT INTO effect_esdb_checkpoints (projection, position, previous) VALUES ($1, 200, 108)`, [stream])
       )
       assert.strictEqual(fork._tag, "SqlError")
-    }))
+    }), 60_000)
 
   it.effect("a handler that fails ends the projector with its typed error; the failed transaction left nothing; a restart goes on from there", () =>
     Effect.gen(function*() {
@@ -105,7 +106,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: 240_000 })("Projector int
       yield* reaches(store, 99n)
       yield* Fiber.interrupt(fiber)
       assert.deepStrictEqual(yield* model.journal, { applied: 100, distinct: 100 })
-    }))
+    }), 60_000)
 
   it.effect("two instances of one projector started at once: one wins, each event is applied once", () =>
     Effect.gen(function*() {
@@ -124,7 +125,7 @@ layer(TestLayer, { excludeTestServices: true, timeout: 240_000 })("Projector int
       yield* Fiber.interrupt(b)
       assert.isAtMost(ended.length, 1)
       assert.deepStrictEqual(yield* model.journal, { applied: 300, distinct: 300 })
-    }))
+    }), 60_000)
 
   it.effect("interrupted at random points 300 times during 10,000 events: the read model equals a one-run build, each event applied once", () =>
     Effect.gen(function*() {
@@ -179,5 +180,5 @@ layer(TestLayer, { excludeTestServices: true, timeout: 240_000 })("Projector int
       assert.strictEqual(built.length, STREAMS)
       assert.deepStrictEqual(yield* chaos.totals, built, `seed ${seed}`)
       assert.strictEqual(built.reduce((sum, row) => sum + row.events, 0), 10_000)
-    }))
+    }), 180_000)
 })
