@@ -7,7 +7,8 @@
  *   npm run bench:projector [-- --events 5000 --samples 3]
  *
  * Targets: Debian's PostgreSQL started in a temporary folder with its default, durable settings
- * (fsync on, synchronous_commit on), and PGlite in memory behind its socket server (the
+ * (fsync on, synchronous_commit on); the same with fsync and synchronous_commit off (the
+ * projector's and the driver's own cost, without the disk's flush latency); and PGlite in memory behind its socket server (the
  * examples' embedded default). The node is the embedded node, in-process. Prints a Markdown
  * table (median of the samples, [min–max]).
  */
@@ -91,8 +92,10 @@ const target = (label: string, database: Layer.Layer<SqlClient.SqlClient, SqlErr
 const main = Effect.gen(function*() {
   const server = yield* Effect.acquireRelease(Effect.promise(() => startPostgres({ durable: true })), (s) => Effect.sync(() => s.stop()))
   const pg = Layer.fresh(pgLayer(server))
+  const fast = yield* Effect.acquireRelease(Effect.promise(() => startPostgres({ durable: false })), (s) => Effect.sync(() => s.stop()))
   const rows = [
     ...(yield* target("PostgreSQL 15 (Debian, durable defaults)", pg)),
+    ...(yield* target("PostgreSQL 15 (fsync and synchronous_commit off)", Layer.fresh(pgLayer(fast)))),
     ...(yield* target("PGlite 0.5 in memory, socket server", Layer.fresh(pglite)))
   ]
   console.log(`${EVENTS.toLocaleString("en-US")} events, median of ${SAMPLES} samples after a warm-up; ${cpus().length} vCPUs (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}; node in-process.\n`)
