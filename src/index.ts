@@ -34,6 +34,71 @@ export * as PersistentSubscriptions from "./services/PersistentSubscriptions.ts"
 export * as Projections from "./services/Projections.ts"
 
 /**
+ * The Users API service: the node's internal users (create, update, delete, enable, disable,
+ * details, passwords).
+ *
+ * @since 0.1.0
+ */
+export * as Users from "./services/Users.ts"
+
+/**
+ * The Operations API service: scavenges, shutdown, index merge, resignation, node priority,
+ * restarting persistent subscriptions.
+ *
+ * @since 0.1.0
+ */
+export * as Operations from "./services/Operations.ts"
+
+/**
+ * The Monitoring API service: the node's statistics as a Stream.
+ *
+ * @since 0.1.0
+ */
+export * as Monitoring from "./services/Monitoring.ts"
+
+/**
+ * The Gossip API service: the cluster's members.
+ *
+ * @since 0.1.0
+ */
+export * as Gossip from "./services/Gossip.ts"
+
+/**
+ * The ServerFeatures API service: the node's version and supported methods.
+ *
+ * @since 0.1.0
+ */
+export * as ServerFeatures from "./services/ServerFeatures.ts"
+
+/**
+ * A user of the node (`Users.details`, `Users.list`).
+ *
+ * @since 0.1.0
+ */
+export { UserDetails } from "./domain/UserDetails.ts"
+
+/**
+ * A sample of a node's statistics (`Monitoring.stats`).
+ *
+ * @since 0.1.0
+ */
+export { Stats } from "./domain/Stats.ts"
+
+/**
+ * A cluster member (`Gossip.clusterInfo`).
+ *
+ * @since 0.1.0
+ */
+export { ClusterMember } from "./domain/ClusterMember.ts"
+
+/**
+ * What a node reports of itself (`ServerFeatures.get`).
+ *
+ * @since 0.1.0
+ */
+export { ServerInfo, SupportedMethod } from "./domain/ServerInfo.ts"
+
+/**
  * What the server reports about a projection: its statistics and parsed status.
  *
  * @since 0.1.0

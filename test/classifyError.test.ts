@@ -70,6 +70,51 @@ const S = grpc.status
 
 const exceptionRows: ReadonlyArray<Row> = [
   {
+    name: "user-not-found",
+    code: S.NOT_FOUND,
+    details: "User 'bob' is not found.",
+    trailers: { exception: "user-not-found", "login-name": "bob" },
+    expected: { _tag: "UserNotFound", loginName: "bob", message: "User 'bob' is not found" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "user-conflict (Conflict.)",
+    code: S.FAILED_PRECONDITION,
+    details: "Conflict.",
+    trailers: { exception: "user-conflict", "login-name": "bob" },
+    expected: { _tag: "UserAlreadyExists", loginName: "bob", message: "User 'bob' already exists" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "user-conflict with DEADLINE_EXCEEDED (Try again.)",
+    code: S.DEADLINE_EXCEEDED,
+    details: "Try again.",
+    trailers: { exception: "user-conflict", "login-name": "bob" },
+    expected: { _tag: "DeadlineExceeded", reason: "Try again.", message: "Try again." },
+    retryable: false,
+    transient: true
+  },
+  {
+    name: "scavenge-not-found while none runs",
+    code: S.NOT_FOUND,
+    details: "Scavenge id was invalid.",
+    trailers: { exception: "scavenge-not-found", "scavenge-id": "" },
+    expected: { _tag: "ScavengeNotFound", scavengeId: "", running: undefined, message: "Scavenge '' is not running (no scavenge runs)" },
+    retryable: false,
+    transient: false
+  },
+  {
+    name: "scavenge-not-found names the running scavenge",
+    code: S.NOT_FOUND,
+    details: "Scavenge id was invalid.",
+    trailers: { exception: "scavenge-not-found", "scavenge-id": "s-1" },
+    expected: { _tag: "ScavengeNotFound", scavengeId: "", running: "s-1", message: "Scavenge '' is not running (scavenge 's-1' is)" },
+    retryable: false,
+    transient: false
+  },
+  {
     name: "not-leader with leader endpoint",
     code: S.NOT_FOUND,
     details: "Leader info available",
@@ -547,10 +592,6 @@ const projectionRows: ReadonlyArray<Row> = [
 
 // Exceptions of services without typed errors yet: GrpcError with code, details and every trailer.
 const foreignRows: ReadonlyArray<readonly [grpc.status, string, TrailerInput]> = [
-  [S.NOT_FOUND, "User 'bob' is not found.", { exception: "user-not-found", "login-name": "bob" }],
-  [S.FAILED_PRECONDITION, "Conflict.", { exception: "user-conflict", "login-name": "bob" }],
-  [S.DEADLINE_EXCEEDED, "Try again.", { exception: "user-conflict", "login-name": "bob" }],
-  [S.NOT_FOUND, "Scavenge id was invalid.", { exception: "scavenge-not-found", "scavenge-id": "" }],
   [S.NOT_FOUND, "Index 'by-type' not found.", { exception: "index-not-found", "index-name": "by-type" }],
   [S.FAILED_PRECONDITION, "Failed to acquire lock for redaction.", { exception: "redaction-lock-failed" }],
   [S.UNKNOWN, "Failed to get event position: 'x'", { exception: "redaction-get-event-position-failed", reason: "x" }]
@@ -1407,7 +1448,7 @@ describe("classifyError over loopback", () => {
       // The same WEV status with a non-matching exception key keeps the binary trailer as base64.
       const raw = classifyError({ code: wev.code, details: wev.details, metadata: (() => {
         const m = wev.metadata.clone()
-        m.set("exception", "user-conflict")
+        m.set("exception", "index-not-found")
         return m
       })() })
       assert.strictEqual(raw._tag, "GrpcError")

@@ -8,13 +8,14 @@ import { chunkedTour, consumerTour, parkedTour, persistentTour } from "../exampl
 import { projectionsTour } from "../examples/projections.ts"
 import { tour } from "../examples/tour.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
+import { uniqueId } from "./support/unique.ts"
 
 layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
   "README examples",
   (it) => {
     it.effect("the Streams tour", () =>
       Effect.gen(function*() {
-        const suffix = crypto.randomUUID().slice(0, 8)
+        const suffix = uniqueId()
         const result = yield* tour(suffix)
         assert.strictEqual(result.conflict, `stream order-${suffix} is at 3, not 0`)
         assert.isTrue(result.idempotentSamePosition)
@@ -33,7 +34,7 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
 
     it.effect("the persistent subscriptions tour", () =>
       Effect.gen(function*() {
-        const result = yield* persistentTour(crypto.randomUUID().slice(0, 8))
+        const result = yield* persistentTour(uniqueId())
         assert.strictEqual(result.again, "exists")
         assert.strictEqual(result.startFrom, "start")
         assert.strictEqual(result.strategy, "Pinned")
@@ -44,26 +45,26 @@ layer(EmbeddedNode.layerClient({ insecure: true, standardProjections: true }), {
 
     it.effect("the persistent subscription consumer: failures retried three times, then parked", () =>
       Effect.gen(function*() {
-        const result = yield* consumerTour(crypto.randomUUID().slice(0, 8), 10)
+        const result = yield* consumerTour(uniqueId(), 10)
         assert.strictEqual(result.acked, 6)
         assert.deepStrictEqual(result.parked, [0n, 3n, 6n, 9n])
       }))
 
     it.effect("the chunked persistent consumer: every chunk handled, then acked with one call", () =>
       Effect.gen(function*() {
-        const result = yield* chunkedTour(crypto.randomUUID().slice(0, 8), 50)
+        const result = yield* chunkedTour(uniqueId(), 50)
         assert.deepStrictEqual(result, { handled: 50, inFlight: 0, retry: 0 })
       }))
 
     it.effect("the parked events: five parked, two dropped with stopAt, then the rest", () =>
       Effect.gen(function*() {
-        const result = yield* parkedTour(crypto.randomUUID().slice(0, 8))
+        const result = yield* parkedTour(uniqueId())
         assert.deepStrictEqual(result, { parked: 5n, afterStopAt: 3n, afterAll: 0n })
       }))
 
     it.effect("the projections tour", () =>
       Effect.gen(function*() {
-        const result = yield* projectionsTour(crypto.randomUUID().slice(0, 8))
+        const result = yield* projectionsTour(uniqueId())
         assert.deepStrictEqual(result.json, { count: 2, total: 15 })
         assert.deepStrictEqual(result.totals, { count: 2, total: 15 })
         assert.strictEqual(result.again, "exists")

@@ -13,10 +13,11 @@ import { NewEvent } from "../src/domain/NewEvent.ts"
 import * as EventStoreDB from "../src/layers/EventStoreDB.ts"
 import { Streams } from "../src/services/Streams.ts"
 import { startEmbeddedNode } from "../src/server/EmbeddedNode.ts"
+import { uniqueStream } from "./support/unique.ts"
 
 const roundTrip = Effect.gen(function*() {
   const streams = yield* Streams
-  const stream = `layer-${crypto.randomUUID()}`
+  const stream = uniqueStream("layer")
   yield* streams.append(stream, new NewEvent({ type: "Configured", data: "{}" }), { currentVersion: "no_stream" })
   const events = yield* streams.get(stream)
   return events.map((e) => e.type)

@@ -1,5 +1,5 @@
 /**
- * Every operation is a client span named after it, with OpenTelemetry database attributes
+ * Every operation is a span named after it (appends a producer span, the others client spans), with OpenTelemetry database attributes
  * (`db.system.name`, `db.collection.name`, `server.address`, `server.port`) plus the user's
  * `spanAttributes`; `tracing: false` creates none.
  */
@@ -46,7 +46,8 @@ describe("tracing", () => {
       const read = spans.find((s) => s.name === "Streams.read")
       assert.isDefined(append)
       assert.isDefined(read)
-      assert.strictEqual(append!.kind, "client")
+      assert.strictEqual(append!.kind, "producer")
+      assert.strictEqual(read!.kind, "client")
       assert.strictEqual(append!.attributes.get("db.system.name"), "eventstoredb")
       assert.strictEqual(append!.attributes.get("db.collection.name"), stream)
       assert.strictEqual(append!.attributes.get("db.operation.name"), "append")

@@ -19,7 +19,10 @@ const any = { currentVersion: "any" } as const
 export const open = async (connectionString: string): Promise<BenchClient> => {
   // BENCH_EFFECT_TRACING=false: the client's `tracing: false` option (no spans at all)
   const tracing = process.env["BENCH_EFFECT_TRACING"] !== "false"
-  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing }))
+  // BENCH_EFFECT_WINDOW=<bytes>: the client's `flowControlWindow` option (default 256 KiB; the floor uses 4 MiB)
+  const window = process.env["BENCH_EFFECT_WINDOW"]
+  const flowControlWindow = window === undefined ? undefined : Number(window)
+  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing, flowControlWindow }))
   const { groups, streams } = await runtime.runPromise(Effect.gen(function*() {
     return { streams: yield* Streams.Streams, groups: yield* PersistentSubscriptions.PersistentSubscriptions }
   }))

@@ -12,14 +12,19 @@ import type { InvalidConnectionString } from "../errors/InvalidConnectionString.
 import type { ConnectionOptions } from "../internal/transport/Options.ts"
 import { make as makeTransport } from "../internal/transport/Transport.ts"
 import * as Connection from "../services/Connection.ts"
+import * as Gossip from "../services/Gossip.ts"
+import * as Monitoring from "../services/Monitoring.ts"
+import * as Operations from "../services/Operations.ts"
 import * as PersistentSubscriptions from "../services/PersistentSubscriptions.ts"
 import * as Projections from "../services/Projections.ts"
+import * as ServerFeatures from "../services/ServerFeatures.ts"
 import * as Streams from "../services/Streams.ts"
+import * as Users from "../services/Users.ts"
 
 /**
- * Everything the EventStoreDB layers provide: the four public services, `Streams`,
- * `PersistentSubscriptions`, `Projections` and `Connection`, on one connection. Nothing internal
- * is provided.
+ * Everything the EventStoreDB layers provide: the public services, `Streams`,
+ * `PersistentSubscriptions`, `Projections`, `Users`, `Operations`, `Monitoring`, `Gossip`,
+ * `ServerFeatures` and `Connection`, on one connection. Nothing internal is provided.
  *
  * @since 0.1.0
  * @category models
@@ -28,6 +33,11 @@ export type Services =
   | Streams.Streams
   | PersistentSubscriptions.PersistentSubscriptions
   | Projections.Projections
+  | Users.Users
+  | Operations.Operations
+  | Monitoring.Monitoring
+  | Gossip.Gossip
+  | ServerFeatures.ServerFeatures
   | Connection.Connection
 
 /**
@@ -63,6 +73,11 @@ export const layer = (options: ConnectionOptions): Layer.Layer<Services, Invalid
     return Context.make(Streams.Streams, streams).pipe(
       Context.add(PersistentSubscriptions.PersistentSubscriptions, PersistentSubscriptions.make(transport)),
       Context.add(Projections.Projections, Projections.make(transport)),
+      Context.add(Users.Users, Users.make(transport)),
+      Context.add(Operations.Operations, Operations.make(transport)),
+      Context.add(Monitoring.Monitoring, Monitoring.make(transport)),
+      Context.add(Gossip.Gossip, Gossip.make(transport)),
+      Context.add(ServerFeatures.ServerFeatures, ServerFeatures.make(transport)),
       Context.add(Connection.Connection, Connection.make(transport))
     )
   }))

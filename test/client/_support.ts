@@ -3,7 +3,6 @@
  * client connected to it over real gRPC (loopback), and small helpers to make tests read like
  * examples.
  */
-import { randomUUID } from "node:crypto"
 import * as net from "node:net"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -43,15 +42,20 @@ export const clientLayer = (
       }).pipe(Layer.orDie))
   )
 
-/** A node plus a client connected to it: the usual environment of a test file. */
+/**
+ * A node plus a client connected to it: the usual environment of a test file, as a user writes it
+ * (the public `EmbeddedNode.layerClient`).
+ */
 export const nodeWithClient = (
   nodeOptions: NodeOptions = { insecure: true },
-  connectionOptions: Parameters<typeof clientLayer>[0] = {}
+  connectionOptions: Omit<ConnectionOptions, "connectionString"> = {}
 ): Layer.Layer<EventStoreDB.Services | EmbeddedNode> =>
-  clientLayer(connectionOptions).pipe(Layer.provideMerge(nodeLayer(nodeOptions)))
+  EmbeddedNode.layerClient({ ...nodeOptions, client: connectionOptions }).pipe(Layer.orDie)
 
-/** A stream name no other test uses. */
-export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
+/** The one bounded wait of the tests (test/support/eventually.ts). */
+export { eventually } from "../support/eventually.ts"
+/** A stream name no other test uses (test/support/unique.ts). */
+export { uniqueId, uniqueName, uniqueStream } from "../support/unique.ts"
 
 /** `n` JSON events `{ "i": k }` of the given type. */
 export const newEvents = (n: number, type = "TestEvent"): Array<NewEvent> =>
@@ -177,24 +181,21 @@ export const withClient = <A, E, R>(
   >
 
 /**
- * An insecure node assembled from the embedded node's own parts, with two probes the public
- * node does not offer: the number of Read calls (reads and subscriptions) the node is serving,
- * and the `authorization` header of every call it received.
+ * An insecure node assembled from the embedded node's own parts, with the one probe the embedded
+ * node does not offer: the `authorization` header of every call it received (what a client sends
+ * without TLS). Everything else a test needs of a node comes from the embedded node itself
+ * (`EmbeddedNode`, `nodeStats` for the Read calls it serves).
  */
 export interface SpyNode {
   readonly host: string
   readonly port: number
   readonly connectionString: string
-  readonly activeReads: () => number
   readonly authorizationHeaders: Array<string | undefined>
   readonly stop: () => Promise<void>
 }
 
-/**
- * Starts a {@link SpyNode} on a free port. `maxConcurrentStreams` caps the HTTP/2 streams per
- * connection as real servers do (Kestrel allows 100).
- */
-export const startSpyNode = async (options: { readonly maxConcurrentStreams?: number | undefined } = {}): Promise<SpyNode> => {
+/** Starts a {@link SpyNode} on a free port. */
+export const startSpyNode = async (): Promise<SpyNode> => {
   const store = new Store()
   const activeReads = new Set<() => void>()
   const authorizationHeaders: Array<string | undefined> = []
@@ -217,14 +218,13 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
     ])
   )
   // the node's own transport (src/server/transport), as the embedded node serves
-  const server = new GrpcServer({ maxConcurrentStreams: options.maxConcurrentStreams ?? 2 ** 31 - 1 })
+  const server = new GrpcServer({ maxConcurrentStreams: 100 })
   server.addService(StreamsServiceDefinition, spied as never)
   const port = await server.listen("127.0.0.1", 0)
   return {
     host: "127.0.0.1",
     port,
     connectionString: `esdb://127.0.0.1:${port}?tls=false`,
-    activeReads: () => activeReads.size,
     authorizationHeaders,
     stop: () => {
       for (const end of Array.from(activeReads)) end()
@@ -237,24 +237,10 @@ export const startSpyNode = async (options: { readonly maxConcurrentStreams?: nu
 export class TestSpyNode extends Context.Service<TestSpyNode, SpyNode>()("test/TestSpyNode") {}
 
 /** Starts a {@link SpyNode} for the layer's lifetime. */
-export const spyNodeLayerWith = (options: Parameters<typeof startSpyNode>[0]): Layer.Layer<TestSpyNode> =>
-  Layer.effect(
-    TestSpyNode,
-    Effect.acquireRelease(Effect.promise(() => startSpyNode(options)), (node) => Effect.promise(() => node.stop()))
-  )
-
-/** Starts a {@link SpyNode} for the layer's lifetime. */
-export const spyNodeLayer: Layer.Layer<TestSpyNode> = spyNodeLayerWith({})
-
-/** Polls `condition` every 10 ms until it holds, failing the test after `timeoutMs`. */
-export const eventually = (what: string, condition: () => boolean, timeoutMs = 5000): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + timeoutMs
-    while (!condition()) {
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`))
-      yield* Effect.sleep("10 millis")
-    }
-  })
+export const spyNodeLayer: Layer.Layer<TestSpyNode> = Layer.effect(
+  TestSpyNode,
+  Effect.acquireRelease(Effect.promise(() => startSpyNode()), (node) => Effect.promise(() => node.stop()))
+)
 
 /** A Streams service of its own connection, closed with the scope: for tests that need two clients. */
 export const makeStreams = (

@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net"
 import { NewEvent, Streams } from "../../src/index.ts"
 import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
 import { BatchAppendReq } from "../../src/generated/streams.ts"
+import { eventually } from "../support/eventually.ts"
 
 /** A gRPC server that answers nothing and reads the BatchAppend call only when told to. */
 const stalledNode = () =>
@@ -82,8 +83,14 @@ describe("append deadlines", () => {
       for (const error of results) assert.strictEqual(error._tag, "DeadlineExceeded")
 
       node.resume()
-      yield* Effect.sleep("500 millis")
-      const received = node.received()
+      // a marker appended after them on the same call: once the node has read it, it has read
+      // everything the client wrote before it (no guessed pause)
+      yield* Effect.forkScoped(
+        streams.append("marker", new NewEvent({ type: "Marker", data: "{}" }), { currentVersion: "any", timeout: "15 seconds" })
+      )
+      const all = yield* eventually("the marker read by the node", () => node.received(), { until: (names) => names.includes("marker") })
+      const received = all.filter((name) => name !== "marker")
+      assert.strictEqual(all[all.length - 1], "marker", "nothing after the marker")
       // what had been handed to grpc-js before the deadline arrives, in order; the rest never does
       assert.isAbove(received.length, 0)
       assert.isBelow(received.length, count, `${received.length} of ${count} appends were written after their deadline`)

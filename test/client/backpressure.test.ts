@@ -9,8 +9,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { NewEvent, Streams } from "../../src/index.ts"
-import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
-import { collect, eventually, indexOf, isRecorded, newEvents, nodeWithClient, TestSpyNode, spyNodeLayer, uniqueStream } from "./_support.ts"
+import { EmbeddedNode, nodeStats } from "../../src/server/EmbeddedNode.ts"
+import { collect, eventually, indexOf, isRecorded, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
 
 const COUNT = 5000
 
@@ -62,47 +62,46 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("b
     }), { timeout: 60_000 })
 })
 
-const spyClient = Layer.unwrap(
-  Effect.map(TestSpyNode, (node) => EventStoreDB.layer({ connectionString: node.connectionString }).pipe(Layer.orDie))
-).pipe(Layer.provideMerge(spyNodeLayer))
+/** The Read calls (reads and subscriptions) the node is serving: its own counter. */
+const activeReads = Effect.map(EmbeddedNode, (node) => () => nodeStats(node).activeReads)
 
-layer(spyClient, { excludeTestServices: true, timeout: "30 seconds" })("cancellation", (it) => {
+layer(EmbeddedNode.layerClient({ insecure: true }).pipe(Layer.orDie), { excludeTestServices: true, timeout: "30 seconds" })("cancellation", (it) => {
   it.effect("Stream.take(3) on a subscription cancels its call: the node stops serving it", () =>
     Effect.gen(function*() {
-      const node = yield* TestSpyNode
+      const served = yield* activeReads
       const streams = yield* Streams.Streams
       const stream = uniqueStream("take")
       yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
-      assert.strictEqual(node.activeReads(), 0)
+      assert.strictEqual(served(), 0)
       const fiber = yield* streams.subscribeToStream(stream).pipe(Stream.take(3), collect, Effect.forkChild)
-      yield* eventually("the subscription is being served", () => node.activeReads() === 1)
+      yield* eventually("the subscription is being served", () => served() === 1)
       yield* streams.append(stream, newEvents(5), { currentVersion: 1n })
       const events = yield* Fiber.join(fiber)
       assert.deepStrictEqual(events.map((e) => e._tag === "RecordedEvent" && e.streamPosition), [0n, 1n, 2n])
-      yield* eventually("the node freed the subscription", () => node.activeReads() === 0)
+      yield* eventually("the node freed the subscription", () => served() === 0)
     }))
 
   it.effect("interrupting the fiber running a subscription ends its call", () =>
     Effect.gen(function*() {
-      const node = yield* TestSpyNode
+      const served = yield* activeReads
       const streams = yield* Streams.Streams
       const fiber = yield* Effect.forkChild(Stream.runDrain(streams.subscribeToAll()))
       const other = yield* Effect.forkChild(Stream.runDrain(streams.subscribeToStream(uniqueStream("idle"))))
-      yield* eventually("both subscriptions are being served", () => node.activeReads() === 2)
+      yield* eventually("both subscriptions are being served", () => served() === 2)
       yield* Fiber.interrupt(fiber)
-      yield* eventually("the node freed the interrupted subscription", () => node.activeReads() === 1)
+      yield* eventually("the node freed the interrupted subscription", () => served() === 1)
       yield* Fiber.interrupt(other)
-      yield* eventually("the node freed the other one", () => node.activeReads() === 0)
+      yield* eventually("the node freed the other one", () => served() === 0)
     }))
 
   it.effect("a read cut short by its consumer ends its call", () =>
     Effect.gen(function*() {
-      const node = yield* TestSpyNode
+      const served = yield* activeReads
       const streams = yield* Streams.Streams
       const stream = uniqueStream("cut")
       yield* streams.append(stream, newEvents(1000), { currentVersion: "no_stream" })
       const first = yield* collect(Stream.take(streams.read(stream), 2))
       assert.lengthOf(first, 2)
-      yield* eventually("the node ended the read", () => node.activeReads() === 0)
+      yield* eventually("the node ended the read", () => served() === 0)
     }))
 })

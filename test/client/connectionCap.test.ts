@@ -46,6 +46,6 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "180 seconds" })("conne
       assert.isAtMost(peak, Transport.DEFAULT_MAX_CONNECTIONS)
       assert.isAbove(proxy.accepted(), 1, "the calls were spread over several connections")
       // once idle, the extra connections are closed: the primary one stays
-      yield* eventually("the extra connections are closed", () => proxy.connections() === 1 && transport.connections() === 1, 15_000)
+      yield* eventually("the extra connections are closed", () => proxy.connections() === 1 && transport.connections() === 1)
     }), { timeout: 180_000 })
 })

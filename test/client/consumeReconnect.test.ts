@@ -108,7 +108,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("c
       )
       assert.deepStrictEqual(handled, [])
       yield* Effect.promise(() => seed.start())
-      yield* eventually("the events handled once discovery works", () => handled.length === 2, 15_000)
+      yield* eventually("the events handled once discovery works", () => handled.length === 2)
       const reconnects = log.of("PersistentSubscriptions.readToStream", "reconnect")
       assert.strictEqual(reconnects[0]!.annotations["cause"], "DiscoveryFailed")
       assert.deepStrictEqual(reconnects.slice(0, 2).map((w) => w.annotations["attempt"]), [1, 2])

@@ -4,13 +4,12 @@
  * `Filter`, used against `readAll` on an embedded node; and recorded events comparing equal to
  * the new events they were appended from.
  */
-import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
 import * as Equal from "effect/Equal"
 import * as Effect from "effect/Effect"
 import { Filter, NewEvent, Streams } from "../../src/index.ts"
 import { EmbeddedNode } from "../../src/server/EmbeddedNode.ts"
-import { collect } from "./_support.ts"
+import { collect, uniqueId, uniqueStream } from "./_support.ts"
 
 layer(EmbeddedNode.layerClient(), { excludeTestServices: true, timeout: "30 seconds" })("Filter constants", (it) => {
   it("are the seed's patterns, anchored as one expression by the default exclusion", () => {
@@ -24,7 +23,7 @@ layer(EmbeddedNode.layerClient(), { excludeTestServices: true, timeout: "30 seco
   it.effect("select system, persistent-config and application events in readAll", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
-      const s = randomUUID().replace(/-/g, "").slice(0, 8)
+      const s = uniqueId()
       const prefix = `filters-${s}-`
       const start = yield* streams.append(`${prefix}marker`, new NewEvent({ type: `Marker${s}`, data: "{}" }), {
         currentVersion: "no_stream"
@@ -60,7 +59,7 @@ layer(EmbeddedNode.layerClient(), { excludeTestServices: true, timeout: "30 seco
   it.effect("a recorded event equals the new event it was appended from, and not another", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
-      const stream = `equality-${randomUUID()}`
+      const stream = uniqueStream("equality")
       const created = NewEvent.json("OrderCreated", { order: 1 }, { metadata: { user: "u" } })
       const attached = NewEvent.binary("Attachment", new Uint8Array([0, 1, 255]))
       const plain = new NewEvent({ type: "Noted", data: "not json" })

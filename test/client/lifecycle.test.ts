@@ -13,7 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type CaughtUp, type Checkpoint, Connection, type RecordedEvent, Streams } from "../../src/index.ts"
-import { clientLayer, collect, EmbeddedNode, indexOf, newEvents, nodeLayer, nodeWithClient, startProxy, uniqueStream, withHostPort } from "./_support.ts"
+import { clientLayer, collect, EmbeddedNode, eventually, indexOf, newEvents, nodeLayer, nodeWithClient, startProxy, uniqueStream, withHostPort } from "./_support.ts"
 
 layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("streams are descriptions", (it) => {
   it.effect("read and get: running the same value twice reads twice", () =>
@@ -111,7 +111,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("a clos
         Stream.runDrain,
         Effect.forkDetach
       )
-      while (received.length < 3) yield* Effect.sleep("10 millis")
+      yield* eventually("the three events delivered", () => received.length >= 3)
 
       yield* Scope.close(scope, Exit.void)
 

@@ -12,14 +12,9 @@ import * as Data from "effect/Data"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 import { PersistentSubscriptions, Streams } from "../../src/index.ts"
-import { newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { eventually, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
 
 class PaymentRefused extends Data.TaggedError("PaymentRefused")<{ readonly message: string }> {}
-
-const waitFor = (what: string, done: () => boolean, seconds = 20) =>
-  Effect.gen(function*() {
-    while (!done()) yield* Effect.sleep(Duration.millis(10))
-  }).pipe(Effect.timeoutOrElse({ duration: Duration.seconds(seconds), orElse: () => Effect.die(new Error(`never: ${what}`)) }))
 
 layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("persistent subscriptions: consume", (it) => {
   it.effect("random failures and a drop in the middle: every event handled or parked after maxRetries, none lost", () =>
@@ -50,10 +45,10 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
           }),
         { concurrency: 8, maxRetries: 2 }
       ))
-      yield* waitFor("half handled", () => handled.size >= n / 2)
+      yield* eventually("half handled", () => handled.size >= n / 2)
       // the node drops the consumer (an update restarts the group): it connects again
       yield* ps.updateToStream(stream, group, { settings })
-      yield* waitFor("every event handled or given up", () => {
+      yield* eventually("every event handled or given up", () => {
         for (let i = 0n; i < BigInt(n); i++) if (!handled.has(i) && !gaveUp.has(i)) return false
         return true
       })
@@ -90,7 +85,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
           ),
         { concurrency: 4, bufferSize: 20 }
       ))
-      yield* waitFor("four handlers running", () => started.size >= 4)
+      yield* eventually("four handlers running", () => started.size >= 4)
       yield* Fiber.interrupt(fiber)
       // the running handlers finished
       assert.deepStrictEqual([...started].sort(), [...done].sort())
@@ -132,7 +127,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("p
       for (let round = 0; round < 5; round++) {
         for (let s = 0; s < 4; s++) yield* streams.append(`${prefix}-${s}`, newEvents(2), { currentVersion: "any" })
       }
-      yield* waitFor("40 events", () => [...seen.values()].reduce((a, b) => a + b.length, 0) >= 40)
+      yield* eventually("40 events", () => [...seen.values()].reduce((a, b) => a + b.length, 0) >= 40)
       yield* Fiber.interrupt(fiber)
       assert.isFalse(overlap)
       for (const positions of seen.values()) assert.deepStrictEqual(positions, positions.map((_, i) => BigInt(i)))

@@ -2,11 +2,10 @@
  * Seed checklist item 37: with standard projections running, reading `$et-<type>` with
  * resolveLinks gives the same events, in the same order, as reading `$all` filtered by that type.
  */
-import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { NewEvent, Streams } from "../../src/index.ts"
-import { collect, nodeWithClient, uniqueStream } from "./_support.ts"
+import { collect, eventually, nodeWithClient, uniqueId, uniqueStream } from "./_support.ts"
 
 layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(
   "projected streams",
@@ -14,7 +13,7 @@ layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTe
     it.effect("$et-<type> with resolveLinks matches readAll filtered by the type", () =>
       Effect.gen(function*() {
         const streams = yield* Streams.Streams
-        const type = `Projected${randomUUID().replace(/-/g, "").slice(0, 10)}`
+        const type = `Projected${uniqueId()}`
         const mine: Array<string> = []
         for (let i = 0; i < 4; i++) {
           const stream = uniqueStream("projected")
@@ -27,16 +26,13 @@ layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTe
           yield* streams.append(stream, events, { currentVersion: "no_stream" })
         }
         // the system projection runs asynchronously, as a real node's: wait for its links
-        const deadline = Date.now() + 10_000
-        let projected = yield* streams.get(`$et-${type}`, { resolveLinks: true }).pipe(
-          Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>))
-        )
-        while (projected.length < mine.length && Date.now() < deadline) {
-          yield* Effect.sleep("10 millis")
-          projected = yield* streams.get(`$et-${type}`, { resolveLinks: true }).pipe(
+        const projected = yield* eventually(
+          `the links of $et-${type}`,
+          streams.get(`$et-${type}`, { resolveLinks: true }).pipe(
             Effect.catchTag("NotFound", () => Effect.succeed([] as ReadonlyArray<never>))
-          )
-        }
+          ),
+          { until: (links) => links.length >= mine.length }
+        )
         const all = yield* collect(streams.readAll({ filterInclude: [type] }))
         assert.deepStrictEqual(projected.map((e) => e.id), mine)
         assert.deepStrictEqual(all.map((e) => e.id), mine)

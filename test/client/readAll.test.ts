@@ -2,14 +2,12 @@
  * Reading `$all` (seed checklist items 19-25): directions, inclusive/exclusive positions, server
  * side filters (grouped include patterns), resolving links, deadlines and cutting a read short.
  */
-import { randomUUID } from "node:crypto"
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { NewEvent, Streams } from "../../src/index.ts"
-import { collect, newEvents, nodeWithClient, uniqueStream } from "./_support.ts"
+import { collect, newEvents, nodeWithClient, uniqueId, uniqueStream } from "./_support.ts"
 
-const suffix = () => randomUUID().replace(/-/g, "").slice(0, 8)
 
 layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("read $all", (it) => {
   it.effect("forwards and backwards see the same events in opposite orders", () =>
@@ -43,7 +41,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("r
   it.effect("include patterns are grouped: ^(?:A|B)$ matches A and B only, not names starting with A or ending with B", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
-      const s = suffix()
+      const s = uniqueId()
       const [a, b] = [`A${s}`, `B${s}`]
       const start = yield* streams.append(uniqueStream("grouped"), new NewEvent({ type: "Marker", data: "{}" }), {
         currentVersion: "no_stream"
@@ -63,7 +61,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("r
   it.effect("filters on stream names", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
-      const s = suffix()
+      const s = uniqueId()
       const [one, two, other] = [`one-${s}`, `two-${s}`, `other-${s}`]
       const start = yield* streams.append(one, newEvents(1), { currentVersion: "no_stream" })
       yield* streams.append(other, newEvents(1), { currentVersion: "no_stream" })

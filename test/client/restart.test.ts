@@ -95,16 +95,17 @@ const survives = (signal: "SIGTERM" | "SIGKILL") =>
 
         const firstPosition = yield* streams.append(stream, newEvents(10), { currentVersion: "no_stream" })
         const lastPosition = yield* streams.append(stream, newEvents(10), { currentVersion: 9n })
-        yield* eventually("20 events delivered to the four consumers", delivered(20), 15_000)
+        yield* eventually("20 events delivered to the four consumers", delivered(20))
         assert.isTrue(lastPosition > firstPosition)
         // both groups checkpointed their last event
-        const checkpointed = { stream: false, all: false }
-        yield* eventually("the groups checkpointed", () => checkpointed.stream && checkpointed.all, 15_000).pipe(
-          Effect.raceFirst(Effect.forever(Effect.gen(function*() {
-            checkpointed.stream = (yield* ps.getInfoToStream(stream, streamGroup)).lastCheckpointedEventPosition === "19"
-            checkpointed.all = (yield* ps.getInfoToAll(allGroup)).lastCheckpointedEventPosition.startsWith(`C:${lastPosition}/`)
-            yield* Effect.sleep("50 millis")
-          })).pipe(Effect.orDie))
+        yield* eventually(
+          "the groups checkpointed",
+          Effect.gen(function*() {
+            const onStream = (yield* ps.getInfoToStream(stream, streamGroup)).lastCheckpointedEventPosition === "19"
+            const onAll = (yield* ps.getInfoToAll(allGroup)).lastCheckpointedEventPosition.startsWith(`C:${lastPosition}/`)
+            return onStream && onAll
+          }).pipe(Effect.orDie),
+          { intervalMs: 50 }
         )
 
         node.kill(signal)
@@ -115,7 +116,7 @@ const survives = (signal: "SIGTERM" | "SIGKILL") =>
 
         // the writer's own retries cover the first moments after the restart
         yield* streams.append(stream, newEvents(20), { currentVersion: 19n })
-        yield* eventually("40 events delivered to the four consumers", delivered(40), 30_000)
+        yield* eventually("40 events delivered to the four consumers", delivered(40), { timeoutMs: 30_000 })
         // nothing more comes (a duplicate would arrive with the others)
         yield* streams.append(uniqueStream("restart-other"), newEvents(1), { currentVersion: "no_stream" })
         yield* Effect.sleep("300 millis")

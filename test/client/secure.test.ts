@@ -45,11 +45,11 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
         withoutCa,
         Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.append(uniqueStream("untrusted"), newEvents(1), { currentVersion: "any" }))),
         // retries would take seconds under this schedule: fast means not retried
-        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+        { retrySchedule: Schedule.spaced("10 seconds").pipe(Schedule.upTo({ times: 3 })) }
       )
       assert.strictEqual(error._tag, "TlsFailed")
       assert.match(error.message, /TlsCaFile/)
-      assert.isBelow(Date.now() - started, 2000)
+      assert.isBelow(Date.now() - started, 5000)
       const readError = yield* withClient(
         withoutCa,
         Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.get("any-stream")))
@@ -65,15 +65,15 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
       const error = yield* withClient(
         plain,
         Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.append(uniqueStream("plain"), newEvents(1), { currentVersion: "any" }))),
-        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+        { retrySchedule: Schedule.spaced("10 seconds").pipe(Schedule.upTo({ times: 3 })) }
       )
       assert.strictEqual(error._tag, "TlsFailed")
       assert.match(error.message, /tls=true/)
-      assert.isBelow(Date.now() - started, 2000)
+      assert.isBelow(Date.now() - started, 5000)
       const readError = yield* withClient(
         plain,
         Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.get("any-stream"))),
-        { retrySchedule: Schedule.spaced("2 seconds").pipe(Schedule.upTo({ times: 3 })) }
+        { retrySchedule: Schedule.spaced("10 seconds").pipe(Schedule.upTo({ times: 3 })) }
       )
       assert.strictEqual(readError._tag, "TlsFailed")
     }))

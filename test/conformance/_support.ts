@@ -7,7 +7,6 @@
  * its connection string, exactly like a real server.
  */
 import { afterAll, beforeAll } from "vitest"
-import { randomUUID } from "node:crypto"
 import { createRequire } from "node:module"
 import {
   KurrentDBClient,
@@ -19,6 +18,7 @@ import {
   type StreamSubscription
 } from "@kurrent/kurrentdb-client"
 import { startEmbeddedNode, type RunningNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 
 export type { RunningNode }
 
@@ -26,8 +26,10 @@ export type { RunningNode }
 export const startNode = (options: { readonly insecure: boolean } = { insecure: true }): Promise<RunningNode> =>
   startEmbeddedNode(options)
 
-/** A stream name that no other test uses. */
-export const uniqueStream = (prefix: string): string => `${prefix}-${randomUUID().replace(/-/g, "").slice(0, 12)}`
+/** A stream name that no other test uses (test/support/unique.ts). */
+export { uniqueName, uniqueStream } from "../support/unique.ts"
+/** The one bounded wait of the tests (test/support/eventually.ts). */
+export { eventuallyAsync } from "../support/eventually.ts"
 
 /** Creates an official client for a connection string (always through `connectionString`). */
 export const officialClient = (connectionString: string): KurrentDBClient =>
@@ -76,15 +78,6 @@ export const stringify = (value: unknown): string =>
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Polls `condition` until it is true or `timeoutMs` passes (then throws with `what`). */
-export const eventually = async (what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
-    await sleep(10)
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Subscription probe: records everything a catch-up subscription emits, in order.
 // ---------------------------------------------------------------------------------------------
@@ -116,14 +109,14 @@ export const makeProbe = <E extends ResolvedEvent | AllStreamResolvedEvent>(): P
     events: () => items.flatMap((i) => (i.kind === "event" ? [i.event] : [])),
     has: (kind) => items.some((i) => i.kind === kind),
     count: (kind) => items.filter((i) => i.kind === kind).length,
-    waitFor: async (what, condition, timeoutMs = 10_000) => {
-      await eventually(what, () => {
+    waitFor: async (what, condition, timeoutMs) => {
+      await eventuallyAsync(what, () => {
         const failure = items.find((i) => i.kind === "error")
         if (failure && failure.kind === "error") {
           throw new Error(`subscription failed while waiting for ${what}: ${String(failure.error)}`, { cause: failure.error })
         }
         return condition(probe)
-      }, timeoutMs)
+      }, { timeoutMs })
     },
     onCheckpoint: (_subscription, position) => {
       items.push({ kind: "checkpoint", position })

@@ -27,7 +27,7 @@ import {
   STOP,
   streamNameFilter
 } from "@kurrent/kurrentdb-client"
-import { uniqueStream, useNode } from "./_support.ts"
+import { eventuallyAsync, uniqueStream, useNode } from "./_support.ts"
 
 let client: KurrentDBClient
 
@@ -94,7 +94,7 @@ for (const kind of ["stream", "all"] as const) {
         else if (n === 3n) await subscription.nack(STOP, "stop", e)
         else if (n === 4n && e.link === undefined) {
           await subscription.nack(PARK, "poison", e)
-          for (let i = 0; i < 200 && (await parkedCount(info)) !== 1n; i++) await new Promise((r) => setTimeout(r, 10))
+          await eventuallyAsync("the poison message parked", () => parkedCount(info), { until: (n) => n === 1n })
           expect(await parkedCount(info)).toBe(1n)
           for await (const p of client.readStream(parkedStream)) parked.push(p.event)
           await replay()
@@ -118,7 +118,7 @@ for (const kind of ["stream", "all"] as const) {
       // the parked stream held one `$>` to the event; replaying moved its `$tb` past it
       expect(parked.map((e) => e?.type)).toEqual(["$>"])
       expect(reasonOf(parked[0]!.metadata)).toBe("Client explicitly NAK'ed message.\npoison")
-      for (let i = 0; i < 200 && (await parkedCount(info)) !== 0n; i++) await new Promise((r) => setTimeout(r, 10))
+      await eventuallyAsync("the parked message replayed", () => parkedCount(info), { until: (n) => n === 0n })
       expect(await parkedCount(info)).toBe(0n)
     })
 
@@ -131,7 +131,7 @@ for (const kind of ["stream", "all"] as const) {
         if (seen.length === 2) break
       }
       expect(seen).toEqual([[0n, 0], [0n, 1]])
-      for (let i = 0; i < 300 && (await parkedCount(info)) !== 1n; i++) await new Promise((r) => setTimeout(r, 10))
+      await eventuallyAsync("the timed-out message parked", () => parkedCount(info), { until: (n) => n === 1n })
       await subscription.unsubscribe()
       expect(await parkedCount(info)).toBe(1n)
       const parked = []

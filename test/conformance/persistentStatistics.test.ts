@@ -14,7 +14,7 @@ import {
   persistentSubscriptionToStreamSettingsFromDefaults,
   START
 } from "@kurrent/kurrentdb-client"
-import { eventually, sleep, uniqueStream, useNode } from "./_support.ts"
+import { eventuallyAsync, sleep, uniqueStream, useNode } from "./_support.ts"
 
 let client: KurrentDBClient
 
@@ -66,30 +66,25 @@ describe("persistent subscription statistics", () => {
       }
     })()
     try {
-      let busy: Awaited<ReturnType<typeof client.getPersistentSubscriptionToStreamInfo>> | undefined
-      for (let i = 0; i < 250 && busy === undefined; i++) {
-        const info = await client.getPersistentSubscriptionToStreamInfo(stream, group)
-        const connection = info.connections[0]
-        if (
-          info.stats.averagePerSecond > 0 && connection !== undefined && connection.averageItemsPerSecond > 0 &&
-          (connection.extraStatistics?.size ?? 0) > 0
-        ) busy = info
-        else await sleep(20)
-      }
-      expect(busy).toBeDefined()
-      expect(busy!.stats.countSinceLastMeasurement).toBeGreaterThan(0n)
-      expect([...busy!.connections[0]!.extraStatistics!.keys()]).toEqual(EXTRA_KEYS)
+      const busy = await eventuallyAsync("statistics of a busy group", () => client.getPersistentSubscriptionToStreamInfo(stream, group), {
+        until: (info) => {
+          const connection = info.connections[0]
+          return info.stats.averagePerSecond > 0 && connection !== undefined && connection.averageItemsPerSecond > 0 &&
+            (connection.extraStatistics?.size ?? 0) > 0
+        },
+        intervalMs: 20
+      })
+      expect(busy.stats.countSinceLastMeasurement).toBeGreaterThan(0n)
+      expect([...busy.connections[0]!.extraStatistics!.keys()]).toEqual(EXTRA_KEYS)
       producing = false
       await producer
-      await eventually("every event consumed", () => received === appended)
-      let idle = false
-      for (let i = 0; i < 250 && !idle; i++) {
-        const info = await client.getPersistentSubscriptionToStreamInfo(stream, group)
-        idle = info.stats.totalInFlightMessages === 0 && info.stats.averagePerSecond === 0 &&
-          info.stats.countSinceLastMeasurement === 0n && info.connections[0]?.averageItemsPerSecond === 0
-        if (!idle) await sleep(20)
-      }
-      expect(idle).toBe(true)
+      await eventuallyAsync("every event consumed", () => received === appended)
+      await eventuallyAsync("statistics of an idle group", () => client.getPersistentSubscriptionToStreamInfo(stream, group), {
+        until: (info) =>
+          info.stats.totalInFlightMessages === 0 && info.stats.averagePerSecond === 0 &&
+          info.stats.countSinceLastMeasurement === 0n && info.connections[0]?.averageItemsPerSecond === 0,
+        intervalMs: 20
+      })
     } finally {
       producing = false
       await producer

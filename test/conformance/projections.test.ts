@@ -15,7 +15,7 @@
  */
 import { describe, expect, it } from "vitest"
 import { jsonEvent, type KurrentDBClient, NotFoundError, UnknownError } from "@kurrent/kurrentdb-client"
-import { rejectionOf, sleep, uniqueStream, useNode } from "./_support.ts"
+import { eventuallyAsync, rejectionOf, uniqueStream, useNode } from "./_support.ts"
 
 let client: KurrentDBClient
 
@@ -30,16 +30,9 @@ const count = (category: string) => `fromCategory('${category}')
 const appendCounted = (stream: string, n: number) =>
   client.appendToStream(stream, Array.from({ length: n }, () => jsonEvent({ type: "Counted", data: { n: 1 } })))
 
-/** Polls `f` until `ok` holds of its value (or throws after 10 s). */
-const until = async <A>(what: string, f: () => Promise<A>, ok: (a: A) => boolean): Promise<A> => {
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const value = await f()
-    if (ok(value)) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(value, (_k, v) => typeof v === "bigint" ? String(v) : v)}`)
-    await sleep(20)
-  }
-}
+/** Polls `f` until `ok` holds of its value ({@link eventuallyAsync}). */
+const until = <A>(what: string, f: () => Promise<A>, ok: (a: A) => boolean): Promise<A> =>
+  eventuallyAsync(what, f, { until: ok, intervalMs: 20 })
 
 const category = () => uniqueStream("c").replace(/-/g, "")
 

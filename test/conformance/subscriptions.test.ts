@@ -24,7 +24,7 @@ import {
   type ResolvedEvent,
   StreamDeletedError
 } from "@kurrent/kurrentdb-client"
-import { collect, eventually, makeProbe, sleep, uniqueStream, type Probe, type RunningNode, useNode } from "./_support.ts"
+import { collect, eventuallyAsync, makeProbe, sleep, uniqueStream, type Probe, type RunningNode, useNode } from "./_support.ts"
 
 let node: RunningNode
 let client: KurrentDBClient
@@ -149,7 +149,7 @@ describe("subscribeToStream", () => {
     try {
       await probe.waitFor("caughtUp", (p) => p.has("caughtUp"))
       await client.tombstoneStream(stream)
-      await eventually("an error", () => probe.has("error"))
+      await eventuallyAsync("an error", () => probe.has("error"))
       expect(probe.events().map((e) => e.event!.type)).toEqual(["e", "$streamDeleted"])
       const failure = probe.items.find((i) => i.kind === "error")
       expect(failure?.kind === "error" ? failure.error : undefined).toBeInstanceOf(StreamDeletedError)
@@ -167,7 +167,7 @@ describe("subscribeToStream", () => {
     const subscription = client.subscribeToStream(stream)
     probe.attach(subscription)
     try {
-      await eventually("an error", () => probe.has("error"))
+      await eventuallyAsync("an error", () => probe.has("error"))
       const failure = probe.items.find((i) => i.kind === "error")
       expect(failure?.kind === "error" ? failure.error : undefined).toBeInstanceOf(StreamDeletedError)
       expect(probe.events().filter((e) => e.event!.type !== "$streamDeleted")).toEqual([])

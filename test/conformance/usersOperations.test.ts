@@ -18,7 +18,7 @@ import {
   LoginNotFoundError,
   ScavengeNotFoundError
 } from "@kurrent/kurrentdb-client"
-import { collect, officialClient, rejectionOf, type RunningNode, startNode, uniqueStream } from "./_support.ts"
+import { collect, eventuallyAsync, officialClient, rejectionOf, type RunningNode, startNode, uniqueStream } from "./_support.ts"
 
 const requireCjs = createRequire(import.meta.url)
 const generated = "@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/"
@@ -125,7 +125,7 @@ describe("Operations through the official client's gRPC client", () => {
       types = (await collect(admin.readStream(`$scavenges-${id}`))).map((e) => e.event!.type)
       return types.length === 2
     }
-    for (let i = 0; i < 200 && !(await readLog()); i++) await new Promise((r) => setTimeout(r, 25))
+    await eventuallyAsync("the scavenge's two events", readLog, { intervalMs: 25 })
     expect(types).toEqual(["$scavengeStarted", "$scavengeCompleted"])
     const completed = (await collect(admin.readStream(`$scavenges-${id}`)))[1]!.event!.data as Record<string, unknown>
     expect(completed).toMatchObject({ scavengeId: id, result: "Success", spaceSaved: 0 })

@@ -100,9 +100,15 @@ const underAttack = async (attack: () => Promise<void>): Promise<number> => {
 
 const report: Array<string> = []
 
+/**
+ * The bound on a normal round trip during and after an attack: generous for a loaded 2-core machine
+ * (it was 1 s), still far below what a node that stops serving others gives (the attacks last 5–20 s).
+ */
+const SERVED_MS = 3000
+
 const checkAfter = async (slowest: number) => {
-  assert.isBelow(slowest, 1000, `a normal round trip took ${slowest.toFixed(0)} ms`)
-  assert.isBelow(await probe(), 1000)
+  assert.isBelow(slowest, SERVED_MS, `a normal round trip took ${slowest.toFixed(0)} ms`)
+  assert.isBelow(await probe(), SERVED_MS)
   const grown = (await rss()) - baselineRss
   report.push(`${expect.getState().currentTestName}: slowest round trip ${slowest.toFixed(0)} ms, RSS +${(grown / MB).toFixed(1)} MB`)
   assert.isBelow(grown, 100 * MB, `RSS grew ${(grown / MB).toFixed(0)} MB`)
@@ -134,7 +140,7 @@ const drainOrClose = (req: http2.ClientHttp2Stream) =>
   })
 
 const goawayOrClosed = (c: Awaited<ReturnType<typeof rawConnect>>) =>
-  c.waitFor(() => (c.isClosed() || c.frames.some((f) => f.type === FrameType.GOAWAY) ? true : undefined), 5000)
+  c.waitFor(() => (c.isClosed() || c.frames.some((f) => f.type === FrameType.GOAWAY) ? true : undefined), "GOAWAY or the connection closed")
 
 /** Runs the describe block's tests against one node process (its RSS baseline taken after warming up). */
 const withNodeProcess = (args: ReadonlyArray<string>) => {

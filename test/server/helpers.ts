@@ -16,6 +16,7 @@ import {
   type TombstoneResp
 } from "../../src/generated/streams.ts"
 import type { RunningNode } from "../../src/server/EmbeddedNode.ts"
+import { DEFAULT_TIMEOUT_MS } from "../support/eventually.ts"
 
 export interface Clients {
   readonly streams: StreamsClient
@@ -50,7 +51,8 @@ export const basicAuth = (user: string, password: string): grpc.Metadata => {
   return m
 }
 
-export const uniqueStream = (prefix = "test"): string => `${prefix}-${randomUUID()}`
+/** A stream name no other test uses (test/support/unique.ts). */
+export { uniqueName, uniqueStream } from "../support/unique.ts"
 
 export interface NewEvent {
   readonly id?: string
@@ -204,7 +206,10 @@ export const batchSession = (client: StreamsClient, metadata: grpc.Metadata = ne
   }
 }
 
-/** Subscription helper: collects messages, lets a test wait for a predicate. */
+/**
+ * Subscription helper: collects messages, lets a test wait for a predicate (woken by each message,
+ * bounded by the tests' one wait bound, test/support/eventually.ts).
+ */
 export const subscribe = (client: StreamsClient, request: ReadReq, metadata: grpc.Metadata = new grpc.Metadata()) => {
   const call = client.read(request, metadata)
   const messages: Array<ReadResp> = []
@@ -235,7 +240,7 @@ export const subscribe = (client: StreamsClient, request: ReadReq, metadata: grp
     get ended() {
       return ended
     },
-    waitFor: async (predicate: (ms: ReadonlyArray<ReadResp>) => boolean, timeoutMs = 5000): Promise<void> => {
+    waitFor: async (predicate: (ms: ReadonlyArray<ReadResp>) => boolean, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> => {
       const deadline = Date.now() + timeoutMs
       while (!predicate(messages)) {
         if (error !== undefined || ended) throw new Error(`subscription ended: ${error?.message ?? "end"}`)
@@ -250,7 +255,7 @@ export const subscribe = (client: StreamsClient, request: ReadReq, metadata: grp
         })
       }
     },
-    waitEnd: async (timeoutMs = 5000): Promise<void> => {
+    waitEnd: async (timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> => {
       const deadline = Date.now() + timeoutMs
       while (error === undefined && !ended) {
         const left = deadline - Date.now()
@@ -266,8 +271,6 @@ export const subscribe = (client: StreamsClient, request: ReadReq, metadata: grp
     }
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export const supportedMethods = (c: Clients, metadata?: grpc.Metadata) =>
   unary<Record<string, never>, import("../../src/generated/serverfeatures.ts").SupportedMethods>(

@@ -5,6 +5,7 @@ import { spawn } from "node:child_process"
 import * as http2 from "node:http2"
 import { ReadReq, type ReadResp } from "../../src/generated/streams.ts"
 import { EmbeddedNode, nodeStats, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 import {
   allOption,
   any,
@@ -67,7 +68,7 @@ describe("node lifecycle", () => {
       const sub = subscribe(c.streams, { options: readOptions({ streamOption: streamOption(s, "end"), countOption: { $case: "subscription", value: {} } }) })
       await sub.waitFor((ms) => ms.some((m) => m.content?.$case === "caughtUp"))
       await appendOk(c.streams, s, any, [{ type: "Live" }])
-      await sub.waitFor((ms) => events(ms).length === 1, 2000)
+      await sub.waitFor((ms) => events(ms).length === 1)
       sub.call.cancel()
       results.push(messages.map((m) => {
         if (m.content?.$case !== "event") return m
@@ -98,10 +99,12 @@ describe("node lifecycle", () => {
       await appendOk(c.streams, "cli-stream", any, [{}])
       // a subscription open when the node stops ends as on a real node: UNAVAILABLE
       const sub = c.streams.read({ options: readOptions({ streamOption: streamOption("cli-stream"), countOption: { $case: "subscription", value: {} } }) })
+      // served: the node confirmed the subscription
+      const confirmed = new Promise<void>((resolve) => sub.once("data", () => resolve()))
       sub.on("data", () => {})
       const ended = new Promise<grpc.StatusObject>((resolve) => sub.on("status", resolve))
       sub.on("error", () => {})
-      await new Promise((r) => setTimeout(r, 100))
+      await confirmed
       const code = await new Promise<number | null>((resolve) => {
         child.once("exit", resolve)
         child.kill(signal)
@@ -233,8 +236,7 @@ describe("robustness", () => {
     assert.strictEqual(nodeStats(node).activeReads, 1)
     session.destroy()
     raw.close()
-    const deadline = Date.now() + 3000
-    while ((nodeStats(node).activeReads > 0 || nodeStats(node).storeListeners > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    await eventuallyAsync("the node freed the reads and their listeners", () => nodeStats(node).activeReads === 0 && nodeStats(node).storeListeners === 0)
     assert.strictEqual(nodeStats(node).activeReads, 0)
     assert.strictEqual(nodeStats(node).storeListeners, 0)
     // still serving

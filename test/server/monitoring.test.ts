@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs"
 import * as os from "node:os"
 import { MonitoringClient, type StatsResp } from "../../src/generated/monitoring.ts"
 import { EmbeddedNode, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 
 const client = (node: RunningNode) =>
   new MonitoringClient(
@@ -127,20 +128,13 @@ describe("Monitoring.Stats", () => {
       for (let i = 0; i < ticks; i++) yield* TestClock.adjust("1 hour")
       call.resume()
       // whatever was buffered (flow-control windows, one message on the node) arrives; then quiet
-      yield* Effect.promise(async () => {
-        while (Date.now() - lastAt < 1000) await new Promise((r) => setTimeout(r, 100))
-      })
+      yield* Effect.promise(() => eventuallyAsync("a second without a message", () => Date.now() - lastAt >= 1000, { intervalMs: 100 }))
       assert.isAbove(received, 1)
       assert.isBelow(received, ticks / 2, `${received} of ${ticks + 1} messages: ticks were not skipped`)
       // the call is alive (writing past backpressure would have had the transport reset it)
       const before = received
       yield* TestClock.adjust("1 hour")
-      const more = yield* Effect.promise(async () => {
-        const until = Date.now() + 10_000
-        while (received === before && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
-        return received > before
-      })
-      assert.isTrue(more, "a message after the client read again")
+      yield* Effect.promise(() => eventuallyAsync("a message after the client read again", () => received > before))
       call.cancel()
       m.close()
     }).pipe(Effect.provide(EmbeddedNode.layer({ insecure: true }))), { timeout: 60_000 })

@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs"
 import { OperationsClient, ScavengeResp_ScavengeResult } from "../../src/generated/operations.ts"
 import { UsersClient } from "../../src/generated/users.ts"
 import { EmbeddedNode, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 import {
   basicAuth,
   type Clients,
@@ -41,13 +42,6 @@ const readStream = async (c: Clients, stream: string, resolveLinks = false) => {
   return events(r.messages)
 }
 
-const waitFor = async (what: string, f: () => Promise<boolean>, timeoutMs = 10_000) => {
-  const until = Date.now() + timeoutMs
-  while (!(await f())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe("Operations: scavenges", () => {
   let node: RunningNode
@@ -78,7 +72,7 @@ describe("Operations: scavenges", () => {
     const id: string = started.response.scavengeId
     assert.match(id, /^[0-9a-f-]{36}$/)
     const stream = `$scavenges-${id}`
-    await waitFor("the completed event", async () => (await readStream(c, stream)).length === 2)
+    await eventuallyAsync("the completed event", async () => (await readStream(c, stream)).length === 2)
     const logged = await readStream(c, stream)
     assert.deepStrictEqual(logged.map((e) => eventTypeOf(e.event)), ["$scavengeStarted", "$scavengeCompleted"])
     const startedData = JSON.parse(logged[0]!.event!.data.toString())

@@ -22,6 +22,7 @@ import { PersistentSubscriptionsClient, type ReadReq, ReadReq_Nack_Action, type 
 import { ServerFeaturesClient, type SupportedMethods } from "../../src/generated/serverfeatures.ts"
 import { EventStoreDB, NewEvent, PersistentSubscriptions, Streams } from "../../src/index.ts"
 import { nodeStats, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 import { uniqueStream } from "./helpers.ts"
 
 const dirs: Array<string> = []
@@ -385,7 +386,7 @@ describe("a hostile consumer", () => {
           value: { id: Buffer.alloc(0), ids: [{ value: { $case: "string", value: "00000000-0000-0000-0000-000000000001" } }, { value: { $case: "string", value: "junk" } }] }
         }
       })
-      for (let i = 0; i < 500 && received < 10_000; i++) await new Promise((r) => setTimeout(r, 10))
+      await eventuallyAsync("10,000 events delivered", () => received >= 10_000)
       const info = await withClient(node.connectionString, Effect.flatMap(PersistentSubscriptions.PersistentSubscriptions, (g) => g.getInfoToStream(stream, "g")))
       assert.strictEqual(received, 10_000)
       assert.strictEqual(info.connections[0]?.inFlightMessages, 10_000)
@@ -427,24 +428,19 @@ describe("a Read the client half-closes", () => {
           }
         }
       })
-      const until = async (done: () => boolean) => {
-        for (let i = 0; i < 250 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
-        assert.isTrue(done())
-      }
-      await until(() => ids.length === 2)
+      await eventuallyAsync("two events delivered", () => ids.length === 2)
       // ack the first, then half-close
       call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [{ value: { $case: "string", value: ids[0]! } }] } } })
       call.end()
       await append(1)
-      await until(() => ids.length === 3)
+      await eventuallyAsync("the third event delivered", () => ids.length === 3)
       assert.strictEqual(status, undefined)
       const open = await infoOf()
       assert.strictEqual(open.connections.length, 1)
       assert.strictEqual(open.totalInFlightMessages, 2)
       call.cancel()
       // cancelled: the consumer left, its two events in flight wait for a retry
-      for (let i = 0; i < 250 && (await infoOf()).connections.length > 0; i++) await new Promise((r) => setTimeout(r, 10))
-      const left = await infoOf()
+      const left = await eventuallyAsync("the consumer left", infoOf, { until: (info) => info.connections.length === 0 })
       assert.strictEqual(left.connections.length, 0)
       assert.strictEqual(left.retryBufferCount, 2)
     })
@@ -488,17 +484,13 @@ describe("a Read request the real node's pump cannot map", () => {
           if (id?.$case === "string") ids.push(id.value as string)
         })
         call.write(options(stream))
-        const until = async (done: () => boolean) => {
-          for (let i = 0; i < 250 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
-          assert.isTrue(done())
-        }
-        await until(() => ids.length === 2)
+        await eventuallyAsync("two events delivered", () => ids.length === 2)
         // the first ack counts; after the breaker, the second does not
         call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [uuid(ids[0]!)] } } })
         call.write(typeof breaker === "function" ? breaker(stream) : breaker)
         call.write({ content: { $case: "ack", value: { id: Buffer.alloc(0), ids: [uuid(ids[1]!)] } } })
         await append(1)
-        await until(() => ids.length === 3)
+        await eventuallyAsync("the third event delivered", () => ids.length === 3)
         await new Promise((r) => setTimeout(r, 50))
         const info = await infoOf()
         assert.strictEqual(info.connections.length, 1)
@@ -558,10 +550,7 @@ const rawRead = (ps: PersistentSubscriptionsClient, options: ReadReq) => {
   return { call, delivered, status: () => status }
 }
 
-const until = async (done: () => boolean, what: string) => {
-  for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10))
-  assert.isTrue(done(), what)
-}
+const until = (done: () => boolean, what: string) => eventuallyAsync(what, done)
 
 const rawSettings = (messageTimeoutMs: number, maxRetryCount: number) => ({
   resolveLinks: false,

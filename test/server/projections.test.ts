@@ -7,21 +7,14 @@ import { assert, describe, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { NewEvent, Streams } from "../../src/index.ts"
 import { nodeWithClient } from "../client/_support.ts"
+import { eventually } from "../support/eventually.ts"
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8")
 const ev = (type: string) => new NewEvent({ type, data: "{}" })
 
-/** Reads a stream (a missing one as empty) until `ok` holds of its events, for up to 10 s. */
+/** Reads a stream (a missing one as empty) until `ok` holds of its events ({@link eventually}). */
 const poll = <A, E, R>(what: string, read: Effect.Effect<ReadonlyArray<A>, E, R>, ok: (events: ReadonlyArray<A>) => boolean) =>
-  Effect.gen(function*() {
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const events = yield* read
-      if (ok(events)) return events
-      if (Date.now() > deadline) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("10 millis")
-    }
-  })
+  eventually(what, read, { until: ok })
 
 describe("standard projections", () => {
   layer(nodeWithClient({ insecure: true, standardProjections: true }), { excludeTestServices: true, timeout: "30 seconds" })(

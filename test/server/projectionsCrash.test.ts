@@ -14,6 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { jsonEvent, KurrentDBClient } from "@kurrent/kurrentdb-client"
+import { eventuallyAsync } from "../support/eventually.ts"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -89,17 +90,14 @@ describe("emitted events after a crash", () => {
       kills.push({ at: round, written: (await readAllOf(client, "out")).length })
     }
     // caught up at last
-    const deadline = Date.now() + 60_000
-    let out = await readAllOf(client, "out")
-    while (Date.now() < deadline) {
+    await eventuallyAsync("the projection caught up", async () => {
       const status = await client.getProjectionStatus("emitter")
       expect(status.projectionStatus).toBe("Running")
-      out = await readAllOf(client, "out")
-      if (out.length >= N && status.progress === 100) break
-      await sleep(200)
-    }
+      return (await readAllOf(client, "out")).length >= N && status.progress === 100
+    }, { timeoutMs: 60_000, intervalMs: 200 })
+    // nothing more is written after it caught up (a duplicate would come with the rest)
     await sleep(300)
-    out = await readAllOf(client, "out")
+    const out = await readAllOf(client, "out")
     const ns = out.map((e) => e.n)
     expect(new Set(ns).size).toBe(N)
 

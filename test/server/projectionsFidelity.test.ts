@@ -5,22 +5,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { binaryEvent, jsonEvent, KurrentDBClient } from "@kurrent/kurrentdb-client"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
+import { uniqueId } from "../support/unique.ts"
 import { parseTag } from "../../src/server/projections/CheckpointTag.ts"
 import { type Clients, connect, eventTypeOf, events, readAll, readOptions, streamOption } from "./helpers.ts"
 
-const shortId = () => Math.random().toString(36).slice(2, 10)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-const until = async <A>(what: string, f: () => Promise<A>, ok: (a: A) => boolean, timeoutMs = 15_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let last: A | undefined
-  for (;;) {
-    last = await f().catch(() => undefined)
-    if (last !== undefined && ok(last)) return last
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last ${JSON.stringify(last, (_k, v) => typeof v === "bigint" ? String(v) : v)}`)
-    await sleep(20)
-  }
-}
+/** Polls `f` (a failed call counts as not yet) until `ok` holds of its value ({@link eventuallyAsync}). */
+const until = async <A>(what: string, f: () => Promise<A>, ok: (a: A) => boolean): Promise<A> =>
+  (await eventuallyAsync(what, () => f().catch(() => undefined), { until: (v) => v !== undefined && ok(v), intervalMs: 20 }))!
 
 interface Raw {
   readonly type: string
@@ -65,8 +59,8 @@ describe("projections answer as a real node does", () => {
     // KurrentDB loads a partition's state into the handler only when the partition changes
     // (src/KurrentDB.Projections.V1/Services/Processing/Phases/EventProcessingProjectionProcessingPhase.cs),
     // so a query without handlers, whose state becomes each event's raw body, keeps a text state
-    const s = `raw${shortId()}-1`
-    const name = `raw-${shortId()}`
+    const s = `raw${uniqueId()}-1`
+    const name = `raw-${uniqueId()}`
     await client.createProjection(name, `fromStream('${s}').when({ $init: function() { return { n: 0 } } }).outputState()`)
     await client.appendToStream(s, [binaryEvent({ type: "Text", data: Buffer.from("hello") }), binaryEvent({ type: "Text", data: Buffer.from("world") })])
     const status = await until("2 processed", () => client.getProjectionStatus(name), (st) => st.eventsProcessedAfterRestart >= 2)
@@ -80,7 +74,7 @@ describe("projections answer as a real node does", () => {
     // ReaderStrategy.CreatePausedEventReader (src/KurrentDB.Projections.V1/Services/Processing/
     // Strategies/ReaderStrategy.cs): one category → a StreamEventReader on `$ce-<category>` with
     // resolveLinkTos: true; one stream → a StreamEventReader on it, resolveLinkTos: true
-    const id = shortId()
+    const id = uniqueId()
     const src = `src${id}-1`
     const lk = `lk${id}`
     await client.appendToStream(src, Array.from({ length: 3 }, () => jsonEvent({ type: "Counted", data: {} })))
@@ -105,8 +99,8 @@ describe("projections answer as a real node does", () => {
     // src/KurrentDB.Projections.V1/Services/Processing/Strategies/ResultWriter.cs passes the event's
     // id and correlation id to EventsEmitted, which stamps each result write; EmittedStream.cs
     // writes them after the checkpoint tag
-    const s = `res${shortId()}-1`
-    const name = `res-${shortId()}`
+    const s = `res${uniqueId()}-1`
+    const name = `res-${uniqueId()}`
     await client.createProjection(name, `${counting(`fromStream('${s}')`)}.outputState()`)
     await client.appendToStream(s, jsonEvent({ type: "Counted", data: {}, metadata: { "$correlationId": "corr-16" } }))
     const source = await until("source", () => readRaw(c, s), (r) => r.length === 1)
@@ -120,8 +114,8 @@ describe("projections answer as a real node does", () => {
   it("the checkpoint tag's $v is projectionId:epoch:version:subsystemVersion (CheckpointTag.WriteTo)", async () => {
     // src/KurrentDB.Projections.Shared/Services/Processing/Checkpointing/CheckpointTag.cs; the id
     // is the event number of the projection's $ProjectionCreated (ProjectionManager.cs)
-    const s = `ver${shortId()}-1`
-    const name = `ver-${shortId()}`
+    const s = `ver${uniqueId()}-1`
+    const name = `ver-${uniqueId()}`
     await client.createProjection(name, counting(`fromStream('${s}')`))
     await client.appendToStream(s, jsonEvent({ type: "Counted", data: {} }))
     await until("count 1", () => client.getProjectionState<{ count: number }>(name), (st) => st?.count === 1)
@@ -145,8 +139,8 @@ describe("projections answer as a real node does", () => {
 
   it("reset of a stopped projection zeroes eventsProcessedAfterRestart (CoreProjectionCheckpointManager.Initialize)", async () => {
     // src/KurrentDB.Projections.V1/Services/Processing/Checkpointing/CoreProjectionCheckpointManager.cs
-    const s = `rst${shortId()}-1`
-    const name = `rst-${shortId()}`
+    const s = `rst${uniqueId()}-1`
+    const name = `rst-${uniqueId()}`
     await client.appendToStream(s, [jsonEvent({ type: "Counted", data: {} }), jsonEvent({ type: "Counted", data: {} })])
     await client.createProjection(name, counting(`fromStream('${s}')`))
     await until("count 2", () => client.getProjectionState<{ count: number }>(name), (st) => st?.count === 2)
@@ -162,9 +156,9 @@ describe("projections answer as a real node does", () => {
     // src/KurrentDB.Projections.V1/Services/Processing/Emitting/EmittedStream.cs: events stamped by
     // this projection's epoch after the checkpoint are already written (passed over); after a reset
     // (ManagedProjection.Reset: the epoch becomes the new version) the stream is a new logical one
-    const s = `emt${shortId()}-1`
-    const out = `emtout${shortId()}`
-    const name = `emt-${shortId()}`
+    const s = `emt${uniqueId()}-1`
+    const out = `emtout${uniqueId()}`
+    const name = `emt-${uniqueId()}`
     await client.appendToStream(s, [1, 2, 3].map((n) => jsonEvent({ type: "E", data: { n } })))
     await client.createProjection(name, `fromStream('${s}').when({ E: function(st, e) { emit('${out}', 'Seen', { n: e.data.n }); return st } })`, {
       emitEnabled: true

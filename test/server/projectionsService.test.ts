@@ -34,6 +34,8 @@ import type { Empty } from "../../src/generated/shared.ts"
 import type { SupportedMethods } from "../../src/generated/serverfeatures.ts"
 import type { ReadResp } from "../../src/generated/streams.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
+import { uniqueId } from "../support/unique.ts"
 import {
   any,
   appendOk,
@@ -50,7 +52,6 @@ import {
   unary
 } from "./helpers.ts"
 
-const shortId = () => Math.random().toString(36).slice(2, 10)
 
 const clientFor = (node: RunningNode) => {
   const address = node.insecure ? `${node.host}:${node.port}` : `localhost:${node.port}`
@@ -125,21 +126,9 @@ const stats = async (p: Calls, name: string): Promise<StatisticsResp_Details> =>
   return details[0]!
 }
 
-/** Polls until `check` returns a value other than undefined (or throws after 10 s). */
-const until = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs = 10_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined) return value
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last === undefined ? "" : `: ${String(last)}`}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+/** Polls until `check` returns a value other than undefined (a failed check counts as not yet; {@link eventuallyAsync}). */
+const until = async <A>(what: string, check: () => Promise<A | undefined>): Promise<A> =>
+  (await eventuallyAsync(what, () => check().catch(() => undefined), { until: (v) => v !== undefined, intervalMs: 20 }))!
 
 const readStream = async (c: Clients, stream: string): Promise<Array<{ type: string; data: string; metadata: string }>> => {
   const { messages, error } = await readAll(c.streams, { options: readOptions({ streamOption: streamOption(stream) }) })
@@ -179,13 +168,13 @@ describe("Projections service", () => {
   })
 
   it("a continuous projection counts asynchronously, follows appends and writes its result, definition and registry", async () => {
-    const cat = `cnt${shortId()}`
+    const cat = `cnt${uniqueId()}`
     const name = `count-${cat}`
     await appendCounted(a.c, `${cat}-1`, 3)
     assert.isUndefined((await p.createContinuous(name, COUNT(cat))).error)
     await until("count 3", async () => ((await p.state(name)).response?.state?.count === 3 ? true : undefined))
     await appendCounted(a.c, `${cat}-2`, 2)
-    await appendCounted(a.c, `other${shortId()}-1`, 4)
+    await appendCounted(a.c, `other${uniqueId()}-1`, 4)
     await until("count 5", async () => ((await p.state(name)).response?.state?.count === 5 ? true : undefined))
     assert.deepStrictEqual((await p.result(name)).response?.result, { count: 5 })
 
@@ -223,13 +212,13 @@ describe("Projections service", () => {
   })
 
   it("duplicate names get the released node's UNKNOWN answer; unknown names NOT_FOUND everywhere", async () => {
-    const name = `dup-${shortId()}`
+    const name = `dup-${uniqueId()}`
     assert.isUndefined((await p.createContinuous(name, COUNT("dup"))).error)
     const dup = (await p.createContinuous(name, COUNT("dup"))).error
     assert.strictEqual(dup?.code, grpc.status.UNKNOWN)
     assert.strictEqual(dup?.details, "Envelope callback expected Updated, received Conflict instead")
 
-    const missing = `missing-${shortId()}`
+    const missing = `missing-${uniqueId()}`
     const notFound = `Projection '${missing}' not found`
     for (
       const call of [
@@ -253,7 +242,7 @@ describe("Projections service", () => {
   })
 
   it("ANCHORS 69-70: a second delete is NOT_FOUND; a new projection's state is {}; an empty query faults with a real node's text", async () => {
-    const cat = `a69${shortId()}`
+    const cat = `a69${uniqueId()}`
     const name = `a69-${cat}`
     await p.createContinuous(name, COUNT(cat))
     // nothing appended to its category yet: the state starts as {}
@@ -278,7 +267,7 @@ describe("Projections service", () => {
   })
 
   it("ANCHORS 71: reset clears the state (a stopped projection: {} until enabled, then counted from the start)", async () => {
-    const cat = `a71${shortId()}`
+    const cat = `a71${uniqueId()}`
     const name = `a71-${cat}`
     await appendCounted(a.c, `${cat}-1`, 2)
     await p.createContinuous(name, COUNT(cat))
@@ -296,14 +285,14 @@ describe("Projections service", () => {
   })
 
   it("track_emitted_streams without emit_enabled, and a create without options, are UNKNOWN", async () => {
-    const { error } = await p.createContinuous(`track-${shortId()}`, COUNT("x"), false, true)
+    const { error } = await p.createContinuous(`track-${uniqueId()}`, COUNT("x"), false, true)
     assert.strictEqual(error?.code, grpc.status.UNKNOWN)
     const noOptions = await unary<CreateReq, CreateResp>((r, m, cb) => a.client.create(r, m, cb), {}, new grpc.Metadata())
     assert.strictEqual(noOptions.error?.code, grpc.status.UNKNOWN)
   })
 
   it("delete needs a stopped projection; disable writes a checkpoint; delete removes the streams asked for", async () => {
-    const cat = `del${shortId()}`
+    const cat = `del${uniqueId()}`
     const name = `del-${cat}`
     await appendCounted(a.c, `${cat}-1`, 2)
     await p.createContinuous(name, COUNT(cat))
@@ -336,7 +325,7 @@ describe("Projections service", () => {
   })
 
   it("enable after disable continues from the checkpoint; abort then enable; reset starts over in a new epoch", async () => {
-    const cat = `en${shortId()}`
+    const cat = `en${uniqueId()}`
     const name = `en-${cat}`
     await appendCounted(a.c, `${cat}-1`, 2)
     await p.createContinuous(name, COUNT(cat))
@@ -371,7 +360,7 @@ describe("Projections service", () => {
   })
 
   it("update changes the query; restart subsystem keeps the projections running", async () => {
-    const cat = `up${shortId()}`
+    const cat = `up${uniqueId()}`
     const name = `up-${cat}`
     await appendCounted(a.c, `${cat}-1`, 2)
     await p.createContinuous(name, COUNT(cat))
@@ -391,7 +380,7 @@ describe("Projections service", () => {
   })
 
   it("a throwing handler faults its projection only, with its message; an endless loop faults by the time limit", async () => {
-    const cat = `f${shortId()}`
+    const cat = `f${uniqueId()}`
     const bad = `bad-${cat}`
     const loop = `loop-${cat}`
     const good = `good-${cat}`
@@ -422,7 +411,7 @@ describe("Projections service", () => {
   })
 
   it("partitionBy: State and Result by partition, partition result streams and -partitions", async () => {
-    const cat = `pt${shortId()}`
+    const cat = `pt${uniqueId()}`
     const name = `pt-${cat}`
     const query = `fromCategory('${cat}')
       .partitionBy(function(e) { return e.body.who })
@@ -445,7 +434,7 @@ describe("Projections service", () => {
   })
 
   it("$deleted: a foreachStream query is notified of a soft-deleted and a tombstoned stream; its partition state is the handler's", async () => {
-    const cat = `del${shortId()}`
+    const cat = `del${uniqueId()}`
     const name = `del-${cat}`
     const query = `fromCategory('${cat}').foreachStream().when({
       $init: function() { return { n: 0 } },
@@ -490,7 +479,7 @@ describe("Projections service", () => {
   })
 
   it("options reorderEvents/processingLag and sources a real node refuses when the projection starts: Faulted with its text", async () => {
-    const cat = `ro${shortId()}`
+    const cat = `ro${uniqueId()}`
     const cases: ReadonlyArray<readonly [string, string, string | undefined]> = [
       ["all", `options({ reorderEvents: true, processingLag: 100 }); fromAll().when({ $any: function(s) { return s } })`,
         "Event reordering cannot be used with fromAll()"],
@@ -525,7 +514,7 @@ describe("Projections service", () => {
   })
 
   it("biState: the shared state is partition \"\" (State/Result without a partition) and kept in the checkpoint", async () => {
-    const cat = `bi${shortId()}`
+    const cat = `bi${uniqueId()}`
     const name = `bi-${cat}`
     const query = `fromCategory('${cat}').foreachStream().when({
       $init: function() { return { n: 0 } },
@@ -550,9 +539,9 @@ describe("Projections service", () => {
   })
 
   it("emit and linkTo with emitEnabled and trackEmittedStreams; delete removes the emitted streams", async () => {
-    const cat = `em${shortId()}`
+    const cat = `em${uniqueId()}`
     const name = `em-${cat}`
-    const out = `out${shortId()}`
+    const out = `out${uniqueId()}`
     const query = `fromCategory('${cat}').when({ Counted: function(s, e) {
       emit('${out}-copies', 'Copied', { from: e.streamId });
       linkTo('${out}-links', e);
@@ -589,7 +578,7 @@ describe("Projections service", () => {
   })
 
   it("one-time projections get a GUID name and complete; transient ones run; statistics by mode", async () => {
-    const cat = `ot${shortId()}`
+    const cat = `ot${uniqueId()}`
     await appendCounted(a.c, `${cat}-1`, 3)
     assert.isUndefined((await p.createOneTime(COUNT(cat))).error)
     const oneTime = await until("completed", async () => {
@@ -632,12 +621,12 @@ describe("Projections service, version and access", () => {
     const a: Api = { client: clientFor(node), c: connect(node) }
     const p = api(a)
     try {
-      const name = `dup-${shortId()}`
+      const name = `dup-${uniqueId()}`
       await p.createContinuous(name, COUNT("x"))
       const dup = (await p.createContinuous(name, COUNT("x"))).error
       assert.strictEqual(dup?.code, grpc.status.ALREADY_EXISTS)
       assert.strictEqual(dup?.details, `Duplicate projection names : ${name}`)
-      assert.strictEqual((await p.createTransient(`t-${shortId()}`, COUNT("x"))).error?.code, grpc.status.FAILED_PRECONDITION)
+      assert.strictEqual((await p.createTransient(`t-${uniqueId()}`, COUNT("x"))).error?.code, grpc.status.FAILED_PRECONDITION)
     } finally {
       a.client.close()
       a.c.close()
@@ -650,7 +639,7 @@ describe("Projections service, version and access", () => {
     const a: Api = { client: clientFor(node), c: connect(node) }
     const p = api(a)
     try {
-      const cat = `max${shortId()}`
+      const cat = `max${uniqueId()}`
       assert.isUndefined((await p.createContinuous(`a-${cat}`, COUNT(cat))).error)
       assert.isUndefined((await p.createContinuous(`b-${cat}`, COUNT(cat))).error)
       const third = (await p.createContinuous(`c-${cat}`, COUNT(cat))).error
@@ -670,14 +659,14 @@ describe("Projections service, version and access", () => {
     const a: Api = { client: clientFor(node), c: connect(node) }
     try {
       const anonymous = api(a)
-      const denied = (await anonymous.createContinuous(`x-${shortId()}`, COUNT("x"))).error
+      const denied = (await anonymous.createContinuous(`x-${uniqueId()}`, COUNT("x"))).error
       assert.strictEqual(denied?.code, grpc.status.PERMISSION_DENIED)
       assert.strictEqual((await anonymous.restart()).error?.code, grpc.status.PERMISSION_DENIED)
       assert.strictEqual((await anonymous.statistics({ $case: "all", value: {} })).error?.code, grpc.status.PERMISSION_DENIED)
       const wrong = api(a, basicAuth("admin", "wrong"))
       assert.strictEqual((await wrong.state("x")).error?.code, grpc.status.UNAUTHENTICATED)
       const admin = api(a, basicAuth("admin", "changeit"))
-      const name = `sec-${shortId()}`
+      const name = `sec-${uniqueId()}`
       assert.isUndefined((await admin.createContinuous(name, COUNT("sec"))).error)
       await admin.disable(name)
       assert.isUndefined((await admin.delete(name)).error)
@@ -699,7 +688,7 @@ describe("Projections on a kept database", () => {
   it("a continuous projection resumes from its checkpoint after a restart; a disabled one stays disabled", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-proj-"))
     dirs.push(dir)
-    const cat = `db${shortId()}`
+    const cat = `db${uniqueId()}`
     const name = `db-${cat}`
     const stopped = `stopped-${cat}`
     const first = await startEmbeddedNode({ insecure: true, db: dir })
@@ -743,7 +732,7 @@ describe("Projections on a kept database", () => {
   it("a biState projection's shared state comes back from its checkpoint after a restart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-proj-"))
     dirs.push(dir)
-    const cat = `dbbi${shortId()}`
+    const cat = `dbbi${uniqueId()}`
     const name = `dbbi-${cat}`
     const query = `fromCategory('${cat}').foreachStream().when({
       $init: function() { return { n: 0 } },
@@ -797,8 +786,8 @@ describe("System projections", () => {
       const all = (await p.statistics({ $case: "all", value: {} })).details
       assert.deepStrictEqual(all.map((d) => [d.name, d.status, d.mode]), SYSTEM.map((n) => [n, "Running", "Continuous"]))
 
-      const cat = `shop${shortId()}`
-      const type = `Bought${shortId()}`
+      const cat = `shop${uniqueId()}`
+      const type = `Bought${uniqueId()}`
       await appendOk(a.c.streams, `${cat}-1`, any, [
         { type, data: {}, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) },
         { type: "Other", data: {} }
@@ -840,9 +829,9 @@ describe("System projections", () => {
     const node = await startEmbeddedNode({ insecure: true, standardProjections: true })
     const a: Api = { client: clientFor(node), c: connect(node) }
     try {
-      const cat = `known${shortId()}`
-      const typeA = `A${shortId()}`
-      const typeB = `B${shortId()}`
+      const cat = `known${uniqueId()}`
+      const typeA = `A${uniqueId()}`
+      const typeB = `B${uniqueId()}`
       await appendOk(a.c.streams, `${cat}-1`, any, [{ type: typeA, data: { i: 0 } }, { type: typeB, data: { i: 1 } }])
       await appendOk(a.c.streams, `${cat}-2`, any, [
         { type: typeA, data: { i: 2 }, customMetadata: Buffer.from(JSON.stringify({ $correlationId: `corr-${cat}` })) }
@@ -945,7 +934,7 @@ describe("System projections", () => {
     try {
       const all = (await p.statistics({ $case: "all", value: {} })).details
       assert.deepStrictEqual(all.map((d) => [d.name, d.status]), SYSTEM.map((n) => [n, "Stopped"]))
-      const cat = `idle${shortId()}`
+      const cat = `idle${uniqueId()}`
       await appendCounted(a.c, `${cat}-1`, 2)
       // a user projection over the same events shows they have been appended and read
       await p.createContinuous(`count-${cat}`, COUNT(cat))

@@ -4,6 +4,7 @@
  * hand here, in the test only: HPACK literals without indexing and without Huffman coding.
  */
 import * as net from "node:net"
+import { eventuallyAsync } from "../support/eventually.ts"
 
 export const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
@@ -132,15 +133,9 @@ export const rawConnect = async (port: number, options: { readonly read?: boolea
       }
     })
   }
-  const waitFor = async <A>(find: () => A | undefined, ms = 5000): Promise<A> => {
-    const deadline = Date.now() + ms
-    for (;;) {
-      const found = find()
-      if (found !== undefined) return found
-      if (Date.now() > deadline) throw new Error("timed out waiting")
-      await new Promise((r) => setTimeout(r, 10))
-    }
-  }
+  /** Waits until `find` finds something ({@link eventuallyAsync}), and returns it. */
+  const waitFor = async <A>(find: () => A | undefined, what = "a frame"): Promise<A> =>
+    (await eventuallyAsync(what, find, { until: (found) => found !== undefined }))!
   /** Writes, resolving when the socket accepted the bytes (or the peer closed). */
   const write = (bytes: Buffer): Promise<void> =>
     new Promise((resolve) => {

@@ -12,12 +12,12 @@ import {
   events,
   eventTypeOf,
   readOptions,
-  sleep,
   streamOption,
   subscribe,
   tombstoneStream,
   uniqueStream
 } from "./helpers.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 
 const sub = (c: Clients, options: Partial<ReadReq_Options>) =>
   subscribe(c.streams, { options: readOptions({ countOption: { $case: "subscription", value: {} }, ...options }) })
@@ -25,13 +25,6 @@ const sub = (c: Clients, options: Partial<ReadReq_Options>) =>
 const kinds = (ms: ReadonlyArray<ReadResp>) => ms.map((m) => m.content?.$case)
 const hasCaughtUp = (ms: ReadonlyArray<ReadResp>) => ms.some((m) => m.content?.$case === "caughtUp")
 
-const waitUntil = async (f: () => boolean, timeoutMs = 3000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!f()) {
-    if (Date.now() > deadline) throw new Error("timeout")
-    await sleep(10)
-  }
-}
 
 describe("Subscriptions", () => {
   let node: RunningNode
@@ -181,7 +174,7 @@ describe("Subscriptions", () => {
   })
 
   it("cancelling a subscription frees it", async () => {
-    await waitUntil(() => nodeStats(node).activeReads === 0)
+    await eventuallyAsync("the node freed the subscription", () => nodeStats(node).activeReads === 0)
     const base = nodeStats(node)
     assert.strictEqual(base.storeListeners, 0)
     const subs = Array.from({ length: 5 }, (_, i) => sub(c, { streamOption: i % 2 === 0 ? allOption("end") : streamOption(uniqueStream(), "start") }))
@@ -189,7 +182,7 @@ describe("Subscriptions", () => {
     assert.strictEqual(nodeStats(node).activeReads, 5)
     assert.strictEqual(nodeStats(node).storeListeners, 5)
     for (const sb of subs) sb.call.cancel()
-    await waitUntil(() => nodeStats(node).activeReads === 0 && nodeStats(node).storeListeners === 0)
+    await eventuallyAsync("the node freed the subscriptions and their listeners", () => nodeStats(node).activeReads === 0 && nodeStats(node).storeListeners === 0)
   })
 
   it("a slow subscriber gets every live event in order without the node buffering them", async () => {

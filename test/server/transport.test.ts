@@ -14,6 +14,7 @@ import { BatchAppendReq, ReadReq, StreamsClient } from "../../src/generated/stre
 import { nodeStats, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { parseTimeout, percentEncode } from "../../src/server/transport/ServerCall.ts"
 import { any, appendOk, connect, events, readAll, readOptions, streamOption, uniqueStream } from "./helpers.ts"
+import { eventuallyAsync } from "../support/eventually.ts"
 import { Flag, FrameType, frame, grpcMessage, grpcRequest, PREFACE, rawConnect, settings, windowUpdate } from "./rawHttp2.ts"
 
 const READ = "/event_store.client.streams.Streams/Read"
@@ -37,10 +38,6 @@ const readRequest = (stream: string, count: bigint) =>
     options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "count", value: count } })
   }).finish())
 
-const waitUntil = async (predicate: () => boolean, ms = 3000) => {
-  const deadline = Date.now() + ms
-  while (!predicate() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-}
 
 const messagesIn = (payload: Buffer) => {
   let pos = 0
@@ -122,7 +119,7 @@ describe("gRPC layer", () => {
     await new Promise<void>((resolve) => req.once("data", () => resolve()))
     assert.strictEqual(nodeStats(node).activeReads, 1)
     req.close(http2.constants.NGHTTP2_CANCEL)
-    await waitUntil(() => nodeStats(node).activeReads === 0)
+    await eventuallyAsync("the node freed the read", () => nodeStats(node).activeReads === 0)
     assert.strictEqual(nodeStats(node).activeReads, 0)
     assert.strictEqual(nodeStats(node).storeListeners, 0)
     session.close()
@@ -139,7 +136,7 @@ describe("gRPC layer", () => {
     assert.strictEqual(trailers["grpc-status"], "4")
     assert.strictEqual(trailers["grpc-message"], "Deadline exceeded")
     assert.isAtLeast(Date.now() - started, 150)
-    await waitUntil(() => nodeStats(node).activeReads === 0)
+    await eventuallyAsync("the node freed the read", () => nodeStats(node).activeReads === 0)
     assert.strictEqual(nodeStats(node).activeReads, 0)
     session.close()
     await node.stop()
@@ -157,7 +154,7 @@ describe("gRPC layer", () => {
     assert.isUndefined(trailers)
     assert.strictEqual(nodeStats(node).activeReads, 1)
     req.close(http2.constants.NGHTTP2_CANCEL)
-    await waitUntil(() => nodeStats(node).activeReads === 0)
+    await eventuallyAsync("the node freed the read", () => nodeStats(node).activeReads === 0)
     session.close()
     await node.stop()
   })
@@ -442,7 +439,9 @@ describe("gRPC layer", () => {
     new Promise<string>((resolve) => {
       if (s.closed || s.destroyed) return resolve("closed")
       s.once("close", () => resolve("closed"))
-      setTimeout(() => resolve(s.closed || s.destroyed ? "closed" : "open"), 300)
+      // a session still open after a second is kept (generous for a loaded machine, and well inside
+      // the 5 s request grace period after which the node would close a pending one anyway)
+      setTimeout(() => resolve(s.closed || s.destroyed ? "closed" : "open"), 1000)
     })
 
   it("at maxConnections, closes a newcomer when every connection has been served", async () => {

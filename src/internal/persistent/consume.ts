@@ -28,6 +28,7 @@ import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import type { CallOptions } from "../transport/Options.ts"
+import { consumerAttributes, consumerSpanName } from "../transport/Deliveries.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { ReadSubscriptionError } from "./errors.ts"
 import { readToAll, readToStream } from "./read.ts"
@@ -109,9 +110,12 @@ export const consume = <E, R>(
       requiresLeader: policy.requiresLeader,
       resumeSchedule: policy.reconnect
     }
+    // the consumer span is made around each handler (below), not at delivery
     const sub = yield* (stream === validate.ALL
-      ? readToAll(transport, group, readOptions)
-      : readToStream(transport, stream, group, readOptions))
+      ? readToAll(transport, group, readOptions, false)
+      : readToStream(transport, stream, group, readOptions, false))
+    const deliveries = { operation: "PersistentSubscriptions.consume", destination: stream, group }
+    const spanName = consumerSpanName(deliveries)
 
     const attributes = { stream, group }
     const handled = Metric.counter("esdb_persistent_handled", { description: "Events handled and acked", attributes })
@@ -131,7 +135,9 @@ export const consume = <E, R>(
     const handleOne = (event: RecordedEvent) =>
       Effect.uninterruptible(
         running(1).pipe(
-          Effect.andThen(handler(event)),
+          Effect.andThen(handler(event).pipe(
+            transport.consumeWith(spanName, event.metadata, () => consumerAttributes(deliveries, event))
+          )),
           Effect.matchEffect({
             onSuccess: () => Effect.andThen(sub.ack(event), Metric.update(handled, 1)),
             onFailure: (error) => {

@@ -26,7 +26,7 @@
  *   {@link ACK_GRACE_MS}), closing waits until grpc-js handed every message to HTTP/2 (the
  *   half-close's callback), then {@link ACK_GRACE_MS} more, so the RST_STREAM reaches the node that
  *   much after the last acks: time for its pump to read them (a thread-pool hop). The wait is
- *   bounded by {@link CLOSE_WAIT_MS} when flow control holds the acks back, and cut short if the
+ *   bounded by {@link CLOSE_WAIT} when flow control holds the acks back, and cut short if the
  *   node ends the call. Events the node sends meanwhile stay in flight to this call, and go back
  *   for a retry (with `retryCount` + 1) when it is cancelled, as any in flight then do;
  * - otherwise (nothing sent lately) the call is cancelled at once.
@@ -37,6 +37,7 @@
  * @internal
  */
 import * as Channel from "effect/Channel"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -52,16 +53,18 @@ import {
   type ReadResp,
   type ReadResp_ReadEvent_RecordedEvent
 } from "../../generated/persistent.ts"
-import { uuidString, uuidToString } from "../convert.ts"
+import { uuidToString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
 import { observed } from "../transport/Recovery.ts"
 import { canReconnect } from "../transport/Retry.ts"
+import { observeDeliveries } from "../transport/Deliveries.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
 import { Read } from "./methods.ts"
 import * as validate from "./settings.ts"
+import { AckQueue } from "./AckQueue.ts"
 
 /**
  * What to do with a message the consumer did not process:
@@ -98,7 +101,7 @@ export interface ReadOptions extends CallOptions {
   readonly bufferSize?: number | undefined
   /** Acks and nacks are sent once this many ids wait (1..10000); default half the bufferSize, at most 100. */
   readonly ackBatchSize?: number | undefined
-  /** ...or this long after the first waits; default 20 ms. */
+  /** ...or this long after the first waits (by the Clock the subscription was made with); default 20 ms. */
   readonly ackDelay?: Duration.Input | undefined
   /**
    * How a run of `events` connects again after a failure it can recover from (the node
@@ -151,15 +154,14 @@ export interface PersistentSubscription {
 const MAX_BUFFER = 10_000
 const MAX_BATCH = 10_000
 const MAX_REASON = 4096
-/** The Ack and Nack messages' own id, unused by the node: empty (never written to). */
-const NO_ID = Buffer.alloc(0)
 /**
  * How long closing a run waits, once acks and nacks sent lately were handed to HTTP/2, before the
  * call is cancelled: the time the node has to read them (see "Closing a run").
  */
 const ACK_GRACE_MS = 50
+const ACK_GRACE = Duration.millis(ACK_GRACE_MS)
 /** The most closing a run waits for acks and nacks that flow control holds back. */
-const CLOSE_WAIT_MS = 2000
+const CLOSE_WAIT = Duration.seconds(2)
 
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/
 
@@ -210,17 +212,12 @@ const recordedOf = (
     retryCount
   })
 
-/** A queued batch: acks, or nacks with one action and reason. */
-interface Pending {
-  readonly nack: { readonly action: ReadReq_Nack_Action; readonly reason: string } | undefined
-  readonly ids: Array<string>
-}
-
 const make = (
   transport: TransportShape,
   stream: string,
   group: string,
-  options: ReadOptions | undefined
+  options: ReadOptions | undefined,
+  deliverySpans = true
 ): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
   Effect.gen(function*() {
     const problem = validate.groupName(group) ??
@@ -242,89 +239,20 @@ const make = (
 
     // the calls of the runs of `events`, newest last: acks go to the newest
     const calls: Array<DuplexCall<ReadReq>> = []
-    // what waits, in order: runs of acks, or of nacks with one action and reason
-    let pending: Array<Pending> = []
-    let waiting = 0
-    // when the first of what waits was queued
-    let since = 0
-    // armed when ids start waiting and no timer is armed; a flush leaves it armed: firing early
-    // (for ids sent since), it arms again for the rest of the delay, so a batch costs no timer call
-    let timer: ReturnType<typeof setTimeout> | undefined
+    // time (the ack delay, closing's waits) from the Clock of whoever made the subscription
+    const clock = yield* Clock.Clock
+    const acks = new AckQueue({ batchSize, delayMillis: delayMs, clock, call: () => calls[calls.length - 1] })
     // set when the scope closes: what waits was sent, and nothing more can be
     let closed = false
 
-    const flush = (): void => {
-      const call = calls[calls.length - 1]
-      if (call === undefined || pending.length === 0) return
-      const batches = pending
-      pending = []
-      waiting = 0
-      for (const b of batches) {
-        const ids = b.ids.map(uuidString)
-        call.write(
-          b.nack === undefined
-            ? { content: { $case: "ack", value: { id: NO_ID, ids } } }
-            : { content: { $case: "nack", value: { id: NO_ID, ids, action: b.nack.action, reason: b.nack.reason } } }
-        )
-      }
-    }
-
-    const onTimer = (): void => {
-      timer = undefined
-      if (waiting === 0 || closed) return
-      const now = Date.now()
-      const left = since + delayMs - now
-      if (left > 0) arm(left)
-      else {
-        flush()
-        // when the batch went, for closing (a late timer sends it after since + delayMs)
-        since = now
-      }
-    }
-
-    const arm = (ms: number): void => {
-      timer = setTimeout(onTimer, ms)
-      timer.unref?.()
-    }
-
-    /** After ids were queued: send at once when a batch is full, else make sure the timer runs. */
-    const queued = (count: number): void => {
-      if (waiting === 0) since = Date.now()
-      waiting += count
-      if (waiting >= batchSize) flush()
-      else if (timer === undefined) arm(delayMs)
-    }
-
-    /** Queues one ack id (the per-event path: no array of ids made for it). */
-    const enqueueAck = (id: string): void => {
-      const last = pending.length === 0 ? undefined : pending[pending.length - 1]!
-      if (last !== undefined && last.nack === undefined) last.ids.push(id)
-      else pending.push({ nack: undefined, ids: [id] })
-      queued(1)
-    }
-
-    /** Queues ids (a fresh array, kept as it is when it starts a new run). */
-    const enqueue = (ids: Array<string>, nack: Pending["nack"]): void => {
-      if (ids.length === 0) return
-      const last = pending[pending.length - 1]
-      const same = last !== undefined &&
-        (last.nack === undefined
-          ? nack === undefined
-          : nack !== undefined && last.nack.action === nack.action && last.nack.reason === nack.reason)
-      if (same) {
-        for (const id of ids) last.ids.push(id)
-      } else pending.push({ nack, ids })
-      queued(ids.length)
-    }
-
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
-        flush()
+        acks.flush()
         closed = true
-        if (timer !== undefined) clearTimeout(timer)
-        timer = undefined
       })
     )
+    // the ack delay's fiber, interrupted (before the finalizer above runs) when the scope closes
+    yield* Effect.forkScoped(acks.delay)
 
     const closedError = (): SubscriptionClosed => new SubscriptionClosed({ stream, group })
 
@@ -376,43 +304,35 @@ const make = (
           opened = call
           calls.push(call)
           // what waits from an earlier run goes now
-          if (waiting > 0) {
-            flush()
-            since = Date.now()
-          }
+          acks.flushMarked()
           // before the transport cancels the call: send what waits, and give the node time to
           // read what was sent lately (see "Closing a run" above)
           yield* Effect.addFinalizer(() =>
-            ended ? Effect.void : Effect.callback<void>((resume) => {
+            Effect.suspend(() => {
+              if (ended) return Effect.void
               const last = calls[calls.length - 1] === call
-              // ids waiting now, or a batch started (or sent by the timer, or at the run's start)
+              // ids waiting now, or a batch started (or sent by the delay, or at the run's start)
               // lately: a batch goes when full or ackDelay after its first id, so these are the
               // acks and nacks the node may not have read yet
-              const recent = last && (waiting > 0 || Date.now() - since < delayMs + ACK_GRACE_MS)
-              if (last) flush()
+              const recent = last && acks.recent(ACK_GRACE_MS)
+              if (last) acks.flush()
               const i = calls.indexOf(call)
               if (i >= 0) calls.splice(i, 1)
-              if (!recent) return resume(Effect.void)
-              let grace: ReturnType<typeof setTimeout> | undefined
-              const done = () => {
-                onEnded = undefined
-                clearTimeout(bound)
-                if (grace !== undefined) clearTimeout(grace)
-                resume(Effect.void)
-              }
-              // flow control may hold the acks back: a node that reads nothing more is not waited for
-              const bound = setTimeout(done, CLOSE_WAIT_MS)
-              onEnded = done
+              if (!recent) return Effect.void
               // half-closed: the node's pump of acks reads to the end and stops; `end`'s callback
-              // runs once grpc-js handed every message written before to HTTP/2
-              call.end(() => {
-                if (onEnded === done && grace === undefined) grace = setTimeout(done, ACK_GRACE_MS)
+              // runs once grpc-js handed every message written before to HTTP/2; then the grace
+              const handed = Effect.callback<void>((resume) => {
+                call.end(() => resume(Effect.void))
+              }).pipe(Effect.andThen(clock.sleep(ACK_GRACE)))
+              // the node ending the call cuts the wait short
+              const nodeEnded = Effect.callback<void>((resume) => {
+                onEnded = () => resume(Effect.void)
+                return Effect.sync(() => {
+                  onEnded = undefined
+                })
               })
-              return Effect.sync(() => {
-                onEnded = undefined
-                clearTimeout(bound)
-                if (grace !== undefined) clearTimeout(grace)
-              })
+              // flow control may hold the acks back: a node that reads nothing more is not waited for
+              return Effect.raceAll([handed, nodeEnded, clock.sleep(CLOSE_WAIT)])
             })
           )
         }
@@ -431,7 +351,13 @@ const make = (
         // a run that outlived the caller's own `timeout` ends with it: it is not a fault to recover from
         allow: (error) => canReconnect(error) && !(options?.timeout !== undefined && error._tag === "DeadlineExceeded"),
         attributes: { stream, group }
-      }))
+      })),
+      // counted, and a consumer span per event unless the consumer makes its own around handling
+      observeDeliveries(transport, {
+        operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
+        destination: stream,
+        group
+      }, deliverySpans)
     )
 
     return {
@@ -440,12 +366,12 @@ const make = (
         Effect.suspend((): Effect.Effect<void, InvalidArgument | SubscriptionClosed> => {
           if (closed) return Effect.fail(closedError())
           if (targets instanceof RecordedEvent) {
-            enqueueAck(targets.ackId)
+            acks.ack(targets.ackId)
             return Effect.void
           }
           const ids = idsOf(targets)
           if (!Array.isArray(ids)) return Effect.fail(ids)
-          enqueue(ids, undefined)
+          acks.add(ids, undefined)
           return Effect.void
         }),
       nack: (targets, action, reason = "") =>
@@ -458,7 +384,7 @@ const make = (
           if (typeof reason !== "string" || reason.length > MAX_REASON) {
             return Effect.fail(validate.invalidArgument(`The reason must be a string of at most ${MAX_REASON} characters`))
           }
-          enqueue(ids, { action: wire, reason })
+          acks.add(ids, { action: wire, reason })
           return Effect.void
         })
     }
@@ -469,16 +395,18 @@ export const readToStream = (
   transport: TransportShape,
   stream: string,
   group: string,
-  options?: ReadOptions
+  options?: ReadOptions,
+  deliverySpans = true
 ): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> =>
   Effect.suspend(() => {
     const problem = validate.streamOnly(stream)
-    return problem ? Effect.fail(problem) : make(transport, stream, group, options)
+    return problem ? Effect.fail(problem) : make(transport, stream, group, options, deliverySpans)
   })
 
 /** @internal */
 export const readToAll = (
   transport: TransportShape,
   group: string,
-  options?: ReadOptions
-): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> => make(transport, validate.ALL, group, options)
+  options?: ReadOptions,
+  deliverySpans = true
+): Effect.Effect<PersistentSubscription, InvalidArgument, Scope.Scope> => make(transport, validate.ALL, group, options, deliverySpans)

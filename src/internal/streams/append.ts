@@ -16,6 +16,7 @@ import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { isRetryable } from "../transport/Retry.ts"
 import { deadlineAt, toGrpcDeadline } from "../transport/Deadline.ts"
+import { inject } from "../transport/TraceContext.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { BatchAppender } from "./BatchAppender.ts"
 import { type AppendError, toAppendError } from "./errors.ts"
@@ -65,6 +66,7 @@ const fromAppendResponse = (stream: string, expected: StreamState) => (response:
  * @internal
  */
 export const make = (transport: TransportShape, batch: BatchAppender) => {
+  const measureAppend = transport.measured("Streams.append")
   let batchUnsupported = false
   const isUnimplemented = (error: CallError) => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED
   return (
@@ -72,15 +74,17 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
     events: NewEvent | Iterable<NewEvent>,
     options: WriteOptions
   ): Effect.Effect<bigint, AppendError> =>
+    transport.produce("Streams.append", () => producerAttributes(stream, events), (trace) =>
     Effect.clockWith((clock): Effect.Effect<bigint, AppendError> => {
       const list: ReadonlyArray<NewEvent> = isIterable(events) ? Array.from(events) : [events]
       const problem = validate.streamName(stream) ?? validate.streamState(options.currentVersion) ??
         validate.events(list)
       if (problem) return Effect.fail(problem)
+      // with a span, its trace context goes into each event's JSON metadata (none without one)
       const proposed: Array<AppendReq_ProposedMessage> = list.map((event) => ({
         id: uuidString(event.id),
         metadata: [{ key: "type", value: event.type }, { key: "content-type", value: event.contentType }],
-        customMetadata: toBuffer(event.metadata),
+        customMetadata: toBuffer(trace === undefined ? event.metadata : inject(event.metadata, trace)),
         data: toBuffer(event.data)
       }))
       // one deadline for the operation, retries included
@@ -135,5 +139,20 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         })
         return Effect.mapError(transport.retry(again, deadline), toAppendError)
       })
-    }).pipe(transport.traceEffect("Streams.append", () => ({ "db.collection.name": stream, "db.operation.name": "append" })))
+    })).pipe(measureAppend)
+}
+
+// OpenTelemetry's database and messaging attributes of an append (called only when a span is made)
+const producerAttributes = (stream: string, events: NewEvent | Iterable<NewEvent>): Record<string, unknown> => {
+  const count = Array.isArray(events) ? events.length : isIterable(events) ? undefined : 1
+  return {
+    "db.collection.name": stream,
+    "db.operation.name": "append",
+    "messaging.system": "eventstoredb",
+    "messaging.operation.type": "send",
+    "messaging.operation.name": "append",
+    "messaging.destination.name": stream,
+    ...(count !== undefined && count > 1 ? { "messaging.batch.message_count": count } : {}),
+    ...(count === 1 && !isIterable(events) ? { "messaging.message.id": events.id } : {})
+  }
 }

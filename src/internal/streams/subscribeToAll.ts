@@ -14,6 +14,7 @@ import { Checkpoint } from "../../domain/Checkpoint.ts"
 import type { FilterOptions } from "../../domain/Filter.ts"
 import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { CallOptions, ResumeFailure } from "../transport/Options.ts"
+import { observeDeliveries } from "../transport/Deliveries.ts"
 import type { Emit, TransportShape } from "../transport/Transport.ts"
 import { type ReadAllError, toReadAllError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -133,6 +134,7 @@ export const subscribeToAll = <O extends SubscribeToAllOptions>(
     // what SubscribeToAllItem<O> says
     Stream.filter((item): item is SubscribeToAllItem<O> =>
       item._tag === "RecordedEvent" || (item._tag === "Checkpoint" ? includeCheckpoints : includeCaughtUp)
-    )
+    ),
+    observeDeliveries(transport, { operation: "Streams.subscribeToAll", destination: "$all" })
   )
 }

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import { CaughtUp } from "../../domain/CaughtUp.ts"
 import type { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { CallOptions, ResumeFailure } from "../transport/Options.ts"
+import { observeDeliveries } from "../transport/Deliveries.ts"
 import type { Emit, TransportShape } from "../transport/Transport.ts"
 import { type SubscribeToStreamError, toSubscribeToStreamError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -98,6 +99,7 @@ export const subscribeToStream = <O extends SubscribeToStreamOptions>(
       )
   }, { endless: true, schedule: options?.resumeSchedule }).pipe(
     // caught-up markers are pushed only when the options ask for them, as SubscribeToStreamItem<O> says
-    Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp)
+    Stream.filter((item): item is SubscribeToStreamItem<O> => item._tag === "RecordedEvent" || includeCaughtUp),
+    observeDeliveries(transport, { operation: "Streams.subscribeToStream", destination: stream })
   )
 }

@@ -55,6 +55,7 @@ import { canResume, isRetryable } from "./Retry.ts"
 import * as RetryPolicy from "./RetryPolicy.ts"
 import { resumeStream } from "./ServerStream.ts"
 import * as TlsDiagnosis from "./TlsDiagnosis.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Tracing from "./Tracing.ts"
 import type { SpanAttributes } from "./Tracing.ts"
 
@@ -196,6 +197,16 @@ export interface TransportShape {
   readonly traceEffect: Tracing.Tracing["traceEffect"]
   /** A client span around a stream. */
   readonly traceStream: Tracing.Tracing["traceStream"]
+  /** Counts an operation (Metrics.ts), unless the connection's `metrics` is false. */
+  readonly measured: (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** A producer span (appends): the body gets the trace context to write into the events. */
+  readonly produce: Tracing.Tracing["produce"]
+  /** Whether spans are made for the running fiber. */
+  readonly tracingEnabled: Tracing.Tracing["enabled"]
+  /** A consumer span for one delivered event (subscriptions), a child of its producer's. */
+  readonly consumerSpan: Tracing.Tracing["consumerSpan"]
+  /** A consumer span around handling one event (persistent consumers). */
+  readonly consumeWith: Tracing.Tracing["consumeWith"]
 }
 
 /**
@@ -274,7 +285,9 @@ export const make = (
     const retrySchedule: Schedule.Schedule<unknown, CallError> = options.retrySchedule ?? defaultRetrySchedule
     const resumeSchedule = options.resumeSchedule ?? defaultResumeSchedule
     const diagnose = TlsDiagnosis.make(settings.tls, pool.lastEndpoint)
-    const tracing = Tracing.make(settings, options)
+    const tracing = Tracing.make(settings, options, pool.lastEndpoint)
+    const metricsOn = options.metrics !== false
+    const measured: TransportShape["measured"] = metricsOn ? Metrics.measured : () => (effect) => effect
 
     const resumable: TransportShape["resumable"] = (make, until, resume) =>
       resumeStream(make, {
@@ -310,7 +323,8 @@ export const make = (
           }
         )).pipe(
           Effect.mapError(operation.narrow),
-          tracing.traceEffect(operation.name, spanAttributesOf(operation))
+          tracing.traceEffect(operation.name, spanAttributesOf(operation)),
+          measured(operation.name)
         )
 
     const stream: TransportShape["stream"] = (operation, start, resume) =>
@@ -325,7 +339,8 @@ export const make = (
           }
         ))).pipe(
           Stream.mapError(operation.narrow),
-          tracing.traceStream(operation.name, spanAttributesOf(operation))
+          tracing.traceStream(operation.name, spanAttributesOf(operation)),
+          metricsOn ? Metrics.measuredStream(operation.name) : (s) => s
         )
 
     return {
@@ -346,6 +361,11 @@ export const make = (
       connections: pool.size,
       isClosed: pool.isClosed,
       traceEffect: tracing.traceEffect,
-      traceStream: tracing.traceStream
+      traceStream: tracing.traceStream,
+      measured,
+      produce: tracing.produce,
+      tracingEnabled: tracing.enabled,
+      consumerSpan: tracing.consumerSpan,
+      consumeWith: tracing.consumeWith
     } satisfies TransportShape
   })

@@ -26,6 +26,7 @@ import { NotFound } from "../../errors/NotFound.ts"
 import { ProjectionAlreadyExists } from "../../errors/ProjectionAlreadyExists.ts"
 import { ProjectionNotFound } from "../../errors/ProjectionNotFound.ts"
 import { ProjectionWrongState } from "../../errors/ProjectionWrongState.ts"
+import { ScavengeNotFound } from "../../errors/ScavengeNotFound.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { StreamDeleted } from "../../errors/StreamDeleted.ts"
 import { SubscriptionAlreadyExists } from "../../errors/SubscriptionAlreadyExists.ts"
@@ -33,6 +34,8 @@ import { SubscriptionDropped } from "../../errors/SubscriptionDropped.ts"
 import { SubscriptionNotFound } from "../../errors/SubscriptionNotFound.ts"
 import { TlsFailed } from "../../errors/TlsFailed.ts"
 import { Unauthenticated } from "../../errors/Unauthenticated.ts"
+import { UserAlreadyExists } from "../../errors/UserAlreadyExists.ts"
+import { UserNotFound } from "../../errors/UserNotFound.ts"
 import { WrongCurrentVersion } from "../../errors/WrongCurrentVersion.ts"
 import * as Shared from "../../generated/shared.ts"
 import type { Status } from "../../generated/status.ts"
@@ -73,6 +76,9 @@ export type EsdbError =
   | ProjectionNotFound
   | ProjectionAlreadyExists
   | ProjectionWrongState
+  | UserNotFound
+  | UserAlreadyExists
+  | ScavengeNotFound
   | GrpcError
 
 /**
@@ -91,6 +97,10 @@ export interface ClassifyContext {
   readonly group?: string | undefined
   /** The projection the call was about. */
   readonly projection?: string | undefined
+  /** The user (login name) the call was about. */
+  readonly loginName?: string | undefined
+  /** The scavenge the call was about (StopScavenge). */
+  readonly scavengeId?: string | undefined
 }
 
 /**
@@ -125,6 +135,9 @@ const esdbErrorClasses = [
   ProjectionNotFound,
   ProjectionAlreadyExists,
   ProjectionWrongState,
+  UserNotFound,
+  UserAlreadyExists,
+  ScavengeNotFound,
   GrpcError
 ] as const
 
@@ -247,6 +260,8 @@ const groupOf = (f: Failure) => ({
   group: trailer(f.trailers, "group-name") ?? f.context?.group ?? ""
 })
 
+const loginOf = (f: Failure): string => trailer(f.trailers, "login-name") ?? f.context?.loginName ?? ""
+
 const projection = (f: Failure, match?: RegExpExecArray): string => match?.[1] ?? f.context?.projection ?? ""
 
 const maximumAppendSize = (key: string) => (f: Failure): MaximumAppendSizeExceeded => {
@@ -306,10 +321,23 @@ export const rules: ReadonlyArray<Rule> = [
     exception: "persistent-subscription-failed",
     to: (f) => new InvalidArgument({ reason: trailer(f.trailers, "reason") ?? f.details })
   },
+  // users (G/Users.cs HandleErrors): NotFound; Conflict (FAILED_PRECONDITION "Conflict."); TryAgain
+  // (the same exception with DEADLINE_EXCEEDED "Try again.": the user's write timed out)
+  { exception: "user-not-found", to: (f) => new UserNotFound({ loginName: loginOf(f) }) },
+  { exception: "user-conflict", status: [S.DEADLINE_EXCEEDED], to: (f) => new DeadlineExceeded({ reason: f.details }) },
+  { exception: "user-conflict", to: (f) => new UserAlreadyExists({ loginName: loginOf(f) }) },
+  // StopScavenge of an id that is not running: `scavenge-id` names the running one (or is empty)
+  {
+    exception: "scavenge-not-found",
+    to: (f) => {
+      const running = trailer(f.trailers, "scavenge-id")
+      return new ScavengeNotFound({
+        scavengeId: f.context?.scavengeId ?? "",
+        running: running === undefined || running === "" ? undefined : running
+      })
+    }
+  },
   // errors of services without typed errors yet: kept whole
-  { exception: "user-not-found", to: raw },
-  { exception: "user-conflict", to: raw },
-  { exception: "scavenge-not-found", to: raw },
   { exception: "index-not-found", to: raw },
   { exception: "redaction-*", to: raw },
   // statuses (an unknown `exception` value falls through to these)
@@ -633,6 +661,16 @@ export const withContext = (error: CallError, context: ClassifyContext): CallErr
       return error.name === "" ? new ProjectionAlreadyExists({ name: name(error.name) }) : error
     case "ProjectionWrongState":
       return error.name === "" ? new ProjectionWrongState({ name: name(error.name), reason: error.reason }) : error
+    case "UserNotFound":
+      return error.loginName === "" && context.loginName !== undefined ? new UserNotFound({ loginName: context.loginName }) : error
+    case "UserAlreadyExists":
+      return error.loginName === "" && context.loginName !== undefined
+        ? new UserAlreadyExists({ loginName: context.loginName })
+        : error
+    case "ScavengeNotFound":
+      return error.scavengeId === "" && context.scavengeId !== undefined
+        ? new ScavengeNotFound({ scavengeId: context.scavengeId, running: error.running })
+        : error
     default:
       return error
   }
