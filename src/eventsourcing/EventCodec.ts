@@ -95,7 +95,9 @@ export interface EncodeOptions<Meta> {
  *
  * - The event type on the wire is the class's `_tag`; the data is the event's JSON encoding
  *   (`Schema.toCodecJson`: dates as ISO strings, bigints as strings) without `_tag`.
- * - Metadata goes through the optional metadata Schema the same way.
+ * - Metadata goes through the optional metadata Schema the same way; recorded metadata that the
+ *   Schema refuses but holds only reserved `$` keys (such as the trace context a traced append
+ *   writes) decodes as no metadata.
  * - A recorded event decodes with its type's current Schema; when that fails, or when its type
  *   is only known to `upcasters`, each upcaster declared for its type is tried in order and the
  *   first that decodes is upcast into the current event.
@@ -171,6 +173,9 @@ const withStreams = <A, E>(f: (streams: Streams.Streams) => Stream.Stream<A, E>)
   Stream.unwrap(Effect.gen(function*() {
     return f(yield* Streams.Streams)
   }))
+
+const onlyReservedKeys = (json: unknown): boolean =>
+  typeof json === "object" && json !== null && !Array.isArray(json) && Object.keys(json).every((key) => key.startsWith("$"))
 
 const issueOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
@@ -248,9 +253,12 @@ export const make = <
   const decodeMetadata = (recorded: RecordedEvent): Effect.Effect<Meta | undefined, EventDecodeError> => {
     if (metadataCodec === undefined || recorded.metadata.length === 0) return Effect.succeed(undefined)
     return Effect.flatMap(parse(recorded, recorded.metadata, "InvalidMetadata"), (json) =>
-      Effect.mapError(
-        Schema.decodeUnknownEffect(metadataCodec)(json),
-        (error) => failure(recorded, "InvalidMetadata", error.message)
+      Schema.decodeUnknownEffect(metadataCodec)(json).pipe(
+        Effect.catch((error) =>
+          // metadata holding only reserved `$` keys (the trace context `$traceId`/`$spanId` a
+          // traced append writes into empty metadata, `$correlationId`, …) is no user metadata
+          onlyReservedKeys(json) ? Effect.succeed(undefined) : Effect.fail(failure(recorded, "InvalidMetadata", error.message))
+        )
       ))
   }
 

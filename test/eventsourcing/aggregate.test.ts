@@ -100,6 +100,15 @@ layer(nodeWithClient(), { timeout: 60_000 })("event sourcing against the embedde
       })
       const meta = yield* Effect.flip(Stream.runCollect(codec.read(stream, { streamPosition: 4n })))
       assert.strictEqual(meta._tag === "EventDecodeError" && meta.reason, "InvalidMetadata")
+      // metadata holding only the trace context a traced append writes is no user metadata
+      yield* streams.append(stream, new NewEvent({
+        type: "OrderCancelled",
+        data: '{"reason":"r"}',
+        metadata: '{"$traceId":"0af7651916cd43dd8448eb211c80319c","$spanId":"b7ad6b7169203331"}'
+      }), { currentVersion: 4n })
+      const [traced] = yield* Stream.runCollect(codec.read(stream, { streamPosition: 5n }))
+      assert.strictEqual(traced!.metadata, undefined)
+      assert.deepStrictEqual(traced!.event, new OrderCancelled({ reason: "r" }))
     }))
 
   it.effect("EventCodec: a typed subscription step", () =>
