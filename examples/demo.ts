@@ -2,7 +2,9 @@
  * The seed client's summary example, against an embedded node started in-process:
  * append three events to a new stream (the first two expecting NO_STREAM), get the stream back,
  * subscribe to $all from the start until the last commit position arrives, and print what
- * happened. Run with `npm run demo`.
+ * happened. Run with `npm run demo`. Its second part runs the event-sourcing examples
+ * (examples/eventsourcing: an order aggregate with snapshots, a command handler with typed domain
+ * errors, a read model projected into SQL exactly once) with their own node and PGlite.
  */
 import { randomUUID } from "node:crypto"
 import * as Console from "effect/Console"
@@ -11,6 +13,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { EventStoreDB, NewEvent, Streams } from "../src/index.ts"
 import { EmbeddedNode } from "../src/server/EmbeddedNode.ts"
+import { runEventSourcingDemo } from "./eventsourcing/main.ts"
 
 const program = Effect.gen(function*() {
   const node = yield* EmbeddedNode
@@ -66,6 +69,8 @@ const ClientLayer = Layer.unwrap(
 
 program.pipe(
   Effect.provide(ClientLayer.pipe(Layer.provideMerge(NodeLayer))),
+  Effect.andThen(Console.log("\nevent sourcing (effect-esdb/eventsourcing):")),
+  Effect.andThen(runEventSourcingDemo),
   Effect.runPromise
 ).then(
   () => process.exit(0),

@@ -3,8 +3,8 @@
  * `src/` (generated code excluded) and of README.md.
  *
  * Each block becomes one file in a temporary directory under the repository (so `effect` and the
- * other dependencies resolve from its node_modules; `effect-esdb` and `effect-esdb/server` are
- * mapped to `src/`), checked by `tsc` with the project's compiler options. A block is taken as it
+ * other dependencies resolve from its node_modules; `effect-esdb`, `effect-esdb/server` and
+ * `effect-esdb/eventsourcing` are mapped to `src/`), checked by `tsc` with the project's compiler options. A block is taken as it
  * is, with two conveniences so that examples can stay short:
  * - the names it uses without importing them are imported from `effect` and `effect-esdb` when
  *   they are exported there, and a few names the README's examples share (`streams`, `groups`,
@@ -157,7 +157,8 @@ try {
         noEmit: true,
         paths: {
           "effect-esdb": [join(root, "src/index.ts")],
-          "effect-esdb/server": [join(root, "src/server/index.ts")]
+          "effect-esdb/server": [join(root, "src/server/index.ts")],
+          "effect-esdb/eventsourcing": [join(root, "src/eventsourcing/index.ts")]
         }
       },
       include: ["*.ts"]
