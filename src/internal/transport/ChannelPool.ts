@@ -28,7 +28,7 @@ import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { ConnectionClosed } from "../../errors/ConnectionClosed.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
-import type { ConnectionSettings, Endpoint } from "../ConnectionString.ts"
+import { type ConnectionSettings, type Endpoint, formatEndpoint } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { MAX_DEADLINE_MS } from "./Deadline.ts"
 import { discover, type DiscoveryError, type MemberInfo, readGossipOverGrpc, type ResolveHost, resolveHostByDns } from "./Discovery.ts"
@@ -188,37 +188,46 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
 
     const readGossip = options.readGossip ??
       ((seed: Endpoint) => readGossipOverGrpc(seed, credentials, channelOptions, settings.gossipTimeout))
-    const resolveEndpoint: Effect.Effect<Endpoint, DiscoveryError> = Effect.suspend(() => {
-      if (state.leaderHint !== undefined) {
-        const hint = state.leaderHint
-        state.leaderHint = undefined
-        return Effect.succeed(hint)
-      }
-      if (!settings.discover) return Effect.succeed(settings.hosts[0]!)
-      return discover({
-        seeds: settings.hosts,
-        preference: settings.nodePreference,
-        maxDiscoverAttempts: settings.maxDiscoverAttempts,
-        discoveryInterval: Duration.millis(settings.discoveryInterval),
-        gossipTimeout: Duration.millis(settings.gossipTimeout),
-        failedEndpoint: state.failedEndpoint,
-        // `+discover` names the cluster by a DNS name: every address it resolves to is a seed
-        resolve: settings.scheme.endsWith("+discover") ? (options.resolveHost ?? resolveHostByDns) : undefined,
-        readGossip
+    // where the next connection goes, and why (for the log)
+    const resolveEndpoint: Effect.Effect<{ readonly endpoint: Endpoint; readonly why: string }, DiscoveryError> = Effect
+      .suspend(() => {
+        if (state.leaderHint !== undefined) {
+          const hint = state.leaderHint
+          state.leaderHint = undefined
+          return Effect.succeed({ endpoint: hint, why: "the leader a follower named" })
+        }
+        if (!settings.discover) return Effect.succeed({ endpoint: settings.hosts[0]!, why: "the node of the connection string" })
+        return Effect.map(
+          discover({
+            seeds: settings.hosts,
+            preference: settings.nodePreference,
+            maxDiscoverAttempts: settings.maxDiscoverAttempts,
+            discoveryInterval: Duration.millis(settings.discoveryInterval),
+            gossipTimeout: Duration.millis(settings.gossipTimeout),
+            failedEndpoint: state.failedEndpoint,
+            // `+discover` names the cluster by a DNS name: every address it resolves to is a seed
+            resolve: settings.scheme.endsWith("+discover") ? (options.resolveHost ?? resolveHostByDns) : undefined,
+            readGossip
+          }),
+          (endpoint) => ({ endpoint, why: `discovered by gossip (NodePreference=${settings.nodePreference})` })
+        )
       })
-    })
 
-    // under the lock
+    // under the lock; a replacement (not the first connection) is logged
     const openPrimary: Effect.Effect<Slot, DiscoveryError | ConnectionClosed> = Effect.flatMap(
       resolveEndpoint,
-      (endpoint) => {
+      ({ endpoint, why }) => {
         if (state.closed) return Effect.fail(closedError())
+        const previous = state.lastEndpoint
         state.generation++
         state.lastEndpoint = endpoint
-        return Effect.map(openSlot(endpoint), (slot) => {
+        const log = previous === undefined ? Effect.void : Effect.logWarning(
+          `effect-esdb: connecting to ${formatEndpoint(endpoint)}, ${why}, in place of ${formatEndpoint(previous)}`
+        ).pipe(Effect.annotateLogs({ operation: "connection", action: "reconnect", endpoint: formatEndpoint(endpoint) }))
+        return Effect.andThen(log, Effect.map(openSlot(endpoint), (slot) => {
           state.slots = [slot]
           return slot
-        })
+        }))
       }
     )
 
