@@ -123,6 +123,29 @@ describe("client against a faked cluster", { timeout: 60_000 }, () => {
       assert.deepStrictEqual(yield* holderOf(cluster, stream), [], "nothing was written anywhere")
     })))
 
+  it.live("WrongCurrentVersion and NotFound from the leader are answers, not faults: never retried, nothing rediscovered", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const cluster = yield* fakeCluster(["Leader", "Follower"])
+      const stream = uniqueStream("refused")
+      const log = recoveryLog()
+      const [wrong, missing, reads] = yield* withClient(
+        cluster.seeds,
+        log.capture(Effect.gen(function*() {
+          const api = yield* Streams.Streams
+          yield* api.append(stream, newEvents(1), { currentVersion: "no_stream" })
+          const reads = cluster.gossipReads()
+          const wrong = yield* Effect.flip(api.append(stream, newEvents(1), { currentVersion: 5n }))
+          const missing = yield* Effect.flip(api.get(uniqueStream("missing")))
+          return [wrong, missing, cluster.gossipReads() - reads] as const
+        })),
+        { retrySchedule: Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 10 })) }
+      )
+      assert.strictEqual(wrong._tag, "WrongCurrentVersion")
+      assert.strictEqual(missing._tag, "NotFound")
+      assert.strictEqual(reads, 0, "no rediscovery")
+      assert.deepStrictEqual(log.warnings, [], "no retry, no reconnect")
+    })))
+
   it.live("esdb+discover:// resolves the cluster's name through resolveHost to several addresses", () =>
     Effect.scoped(Effect.gen(function*() {
       const port = yield* Effect.promise(freePort)
