@@ -16,14 +16,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { NotFound } from "../../src/errors/NotFound.ts"
 import type { GossipMember } from "../../src/server/handlers/GossipHandler.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { Streams } from "../../src/index.ts"
 import { recoveryLog } from "../support/recoveryLog.ts"
-import { freePort, newEvents, uniqueStream, withClient } from "./_support.ts"
+import { eventually, freePort, newEvents, uniqueStream, withClient } from "./_support.ts"
 
 type State = GossipMember["state"]
 
@@ -144,6 +146,44 @@ describe("client against a faked cluster", { timeout: 60_000 }, () => {
       assert.strictEqual(missing._tag, "NotFound")
       assert.strictEqual(reads, 0, "no rediscovery")
       assert.deepStrictEqual(log.warnings, [], "no retry, no reconnect")
+    })))
+
+  it.live("a subscription outlives an election: LeaderNotFound meanwhile is resumed (logged), then it goes on from the new leader, no gap, no duplicate", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const cluster = yield* fakeCluster(["Leader", "Follower", "Follower"])
+      const [oldLeader, newLeader] = [cluster.nodes[0]!, cluster.nodes[1]!]
+      const stream = uniqueStream("election")
+      const events = newEvents(5)
+      // the log both nodes share in a real cluster: the same events (ids) at the same revisions
+      for (const node of [oldLeader, newLeader]) {
+        yield* withClient(node.connectionString, Effect.flatMap(Streams.Streams, (api) =>
+          api.append(stream, events.slice(0, 3), { currentVersion: "no_stream" })))
+      }
+      const delivered: Array<{ readonly position: bigint; readonly id: string }> = []
+      const log = recoveryLog()
+      const subscription = yield* withClient(
+        `${cluster.seeds}${quick}`,
+        log.capture(Effect.flatMap(Streams.Streams, (api) =>
+          api.subscribeToStream(stream).pipe(
+            Stream.take(5),
+            Stream.runForEach((e) => Effect.sync(() => delivered.push({ position: e.streamPosition, id: e.id })))
+          ))),
+        { resumeSchedule: Schedule.spaced("20 millis") }
+      ).pipe(Effect.forkScoped)
+      yield* eventually("the first three events", () => delivered.length === 3)
+      // an election: no leader for a while; the old leader stops
+      cluster.states[0] = "Follower"
+      cluster.alive[0] = false
+      yield* Effect.promise(() => oldLeader.stop())
+      yield* eventually("a resume after LeaderNotFound", () =>
+        log.of("Streams.subscribeToStream", "resume").some((w) => w.annotations["cause"] === "LeaderNotFound"))
+      // node 1 wins; the stream goes on there
+      cluster.states[1] = "Leader"
+      yield* withClient(newLeader.connectionString, Effect.flatMap(Streams.Streams, (api) =>
+        api.append(stream, events.slice(3), { currentVersion: 2n })))
+      yield* Fiber.join(subscription)
+      assert.deepStrictEqual(delivered.map((d) => d.position), [0n, 1n, 2n, 3n, 4n])
+      assert.deepStrictEqual(delivered.map((d) => d.id), events.map((e) => e.id))
     })))
 
   it.live("esdb+discover:// resolves the cluster's name through resolveHost to several addresses", () =>
