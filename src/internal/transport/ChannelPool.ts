@@ -31,7 +31,7 @@ import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { type ConnectionSettings, type Endpoint, formatEndpoint } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { MAX_DEADLINE_MS } from "./Deadline.ts"
-import { discover, type DiscoveryError, type MemberInfo, readGossipOverGrpc, type ResolveHost, resolveHostByDns } from "./Discovery.ts"
+import { discover, type DiscoveryError, type MemberInfo, readGossipOverGrpc, type ResolveHost, resolveHostByDns, type Seed } from "./Discovery.ts"
 
 /**
  * One HTTP/2 connection (a grpc-js channel with its own subchannel pool) in its own scope.
@@ -76,7 +76,7 @@ export interface PoolOptions {
   /** Resolves the host of a `+discover` string to its addresses (default: the system resolver). */
   readonly resolveHost?: ResolveHost | undefined
   /** Replaces the gossip read over gRPC (tests). */
-  readonly readGossip?: ((seed: Endpoint) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>) | undefined
+  readonly readGossip?: ((seed: Seed) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>) | undefined
 }
 
 /**
@@ -186,8 +186,17 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
         return Effect.forEach(slots, (slot) => closeSlot(slot, reason), { discard: true })
       })
 
+    // a seed resolved from the cluster's name is dialled by address, and verified by that name
     const readGossip = options.readGossip ??
-      ((seed: Endpoint) => readGossipOverGrpc(seed, credentials, channelOptions, settings.gossipTimeout))
+      ((seed: Seed) =>
+        readGossipOverGrpc(
+          seed,
+          credentials,
+          settings.tls && seed.serverName !== undefined
+            ? { ...channelOptions, "grpc.ssl_target_name_override": seed.serverName, "grpc.default_authority": seed.serverName }
+            : channelOptions,
+          settings.gossipTimeout
+        ))
     // where the next connection goes, and why (for the log)
     const resolveEndpoint: Effect.Effect<{ readonly endpoint: Endpoint; readonly why: string }, DiscoveryError> = Effect
       .suspend(() => {

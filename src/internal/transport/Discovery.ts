@@ -225,7 +225,19 @@ export interface DiscoverOptions {
   /** Resolves each seed's host to addresses every round (the `+discover` schemes). */
   readonly resolve?: ResolveHost | undefined
   /** Reads the members from one seed; should fail (not hang) when the seed does not answer. */
-  readonly readGossip: (seed: Endpoint) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>
+  readonly readGossip: (seed: Seed) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>
+}
+
+/**
+ * A seed asked for gossip. A seed resolved from a name (`+discover`) keeps that name as its
+ * `serverName`: over TLS the node's certificate is checked against it (as the official clients,
+ * which dial the name, do), not against the address.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Seed extends Endpoint {
+  readonly serverName?: string | undefined
 }
 
 const sameEndpoint = (a: Endpoint, b: Endpoint | undefined): boolean =>
@@ -265,14 +277,14 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
       }))
     }
     // the seeds of one round: with `resolve`, every address of every seed's host
-    const seedsOfRound = (): Effect.Effect<{ seeds: Array<Endpoint>; reason: string }> => {
+    const seedsOfRound = (): Effect.Effect<{ seeds: Array<Seed>; reason: string }> => {
       const resolve = options.resolve
       if (resolve === undefined) return Effect.succeed({ seeds: [...options.seeds], reason: "no gossip was read" })
       return Effect.map(
         Effect.forEach(options.seeds, (seed) =>
           Effect.result(Effect.suspend(() => resolve(seed.host))).pipe(Effect.map((result) => ({ seed, result })))),
         (resolved) => {
-          const seeds: Array<Endpoint> = []
+          const seeds: Array<Seed> = []
           let reason = "no gossip was read"
           for (const { result, seed } of resolved) {
             if (result._tag === "Failure") {
@@ -280,7 +292,7 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
             } else if (result.success.length === 0) {
               reason = `${formatEndpoint(seed)} resolved to no address`
             } else {
-              for (const host of result.success) seeds.push({ host, port: seed.port })
+              for (const host of result.success) seeds.push({ host, port: seed.port, serverName: seed.host })
             }
           }
           return { seeds, reason }
