@@ -31,7 +31,7 @@ import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import { type ConnectionSettings, type Endpoint, formatEndpoint } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { MAX_DEADLINE_MS } from "./Deadline.ts"
-import { discover, type DiscoveryError, type MemberInfo, readGossipOverGrpc, type ResolveHost, resolveHostByDns, type Seed } from "./Discovery.ts"
+import { discover, type DiscoveryError, readGossipOverGrpc, type ResolveHost, resolveHostByDns, type Seed } from "./Discovery.ts"
 
 /**
  * One HTTP/2 connection (a grpc-js channel with its own subchannel pool) in its own scope.
@@ -75,8 +75,6 @@ export interface PoolOptions {
   readonly idleTimeout: Duration.Duration
   /** Resolves the host of a `+discover` string to its addresses (default: the system resolver). */
   readonly resolveHost?: ResolveHost | undefined
-  /** Replaces the gossip read over gRPC (tests). */
-  readonly readGossip?: ((seed: Seed) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>) | undefined
 }
 
 /**
@@ -187,16 +185,15 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       })
 
     // a seed resolved from the cluster's name is dialled by address, and verified by that name
-    const readGossip = options.readGossip ??
-      ((seed: Seed) =>
-        readGossipOverGrpc(
-          seed,
-          credentials,
-          settings.tls && seed.serverName !== undefined
-            ? { ...channelOptions, "grpc.ssl_target_name_override": seed.serverName, "grpc.default_authority": seed.serverName }
-            : channelOptions,
-          settings.gossipTimeout
-        ))
+    const readGossip = (seed: Seed) =>
+      readGossipOverGrpc(
+        seed,
+        credentials,
+        settings.tls && seed.serverName !== undefined
+          ? { ...channelOptions, "grpc.ssl_target_name_override": seed.serverName, "grpc.default_authority": seed.serverName }
+          : channelOptions,
+        settings.gossipTimeout
+      )
     // where the next connection goes, and why (for the log)
     const resolveEndpoint: Effect.Effect<{ readonly endpoint: Endpoint; readonly why: string }, DiscoveryError> = Effect
       .suspend(() => {
