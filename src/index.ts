@@ -217,6 +217,14 @@ export {
 } from "./internal/transport/Options.ts"
 
 /**
+ * How the host of a `+discover` connection string is resolved to the cluster's nodes (the
+ * connection option `resolveHost`), and the default, the system resolver.
+ *
+ * @since 0.1.0
+ */
+export { type ResolveHost, resolveHostByDns } from "./internal/transport/Discovery.ts"
+
+/**
  * Connection string parsing.
  *
  * @since 0.1.0

@@ -6,6 +6,9 @@ import * as Random from "effect/Random"
 import { TestClock } from "effect/testing"
 import * as net from "node:net"
 import { DiscoveryFailed } from "../src/errors/DiscoveryFailed.ts"
+import { FollowerNotFound } from "../src/errors/FollowerNotFound.ts"
+import { LeaderNotFound } from "../src/errors/LeaderNotFound.ts"
+import { ReadOnlyReplicaNotFound } from "../src/errors/ReadOnlyReplicaNotFound.ts"
 import { type ClusterInfo, GossipService, MemberInfo_VNodeState } from "../src/generated/gossip.ts"
 import type { Endpoint, NodePreference } from "../src/internal/ConnectionString.ts"
 import {
@@ -110,25 +113,78 @@ describe("Discovery", () => {
         assert.deepStrictEqual(distinct(yield* choices("random", cluster, 120)), [1, 2, 3, 7, 8, 9])
       }))
 
-    it.effect("falls back to other eligible members when the preferred kind is absent", () =>
+    it.effect("no fallback: a preferred kind that is absent is a typed error, listing what gossip reported", () =>
       Effect.gen(function*() {
-        // a single node: follower and read-only preferences get the leader
+        const fails = (preference: NodePreference, members: ReadonlyArray<MemberInfo>) =>
+          Effect.flip(discover({
+            seeds: [seedA],
+            preference,
+            maxDiscoverAttempts: 2,
+            discoveryInterval: 0,
+            readGossip: () => Effect.succeed(members)
+          }))
+        // a single node: follower and read-only preferences never get the leader
         const single = [member("Leader", 1)]
-        assert.deepStrictEqual(distinct(yield* choices("follower", single)), [1])
-        assert.deepStrictEqual(distinct(yield* choices("readonlyreplica", single)), [1])
-        // no read-only member: any of leader and followers
-        const plain = [member("Leader", 1), member("Follower", 2), member("Follower", 3)]
-        assert.deepStrictEqual(distinct(yield* choices("readonlyreplica", plain)), [1, 2, 3])
-        // during an election (no leader), a leader preference takes a follower
+        const noFollower = yield* fails("follower", single)
+        assert.instanceOf(noFollower, FollowerNotFound)
+        assert.strictEqual(noFollower.attempts, 2)
+        if (noFollower._tag === "FollowerNotFound") assert.deepStrictEqual(noFollower.members, ["10.0.0.1:1 Leader"])
+        assert.include(noFollower.message, "No follower found by gossip after 2 attempt(s)")
+        const noReplica = yield* fails("readonlyreplica", [member("Leader", 1), member("Follower", 2), member("Follower", 3)])
+        assert.instanceOf(noReplica, ReadOnlyReplicaNotFound)
+        // a dead follower is no follower
+        assert.instanceOf(yield* fails("follower", [member("Leader", 1), member("Follower", 2, false)]), FollowerNotFound)
+        // during an election (no leader), a leader preference does not take a follower
         const election = [member("Follower", 2), member("PreLeader", 3), member("Follower", 4, false)]
-        assert.deepStrictEqual(distinct(yield* choices("leader", election)), [2])
+        const noLeader = yield* fails("leader", election)
+        assert.instanceOf(noLeader, LeaderNotFound)
+        if (noLeader._tag === "LeaderNotFound") {
+          assert.deepStrictEqual(noLeader.members, ["10.0.0.1:2 Follower", "10.0.0.1:3 PreLeader", "10.0.0.1:4 Follower (dead)"])
+        }
+        // random: any eligible member, else DiscoveryFailed
+        assert.instanceOf(yield* fails("random", [member("Manager", 5), member("Leader", 1, false)]), DiscoveryFailed)
       }))
 
-    it.effect("orderMembers lists the fallbacks after the preferred members", () =>
+    it.effect("an election ends within the rounds: LeaderNotFound rounds are retried, DiscoveryInterval apart", () =>
+      Effect.gen(function*() {
+        let reads = 0
+        const fiber = yield* Effect.forkChild(discover({
+          seeds: [seedA],
+          preference: "leader",
+          maxDiscoverAttempts: 5,
+          discoveryInterval: "200 millis",
+          readGossip: () => {
+            reads++
+            return Effect.succeed(reads < 3 ? [member("Follower", 2), member("PreLeader", 3)] : [member("Follower", 2), member("Leader", 3)])
+          }
+        }))
+        yield* Effect.yieldNow
+        assert.strictEqual(reads, 1)
+        yield* TestClock.adjust("200 millis")
+        assert.strictEqual(reads, 2)
+        yield* TestClock.adjust("200 millis")
+        assert.deepStrictEqual(yield* Fiber.join(fiber), { host: "10.0.0.1", port: 3 })
+      }))
+
+    it.effect("a seed that answers without the preferred kind does not stop the round: the next seed is asked", () =>
+      Effect.gen(function*() {
+        const endpoint = yield* discover({
+          seeds: [seedA, seedB],
+          preference: "leader",
+          maxDiscoverAttempts: 1,
+          discoveryInterval: 0,
+          readGossip: (seed) =>
+            // seed-a is cut off and sees no leader; seed-b sees the new one
+            Effect.succeed(seed.host === "seed-a" ? [member("Follower", 1)] : [member("Follower", 1), member("Leader", 2)])
+        })
+        assert.deepStrictEqual(endpoint, { host: "10.0.0.1", port: 2 })
+      }))
+
+    it.effect("orderMembers lists only the preferred kind, best rank first", () =>
       Effect.gen(function*() {
         const ordered = yield* orderMembers("readonlyreplica", cluster).pipe(Random.withSeed(7))
-        assert.deepStrictEqual(ordered.slice(0, 3).map((m) => m.state), ["ReadOnlyReplica", "PreReadOnlyReplica", "ReadOnlyLeaderless"])
-        assert.deepStrictEqual(ordered.slice(3).map((m) => m.endpoint.port).sort(), [1, 2, 3])
+        assert.deepStrictEqual(ordered.map((m) => m.state), ["ReadOnlyReplica", "PreReadOnlyReplica", "ReadOnlyLeaderless"])
+        assert.deepStrictEqual(yield* orderMembers("follower", [member("Leader", 1)]), [])
       }))
   })
 
@@ -193,13 +249,14 @@ describe("Discovery", () => {
       Effect.gen(function*() {
         const error = yield* Effect.flip(discover({
           seeds: [seedA],
-          preference: "leader",
+          preference: "random",
           maxDiscoverAttempts: 2,
           discoveryInterval: 0,
           readGossip: () => Effect.succeed([member("Leader", 1, false), member("CatchingUp", 2)])
         }))
         assert.strictEqual(error.attempts, 2)
-        assert.strictEqual(
+        assert.strictEqual(error._tag, "DiscoveryFailed")
+        if (error._tag === "DiscoveryFailed") assert.strictEqual(
           error.reason,
           "Gossip from seed-a:2113 listed no eligible member (10.0.0.1:1 Leader (dead), 10.0.0.1:2 CatchingUp)"
         )
@@ -248,6 +305,109 @@ describe("Discovery", () => {
           assert.deepStrictEqual([...round].sort(), ["seed-a", "seed-b", "seed-c"])
         }
         assert.deepStrictEqual(distinct(rounds.map((r) => r[0] === "seed-a" ? 1 : 2)), [1, 2])
+      }))
+
+    it.effect("GossipTimeout is on the Clock: a seed that does not answer in time counts as failed, the next is asked", () =>
+      Effect.gen(function*() {
+        const asked: Array<string> = []
+        const fiber = yield* Effect.forkChild(discover({
+          seeds: [seedA, seedB],
+          preference: "leader",
+          maxDiscoverAttempts: 1,
+          discoveryInterval: 0,
+          gossipTimeout: "5 seconds",
+          readGossip: (seed) => {
+            asked.push(seed.host)
+            // the first seed asked never answers
+            return asked.length === 1 ? Effect.never : Effect.succeed([member("Leader", 1)])
+          }
+        }).pipe(Random.withSeed(1)))
+        yield* Effect.yieldNow
+        assert.strictEqual(asked.length, 1)
+        yield* TestClock.adjust("4999 millis")
+        assert.strictEqual(asked.length, 1, "still waiting within the gossip timeout")
+        yield* TestClock.adjust("1 millis")
+        assert.deepStrictEqual(yield* Fiber.join(fiber), { host: "10.0.0.1", port: 1 })
+        assert.strictEqual(asked.length, 2)
+      }))
+
+    it.effect("GossipTimeout: every seed silent ends the round with DiscoveryFailed naming the timeout", () =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.forkChild(Effect.flip(discover({
+          seeds: [seedA],
+          preference: "leader",
+          maxDiscoverAttempts: 2,
+          discoveryInterval: "1 second",
+          gossipTimeout: "3 seconds",
+          readGossip: () => Effect.never
+        })))
+        // round 1 (3 s), the interval (1 s), round 2 (3 s)
+        yield* TestClock.adjust("6999 millis")
+        assert.isUndefined(fiber.pollUnsafe())
+        yield* TestClock.adjust("1 millis")
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error._tag, "DiscoveryFailed")
+        assert.strictEqual(error.attempts, 2)
+        assert.include(error.message, "seed-a:2113: no answer within the gossip timeout (3000 ms)")
+      }))
+
+    it.effect("with resolve (esdb+discover), every address of the cluster's name is a seed, resolved every round", () =>
+      Effect.gen(function*() {
+        const resolved: Array<string> = []
+        const asked: Array<string> = []
+        const error = yield* Effect.flip(discover({
+          seeds: [{ host: "cluster.example", port: 2113 }],
+          preference: "leader",
+          maxDiscoverAttempts: 2,
+          discoveryInterval: 0,
+          resolve: (host) => {
+            resolved.push(host)
+            return Effect.succeed(["127.0.0.1", "127.0.0.2", "127.0.0.3"])
+          },
+          readGossip: (seed) => {
+            asked.push(`${seed.host}:${seed.port}`)
+            return Effect.fail("refused")
+          }
+        }))
+        assert.strictEqual(error._tag, "DiscoveryFailed")
+        assert.deepStrictEqual(resolved, ["cluster.example", "cluster.example"])
+        assert.deepStrictEqual([...asked].sort(), [
+          "127.0.0.1:2113", "127.0.0.1:2113", "127.0.0.2:2113", "127.0.0.2:2113", "127.0.0.3:2113", "127.0.0.3:2113"
+        ])
+        const found = yield* discover({
+          seeds: [{ host: "cluster.example", port: 2113 }],
+          preference: "follower",
+          maxDiscoverAttempts: 1,
+          discoveryInterval: 0,
+          resolve: () => Effect.succeed(["127.0.0.2"]),
+          readGossip: (seed) => Effect.succeed([{ state: "Follower", isAlive: true, endpoint: { host: seed.host, port: 7 } }])
+        })
+        assert.deepStrictEqual(found, { host: "127.0.0.2", port: 7 })
+      }))
+
+    it.effect("a name that does not resolve fails the round with the resolver's reason", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(discover({
+          seeds: [{ host: "nowhere.example", port: 2114 }],
+          preference: "leader",
+          maxDiscoverAttempts: 1,
+          discoveryInterval: 0,
+          resolve: () => Effect.fail(new Error("getaddrinfo ENOTFOUND nowhere.example")),
+          readGossip: () => Effect.succeed(cluster)
+        }))
+        assert.strictEqual(error._tag, "DiscoveryFailed")
+        if (error._tag === "DiscoveryFailed") {
+          assert.strictEqual(error.reason, "Failed to resolve nowhere.example:2114: getaddrinfo ENOTFOUND nowhere.example")
+        }
+        const empty = yield* Effect.flip(discover({
+          seeds: [{ host: "empty.example", port: 2113 }],
+          preference: "leader",
+          maxDiscoverAttempts: 1,
+          discoveryInterval: 0,
+          resolve: () => Effect.succeed([]),
+          readGossip: () => Effect.succeed(cluster)
+        }))
+        assert.include(empty.message, "empty.example:2113 resolved to no address")
       }))
 
     it.effect("fails at once without seeds", () =>

@@ -9,6 +9,14 @@ import { GrpcError } from "../src/errors/GrpcError.ts"
 import { NodeIsNotLeader } from "../src/errors/NodeIsNotLeader.ts"
 import { ServiceUnavailable } from "../src/errors/ServiceUnavailable.ts"
 import { WrongCurrentVersion } from "../src/errors/WrongCurrentVersion.ts"
+import { AccessDenied } from "../src/errors/AccessDenied.ts"
+import { DeadlineExceeded } from "../src/errors/DeadlineExceeded.ts"
+import { DiscoveryFailed } from "../src/errors/DiscoveryFailed.ts"
+import { FollowerNotFound } from "../src/errors/FollowerNotFound.ts"
+import { LeaderNotFound } from "../src/errors/LeaderNotFound.ts"
+import { NotFound } from "../src/errors/NotFound.ts"
+import { StreamDeleted } from "../src/errors/StreamDeleted.ts"
+import { canResume, canRetryAppend, isRetryable } from "../src/internal/transport/Retry.ts"
 import { make } from "../src/internal/transport/Transport.ts"
 import type { CallError } from "../src/internal/transport/CallError.ts"
 
@@ -84,4 +92,64 @@ describe("Connection.retry", () => {
       assert.isAtLeast(always.attempts(), 2)
       assert.isAtMost(always.attempts(), 4)
     }))
+
+  describe("never retried: WrongCurrentVersion, NotFound, AccessDenied", () => {
+    const refusals: ReadonlyArray<CallError> = [
+      new WrongCurrentVersion({ stream: "s", expected: 1n, actual: 2n }),
+      new NotFound({ stream: "s" }),
+      new AccessDenied({ reason: "Access denied" }),
+      new StreamDeleted({ stream: "s" })
+    ]
+
+    it("by every predicate of Retry.ts: calls, appends, reads and subscriptions", () => {
+      for (const error of refusals) {
+        assert.isFalse(isRetryable(error), error._tag)
+        assert.isFalse(canRetryAppend(error), error._tag)
+        assert.isFalse(canResume(error), error._tag)
+      }
+    })
+
+    it.effect("through transport.call, for reads and writes alike: one attempt, the refusal as the result", () =>
+      Effect.gen(function*() {
+        const connection = yield* make({ connectionString: "esdb://localhost:2113?tls=false", retrySchedule: Schedule.recurs(5) })
+        for (const kind of ["read", "write"] as const) {
+          for (const error of refusals) {
+            let attempts = 0
+            const result = yield* Effect.flip(connection.call(
+              { name: "Test.op", kind, narrow: (e) => e },
+              () =>
+                Effect.suspend(() => {
+                  attempts++
+                  return Effect.fail(error)
+                })
+            ))
+            assert.strictEqual(result, error)
+            assert.strictEqual(attempts, 1, `${kind} ${error._tag}`)
+          }
+        }
+      }))
+  })
+
+  describe("appends (their event ids fixed) fail over", () => {
+    it("after any connection failure, also one where the node may have written them; never after a refusal", () => {
+      // a connection dropped mid-call: the node may have executed it
+      const dropped = new ServiceUnavailable({
+        reason: "Connection dropped",
+        cause: new GrpcError({ code: 14, details: "Connection dropped", metadata: {} })
+      })
+      assert.isFalse(isRetryable(dropped), "another write could not be sent again")
+      assert.isTrue(canRetryAppend(dropped), "an append can: a repeat is answered with the original result")
+      assert.isTrue(canRetryAppend(unavailable))
+      assert.isTrue(canRetryAppend(new NodeIsNotLeader({ leader: { host: "other", port: 2113 } })))
+      // the operation's deadline covers its retries; discovery already made its rounds
+      assert.isFalse(canRetryAppend(new DeadlineExceeded({ reason: "late" })))
+      assert.isFalse(canRetryAppend(new DiscoveryFailed({ reason: "none", attempts: 10 })))
+      assert.isFalse(canRetryAppend(new LeaderNotFound({ attempts: 10, members: [] })))
+    })
+
+    it("a subscription goes on while the cluster has no member of the preferred kind (an election ends)", () => {
+      assert.isTrue(canResume(new LeaderNotFound({ attempts: 10, members: [] })))
+      assert.isTrue(canResume(new FollowerNotFound({ attempts: 10, members: [] })))
+    })
+  })
 })

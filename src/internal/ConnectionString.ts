@@ -8,8 +8,10 @@
  * ```
  *
  * - Schemes (case-insensitive): `kurrentdb`, `kurrent`, `kdb`, `esdb`, each also with `+discover`.
- *   One host without `+discover` is used directly; several hosts are gossip seeds; `+discover`
- *   takes exactly one host (a DNS name for the cluster) and always runs gossip discovery.
+ *   One host without `+discover` is used directly (NodePreference plays no part); several hosts
+ *   are gossip seeds; `+discover` takes exactly one host (a DNS name for the cluster) and always
+ *   runs gossip discovery: the name is resolved (every round) to its addresses, each a seed on
+ *   the given port (the resolver is the connection option `resolveHost`, by default the system's).
  * - Hosts: a DNS name, an IPv4 address or an IPv6 address in brackets (`[::1]:2113`); the port
  *   defaults to 2113.
  * - User name and password are percent-decoded; the password is kept `Redacted`.
@@ -28,10 +30,10 @@
  * | `UserCertFile`         | file path                                     | none            | PEM X.509 user certificate for client-certificate authentication; needs `UserKeyFile`. |
  * | `UserKeyFile`          | file path                                     | none            | PEM private key of the user certificate; needs `UserCertFile`. |
  * | `ConnectionName`       | text                                          | none (the connection picks a random UUID) | Sent as the `connection-name` metadata of every call. |
- * | `NodePreference`       | `leader` / `follower` / `random` / `readonlyreplica` (`read_only_replica` too) | `leader` | Which cluster member discovery picks. |
+ * | `NodePreference`       | `leader` / `follower` / `random` / `readonlyreplica` (`read_only_replica` too) | `leader` | Which cluster member discovery picks; a kind the cluster lacks is `LeaderNotFound` / `FollowerNotFound` / `ReadOnlyReplicaNotFound` (no fallback). `leader` also sends `requires-leader` on every call. |
  * | `DefaultDeadline`      | integer > 0, **milliseconds**                 | none            | Default deadline of calls. Values under 1000 produce a warning (they look like the seed's seconds). |
- * | `GossipTimeout`        | integer > 0, **seconds**                      | `5`             | Deadline of one gossip read (stored as milliseconds). |
- * | `MaxDiscoverAttempts`  | integer ≥ 1                                   | `10`            | Discovery rounds before `DiscoveryFailed`. |
+ * | `GossipTimeout`        | integer > 0, **seconds**                      | `5`             | Deadline of one gossip read, on the Clock (stored as milliseconds). |
+ * | `MaxDiscoverAttempts`  | integer ≥ 1                                   | `10`            | Discovery rounds before `DiscoveryFailed` (or the NodePreference's NotFound). |
  * | `DiscoveryInterval`    | integer ≥ 0, milliseconds                     | `100`           | Pause between discovery rounds. |
  * | `KeepAliveInterval`    | integer ≥ 1 or `-1` (disabled), milliseconds  | none (10000 on the channel) | HTTP/2 keepalive ping interval. |
  * | `KeepAliveTimeout`     | integer ≥ 1 or `-1` (disabled), milliseconds  | none (10000 on the channel) | How long to wait for a keepalive ping's answer. |

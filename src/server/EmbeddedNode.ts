@@ -23,7 +23,7 @@ import { Auth } from "./Auth.ts"
 import { serverShuttingDown } from "./errors.ts"
 import { devCaCert, devNodeCert, devNodeKey } from "./DevCerts.ts"
 import type { ReadFraming } from "./transport/ResponseSink.ts"
-import { makeGossipHandler } from "./handlers/GossipHandler.ts"
+import { type GossipMember, makeGossipHandler } from "./handlers/GossipHandler.ts"
 import { makeMonitoringHandler, MonitoringServiceDefinition } from "./handlers/MonitoringHandler.ts"
 import { makeOperationsHandler, OperationsServiceDefinition } from "./handlers/OperationsHandler.ts"
 import { makeUsersHandler, UsersServiceDefinition } from "./handlers/UsersHandler.ts"
@@ -115,6 +115,11 @@ export interface EmbeddedNodeOptions {
   readonly advertiseHost?: string | undefined
   /** Port gossip reports for this node (AdvertiseHttpPortToClientAs); default the bound port. */
   readonly advertisePort?: number | undefined
+  /**
+   * Tests of client discovery: replaces the members gossip reports (called on every gossip read),
+   * so that single nodes can act as the members of a cluster. Default: this node, the Leader.
+   */
+  readonly gossip?: (() => ReadonlyArray<GossipMember>) | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
   /**
@@ -376,7 +381,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     makePersistentSubscriptionsHandler({ store, auth, groups })
   )
   server.addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
-  server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint }))
+  server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint, members: options.gossip }))
   server.addService(
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)

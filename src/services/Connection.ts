@@ -11,17 +11,27 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { ConnectionClosed } from "../errors/ConnectionClosed.ts"
 import type { DiscoveryFailed } from "../errors/DiscoveryFailed.ts"
+import type { FollowerNotFound } from "../errors/FollowerNotFound.ts"
+import type { LeaderNotFound } from "../errors/LeaderNotFound.ts"
+import type { ReadOnlyReplicaNotFound } from "../errors/ReadOnlyReplicaNotFound.ts"
 import type { ServiceUnavailable } from "../errors/ServiceUnavailable.ts"
 import type { TransportShape } from "../internal/transport/Transport.ts"
 
 /**
- * Failures of {@link Connection.reconnect}: no node could be discovered, the node could not be
- * reached, or the layer's scope has closed.
+ * Failures of {@link Connection.reconnect}: no node could be discovered, the cluster has no member
+ * of the preferred kind (NodePreference), the node could not be reached, or the layer's scope has
+ * closed.
  *
  * @since 0.1.0
  * @category errors
  */
-export type ReconnectError = DiscoveryFailed | ConnectionClosed | ServiceUnavailable
+export type ReconnectError =
+  | DiscoveryFailed
+  | LeaderNotFound
+  | FollowerNotFound
+  | ReadOnlyReplicaNotFound
+  | ConnectionClosed
+  | ServiceUnavailable
 
 /**
  * The connection, as a user sees it.

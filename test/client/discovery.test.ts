@@ -41,13 +41,19 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("discov
       assert.deepStrictEqual(yield* withClient(connectionString, roundTrip), [0n, 1n])
     }))
 
-  it.effect("with a follower or random preference a single node still serves (its leader is the fallback)", () =>
+  it.effect("a single node under discovery: random serves (its leader); follower and readonlyreplica are typed errors, no fallback", () =>
     Effect.gen(function*() {
       const node = yield* EmbeddedNode
-      for (const preference of ["follower", "random", "readonlyreplica"]) {
-        const connectionString = `${asDiscover(node.connectionString)}&nodePreference=${preference}`
-        assert.deepStrictEqual(yield* withClient(connectionString, roundTrip), [0n, 1n], preference)
+      const base = `${asDiscover(node.connectionString)}&maxDiscoverAttempts=2&discoveryInterval=10`
+      assert.deepStrictEqual(yield* withClient(`${base}&nodePreference=random`, roundTrip), [0n, 1n])
+      const follower = yield* Effect.flip(withClient(`${base}&nodePreference=follower`, roundTrip, noRetries))
+      assert.strictEqual(follower._tag, "FollowerNotFound")
+      if (follower._tag === "FollowerNotFound") {
+        assert.strictEqual(follower.attempts, 2)
+        assert.deepStrictEqual(follower.members, [`${node.host}:${node.port} Leader`])
       }
+      const replica = yield* Effect.flip(withClient(`${base}&nodePreference=readonlyreplica`, roundTrip, noRetries))
+      assert.strictEqual(replica._tag, "ReadOnlyReplicaNotFound")
     }))
 
   it.effect("an unresolvable discover seed fails with DiscoveryFailed naming the seed and its port", () =>

@@ -94,6 +94,36 @@ layer(nodeLayer({ insecure: false }), { excludeTestServices: true, timeout: "30 
       assert.deepStrictEqual(positions, [0n, 1n])
     }))
 
+  it.effect("esdb+discover:// over TLS: seeds are dialled by address and the certificate checked against the cluster's name", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      // the bundled certificate names DNS:localhost and IP:127.0.0.1
+      const resolved: Array<string> = []
+      const resolveHost = (host: string) =>
+        Effect.sync(() => {
+          resolved.push(host)
+          return ["127.0.0.1"]
+        })
+      const discover = node.connectionString.replace("esdb://", "esdb+discover://")
+      assert.match(discover, /^esdb\+discover:\/\/admin:changeit@localhost:\d+\?/)
+      const stream = uniqueStream("secure-resolved")
+      yield* withClient(
+        discover,
+        Effect.flatMap(Streams.Streams, (streams) => streams.append(stream, newEvents(1), { currentVersion: "no_stream" })),
+        { resolveHost }
+      )
+      assert.deepStrictEqual(resolved, ["localhost"])
+      // a cluster name the certificate does not list is refused, although its address (127.0.0.1) is listed
+      const other = discover.replace(/@localhost:/, "@cluster.test:") + "&maxDiscoverAttempts=1"
+      const error = yield* Effect.flip(withClient(
+        other,
+        Effect.flatMap(Streams.Streams, (streams) => streams.get(stream)),
+        { resolveHost, retrySchedule: Schedule.recurs(0) }
+      ))
+      assert.strictEqual(error._tag, "DiscoveryFailed")
+      assert.include(error.message, "127.0.0.1:")
+    }))
+
   it.effect("without credentials, a user stream is AccessDenied", () =>
     Effect.gen(function*() {
       const node = yield* EmbeddedNode

@@ -247,9 +247,31 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
       return s
     })
 
-    const current: Effect.Effect<Session, CallError> = opening.withPermits(1)(
-      Effect.suspend(() => session !== undefined && !session.closed ? Effect.succeed(session) : open)
-    )
+    // One open at a time. Appends that waited while an open failed fail with its failure rather
+    // than each opening (connecting, discovering) again in turn: one discovery for all of them.
+    // (`opened` counts the opens that ended: one that ended after an append arrived is its own)
+    let opened = 0
+    let lastOpenFailure: CallError | undefined
+    const current: Effect.Effect<Session, CallError> = Effect.suspend(() => {
+      const seen = opened
+      return opening.withPermits(1)(Effect.suspend(() => {
+        if (session !== undefined && !session.closed) return Effect.succeed(session)
+        if (opened !== seen && lastOpenFailure !== undefined) return Effect.fail(lastOpenFailure)
+        lastOpenFailure = undefined
+        return open.pipe(
+          Effect.tapError((error) =>
+            Effect.sync(() => {
+              lastOpenFailure = error
+            })
+          ),
+          Effect.onExit(() =>
+            Effect.sync(() => {
+              opened++
+            })
+          )
+        )
+      }))
+    })
 
     const send = (
       s: Session,

@@ -14,7 +14,7 @@ import type { AppendReq, AppendReq_ProposedMessage, AppendResp } from "../../gen
 import { expectedRevision, streamIdentifier, uuidString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
-import { isRetryable } from "../transport/Retry.ts"
+import { canRetryAppend } from "../transport/Retry.ts"
 import { deadlineAt, toGrpcDeadline } from "../transport/Deadline.ts"
 import { inject } from "../transport/TraceContext.ts"
 import type { TransportShape } from "../transport/Transport.ts"
@@ -109,18 +109,19 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       // One long-lived BatchAppend call serves every append without per-call credentials (its
       // headers are fixed when it opens); a node without BatchAppend gets plain Append calls.
       if (options.credentials !== undefined || batchUnsupported) {
-        return Effect.mapError(transport.retry(viaAppend, deadline), toAppendError)
+        return Effect.mapError(transport.retry(viaAppend, deadline, "Streams.append", canRetryAppend), toAppendError)
       }
       const viaBatch = batch.append(stream, options.currentVersion, proposed, batchDeadline, timeoutMs)
       // The common path is the batch append alone: its one failure handler switches to Append
-      // (no BatchAppend on the node), hands a retryable failure to the retry Schedule (which
+      // (no BatchAppend on the node), hands a failure after which an append may be repeated (its
+      // event ids are fixed: `canRetryAppend`) to the retry Schedule (which
       // sees it as the first failure), or narrows the error.
       return Effect.catch(viaBatch, (error): Effect.Effect<bigint, AppendError> => {
         if (isUnimplemented(error)) {
           batchUnsupported = true
-          return Effect.mapError(transport.retry(viaAppend, deadline), toAppendError)
+          return Effect.mapError(transport.retry(viaAppend, deadline, "Streams.append", canRetryAppend), toAppendError)
         }
-        if (!isRetryable(error)) return Effect.fail(toAppendError(error))
+        if (!canRetryAppend(error)) return Effect.fail(toAppendError(error))
         let first: CallError | undefined = error
         const again = Effect.suspend((): Effect.Effect<bigint, CallError> => {
           if (first === undefined) {
@@ -137,7 +138,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
           first = undefined
           return Effect.fail(replay)
         })
-        return Effect.mapError(transport.retry(again, deadline), toAppendError)
+        return Effect.mapError(transport.retry(again, deadline, "Streams.append", canRetryAppend), toAppendError)
       })
     })).pipe(measureAppend)
 }

@@ -12,6 +12,10 @@
  * - An extra connection left without calls is closed after `idleTimeout` (by the Clock).
  * - A failure that calls for it replaces every connection (to the leader the failure named, or
  *   rediscovering); `reconnect` does so on request, one at a time.
+ * - One connect (and so one discovery) at a time: however many fibers find the connection gone
+ *   at once, the first starts connecting and the others wait for it and share its result, its
+ *   failure included (they do not each discover in turn). The next call after a failed connect
+ *   starts a new one.
  *
  * @internal
  */
@@ -23,12 +27,11 @@ import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import { ConnectionClosed } from "../../errors/ConnectionClosed.ts"
-import type { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
 import { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
-import type { ConnectionSettings, Endpoint } from "../ConnectionString.ts"
+import { type ConnectionSettings, type Endpoint, formatEndpoint } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { MAX_DEADLINE_MS } from "./Deadline.ts"
-import { discover, readGossipOverGrpc } from "./Discovery.ts"
+import { discover, type DiscoveryError, readGossipOverGrpc, type ResolveHost, resolveHostByDns, type Seed } from "./Discovery.ts"
 
 /**
  * One HTTP/2 connection (a grpc-js channel with its own subchannel pool) in its own scope.
@@ -56,7 +59,7 @@ export interface Slot {
  * @since 0.1.0
  * @category errors
  */
-export type ReconnectError = DiscoveryFailed | ConnectionClosed | ServiceUnavailable
+export type ReconnectError = DiscoveryError | ConnectionClosed | ServiceUnavailable
 
 /**
  * How the pool is sized.
@@ -70,6 +73,8 @@ export interface PoolOptions {
   readonly streamsPerChannel: number
   readonly maxConnections: number
   readonly idleTimeout: Duration.Duration
+  /** Resolves the host of a `+discover` string to its addresses (default: the system resolver). */
+  readonly resolveHost?: ResolveHost | undefined
 }
 
 /**
@@ -79,12 +84,12 @@ export interface PoolOptions {
  */
 export interface ChannelPool {
   /** The primary connection (connecting, or discovering, when there is none). */
-  readonly primary: Effect.Effect<Slot, DiscoveryFailed | ConnectionClosed>
+  readonly primary: Effect.Effect<Slot, DiscoveryError | ConnectionClosed>
   /**
    * A place for a long-lived call on a connection with room, held until the scope closes;
    * waits while every place of `maxConnections` connections is taken.
    */
-  readonly acquireLong: Effect.Effect<Slot, DiscoveryFailed | ConnectionClosed, Scope.Scope>
+  readonly acquireLong: Effect.Effect<Slot, DiscoveryError | ConnectionClosed, Scope.Scope>
   /** Replaces the connections after `error` on `slot`, when `slot` is still current. */
   readonly invalidate: (slot: Slot, error: CallError) => Effect.Effect<void>
   readonly reconnect: Effect.Effect<void, ReconnectError>
@@ -128,7 +133,8 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       leaderHint: undefined as Endpoint | undefined,
       failedEndpoint: undefined as Endpoint | undefined,
       lastEndpoint: undefined as Endpoint | undefined,
-      reconnecting: undefined as Deferred.Deferred<void, ReconnectError> | undefined
+      reconnecting: undefined as Deferred.Deferred<void, ReconnectError> | undefined,
+      connecting: undefined as Deferred.Deferred<Slot, DiscoveryError | ConnectionClosed> | undefined
     }
 
     // Every channel gets its own subchannel pool, hence its own HTTP/2 connection: extra channels
@@ -178,47 +184,87 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
         return Effect.forEach(slots, (slot) => closeSlot(slot, reason), { discard: true })
       })
 
-    const resolveEndpoint: Effect.Effect<Endpoint, DiscoveryFailed> = Effect.suspend(() => {
-      if (state.leaderHint !== undefined) {
-        const hint = state.leaderHint
-        state.leaderHint = undefined
-        return Effect.succeed(hint)
-      }
-      if (!settings.discover) return Effect.succeed(settings.hosts[0]!)
-      return discover({
-        seeds: settings.hosts,
-        preference: settings.nodePreference,
-        maxDiscoverAttempts: settings.maxDiscoverAttempts,
-        discoveryInterval: Duration.millis(settings.discoveryInterval),
-        failedEndpoint: state.failedEndpoint,
-        readGossip: (seed) => readGossipOverGrpc(seed, credentials, channelOptions, settings.gossipTimeout)
+    // a seed resolved from the cluster's name is dialled by address, and verified by that name
+    const readGossip = (seed: Seed) =>
+      readGossipOverGrpc(
+        seed,
+        credentials,
+        settings.tls && seed.serverName !== undefined
+          ? { ...channelOptions, "grpc.ssl_target_name_override": seed.serverName, "grpc.default_authority": seed.serverName }
+          : channelOptions,
+        settings.gossipTimeout
+      )
+    // where the next connection goes, and why (for the log)
+    const resolveEndpoint: Effect.Effect<{ readonly endpoint: Endpoint; readonly why: string }, DiscoveryError> = Effect
+      .suspend(() => {
+        if (state.leaderHint !== undefined) {
+          const hint = state.leaderHint
+          state.leaderHint = undefined
+          return Effect.succeed({ endpoint: hint, why: "the leader a follower named" })
+        }
+        if (!settings.discover) return Effect.succeed({ endpoint: settings.hosts[0]!, why: "the node of the connection string" })
+        return Effect.map(
+          discover({
+            seeds: settings.hosts,
+            preference: settings.nodePreference,
+            maxDiscoverAttempts: settings.maxDiscoverAttempts,
+            discoveryInterval: Duration.millis(settings.discoveryInterval),
+            gossipTimeout: Duration.millis(settings.gossipTimeout),
+            failedEndpoint: state.failedEndpoint,
+            // `+discover` names the cluster by a DNS name: every address it resolves to is a seed
+            resolve: settings.scheme.endsWith("+discover") ? (options.resolveHost ?? resolveHostByDns) : undefined,
+            readGossip
+          }),
+          (endpoint) => ({ endpoint, why: `discovered by gossip (NodePreference=${settings.nodePreference})` })
+        )
       })
-    })
 
-    // under the lock
-    const openPrimary: Effect.Effect<Slot, DiscoveryFailed | ConnectionClosed> = Effect.flatMap(
+    // under the lock; a replacement (not the first connection) is logged
+    const openPrimary: Effect.Effect<Slot, DiscoveryError | ConnectionClosed> = Effect.flatMap(
       resolveEndpoint,
-      (endpoint) => {
+      ({ endpoint, why }) => {
         if (state.closed) return Effect.fail(closedError())
+        const previous = state.lastEndpoint
         state.generation++
         state.lastEndpoint = endpoint
-        return Effect.map(openSlot(endpoint), (slot) => {
+        const log = previous === undefined ? Effect.void : Effect.logWarning(
+          `effect-esdb: connecting to ${formatEndpoint(endpoint)}, ${why}, in place of ${formatEndpoint(previous)}`
+        ).pipe(Effect.annotateLogs({ operation: "connection", action: "reconnect", endpoint: formatEndpoint(endpoint) }))
+        return Effect.andThen(log, Effect.map(openSlot(endpoint), (slot) => {
           state.slots = [slot]
           return slot
-        })
+        }))
       }
     )
 
-    const connect: Effect.Effect<Slot, DiscoveryFailed | ConnectionClosed> = lock.withPermits(1)(
-      Effect.suspend(() => {
+    // One connect at a time, shared: fibers arriving while one runs wait for it and get its
+    // result (a failed discovery fails them all at once instead of each discovering in turn).
+    // It runs in the pool's scope, so a waiter interrupted does not cancel it for the others.
+    const connect: Effect.Effect<Slot, DiscoveryError | ConnectionClosed> = Effect.suspend(() => {
+      if (state.closed) return Effect.fail(closedError())
+      const current = state.slots[0]
+      if (current !== undefined && current.reason === undefined) return Effect.succeed(current)
+      if (state.connecting !== undefined) return Deferred.await(state.connecting)
+      const done = Deferred.makeUnsafe<Slot, DiscoveryError | ConnectionClosed>()
+      state.connecting = done
+      const run = lock.withPermits(1)(Effect.suspend(() => {
         if (state.closed) return Effect.fail(closedError())
-        const current = state.slots[0]
-        return current !== undefined ? Effect.succeed(current) : openPrimary
-      })
-    )
+        const slot = state.slots[0]
+        return slot !== undefined && slot.reason === undefined ? Effect.succeed(slot) : openPrimary
+      })).pipe(
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            state.connecting = undefined
+            // interrupted only when the pool's scope closes
+            return Exit.hasInterrupts(exit) ? Deferred.fail(done, closedError()) : Deferred.done(done, exit)
+          })
+        )
+      )
+      return Effect.andThen(Effect.forkIn(run, poolScope), Deferred.await(done))
+    })
 
     // every call starts here: the common case (connected) takes no lock
-    const primary: Effect.Effect<Slot, DiscoveryFailed | ConnectionClosed> = Effect.suspend(() => {
+    const primary: Effect.Effect<Slot, DiscoveryError | ConnectionClosed> = Effect.suspend(() => {
       if (state.closed) return Effect.fail(closedError())
       const current = state.slots[0]
       return current !== undefined && current.reason === undefined ? Effect.succeed(current) : connect

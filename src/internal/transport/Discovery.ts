@@ -1,20 +1,23 @@
 /**
  * Gossip discovery: ask seed nodes for the cluster's members and pick one by node preference.
  *
- * The algorithm follows the official Node client (ANCHORS.md, Part B §4):
- *
  * - Up to `maxDiscoverAttempts` rounds, `discoveryInterval` apart, repeated by a `Schedule` (so
  *   `TestClock` drives it in tests). No pause follows the last round.
  * - Each round asks the seeds in random order, a previously failed endpoint last, until one
- *   answers with an eligible member.
- * - Eligible members are alive and in state Follower, Leader, ReadOnlyReplica,
- *   PreReadOnlyReplica or ReadOnlyLeaderless. They are shuffled and stable-sorted by preference:
- *   `leader` puts the leader first, `follower` the followers, `readonlyreplica` ranks
- *   ReadOnlyReplica > PreReadOnlyReplica > ReadOnlyLeaderless; `random` keeps the shuffle.
- *   Members in other eligible states stay as fallbacks, so a `follower` preference on a single
- *   node picks the leader, and a `leader` preference during an election picks a follower (whose
- *   NotLeader answers then name the new leader).
- * - After the last round: {@link DiscoveryFailed} with the number of rounds and the last reason.
+ *   answers with a member of the preferred kind. With `resolve` (the `+discover` schemes) each
+ *   seed's host is first resolved to its addresses (DNS A/AAAA records, or the user's resolver),
+ *   every address a seed on the seed's port; resolution is repeated every round.
+ * - One gossip read may take `gossipTimeout` (on the Clock); past it that seed counts as failed.
+ * - Candidates are alive members: `leader` takes a Leader; `follower` a Follower;
+ *   `readonlyreplica` ranks ReadOnlyReplica > PreReadOnlyReplica > ReadOnlyLeaderless; `random`
+ *   any of Follower, Leader, ReadOnlyReplica, PreReadOnlyReplica, ReadOnlyLeaderless. Among equal
+ *   candidates the choice is random (the `Random` service). There is no fallback to another kind:
+ *   a `follower` preference never silently gets the leader.
+ * - A round where gossip was read but listed no member of the preferred kind fails with
+ *   {@link LeaderNotFound}, {@link FollowerNotFound} or {@link ReadOnlyReplicaNotFound}; a round where
+ *   no seed answered (or `random` found no eligible member) fails with {@link DiscoveryFailed}. Both
+ *   use up a round (an election or a member catching up is transitional); after the last round its
+ *   failure is the result.
  *
  * The gossip call is injected (`readGossip`), so the algorithm is unit-testable;
  * {@link readGossipOverGrpc} is the real one.
@@ -22,14 +25,51 @@
  * @since 0.1.0
  */
 import * as grpc from "@grpc/grpc-js"
+import * as dns from "node:dns"
+import * as net from "node:net"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
+import { FollowerNotFound } from "../../errors/FollowerNotFound.ts"
+import { LeaderNotFound } from "../../errors/LeaderNotFound.ts"
+import { ReadOnlyReplicaNotFound } from "../../errors/ReadOnlyReplicaNotFound.ts"
 import { type ClusterInfo, GossipClient, MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import { type Endpoint, formatEndpoint, type NodePreference } from "../ConnectionString.ts"
 import { classifyError, type EsdbError } from "./classifyError.ts"
+
+/**
+ * The failures of discovery: no seed answered ({@link DiscoveryFailed}), or the cluster has no
+ * member of the preferred kind.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type DiscoveryError = DiscoveryFailed | LeaderNotFound | FollowerNotFound | ReadOnlyReplicaNotFound
+
+/**
+ * Resolves a host name to its addresses (for the `+discover` schemes). The default,
+ * {@link resolveHostByDns}, asks the system resolver (A and AAAA records, `/etc/hosts`); replace
+ * it with the connection option `resolveHost` (tests serve several loopback addresses through it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResolveHost = (host: string) => Effect.Effect<ReadonlyArray<string>, unknown>
+
+/**
+ * The system resolver (`dns.lookup` with `all: true`): every address of the host; an IP address
+ * resolves to itself.
+ *
+ * @since 0.1.0
+ * @category discovery
+ */
+export const resolveHostByDns: ResolveHost = (host) =>
+  net.isIP(host) !== 0 ? Effect.succeed([host]) : Effect.tryPromise({
+    try: () => dns.promises.lookup(host, { all: true, verbatim: true }),
+    catch: (cause) => cause
+  }).pipe(Effect.map((addresses) => addresses.map((a) => a.address)))
 
 /**
  * A node's role in the cluster, by name (the `VNodeState` enum of gossip.proto). Numbers the
@@ -89,7 +129,7 @@ const eligibleStates: ReadonlySet<VNodeState> = new Set([
 ])
 
 /**
- * Whether discovery may pick a member: alive, and a Follower, Leader, ReadOnlyReplica,
+ * Whether a member serves clients: alive, and a Follower, Leader, ReadOnlyReplica,
  * PreReadOnlyReplica or ReadOnlyLeaderless.
  *
  * @since 0.1.0
@@ -97,8 +137,8 @@ const eligibleStates: ReadonlySet<VNodeState> = new Set([
  */
 export const isEligible = (member: MemberInfo): boolean => member.isAlive && eligibleStates.has(member.state)
 
-/** Preferred states, best first; states not listed rank after them (as fallbacks). */
-const preferredStates = (preference: NodePreference): ReadonlyArray<VNodeState> => {
+/** The states a preference accepts, best first (`random`: any eligible state, all equal). */
+const preferredStates = (preference: NodePreference): ReadonlyArray<VNodeState> | undefined => {
   switch (preference) {
     case "leader":
       return ["Leader"]
@@ -107,13 +147,14 @@ const preferredStates = (preference: NodePreference): ReadonlyArray<VNodeState> 
     case "readonlyreplica":
       return ["ReadOnlyReplica", "PreReadOnlyReplica", "ReadOnlyLeaderless"]
     case "random":
-      return []
+      return undefined
   }
 }
 
 /**
- * The eligible members, shuffled (with the `Random` service) and then stable-sorted by
- * preference: the first is the member discovery picks, the rest are the fallbacks in order.
+ * The candidates of a preference among the members, best first: alive members of the preferred
+ * kind, shuffled (with the `Random` service) and then stable-sorted by rank. Empty when the
+ * cluster has none of that kind (no fallback to another kind).
  *
  * @since 0.1.0
  * @category selection
@@ -121,16 +162,47 @@ const preferredStates = (preference: NodePreference): ReadonlyArray<VNodeState> 
 export const orderMembers = (
   preference: NodePreference,
   members: ReadonlyArray<MemberInfo>
-): Effect.Effect<Array<MemberInfo>> =>
-  Effect.map(Random.shuffle(members.filter(isEligible)), (shuffled) => {
-    const preferred = preferredStates(preference)
-    const rank = (m: MemberInfo) => {
-      const i = preferred.indexOf(m.state)
-      return i < 0 ? preferred.length : i
-    }
+): Effect.Effect<Array<MemberInfo>> => {
+  const preferred = preferredStates(preference)
+  const candidates = members.filter((m) =>
+    isEligible(m) && (preferred === undefined || preferred.includes(m.state))
+  )
+  return Effect.map(Random.shuffle(candidates), (shuffled) => {
+    if (preferred === undefined) return shuffled
     // Array.prototype.sort is stable
-    return shuffled.sort((a, b) => rank(a) - rank(b))
+    return shuffled.sort((a, b) => preferred.indexOf(a.state) - preferred.indexOf(b.state))
   })
+}
+
+/**
+ * The failure when gossip listed no member of the preferred kind: {@link LeaderNotFound},
+ * {@link FollowerNotFound}, {@link ReadOnlyReplicaNotFound}, or for `random` a
+ * {@link DiscoveryFailed} (no eligible member at all).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const notFound = (
+  preference: NodePreference,
+  members: ReadonlyArray<MemberInfo>,
+  attempts: number,
+  seed: Endpoint
+): DiscoveryError => {
+  const listed = members.map(describeMember)
+  switch (preference) {
+    case "leader":
+      return new LeaderNotFound({ attempts, members: listed })
+    case "follower":
+      return new FollowerNotFound({ attempts, members: listed })
+    case "readonlyreplica":
+      return new ReadOnlyReplicaNotFound({ attempts, members: listed })
+    case "random":
+      return new DiscoveryFailed({
+        reason: `Gossip from ${formatEndpoint(seed)} listed no eligible member (${describeMembers(members)})`,
+        attempts
+      })
+  }
+}
 
 /**
  * Options of {@link discover}.
@@ -146,10 +218,26 @@ export interface DiscoverOptions {
   readonly maxDiscoverAttempts: number
   /** Pause between rounds. */
   readonly discoveryInterval: Duration.Input
+  /** How long one gossip read may take (on the Clock); none when absent. */
+  readonly gossipTimeout?: Duration.Input | undefined
   /** An endpoint that just failed: asked last in each round. */
   readonly failedEndpoint?: Endpoint | undefined
+  /** Resolves each seed's host to addresses every round (the `+discover` schemes). */
+  readonly resolve?: ResolveHost | undefined
   /** Reads the members from one seed; should fail (not hang) when the seed does not answer. */
-  readonly readGossip: (seed: Endpoint) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>
+  readonly readGossip: (seed: Seed) => Effect.Effect<ReadonlyArray<MemberInfo>, unknown>
+}
+
+/**
+ * A seed asked for gossip. A seed resolved from a name (`+discover`) keeps that name as its
+ * `serverName`: over TLS the node's certificate is checked against it (as the official clients,
+ * which dial the name, do), not against the address.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Seed extends Endpoint {
+  readonly serverName?: string | undefined
 }
 
 const sameEndpoint = (a: Endpoint, b: Endpoint | undefined): boolean =>
@@ -163,10 +251,10 @@ const describe = (cause: unknown): string => {
   return String(cause)
 }
 
+const describeMember = (m: MemberInfo): string => `${formatEndpoint(m.endpoint)} ${m.state}${m.isAlive ? "" : " (dead)"}`
+
 const describeMembers = (members: ReadonlyArray<MemberInfo>): string =>
-  members.length === 0
-    ? "no members"
-    : members.map((m) => `${formatEndpoint(m.endpoint)} ${m.state}${m.isAlive ? "" : " (dead)"}`).join(", ")
+  members.length === 0 ? "no members" : members.map(describeMember).join(", ")
 
 /**
  * Finds the endpoint to connect to by gossip (see the module documentation for the rules).
@@ -174,24 +262,58 @@ const describeMembers = (members: ReadonlyArray<MemberInfo>): string =>
  * @since 0.1.0
  * @category discovery
  */
-export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, DiscoveryFailed> =>
+export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, DiscoveryError> =>
   Effect.suspend(() => {
     const rounds = Math.max(1, Math.floor(options.maxDiscoverAttempts))
     if (options.seeds.length === 0) {
       return Effect.fail(new DiscoveryFailed({ reason: "No seed endpoints to ask for gossip", attempts: 0 }))
     }
+    const gossipTimeout = options.gossipTimeout === undefined ? undefined : Duration.fromInputUnsafe(options.gossipTimeout)
+    const read = (seed: Endpoint) => {
+      const once = Effect.suspend(() => options.readGossip(seed))
+      return gossipTimeout === undefined ? once : once.pipe(Effect.timeoutOrElse({
+        duration: gossipTimeout,
+        orElse: () => Effect.fail(new Error(`no answer within the gossip timeout (${Duration.toMillis(gossipTimeout)} ms)`))
+      }))
+    }
+    // the seeds of one round: with `resolve`, every address of every seed's host
+    const seedsOfRound = (): Effect.Effect<{ seeds: Array<Seed>; reason: string }> => {
+      const resolve = options.resolve
+      if (resolve === undefined) return Effect.succeed({ seeds: [...options.seeds], reason: "no gossip was read" })
+      return Effect.map(
+        Effect.forEach(options.seeds, (seed) =>
+          Effect.result(Effect.suspend(() => resolve(seed.host))).pipe(Effect.map((result) => ({ seed, result })))),
+        (resolved) => {
+          const seeds: Array<Seed> = []
+          let reason = "no gossip was read"
+          for (const { result, seed } of resolved) {
+            if (result._tag === "Failure") {
+              reason = `Failed to resolve ${formatEndpoint(seed)}: ${describe(result.failure)}`
+            } else if (result.success.length === 0) {
+              reason = `${formatEndpoint(seed)} resolved to no address`
+            } else {
+              for (const host of result.success) seeds.push({ host, port: seed.port, serverName: seed.host })
+            }
+          }
+          return { seeds, reason }
+        }
+      )
+    }
     let round = 0
-    // one round asks every seed once; it fails with the reason of its last miss
-    const oneRound = Effect.gen(function*() {
+    // one round asks every seed once; it fails with a NotFound when a seed answered, else with
+    // the reason of its last miss
+    const oneRound: Effect.Effect<Endpoint, DiscoveryError> = Effect.gen(function*() {
       round++
-      const shuffled = yield* Random.shuffle(options.seeds)
+      const { reason, seeds } = yield* seedsOfRound()
+      const shuffled = yield* Random.shuffle(seeds)
       const order = [
         ...shuffled.filter((s) => !sameEndpoint(s, options.failedEndpoint)),
         ...shuffled.filter((s) => sameEndpoint(s, options.failedEndpoint))
       ]
-      let lastReason = "no gossip was read"
+      let lastReason = reason
+      let absent: DiscoveryError | undefined
       for (const seed of order) {
-        const result = yield* Effect.result(Effect.suspend(() => options.readGossip(seed)))
+        const result = yield* Effect.result(read(seed))
         if (result._tag === "Failure") {
           lastReason = `Failed to read gossip from ${formatEndpoint(seed)}: ${describe(result.failure)}`
           yield* Effect.logDebug(`effect-esdb discovery round ${round}: ${lastReason}`)
@@ -205,10 +327,10 @@ export const discover = (options: DiscoverOptions): Effect.Effect<Endpoint, Disc
           )
           return chosen.endpoint
         }
-        lastReason = `Gossip from ${formatEndpoint(seed)} listed no eligible member (${describeMembers(result.success)})`
-        yield* Effect.logDebug(`effect-esdb discovery round ${round}: ${lastReason}`)
+        absent = notFound(options.preference, result.success, round, seed)
+        yield* Effect.logDebug(`effect-esdb discovery round ${round}: ${absent.message}`)
       }
-      return yield* new DiscoveryFailed({ reason: lastReason, attempts: round })
+      return yield* (absent ?? new DiscoveryFailed({ reason: lastReason, attempts: round }))
     })
     // rounds are repeated by a Schedule: `discoveryInterval` apart, `maxDiscoverAttempts` in all
     const schedule = Schedule.spaced(options.discoveryInterval).pipe(Schedule.upTo({ times: rounds - 1 }))

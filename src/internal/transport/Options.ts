@@ -8,6 +8,7 @@ import * as Schedule from "effect/Schedule"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { CallError } from "./CallError.ts"
+import type { ResolveHost } from "./Discovery.ts"
 
 /**
  * User credentials sent as Basic authentication (only over TLS).
@@ -83,6 +84,10 @@ export interface CallOptions {
  * - `maxReceiveMessageSize`: the largest message accepted from a node, in bytes; a larger one
  *   fails its call before it is buffered. Defaults to 17 MiB: the largest event a node accepts
  *   (16 MiB) plus its envelope.
+ * - `resolveHost`: resolves the host of a `+discover` connection string (the cluster's DNS name)
+ *   to the addresses of its nodes, each asked for gossip on the string's port. Defaults to the
+ *   system resolver (`dns.lookup`, all A and AAAA records). Replace it to discover through another
+ *   name service, or in tests (several loopback addresses).
  *
  * @since 0.1.0
  * @category models
@@ -99,6 +104,7 @@ export interface ConnectionOptions {
   readonly idleConnectionTimeout?: Duration.Input | undefined
   readonly flowControlWindow?: number | undefined
   readonly maxReceiveMessageSize?: number | undefined
+  readonly resolveHost?: ResolveHost | undefined
   /** Set to false to create no spans (every operation has a span when a tracer is installed). */
   readonly tracing?: boolean | undefined
   /**

@@ -4,6 +4,7 @@
  * - {@link isRetryable}: safe to resend for any operation (the node did not execute it); the
  *   transport's retry `Schedule` runs on it.
  * - {@link isTransient}: may succeed if tried again, but the node may have executed the request.
+ * - {@link canRetryAppend}: an append (its event ids fixed) may be sent again.
  * - {@link canResume}: a read or subscription may be started again from its cursor.
  * - {@link canReconnect}: a persistent-subscription consumer may connect again.
  * - {@link needsReconnect}: the connection the call used must be replaced.
@@ -58,10 +59,29 @@ export const isRetryable = (error: CallError): boolean => {
 export const isTransient = (error: CallError): boolean =>
   error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded"
 
+/**
+ * True when an append may be sent again: whenever the node was unreachable, the connection
+ * dropped (also mid-call, when the node may already have written it) or the node was not the
+ * leader. An append is safe to repeat because its events keep their ids: a node that already
+ * wrote them answers the repeat with the original result and writes nothing (PROTOCOL.md,
+ * idempotency by event id); a new leader that lacks them writes them once. This is how appends
+ * fail over to a new leader. Never for a refusal (WrongCurrentVersion, StreamDeleted,
+ * AccessDenied, NotFound, ...), nor DeadlineExceeded (the operation's deadline covers its
+ * retries), nor a discovery failure (discovery already made its rounds).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const canRetryAppend = (error: CallError): boolean =>
+  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader"
+
 const resumableTags: ReadonlySet<string> = new Set([
   "ServiceUnavailable",
   "NodeIsNotLeader",
   "DiscoveryFailed",
+  "LeaderNotFound",
+  "FollowerNotFound",
+  "ReadOnlyReplicaNotFound",
   "DeadlineExceeded",
   "SubscriptionDropped"
 ])
@@ -69,8 +89,9 @@ const resumableTags: ReadonlySet<string> = new Set([
 /**
  * True for the failures after which a read or subscription is started again from its cursor, and
  * a persistent-subscription consumer connects again: the node could not be reached or discovered,
- * the connection dropped mid-call (or the node ended a subscription: a subscription never ends by
- * itself), the node is not the leader, a deadline passed, or the node dropped the consumer (its
+ * or had no member of the preferred kind (LeaderNotFound, FollowerNotFound, ReadOnlyReplicaNotFound:
+ * an election or an outage may end), the connection dropped mid-call (or the node ended a
+ * subscription: a subscription never ends by itself), the node is not the leader, a deadline passed, or the node dropped the consumer (its
  * group changed, or the node is shutting down). Reads change nothing on the node, so repeating one
  * that may have run is safe. Everything else (AccessDenied, StreamDeleted, NotFound,
  * SubscriptionNotFound, ConnectionClosed, …) ends the Stream with its error.

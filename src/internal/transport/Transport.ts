@@ -148,11 +148,14 @@ export interface TransportShape {
    * connect is diagnosed first: a `tls` setting that does not match the node is a TlsFailed.
    * With a `deadline` (an instant of the Clock, from {@link TransportShape.deadline}), no attempt
    * starts after it: when the Schedule's next delay would reach it, the last failure is the result.
+   * `retryable` replaces `isRetryable` (Retry.ts) as the judge of which failures are retried
+   * (appends pass `canRetryAppend`).
    */
   readonly retry: <A, E extends CallError, R>(
     effect: Effect.Effect<A, E, R>,
     deadline?: number,
-    operation?: string
+    operation?: string,
+    retryable?: (error: CallError) => boolean
   ) => Effect.Effect<A, E | TlsFailed, R>
   /**
    * Makes a read or subscription resume after the failures `canResume` (Retry.ts) accepts: `make`
@@ -275,7 +278,8 @@ export const make = (
       maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
       idleTimeout: options.idleConnectionTimeout === undefined
         ? DEFAULT_IDLE_CONNECTION_TIMEOUT
-        : Duration.fromInputUnsafe(options.idleConnectionTimeout)
+        : Duration.fromInputUnsafe(options.idleConnectionTimeout),
+      resolveHost: options.resolveHost
     })
     // running calls are held in a scope of their own, closed once the pool is: a call cancelled
     // then sees the transport closed, and fails with ConnectionClosed
@@ -307,8 +311,14 @@ export const make = (
     const deadline: TransportShape["deadline"] = (callOptions, kind) =>
       Effect.map(Clock.currentTimeMillis, (now) => deadlineAt(now, timeoutOf(callOptions, kind)))
 
-    const retry: TransportShape["retry"] = (effect, until, operation) =>
-      RetryPolicy.retry(effect, { schedule: retrySchedule, retryable: isRetryable, diagnose, until, operation: operation ?? "call" })
+    const retry: TransportShape["retry"] = (effect, until, operation, retryable) =>
+      RetryPolicy.retry(effect, {
+        schedule: retrySchedule,
+        retryable: retryable ?? isRetryable,
+        diagnose,
+        until,
+        operation: operation ?? "call"
+      })
 
     const call: TransportShape["call"] = (operation, attempt) =>
       Effect.flatMap(deadline(operation.options, "reply"), (until) =>

@@ -9,9 +9,12 @@ import type { AccessDenied } from "../../errors/AccessDenied.ts"
 import type { ConnectionClosed } from "../../errors/ConnectionClosed.ts"
 import type { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import type { DiscoveryFailed } from "../../errors/DiscoveryFailed.ts"
+import type { FollowerNotFound } from "../../errors/FollowerNotFound.ts"
 import { GrpcError } from "../../errors/GrpcError.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import type { LeaderNotFound } from "../../errors/LeaderNotFound.ts"
 import type { NodeIsNotLeader } from "../../errors/NodeIsNotLeader.ts"
+import type { ReadOnlyReplicaNotFound } from "../../errors/ReadOnlyReplicaNotFound.ts"
 import type { ServiceUnavailable } from "../../errors/ServiceUnavailable.ts"
 import type { TlsFailed } from "../../errors/TlsFailed.ts"
 import type { Unauthenticated } from "../../errors/Unauthenticated.ts"
@@ -31,6 +34,9 @@ export type TransportError =
   | ServiceUnavailable
   | NodeIsNotLeader
   | DiscoveryFailed
+  | LeaderNotFound
+  | FollowerNotFound
+  | ReadOnlyReplicaNotFound
   | ConnectionClosed
   | TlsFailed
   | InvalidArgument
@@ -49,6 +55,9 @@ export const transportTags = [
   "ServiceUnavailable",
   "NodeIsNotLeader",
   "DiscoveryFailed",
+  "LeaderNotFound",
+  "FollowerNotFound",
+  "ReadOnlyReplicaNotFound",
   "ConnectionClosed",
   "TlsFailed",
   "InvalidArgument",
