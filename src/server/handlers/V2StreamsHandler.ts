@@ -32,6 +32,7 @@ import {
   StreamsServiceService
 } from "../../generated/kurrentdb/protocol/v2/streams/streams.ts"
 import { Access, type Auth, type Principal } from "../Auth.ts"
+import { PendingEvents } from "../codec/PendingEvents.ts"
 import { newUuid, parseUuidString } from "../codec/Uuid.ts"
 import { hasKind, type PropertyValue, schemaFormatNames, v1Metadata } from "../codec/RecordProperties.ts"
 import { isRpcFailure, type RpcFailure, unhandled, v2Failure } from "../errors.ts"
@@ -320,8 +321,6 @@ const toExpected = (value: bigint): MultiExpected => {
   return { _tag: "Any" }
 }
 
-const sameStream = (a: string, b: string): boolean => a.toUpperCase() === b.toUpperCase()
-
 const authorize = (auth: Auth, who: Principal, stream: string, action: "read" | "write", operation: string): RpcFailure | undefined => {
   const allowed = auth.authorize(who, Access.stream(stream, action))
   if (!isRpcFailure(allowed)) return undefined
@@ -343,17 +342,23 @@ const makeAppendSession = (ctx: V2StreamsContext) =>
 (call: ServerCall<AppendRequest, AppendSessionResponse>, callback: UnaryCallback<AppendSessionResponse>): void => {
   let done = false
   const requests: Array<{ readonly stream: string; readonly raw: bigint | undefined }> = []
-  const records: Array<{ readonly index: number; readonly event: ProposedEvent }> = []
+  const seen = new Set<string>()
+  // the records received so far, kept compactly (a session of millions of tiny records holds tens
+  // of bytes each until MaxAppendSize refuses it), and the stream each is for
+  const pending = new PendingEvents()
+  const indexes: Array<number> = []
   let total = 0
   const fail = (failure: RpcFailure) => {
     if (done) return
     done = true
-    records.length = 0
+    pending.clear()
+    indexes.length = 0
     callback(failure)
   }
   call.on("cancelled", () => {
     done = true
-    records.length = 0
+    pending.clear()
+    indexes.length = 0
   })
   const who = authenticate(ctx.auth, call, "AppendSession")
   if (isRpcFailure(who)) return fail(who)
@@ -377,7 +382,9 @@ const makeAppendSession = (ctx: V2StreamsContext) =>
       if (violations.length > 0) return fail(badRequest("AppendRequest", violations))
       const denied = authorize(ctx.auth, who, request.stream, "write", "AppendSession")
       if (denied !== undefined) return fail(denied)
-      if (requests.some((r) => sameStream(r.stream, request.stream))) return fail(alreadyInSession(request.stream))
+      const key = request.stream.toUpperCase()
+      if (seen.has(key)) return fail(alreadyInSession(request.stream))
+      seen.add(key)
       requests.push({ stream: request.stream, raw })
       const index = requests.length - 1
       for (const record of request.records) {
@@ -387,8 +394,9 @@ const makeAppendSession = (ctx: V2StreamsContext) =>
           return fail(recordSizeExceeded(request.stream, prepared.recordId, prepared.size, ctx.maxRecordSize))
         }
         total += prepared.size
-        if (total > ctx.maxAppendSize) return fail(transactionSizeExceeded(records.length + 1, total, ctx.maxAppendSize))
-        records.push({ index, event: prepared.event })
+        if (total > ctx.maxAppendSize) return fail(transactionSizeExceeded(indexes.length + 1, total, ctx.maxAppendSize))
+        pending.push(prepared.event)
+        indexes.push(index)
       }
     } catch {
       fail(unhandled())
@@ -399,6 +407,8 @@ const makeAppendSession = (ctx: V2StreamsContext) =>
     if (requests.length === 0) return fail(noRequests())
     let outcome: MultiWriteOutcome
     try {
+      const records = pending.toArray().map((event, k) => ({ index: indexes[k]!, event }))
+      pending.clear()
       outcome = ctx.store.appendMany(requests.map((r): StreamCheck => ({ stream: r.stream, expected: toExpected(r.raw ?? -2n) })), records)
     } catch (e) {
       return fail(writeFailure(e))
@@ -459,25 +469,27 @@ const makeAppendRecords = (ctx: V2StreamsContext) =>
         })
       }
     })
-    const seen: Array<string> = []
+    const seen = new Set<string>()
     for (const check of request.checks) {
       if (check.type === undefined) continue
-      if (seen.some((s) => sameStream(s, check.type!.value.stream))) {
+      const key = check.type.value.stream.toUpperCase()
+      if (seen.has(key)) {
         violations.push({ field: "Checks", description: "Each stream can only appear once in consistency checks." })
         break
       }
-      seen.push(check.type.value.stream)
+      seen.add(key)
     }
     if (violations.length > 0) return callback(badRequest("AppendRecordsRequest", violations))
 
     // the checks first, then each stream only written (expected any), by first spelling
     const states: Array<{ readonly stream: string; readonly expected: bigint }> = []
-    const indexOf = (stream: string): number | undefined => {
-      const i = states.findIndex((s) => sameStream(s.stream, stream))
-      return i < 0 ? undefined : i
-    }
+    const byName = new Map<string, number>()
+    const indexOf = (stream: string): number | undefined => byName.get(stream.toUpperCase())
     for (const check of request.checks) {
-      if (check.type !== undefined) states.push({ stream: check.type.value.stream, expected: check.type.value.expectedState })
+      if (check.type === undefined) continue
+      const key = check.type.value.stream.toUpperCase()
+      if (!byName.has(key)) byName.set(key, states.length)
+      states.push({ stream: check.type.value.stream, expected: check.type.value.expectedState })
     }
     const records: Array<{ readonly index: number; readonly event: ProposedEvent }> = []
     let total = 0
@@ -487,8 +499,9 @@ const makeAppendRecords = (ctx: V2StreamsContext) =>
       const stream = record.stream!
       let index = indexOf(stream)
       if (index === undefined) {
+        index = states.length
+        byName.set(stream.toUpperCase(), index)
         states.push({ stream, expected: -2n })
-        index = states.length - 1
       }
       if (prepared.size > ctx.maxRecordSize) {
         return callback(recordSizeExceeded(stream, prepared.recordId, prepared.size, ctx.maxRecordSize))
@@ -498,12 +511,13 @@ const makeAppendRecords = (ctx: V2StreamsContext) =>
       records.push({ index, event: prepared.event })
     }
     const written = Array.from(new Set(records.map((r) => r.index)))
+    const writes = new Set(written)
     for (const i of written) {
       const denied = authorize(ctx.auth, who, states[i]!.stream, "write", "AppendRecords")
       if (denied !== undefined) return callback(denied)
     }
     for (let i = 0; i < states.length; i++) {
-      if (written.includes(i)) continue
+      if (writes.has(i)) continue
       const denied = authorize(ctx.auth, who, states[i]!.stream, "read", "AppendRecords")
       if (denied !== undefined) return callback(denied)
     }

@@ -488,7 +488,8 @@ export class Store extends StoreReads {
     this.assertWritable()
     const idsOf: Array<Array<string>> = checks.map(() => [])
     for (const { event, index } of records) idsOf[index]!.push(event.eventId)
-    checks.forEach((c, i) => validateWrite(c.stream, records.filter((r) => r.index === i).map((r) => r.event)))
+    for (const c of checks) validateWrite(c.stream, [])
+    for (const r of records) validateWrite(checks[r.index]!.stream, [r.event])
     const failures: Array<CheckFailure> = []
     const idempotent: Array<{ index: number; revision: number; position: number }> = []
     const softDeleted: Array<boolean> = []
@@ -525,10 +526,11 @@ export class Store extends StoreReads {
     })
     // a retry of a write already made: every written stream idempotent
     if (writing > 0 && idempotent.length === writing) {
+      const byIndex = new Map(idempotent.map((d) => [d.index, d]))
       return {
         _tag: "Success",
-        revisions: checks.map((c, i) => idempotent.find((d) => d.index === i)?.revision ?? this.decidedLast(c.stream)),
-        position: Math.max(...idempotent.map((d) => d.position))
+        revisions: checks.map((c, i) => byIndex.get(i)?.revision ?? this.decidedLast(c.stream)),
+        position: idempotent.reduce((p, d) => Math.max(p, d.position), 0)
       }
     }
     if (failures.length > 0 || idempotent.length > 0) {
