@@ -114,6 +114,17 @@ const plans: Record<Workload, () => Plan> = {
       }
     }
   },
+  "append-multi": () => {
+    const { ops, warmup } = sizes.appendMulti ?? { ops: 3_000, warmup: 300 }
+    const names = (prefix: string) => [unique(`${prefix}a`), unique(`${prefix}b`), unique(`${prefix}c`)]
+    return {
+      warmup: (c) => c.appendMulti(names("warmm"), warmup, smallPayload),
+      measure: async (c, lat) => {
+        await c.appendMulti(names("multi"), ops, smallPayload, lat)
+        return { events: ops * 3, ops }
+      }
+    }
+  },
   "append-concurrent": () => {
     const { appenders, ops, warmup } = sizes.appendConcurrent
     const names = (prefix: string) => Array.from({ length: appenders }, (_, i) => unique(`${prefix}${i}`))

@@ -52,6 +52,16 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
       }
     }))
 
+  const appendMulti: BenchClient["appendMulti"] = (names, n, payload, latencies) =>
+    runtime.runPromise(Effect.gen(function*() {
+      for (let i = 0; i < n; i++) {
+        const appends = names.map((stream) => ({ stream, events: toEvent(payload(i)), currentVersion: "any" as const }))
+        const t0 = performance.now()
+        yield* streams.appendMany(appends)
+        latencies?.push(performance.now() - t0)
+      }
+    }))
+
   const appendConcurrent: BenchClient["appendConcurrent"] = (names, perStream, payload, latencies) =>
     runtime.runPromise(Effect.forEach(
       names,
@@ -95,6 +105,7 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
     appendSequential,
     appendBatches,
     appendConcurrent,
+    appendMulti,
     readStream: (stream, limit) => count(streams.read(stream, { limit })),
     readAll: (limit) => count(streams.readAll({ limit, filterExclude: [] })),
     subscribeAll: (limit) =>

@@ -11,6 +11,8 @@ import { randomUUID } from "node:crypto"
 import * as grpc from "@grpc/grpc-js"
 import type { AppendReq, AppendResp, BatchAppendReq, BatchAppendResp, ReadReq, ReadResp } from "../../src/generated/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
+import { SchemaFormat } from "../../src/generated/kurrentdb/protocol/v2/streams/shared.ts"
+import { StreamsServiceClient } from "../../src/generated/kurrentdb/protocol/v2/streams/streams.ts"
 import {
   CreateReq_ConsumerStrategy,
   PersistentSubscriptionsClient,
@@ -71,6 +73,11 @@ export const open = async (connectionString: string, options: FloorOptions = { a
   const override = process.env["BENCH_FLOOR_OPTIONS"]
   const channelOptions = override !== undefined ? (JSON.parse(override) as grpc.ChannelOptions) : options.channelOptions ?? FLOOR_CHANNEL_OPTIONS
   const client = new StreamsClient(targetOf(connectionString), grpc.credentials.createInsecure(), channelOptions)
+  // the v2 service on the same channel
+  const v2 = new StreamsServiceClient(targetOf(connectionString), grpc.credentials.createInsecure(), {
+    ...channelOptions,
+    channelOverride: client.getChannel()
+  })
   let sum = 0
 
   // ---- BatchAppend: one duplex stream, replies matched by correlation id ----
@@ -147,6 +154,26 @@ export const open = async (connectionString: string, options: FloorOptions = { a
       call.end()
     })
 
+  // ---- AppendSession: one client-streaming call per transaction, one request per stream ----
+  const appendSession = (streams: ReadonlyArray<string>, p: Payload): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const call = v2.appendSession((error: grpc.ServiceError | null) => (error ? reject(error) : resolve()))
+      for (const stream of streams) {
+        call.write({
+          stream,
+          expectedRevision: -2n,
+          records: [{
+            recordId: randomUUID(),
+            properties: {},
+            schema: { format: p.binary === true ? SchemaFormat.SCHEMA_FORMAT_BYTES : SchemaFormat.SCHEMA_FORMAT_JSON, name: p.type },
+            data: toBuffer(p.value),
+            stream: undefined
+          }]
+        })
+      }
+      call.end()
+    })
+
   const append = options.appendRpc === "batch" ? batchAppend : plainAppend
 
   const appendSequential: BenchClient["appendSequential"] = async (stream, n, payload, latencies) => {
@@ -162,6 +189,14 @@ export const open = async (connectionString: string, options: FloorOptions = { a
       const payloads = batchOf(i)
       const t0 = performance.now()
       await append(stream, payloads)
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
+  const appendMulti: BenchClient["appendMulti"] = async (streams, n, payload, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now()
+      await appendSession(streams, payload(i))
       latencies?.push(performance.now() - t0)
     }
   }
@@ -322,6 +357,7 @@ export const open = async (connectionString: string, options: FloorOptions = { a
     appendSequential,
     appendBatches,
     appendConcurrent,
+    appendMulti,
     readStream: (stream, count) => read(readRequest(stream, count), count),
     readAll: (count) => read(readRequest(undefined, count), count),
     subscribeAll: (count) => read(readRequest(undefined, "subscription"), count),
@@ -331,6 +367,7 @@ export const open = async (connectionString: string, options: FloorOptions = { a
     close: async () => {
       batch?.end()
       persistentClient.close()
+      v2.close()
       client.close()
     }
   }

@@ -42,6 +42,15 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
     }
   }
 
+  const appendMulti: BenchClient["appendMulti"] = async (names, n, payload, latencies) => {
+    for (let i = 0; i < n; i++) {
+      const requests = names.map((streamName) => ({ streamName, events: [toEvent(payload(i))], expectedState: ANY as typeof ANY }))
+      const t0 = performance.now()
+      await client.multiStreamAppend(requests)
+      latencies?.push(performance.now() - t0)
+    }
+  }
+
   const appendConcurrent: BenchClient["appendConcurrent"] = async (streams, perStream, payload, latencies) => {
     await Promise.all(streams.map(async (stream) => {
       for (let i = 0; i < perStream; i++) {
@@ -133,6 +142,7 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
     appendSequential,
     appendBatches,
     appendConcurrent,
+    appendMulti,
     readStream,
     readAll,
     subscribeAll,

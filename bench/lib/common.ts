@@ -8,6 +8,7 @@ export const WORKLOADS = [
   "append-1",
   "append-100",
   "append-concurrent",
+  "append-multi",
   "read-stream",
   "read-all",
   "subscribe-all",
@@ -22,12 +23,13 @@ export const READ_WORKLOADS: ReadonlyArray<Workload> = ["read-stream", "read-all
 export const PERSISTENT_WORKLOADS: ReadonlyArray<Workload> = ["persistent"]
 /** Workloads whose consumer sees events (and whose checksums must agree). */
 export const CONSUME_WORKLOADS: ReadonlyArray<Workload> = [...READ_WORKLOADS, ...PERSISTENT_WORKLOADS]
-export const APPEND_WORKLOADS: ReadonlyArray<Workload> = ["append-1", "append-100", "append-concurrent"]
+export const APPEND_WORKLOADS: ReadonlyArray<Workload> = ["append-1", "append-100", "append-concurrent", "append-multi"]
 
 export const WORKLOAD_TITLES: Record<Workload, string> = {
   "append-1": "sequential single-event appends",
   "append-100": "appends of 100 events × 1 KiB",
   "append-concurrent": "32 concurrent appenders (1 event each)",
+  "append-multi": "sequential atomic appends to 3 streams (1 event each, AppendSession)",
   "read-stream": "read a stream of 100,000 events",
   "read-all": "read 200,000 events from $all",
   "subscribe-all": "catch-up subscription over 200,000 events",
@@ -72,6 +74,8 @@ export interface Sizes {
   readonly append1: { readonly ops: number; readonly warmup: number }
   readonly append100: { readonly ops: number; readonly warmup: number }
   readonly appendConcurrent: { readonly ops: number; readonly warmup: number; readonly appenders: number }
+  /** Absent in results from before the multi-stream workload. */
+  readonly appendMulti?: { readonly ops: number; readonly warmup: number } | undefined
   readonly readStream: { readonly events: number; readonly warmup: number }
   readonly readAll: { readonly events: number; readonly warmup: number }
   readonly subscribeAll: { readonly events: number; readonly warmup: number }
@@ -83,6 +87,7 @@ export const FULL_SIZES: Sizes = {
   append1: { ops: 5_000, warmup: 500 },
   append100: { ops: 200, warmup: 20 },
   appendConcurrent: { ops: 8_000, warmup: 960, appenders: 32 },
+  appendMulti: { ops: 3_000, warmup: 300 },
   readStream: { events: 100_000, warmup: 20_000 },
   readAll: { events: 200_000, warmup: 20_000 },
   subscribeAll: { events: 200_000, warmup: 20_000 },
@@ -93,6 +98,7 @@ export const QUICK_SIZES: Sizes = {
   append1: { ops: 1_000, warmup: 200 },
   append100: { ops: 30, warmup: 5 },
   appendConcurrent: { ops: 1_600, warmup: 320, appenders: 32 },
+  appendMulti: { ops: 600, warmup: 100 },
   readStream: { events: 50_000, warmup: 5_000 },
   readAll: { events: 100_000, warmup: 5_000 },
   subscribeAll: { events: 100_000, warmup: 5_000 },
@@ -173,6 +179,8 @@ export interface BenchClient {
   readonly appendBatches: (stream: string, n: number, batch: (i: number) => ReadonlyArray<Payload>, latencies?: Array<number>) => Promise<void>
   /** `streams.length` concurrent appenders, each doing `perStream` sequential single-event appends to its own stream. */
   readonly appendConcurrent: (streams: ReadonlyArray<string>, perStream: number, payload: (i: number) => Payload, latencies?: Array<number>) => Promise<void>
+  /** `n` sequential atomic appends of one event to each of `streams` (one transaction each, expected state: any). */
+  readonly appendMulti: (streams: ReadonlyArray<string>, n: number, payload: (i: number) => Payload, latencies?: Array<number>) => Promise<void>
   /** Reads `count` events of `stream` forwards from its start; returns the events seen. */
   readonly readStream: (stream: string, count: number) => Promise<number>
   /** Reads `count` events of `$all` forwards from its start, no filter; returns the events seen. */

@@ -44,6 +44,7 @@ import { type FileLog, type LogWrite, openFileLog } from "./storage/FileLog.ts"
 import { Store } from "./storage/Store.ts"
 import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
+import { makeV2StreamsHandler, v2StreamsDefinition } from "./handlers/V2StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
 import type { ServiceDefinition } from "./transport/ServerCall.ts"
 import { newUuid } from "./codec/Uuid.ts"
@@ -77,7 +78,12 @@ export interface EmbeddedNodeOptions {
   readonly maxAppendSize?: number | undefined
   /** Default 16 MiB. */
   readonly maxAppendEventSize?: number | undefined
-  /** Reported by ServerFeatures (`--server-version`), default "24.10.0". */
+  /**
+   * The KurrentDB version the node acts as (`--server-version`): reported by ServerFeatures and
+   * `/info`, and deciding what it serves and advertises (the v2 AppendSession from 25.1,
+   * AppendRecords from 26.1, projections' duplicate-name answer after 26.1). Default "26.1.0", the
+   * newest released version whose behaviour the node implements.
+   */
   readonly version?: string | undefined
   /**
    * Keep the log in files in this directory (`--db`): every write is written and fsynced before
@@ -262,6 +268,15 @@ export const bundledCertsDir = (): string => {
   return dir
 }
 
+/**
+ * The version a node reports and acts as by default: the newest released KurrentDB whose behaviour
+ * it implements (v2 AppendSession and AppendRecords included).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_SERVER_VERSION = "26.1.0"
+
 const DEFAULT_MAX_APPEND_SIZE = 256 * 1024 * 1024
 const DEFAULT_MAX_APPEND_EVENT_SIZE = 16 * 1024 * 1024
 const DEFAULT_MAX_STREAMS_MESSAGE_SIZE = 16 * 1024 * 1024 - 10000
@@ -350,7 +365,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
   const activeBatches = new Set<() => void>()
+  const version = options.version ?? DEFAULT_SERVER_VERSION
+  const v2Streams = v2StreamsDefinition(version)
   const services: ReadonlyArray<ServiceDefinition> = [
+    ...(v2Streams === undefined ? [] : [v2Streams]),
     StreamsServiceDefinition,
     PersistentSubscriptionsServiceDefinition,
     ProjectionsServiceDefinition,
@@ -372,9 +390,20 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     }),
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
   )
+  if (v2Streams !== undefined) {
+    server.addService(
+      v2Streams,
+      makeV2StreamsHandler({
+        store,
+        auth,
+        maxAppendSize: options.maxAppendSize ?? DEFAULT_MAX_APPEND_SIZE,
+        maxRecordSize: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
+      }),
+      { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
+    )
+  }
   const instanceId = newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
-  const version = options.version ?? "24.10.0"
   const groups = new PersistentGroups(store)
   server.addService(
     PersistentSubscriptionsServiceDefinition,

@@ -44,7 +44,7 @@ const FLAGS = [
   ["max-receive-message-size", "<bytes>", "16767216", "largest request message of the Streams service (others: 4 MiB)"],
   ["advertise-host", "<name>", "the bound host", "host gossip reports for this node"],
   ["advertise-port", "<n>", "the bound port", "port gossip reports for this node"],
-  ["server-version", "X.Y.Z", "24.10.0", "the version ServerFeatures and /info report"],
+  ["server-version", "X.Y.Z", "26.1.0", "the KurrentDB version the node acts as: reported by ServerFeatures and /info; v2 AppendSession from 25.1, AppendRecords from 26.1"],
   ["help", "", "", "print this help and exit"]
 ] as const
 
@@ -202,7 +202,7 @@ const main = Effect.gen(function*() {
   process.stderr.write(
     `effect-esdb-server ${packageVersion()} listening on ${node.host}:${node.port}, ` +
       `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db}`}, ` +
-      `projections ${projections}, reporting server version ${opts.version ?? "24.10.0"}\n`
+      `projections ${projections}, reporting server version ${opts.version ?? "26.1.0"}\n`
   )
   // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the
   // process ends with it, as a real node's does), or when its log failed (then exit code 1)

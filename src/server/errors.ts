@@ -356,3 +356,26 @@ export const serverShuttingDown = (): RpcFailure => {
   ])
   return make(Code.UNAVAILABLE, message, { "grpc-status-details-bin": details.toString("base64") })
 }
+
+/**
+ * A v2 API error (KurrentDB.Api.V2 `RpcExceptions.FromError`): the status, with
+ * `grpc-status-details-bin` carrying `google.rpc.Status` whose details are an `ErrorInfo`
+ * (`reason`, `domain`) followed by the typed details message, if any.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const v2Failure = (
+  code: Code,
+  message: string,
+  reason: string,
+  domain: string,
+  details?: { readonly typeName: string; readonly value: Uint8Array } | undefined
+): RpcFailure => {
+  const errorInfo = Buffer.concat([field(1, Buffer.from(reason)), field(2, Buffer.from(domain))])
+  const status = richStatus(code, message, [
+    { typeUrl: "type.googleapis.com/google.rpc.ErrorInfo", value: errorInfo },
+    ...(details === undefined ? [] : [{ typeUrl: `type.googleapis.com/${details.typeName}`, value: details.value }])
+  ])
+  return make(code, message, { "grpc-status-details-bin": status.toString("base64") })
+}

@@ -18,9 +18,16 @@ import type { RecordedEvent } from "../domain/RecordedEvent.ts"
 import type * as StreamMetadata from "../domain/StreamMetadata.ts"
 import type { StreamDeleted } from "../errors/StreamDeleted.ts"
 import * as Append from "../internal/streams/append.ts"
+import * as AppendMany from "../internal/streams/appendMany.ts"
+import * as AppendRecords from "../internal/streams/appendRecords.ts"
+import * as ServerFeatures from "../internal/streams/serverFeatures.ts"
 import * as BatchAppender from "../internal/streams/BatchAppender.ts"
 import { deleteStream } from "../internal/streams/delete.ts"
-import type { AppendError, DeleteError, ReadAllError, ReadStreamError, SubscribeToStreamError, TransportError } from "../internal/streams/errors.ts"
+import type {
+  AppendError,
+  AppendManyError,
+  AppendRecordsError,
+  DeleteError, ReadAllError, ReadStreamError, SubscribeToStreamError, TransportError } from "../internal/streams/errors.ts"
 import * as Metadata from "../internal/streams/metadata.ts"
 import * as Read from "../internal/streams/read.ts"
 import * as ReadAll from "../internal/streams/readAll.ts"
@@ -31,6 +38,8 @@ import type { TransportShape } from "../internal/transport/Transport.ts"
 
 export type {
   AppendError,
+  AppendManyError,
+  AppendRecordsError,
   DeleteError,
   ReadAllError,
   ReadStreamError,
@@ -38,6 +47,13 @@ export type {
   TransportError
 } from "../internal/streams/errors.ts"
 export type { WriteOptions } from "../internal/streams/append.ts"
+export type { MultiAppendResult, StreamAppend } from "../internal/streams/appendMany.ts"
+export type {
+  AppendRecordsOptions,
+  ExpectedStreamState,
+  StreamRecord,
+  StreamStateCheck
+} from "../internal/streams/appendRecords.ts"
 export type { StreamMetadataResult } from "../internal/streams/metadata.ts"
 export type { ReadStreamOptions } from "../internal/streams/read.ts"
 export type { ReadAllOptions } from "../internal/streams/readAll.ts"
@@ -61,6 +77,32 @@ export interface Streams {
     events: NewEvent | Iterable<NewEvent>,
     options: Append.WriteOptions
   ) => Effect.Effect<bigint, AppendError>
+  /**
+   * Appends to several streams in one transaction (KurrentDB's AppendSession, 25.1+): each
+   * stream's events with the state it must be in; all are written or none. Returns each stream's
+   * new revision, in the order given, and the commit position. A stream not in its expected state
+   * fails it all with `WrongCurrentVersion` naming that stream; a tombstoned one with
+   * `StreamDeleted`; the same stream twice (ignoring case, as the node compares) is refused before
+   * anything is sent. Events' metadata, when given, must be a JSON object: it becomes the
+   * records' properties. A node that does not list AppendSession in its ServerFeatures gives
+   * `UnsupportedFeature`.
+   */
+  readonly appendMany: (
+    appends: ReadonlyArray<AppendMany.StreamAppend>,
+    options?: CallOptions
+  ) => Effect.Effect<AppendMany.MultiAppendResult, AppendManyError>
+  /**
+   * Appends records, each to its own stream and in the order given, in one transaction
+   * (KurrentDB's AppendRecords, 26.1+), if every consistency check holds: a check may name any
+   * stream, written or not (a check on a written stream is its expected state; a stream written
+   * without a check may be in any state but tombstoned). When checks fail nothing is written and
+   * `ConsistencyViolation` lists every failing one. Returns each written stream's new revision and
+   * the commit position. A node that does not list AppendRecords gives `UnsupportedFeature`.
+   */
+  readonly appendRecords: (
+    records: ReadonlyArray<AppendRecords.StreamRecord>,
+    options?: AppendRecords.AppendRecordsOptions
+  ) => Effect.Effect<AppendMany.MultiAppendResult, AppendRecordsError>
   /**
    * Reads a stream lazily, with backpressure; closing the stream cancels the call. The Stream is
    * a description: each run reads again.
@@ -147,8 +189,11 @@ export const Streams: Context.Service<Streams, Streams> = Context.Service<Stream
 export const make = (transport: TransportShape) =>
   Effect.map(BatchAppender.make(transport), (batch): Streams => {
     const append = Append.make(transport, batch)
+    const features = ServerFeatures.make(transport)
     return Streams.of({
       append,
+      appendMany: (appends, options) => AppendMany.appendMany(transport, features, appends, options),
+      appendRecords: (records, options) => AppendRecords.appendRecords(transport, features, records, options),
       read: (stream, options) => Read.read(transport, stream, options),
       get: (stream, options) => Read.get(transport, stream, options),
       readAll: (options) => ReadAll.readAll(transport, options),

@@ -168,7 +168,7 @@ const withNodeProcess = (args: ReadonlyArray<string>) => {
 }
 
 describe("attacks on the node", () => {
-  // MaxAppendSize 1 MiB: the real default of the version the node reports (24.10); the 256 MiB
+  // MaxAppendSize 1 MiB: the real default of a 24.10 node; the 256 MiB
   // default of later versions is the embedded node's own default
   withNodeProcess(["--max-append-size", String(MB), "--read-framing", "coalesced"])
 

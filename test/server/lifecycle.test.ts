@@ -112,7 +112,7 @@ describe("node lifecycle", () => {
       assert.strictEqual(code, 0)
       assert.strictEqual((await ended).code, grpc.status.UNAVAILABLE)
       c.close()
-      assert.match(stderr, new RegExp(`listening on 127\\.0\\.0\\.1:${port}, TLS off \\(insecure\\), data in memory, projections none, reporting server version 24\\.10\\.0`))
+      assert.match(stderr, new RegExp(`listening on 127\\.0\\.0\\.1:${port}, TLS off \\(insecure\\), data in memory, projections none, reporting server version 26\\.1\\.0`))
       assert.include(stderr, `effect-esdb-server stopped (127.0.0.1:${port})`)
     })
   }

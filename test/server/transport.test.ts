@@ -531,7 +531,7 @@ for (const insecure of [true, false]) {
       assert.match(ping.type ?? "", /^application\/json/)
       assert.strictEqual(JSON.parse(ping.body).text, "Ping request successfully handled")
       const info = JSON.parse((await httpGet(node, "/info")).body)
-      assert.strictEqual(info.esVersion, "24.10.0")
+      assert.strictEqual(info.esVersion, "26.1.0")
       assert.strictEqual(info.state, "leader")
       if (insecure) assert.isNull(info.authentication)
       else assert.strictEqual(info.authentication.type, "internal")

@@ -4,6 +4,9 @@
  *
  * @internal
  */
+import type { ConsistencyViolation } from "../../errors/ConsistencyViolation.ts"
+import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
+import type { UnsupportedFeature } from "../../errors/UnsupportedFeature.ts"
 import type { MaximumAppendSizeExceeded } from "../../errors/MaximumAppendSizeExceeded.ts"
 import type { NotFound } from "../../errors/NotFound.ts"
 import type { StreamDeleted } from "../../errors/StreamDeleted.ts"
@@ -20,6 +23,34 @@ export type { TransportError } from "../transport/TransportError.ts"
  * @category errors
  */
 export type AppendError = WrongCurrentVersion | StreamDeleted | MaximumAppendSizeExceeded | TransportError
+
+/**
+ * Errors of appending to several streams at once (`appendMany`): a stream not in the expected
+ * state (named), a tombstoned stream, the size limits, a node without the v2 append.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AppendManyError =
+  | WrongCurrentVersion
+  | StreamDeleted
+  | MaximumAppendSizeExceeded
+  | UnsupportedFeature
+  | InvalidArgument
+  | TransportError
+
+/**
+ * Errors of `appendRecords`: the failing consistency checks, the size limits, a node without it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AppendRecordsError =
+  | ConsistencyViolation
+  | MaximumAppendSizeExceeded
+  | UnsupportedFeature
+  | InvalidArgument
+  | TransportError
 
 /**
  * Errors of reading one stream.
@@ -75,4 +106,17 @@ export const toDeleteError: (error: CallError) => DeleteError = narrow([
   "WrongCurrentVersion",
   "NotFound",
   "StreamDeleted"
+])
+/** @internal */
+export const toAppendManyError: (error: CallError) => Exclude<AppendManyError, UnsupportedFeature> = narrow([
+  ...transportTags,
+  "WrongCurrentVersion",
+  "StreamDeleted",
+  "MaximumAppendSizeExceeded"
+])
+/** @internal */
+export const toAppendRecordsError: (error: CallError) => Exclude<AppendRecordsError, UnsupportedFeature> = narrow([
+  ...transportTags,
+  "ConsistencyViolation",
+  "MaximumAppendSizeExceeded"
 ])

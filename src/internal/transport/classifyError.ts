@@ -16,6 +16,7 @@
  */
 import type { StreamState } from "../../domain/StreamState.ts"
 import { AccessDenied } from "../../errors/AccessDenied.ts"
+import { ConsistencyViolation } from "../../errors/ConsistencyViolation.ts"
 import { DeadlineExceeded } from "../../errors/DeadlineExceeded.ts"
 import { GrpcError } from "../../errors/GrpcError.ts"
 import { InvalidArgument } from "../../errors/InvalidArgument.ts"
@@ -37,7 +38,12 @@ import { Unauthenticated } from "../../errors/Unauthenticated.ts"
 import { UserAlreadyExists } from "../../errors/UserAlreadyExists.ts"
 import { UserNotFound } from "../../errors/UserNotFound.ts"
 import { WrongCurrentVersion } from "../../errors/WrongCurrentVersion.ts"
+import { Any } from "../../generated/google/protobuf/any.ts"
+import { ErrorInfo } from "../../generated/google/rpc/error_details.ts"
+import { NotLeaderNodeErrorDetails } from "../../generated/kurrent/rpc/errors.ts"
+import * as V2Errors from "../../generated/kurrentdb/protocol/v2/streams/errors.ts"
 import * as Shared from "../../generated/shared.ts"
+import { ProtoReader } from "../../wire/ProtoWire.ts"
 import type { Status } from "../../generated/status.ts"
 import type { CallError } from "./CallError.ts"
 import {
@@ -59,6 +65,7 @@ export type { GrpcFailure } from "./grpcStatus.ts"
  */
 export type EsdbError =
   | WrongCurrentVersion
+  | ConsistencyViolation
   | NotFound
   | StreamDeleted
   | NodeIsNotLeader
@@ -118,6 +125,7 @@ const UINT64_MAX = (1n << 64n) - 1n
 
 const esdbErrorClasses = [
   WrongCurrentVersion,
+  ConsistencyViolation,
   NotFound,
   StreamDeleted,
   NodeIsNotLeader,
@@ -230,6 +238,50 @@ export interface Failure {
   readonly trailers: Trailers
   readonly exception: string | undefined
   readonly context: ClassifyContext | undefined
+  /** The v2 APIs' error (`grpc-status-details-bin`: its ErrorInfo and typed details), if any. */
+  readonly v2?: V2Error | undefined
+}
+
+/**
+ * A v2 API error as `grpc-status-details-bin` carries it: the `ErrorInfo` reason and domain, and
+ * the typed details that follow it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface V2Error {
+  readonly reason: string
+  readonly domain: string
+  readonly details: Any | undefined
+}
+
+/**
+ * Reads the v2 error of a failure's trailers: the `google.rpc.Status` of
+ * `grpc-status-details-bin`, its `ErrorInfo` and the details after it. Undefined when absent or
+ * unreadable.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const v2ErrorOf = (trailers: Trailers): V2Error | undefined => {
+  const text = trailer(trailers, "grpc-status-details-bin")
+  if (text === undefined) return undefined
+  try {
+    const reader = new ProtoReader(Buffer.from(text, "base64"))
+    const anys: Array<Any> = []
+    while (reader.pos < reader.buf.length) {
+      const tag = reader.varint()
+      if (tag >>> 3 === 3 && (tag & 7) === 2) anys.push(Any.decode(reader.bytes()))
+      else reader.skip(tag & 7)
+    }
+    const at = anys.findIndex((a) => a.typeUrl.endsWith("/google.rpc.ErrorInfo"))
+    if (at < 0) return undefined
+    const info = ErrorInfo.decode(anys[at]!.value)
+    const details = anys.find((a, i) => i !== at && !a.typeUrl.endsWith("/google.rpc.RetryInfo"))
+    return { reason: info.reason, domain: info.domain, details }
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -243,6 +295,8 @@ export interface Failure {
  * @category models
  */
 export interface Rule {
+  /** The v2 error's ErrorInfo reason (`grpc-status-details-bin`). */
+  readonly reason?: string | undefined
   readonly exception?: string | undefined
   readonly noException?: boolean | undefined
   readonly status?: ReadonlyArray<number> | undefined
@@ -273,6 +327,39 @@ const maximumAppendSize = (key: string) => (f: Failure): MaximumAppendSizeExceed
 
 const invalid = (f: Failure): InvalidArgument => new InvalidArgument({ reason: f.details })
 
+const invalidV2 = (f: Failure): InvalidArgument => new InvalidArgument({ reason: f.details })
+
+/** The v2 error's typed details, decoded; undefined when absent or undecodable. */
+const v2Details = <T>(f: Failure, codec: { decode(bytes: Uint8Array): T }): T | undefined => {
+  const any = f.v2?.details
+  if (any === undefined) return undefined
+  try {
+    return codec.decode(any.value)
+  } catch {
+    return undefined
+  }
+}
+
+// v2 expected revision: -1 no stream, -2 any, -4 exists, ≥ 0 a revision
+const v2Expected = (value: bigint): StreamState =>
+  value === -1n ? "no_stream" : value === -4n ? "exists" : value >= 0n ? value : "any"
+
+const v2Checked = (value: bigint) =>
+  value === -1n
+    ? "no_stream" as const
+    : value === -2n
+    ? "any" as const
+    : value === -4n
+    ? "exists" as const
+    : value === -5n
+    ? "deleted" as const
+    : value === -6n
+    ? "tombstoned" as const
+    : value
+
+const v2Actual = (value: bigint) =>
+  value === -5n ? "deleted" as const : value === -6n ? "tombstoned" as const : value < 0n ? "no_stream" as const : value
+
 // certificate verification failures as Node's TLS reports them (OpenSSL's X509 verify errors)
 const certificateFailure =
   /self[- ]signed certificate|unable to verify the first certificate|unable to get (?:local )?issuer certificate|certificate has expired|certificate is not yet valid|certificate signature failure|hostname\/ip does not match certificate|err_tls_cert_altname_invalid/i
@@ -290,6 +377,69 @@ const S = StatusCode
  * @category classification
  */
 export const rules: ReadonlyArray<Rule> = [
+  // the v2 APIs' errors (PROTOCOL.md §9): ErrorInfo reason + typed details
+  {
+    reason: "STREAM_REVISION_CONFLICT",
+    to: (f) => {
+      const d = v2Details(f, V2Errors.StreamRevisionConflictErrorDetails)
+      return new WrongCurrentVersion({
+        stream: d?.stream || (f.context?.stream ?? ""),
+        expected: d === undefined ? f.context?.expected ?? "any" : v2Expected(d.expectedRevision),
+        actual: d === undefined || d.actualRevision < 0n ? "no_stream" : d.actualRevision
+      })
+    }
+  },
+  {
+    reason: "STREAM_TOMBSTONED",
+    to: (f) => new StreamDeleted({ stream: v2Details(f, V2Errors.StreamTombstonedErrorDetails)?.stream || (f.context?.stream ?? "") })
+  },
+  {
+    reason: "STREAM_DELETED",
+    to: (f) => new StreamDeleted({ stream: v2Details(f, V2Errors.StreamDeletedErrorDetails)?.stream || (f.context?.stream ?? "") })
+  },
+  {
+    reason: "STREAM_NOT_FOUND",
+    to: (f) => new NotFound({ stream: v2Details(f, V2Errors.StreamNotFoundErrorDetails)?.stream || (f.context?.stream ?? "") })
+  },
+  {
+    reason: "APPEND_RECORD_SIZE_EXCEEDED",
+    to: (f) => new MaximumAppendSizeExceeded({ reason: f.details, maximum: v2Details(f, V2Errors.AppendRecordSizeExceededErrorDetails)?.maxSize })
+  },
+  {
+    reason: "APPEND_TRANSACTION_SIZE_EXCEEDED",
+    to: (f) =>
+      new MaximumAppendSizeExceeded({ reason: f.details, maximum: v2Details(f, V2Errors.AppendTransactionSizeExceededErrorDetails)?.maxSize })
+  },
+  {
+    reason: "APPEND_CONSISTENCY_VIOLATION",
+    to: (f) =>
+      new ConsistencyViolation({
+        violations: (v2Details(f, V2Errors.AppendConsistencyViolationErrorDetails)?.violations ?? []).flatMap((v) =>
+          v.type?.$case === "streamState"
+            ? [{
+              checkIndex: v.checkIndex,
+              stream: v.type.value.stream,
+              expected: v2Checked(v.type.value.expectedState),
+              actual: v2Actual(v.type.value.actualState)
+            }]
+            : []
+        )
+      })
+  },
+  { reason: "STREAM_ALREADY_IN_APPEND_SESSION", to: invalidV2 },
+  { reason: "APPEND_SESSION_NO_REQUESTS", to: invalidV2 },
+  { reason: "BAD_REQUEST", to: invalidV2 },
+  { reason: "ACCESS_DENIED", to: (f) => new AccessDenied({ reason: f.details }) },
+  { reason: "OPERATION_TIMEOUT", to: (f) => new DeadlineExceeded({ reason: f.details }) },
+  {
+    reason: "NOT_LEADER_NODE",
+    to: (f) => {
+      const leader = v2Details(f, NotLeaderNodeErrorDetails)?.currentLeader
+      return leader !== undefined && leader.host !== "" && leader.port > 0 && leader.port <= 65535
+        ? new NodeIsNotLeader({ leader: { host: leader.host, port: leader.port } })
+        : new NodeIsNotLeader({})
+    }
+  },
   // errors the node names in the `exception` trailer
   { exception: "not-leader", to: (f) => notLeader(f.trailers) },
   { exception: "stream-not-found", to: (f) => new NotFound({ stream: stream(f) }) },
@@ -424,6 +574,7 @@ export const rules: ReadonlyArray<Rule> = [
 ]
 
 const matches = (rule: Rule, f: Failure): RegExpExecArray | undefined | false => {
+  if (rule.reason !== undefined && f.v2?.reason !== rule.reason) return false
   if (rule.exception !== undefined) {
     if (f.exception === undefined) return false
     const wanted = rule.exception
@@ -466,7 +617,8 @@ export const classifyError = (failure: unknown, context?: ClassifyContext): Esdb
     details: failure.details,
     trailers,
     exception: trailer(trailers, "exception"),
-    context
+    context,
+    v2: v2ErrorOf(trailers)
   }
   for (const rule of rules) {
     const match = matches(rule, f)

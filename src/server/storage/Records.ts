@@ -147,3 +147,49 @@ export const streamHiddenFromAll = (s: string): boolean => {
  * @category filters
  */
 export const hiddenFromAll = (record: EventRecord): boolean => streamHiddenFromAll(record.stream)
+
+/**
+ * Expected state of one stream of a multi-stream write (v2 AppendSession / AppendRecords): the
+ * v1 states, plus a soft-deleted (`Deleted`, −5) or tombstoned (`Tombstoned`, −6) stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MultiExpected = Expected | { readonly _tag: "Deleted" } | { readonly _tag: "Tombstoned" }
+
+/**
+ * One stream of a multi-stream write and its expected state; a stream no record is for is only
+ * checked.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamCheck {
+  readonly stream: string
+  readonly expected: MultiExpected
+}
+
+/**
+ * A stream whose check failed (StorageWriterService's ConsistencyCheckFailure): its index among
+ * the checks, its last event number (−1 none) or `tombstoned`, and whether it is soft-deleted
+ * when that decided the failure.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CheckFailure {
+  readonly index: number
+  readonly actual: number | "tombstoned"
+  readonly softDeleted: boolean
+}
+
+/**
+ * Outcome of a multi-stream write: each checked stream's revision after it (its last event
+ * number, −1 none) and the position of the last record, or every failing check (nothing written).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MultiWriteOutcome =
+  | { readonly _tag: "Success"; readonly revisions: ReadonlyArray<number>; readonly position: number }
+  | { readonly _tag: "Failed"; readonly failures: ReadonlyArray<CheckFailure> }

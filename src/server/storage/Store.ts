@@ -23,8 +23,11 @@ import { type DurableCallback, type Log, LogFailedError, memoryLog } from "./Log
 import { DEFAULT_READ_CACHE_BYTES, fileReader, memoryReader } from "./LogReader.ts"
 import {
   type EventRecord,
+  type CheckFailure,
   type Expected,
   isMetastream,
+  type MultiWriteOutcome,
+  type StreamCheck,
   metastreamOf,
   type ProposedEvent,
   TOMBSTONE_EVENT_NUMBER,
@@ -472,5 +475,89 @@ export class Store extends StoreReads {
     tx.touched.add(metastreamOf(name))
     this.commit(tx)
     return { _tag: "Success", currentRevision: this.decidedLast(name), position: record.position }
+  }
+
+  /**
+   * Appends records to several streams in one transaction (v2 AppendSession / AppendRecords,
+   * StorageWriterService.WritePrepares with several streams): every stream of `checks` is
+   * checked first (a stream no record is for is only checked), then all records are staged in
+   * request order and committed as one write: all of them or none, durable together.
+   * `records[i].index` is the check (stream) the record is for.
+   */
+  appendMany(
+    checks: ReadonlyArray<StreamCheck>,
+    records: ReadonlyArray<{ readonly index: number; readonly event: ProposedEvent }>
+  ): MultiWriteOutcome {
+    this.assertWritable()
+    const idsOf: Array<Array<string>> = checks.map(() => [])
+    for (const { event, index } of records) idsOf[index]!.push(event.eventId)
+    for (const c of checks) validateWrite(c.stream, [])
+    for (const r of records) validateWrite(checks[r.index]!.stream, [r.event])
+    const failures: Array<CheckFailure> = []
+    const idempotent: Array<{ index: number; revision: number; position: number }> = []
+    const softDeleted: Array<boolean> = []
+    let writing = 0
+    checks.forEach(({ expected, stream }, index) => {
+      const ids = idsOf[index]!
+      if (ids.length > 0) writing++
+      const state = this.stateOf(stream)
+      softDeleted.push(state.softDeleted)
+      const fail = (soft: boolean) => failures.push({ index, actual: state.tombstoned ? "tombstoned" : state.last, softDeleted: soft })
+      if (state.tombstoned) {
+        // never writable; a check alone holds for any, no stream and tombstoned
+        if (ids.length > 0 || !(expected._tag === "Any" || expected._tag === "NoStream" || expected._tag === "Tombstoned")) fail(false)
+        return
+      }
+      if (expected._tag === "Tombstoned") return fail(false)
+      if (expected._tag === "Deleted") {
+        if (!state.softDeleted) fail(false)
+        return
+      }
+      const decision = checkCommit(state, expected, ids)
+      switch (decision._tag) {
+        case "Ok":
+          return
+        case "Idempotent":
+          if (ids.length === 0) return
+          idempotent.push({ index, revision: decision.currentRevision, position: decision.position })
+          return
+        case "StreamDeleted":
+          return fail(state.softDeleted)
+        case "WrongExpectedVersion":
+          return fail(false)
+      }
+    })
+    // a retry of a write already made: every written stream idempotent
+    if (writing > 0 && idempotent.length === writing) {
+      const byIndex = new Map(idempotent.map((d) => [d.index, d]))
+      return {
+        _tag: "Success",
+        revisions: checks.map((c, i) => byIndex.get(i)?.revision ?? this.decidedLast(c.stream)),
+        position: idempotent.reduce((p, d) => Math.max(p, d.position), 0)
+      }
+    }
+    if (failures.length > 0 || idempotent.length > 0) {
+      for (const d of idempotent) failures.push({ index: d.index, actual: this.decidedLast(checks[d.index]!.stream), softDeleted: false })
+      failures.sort((a, b) => a.index - b.index)
+      return { _tag: "Failed", failures }
+    }
+    const tx = this.begin()
+    const firstNew = checks.map((c) => this.decidedLast(c.stream) + 1)
+    const undeleteBase = checks.map((c) => isMetastream(c.stream) && this.decidedSoftDeleted(c.stream.slice(2)))
+    let last: EventRecord | undefined
+    for (const { event, index } of records) last = this.stage(tx, checks[index]!.stream, event, false)
+    checks.forEach((c, i) => {
+      if (idsOf[i]!.length === 0) return
+      // appending to a soft-deleted stream re-creates it from its first new event
+      if (softDeleted[i]) this.softUndelete(tx, c.stream, firstNew[i]!)
+      if (isMetastream(c.stream)) {
+        const base = c.stream.slice(2)
+        if (undeleteBase[i]) this.softUndelete(tx, base, this.decidedLast(base, tx) + 1)
+        tx.touched.add(base)
+      }
+    })
+    const revisions = checks.map((c) => this.decidedLast(c.stream, tx))
+    this.commit(tx)
+    return { _tag: "Success", revisions, position: last!.position }
   }
 }
