@@ -25,7 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
-import { type EmbeddedNodeOptions, startEmbeddedNode } from "./EmbeddedNode.ts"
+import { DEFAULT_SERVER_VERSION, type EmbeddedNodeOptions, startEmbeddedNode } from "./EmbeddedNode.ts"
 
 /** The flags, each with its value name (none for switches), default and meaning, as `--help` prints them. */
 const FLAGS = [
@@ -202,7 +202,7 @@ const main = Effect.gen(function*() {
   process.stderr.write(
     `effect-esdb-server ${packageVersion()} listening on ${node.host}:${node.port}, ` +
       `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db}`}, ` +
-      `projections ${projections}, reporting server version ${opts.version ?? "26.1.0"}\n`
+      `projections ${projections}, reporting server version ${opts.version ?? DEFAULT_SERVER_VERSION}\n`
   )
   // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the
   // process ends with it, as a real node's does), or when its log failed (then exit code 1)

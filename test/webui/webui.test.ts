@@ -20,7 +20,7 @@ import { join, resolve } from "node:path"
 import { type Browser, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { EventStoreDB, NewEvent, PersistentSubscriptions, Projections, Streams } from "../../src/index.ts"
-import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { DEFAULT_SERVER_VERSION, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 
 /** Polls generously: the page refreshes every 2 s, on a loaded machine. */
 const poll = <A>(f: () => Promise<A> | A, options: { timeout?: number } = {}) => expect.poll(f, { timeout: 20_000, ...options })
@@ -206,7 +206,7 @@ describe.skipIf(!haveBrowser)("web UI in headless chromium", () => {
 
   it("shows the dashboard: version, uptime, stats", async () => {
     const page = await open("/")
-    await poll(() => page.locator("#version").textContent()).toBe("24.10.0")
+    await poll(() => page.locator("#version").textContent()).toBe(DEFAULT_SERVER_VERSION)
     expect(await page.locator("#uptime").textContent()).toMatch(/\d+h \d+m \d+s/)
     expect(await page.locator("#stats").textContent()).toContain("proc.startTime")
     expect(await page.locator("#members").textContent()).toContain("Leader")
