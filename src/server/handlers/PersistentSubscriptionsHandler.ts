@@ -63,7 +63,7 @@ import {
   streamName,
   targetOf,
   targetProblem
-} from "./PersistentRequest.ts"
+} from "../persistent/PersistentRequest.ts"
 
 /**
  * The methods served: every method of the service, as a real node that has `TruncateParked`

@@ -3,7 +3,7 @@
  * reads in both directions, and catch-up/live subscriptions, all as producers of pre-encoded
  * `ReadResp` messages driven with backpressure. Live subscriptions keep only a cursor into the log:
  * a slow subscriber never makes the node buffer; it simply reads on from the log when it can.
- * The producers themselves are in ReadProducers.ts.
+ * The producers themselves are in streams/ReadProducers.ts.
  *
  * @since 0.1.0
  */
@@ -30,7 +30,7 @@ import {
   readStreamForwards,
   streamSubscription,
   type SubscriptionStart
-} from "./ReadProducers.ts"
+} from "../streams/ReadProducers.ts"
 
 /**
  * What the read handler needs from the node.

@@ -35,7 +35,7 @@ import { type Expected, expectedVersionNumber, type Store, type WriteOutcome } f
 import { WriteRefused } from "../storage/WriteValidation.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
 import { PendingEvents } from "../codec/PendingEvents.ts"
-import { makeBatchAppend } from "./BatchAppendHandler.ts"
+import { makeBatchAppend } from "../streams/BatchAppendHandler.ts"
 import {
   authenticate,
   positionOf,
@@ -43,7 +43,7 @@ import {
   toExpected,
   toProposedEvent,
   uuidToString
-} from "./StreamsRequest.ts"
+} from "../codec/StreamsRequest.ts"
 
 const MAX_U64 = 18446744073709551615n
 

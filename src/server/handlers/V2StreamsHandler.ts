@@ -38,7 +38,7 @@ import {
   revisionConflict,
   tombstoned,
   transactionSizeExceeded
-} from "./V2StreamsErrors.ts"
+} from "../codec/V2StreamsErrors.ts"
 
 /**
  * What the v2 streams service needs from the node.

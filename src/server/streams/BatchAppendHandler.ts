@@ -26,8 +26,8 @@ import { type Expected, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
 import { fromWire } from "../codec/Uuid.ts"
 import { PendingEvents } from "../codec/PendingEvents.ts"
-import type { StreamsContext } from "./StreamsHandler.ts"
-import { authenticate, positionOf, streamNameOf, toExpected, toProposedEvent } from "./StreamsRequest.ts"
+import type { StreamsContext } from "../handlers/StreamsHandler.ts"
+import { authenticate, positionOf, streamNameOf, toExpected, toProposedEvent } from "../codec/StreamsRequest.ts"
 
 const pack = (typeName: string, bytes: Uint8Array): Any => ({
   typeUrl: `type.googleapis.com/${typeName}`,

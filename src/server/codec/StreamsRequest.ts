@@ -11,7 +11,7 @@ import { Access, type Auth, type Principal } from "../Auth.ts"
 import { missingRequiredMetadataProperty, type RpcFailure, unhandled } from "../errors.ts"
 import type { ServerCall } from "../transport/ServerCall.ts"
 import { type Expected, type ProposedEvent } from "../storage/Store.ts"
-import { fromWire } from "../codec/Uuid.ts"
+import { fromWire } from "./Uuid.ts"
 
 type ExpectedOneof =
   | { $case: "revision" | "streamPosition"; value: bigint }

@@ -13,7 +13,7 @@ import {
 } from "../../generated/persistent.ts"
 import type { StreamIdentifier } from "../../generated/shared.ts"
 import { compilePattern, PatternError } from "../UserPattern.ts"
-import { type GroupFilter, type GroupSettings, type StartFrom } from "../persistent/Group.ts"
+import { type GroupFilter, type GroupSettings, type StartFrom } from "./Group.ts"
 import { invalidArgument, invalidArgumentOf, type RpcFailure } from "../errors.ts"
 
 /** The stream name of a request's identifier (empty when absent). */
