@@ -4,26 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Any } from "../../generated/google/protobuf/any.ts"
-import {
-  AccessDenied,
-  BadRequest,
-  MaximumAppendEventSizeExceeded,
-  MaximumAppendSizeExceeded,
-  StreamDeleted,
-  type StreamIdentifier,
-  Timeout,
-  type UUID,
-  WrongExpectedVersion
-} from "../../generated/shared.ts"
-import type { Status } from "../../generated/status.ts"
 import {
   type AppendReq,
-  type AppendReq_ProposedMessage,
   type AppendResp,
-  type BatchAppendReq,
-  type BatchAppendReq_Options,
-  type BatchAppendResp,
   type DeleteReq,
   type DeleteResp,
   type ReadReq,
@@ -32,16 +15,14 @@ import {
   type TombstoneReq,
   type TombstoneResp
 } from "../../generated/streams.ts"
-import { Access, type Auth, type Principal } from "../Auth.ts"
+import { Access, type Auth } from "../Auth.ts"
 import {
-  accessDenied,
   invalidArgumentOf,
   invalidArgument,
   isRpcFailure,
   logFailed,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
-  missingRequiredMetadataProperty,
   requiredArgument,
   type RpcFailure,
   streamDeleted,
@@ -50,11 +31,21 @@ import {
 } from "../errors.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 import { LogFailedError } from "../storage/Log.ts"
-import { type Expected, expectedVersionNumber, type ProposedEvent, type Store, type WriteOutcome } from "../storage/Store.ts"
+import { type Expected, expectedVersionNumber, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
-import { fromWire } from "../codec/Uuid.ts"
 import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
 import { PendingEvents } from "../codec/PendingEvents.ts"
+import { makeBatchAppend } from "../streams/BatchAppendHandler.ts"
+import {
+  authenticate,
+  positionOf,
+  streamNameOf,
+  toExpected,
+  toProposedEvent,
+  uuidToString
+} from "../codec/StreamsRequest.ts"
+
+const MAX_U64 = 18446744073709551615n
 
 /**
  * What the Streams service needs from the node.
@@ -93,74 +84,6 @@ export const StreamsServiceDefinition: ServiceDefinition = {
       Buffer.isBuffer(value) ? value : Buffer.from(ReadResp.encode(value).finish())
   }
 }
-
-const MAX_U64 = 18446744073709551615n
-
-type ExpectedOneof =
-  | { $case: "revision" | "streamPosition"; value: bigint }
-  | { $case: "noStream" | "any" | "streamExists"; value: unknown }
-  | undefined
-
-const toExpected = (oneof: ExpectedOneof): Expected | undefined => {
-  switch (oneof?.$case) {
-    case "revision":
-    case "streamPosition":
-      return { _tag: "Revision", revision: oneof.value as bigint }
-    case "noStream":
-      return { _tag: "NoStream" }
-    case "any":
-      return { _tag: "Any" }
-    case "streamExists":
-      return { _tag: "StreamExists" }
-    default:
-      return undefined
-  }
-}
-
-const streamNameOf = (id: StreamIdentifier | undefined): string | undefined =>
-  id === undefined || id.streamName.length === 0 ? undefined : id.streamName.toString("utf8")
-
-/** protobuf's JSON rendering of a UUID message, as `proposedMessage.Id.ToString()` gives it. */
-const uuidToString = (uuid: UUID | undefined): string => {
-  const v = uuid?.value
-  if (v === undefined) return "{ }"
-  if (v.$case === "string") return `{ "string": ${JSON.stringify(v.value)} }`
-  return `{ "structured": { "mostSignificantBits": "${v.value.mostSignificantBits}", "leastSignificantBits": "${v.value.leastSignificantBits}" } }`
-}
-
-/**
- * Validates one proposed message's required metadata; returns the event, its size and, for a
- * missing or bad id, the failure to answer once the size checks have passed (a real node parses
- * the id last).
- */
-const toProposedEvent = (
-  message: AppendReq_ProposedMessage
-): { readonly event: ProposedEvent; readonly size: number; readonly idFailure: RpcFailure | undefined } | RpcFailure => {
-  let eventType: string | undefined
-  let contentType: string | undefined
-  for (const entry of message.metadata) {
-    if (entry.key === "type") eventType = entry.value
-    else if (entry.key === "content-type") contentType = entry.value
-  }
-  if (eventType === undefined) return missingRequiredMetadataProperty("type")
-  if (contentType === undefined) return missingRequiredMetadataProperty("content-type")
-  const size = message.data.length + message.customMetadata.length + 2 * eventType.length
-  // Uuid.FromDto(id).ToGuid() throws ArgumentNullException / FormatException: UNKNOWN
-  const eventId = fromWire(message.id)
-  return {
-    idFailure: eventId === undefined ? unhandled() : undefined,
-    event: {
-      eventId: eventId ?? "",
-      eventType,
-      isJson: contentType === "application/json",
-      data: message.data,
-      customMetadata: message.customMetadata
-    },
-    size
-  }
-}
-
-const positionOf = (position: number) => ({ commitPosition: BigInt(position), preparePosition: BigInt(position) })
 
 const appendResponse = (expected: Expected, outcome: WriteOutcome): AppendResp => {
   if (outcome._tag === "Success") {
@@ -206,81 +129,6 @@ const appendResponse = (expected: Expected, outcome: WriteOutcome): AppendResp =
     }
   }
 }
-
-const pack = (typeName: string, bytes: Uint8Array): Any => ({
-  typeUrl: `type.googleapis.com/${typeName}`,
-  value: Buffer.from(bytes)
-})
-
-const batchStatus = {
-  wrongExpectedVersion: (current: number, expected: Expected): Status => ({
-    code: 6,
-    message: "WrongExpectedVersion",
-    details: pack(
-      "event_store.client.WrongExpectedVersion",
-      WrongExpectedVersion.encode({
-        currentStreamRevisionOption: current < 0
-          ? { $case: "currentNoStream", value: {} }
-          : { $case: "currentStreamRevision", value: BigInt(current) },
-        expectedStreamPositionOption: expected._tag === "Any"
-          ? { $case: "expectedAny", value: {} }
-          : expected._tag === "StreamExists"
-          ? { $case: "expectedStreamExists", value: {} }
-          : expected._tag === "NoStream"
-          ? { $case: "expectedNoStream", value: {} }
-          : { $case: "expectedStreamPosition", value: expected.revision }
-      }).finish()
-    )
-  }),
-  streamDeleted: (stream: Buffer): Status => ({
-    code: 5,
-    message: "StreamDeleted",
-    details: pack("event_store.client.StreamDeleted", StreamDeleted.encode({ streamIdentifier: { streamName: stream } }).finish())
-  }),
-  accessDenied: (): Status => ({
-    code: 7,
-    message: "AccessDenied",
-    details: pack("event_store.client.AccessDenied", AccessDenied.encode({}).finish())
-  }),
-  timeout: (): Status => ({
-    code: 4,
-    message: "Timeout",
-    details: pack("event_store.client.Timeout", Timeout.encode({}).finish())
-  }),
-  maximumAppendSizeExceeded: (max: number): Status => ({
-    code: 3,
-    message: "MaximumAppendSizeExceeded",
-    details: pack(
-      "event_store.client.MaximumAppendSizeExceeded",
-      MaximumAppendSizeExceeded.encode({ maxAppendSize: max >>> 0 }).finish()
-    )
-  }),
-  maximumAppendEventSizeExceeded: (eventId: string, size: number, max: number): Status => ({
-    code: 3,
-    message: "MaximumAppendEventSizeExceeded",
-    details: pack(
-      "event_store.client.MaximumAppendEventSizeExceeded",
-      MaximumAppendEventSizeExceeded.encode({
-        eventId,
-        proposedEventSize: size >>> 0,
-        maxAppendEventSize: max >>> 0
-      }).finish()
-    )
-  }),
-  badRequest: (message: string): Status => ({
-    code: 3,
-    message: "BadRequest",
-    details: pack("event_store.client.BadRequest", BadRequest.encode({ message }).finish())
-  })
-}
-
-/** The text of an RpcException's `Message` in .NET (used inside BadRequest statuses). */
-const rpcExceptionText = (failure: RpcFailure): string => {
-  const names: Record<number, string> = { 3: "InvalidArgument", 2: "Unknown", 9: "FailedPrecondition" }
-  return `Status(StatusCode="${names[failure.code] ?? String(failure.code)}", Detail="${failure.details}")`
-}
-
-const authenticate = (auth: Auth, metadata: ServerCall["metadata"]): Principal | RpcFailure => auth.authorize(metadata, Access.any)
 
 const makeAppend = (ctx: StreamsContext) =>
 (call: ServerCall<AppendReq, AppendResp>, callback: UnaryCallback<AppendResp>): void => {
@@ -354,225 +202,6 @@ const makeAppend = (ctx: StreamsContext) =>
       // an event the log cannot hold: refused before anything was staged
       fail(e instanceof LogFailedError ? logFailed(e.failure) : e instanceof WriteRefused ? invalidArgument(e.message) : unhandled())
     }
-  })
-}
-
-interface PendingBatch {
-  readonly correlationId: UUID | undefined
-  readonly stream: string
-  readonly streamBytes: Buffer
-  readonly expected: Expected
-  readonly events: PendingEvents
-  size: number
-  readonly timer: ReturnType<typeof setTimeout> | undefined
-}
-
-const WRITE_TIMEOUT_MS = 2000
-
-const requestedTimeoutMs = (options: BatchAppendReq_Options): number => {
-  const d = options.deadlineOption
-  if (d === undefined) return Number.POSITIVE_INFINITY
-  if (d.$case === "deadline") return Number(d.value.seconds) * 1000 + d.value.nanos / 1e6
-  return d.value.getTime() - Date.now()
-}
-
-const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchAppendReq, BatchAppendResp>): void => {
-  const pending = new Map<string, PendingBatch>()
-  let closed = false
-  const send = (response: BatchAppendResp) => {
-    if (closed) return
-    call.write(response)
-  }
-  const cleanup = () => {
-    closed = true
-    ctx.activeBatches?.delete(shutdown)
-    for (const p of pending.values()) if (p.timer !== undefined) clearTimeout(p.timer)
-    pending.clear()
-  }
-  const shutdown = () => {
-    if (closed) return
-    cleanup()
-    call.end()
-  }
-  ctx.activeBatches?.add(shutdown)
-  call.on("cancelled", cleanup)
-  const principal = authenticate(ctx.auth, call.metadata)
-  if (isRpcFailure(principal)) {
-    cleanup()
-    call.sendStatus(principal)
-    return
-  }
-  const keyOf = (uuid: UUID | undefined): string | undefined => fromWire(uuid)
-
-  const sendBatchOutcome = (
-    correlationId: UUID | undefined,
-    streamIdentifier: { readonly streamName: Buffer },
-    batch: PendingBatch,
-    outcome: WriteOutcome
-  ): void => {
-    switch (outcome._tag) {
-      case "Success":
-        send({
-          correlationId,
-          streamIdentifier,
-          result: {
-            $case: "success",
-            value: {
-              currentRevisionOption: outcome.currentRevision < 0
-                ? { $case: "noStream", value: {} }
-                : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
-              positionOption: { $case: "position", value: positionOf(outcome.position) }
-            }
-          }
-        })
-        return
-      case "WrongExpectedVersion":
-        send({
-          correlationId,
-          streamIdentifier,
-          result: { $case: "error", value: batchStatus.wrongExpectedVersion(outcome.currentRevision, batch.expected) }
-        })
-        return
-      case "StreamDeleted":
-        send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.streamDeleted(batch.streamBytes) } })
-        return
-    }
-  }
-
-  call.on("data", (request: BatchAppendReq) => {
-    if (closed) return
-    const correlationId = request.correlationId
-    const key = keyOf(correlationId)
-    const options = request.options
-    try {
-      if (key === undefined) {
-        send({
-          correlationId,
-          streamIdentifier: options?.streamIdentifier,
-          result: { $case: "error", value: batchStatus.badRequest("Invalid or missing correlation id.") }
-        })
-        return
-      }
-      if (options !== undefined) {
-        const name = streamNameOf(options.streamIdentifier)
-        if (name !== undefined && isRpcFailure(ctx.auth.authorize(principal, Access.stream(name, "write")))) {
-          send({ correlationId, streamIdentifier: options.streamIdentifier, result: { $case: "error", value: batchStatus.accessDenied() } })
-          return
-        }
-        if (name === undefined) {
-          send({
-            correlationId,
-            streamIdentifier: options.streamIdentifier,
-            result: { $case: "error", value: batchStatus.badRequest("Required field StreamIdentifier not set.") }
-          })
-          return
-        }
-        const timeoutMs = Math.min(requestedTimeoutMs(options), WRITE_TIMEOUT_MS)
-        if (!(timeoutMs > 0)) {
-          send({ correlationId, streamIdentifier: options.streamIdentifier, result: { $case: "error", value: batchStatus.timeout() } })
-          return
-        }
-        const expected = toExpected(options.expectedStreamPosition)
-        if (expected === undefined) {
-          send({
-            correlationId,
-            streamIdentifier: options.streamIdentifier,
-            result: {
-              $case: "error",
-              value: batchStatus.badRequest(rpcExceptionText(
-                invalidArgumentOf("None", "EventStore.Client.Streams.BatchAppendReq+Types+Options+ExpectedStreamPositionOneofCase")
-              ))
-            }
-          })
-          return
-        }
-        if (!pending.has(key)) {
-          const streamBytes = options.streamIdentifier!.streamName
-          const timer = request.isFinal ? undefined : setTimeout(() => {
-            if (pending.delete(key)) {
-              send({ correlationId, streamIdentifier: { streamName: streamBytes }, result: { $case: "error", value: batchStatus.timeout() } })
-            }
-          }, timeoutMs)
-          timer?.unref?.()
-          pending.set(key, { correlationId, stream: name, streamBytes, expected, events: new PendingEvents(), size: 0, timer })
-        }
-      }
-      const batch = pending.get(key)
-      if (batch === undefined) return
-      for (const message of request.proposedMessages) {
-        const proposed = toProposedEvent(message)
-        if (isRpcFailure(proposed)) {
-          throw proposed
-        }
-        if (proposed.idFailure !== undefined) throw proposed.idFailure
-        if (proposed.size > ctx.maxAppendEventSize) {
-          pending.delete(key)
-          if (batch.timer !== undefined) clearTimeout(batch.timer)
-          send({
-            correlationId,
-            streamIdentifier: { streamName: batch.streamBytes },
-            result: {
-              $case: "error",
-              value: batchStatus.maximumAppendEventSizeExceeded(proposed.event.eventId, proposed.size, ctx.maxAppendEventSize)
-            }
-          })
-          return
-        }
-        batch.size += proposed.size
-        batch.events.push(proposed.event)
-      }
-      if (batch.size > ctx.maxAppendSize) {
-        pending.delete(key)
-        if (batch.timer !== undefined) clearTimeout(batch.timer)
-        send({
-          correlationId,
-          streamIdentifier: { streamName: batch.streamBytes },
-          result: { $case: "error", value: batchStatus.maximumAppendSizeExceeded(ctx.maxAppendSize) }
-        })
-        return
-      }
-      if (!request.isFinal) return
-      pending.delete(key)
-      if (batch.timer !== undefined) clearTimeout(batch.timer)
-      const outcome = ctx.store.append(batch.stream, batch.expected, batch.events.toArray())
-      const streamIdentifier = { streamName: batch.streamBytes }
-      // acknowledged only once durable (at once in memory; after the group commit with --db)
-      ctx.store.whenDurable((error) => {
-        if (error !== undefined) {
-          // the node stops (as a real node's process ends): the call ends UNAVAILABLE
-          if (closed) return
-          cleanup()
-          call.sendStatus(logFailed(error))
-          return
-        }
-        sendBatchOutcome(correlationId, streamIdentifier, batch, outcome)
-      })
-    } catch (e) {
-      if (e instanceof LogFailedError) {
-        // the node stops (as a real node's process ends): the call ends UNAVAILABLE
-        cleanup()
-        call.sendStatus(logFailed(e.failure))
-        return
-      }
-      const text = isRpcFailure(e) ? rpcExceptionText(e) : e instanceof WriteRefused ? e.message : "Exception was thrown by handler."
-      const batch = pending.get(key ?? "")
-      if (key !== undefined) pending.delete(key)
-      if (batch?.timer !== undefined) clearTimeout(batch.timer)
-      send({
-        correlationId,
-        streamIdentifier: options?.streamIdentifier ?? (batch === undefined ? undefined : { streamName: batch.streamBytes }),
-        result: { $case: "error", value: batchStatus.badRequest(text) }
-      })
-    }
-  })
-  call.on("end", () => {
-    if (closed) return
-    // answer the writes still waiting for durability first
-    ctx.store.whenDurable(() => {
-      if (closed) return
-      cleanup()
-      call.end()
-    })
   })
 }
 

@@ -19,121 +19,30 @@
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from "quickjs-emscripten"
 import type { EventRecord } from "../storage/Store.ts"
 import { preludeFor } from "./Prelude.ts"
+import type {
+  EmittedEvent,
+  EngineOptions,
+  ProcessOutcome,
+  ProjectionDefinition,
+  ProjectionEvent,
+  ProjectionInput
+} from "./ProjectionModel.ts"
+import { byStreamPartition, categoryOf, deletionApplies } from "./ProjectionSources.ts"
+import { type Answer, toDefinition, toEmitted } from "./SandboxAnswer.ts"
+import { EMIT_NOT_ALLOWED, hostFailure, QUICKJS_MISSING, timeLimitReason } from "./ProjectionFaults.ts"
 
-/**
- * One event as the engine receives it (a store record maps onto it with {@link fromRecord}).
- *
- * @since 0.1.0
- * @category models
- */
-export interface ProjectionEvent {
-  readonly streamId: string
-  readonly eventNumber: number
-  readonly eventType: string
-  readonly isJson: boolean
-  readonly data: Uint8Array
-  readonly metadata: Uint8Array
-  /** The event id (handlers see it as `eventId`). */
-  readonly eventId?: string | undefined
-}
+export { deletionApplies, readerStrategyError } from "./ProjectionSources.ts"
+export { EMIT_NOT_ALLOWED, QUICKJS_MISSING, timeLimitReason } from "./ProjectionFaults.ts"
 
-/**
- * What the engine processes: an event, and the `$>` link through which it was read when the
- * reader resolved one (a category or stream source full of links). The link's stream is the
- * position stream the source filter looks at; its metadata is the handlers' `linkMetadata`.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ProjectionInput {
-  readonly event: ProjectionEvent
-  readonly link?: ProjectionEvent | undefined
-}
-
-/**
- * The sources and shape of a compiled query, as the real node's `get_sources` reports them.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ProjectionDefinition {
-  readonly allStreams: boolean
-  readonly streams: ReadonlyArray<string>
-  readonly categories: ReadonlyArray<string>
-  /** `"$all"` for `fromStreamsMatching`, else null. */
-  readonly catalogStream: string | null
-  /** True when `$any` (or no handler at all) makes every event type pass. */
-  readonly allEvents: boolean
-  readonly events: ReadonlyArray<string>
-  /** `foreachStream` (and `fromStreamsMatching`): one partition per stream. */
-  readonly byStreams: boolean
-  /** `partitionBy`. */
-  readonly byCustomPartitions: boolean
-  readonly definesFold: boolean
-  readonly definesStateTransform: boolean
-  readonly producesResults: boolean
-  readonly handlesDeletedNotifications: boolean
-  readonly options: ProjectionOptions
-  /** The query text names `emit`, `linkTo`, `copyTo` or `linkStreamTo` (a static hint only). */
-  readonly mayEmit: boolean
-}
-
-/**
- * The `options({...})` a query may set, and `outputTo`'s stream names.
- *
- * @since 0.1.0
- * @category models
- */
-export interface ProjectionOptions {
-  readonly resultStreamName: string | null
-  readonly partitionResultStreamNamePattern: string | null
-  readonly includeLinks: boolean
-  readonly reorderEvents: boolean
-  readonly processingLag: number
-  readonly biState: boolean
-}
-
-/**
- * One write a handler asked for: `emit`, `linkTo` (type `$>`, data `N@stream`), `copyTo` (the
- * event's type and raw body, its non-`$` metadata plus `$correlationId`) or `linkStreamTo` (type
- * `$@`, data the linked stream's name). `metadata` is JSON text or null.
- *
- * @since 0.1.0
- * @category models
- */
-export interface EmittedEvent {
-  readonly kind: "emit" | "linkTo" | "copyTo" | "linkStreamTo"
-  readonly streamId: string
-  readonly eventType: string
-  readonly data: string
-  readonly isJson: boolean
-  readonly metadata: string | null
-}
-
-/**
- * The outcome of processing one input.
- *
- * - `Skipped`: the event does not pass the query's sources, event types or `$includeLinks`.
- * - `Processed`: the partition's new state (JSON text), the shared state with `biState`, the
- *   result (JSON text, `null` when `filterBy` rejected it or `transformBy` gave null; absent when
- *   the query produces no results) and the writes it emitted.
- * - `Faulted`: the reason; the engine stays faulted.
- *
- * @since 0.1.0
- * @category models
- */
-export type ProcessOutcome =
-  | { readonly _tag: "Skipped" }
-  | {
-    readonly _tag: "Processed"
-    readonly partition: string
-    readonly state: string
-    readonly sharedState: string | null
-    readonly result?: string | null
-    readonly emitted: ReadonlyArray<EmittedEvent>
-    readonly logs: ReadonlyArray<string>
-  }
-  | { readonly _tag: "Faulted"; readonly reason: string }
+export type {
+  EmittedEvent,
+  EngineOptions,
+  ProcessOutcome,
+  ProjectionDefinition,
+  ProjectionEvent,
+  ProjectionInput,
+  ProjectionOptions
+} from "./ProjectionModel.ts"
 
 /**
  * Outcome of {@link compileProjection}.
@@ -144,64 +53,6 @@ export type ProcessOutcome =
 export type CompileOutcome =
   | { readonly _tag: "Compiled"; readonly engine: ProjectionEngine }
   | { readonly _tag: "CompileError"; readonly reason: string }
-
-/**
- * Limits and switches of one engine.
- *
- * @since 0.1.0
- * @category models
- */
-export interface EngineOptions {
-  /** Whether emit/linkTo/copyTo/linkStreamTo may write (the projection's `emit_enabled`). */
-  readonly emitEnabled: boolean
-  /** Time limit of one sandbox call for an event, ms. Default 250 (the real node's `ProjectionExecutionTimeout`). */
-  readonly timeLimitMs?: number
-  /** Time limit of compiling the query, ms. Default 500 (the real node's `ProjectionCompilationTimeout`). */
-  readonly compileTimeLimitMs?: number
-  /**
-   * `current` (default): the runtime of gRPC-era servers; `legacy`: the pre-6.0 prelude, with
-   * `fromStreamsMatching` and a writing `copyTo` (see Prelude.ts for every difference).
-   */
-  readonly dialect?: "current" | "legacy"
-  /** Memory limit of the sandbox's heap, bytes. Default 32 MiB. */
-  readonly memoryLimitBytes?: number
-  /**
-   * Stack limit of the sandbox, bytes. Default 128 KiB (about 700 nested calls): QuickJS's C frames
-   * run on the host's own stack, so a larger limit lets deep recursion exhaust Node's stack first.
-   */
-  readonly stackLimitBytes?: number
-}
-
-/**
- * Why a real node refuses to run a compiled query's sources, or undefined: the checks of
- * KurrentDB's `ReaderStrategy.Create`, in its order, with its texts. They throw when the
- * projection starts, so the create (or update) succeeds and the projection is Faulted with the
- * message. `reorderEvents` itself changes nothing here: a real node's
- * EventReorderingReaderSubscription holds the events of several streams for `processingLag` ms
- * and hands them on in commit-position order, and the embedded node reads one log that is in
- * commit-position order already.
- *
- * @since 0.1.0
- * @category validation
- */
-export const readerStrategyError = (d: ProjectionDefinition): string | undefined => {
-  if (d.byStreams && d.streams.length > 0) return "foreachStream projections are not supported on stream based sources"
-  if (d.options.reorderEvents) {
-    if (d.allStreams) return "Event reordering cannot be used with fromAll()"
-    if (d.streams.length <= 1) return "Event reordering is only available in fromStreams([]) projections"
-    if (d.options.processingLag < 50) return "Event reordering requires processing lag at least of 50ms"
-  }
-  if (d.handlesDeletedNotifications && !d.byStreams) return "Deleted stream notifications are only supported with foreachStream()"
-  return undefined
-}
-
-/**
- * Fault reason when a handler emits without `emitEnabled` (the real node's message).
- *
- * @since 0.1.0
- * @category constants
- */
-export const EMIT_NOT_ALLOWED = "'emit' is not allowed by the projection/configuration/mode"
 
 const utf8 = new TextDecoder("utf-8")
 
@@ -220,69 +71,7 @@ export const fromRecord = (record: EventRecord): ProjectionEvent => ({
   metadata: record.customMetadata
 })
 
-/**
- * ByStreamStatePartitionSelector: a resolved link's `$o` (the original stream its metadata
- * names), else the event's stream, a metastream `$$x` read as `x`.
- */
-const byStreamPartition = (event: ProjectionEvent, link: ProjectionEvent | undefined): string => {
-  if (link !== undefined && link.metadata.length > 0) {
-    try {
-      const m: unknown = JSON.parse(utf8.decode(link.metadata))
-      const o = typeof m === "object" && m !== null ? (m as Record<string, unknown>)["$o"] : undefined
-      if (typeof o === "string") return o
-    } catch {
-      // not JSON: the event's own stream
-    }
-  }
-  return event.streamId.startsWith("$$") ? event.streamId.slice(2) : event.streamId
-}
-
-const categoryOf = (stream: string): string | undefined => {
-  const dash = stream.indexOf("-")
-  return dash < 0 ? undefined : stream.slice(0, dash)
-}
-
-/**
- * Does the deletion of `stream` reach a query's `$deleted` handler? Only a `foreachStream` query
- * (a real node's ByStreamStatePartitionSelector is the only one whose
- * `EventReaderBasePartitionDeletedIsSupported` is true) with a `$deleted` handler, for a stream
- * among its sources.
- *
- * @since 0.1.0
- * @category predicates
- */
-export const deletionApplies = (d: ProjectionDefinition, stream: string): boolean => {
-  if (!d.byStreams || !d.handlesDeletedNotifications) return false
-  if (d.allStreams || d.catalogStream !== null || d.streams.includes(stream)) return true
-  const category = categoryOf(stream)
-  return category !== undefined && d.categories.includes(category)
-}
-
-/**
- * The real node's text when a script runs past its limit (its missing closing parenthesis included).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const timeLimitReason = (compiling: boolean, tookMs: number, allowedMs: number): string =>
-  `Projection script took too long to ${compiling ? "compile" : "execute"} (took: ${timeSpan(tookMs)}, allowed: ${timeSpan(allowedMs)}`
-
 const EMITTERS = /\b(?:emit|linkTo|copyTo|linkStreamTo)\s*\(/
-
-interface Answer {
-  readonly fault?: unknown
-  readonly [key: string]: unknown
-}
-
-/**
- * The reason a JS projection faults with when the optional peer dependency `quickjs-emscripten`
- * is not installed.
- *
- * @since 0.1.0
- * @category constants
- */
-export const QUICKJS_MISSING =
-  "the embedded node runs JS projections with the optional package quickjs-emscripten, which is not installed: npm install quickjs-emscripten@^0.32.0"
 
 /**
  * Compiles a query in a new sandbox: evaluates the prelude and the query (within the time and
@@ -673,73 +462,5 @@ export class ProjectionEngine {
     } finally {
       error.dispose()
     }
-  }
-}
-
-/** A duration in .NET's constant TimeSpan format (`c`): `hh:mm:ss.fffffff`. */
-const timeSpan = (ms: number): string => {
-  const ticks = Math.round(ms * 10_000)
-  const totalSeconds = Math.floor(ticks / 10_000_000)
-  const fraction = String(ticks % 10_000_000).padStart(7, "0")
-  const hours = Math.floor(totalSeconds / 3600)
-  const minutes = Math.floor(totalSeconds / 60) % 60
-  const seconds = totalSeconds % 60
-  const two = (n: number) => String(n).padStart(2, "0")
-  return `${two(hours)}:${two(minutes)}:${two(seconds)}.${fraction}`
-}
-
-/** A host-side exception out of the sandbox (the WASM code exhausted Node's stack, or aborted). */
-const hostFailure = (e: unknown): string =>
-  e instanceof RangeError
-    ? "The projection exceeded the sandbox's stack"
-    : `The projection runtime failed: ${e instanceof Error ? e.message : String(e)}`
-
-const toEmitted = (item: unknown): EmittedEvent | undefined => {
-  if (item === null || typeof item !== "object") return undefined
-  const r = item as Record<string, unknown>
-  const kind = r.kind
-  if (kind !== "emit" && kind !== "linkTo" && kind !== "copyTo" && kind !== "linkStreamTo") return undefined
-  if (typeof r.streamId !== "string" || typeof r.eventType !== "string" || typeof r.isJson !== "boolean") return undefined
-  // emit(stream, type, undefined) stringifies to undefined, which JSON drops: the real node writes no body.
-  const data = r.data === undefined ? "" : r.data
-  if (typeof data !== "string") return undefined
-  if (r.metadata !== null && typeof r.metadata !== "string") return undefined
-  return { kind, streamId: r.streamId, eventType: r.eventType, data, isJson: r.isJson, metadata: r.metadata }
-}
-
-const toDefinition = (answer: Answer, mayEmit: boolean): ProjectionDefinition | string => {
-  const o = answer.options as Record<string, unknown> | undefined
-  const strings = (v: unknown): Array<string> | undefined =>
-    Array.isArray(v) && v.every((s) => typeof s === "string") ? v as Array<string> : undefined
-  const streams = strings(answer.streams)
-  const categories = strings(answer.categories)
-  const events = strings(answer.events)
-  if (o === undefined || o === null || typeof o !== "object" || !streams || !categories || !events) {
-    return "The projection runtime gave a malformed definition"
-  }
-  const nullableString = (v: unknown) => (typeof v === "string" ? v : null)
-  const processingLag = Number(o.processingLag ?? 0)
-  return {
-    allStreams: answer.allStreams === true,
-    streams,
-    categories,
-    catalogStream: nullableString(answer.catalogStream),
-    allEvents: answer.allEvents === true,
-    events,
-    byStreams: answer.byStreams === true,
-    byCustomPartitions: answer.byCustomPartitions === true,
-    definesFold: o.definesFold === true,
-    definesStateTransform: o.definesStateTransform === true,
-    producesResults: o.producesResults === true,
-    handlesDeletedNotifications: o.handlesDeletedNotifications === true,
-    options: {
-      resultStreamName: nullableString(o.resultStreamName),
-      partitionResultStreamNamePattern: nullableString(o.partitionResultStreamNamePattern),
-      includeLinks: o.$includeLinks === true,
-      reorderEvents: o.reorderEvents === true,
-      processingLag: Number.isFinite(processingLag) ? processingLag : 0,
-      biState: o.biState === true
-    },
-    mayEmit
   }
 }

@@ -15,6 +15,13 @@
  * Readers see the read-only log (ReadLog.ts) and walk `$all` with its one cursor (LogCursor.ts).
  * Semantics follow PROTOCOL.md §1 (IndexWriter.CheckCommit, StorageWriterService).
  *
+ * Longer than 500 lines because it is one concept, the single write path: every write operation
+ * (append, appendMany, softDelete, tombstone, system events) goes through the same private
+ * decide/stage/commit/publish steps and the private state they guard (next position, idempotency
+ * window, pending index writes). Everything that stands alone is already elsewhere: reads
+ * (StoreReads.ts), the commit decision (CommitCheck.ts), transactions (Transaction.ts), validation,
+ * the index and the idempotency window.
+ *
  * @since 0.1.0
  */
 import { newUuid } from "../codec/Uuid.ts"
