@@ -7,19 +7,16 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import { Code } from "../../generated/code.ts"
-import { ServerFeaturesService, type SupportedMethods } from "../../generated/serverfeatures.ts"
+import { getSupportedMethods } from "../serverfeatures/getSupportedMethods.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
-import type { Method, TransportShape } from "../transport/Transport.ts"
+import type { TransportShape } from "../transport/Transport.ts"
 
 /** What the node says it serves. @internal */
 export interface Features {
   readonly methods: ReadonlySet<string>
   readonly version: string | undefined
 }
-
-const GetSupportedMethods: Method<{}, SupportedMethods> = ServerFeaturesService.getSupportedMethods
 
 /** The lowercased path of a method, as ServerFeatures lists it. @internal */
 export const featurePath = (path: string): string => path.toLowerCase()
@@ -35,18 +32,12 @@ export const make = (transport: TransportShape) => {
   const get = (options: CallOptions | undefined): Effect.Effect<Features, CallError> =>
     Effect.suspend(() => {
       if (cached !== undefined && cached.generation === transport.generation()) return Effect.succeed(cached.features)
-      return transport.deadline(options, "reply").pipe(
-        Effect.flatMap((deadline) =>
-          transport.retry(transport.unary(GetSupportedMethods, {}, { options, kind: "read", deadline }), deadline, "ServerFeatures.getSupportedMethods")
-        ),
-        Effect.map((reply): Features => ({
-          methods: new Set(reply.methods.map((m) => `/${m.serviceName}/${m.methodName}`.toLowerCase())),
-          version: reply.eventStoreServerVersion === "" ? undefined : reply.eventStoreServerVersion
+      // the ServerFeatures service's own call (one call path; UNIMPLEMENTED answers "nothing listed")
+      return getSupportedMethods(transport, options).pipe(
+        Effect.map((info): Features => ({
+          methods: new Set(info.methods.map((m) => featurePath(`/${m.serviceName}/${m.methodName}`))),
+          version: info.version === "" ? undefined : info.version
         })),
-        Effect.catchIf(
-          (error): error is CallError => error._tag === "GrpcError" && error.code === Code.UNIMPLEMENTED,
-          () => Effect.succeed<Features>({ methods: new Set(), version: undefined })
-        ),
         Effect.tap((features) =>
           Effect.sync(() => {
             cached = { generation: transport.generation(), features }
