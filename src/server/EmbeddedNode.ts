@@ -278,7 +278,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const scavenges = new Scavenges(store, {
     nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
     context,
-    delayMs: options.scavengeDelayMs
+    delayMs: options.scavengeDelayMs,
+    storage: options.scavenge?.storage,
+    onCompleted: options.scavenge?.onCompleted
   })
   server.addService(
     OperationsServiceDefinition,

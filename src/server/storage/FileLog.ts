@@ -31,7 +31,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import type { DurableCallback, Log } from "./Log.ts"
-import { lockFile } from "./LogLock.ts"
+import { type LogLock, lockFile } from "./LogLock.ts"
 import { type LogDamage, type ScannedRecord, scanLog } from "./LogScan.ts"
 import { encodePadding, MIN_FRAME_SIZE, type StoredRecord } from "./RecordCodec.ts"
 
@@ -165,6 +165,27 @@ export interface FileLog extends Log {
   readonly stats: () => FileLogStats
   /** Queues a frame; returns the file offset it will be written at. */
   readonly write: (frame: Buffer) => number
+  /**
+   * Puts another file under the log (a scavenge: Scavenge.ts). Once no flush is running, `swap` is
+   * called with the open file and the end of its durable bytes, and answers the new file, already
+   * synced and renamed over `events.log`, its lock (taken before the rename) and the end of its
+   * durable bytes; the old file is closed and its lock released. Frames queued and not yet written
+   * go to the new file after its durable bytes: resolves with how far their offsets moved. If
+   * `swap` throws, nothing changed and the promise rejects.
+   */
+  readonly replaceFile: (swap: (fd: number, durableEnd: number) => ReplacedFile) => Promise<number>
+}
+
+/**
+ * What {@link FileLog.replaceFile}'s `swap` answers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReplacedFile {
+  readonly fd: number
+  readonly end: number
+  readonly lock: LogLock
 }
 
 const defaultLogger = (message: string) => process.stderr.write(`[effect-esdb] ${message}\n`)
@@ -239,7 +260,7 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   mkdirSync(dir, { recursive: true })
   const path = join(dir, LOG_FILE)
   closeSync(openSync(path, "a"))
-  const lock = await lockFile(path, pidFileDetail(dir))
+  let lock = await lockFile(path, pidFileDetail(dir))
   // the pid file only informs (the lock is the OS lock): whatever it said before is replaced
   writeFileSync(join(dir, PID_FILE), String(process.pid))
   let fd = -1
@@ -319,6 +340,8 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   let closed = false
   let onIdle: (() => void) | undefined
   let syncs = 0
+  /** A file replacement waiting for the running flush to end. */
+  let pendingSwap: (() => void) | undefined
 
   const fail = (error: Error) => {
     failure = error
@@ -346,6 +369,11 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
       flushingWaiters = []
       flushing = false
       finish(waiters, failure)
+      if (pendingSwap !== undefined) {
+        const swap = pendingSwap
+        pendingSwap = undefined
+        swap()
+      }
       flush()
     }
     if (failure !== undefined) return done(failure)
@@ -385,6 +413,29 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
       if (queued.length === 1 && !flushing) setImmediate(flush)
       return at
     },
+    replaceFile: (swap) =>
+      new Promise<number>((resolve, reject) => {
+        const run = () => {
+          if (closed || failure !== undefined) return reject(failure ?? new Error("the log is closed"))
+          let replaced: ReplacedFile
+          try {
+            replaced = swap(fd, flushed)
+          } catch (e) {
+            return reject(e)
+          }
+          const delta = replaced.end - flushed
+          const oldFd = fd
+          const oldLock = lock
+          fd = replaced.fd
+          lock = replaced.lock
+          flushed = replaced.end
+          end += delta
+          closeFd(oldFd, () => {})
+          oldLock.release().then(() => resolve(delta), () => resolve(delta))
+        }
+        if (flushing) pendingSwap = run
+        else run()
+      }),
     failure: () => failure,
     whenDurable: (callback) => {
       if (queued.length > 0) queuedWaiters.push(callback)

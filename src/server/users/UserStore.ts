@@ -342,7 +342,7 @@ export class UserStore {
     let upgraded = 0
     const seen = new Set<string>()
     for (let i = view.first; i <= view.last; i++) {
-      const login = view.event(i).data.toString("utf8")
+      const login = view.event(i)?.data.toString("utf8")
       if (login === undefined || seen.has(login)) continue
       seen.add(login)
       const user = this.get(login)
@@ -374,7 +374,7 @@ export class UserStore {
     const out: Array<UserDetails> = []
     for (let i = view.first; i <= view.last; i++) {
       const event = view.event(i)
-      if (event.eventType !== "$User") continue
+      if (event === undefined || event.eventType !== "$User") continue
       const login = event.data.toString("utf8")
       if (seen.has(login)) continue
       const last = this.lastRecord(login)
