@@ -108,6 +108,8 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
   if (version !== undefined && !/^\d+\.\d+\.\d+/.test(version)) throw new UsageError(`invalid --server-version ${version} (expected X.Y.Z)`)
   // crash tests only: a slow disk (see FileLog.ts)
   const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
+  // and a slow scavenge: 64 records a slice, this long between slices (Scavenge.ts)
+  const scavengePause = Number(process.env["EFFECT_ESDB_TEST_SCAVENGE_PAUSE_MS"] ?? 0)
   return {
     port: integer("port", values.port, 0, 65535) ?? 2113,
     host: values.host ?? "127.0.0.1",
@@ -125,7 +127,10 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
     advertiseHost: values["advertise-host"],
     advertisePort: integer("advertise-port", values["advertise-port"], 1, 65535),
     version,
-    dbFlushDelayMs: Number.isFinite(delay) && delay > 0 ? delay : undefined
+    dbFlushDelayMs: Number.isFinite(delay) && delay > 0 ? delay : undefined,
+    scavenge: Number.isFinite(scavengePause) && scavengePause > 0
+      ? { storage: { slice: 64, pause: () => new Promise<void>((resolve) => setTimeout(resolve, scavengePause)) } }
+      : undefined
   }
 }
 
