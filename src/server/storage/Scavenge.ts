@@ -74,7 +74,7 @@ export interface ScavengeOptions {
   readonly now: number
   /** Asked between slices: true stops the scavenge, leaving the log as it was. */
   readonly stopped: () => boolean
-  /** Records (or streams) handled per slice before the event loop is served; default 2,048. */
+  /** Records (or streams) handled per slice before the event loop is served; default 512. */
   readonly slice?: number | undefined
   /** Waited between slices; default `setImmediate`. */
   readonly pause?: (() => Promise<void>) | undefined
@@ -141,7 +141,7 @@ const keepFrom = (index: StreamIndex, reader: LogReader, entry: StreamEntry, poi
 export const scavenge = async (target: ScavengeTarget, options: ScavengeOptions): Promise<ScavengeResult> => {
   const { index, reader } = target
   const pause = options.pause ?? defaultPause
-  const slice = Math.max(1, options.slice ?? 2048)
+  const slice = Math.max(1, options.slice ?? 512)
   const point = index.length
   const stoppedResult: ScavengeResult = { stopped: true, recordsDropped: 0, streams: 0, sizeBefore: 0, sizeAfter: 0 }
 
