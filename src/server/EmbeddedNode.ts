@@ -320,6 +320,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     version,
     insecure,
     records: () => store.log.length,
+    stats: (nowMs) => nodeStatistics.collectValues(nowMs),
     projections: () => true,
     otherwise: httpApi.handle
   })))
