@@ -371,6 +371,7 @@ describe("scavenge with --db", () => {
     assert.isAtLeast(sizeAtKill, size)
 
     const second = await spawnNode(0)
+    assert.isFalse(existsSync(temp), "the start deleted the unfinished copy")
     const streams2 = streamsOf(second.port)
     const restarted = await snapshot(streams2, names)
     assert.deepStrictEqual(restarted.reads, before.reads)

@@ -16,6 +16,7 @@
 import {
   close as closeFd,
   closeSync,
+  existsSync,
   fdatasync,
   fstatSync,
   fsyncSync,
@@ -50,6 +51,15 @@ export const LOG_MAGIC = Buffer.from("EESDBLG1", "latin1")
  * @category constants
  */
 export const LOG_FILE = "events.log"
+
+/**
+ * Name of the file a scavenge writes the new log to before it replaces `events.log` (Scavenge.ts);
+ * one left by a crash is deleted when the log opens.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const SCAVENGE_FILE = `${LOG_FILE}.scavenge`
 
 /**
  * The log file is damaged in its middle: a range cannot be read and valid records follow it.
@@ -263,6 +273,12 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   let lock = await lockFile(path, pidFileDetail(dir))
   // the pid file only informs (the lock is the OS lock): whatever it said before is replaced
   writeFileSync(join(dir, PID_FILE), String(process.pid))
+  // a scavenge's new log that a crash left before it replaced the log: never the log
+  const leftover = join(dir, SCAVENGE_FILE)
+  if (existsSync(leftover)) {
+    rmSync(leftover, { force: true })
+    logger(`${leftover}: deleted, the unfinished copy of a scavenge interrupted by a crash (${path} is whole)`)
+  }
   let fd = -1
   let size = 0
   try {

@@ -28,8 +28,9 @@
  * bytes at the switch); the new file is synced, locked (LogLock.ts) and renamed over
  * `events.log` (the directory synced), and the store switches to it in one step: the index's
  * offsets, the reader's file, the writer's file and lock. A crash before the rename leaves the
- * old log as it was (the next scavenge deletes the leftover file); after it, the new log is
- * whole. Stopping before the switch leaves everything as it was.
+ * old log as it was; after it, the new log is
+ * whole (the next start deletes the leftover file). Stopping before the switch leaves everything
+ * as it was.
  *
  * In memory (no `--db`), the dropped records' bodies are let go at once. In both modes the
  * index keeps an entry of 28 bytes per dropped record until the next start (`$all` indexes do
@@ -39,7 +40,7 @@
  */
 import { closeSync, fsync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs"
 import { dirname } from "node:path"
-import { LOG_MAGIC } from "./FileLog.ts"
+import { LOG_MAGIC, SCAVENGE_FILE } from "./FileLog.ts"
 import type { FileLog } from "./FileLog.ts"
 import type { Log } from "./Log.ts"
 import type { LogReader } from "./LogReader.ts"
@@ -194,7 +195,7 @@ export const scavenge = async (target: ScavengeTarget, options: ScavengeOptions)
   let last = point - 1
   while (last >= 0 && index.removedAt(last)) last--
   const pointEnd = index.offsetAt(last) + index.sizeAt(last)
-  const temp = `${file}.scavenge`
+  const temp = `${dirname(file)}/${SCAVENGE_FILE}`
   rmSync(temp, { force: true })
   const input = openSync(file, "r")
   const output = openSync(temp, "wx+")
@@ -234,6 +235,8 @@ export const scavenge = async (target: ScavengeTarget, options: ScavengeOptions)
     const scan = scanLog(input, {
       from: LOG_MAGIC.length,
       size: pointEnd,
+      // read 1 MiB at a time: each read is made in place, between two slices
+      chunkSize: COPY_CHUNK,
       onDamage: (damage) => {
         throw new Error(`cannot scavenge: ${file} is damaged at offset ${damage.offset} (${damage.reason})`)
       }
