@@ -176,14 +176,18 @@ export interface FileLog extends Log {
   /** Queues a frame; returns the file offset it will be written at. */
   readonly write: (frame: Buffer) => number
   /**
-   * Puts another file under the log (a scavenge: Scavenge.ts). Once no flush is running, `swap` is
-   * called with the open file and the end of its durable bytes, and answers the new file, already
-   * synced and renamed over `events.log`, its lock (taken before the rename) and the end of its
-   * durable bytes; the old file is closed and its lock released. Frames queued and not yet written
-   * go to the new file after its durable bytes: resolves with how far their offsets moved. If
-   * `swap` throws, nothing changed and the promise rejects.
+   * Puts another file under the log (a scavenge: Scavenge.ts). Flushes are held (writes queue,
+   * nothing is written) and, once none is running, `swap` is called with the open file and the
+   * end of its durable bytes, which stay as they are until `swap` ends. `swap` makes the new file
+   * (synced, renamed over `events.log`, locked before the rename) and calls `commit` with it, its
+   * lock and the end of its durable bytes: from then on the log writes there (the frames queued
+   * meanwhile after those bytes: `commit` answers how far their offsets moved), the old file is
+   * closed and its lock released. Flushes go on when `swap` ends; if it fails before `commit`,
+   * nothing changed.
    */
-  readonly replaceFile: (swap: (fd: number, durableEnd: number) => ReplacedFile) => Promise<number>
+  readonly replaceFile: (
+    swap: (fd: number, durableEnd: number, commit: (replaced: ReplacedFile) => number) => Promise<void>
+  ) => Promise<void>
 }
 
 /**
@@ -358,6 +362,8 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   let syncs = 0
   /** A file replacement waiting for the running flush to end. */
   let pendingSwap: (() => void) | undefined
+  /** Flushes are held while a file replacement runs. */
+  let held = false
 
   const fail = (error: Error) => {
     failure = error
@@ -370,6 +376,7 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   }
 
   const flush = (): void => {
+    if (held) return
     if (flushing || queued.length === 0) {
       if (!flushing && onIdle !== undefined) onIdle()
       return
@@ -430,24 +437,40 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
       return at
     },
     replaceFile: (swap) =>
-      new Promise<number>((resolve, reject) => {
+      new Promise<void>((resolve, reject) => {
+        if (closed || failure !== undefined || held) return reject(failure ?? new Error("the log is closed or being replaced"))
+        held = true
+        const release = () => {
+          held = false
+          flush()
+        }
         const run = () => {
-          if (closed || failure !== undefined) return reject(failure ?? new Error("the log is closed"))
-          let replaced: ReplacedFile
-          try {
-            replaced = swap(fd, flushed)
-          } catch (e) {
-            return reject(e)
+          if (closed || failure !== undefined) {
+            release()
+            return reject(failure ?? new Error("the log is closed"))
           }
-          const delta = replaced.end - flushed
-          const oldFd = fd
-          const oldLock = lock
-          fd = replaced.fd
-          lock = replaced.lock
-          flushed = replaced.end
-          end += delta
-          closeFd(oldFd, () => {})
-          oldLock.release().then(() => resolve(delta), () => resolve(delta))
+          const commit = (replaced: ReplacedFile): number => {
+            const delta = replaced.end - flushed
+            const oldFd = fd
+            const oldLock = lock
+            fd = replaced.fd
+            lock = replaced.lock
+            flushed = replaced.end
+            end += delta
+            closeFd(oldFd, () => {})
+            void oldLock.release()
+            return delta
+          }
+          swap(fd, flushed, commit).then(
+            () => {
+              release()
+              resolve()
+            },
+            (error) => {
+              release()
+              reject(error)
+            }
+          )
         }
         if (flushing) pendingSwap = run
         else run()

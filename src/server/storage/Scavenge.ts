@@ -24,10 +24,12 @@
  *
  * The rewrite: the old file is read with the checks of a start (LogScan.ts) and copied, without
  * the dropped records, to `events.log.scavenge`, in slices with the event loop served between
- * them; what was appended meanwhile is copied after it (in the background, then the last few
- * bytes at the switch); the new file is synced, locked (LogLock.ts) and renamed over
- * `events.log` (the directory synced), and the store switches to it in one step: the index's
- * offsets, the reader's file, the writer's file and lock. A crash before the rename leaves the
+ * them; what was appended meanwhile is copied after it (in the background, then, with the log's
+ * flushes held so that writes queue for a moment, the last few bytes); the new file is synced,
+ * locked (LogLock.ts) and renamed over `events.log`, and the store switches to it in one
+ * synchronous step: the index's offsets, the reader's file, the writer's file and lock, the
+ * offsets of the writes queued meanwhile; the directory is synced before the held flushes go on.
+ * No `fsync` runs on the event loop. A crash before the rename leaves the
  * old log as it was; after it, the new log is
  * whole (the next start deletes the leftover file). Stopping before the switch leaves everything
  * as it was.
@@ -38,7 +40,7 @@
  *
  * @since 0.1.0
  */
-import { closeSync, fsync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs"
+import { closeSync, fsync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs"
 import { dirname } from "node:path"
 import { LOG_MAGIC, SCAVENGE_FILE } from "./FileLog.ts"
 import type { FileLog } from "./FileLog.ts"
@@ -102,6 +104,8 @@ export interface ScavengeResult {
 }
 
 const defaultPause = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+const fsyncAsync = (fd: number) => new Promise<void>((resolve, reject) => fsync(fd, (error) => (error === null ? resolve() : reject(error))))
 
 /** Bytes copied at a time: the appended tail, and the output buffer. */
 const COPY_CHUNK = 1024 * 1024
@@ -200,6 +204,7 @@ export const scavenge = async (target: ScavengeTarget, options: ScavengeOptions)
   const input = openSync(file, "r")
   const output = openSync(temp, "wx+")
   let lock: LogLock | undefined
+  let switched = false
   let outAt = 0
   const pending: Array<Buffer> = []
   let pendingBytes = 0
@@ -306,39 +311,49 @@ export const scavenge = async (target: ScavengeTarget, options: ScavengeOptions)
       }
     }
     drain()
-    await new Promise<void>((resolve, reject) => fsync(output, (error) => (error === null ? resolve() : reject(error))))
+    await fsyncAsync(output)
     lock = await lockFile(temp)
     await options.beforeSwitch?.()
     if (options.stopped()) {
       await cleanUp()
       return stoppedResult
     }
-    // 4. the switch, in one step
+    // 4. the switch: flushes are held meanwhile (writes queue), so the old file's durable bytes stay
+    // as they are while the last of them are copied and synced and the new file is renamed over the
+    // log; then the store moves to it in one synchronous step
     let sizeBefore = 0
     let sizeAfter = 0
-    await log.replaceFile((_fd, flushed) => {
+    await log.replaceFile(async (_fd, flushed, commit) => {
       copyTail(flushed)
-      fsyncSync(output)
+      await fsyncAsync(output)
+      if (options.stopped()) return
       renameSync(temp, file)
-      const dirFd = openSync(dirname(file), "r")
-      try {
-        fsyncSync(dirFd)
-      } finally {
-        closeSync(dirFd)
-      }
-      // nothing below throws: the new file is the log
+      // nothing below throws before the store has moved: the new file is the log
       sizeBefore = flushed
       sizeAfter = outAt
-      const delta = outAt - flushed
+      const delta = commit({ fd: output, end: outAt, lock: lock! })
+      switched = true
       let p = 0
       apply((i) => (i < point ? moved[p++]! : index.offsetAt(i) + delta))
       target.moved(delta)
       reader.reopen()
       closeSync(input)
-      return { fd: output, end: outAt, lock: lock! }
+      // the rename made durable before any write to the new file is (flushes are still held)
+      const dirFd = openSync(dirname(file), "r")
+      try {
+        await fsyncAsync(dirFd)
+      } finally {
+        closeSync(dirFd)
+      }
     })
+    if (!switched) {
+      await cleanUp()
+      return stoppedResult
+    }
     return { stopped: false, recordsDropped: dropping, streams: keep.size, sizeBefore, sizeAfter }
   } catch (e) {
+    // once switched, the new file is the log's: only the error is reported
+    if (switched) throw e
     try {
       await cleanUp()
     } catch {
