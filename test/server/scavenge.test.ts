@@ -11,7 +11,7 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
@@ -330,6 +330,37 @@ describe("scavenge with --db", () => {
     assert.deepStrictEqual(after.reads, before.reads)
     assert.deepStrictEqual(after.all.slice(0, before.all.length).map(identity), before.all.map(identity))
     streams.close()
+  })
+
+  it("a crash once the new file is written, just before it replaces the log, loses nothing", { timeout: 120_000 }, async () => {
+    const dir = tempDir()
+    const crashed = tempDir()
+    // what a crash at that moment leaves: the directory copied while the scavenge waits there
+    const node = await start({
+      db: dir,
+      scavenge: {
+        storage: {
+          beforeSwitch: async () => {
+            for (const name of [LOG_FILE, `${LOG_FILE}.scavenge`]) copyFileSync(join(dir, name), join(crashed, name))
+          }
+        }
+      }
+    })
+    const streams = streamsOf(node.port)
+    const names = await writeWorkload(streams)
+    const before = await snapshot(streams, names)
+    const { scavengeId } = await startScavenge(node.connectionString)
+    await completion(streams, scavengeId)
+    assert.isTrue(existsSync(join(crashed, `${LOG_FILE}.scavenge`)), "the copy holds the scavenge's new file")
+    streams.close()
+    const recovered = await start({ db: crashed })
+    assert.isFalse(existsSync(join(crashed, `${LOG_FILE}.scavenge`)), "the start deleted it")
+    const streams2 = streamsOf(recovered.port)
+    const after = await snapshot(streams2, names)
+    assert.deepStrictEqual(after.reads, before.reads)
+    // the old log, whole: every record as before the scavenge (nothing dropped)
+    assert.deepStrictEqual(after.all.slice(0, before.all.length).map(identity), before.all.map(identity))
+    streams2.close()
   })
 
   it("a SIGKILL during a scavenge loses nothing: the old log opens as it was, and a later scavenge completes", { timeout: 180_000 }, async () => {
