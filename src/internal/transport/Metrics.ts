@@ -23,13 +23,21 @@ import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Stream from "effect/Stream"
 
+const CALLS = { description: "Operations run", incremental: true } as const
+const CALL_ERRORS = { description: "Operations failed, by error tag", incremental: true } as const
+const CALL_DURATION = {
+  description: "Operation latency in milliseconds, retries included",
+  boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 18 })
+} as const
+const IN_FLIGHT = { description: "Operations running now" } as const
+
 /**
  * Operations run (attribute `operation`).
  *
  * @since 0.1.0
  * @category metrics
  */
-export const calls = Metric.counter("esdb_calls", { description: "Operations run", incremental: true })
+export const calls = Metric.counter("esdb_calls", CALLS)
 
 /**
  * Operations failed (attributes `operation`, `error`).
@@ -37,7 +45,7 @@ export const calls = Metric.counter("esdb_calls", { description: "Operations run
  * @since 0.1.0
  * @category metrics
  */
-export const callErrors = Metric.counter("esdb_call_errors", { description: "Operations failed, by error tag", incremental: true })
+export const callErrors = Metric.counter("esdb_call_errors", CALL_ERRORS)
 
 /**
  * How long operations took in milliseconds, retries included (attribute `operation`).
@@ -45,10 +53,7 @@ export const callErrors = Metric.counter("esdb_call_errors", { description: "Ope
  * @since 0.1.0
  * @category metrics
  */
-export const callDuration = Metric.histogram("esdb_call_duration_ms", {
-  description: "Operation latency in milliseconds, retries included",
-  boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 18 })
-})
+export const callDuration = Metric.histogram("esdb_call_duration_ms", CALL_DURATION)
 
 /**
  * Operations running now (attribute `operation`).
@@ -56,7 +61,7 @@ export const callDuration = Metric.histogram("esdb_call_duration_ms", {
  * @since 0.1.0
  * @category metrics
  */
-export const callsInFlight = Metric.counter("esdb_calls_in_flight", { description: "Operations running now" })
+export const callsInFlight = Metric.counter("esdb_calls_in_flight", IN_FLIGHT)
 
 /**
  * Events delivered by subscriptions and persistent consumers (attributes `operation`,
@@ -89,14 +94,20 @@ interface OperationMetrics {
 
 const byOperation = new Map<string, OperationMetrics>()
 
+// Each operation's metrics are made once, with their attributes built in (the same series as
+// `Metric.withAttributes(calls, { operation })`, which readers use): `withAttributes` would add
+// the attributes to a copy of the fiber's context on every update, four times per operation, and
+// the metrics of several operations sharing one base metric would recompute its series key (a
+// sorted JSON) each time the operation changes. So an update is a lookup of the registry and the
+// series, cached per metric.
 const metricsOf = (operation: string): OperationMetrics => {
   let m = byOperation.get(operation)
   if (m === undefined) {
     const attributes = { operation }
     m = {
-      calls: Metric.withAttributes(calls, attributes),
-      duration: Metric.withAttributes(callDuration, attributes),
-      inFlight: Metric.withAttributes(callsInFlight, attributes),
+      calls: Metric.counter("esdb_calls", { ...CALLS, attributes }),
+      duration: Metric.histogram("esdb_call_duration_ms", { ...CALL_DURATION, attributes }),
+      inFlight: Metric.counter("esdb_calls_in_flight", { ...IN_FLIGHT, attributes }),
       errors: new Map()
     }
     byOperation.set(operation, m)
@@ -116,7 +127,7 @@ const errorTag = (cause: Cause.Cause<unknown>): string => {
 const recordError = (m: OperationMetrics, operation: string, tag: string, context: Context.Context<never>) => {
   let counter = m.errors.get(tag)
   if (counter === undefined) {
-    counter = Metric.withAttributes(callErrors, { operation, error: tag })
+    counter = Metric.counter("esdb_call_errors", { ...CALL_ERRORS, attributes: { operation, error: tag } })
     m.errors.set(tag, counter)
   }
   counter.updateUnsafe(1, context)
@@ -129,21 +140,24 @@ const recordError = (m: OperationMetrics, operation: string, tag: string, contex
  * @since 0.1.0
  * @category combinators
  */
-export const measured = (operation: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiber((fiber) => {
-    const context = fiber.context
-    const clock = fiber.getRef(Clock.Clock)
-    const m = metricsOf(operation)
-    const start = clock.currentTimeNanosUnsafe()
-    m.calls.updateUnsafe(1, context)
-    m.inFlight.updateUnsafe(1, context)
-    return Effect.onExit(effect, (exit) => {
-      m.inFlight.updateUnsafe(-1, context)
-      m.duration.updateUnsafe(Number(clock.currentTimeNanosUnsafe() - start) / 1e6, context)
-      if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) recordError(m, operation, errorTag(exit.cause), context)
-      return Effect.void
+export const measured = (operation: string) => {
+  const m = metricsOf(operation)
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.withFiber((fiber) => {
+      const context = fiber.context
+      const clock = fiber.getRef(Clock.Clock)
+      // a duration: the monotonic clock (one hrtime read; the wall-clock nanos take two and a re-anchoring)
+      const start = clock.monotonicTimeNanosUnsafe()
+      m.calls.updateUnsafe(1, context)
+      m.inFlight.updateUnsafe(1, context)
+      return Effect.onExit(effect, (exit) => {
+        m.inFlight.updateUnsafe(-1, context)
+        m.duration.updateUnsafe(Number(clock.monotonicTimeNanosUnsafe() - start) / 1e6, context)
+        if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) recordError(m, operation, errorTag(exit.cause), context)
+        return Effect.void
+      })
     })
-  })
+}
 
 /**
  * Counts a read or subscription like {@link measured}: from its start to its end (for a
@@ -157,12 +171,12 @@ export const measuredStream = (operation: string) => <A, E, R>(stream: Stream.St
     const context = fiber.context
     const clock = fiber.getRef(Clock.Clock)
     const m = metricsOf(operation)
-    const start = clock.currentTimeNanosUnsafe()
+    const start = clock.monotonicTimeNanosUnsafe()
     m.calls.updateUnsafe(1, context)
     m.inFlight.updateUnsafe(1, context)
     return Effect.succeed(Stream.onExit(stream, (exit) => {
       m.inFlight.updateUnsafe(-1, context)
-      m.duration.updateUnsafe(Number(clock.currentTimeNanosUnsafe() - start) / 1e6, context)
+      m.duration.updateUnsafe(Number(clock.monotonicTimeNanosUnsafe() - start) / 1e6, context)
       if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) recordError(m, operation, errorTag(exit.cause), context)
       return Effect.void
     }))
