@@ -22,11 +22,13 @@ import type * as Pull from "effect/Pull"
 import type * as Arr from "effect/Array"
 
 /** @internal */
-export interface InboxOptions {
+export interface InboxOptions<A = unknown> {
   /** How many values may wait before `pause`. */
   readonly high: number
   readonly pause: () => void
   readonly resume: () => void
+  /** Called with each chunk as the puller takes it (before its fiber resumes): counting, metrics. */
+  readonly onTake?: ((items: Arr.NonEmptyReadonlyArray<A>) => void) | undefined
 }
 
 /** @internal */
@@ -36,9 +38,9 @@ export class Inbox<A, E> {
   private waiter: ((effect: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>) => void) | undefined = undefined
   private scheduled = false
   private paused = false
-  private readonly options: InboxOptions
+  private readonly options: InboxOptions<A>
 
-  constructor(options: InboxOptions) {
+  constructor(options: InboxOptions<A>) {
     this.options = options
   }
 
@@ -91,20 +93,22 @@ export class Inbox<A, E> {
         this.paused = false
         this.options.resume()
       }
+      this.options.onTake?.(out)
       return Effect.succeed(out)
     }
     return this.end
   }
 
-  /** Takes everything waiting, or waits for something; fails with `Cause.Done` at the end. */
-  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(() => {
-    const now = this.take()
-    if (now !== undefined) return now
-    return Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
-    })
+  private readonly cancelWait: Effect.Effect<void> = Effect.sync(() => {
+    this.waiter = undefined
   })
+
+  // made once: the puller waits after nearly every event of a persistent subscription
+  private readonly wait: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> = Effect.callback((resume) => {
+    this.waiter = resume
+    return this.cancelWait
+  })
+
+  /** Takes everything waiting, or waits for something; fails with `Cause.Done` at the end. */
+  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(() => this.take() ?? this.wait)
 }

@@ -17,7 +17,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
@@ -30,6 +30,10 @@ const CALL_DURATION = {
   boundaries: Metric.exponentialBoundaries({ start: 0.5, factor: 2, count: 18 })
 } as const
 const IN_FLIGHT = { description: "Operations running now" } as const
+const SUBSCRIPTION_EVENTS = { description: "Events delivered by subscriptions", incremental: true } as const
+const SUBSCRIPTION_LAG = {
+  description: "Milliseconds between an event's recording and its delivery (the last one delivered)"
+} as const
 
 /**
  * Operations run (attribute `operation`).
@@ -70,10 +74,7 @@ export const callsInFlight = Metric.counter("esdb_calls_in_flight", IN_FLIGHT)
  * @since 0.1.0
  * @category metrics
  */
-export const subscriptionEvents = Metric.counter("esdb_subscription_events", {
-  description: "Events delivered by subscriptions",
-  incremental: true
-})
+export const subscriptionEvents = Metric.counter("esdb_subscription_events", SUBSCRIPTION_EVENTS)
 
 /**
  * How long ago the last event a subscription delivered was recorded, in milliseconds.
@@ -81,9 +82,7 @@ export const subscriptionEvents = Metric.counter("esdb_subscription_events", {
  * @since 0.1.0
  * @category metrics
  */
-export const subscriptionLag = Metric.gauge("esdb_subscription_lag_ms", {
-  description: "Milliseconds between an event's recording and its delivery (the last one delivered)"
-})
+export const subscriptionLag = Metric.gauge("esdb_subscription_lag_ms", SUBSCRIPTION_LAG)
 
 interface OperationMetrics {
   readonly calls: Metric.Metric<number, unknown>
@@ -183,12 +182,70 @@ export const measuredStream = (operation: string) => <A, E, R>(stream: Stream.St
   }))
 
 /**
- * The delivery metrics of one subscription: `delivered(n)` after `n` events, `lag(ms)`.
+ * The delivery series of one attribute set in one registry: plain numbers, which the registry
+ * reads on snapshot. Subscriptions with the same attributes share them (their counts add up, and
+ * the lag is the last delivered event's, as with updated metrics).
+ *
+ * @internal
+ */
+export interface DeliverySeries {
+  /** Adds `count` delivered events, the last of them recorded `lagMillis` ago (undefined: not said). */
+  readonly delivered: (count: number, lagMillis: number | undefined) => void
+}
+
+const deliveryRegistries = new WeakMap<object, Map<string, DeliverySeries>>()
+
+/**
+ * The delivery metrics of a subscription (`esdb_subscription_events`, `esdb_subscription_lag_ms`)
+ * with these attributes, in the registry of `context`. They are updated with every chunk a
+ * subscription delivers, often one event (a persistent consumer gets one per `process.nextTick`):
+ * so they are registered once (`Metric.registerUnsafe`) as series whose values are read when a
+ * snapshot is taken, and a chunk only adds to a number (about 0.3 µs less per chunk than two
+ * metric updates, each of which looks up the registry and the series). The lag is registered with
+ * the first lag known.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const deliveryMetrics = (attributes: Readonly<Record<string, string>>) => ({
-  delivered: Metric.withAttributes(subscriptionEvents, attributes),
-  lag: Metric.withAttributes(subscriptionLag, attributes)
-})
+export const deliverySeries = (attributes: Readonly<Record<string, string>>, context: Context.Context<never>): DeliverySeries => {
+  const registry = Context.get(context, Metric.MetricRegistry)
+  let byKey = deliveryRegistries.get(registry)
+  if (byKey === undefined) {
+    byKey = new Map()
+    deliveryRegistries.set(registry, byKey)
+  }
+  const key = JSON.stringify([Object.entries(attributes).sort(), Context.get(context, Metric.CurrentMetricAttributes)])
+  let series = byKey.get(key)
+  if (series === undefined) {
+    let count = 0
+    let lag = 0
+    let lagRegistered = false
+    const add = (n: number) => {
+      if (n >= 0) count += n
+    }
+    const set = (value: number) => {
+      lag = value
+    }
+    Metric.registerUnsafe(Metric.counter("esdb_subscription_events", { ...SUBSCRIPTION_EVENTS, attributes }), context, {
+      get: () => ({ count, incremental: true }),
+      update: add,
+      modify: add
+    })
+    series = {
+      delivered: (n, lagMillis) => {
+        count += n
+        if (lagMillis === undefined) return
+        lag = lagMillis
+        if (lagRegistered) return
+        lagRegistered = true
+        Metric.registerUnsafe(Metric.gauge("esdb_subscription_lag_ms", { ...SUBSCRIPTION_LAG, attributes }), context, {
+          get: () => ({ value: lag }),
+          update: set,
+          modify: (n: number) => set(lag + n)
+        })
+      }
+    }
+    byKey.set(key, series)
+  }
+  return series
+}
