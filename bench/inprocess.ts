@@ -11,10 +11,11 @@
  * `message`), seeded for `persistent`. A block is 500 single-event appends, or one consumer of a
  * fresh group taking 5,000 events and acking each (as in the benchmark's persistent workload).
  * Before each block the heap is collected (outside the measurement), so each block pays for its
- * own garbage. CPU is `process.cpuUsage()` of this process over the block; the result is each
+ * own garbage (the time spent in GC during the block is reported too). CPU is `process.cpuUsage()` of this process over the block; the result is each
  * variant's median µs per event and the median of its per-block-round ratio to the first variant.
  */
 import { writeFileSync } from "node:fs"
+import { PerformanceObserver } from "node:perf_hooks"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { type BenchClient, FULL_SIZES, SEED, smallPayload } from "./lib/common.ts"
@@ -66,15 +67,33 @@ const main = async () => {
   }
   // warm-up: two blocks each
   for (let i = 0; i < 2; i++) for (const { client } of clients) await block(client, -1)
-  const samples: Array<{ label: string; round: number; cpuUsPerEvent: number }> = []
+  const samples: Array<{ label: string; round: number; cpuUsPerEvent: number; gcUsPerEvent: number; eventsPerSec: number }> = []
+  // time spent in garbage collection during each block (GC runs on this thread, inside the CPU measured)
+  let gcMs = 0
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcMs += entry.duration
+  })
+  observer.observe({ entryTypes: ["gc"] })
   for (let round = 0; round < blocks; round++) {
     for (const { label, client } of clients) {
       // a fresh group is created before the window for persistent blocks
       gc()
+      await new Promise((resolve) => setImmediate(resolve))
+      const gc0 = gcMs
       const cpu0 = process.cpuUsage()
+      const t0 = performance.now()
       const events = await block(client, round)
+      const wall = performance.now() - t0
       const cpu = process.cpuUsage(cpu0)
-      samples.push({ label, round, cpuUsPerEvent: (cpu.user + cpu.system) / events })
+      // the GC observer's entries arrive asynchronously: collect them before reading
+      await new Promise((resolve) => setImmediate(resolve))
+      samples.push({
+        label,
+        round,
+        cpuUsPerEvent: (cpu.user + cpu.system) / events,
+        gcUsPerEvent: ((gcMs - gc0) * 1000) / events,
+        eventsPerSec: (events / wall) * 1000
+      })
     }
     if (round % 10 === 9) process.stderr.write(`  ${round + 1} rounds, load ${loadavg()[0]!.toFixed(2)}\n`)
   }
@@ -83,10 +102,19 @@ const main = async () => {
   const summary = clients.map(({ label }) => {
     const mine = samples.filter((s) => s.label === label)
     const ratios = mine.map((s) => s.cpuUsPerEvent / samples.find((b) => b.label === first && b.round === s.round)!.cpuUsPerEvent)
-    return { label, cpuUsPerEvent: median(mine.map((s) => s.cpuUsPerEvent)), ratioToFirst: median(ratios) }
+    return {
+      label,
+      cpuUsPerEvent: median(mine.map((s) => s.cpuUsPerEvent)),
+      gcUsPerEvent: median(mine.map((s) => s.gcUsPerEvent)),
+      eventsPerSec: median(mine.map((s) => s.eventsPerSec)),
+      ratioToFirst: median(ratios)
+    }
   })
+  observer.disconnect()
   for (const s of summary) {
-    process.stdout.write(`${s.label.padEnd(24)} ${s.cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev  ×${first} ${s.ratioToFirst.toFixed(3)}\n`)
+    process.stdout.write(
+      `${s.label.padEnd(24)} ${s.cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev (GC ${s.gcUsPerEvent.toFixed(2)})  ${Math.round(s.eventsPerSec).toString().padStart(7)} ev/s  ×${first} ${s.ratioToFirst.toFixed(3)}\n`
+    )
   }
   process.stdout.write(`load average before ${load0.map((l) => l.toFixed(2)).join(" ")}, after ${load1.map((l) => l.toFixed(2)).join(" ")}\n`)
   if (out !== "-") {
