@@ -61,6 +61,9 @@ export const deliveryCounter = (
     destination: options.destination,
     ...(options.group === undefined ? {} : { group: options.group })
   }, context)
+  // the lag is read at most once per millisecond of the Clock (its resolution): a consumer
+  // handed one event per chunk would otherwise read the clock and parse the event's time for each
+  let lagAt = -1
   return (chunk) => {
     let n = 0
     let last: RecordedEvent | undefined
@@ -71,8 +74,11 @@ export const deliveryCounter = (
       }
     }
     if (last === undefined) return
+    const now = clock.currentTimeMillisUnsafe()
+    if (now === lagAt) return series.delivered(n, undefined)
+    lagAt = now
     const recordedAt = RecordedEvent.recordedMillis(last)
-    series.delivered(n, recordedAt === undefined ? undefined : Math.max(0, clock.currentTimeMillisUnsafe() - recordedAt))
+    series.delivered(n, recordedAt === undefined ? undefined : Math.max(0, now - recordedAt))
   }
 }
 
