@@ -11,6 +11,9 @@ import type { ProposedEvent } from "../storage/Store.ts"
 const CHUNK = 64 * 1024
 /** Records larger than this get a buffer of their own. */
 const LARGE = 16 * 1024
+/** The smallest chunk after the first (chunks then double up to {@link CHUNK}). */
+const MIN_GROWTH = 1024
+const EMPTY = Buffer.alloc(0)
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
@@ -21,8 +24,15 @@ const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
  */
 export class PendingEvents {
   private chunks: Array<Buffer> = []
-  private current: Buffer = Buffer.alloc(0)
+  private current: Buffer = EMPTY
   private used = 0
+  /**
+   * Size of the next chunk. The first one is exactly the first record, so the common append of
+   * one small event takes a few bytes of Buffer's shared pool instead of a 64 KiB buffer of its
+   * own: a fresh 64 KiB buffer per append counts as external memory, and V8 runs a full
+   * mark-compact for every 64 MB of it (every ~1,000 appends). Later chunks double up to 64 KiB.
+   */
+  private next = 0
   /** Events held. */
   count = 0
 
@@ -69,7 +79,9 @@ export class PendingEvents {
   private room(need: number): Buffer {
     if (this.used + need <= this.current.length) return this.current
     this.seal()
-    this.current = Buffer.allocUnsafe(need > LARGE ? need : CHUNK)
+    const size = need > LARGE ? need : Math.max(need, this.next)
+    this.next = Math.min(CHUNK, Math.max(MIN_GROWTH, size * 2))
+    this.current = Buffer.allocUnsafe(size)
     this.used = 0
     return this.current
   }
@@ -79,15 +91,16 @@ export class PendingEvents {
     if (this.used === 0) return
     // the store keeps views of these bytes: a partly filled buffer is cut to its content
     this.chunks.push(this.used === this.current.length ? this.current : Buffer.from(this.current.subarray(0, this.used)))
-    this.current = Buffer.alloc(0)
+    this.current = EMPTY
     this.used = 0
   }
 
   /** Drops every event held. */
   clear(): void {
     this.chunks = []
-    this.current = Buffer.alloc(0)
+    this.current = EMPTY
     this.used = 0
+    this.next = 0
     this.count = 0
   }
 
