@@ -17,12 +17,68 @@ const EMPTY = Buffer.alloc(0)
 const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
+ * The events of one append as the handler gathers them: {@link PendingEvents} for a batch that
+ * arrives over several messages, {@link WholeBatchEvents} for one complete in a single message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AppendEvents {
+  /** Events held. */
+  readonly count: number
+  /** Appends one event (its bytes are copied). */
+  push(event: ProposedEvent): void
+  /** The events, in order. */
+  toArray(): Array<ProposedEvent>
+}
+
+/**
+ * The events of a batch that arrived complete in one message (the common case): it is appended
+ * as soon as it is decoded and never waits for more, so its events are kept as they are, with
+ * their data and metadata copied out of the request's network buffers (which the store must not
+ * pin) into one small buffer each; the id text is not re-encoded as in {@link PendingEvents}.
+ * The message itself is bounded by the method's maximum message size.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class WholeBatchEvents implements AppendEvents {
+  private readonly events: Array<ProposedEvent> = []
+
+  /** Events held. */
+  get count(): number {
+    return this.events.length
+  }
+
+  /** Appends one event (its data and metadata are copied). */
+  push(event: ProposedEvent): void {
+    const dataLength = event.data.length
+    const metaLength = event.customMetadata.length
+    let data: Buffer = EMPTY
+    let customMetadata: Buffer = EMPTY
+    if (dataLength + metaLength > 0) {
+      const bytes = Buffer.allocUnsafe(dataLength + metaLength)
+      bytes.set(event.data, 0)
+      bytes.set(event.customMetadata, dataLength)
+      data = bytes.subarray(0, dataLength)
+      customMetadata = bytes.subarray(dataLength)
+    }
+    this.events.push({ eventId: event.eventId, eventType: event.eventType, isJson: event.isJson, data, customMetadata })
+  }
+
+  /** The events, in order. */
+  toArray(): Array<ProposedEvent> {
+    return this.events
+  }
+}
+
+/**
  * A compact list of proposed events.
  *
  * @since 0.1.0
  * @category models
  */
-export class PendingEvents {
+export class PendingEvents implements AppendEvents {
   private chunks: Array<Buffer> = []
   private current: Buffer = EMPTY
   private used = 0

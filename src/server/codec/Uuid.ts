@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto"
 import type { UUID } from "../../generated/shared.ts"
 
 const HEX32 = /^[0-9a-fA-F]{32}$/
+const CANONICAL = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
  * Parses the textual forms .NET's `Guid.Parse` accepts (`D`, `N`, `B`, `P`) into canonical
@@ -17,6 +18,8 @@ const HEX32 = /^[0-9a-fA-F]{32}$/
  * @category parsing
  */
 export const parseUuidString = (text: string): string | undefined => {
+  // what clients send: already canonical
+  if (text.length === 36 && CANONICAL.test(text)) return text
   let s = text.trim()
   if ((s.startsWith("{") && s.endsWith("}")) || (s.startsWith("(") && s.endsWith(")"))) s = s.slice(1, -1)
   let hex: string
