@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import type { ProposedEvent } from "../storage/Store.ts"
+import { isCanonicalUuid } from "./Uuid.ts"
 
 const CHUNK = 64 * 1024
 /** Records larger than this get a buffer of their own. */
@@ -14,7 +15,6 @@ const LARGE = 16 * 1024
 /** The smallest chunk after the first (chunks then double up to {@link CHUNK}). */
 const MIN_GROWTH = 1024
 const EMPTY = Buffer.alloc(0)
-const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
  * The events of one append as the handler gathers them: {@link PendingEvents} for a batch that
@@ -56,7 +56,13 @@ export class WholeBatchEvents implements AppendEvents {
     const metaLength = event.customMetadata.length
     let data: Buffer = EMPTY
     let customMetadata: Buffer = EMPTY
-    if (dataLength + metaLength > 0) {
+    if (metaLength === 0) {
+      // the usual event: one buffer (every Buffer made costs about as much as a small copy)
+      if (dataLength > 0) {
+        data = Buffer.allocUnsafe(dataLength)
+        data.set(event.data, 0)
+      }
+    } else {
       const bytes = Buffer.allocUnsafe(dataLength + metaLength)
       bytes.set(event.data, 0)
       bytes.set(event.customMetadata, dataLength)
@@ -95,7 +101,7 @@ export class PendingEvents implements AppendEvents {
   /** Appends one event (its bytes are copied). */
   push(event: ProposedEvent): void {
     // ids are canonical lower-case UUID text (Uuid.fromWire); anything else is kept as text
-    const binaryId = UUID_TEXT.test(event.eventId)
+    const binaryId = isCanonicalUuid(event.eventId)
     const idLength = binaryId ? 16 : Buffer.byteLength(event.eventId, "utf8")
     const typeLength = Buffer.byteLength(event.eventType, "utf8")
     const need = 1 + (binaryId ? 0 : 2) + idLength + 4 + typeLength + 1 + 4 + event.data.length + 4 + event.customMetadata.length
