@@ -11,7 +11,7 @@
  *
  * `--base <dir>`: a copy of another tree (e.g. `git archive <commit> | tar -x -C <dir>`, with a
  * node_modules link) whose node is measured beside this one. `--db`: the node keeps its log on disk
- * (a fresh temporary directory per node); `--memory-and-db` measures both. Read workloads seed the node
+ * (a fresh temporary directory per node); `--memory-and-db` measures both. Read and persistent workloads seed the node
  * first. Prints a table and writes bench/results/<out> when `--out` is given. Measures only; nothing
  * here asserts a speed.
  */
@@ -20,7 +20,7 @@ import { readFileSync, writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
 import { createInterface } from "node:readline"
-import { FULL_SIZES, QUICK_SIZES, READ_WORKLOADS, READY_PREFIX, RESULT_PREFIX, type Sample, type Workload } from "./lib/common.ts"
+import { CONSUME_WORKLOADS, FULL_SIZES, QUICK_SIZES, READY_PREFIX, RESULT_PREFIX, type Sample, type Workload } from "./lib/common.ts"
 import { benchDir, rootDir, runChild, seedTarget, type Target } from "./lib/procs.ts"
 
 const args = process.argv.slice(2)
@@ -99,7 +99,7 @@ interface Cell {
 const measure = async (tree: { name: string; root: string }, storage: "memory" | "db", workload: Workload): Promise<Cell> => {
   const target = await startNode(tree.root, storage === "db")
   try {
-    if (READ_WORKLOADS.includes(workload)) await seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, false)
+    if (CONSUME_WORKLOADS.includes(workload)) await seedTarget(target, quick ? QUICK_SIZES : FULL_SIZES, false)
     const stdout = await runChild("worker.ts", [client, workload, "message", target.connectionString, target.cpuUrl ?? "", ...(quick ? ["--quick"] : [])])
     const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))
     if (line === undefined) throw new Error(`no result from the worker: ${stdout}`)
