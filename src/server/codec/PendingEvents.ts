@@ -1,8 +1,10 @@
 /**
- * The events of an append still being received, kept compactly: their bytes copied into 64 KiB
- * chunks (event ids as 16 bytes) instead of an object, an id string and views into the request's
- * network buffers per event. An Append of millions of tiny events then holds about 35 bytes per
- * event until MaxAppendSize refuses it, instead of hundreds.
+ * The events of an append still being received, kept compactly: their bytes copied into chunks of
+ * up to 64 KiB (event ids as 16 bytes) instead of an object, an id string and views into the
+ * request's network buffers per event. An Append of millions of tiny events then holds about 35
+ * bytes per event until MaxAppendSize refuses it, instead of hundreds. A BatchAppend batch that
+ * arrives complete in one message waits for nothing and keeps its events as decoded
+ * ({@link WholeBatchEvents}).
  *
  * @since 0.1.0
  */
