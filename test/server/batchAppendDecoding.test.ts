@@ -3,8 +3,8 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
-import { BatchAppendReq } from "../../src/generated/streams.ts"
-import { decodeBatchAppendReq } from "../../src/server/codec/BatchAppendDecoding.ts"
+import { AppendReq, BatchAppendReq } from "../../src/generated/streams.ts"
+import { decodeAppendReq, decodeBatchAppendReq } from "../../src/server/codec/BatchAppendDecoding.ts"
 
 const roundTrip = (message: BatchAppendReq) => {
   const bytes = Buffer.from(BatchAppendReq.encode(message).finish())
@@ -76,6 +76,70 @@ describe("decodeBatchAppendReq", () => {
         theirs = e instanceof Error ? "error" : e
       }
       assert.strictEqual(ours === "error", theirs === "error", `cut at ${cut}`)
+    }
+  })
+})
+
+describe("decodeAppendReq", () => {
+  const same = (bytes: Buffer) => assert.deepStrictEqual(decodeAppendReq(bytes), AppendReq.decode(bytes))
+
+  it("matches the generated codec on every field form", () => {
+    const revisions = [
+      { $case: "revision" as const, value: 0n },
+      { $case: "revision" as const, value: 2n ** 64n - 1n },
+      { $case: "noStream" as const, value: {} },
+      { $case: "any" as const, value: {} },
+      { $case: "streamExists" as const, value: {} },
+      undefined
+    ]
+    for (const expectedStreamRevision of revisions) {
+      for (const streamIdentifier of [undefined, { streamName: Buffer.alloc(0) }, { streamName: Buffer.from("stream-ü") }]) {
+        same(Buffer.from(AppendReq.encode({ content: { $case: "options", value: { streamIdentifier, expectedStreamRevision } } }).finish()))
+      }
+    }
+    for (let i = 0; i < 20; i++) {
+      same(Buffer.from(AppendReq.encode({ content: { $case: "proposedMessage", value: event(i) } }).finish()))
+    }
+    same(Buffer.from(AppendReq.encode({
+      content: {
+        $case: "proposedMessage",
+        value: {
+          id: { value: { $case: "structured", value: { mostSignificantBits: -5n, leastSignificantBits: 2n ** 63n - 1n } } },
+          metadata: [],
+          customMetadata: Buffer.alloc(0),
+          data: Buffer.alloc(0)
+        }
+      }
+    }).finish()))
+    same(Buffer.from(AppendReq.encode({ content: undefined }).finish()))
+    // a later oneof member replaces an earlier one, as in the generated codec
+    same(Buffer.concat([
+      Buffer.from(AppendReq.encode({ content: { $case: "proposedMessage", value: event(4) } }).finish()),
+      Buffer.from(AppendReq.encode({ content: { $case: "options", value: { streamIdentifier: undefined, expectedStreamRevision: { $case: "any", value: {} } } } }).finish())
+    ]))
+  })
+
+  it("skips unknown fields, keeps data as views, and rejects truncated input", () => {
+    const known = Buffer.from(AppendReq.encode({ content: { $case: "proposedMessage", value: event(3) } }).finish())
+    const unknown = Buffer.concat([Buffer.from([0x78, 0x96, 0x01, 0x81, 0x01]), Buffer.alloc(8, 1), Buffer.from([0x8a, 0x01, 0x02, 0x61, 0x62, 0x95, 0x01]), Buffer.alloc(4, 2)])
+    const bytes = Buffer.concat([unknown, known])
+    const decoded = decodeAppendReq(bytes)
+    assert.deepStrictEqual(decoded, AppendReq.decode(known))
+    assert.strictEqual(decoded.content?.$case === "proposedMessage" ? decoded.content.value.data.buffer : undefined, bytes.buffer)
+    const options = Buffer.from(AppendReq.encode({ content: { $case: "options", value: { streamIdentifier: { streamName: Buffer.from("s") }, expectedStreamRevision: { $case: "revision", value: 300n } } } }).finish())
+    for (const message of [known, options]) {
+      for (let cut = 1; cut < message.length; cut++) {
+        const prefix = message.subarray(0, cut)
+        const outcome = (decode: (b: Buffer) => unknown) => {
+          try {
+            decode(prefix)
+            return "ok"
+          } catch {
+            return "error"
+          }
+        }
+        assert.strictEqual(outcome(decodeAppendReq), outcome((b) => AppendReq.decode(b)), `cut at ${cut}`)
+      }
     }
   })
 })

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { randomUUID } from "node:crypto"
-import { PendingEvents } from "../../src/server/codec/PendingEvents.ts"
+import { PendingEvents, WholeBatchEvents } from "../../src/server/codec/PendingEvents.ts"
 import type { ProposedEvent } from "../../src/server/storage/Store.ts"
 
 describe("PendingEvents", () => {
@@ -39,5 +39,40 @@ describe("PendingEvents", () => {
     let total = 0
     for (const b of bytes) total += b.byteLength
     assert.isBelow(total / 100_000, 48)
+  })
+
+  it("WholeBatchEvents gives back every event as pushed, its bytes copied out of the request's buffer", () => {
+    // one received message: every event's data and metadata are views of it
+    const message = Buffer.alloc(64 * 1024, 7)
+    const events: Array<ProposedEvent> = []
+    let at = 0
+    for (let i = 0; i < 200; i++) {
+      const size = i % 17
+      const meta = i % 3
+      events.push({
+        eventId: randomUUID(),
+        eventType: `t-${i}`,
+        isJson: i % 2 === 0,
+        data: message.subarray(at, at + size).fill(i & 0xff),
+        customMetadata: message.subarray(at + size, at + size + meta).fill(0xee)
+      })
+      at += size + meta
+    }
+    const whole = new WholeBatchEvents()
+    for (const e of events) whole.push(e)
+    assert.strictEqual(whole.count, events.length)
+    const back = whole.toArray()
+    message.fill(0)
+    back.forEach((e, i) => {
+      const want = events[i]!
+      assert.strictEqual(e.eventId, want.eventId)
+      assert.strictEqual(e.eventType, want.eventType)
+      assert.strictEqual(e.isJson, want.isJson)
+      assert.strictEqual(e.data.length, i % 17)
+      assert.isTrue(e.data.every((b) => b === (i & 0xff)))
+      assert.strictEqual(e.customMetadata.length, i % 3)
+      assert.isTrue(e.customMetadata.every((b) => b === 0xee))
+      assert.notStrictEqual(e.data.buffer, message.buffer)
+    })
   })
 })

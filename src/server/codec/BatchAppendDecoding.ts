@@ -1,14 +1,18 @@
 /**
- * A hand-written decoder of `BatchAppendReq` for the node: the same objects as the generated
- * codec, but event data and metadata stay views of the received message instead of copies, and
- * nothing is built that the handler does not read. On appends of many events the generated
- * decoder's copies and allocations were a third of the node's CPU.
+ * Hand-written decoders of `BatchAppendReq` and `AppendReq` for the node: the same objects as the
+ * generated codec, but event data and metadata stay views of the received message instead of
+ * copies, and nothing is built that the handler does not read. On appends of many events the
+ * generated decoder's copies and allocations were a third of the node's CPU; on the Append RPC
+ * the generated decoder was a tenth of the node's CPU per call.
  *
- * `test/server/batchAppendDecoding.test.ts` checks it against `BatchAppendReq.decode`.
+ * `test/server/batchAppendDecoding.test.ts` checks them against `BatchAppendReq.decode` and
+ * `AppendReq.decode`.
  *
  * @since 0.1.0
  */
 import type {
+  AppendReq,
+  AppendReq_Options,
   BatchAppendReq,
   BatchAppendReq_Options,
   BatchAppendReq_ProposedMessage,
@@ -149,6 +153,64 @@ export const decodeBatchAppendReq = (bytes: Buffer): BatchAppendReq => {
         break
       case 0x20:
         out.isFinal = r.varint64() !== 0n
+        break
+      default:
+        r.skip(tag & 7)
+    }
+  }
+  return out
+}
+
+const appendOptions = (r: ProtoReader, end: number): AppendReq_Options => {
+  const out: AppendReq_Options = { streamIdentifier: undefined, expectedStreamRevision: undefined }
+  while (r.pos < end) {
+    const tag = r.varint()
+    switch (tag) {
+      case 0x0a: {
+        const stop = r.end()
+        let streamName: Buffer = EMPTY
+        while (r.pos < stop) {
+          const t = r.varint()
+          if (t === 0x1a) streamName = r.bytes()
+          else r.skip(t & 7)
+        }
+        out.streamIdentifier = { streamName }
+        break
+      }
+      case 0x10:
+        out.expectedStreamRevision = { $case: "revision", value: r.varint64() }
+        break
+      case 0x1a:
+      case 0x22:
+      case 0x2a:
+        r.pos = r.end()
+        out.expectedStreamRevision = { $case: tag === 0x1a ? "noStream" : tag === 0x22 ? "any" : "streamExists", value: {} }
+        break
+      default:
+        r.skip(tag & 7)
+    }
+  }
+  return out
+}
+
+/**
+ * Decodes an `AppendReq` (the Append RPC's options or one proposed message); throws a
+ * `RangeError` on malformed input, like the generated codec.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const decodeAppendReq = (bytes: Buffer): AppendReq => {
+  const r = new ProtoReader(bytes)
+  const out: AppendReq = { content: undefined }
+  while (r.pos < bytes.length) {
+    const tag = r.varint()
+    switch (tag) {
+      case 0x0a:
+        out.content = { $case: "options", value: appendOptions(r, r.end()) }
+        break
+      case 0x12:
+        out.content = { $case: "proposedMessage", value: proposedMessage(r, r.end()) }
         break
       default:
         r.skip(tag & 7)

@@ -10,6 +10,26 @@ import type { UUID } from "../../generated/shared.ts"
 const HEX32 = /^[0-9a-fA-F]{32}$/
 
 /**
+ * Is `text` canonical UUID text (`8-4-4-4-12` lower-case hex)? A loop: on the append path it cost
+ * a fraction of what the equivalent regex did.
+ *
+ * @since 0.1.0
+ * @category parsing
+ */
+export const isCanonicalUuid = (text: string): boolean => {
+  if (text.length !== 36) return false
+  for (let i = 0; i < 36; i++) {
+    const c = text.charCodeAt(i)
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 0x2d) return false
+    } else if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) {
+      return false
+    }
+  }
+  return true
+}
+
+/**
  * Parses the textual forms .NET's `Guid.Parse` accepts (`D`, `N`, `B`, `P`) into canonical
  * lowercase `8-4-4-4-12` text, or `undefined` if it is not a UUID.
  *
@@ -17,6 +37,8 @@ const HEX32 = /^[0-9a-fA-F]{32}$/
  * @category parsing
  */
 export const parseUuidString = (text: string): string | undefined => {
+  // what clients send: already canonical
+  if (isCanonicalUuid(text)) return text
   let s = text.trim()
   if ((s.startsWith("{") && s.endsWith("}")) || (s.startsWith("(") && s.endsWith(")"))) s = s.slice(1, -1)
   let hex: string

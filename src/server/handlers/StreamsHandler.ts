@@ -33,7 +33,7 @@ import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallbac
 import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, expectedVersionNumber, type Store, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
-import { decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
+import { decodeAppendReq, decodeBatchAppendReq } from "../codec/BatchAppendDecoding.ts"
 import { PendingEvents } from "../codec/PendingEvents.ts"
 import { makeBatchAppend } from "../streams/BatchAppendHandler.ts"
 import {
@@ -66,14 +66,18 @@ export interface StreamsContext {
 
 /**
  * The Streams service definition with a Read response serializer that also accepts pre-encoded
- * `ReadResp` bytes (the node caches encoded events), and BatchAppend requests decoded by
- * {@link decodeBatchAppendReq} (event data kept as views, not copies).
+ * `ReadResp` bytes (the node caches encoded events), and Append and BatchAppend requests decoded by
+ * {@link decodeAppendReq} and {@link decodeBatchAppendReq} (event data kept as views, not copies).
  *
  * @since 0.1.0
  * @category definitions
  */
 export const StreamsServiceDefinition: ServiceDefinition = {
   ...StreamsService,
+  append: {
+    ...StreamsService.append,
+    requestDeserialize: decodeAppendReq
+  },
   batchAppend: {
     ...StreamsService.batchAppend,
     requestDeserialize: decodeBatchAppendReq

@@ -25,9 +25,10 @@ import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, type WriteOutcome } from "../storage/Store.ts"
 import { WriteRefused } from "../storage/WriteValidation.ts"
 import { fromWire } from "../codec/Uuid.ts"
-import { PendingEvents } from "../codec/PendingEvents.ts"
+import { type AppendEvents, PendingEvents, WholeBatchEvents } from "../codec/PendingEvents.ts"
+import { encodeBatchAppendSuccess } from "../codec/BatchAppendEncoding.ts"
 import type { StreamsContext } from "../handlers/StreamsHandler.ts"
-import { authenticate, positionOf, streamNameOf, toExpected, toProposedEvent } from "../codec/StreamsRequest.ts"
+import { authenticate, streamNameOf, toExpected, toProposedEvent } from "../codec/StreamsRequest.ts"
 
 const pack = (typeName: string, bytes: Uint8Array): Any => ({
   typeUrl: `type.googleapis.com/${typeName}`,
@@ -107,7 +108,7 @@ interface PendingBatch {
   readonly stream: string
   readonly streamBytes: Buffer
   readonly expected: Expected
-  readonly events: PendingEvents
+  readonly events: AppendEvents
   size: number
   readonly timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -161,19 +162,8 @@ export const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchA
   ): void => {
     switch (outcome._tag) {
       case "Success":
-        send({
-          correlationId,
-          streamIdentifier,
-          result: {
-            $case: "success",
-            value: {
-              currentRevisionOption: outcome.currentRevision < 0
-                ? { $case: "noStream", value: {} }
-                : { $case: "currentRevision", value: BigInt(outcome.currentRevision) },
-              positionOption: { $case: "position", value: positionOf(outcome.position) }
-            }
-          }
-        })
+        // the most frequent answer: hand-encoded (BatchAppendEncoding.ts), the same bytes
+        if (!closed) call.writeFramed(encodeBatchAppendSuccess(correlationId, streamIdentifier.streamName, outcome.currentRevision, outcome.position))
         return
       case "WrongExpectedVersion":
         send({
@@ -243,7 +233,10 @@ export const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchA
             }
           }, timeoutMs)
           timer?.unref?.()
-          pending.set(key, { correlationId, stream: name, streamBytes, expected, events: new PendingEvents(), size: 0, timer })
+          // a batch complete in this one message is never held: its events are kept as decoded
+          // (copied out of the network buffers) instead of compacted for a wait
+          const events = request.isFinal ? new WholeBatchEvents() : new PendingEvents()
+          pending.set(key, { correlationId, stream: name, streamBytes, expected, events, size: 0, timer })
         }
       }
       const batch = pending.get(key)
