@@ -46,7 +46,8 @@ import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { makeV2StreamsHandler, v2StreamsDefinition } from "./handlers/V2StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
-import type { ServiceDefinition } from "./transport/ServerCall.ts"
+import type { Handler, ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
+import { ReplicatedLog } from "./cluster/ReplicatedLog.ts"
 import { newUuid } from "./codec/Uuid.ts"
 import {
   DEFAULT_MAX_APPEND_EVENT_SIZE,
@@ -153,16 +154,30 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // a failed write stops the node, as a real node's storage writer ends its process
   // (StorageWriterService: "Unexpected error in StorageWriterService. Terminating the process...")
   let fatal: ((error: Error) => void) | undefined
-  const log: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
+  // a cluster member (src/server/cluster): its file log, gated on the cluster's commit point
+  const cluster = options.cluster
+  const leading = cluster === undefined || cluster.role === "leader"
+  const fileLog: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
     flushDelayMs: options.dbFlushDelayMs,
     salvage: options.salvage,
     logger,
     write: options.dbWrite,
     onFailure: (error) => fatal?.(error)
   })
+  let replicated: ReplicatedLog | undefined
+  if (cluster !== undefined) {
+    if (fileLog === undefined) throw new Error("a cluster member needs a db directory")
+    replicated = new ReplicatedLog(fileLog)
+    cluster.onLog(replicated)
+  }
+  const log = replicated ?? fileLog
   let store: Store
   try {
-    store = new Store({ log, readCacheBytes: options.dbCacheBytes })
+    store = new Store({
+      log,
+      readCacheBytes: options.dbCacheBytes,
+      epoch: cluster === undefined ? undefined : cluster.role === "leader" ? cluster.epoch : false
+    })
   } catch (e) {
     await log?.close()
     throw e
@@ -173,9 +188,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
-  users.upgradeLegacyRecords()
-  if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-  if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  // (a cluster's replicas write nothing of their own: they receive these from the leader)
+  if (leading) {
+    users.upgradeLegacyRecords()
+    if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+    if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  }
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, {
@@ -184,13 +202,19 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     timeLimitMs: options.projectionExecutionTimeoutMs,
     maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
   })
-  if (!store.fresh) projections.load()
+  // projections run on a cluster's leader only, and move with it (their state is in the log)
+  if (!store.fresh && leading) projections.load()
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
-  if (options.standardProjections === true || options.runProjections === true) {
+  if (leading && (options.standardProjections === true || options.runProjections === true)) {
     projections.createSystemProjections(options.standardProjections === true)
   }
   try {
-    await store.sync()
+    // a cluster member waits for its own disk only: the cluster commits what a majority holds
+    if (replicated !== undefined) {
+      await new Promise<void>((resolve, reject) => replicated.localDurable((error) => (error === undefined ? resolve() : reject(error))))
+    } else {
+      await store.sync()
+    }
   } catch (e) {
     // the log failed before the node listened (a full disk at start): release it, and say why
     projections.close()
@@ -225,6 +249,20 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const activeBatches = new Set<() => void>()
   const version = options.version ?? DEFAULT_SERVER_VERSION
   const v2Streams = v2StreamsDefinition(version)
+  // every service's own handlers by method path (a cluster's followers forward calls to the
+  // leader's), registered through the member's gate when in a cluster (cluster/ClusterGate.ts)
+  const handlers = new Map<string, Handler>()
+  const addService = (
+    definition: ServiceDefinition,
+    implementation: ServiceImplementation,
+    serviceOptions?: { readonly maxReceiveMessageSize?: number | undefined }
+  ) => {
+    for (const name of Object.keys(definition)) {
+      const h = implementation[name]
+      if (h !== undefined) handlers.set(definition[name]!.path, h)
+    }
+    server.addService(definition, cluster === undefined ? implementation : cluster.gate(definition, implementation), serviceOptions)
+  }
   const services: ReadonlyArray<ServiceDefinition> = [
     ...(v2Streams === undefined ? [] : [v2Streams]),
     StreamsServiceDefinition,
@@ -236,7 +274,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     OperationsServiceDefinition,
     MonitoringServiceDefinition
   ]
-  server.addService(
+  addService(
     StreamsServiceDefinition,
     makeStreamsHandler({
       store,
@@ -249,7 +287,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
   )
   if (v2Streams !== undefined) {
-    server.addService(
+    addService(
       v2Streams,
       makeV2StreamsHandler({
         store,
@@ -262,32 +300,34 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
   const instanceId = newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
-  const groups = new PersistentGroups(store)
-  server.addService(
+  const groups = new PersistentGroups(store, { load: leading })
+  addService(
     PersistentSubscriptionsServiceDefinition,
     makePersistentSubscriptionsHandler({ store, auth, groups })
   )
-  server.addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
-  server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint, members: options.gossip }))
-  server.addService(
+  addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
+  addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint, members: cluster?.gossip ?? options.gossip }))
+  addService(
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)
   )
   const context = options.context ?? Context.empty()
-  server.addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
+  addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
   const scavenges = new Scavenges(store, {
     nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
     context,
     delayMs: options.scavengeDelayMs
   })
-  server.addService(
+  addService(
     OperationsServiceDefinition,
     makeOperationsHandler({
       store,
       auth,
       scavenges,
       groups,
-      shutdown: () => void stop()
+      shutdown: () => void stop(),
+      resign: cluster?.resign,
+      setPriority: cluster?.setPriority
     })
   )
   const activeStats = new Set<() => void>()
@@ -297,7 +337,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connections: () => server.connectionCount,
     dbPath: resolve(options.db ?? ".")
   })
-  server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
+  addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
   const httpApi = makeHttpApi({ store, auth, groups, projections })
   server.onHttpRequest(makeHttpEndpoints({
@@ -363,6 +403,29 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     stop,
     stopped
   }
+  cluster?.onStarted({
+    store,
+    log: replicated!,
+    handler: (path) => handlers.get(path),
+    refuseClients: (refuse) => server.refuseConnections(refuse),
+    kill: () => {
+      if (stopping !== undefined) return stopping
+      // no graceful answers: the connections are reset and nothing waiting is acknowledged
+      replicated!.abandon(new Error("the node was killed"))
+      server.refuseConnections(true)
+      for (const end of Array.from(activeReads)) end()
+      for (const end of Array.from(activeBatches)) end()
+      for (const end of Array.from(activeStats)) end()
+      httpApi.close()
+      groups.close()
+      stopping = scavenges.close().then(() => server.shutdown(0)).finally(() => {
+        projections.close()
+        return store.close()
+      })
+      stopping.then(markStopped, markStopped)
+      return stopping
+    }
+  })
   statsByNode.set(running, () => ({
     activeReads: activeReads.size,
     storeListeners: store.listenerCount,
