@@ -32,7 +32,7 @@ describe("the official client on an embedded cluster", () => {
       let failures = 0
       await eventuallyAsync("an append after the failover", async () => {
         try {
-          await leaderClient.appendToStream(stream, jsonEvent({ type: "C", data: { n: 3 } }), { expectedRevision: 1n })
+          await leaderClient.appendToStream(stream, jsonEvent({ type: "C", data: { n: 3 } }), { streamState: 1n })
           return true
         } catch {
           failures++
