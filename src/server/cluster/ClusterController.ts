@@ -80,6 +80,7 @@ export class ClusterController {
     const generation = m.generation
     return {
       role,
+      instanceId: m.instanceId,
       epoch: this.term,
       onLog: (log) => {
         m.log = log
