@@ -409,7 +409,12 @@ export class ClusterController {
     const leader = this.leader
     const reach = leader !== undefined && !m.cutPeers && !leader.cutPeers && leader.running
     const endpoint = reach
-      ? { host: this.host, port: leader.port, handler: (path: string) => leader.internals?.handler(path) }
+      ? {
+        host: this.host,
+        port: leader.port,
+        handler: (path: string) => leader.internals?.handler(path),
+        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs)
+      }
       : undefined
     const role: GateView["role"] = m === leader
       ? (m.state === "Leader" ? "Leader" : "PreLeader")
