@@ -131,13 +131,14 @@ export class ClusterController {
     const node = m.node
     if (node === undefined) return
     m.stopping = true
+    m.state = "ShuttingDown"
     m.generation++
     m.following = undefined
     m.ready = false
     m.queue = []
     if (m === this.leader) this.leader = undefined
     m.log?.abandon(new Error("not committed: the leader stepped down"))
-    if (kill) await m.internals!.kill()
+    if (kill && m.internals !== undefined) await m.internals.kill()
     else await node.stop()
     m.node = undefined
     m.internals = undefined
