@@ -238,9 +238,9 @@ export class ClusterController {
       .filter((m) => !m.readOnly)
       .map((m) => (m === leader ? m.acked : m.following === leader && m.ready ? m.acked : 0))
     const point = majorityPoint(held, this.voters)
+    if (leader.state === "PreLeader" && Math.max(point, log.commitPoint) >= leader.startEnd) leader.state = "Leader"
     if (point <= log.commitPoint) return
     log.commitTo(point)
-    if (leader.state === "PreLeader" && point >= leader.startEnd) leader.state = "Leader"
     for (const f of this.members) {
       if (f.following !== leader || !f.ready) continue
       const fg = f.generation
