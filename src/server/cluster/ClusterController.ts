@@ -9,12 +9,14 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import { join } from "node:path"
 import { LOG_FILE } from "../storage/FileLog.ts"
 import { type EmbeddedNodeOptions, startEmbeddedNode } from "../EmbeddedNode.ts"
 import type { GossipMember } from "../handlers/GossipHandler.ts"
 import type { ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ClusterHooks } from "./ClusterHooks.ts"
+import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
 import type { ClusterMember } from "./ClusterMember.ts"
 import { bestCandidate, majorityPoint } from "./Election.ts"
@@ -52,6 +54,7 @@ export class ClusterController {
   private readonly nodeOptions: EmbeddedNodeOptions
   private readonly logger: (message: string) => void
   private closed = false
+  private readonly clock: ClusterClock
 
   constructor(
     members: ReadonlyArray<ClusterMember>,
@@ -64,6 +67,7 @@ export class ClusterController {
     this.host = host
     this.nodeOptions = nodeOptions
     this.logger = logger
+    this.clock = clusterClock(nodeOptions.context ?? Context.empty())
   }
 
   /** Runs `op` after every operation queued before it. */
@@ -87,7 +91,7 @@ export class ClusterController {
         if (role === "leader") log.onWrite = (frame, end) => this.ship(m, generation, frame, end)
       },
       gate: (definition: ServiceDefinition, implementation: ServiceImplementation) =>
-        gateService(definition, implementation, () => this.gateView(m)),
+        gateService(definition, implementation, () => this.gateView(m), this.clock.after),
       gossip: () => this.gossip(m),
       resign: () => void this.resign(m.index),
       setPriority: (priority) => {
@@ -156,7 +160,7 @@ export class ClusterController {
   private send(from: ClusterMember, to: ClusterMember, f: () => void): void {
     if (from.cutPeers || to.cutPeers) return
     const delay = Math.max(from.peerDelayMs, to.peerDelayMs)
-    const due = Math.max(Date.now() + delay, to.nextDue)
+    const due = Math.max(this.clock.now() + delay, to.nextDue)
     to.nextDue = due
     to.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
     if (!to.draining) this.drainLater(to)
@@ -169,14 +173,12 @@ export class ClusterController {
       return
     }
     to.draining = true
-    const wait = first.due - Date.now()
     const drain = () => {
-      const now = Date.now()
+      const now = this.clock.now()
       while (to.inbox.length > 0 && to.inbox[0]!.due <= now) to.inbox.shift()!.run()
       this.drainLater(to)
     }
-    if (wait <= 0) setImmediate(drain)
-    else setTimeout(drain, wait)
+    this.clock.after(first.due - this.clock.now(), drain)
   }
 
   // -----------------------------------------------------------------------------------------------
