@@ -38,6 +38,14 @@ const lastEpochOf = (m: ClusterMember): number => {
   }
 }
 
+/** One way of the link between two members. */
+interface Link {
+  /** When the last message sent will arrive (later ones arrive after it). */
+  nextDue: number
+  readonly inbox: Array<{ readonly due: number; readonly run: () => void }>
+  draining: boolean
+}
+
 /**
  * The controller of one cluster.
  *
@@ -55,6 +63,8 @@ export class ClusterController {
   private readonly logger: (message: string) => void
   private closed = false
   private readonly clock: ClusterClock
+  /** The links between members, one way each: what is on its way, in order. */
+  private readonly links = new Map<string, Link>()
 
   constructor(
     members: ReadonlyArray<ClusterMember>,
@@ -154,29 +164,33 @@ export class ClusterController {
   // links
 
   /**
-   * Runs `f` at `to` once the link from `from` delivers it: in order, after the links' delay, and
-   * never when either end is cut off (then or on arrival).
+   * Runs `f` at `to` once the link from `from` delivers it: in order on that link, after its delay
+   * (the larger of the two members' peer delays when sent), and never when either end is cut off
+   * (then or on arrival).
    */
   private send(from: ClusterMember, to: ClusterMember, f: () => void): void {
     if (from.cutPeers || to.cutPeers) return
+    const key = `${from.index}>${to.index}`
+    let link = this.links.get(key)
+    if (link === undefined) this.links.set(key, link = { nextDue: 0, inbox: [], draining: false })
     const delay = Math.max(from.peerDelayMs, to.peerDelayMs)
-    const due = Math.max(this.clock.now() + delay, to.nextDue)
-    to.nextDue = due
-    to.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
-    if (!to.draining) this.drainLater(to)
+    const due = Math.max(this.clock.now() + delay, link.nextDue)
+    link.nextDue = due
+    link.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
+    if (!link.draining) this.drainLater(link)
   }
 
-  private drainLater(to: ClusterMember): void {
-    const first = to.inbox[0]
+  private drainLater(link: Link): void {
+    const first = link.inbox[0]
     if (first === undefined) {
-      to.draining = false
+      link.draining = false
       return
     }
-    to.draining = true
+    link.draining = true
     const drain = () => {
       const now = this.clock.now()
-      while (to.inbox.length > 0 && to.inbox[0]!.due <= now) to.inbox.shift()!.run()
-      this.drainLater(to)
+      while (link.inbox.length > 0 && link.inbox[0]!.due <= now) link.inbox.shift()!.run()
+      this.drainLater(link)
     }
     this.clock.after(first.due - this.clock.now(), drain)
   }

@@ -66,11 +66,6 @@ export class ClusterMember {
   leaderCommit = 0
   /** The leader's log end once it had started: it is Leader once that is committed. */
   startEnd = 0
-  /** When the next message may arrive at this member (messages keep their order through delays). */
-  nextDue = 0
-  /** Messages on their way to this member, in order. */
-  inbox: Array<{ readonly due: number; readonly run: () => void }> = []
-  draining = false
 
   constructor(index: number, dir: string, readOnly: boolean) {
     this.index = index
