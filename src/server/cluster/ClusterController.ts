@@ -14,7 +14,8 @@ import { join } from "node:path"
 import { LOG_FILE } from "../storage/FileLog.ts"
 import { type EmbeddedNodeOptions, startEmbeddedNode } from "../EmbeddedNode.ts"
 import type { GossipMember } from "../handlers/GossipHandler.ts"
-import type { ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
+import { Code } from "../../generated/code.ts"
+import type { ServerCall, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ClusterHooks } from "./ClusterHooks.ts"
 import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
@@ -152,6 +153,10 @@ export class ClusterController {
     m.queue = []
     if (m === this.leader) this.leader = undefined
     m.log?.abandon(new Error("not committed: the leader stepped down"))
+    // the streaming calls followers forwarded to it (BatchAppend) live on the followers'
+    // connections: they end "not ready" (the client sends again, to the next leader)
+    for (const call of m.forwarded) if (!call.closed) call.sendStatus({ code: Code.UNAVAILABLE, details: "Server Is Not Ready" })
+    m.forwarded.clear()
     if (kill && m.internals !== undefined) await m.internals.kill()
     else await node.stop()
     m.node = undefined
@@ -430,7 +435,11 @@ export class ClusterController {
         host: this.host,
         port: leader.port,
         handler: (path: string) => leader.internals?.handler(path),
-        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs)
+        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
+        adopt: (call: ServerCall) => {
+          if (leader.forwarded.size >= 64) for (const c of leader.forwarded) if (c.closed) leader.forwarded.delete(c)
+          leader.forwarded.add(call)
+        }
       }
       : undefined
     const role: GateView["role"] = m === leader

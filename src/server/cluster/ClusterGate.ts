@@ -49,6 +49,8 @@ export interface GateView {
     readonly handler: ((path: string) => Handler | undefined) | undefined
     /** Delay of the link to the leader, ms (a forwarded call waits that long). */
     readonly delayMs: number
+    /** A streaming call forwarded to the leader: ended "not ready" if the leader goes before it ends. */
+    readonly adopt: (call: ServerCall) => void
   } | undefined
   /** Delay of the member's client links, ms (0: none). */
   readonly clientDelayMs: number
@@ -122,6 +124,7 @@ export const gateService = (
       const forward = () => {
         const h = leader?.handler?.(path)
         if (h === undefined) return refuse(call, callback, serverNotReady())
+        if (callback === undefined) leader!.adopt(call)
         if (leader!.delayMs <= 0) return run(h)
         after(leader!.delayMs, () => {
           if (!call.closed) run(h)
