@@ -80,7 +80,7 @@ describe("client failover on an embedded cluster", () => {
         const log = recoveryLog()
         const kill = Effect.promise(() => cluster.kill(first))
         const appended = yield* withClient(
-          `${cluster.connectionString}&discoveryInterval=10`,
+          `${cluster.connectionString}&discoveryInterval=50&maxDiscoverAttempts=100`,
           log.capture(Effect.flatMap(Streams.Streams, (api) =>
             Effect.forEach(streams, (stream) =>
               Effect.forEach(Array.from({ length: 8 }, (_, k) => k), (k) => {
@@ -112,7 +112,7 @@ describe("client failover on an embedded cluster", () => {
         const log = recoveryLog()
         const received: Array<string> = []
         yield* withClient(
-          `${cluster.connectionString}&nodePreference=leader&discoveryInterval=10`,
+          `${cluster.connectionString}&nodePreference=leader&discoveryInterval=50&maxDiscoverAttempts=100`,
           log.capture(Effect.gen(function*() {
             const api = yield* Streams.Streams
             yield* api.append(stream, newEvents(20), { currentVersion: "no_stream" })

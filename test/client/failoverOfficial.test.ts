@@ -13,7 +13,7 @@ import { uniqueStream } from "../support/unique.ts"
 describe("the official client on an embedded cluster", () => {
   it("connects with gossip seeds, appends, and appends again after a failover", async () => {
     const cluster = await startEmbeddedCluster({ nodes: 3, logger: () => {} })
-    const leaderClient = KurrentDBClient.connectionString(`${cluster.connectionString}&nodePreference=leader&discoveryInterval=10`)
+    const leaderClient = KurrentDBClient.connectionString(`${cluster.connectionString}&nodePreference=leader&discoveryInterval=10&maxDiscoverAttempts=100`)
     const followerClient = KurrentDBClient.connectionString(`${cluster.connectionString}&nodePreference=follower`)
     try {
       const stream = uniqueStream("official")
