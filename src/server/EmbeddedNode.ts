@@ -407,6 +407,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   cluster?.onStarted({
     store,
     log: replicated!,
+    lead: (epoch) => {
+      // a replica elected leader takes up what a leader's start does, without a restart
+      store.lead(epoch)
+      users.upgradeLegacyRecords()
+      if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+      if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
+      projections.load()
+      if (options.standardProjections === true || options.runProjections === true) {
+        projections.createSystemProjections(options.standardProjections === true)
+      }
+      groups.load()
+    },
     handler: (path) => handlers.get(path),
     refuseClients: (refuse) => server.refuseConnections(refuse),
     kill: () => {

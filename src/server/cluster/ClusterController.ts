@@ -355,9 +355,22 @@ export class ClusterController {
     }
     const winner = this.members[best.index]!
     this.term = Math.max(this.term, ...this.members.map((m) => m.epoch)) + 1
-    if (winner.running) await this.halt(winner, false)
     this.leader = winner
-    await this.start(winner, "leader")
+    if (winner.internals !== undefined && winner.log !== undefined) {
+      // a running replica becomes the leader in place (its clients keep their connections), as a
+      // real node goes from Follower through PreLeader to Leader
+      const generation = winner.generation
+      winner.following = undefined
+      winner.ready = false
+      winner.queue = []
+      winner.state = "PreLeader"
+      winner.startEnd = Number.POSITIVE_INFINITY
+      winner.acked = 0
+      winner.log.onWrite = (frame, end) => this.ship(winner, generation, frame, end)
+      winner.internals.lead(this.term)
+    } else {
+      await this.start(winner, "leader")
+    }
     winner.epoch = this.term
     winner.startEnd = winner.log!.end
     winner.acked = await localDurable(winner.log!)

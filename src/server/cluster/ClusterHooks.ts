@@ -49,6 +49,12 @@ export interface ClusterHooks {
 export interface MemberInternals {
   readonly store: Store
   readonly log: ReplicatedLog
+  /**
+   * A replica elected leader becomes it in place: its store writes the epoch record `epoch`, the
+   * default users are written if missing, the projections and persistent-subscription groups start
+   * from what the log holds.
+   */
+  readonly lead: (epoch: number) => void
   /** The node's own (ungated) handler of a method path: a follower forwards calls to it. */
   readonly handler: (path: string) => Handler | undefined
   /** While true the node's port accepts no client connection, and the open ones are dropped. */

@@ -105,7 +105,7 @@ export class Store extends StoreReads {
   /** True when the log held no records when the store opened (a fresh database). */
   readonly fresh: boolean
   /** A replica (StoreOptions.epoch false): only the leader's commits are written. */
-  private readonly replica: boolean
+  private replica: boolean
 
   constructor(options: StoreOptions = {}) {
     const storage = options.log ?? memoryLog()
@@ -167,6 +167,22 @@ export class Store extends StoreReads {
       "$e": options.epoch ?? epoch,
       "$m": this.nextPosition,
       "$p": epoch === 0 ? -1 : previousEpoch,
+      "$i": newUuid(),
+      "$l": newUuid()
+    })
+  }
+
+  /**
+   * A replica becomes the writer (a cluster member elected leader): it writes its epoch record
+   * (`$e` = `epoch`) after what it holds, and from then on its own writes.
+   */
+  lead(epoch: number): void {
+    this.replica = false
+    const previous = this.lastEvent("$epoch-information")
+    this.writeSystemEvent("$epoch-information", "$epoch-information", {
+      "$e": epoch,
+      "$m": this.nextPosition,
+      "$p": previous === undefined ? -1 : previous.position,
       "$i": newUuid(),
       "$l": newUuid()
     })
