@@ -11,6 +11,7 @@
 import { Context, Effect, Layer } from "effect"
 import { resolve } from "node:path"
 import { createHash } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -100,6 +101,14 @@ export interface NodeStats {
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
 
+/** An HTTP handler that runs once the password check of the request's credentials is made off the event loop (`Auth.prepare`). */
+const withPreparedAuth = (auth: Auth, handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+(req: IncomingMessage, res: ServerResponse): void => {
+  const ready = auth.prepare(req.headers.authorization)
+  if (ready === undefined) handler(req, res)
+  else void ready.then(() => handler(req, res))
+}
+
 /**
  * Live counters of a node started by `startEmbeddedNode`.
  *
@@ -184,7 +193,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
-  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
+  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password), (login, password) => users.prepare(login, password))
   // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
@@ -242,7 +251,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     maxPendingConnections: options.maxPendingConnections,
     requestGracePeriodMs: options.requestGracePeriodMs,
     idleTimeoutMs: options.idleTimeoutMs,
-    maxBufferedRequestBytes: options.maxBufferedRequestBytes
+    maxBufferedRequestBytes: options.maxBufferedRequestBytes,
+    // the password check of a call, off the event loop, before its handler runs
+    beforeCall: (headers) => auth.prepare(headers.authorization)
   })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
@@ -316,7 +327,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const scavenges = new Scavenges(store, {
     nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
     context,
-    delayMs: options.scavengeDelayMs
+    delayMs: options.scavengeDelayMs,
+    storage: options.scavenge?.storage,
+    onCompleted: options.scavenge?.onCompleted
   })
   addService(
     OperationsServiceDefinition,
@@ -340,7 +353,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
   const httpApi = makeHttpApi({ store, auth, groups, projections })
-  server.onHttpRequest(makeHttpEndpoints({
+  server.onHttpRequest(withPreparedAuth(auth, makeHttpEndpoints({
     auth,
     instanceId,
     endpoint,
@@ -348,9 +361,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     insecure,
     records: () => store.log.length,
     members: cluster?.gossip,
+    stats: (nowMs) => nodeStatistics.collectValues(nowMs),
     projections: () => true,
     otherwise: httpApi.handle
-  }))
+  })))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
