@@ -47,8 +47,8 @@ import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { makeV2StreamsHandler, v2StreamsDefinition } from "./handlers/V2StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
-import type { Handler, ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
-import { ReplicatedLog } from "./cluster/ReplicatedLog.ts"
+import type { ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
+import { memberLog } from "./cluster/ReplicatedLog.ts"
 import { newUuid } from "./codec/Uuid.ts"
 import {
   DEFAULT_MAX_APPEND_EVENT_SIZE,
@@ -173,12 +173,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     write: options.dbWrite,
     onFailure: (error) => fatal?.(error)
   })
-  let replicated: ReplicatedLog | undefined
-  if (cluster !== undefined) {
-    if (fileLog === undefined) throw new Error("a cluster member needs a db directory")
-    replicated = new ReplicatedLog(fileLog)
-    cluster.onLog(replicated)
-  }
+  const replicated = cluster === undefined ? undefined : memberLog(cluster, fileLog)
   const log = replicated ?? fileLog
   let store: Store
   try {
@@ -198,11 +193,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
   // (a cluster's replicas write nothing of their own: they receive these from the leader)
-  if (leading) {
+  const defaultUsers = () => {
     users.upgradeLegacyRecords()
     if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
     if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   }
+  if (leading) defaultUsers()
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, {
@@ -211,19 +207,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     timeLimitMs: options.projectionExecutionTimeoutMs,
     maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
   })
-  // projections run on a cluster's leader only, and move with it (their state is in the log)
-  if (!store.fresh && leading) projections.load()
+  // projections run on a cluster's leader only, and move with it (their state is in the log);
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
-  if (leading && (options.standardProjections === true || options.runProjections === true)) {
-    projections.createSystemProjections(options.standardProjections === true)
+  const startProjections = (load: boolean) => {
+    if (load) projections.load()
+    if (options.standardProjections === true || options.runProjections === true) {
+      projections.createSystemProjections(options.standardProjections === true)
+    }
   }
+  if (leading) startProjections(!store.fresh)
   try {
     // a cluster member waits for its own disk only: the cluster commits what a majority holds
-    if (replicated !== undefined) {
-      await new Promise<void>((resolve, reject) => replicated.localDurable((error) => (error === undefined ? resolve() : reject(error))))
-    } else {
-      await store.sync()
-    }
+    await (replicated?.localSync() ?? store.sync())
   } catch (e) {
     // the log failed before the node listened (a full disk at start): release it, and say why
     projections.close()
@@ -260,20 +255,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const activeBatches = new Set<() => void>()
   const version = options.version ?? DEFAULT_SERVER_VERSION
   const v2Streams = v2StreamsDefinition(version)
-  // every service's own handlers by method path (a cluster's followers forward calls to the
-  // leader's), registered through the member's gate when in a cluster (cluster/ClusterGate.ts)
-  const handlers = new Map<string, Handler>()
-  const addService = (
-    definition: ServiceDefinition,
-    implementation: ServiceImplementation,
-    serviceOptions?: { readonly maxReceiveMessageSize?: number | undefined }
-  ) => {
-    for (const name of Object.keys(definition)) {
-      const h = implementation[name]
-      if (h !== undefined) handlers.set(definition[name]!.path, h)
-    }
-    server.addService(definition, cluster === undefined ? implementation : cluster.gate(definition, implementation), serviceOptions)
-  }
+  // a cluster member's services answer through its gate (cluster/ClusterGate.ts)
+  const addService = (definition: ServiceDefinition, implementation: ServiceImplementation, o?: { readonly maxReceiveMessageSize?: number }) =>
+    server.addService(definition, cluster?.gate(definition, implementation) ?? implementation, o)
   const services: ReadonlyArray<ServiceDefinition> = [
     ...(v2Streams === undefined ? [] : [v2Streams]),
     StreamsServiceDefinition,
@@ -385,18 +369,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     options.onFatal?.(error)
     setImmediate(() => void stop())
   }
-  const stop = (): Promise<void> => {
+  /** Graceful, or (`kill`, a cluster member) at once: connections reset, nothing waiting acknowledged. */
+  const stop = (kill = false): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
     // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
     // then release what the handlers hold; unary calls finish
-    server.endStreamingCalls(serverShuttingDown())
+    if (kill) {
+      replicated?.abandon(new Error("the node was killed"))
+      server.refuseConnections(true)
+    } else {
+      server.endStreamingCalls(serverShuttingDown())
+    }
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     for (const end of Array.from(activeStats)) end()
     httpApi.close()
     groups.close()
-    stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
+    stopping = scavenges.close().then(() => server.shutdown(kill ? 0 : 1000)).finally(() => {
       projections.close()
       return store.close()
     })
@@ -415,7 +405,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connectionString,
     caFile,
     cpuUsage: () => process.cpuUsage(),
-    stop,
+    stop: () => stop(),
     stopped
   }
   cluster?.onStarted({
@@ -424,34 +414,12 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     lead: (epoch) => {
       // a replica elected leader takes up what a leader's start does, without a restart
       store.lead(epoch)
-      users.upgradeLegacyRecords()
-      if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-      if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
-      projections.load()
-      if (options.standardProjections === true || options.runProjections === true) {
-        projections.createSystemProjections(options.standardProjections === true)
-      }
+      defaultUsers()
+      startProjections(true)
       groups.load()
     },
-    handler: (path) => handlers.get(path),
     refuseClients: (refuse) => server.refuseConnections(refuse),
-    kill: () => {
-      if (stopping !== undefined) return stopping
-      // no graceful answers: the connections are reset and nothing waiting is acknowledged
-      replicated!.abandon(new Error("the node was killed"))
-      server.refuseConnections(true)
-      for (const end of Array.from(activeReads)) end()
-      for (const end of Array.from(activeBatches)) end()
-      for (const end of Array.from(activeStats)) end()
-      httpApi.close()
-      groups.close()
-      stopping = scavenges.close().then(() => server.shutdown(0)).finally(() => {
-        projections.close()
-        return store.close()
-      })
-      stopping.then(markStopped, markStopped)
-      return stopping
-    }
+    kill: () => stop(true)
   })
   statsByNode.set(running, () => ({
     activeReads: activeReads.size,

@@ -15,7 +15,7 @@ import { LOG_FILE } from "../storage/FileLog.ts"
 import { type EmbeddedNodeOptions, startEmbeddedNode } from "../EmbeddedNode.ts"
 import type { GossipMember } from "../handlers/GossipHandler.ts"
 import { Code } from "../../generated/code.ts"
-import type { ServerCall, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
+import type { Handler, ServerCall, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ClusterHooks } from "./ClusterHooks.ts"
 import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
@@ -93,6 +93,9 @@ export class ClusterController {
 
   private hooks(m: ClusterMember, role: "leader" | "replica"): ClusterHooks {
     const generation = m.generation
+    // the node's own handlers, by method path: followers forward calls to them while it leads
+    const handlers = new Map<string, Handler>()
+    m.handlers = handlers
     return {
       role,
       instanceId: m.instanceId,
@@ -101,8 +104,13 @@ export class ClusterController {
         m.log = log
         if (role === "leader") log.onWrite = (frame, end) => this.ship(m, generation, frame, end)
       },
-      gate: (definition: ServiceDefinition, implementation: ServiceImplementation) =>
-        gateService(definition, implementation, () => this.gateView(m), this.clock.after),
+      gate: (definition: ServiceDefinition, implementation: ServiceImplementation) => {
+        for (const name of Object.keys(implementation)) {
+          const path = definition[name]?.path
+          if (path !== undefined) handlers.set(path, implementation[name]!)
+        }
+        return gateService(definition, implementation, () => this.gateView(m), this.clock.after)
+      },
       gossip: () => this.gossip(m),
       resign: () => void this.resign(m.index),
       setPriority: (priority) => {
@@ -447,7 +455,7 @@ export class ClusterController {
       ? {
         host: this.host,
         port: leader.port,
-        handler: (path: string) => leader.internals?.handler(path),
+        handler: (path: string) => (leader.running ? leader.handlers.get(path) : undefined),
         delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
         adopt: (call: ServerCall) => {
           if (leader.forwarded.size >= 64) for (const c of leader.forwarded) if (c.closed) leader.forwarded.delete(c)
