@@ -46,8 +46,8 @@ export interface EmbeddedClusterOptions {
   readonly host?: string | undefined
   /** Member `i` listens on `port + i`; default 0: free ports (each member keeps its port across restarts). */
   readonly port?: number | undefined
-  /** Options of every member's node (not `host`, `port`, `db`). */
-  readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip"> | undefined
+  /** Options of every member's node (not `host`, `port`, `db`); members are insecure (no TLS cluster yet). */
+  readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip" | "insecure" | "tls"> | undefined
   /** Where the cluster reports elections and truncations; default: stderr, one line each. */
   readonly logger?: ((message: string) => void) | undefined
 }
