@@ -89,9 +89,19 @@ export class ClusterController {
 
   /** Runs `op` after every operation queued before it. */
   run<A>(op: () => Promise<A>): Promise<A> {
-    const next = this.chain.then(op)
+    const next = this.chain.then(op).finally(() => this.admit())
     this.chain = next.catch(() => {})
     return next
+  }
+
+  /**
+   * Every running member takes clients again, but those cut from them: a member (re)started as a
+   * replica refuses them until the operation that started it is over (its log cut and caught up,
+   * or no leader to follow), so that no client reads a tail it is about to cut, as a real node
+   * truncates before it serves.
+   */
+  private admit(): void {
+    for (const m of this.members) m.internals?.refuseClients(m.cutClients)
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -124,7 +134,7 @@ export class ClusterController {
       },
       onStarted: (internals) => {
         m.internals = internals
-        internals.refuseClients(m.cutClients)
+        internals.refuseClients(role === "replica" || m.cutClients)
       }
     }
   }
