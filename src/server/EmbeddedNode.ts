@@ -47,7 +47,8 @@ import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { makeV2StreamsHandler, v2StreamsDefinition } from "./handlers/V2StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
-import type { ServiceDefinition } from "./transport/ServerCall.ts"
+import type { ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
+import { memberLog } from "./cluster/ReplicatedLog.ts"
 import { newUuid } from "./codec/Uuid.ts"
 import {
   DEFAULT_MAX_APPEND_EVENT_SIZE,
@@ -162,16 +163,25 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // a failed write stops the node, as a real node's storage writer ends its process
   // (StorageWriterService: "Unexpected error in StorageWriterService. Terminating the process...")
   let fatal: ((error: Error) => void) | undefined
-  const log: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
+  // a cluster member (src/server/cluster): its file log, gated on the cluster's commit point
+  const cluster = options.cluster
+  const leading = cluster === undefined || cluster.role === "leader"
+  const fileLog: FileLog | undefined = options.db === undefined ? undefined : await openFileLog(options.db, {
     flushDelayMs: options.dbFlushDelayMs,
     salvage: options.salvage,
     logger,
     write: options.dbWrite,
     onFailure: (error) => fatal?.(error)
   })
+  const replicated = cluster === undefined ? undefined : memberLog(cluster, fileLog)
+  const log = replicated ?? fileLog
   let store: Store
   try {
-    store = new Store({ log, readCacheBytes: options.dbCacheBytes })
+    store = new Store({
+      log,
+      readCacheBytes: options.dbCacheBytes,
+      epoch: cluster === undefined ? undefined : cluster.role === "leader" ? cluster.epoch : false
+    })
   } catch (e) {
     await log?.close()
     throw e
@@ -182,9 +192,13 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
-  users.upgradeLegacyRecords()
-  if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
-  if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  // (a cluster's replicas write nothing of their own: they receive these from the leader)
+  const defaultUsers = () => {
+    users.upgradeLegacyRecords()
+    if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
+    if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
+  }
+  if (leading) defaultUsers()
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, {
@@ -193,13 +207,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     timeLimitMs: options.projectionExecutionTimeoutMs,
     maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
   })
-  if (!store.fresh) projections.load()
+  // projections run on a cluster's leader only, and move with it (their state is in the log);
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
-  if (options.standardProjections === true || options.runProjections === true) {
-    projections.createSystemProjections(options.standardProjections === true)
+  const startProjections = (load: boolean) => {
+    if (load) projections.load()
+    if (options.standardProjections === true || options.runProjections === true) {
+      projections.createSystemProjections(options.standardProjections === true)
+    }
   }
+  if (leading) startProjections(!store.fresh)
   try {
-    await store.sync()
+    // a cluster member waits for its own disk only: the cluster commits what a majority holds
+    await (replicated?.localSync() ?? store.sync())
   } catch (e) {
     // the log failed before the node listened (a full disk at start): release it, and say why
     projections.close()
@@ -236,6 +255,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const activeBatches = new Set<() => void>()
   const version = options.version ?? DEFAULT_SERVER_VERSION
   const v2Streams = v2StreamsDefinition(version)
+  // a cluster member's services answer through its gate (cluster/ClusterGate.ts)
+  const addService = (definition: ServiceDefinition, implementation: ServiceImplementation, o?: { readonly maxReceiveMessageSize?: number }) =>
+    server.addService(definition, cluster?.gate(definition, implementation) ?? implementation, o)
   const services: ReadonlyArray<ServiceDefinition> = [
     ...(v2Streams === undefined ? [] : [v2Streams]),
     StreamsServiceDefinition,
@@ -247,7 +269,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     OperationsServiceDefinition,
     MonitoringServiceDefinition
   ]
-  server.addService(
+  addService(
     StreamsServiceDefinition,
     makeStreamsHandler({
       store,
@@ -260,7 +282,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
   )
   if (v2Streams !== undefined) {
-    server.addService(
+    addService(
       v2Streams,
       makeV2StreamsHandler({
         store,
@@ -271,21 +293,21 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
       { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
     )
   }
-  const instanceId = newUuid()
+  const instanceId = cluster?.instanceId ?? newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
-  const groups = new PersistentGroups(store)
-  server.addService(
+  const groups = new PersistentGroups(store, { load: leading })
+  addService(
     PersistentSubscriptionsServiceDefinition,
     makePersistentSubscriptionsHandler({ store, auth, groups })
   )
-  server.addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
-  server.addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint, members: options.gossip }))
-  server.addService(
+  addService(ProjectionsServiceDefinition, makeProjectionsHandler({ store, auth, projections, version }))
+  addService(GossipService, makeGossipHandler({ auth, instanceId, endpoint, members: cluster?.gossip ?? options.gossip }))
+  addService(
     ServerFeaturesService,
     makeServerFeaturesHandler(version, () => services)
   )
   const context = options.context ?? Context.empty()
-  server.addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
+  addService(UsersServiceDefinition, makeUsersHandler({ store, auth, users }))
   const scavenges = new Scavenges(store, {
     nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
     context,
@@ -293,14 +315,16 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     storage: options.scavenge?.storage,
     onCompleted: options.scavenge?.onCompleted
   })
-  server.addService(
+  addService(
     OperationsServiceDefinition,
     makeOperationsHandler({
       store,
       auth,
       scavenges,
       groups,
-      shutdown: () => void stop()
+      shutdown: () => void stop(),
+      resign: cluster?.resign,
+      setPriority: cluster?.setPriority
     })
   )
   const activeStats = new Set<() => void>()
@@ -310,7 +334,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connections: () => server.connectionCount,
     dbPath: resolve(options.db ?? ".")
   })
-  server.addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
+  addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
   const httpApi = makeHttpApi({ store, auth, groups, projections })
   server.onHttpRequest(withPreparedAuth(auth, makeHttpEndpoints({
@@ -320,6 +344,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     version,
     insecure,
     records: () => store.log.length,
+    members: cluster?.gossip,
     stats: (nowMs) => nodeStatistics.collectValues(nowMs),
     projections: () => true,
     otherwise: httpApi.handle
@@ -344,18 +369,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     options.onFatal?.(error)
     setImmediate(() => void stop())
   }
-  const stop = (): Promise<void> => {
+  /** Graceful, or (`kill`, a cluster member) at once: connections reset, nothing waiting acknowledged. */
+  const stop = (kill = false): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
     // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
     // then release what the handlers hold; unary calls finish
-    server.endStreamingCalls(serverShuttingDown())
+    if (kill) {
+      replicated?.abandon(new Error("the node was killed"))
+      server.refuseConnections(true)
+    } else {
+      server.endStreamingCalls(serverShuttingDown())
+    }
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     for (const end of Array.from(activeStats)) end()
     httpApi.close()
     groups.close()
-    stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
+    stopping = scavenges.close().then(() => server.shutdown(kill ? 0 : 1000)).finally(() => {
       projections.close()
       return store.close()
     })
@@ -374,9 +405,22 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connectionString,
     caFile,
     cpuUsage: () => process.cpuUsage(),
-    stop,
+    stop: () => stop(),
     stopped
   }
+  cluster?.onStarted({
+    store,
+    log: replicated!,
+    lead: (epoch) => {
+      // a replica elected leader takes up what a leader's start does, without a restart
+      store.lead(epoch)
+      defaultUsers()
+      startProjections(true)
+      groups.load()
+    },
+    refuseClients: (refuse) => server.refuseConnections(refuse),
+    kill: () => stop(true)
+  })
   statsByNode.set(running, () => ({
     activeReads: activeReads.size,
     storeListeners: store.listenerCount,

@@ -6,6 +6,7 @@
  */
 import type { ScavengesOptions } from "./operations/Scavenges.ts"
 import type { Context } from "effect"
+import type { ClusterHooks } from "./cluster/ClusterHooks.ts"
 import type { GossipMember } from "./handlers/GossipHandler.ts"
 import type { LogWrite } from "./storage/FileLog.ts"
 
@@ -86,6 +87,11 @@ export interface EmbeddedNodeOptions {
    * so that single nodes can act as the members of a cluster. Default: this node, the Leader.
    */
   readonly gossip?: (() => ReadonlyArray<GossipMember>) | undefined
+  /**
+   * Set by an embedded cluster (src/server/cluster/EmbeddedCluster.ts) on the nodes it starts: the
+   * node is one of its members. Not for other use.
+   */
+  readonly cluster?: ClusterHooks | undefined
   /** Concurrent calls allowed per HTTP/2 connection; default 100, as a real node. */
   readonly maxConcurrentStreams?: number | undefined
   /**

@@ -4,3 +4,4 @@
  * @since 0.1.0
  */
 export * from "./EmbeddedNode.ts"
+export * from "./cluster/EmbeddedCluster.ts"

@@ -37,6 +37,8 @@ export interface GossipMember {
   readonly isAlive: boolean
   readonly host: string
   readonly port: number
+  /** The member's instance id; default one made from its endpoint. */
+  readonly instanceId?: string | undefined
 }
 
 // a stable instance id per faked member (its endpoint as the last 12 hex digits)
@@ -58,7 +60,7 @@ export const makeGossipHandler = (ctx: GossipContext): ServiceImplementation => 
     if (ctx.members !== undefined) {
       return callback(null, {
         members: ctx.members().map((m) => ({
-          instanceId: toStructured(newUuidFor(m)),
+          instanceId: toStructured(m.instanceId ?? newUuidFor(m)),
           timeStamp: BigInt(Date.now()) * 10000n,
           state: MemberInfo_VNodeState[m.state],
           isAlive: m.isAlive,

@@ -24,6 +24,17 @@ export interface HttpEndpointsContext {
   readonly insecure: boolean
   /** Records in the log. */
   readonly records: () => number
+  /**
+   * A cluster member's view of the cluster (src/server/cluster), for `/gossip` and `/info`'s state;
+   * default: this node alone, the Leader.
+   */
+  readonly members?: (() => ReadonlyArray<{
+    readonly instanceId?: string | undefined
+    readonly state: string
+    readonly isAlive: boolean
+    readonly host: string
+    readonly port: number
+  }>) | undefined
   /** The node's stats at a time (ms), flat, with their measured values (StatsCollector.ts). */
   readonly stats: (nowMs: number) => ReadonlyMap<string, number | string>
   /** Do user projections run? (`/info`'s `features.projections`) */
@@ -68,7 +79,7 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
       return json(res, 200, {
         dbVersion: ctx.version,
         esVersion: ctx.version,
-        state: "leader",
+        state: (ctx.members?.().find((m) => m.instanceId === ctx.instanceId)?.state ?? "leader").toLowerCase(),
         // ClusterVNode: `["projections"] = RunProjections != ProjectionType.None || DevMode`
         features: { projections: ctx.projections?.() ?? false, userManagement: true, atomPub: ctx.otherwise !== undefined },
         authentication: ctx.insecure ? null : { type: "internal", properties: {} }
@@ -77,6 +88,22 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
       return stats(ctx, req, res, path)
     default: {
       const { host, port } = ctx.endpoint()
+      const cluster = ctx.members?.()
+      if (cluster !== undefined) {
+        return json(res, 200, {
+          members: cluster.map((m) => ({
+            instanceId: m.instanceId,
+            timeStamp: new Date().toISOString(),
+            state: m.state,
+            isAlive: m.isAlive,
+            httpEndPointIp: m.host,
+            httpEndPointPort: m.port,
+            isReadOnlyReplica: m.state === "ReadOnlyReplica" || m.state === "PreReadOnlyReplica" || m.state === "ReadOnlyLeaderless"
+          })),
+          serverIp: host,
+          serverPort: port
+        })
+      }
       return json(res, 200, {
         members: [{
           instanceId: ctx.instanceId,

@@ -7,8 +7,9 @@
  *   in `scavenge-id`. Without `options`: UNKNOWN (`request.Options` dereferenced).
  * - Shutdown → Empty, then the node stops (`RequestShutdown`): the reply goes out first.
  * - MergeIndexes → Empty (the node's index is in memory: nothing to merge).
- * - ResignNode → Empty: a single node that resigns is elected leader again at once.
- * - SetNodePriority → Empty (the priority matters only in a cluster's elections).
+ * - ResignNode → Empty: a single node that resigns is elected leader again at once; a cluster
+ *   member's leader steps down and the others elect another (src/server/cluster).
+ * - SetNodePriority → Empty; in a cluster the member's priority in its next elections.
  * - RestartPersistentSubscriptions → Empty, the groups read back from their configuration.
  *
  * Access: admins or ops, by role (`$admins`, `$ops`) or name (`admin`, `ops`)
@@ -57,6 +58,10 @@ export interface OperationsContext {
   readonly groups: PersistentGroups
   /** Stops the node (after the Shutdown reply is sent). */
   readonly shutdown: () => void
+  /** ResignNode on a cluster member (src/server/cluster): the leader steps down and another is elected. */
+  readonly resign?: (() => void) | undefined
+  /** SetNodePriority on a cluster member: the priority its elections weigh. */
+  readonly setPriority?: ((priority: number) => void) | undefined
 }
 
 /**
@@ -145,10 +150,11 @@ export const makeOperationsHandler = (ctx: OperationsContext): ServiceImplementa
       setImmediate(ctx.shutdown)
     },
     mergeIndexes: empty(() => {}),
-    resignNode: empty(() => {}),
+    resignNode: empty(() => ctx.resign?.()),
     setNodePriority: (call: ServerCall<SetNodePriorityReq, Empty>, callback: UnaryCallback<Empty>) => {
       const principal = operatorFor(call)
       if (isFailure(principal)) return callback(principal)
+      ctx.setPriority?.(call.request.priority)
       callback(null, {})
     },
     restartPersistentSubscriptions: empty(() => ctx.groups.load())

@@ -74,6 +74,12 @@ export interface PersistentGroupsOptions {
    */
   readonly now?: (() => number) | undefined
   readonly timers?: boolean | undefined
+  /**
+   * Default true: read the groups back and start them. A cluster member that is not the leader
+   * passes false: the groups run on the leader only (`PersistentSubscriptionService` starts on
+   * BecomeLeader), and a member that becomes leader opens again.
+   */
+  readonly load?: boolean | undefined
 }
 
 const key = (stream: string, group: string): string => `${stream}::${group}`
@@ -177,7 +183,7 @@ export class PersistentGroups {
   constructor(store: Store, options: PersistentGroupsOptions = {}) {
     this.store = store
     this.now = options.now ?? Date.now
-    this.load()
+    if (options.load !== false) this.load()
     if (options.timers !== false) {
       this.tracker = setInterval(() => {
         for (const group of this.running.values()) group.measure()

@@ -42,7 +42,7 @@ import {
   type WriteOutcome
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
-import { FRAME_HEADER_SIZE, layoutOf, type StoredRecord } from "./RecordCodec.ts"
+import { decodeBody, FRAME_HEADER_SIZE, layoutOf, type StoredRecord } from "./RecordCodec.ts"
 import { encodeTransaction, newTransaction, recordTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
@@ -68,6 +68,27 @@ export interface StoreOptions {
   readonly readCacheBytes?: number | undefined
   /** Event ids remembered for idempotent retries with `any`/`stream_exists` (default 100,000). */
   readonly idempotencyWindow?: number | undefined
+  /**
+   * A cluster member (src/server/cluster): `false` when it opens as a replica (no epoch record is
+   * written, and only {@link Store.replicate} writes: the leader's commits); a number is the epoch
+   * the store writes on opening as leader (the cluster's next term). Default: the number of epoch
+   * records in the log, as a single node.
+   */
+  readonly epoch?: number | false | undefined
+}
+
+/**
+ * A local write on a cluster member that is not the leader (the cluster's gate answers such calls
+ * before they reach the store; this guards the log).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class NotWritableError extends Error {
+  constructor() {
+    super("this node is not the leader: it only writes the leader's commits")
+    this.name = "NotWritableError"
+  }
 }
 
 /**
@@ -89,6 +110,8 @@ export class Store extends StoreReads {
   private readonly moves: Array<number> = []
   /** True when the log held no records when the store opened (a fresh database). */
   readonly fresh: boolean
+  /** A replica (StoreOptions.epoch false): only the leader's commits are written. */
+  private replica: boolean
 
   constructor(options: StoreOptions = {}) {
     const storage = options.log ?? memoryLog()
@@ -149,11 +172,29 @@ export class Store extends StoreReads {
     }
     this.fresh = records === 0
     this.rememberRecent()
+    this.replica = options.epoch === false
+    if (options.epoch === false) return
     // like a real node, every start as leader writes a new epoch
+    this.writeSystemEvent("$epoch-information", "$epoch-information", {
+      "$e": options.epoch ?? epoch,
+      "$m": this.nextPosition,
+      "$p": epoch === 0 ? -1 : previousEpoch,
+      "$i": newUuid(),
+      "$l": newUuid()
+    })
+  }
+
+  /**
+   * A replica becomes the writer (a cluster member elected leader): it writes its epoch record
+   * (`$e` = `epoch`) after what it holds, and from then on its own writes.
+   */
+  lead(epoch: number): void {
+    this.replica = false
+    const previous = this.lastEvent("$epoch-information")
     this.writeSystemEvent("$epoch-information", "$epoch-information", {
       "$e": epoch,
       "$m": this.nextPosition,
-      "$p": epoch === 0 ? -1 : previousEpoch,
+      "$p": previous === undefined ? -1 : previous.position,
       "$i": newUuid(),
       "$l": newUuid()
     })
@@ -285,6 +326,7 @@ export class Store extends StoreReads {
   // the write path: validate → stage → (encode) → apply → durable → publish
 
   private assertWritable(): void {
+    if (this.replica) throw new NotWritableError()
     const failure = this.storage.failure()
     if (failure !== undefined) throw new LogFailedError(failure)
   }
@@ -336,12 +378,69 @@ export class Store extends StoreReads {
     const encoded = this.persistent ? encodeTransaction(tx) : undefined
     // a file log answers where the commit lands: its frames follow each other from there
     const at = encoded === undefined ? undefined : this.storage.write(encoded.sealed)
-    // applied: nothing below throws
+    this.apply(tx, at, encoded?.sizes)
+  }
+
+  /**
+   * Replica (src/server/cluster): writes one commit of the leader, its sealed frames byte for byte
+   * (so every member's log file is the same bytes), at the positions the leader gave its records,
+   * through the same apply → durable → publish steps. A commit at a position the store already
+   * holds is skipped (a catch-up overlapping the live stream).
+   */
+  replicate(sealed: Buffer): void {
+    const failure = this.storage.failure()
+    if (failure !== undefined) throw new LogFailedError(failure)
+    const tx = newTransaction(this.nextPosition)
+    const sizes: Array<number> = []
+    let first: number | undefined
+    for (let o = 0; o < sealed.length;) {
+      const length = sealed.readUInt32LE(o)
+      const stored = decodeBody(sealed.subarray(o + FRAME_HEADER_SIZE, o + FRAME_HEADER_SIZE + length))
+      if (stored === undefined || stored._tag === "Padding") throw new Error(`a replicated commit holds an unreadable frame at byte ${o}`)
+      o += FRAME_HEADER_SIZE + length
+      first ??= stored.position
+      if (stored._tag === "EmptyCommit") {
+        tx.empty = { position: stored.position, next: stored.next }
+        tx.next = Math.max(tx.next, stored.next)
+        continue
+      }
+      sizes.push(FRAME_HEADER_SIZE + length)
+      const stream = stored.stream.toString("utf8")
+      if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
+      tx.records.push({
+        position: stored.position,
+        stream,
+        streamBytes: stored.stream,
+        eventNumber: stored.tombstone ? TOMBSTONE_EVENT_NUMBER : this.decidedLast(stream, tx) + 1,
+        isTombstone: stored.tombstone,
+        eventId: stored.eventId,
+        eventType: stored.eventType,
+        isJson: stored.isJson,
+        data: stored.data,
+        customMetadata: stored.customMetadata,
+        createdMs: stored.createdMs,
+        created: String(stored.createdTicks),
+        cache: [undefined, undefined]
+      })
+      if (!stored.tombstone) tx.counts.set(stream, (tx.counts.get(stream) ?? 0) + 1)
+      tx.touched.add(stream)
+      if (stored.tombstone) tx.touched.add(metastreamOf(stream))
+      else if (isMetastream(stream)) tx.touched.add(stream.slice(2))
+      tx.next = Math.max(tx.next, stored.position +
+        sizeEstimate(stored.stream.length, stored.eventType.length, stored.data.length, stored.customMetadata.length))
+    }
+    if (first === undefined || first < this.nextPosition) return
+    const at = this.storage.write(sealed)
+    this.apply(tx, at, sizes)
+  }
+
+  /** Applies a written commit to the writer's view and publishes it once durable; nothing here throws. */
+  private apply(tx: Transaction, at: number | void, sizes: ReadonlyArray<number> | undefined): void {
     this.nextPosition = tx.next
     const staged: Array<Staged> = []
     let offset = typeof at === "number" ? at : -1
     tx.records.forEach((record, k) => {
-      const size = encoded?.sizes[k] ?? 0
+      const size = sizes?.[k] ?? 0
       const entry = this.index.entryFor(record.stream)
       const pending = entry.pending ?? (entry.pending = { events: [], tombstone: undefined })
       if (record.isTombstone) {

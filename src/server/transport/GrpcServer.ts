@@ -434,6 +434,18 @@ export class GrpcServer {
   }
 
   /**
+   * A cluster member cut from its clients (`true`): open connections are dropped and new ones
+   * refused until it is called with `false`.
+   */
+  refuseConnections(refuse: boolean): void {
+    this.listener.refusing = refuse
+    if (refuse) {
+      for (const session of Array.from(this.sessions)) session.destroy()
+      this.listener.dropAll()
+    }
+  }
+
+  /**
    * Graceful shutdown: stop accepting, GOAWAY every HTTP/2 connection, close idle HTTP/1.1 ones,
    * and resolve once all closed (or after `graceMs`, destroying what is left).
    */

@@ -172,11 +172,20 @@ export class Listener {
    * Counts an accepted socket against the limits: at either limit the oldest pending connection
    * is closed, or, with none pending, this one.
    */
+  /** While true every connection is dropped as it arrives (a cluster member cut from its clients). */
+  refusing = false
+
+  /** Drops every open connection (a cluster member cut from its clients, or killed). */
+  dropAll(): void {
+    for (const socket of Array.from(this.sockets)) socket.destroy()
+    for (const socket of Array.from(this.http1Sockets)) socket.destroy()
+  }
+
   private admit(socket: net.Socket): boolean {
     socket.on("error", () => {})
     const maxConnections = this.options.maxConnections ?? 1000
     const maxPending = this.options.maxPendingConnections ?? 500
-    if (this.closing) {
+    if (this.closing || this.refusing) {
       socket.destroy()
       return false
     }
