@@ -45,7 +45,7 @@ const FLAGS = [
   ["max-receive-message-size", "<bytes>", "16767216", "largest request message of the Streams service (others: 4 MiB)"],
   ["advertise-host", "<name>", "the bound host", "host gossip reports for this node"],
   ["advertise-port", "<n>", "the bound port", "port gossip reports for this node"],
-  ["cluster", "<n>", "off, a single node", "run an embedded cluster of <n> voting members (insecure) on --port, --port + 1, ...: writes acknowledged by a majority, elections, gossip; the connection string lists every member as a gossip seed"],
+  ["cluster", "<n>", "off, a single node", "run an embedded cluster of <n> voting members (secure unless --insecure, as a single node) on --port, --port + 1, ...: writes acknowledged by a majority, elections, gossip; the connection string lists every member as a gossip seed"],
   ["read-only-replicas", "<n>", "0", "with --cluster: that many read-only replicas besides the voting members"],
   ["server-version", "X.Y.Z", "26.1.0", "the KurrentDB version the node acts as: reported by ServerFeatures and /info; v2 AppendSession from 25.1, AppendRecords from 26.1"],
   ["help", "", "", "print this help and exit"]
@@ -191,9 +191,9 @@ const runCluster = (
   readOnlyReplicas: number
 ) =>
   Effect.gen(function*() {
-    const { advertisePort: _a, clusterNodes: _n, db, host, insecure: _i, port, readOnlyReplicas: _r, tls: _t, ...node } = opts
+    const { advertisePort: _a, clusterNodes: _n, db, host, insecure, port, readOnlyReplicas: _r, tls, ...node } = opts
     const started = yield* Effect.promise(() =>
-      startEmbeddedCluster({ nodes, readOnlyReplicas, host, db, port, node }).then(
+      startEmbeddedCluster({ nodes, readOnlyReplicas, host, db, port, insecure, tls, node }).then(
         (cluster) => ({ cluster }),
         (error: unknown) => ({ error })
       )
@@ -212,7 +212,7 @@ const runCluster = (
     process.stdout.write(`${cluster.connectionString}\n`)
     process.stderr.write(
       `effect-esdb-server ${packageVersion()} cluster of ${nodes} members${readOnlyReplicas > 0 ? ` and ${readOnlyReplicas} read-only replicas` : ""} ` +
-        `on ${cluster.members().map((m) => `${host}:${m.port}`).join(", ")}, TLS off (insecure), data ${db === undefined ? "in memory" : `in ${db}/node-<i>`}, ` +
+        `on ${cluster.members().map((m) => `${host}:${m.port}`).join(", ")}, TLS ${cluster.insecure ? "off (insecure)" : "on"}, data ${db === undefined ? "in memory" : `in ${db}/node-<i>`}, ` +
         `leader member ${cluster.leader()}, reporting server version ${opts.version ?? DEFAULT_SERVER_VERSION}\n`
     )
     yield* sideChannel({ cpuUsage: () => process.cpuUsage() }, (command) => {

@@ -62,6 +62,8 @@ export class ClusterController {
   private chain: Promise<unknown> = Promise.resolve()
   private readonly voters: number
   private readonly host: string
+  /** The host gossip and not-leader answers name (the bound host; `localhost` when secure, as a single node). */
+  private readonly advertised: string
   private readonly nodeOptions: EmbeddedNodeOptions
   private readonly logger: (message: string) => void
   private closed = false
@@ -81,6 +83,7 @@ export class ClusterController {
     this.members = members
     this.voters = members.filter((m) => !m.readOnly).length
     this.host = host
+    this.advertised = nodeOptions.insecure === false ? "localhost" : host
     this.nodeOptions = nodeOptions
     this.logger = logger
     this.clock = clusterClock(nodeOptions.context ?? Context.empty())
@@ -461,7 +464,7 @@ export class ClusterController {
     const reach = leader !== undefined && !m.cutPeers && !leader.cutPeers && leader.running
     const endpoint = reach
       ? {
-        host: this.host,
+        host: this.advertised,
         port: leader.port,
         handler: (path: string) => (leader.running ? leader.handlers.get(path) : undefined),
         delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
@@ -487,7 +490,7 @@ export class ClusterController {
       instanceId: m.instanceId,
       state: m === viewer || !viewer.cutPeers ? m.state : "Unknown",
       isAlive: m.running && (m === viewer || (!viewer.cutPeers && !m.cutPeers)),
-      host: this.host,
+      host: this.advertised,
       port: m.port
     }))
   }

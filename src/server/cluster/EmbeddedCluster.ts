@@ -17,7 +17,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
 import * as EventStoreDB from "../../layers/EventStoreDB.ts"
-import type { EmbeddedClientOptions, RunningNode } from "../EmbeddedNode.ts"
+import { bundledCertsDir, type EmbeddedClientOptions, type RunningNode } from "../EmbeddedNode.ts"
 import type { EmbeddedNodeOptions } from "../EmbeddedNodeOptions.ts"
 import type { Store } from "../storage/Store.ts"
 import { ClusterController } from "./ClusterController.ts"
@@ -46,7 +46,16 @@ export interface EmbeddedClusterOptions {
   readonly host?: string | undefined
   /** Member `i` listens on `port + i`; default 0: free ports (each member keeps its port across restarts). */
   readonly port?: number | undefined
-  /** Options of every member's node (not `host`, `port`, `db`); members are insecure (no TLS cluster yet). */
+  /**
+   * Default true, as a single embedded node: cleartext, no authentication. `false`: every member
+   * serves TLS (with `tls`, else the bundled development certificates, valid for `localhost` and
+   * `127.0.0.1`, so one certificate serves every loopback member) and authenticates its callers
+   * (users admin/ops); gossip then names the members `localhost`.
+   */
+  readonly insecure?: boolean | undefined
+  /** With `insecure: false`: every member's certificate, key and CA (default: the bundled development ones). */
+  readonly tls?: EmbeddedNodeOptions["tls"]
+  /** Options of every member's node (not `host`, `port`, `db`, nor `insecure`/`tls`: the cluster's own). */
   readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip" | "insecure" | "tls"> | undefined
   /**
    * How long a leader that cannot reach a majority goes on leading before it steps down (its
@@ -85,8 +94,16 @@ export interface ClusterMemberInfo {
  * @category models
  */
 export interface RunningCluster {
-  /** `esdb://<host>:<p0>,<host>:<p1>,…?tls=false`: every member as a gossip seed. */
+  /**
+   * Every member as a gossip seed. Insecure: `esdb://<host>:<p0>,<host>:<p1>,…?tls=false`; secure:
+   * `esdb://admin:changeit@localhost:<p0>,localhost:<p1>,…?tls=true&tlsCaFile=<ca.crt>` (no
+   * `tlsCaFile` with the caller's own `tls`: the client then needs its CA).
+   */
   readonly connectionString: string
+  /** Whether the members serve cleartext without authentication. */
+  readonly insecure: boolean
+  /** Absolute path of the CA certificate when secure with the bundled certificates. */
+  readonly caFile: string | undefined
   /** The members now. */
   readonly members: () => ReadonlyArray<ClusterMemberInfo>
   /** The leader's index, once its node runs (Leader, or PreLeader until a majority holds its epoch). */
@@ -147,7 +164,14 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
     members.push(m)
   }
   const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb cluster] ${message}\n`))
-  const controller = new ClusterController(members, host, { ...options.node, insecure: true }, logger, options.noQuorumTimeoutMs)
+  const insecure = options.insecure ?? true
+  const controller = new ClusterController(
+    members,
+    host,
+    { ...options.node, insecure, tls: insecure ? undefined : options.tls },
+    logger,
+    options.noQuorumTimeoutMs
+  )
   const member = (index: number): ClusterMember => {
     const m = members[index]
     if (m === undefined) throw new Error(`no member ${index} (the cluster has ${members.length})`)
@@ -166,9 +190,17 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
     await close()
     throw e
   }
-  const connectionString = `esdb://${members.map((m) => `${host}:${m.port}`).join(",")}?tls=false`
+  // the members' nodes use the bundled certificates unless given `tls`
+  const caFile = insecure || options.tls !== undefined ? undefined : bundledCertsDir() + "ca.crt"
+  const connectionString = insecure
+    ? `esdb://${members.map((m) => `${host}:${m.port}`).join(",")}?tls=false`
+    : `esdb://admin:changeit@${members.map((m) => `localhost:${m.port}`).join(",")}?tls=true${
+      caFile === undefined ? "" : `&tlsCaFile=${caFile}`
+    }`
   return {
     connectionString,
+    insecure,
+    caFile,
     members: () =>
       members.map((m) => ({
         index: m.index,
@@ -259,8 +291,23 @@ export class EmbeddedCluster extends Context.Service<EmbeddedCluster, RunningClu
    * connected to it through every member as a gossip seed (`connectionString`), plus the cluster.
    * `settings` are connection-string settings added to the cluster's (`nodePreference=follower`,
    * `maxDiscoverAttempts=50&discoveryInterval=50`, …); `client` takes the other connection options
-   * (retry schedule, tracing, …). When the layer's scope closes, the client closes first, then the
-   * cluster stops.
+   * (retry schedule, tracing, …). A secure cluster (`insecure: false`) is reached over TLS as
+   * admin (its connection string's credentials and CA file; with the caller's own `tls`, its CA is
+   * the client's `rootCertificates` unless `client` gives them). When the layer's scope closes, the
+   * client closes first, then the cluster stops.
+   *
+   * @example
+   * ```ts
+   * import { Effect } from "effect"
+   * import { NewEvent, Streams } from "effect-esdb"
+   * import { EmbeddedCluster } from "effect-esdb/server"
+   *
+   * // three members over TLS; the client finds the leader through their gossip
+   * const test = Effect.gen(function*() {
+   *   const streams = yield* Streams.Streams
+   *   return yield* streams.append("order-1", NewEvent.json("OrderCreated", {}), { currentVersion: "no_stream" })
+   * }).pipe(Effect.provide(EmbeddedCluster.layerClient({ nodes: 3, insecure: false })))
+   * ```
    *
    * @since 0.1.0
    * @category layers
@@ -274,6 +321,9 @@ export class EmbeddedCluster extends Context.Service<EmbeddedCluster, RunningClu
     Layer.unwrap(
       Effect.map(EmbeddedCluster, (cluster) =>
         EventStoreDB.layer({
+          ...(options?.insecure === false && options.tls?.rootCerts !== undefined
+            ? { rootCertificates: options.tls.rootCerts }
+            : {}),
           ...options?.client,
           connectionString: options?.settings === undefined || options.settings === ""
             ? cluster.connectionString
