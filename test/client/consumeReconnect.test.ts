@@ -1,7 +1,7 @@
 /**
  * `consume` reconnects after every failure catch-up subscriptions resume after (one list, in
- * Retry.ts): here a follower that answers NodeIsNotLeader (the consumer goes to the leader it
- * names), and a discovery that fails until the seed can be reached (DiscoveryFailed). Each
+ * Retry.ts): here a follower that answers NodeIsNotLeader (on a connection discovering with
+ * NodePreference=leader, the consumer goes to the leader it names), and a discovery that fails until the seed can be reached (DiscoveryFailed). Each
  * reconnect is logged as a warning.
  */
 import * as grpc from "@grpc/grpc-js"
@@ -9,16 +9,27 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { PersistentSubscriptions, type RecordedEvent, Streams } from "../../src/index.ts"
+import { GossipService, MemberInfo_VNodeState } from "../../src/generated/gossip.ts"
 import { PersistentSubscriptionsService } from "../../src/generated/persistent.ts"
 import { recoveryLog } from "../support/recoveryLog.ts"
 import { EmbeddedNode, eventually, newEvents, nodeWithClient, proxyScoped, uniqueStream, withClient } from "./_support.ts"
 
-/** A "follower" whose persistent-subscription Read refuses with not-leader, naming the leader. */
+/**
+ * A "follower" whose persistent-subscription Read refuses with not-leader, naming the leader; its
+ * (stale) gossip lists itself as the Leader, so discovery picks it.
+ */
 const followerScoped = (leader: { readonly host: string; readonly port: number }) =>
   Effect.acquireRelease(
     Effect.promise(async () => {
       let reads = 0
+      let port = 0
       const server = new grpc.Server()
+      server.addService(GossipService as unknown as grpc.ServiceDefinition, {
+        read: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+          callback(null, {
+            members: [{ timeStamp: 0n, state: MemberInfo_VNodeState.Leader, isAlive: true, httpEndPoint: { address: "127.0.0.1", port } }]
+          })
+      })
       server.addService(PersistentSubscriptionsService as unknown as grpc.ServiceDefinition, {
         read: (call: grpc.ServerDuplexStream<unknown, unknown>) => {
           reads++
@@ -34,7 +45,7 @@ const followerScoped = (leader: { readonly host: string; readonly port: number }
           }))
         }
       })
-      const port = await new Promise<number>((resolve, reject) =>
+      port = await new Promise<number>((resolve, reject) =>
         server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)))
       )
       return { port, reads: () => reads, server }
@@ -73,7 +84,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })("c
       const log = recoveryLog()
       const handled: Array<RecordedEvent> = []
       const fiber = yield* Effect.forkChild(
-        log.capture(consumeVia(`esdb://127.0.0.1:${follower.port}?tls=false`, stream, group, handled))
+        log.capture(consumeVia(`esdb+discover://127.0.0.1:${follower.port}?tls=false`, stream, group, handled))
       )
       yield* eventually("the events handled on the leader", () => handled.length === 3)
       assert.deepStrictEqual(handled.map((e) => e.streamPosition), [0n, 1n, 2n])

@@ -39,7 +39,7 @@ describe("client failover on an embedded cluster", () => {
           `${cluster.connectionString}&nodePreference=${preference}`,
           Effect.gen(function*() {
             const api = yield* Streams.Streams
-            // (no write first: a read-only replica answers it not-leader, and the client then follows the leader)
+            // (no write first: a read-only replica answers it not-leader, which a readonlyreplica connection does not follow: the caller would get NodeIsNotLeader)
             const stream = uniqueStream(preference)
             const fiber = yield* Effect.forkChild(Stream.runDrain(api.subscribeToStream(stream)))
             const readers = yield* eventually("one member serves the subscription", Effect.sync(() => readersOf(cluster)), {

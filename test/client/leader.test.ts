@@ -1,9 +1,12 @@
 /**
  * A node that is not the leader answers NOT_FOUND "Leader info available" with the leader's
- * endpoint in its trailers (PROTOCOL.md §3). The client then reconnects to that leader and
- * retries the call under its retry schedule: appends (over BatchAppend and over Append), deletes
- * and reads all end up on the leader. Without retries the typed NodeIsNotLeader reaches the
- * caller, with the leader's endpoint.
+ * endpoint in its trailers (PROTOCOL.md §3). On a connection that discovers its node by gossip
+ * with NodePreference=leader (here the follower's stale gossip names itself the leader) the client
+ * then reconnects to that leader and retries the call under its retry schedule: appends (over
+ * BatchAppend and over Append), deletes and reads all end up on the leader. Without retries the
+ * typed NodeIsNotLeader reaches the caller, with the leader's endpoint. On a single node address
+ * (the seed: "if this node is not the leader, all methods raise NodeIsNotLeader") the caller gets
+ * NodeIsNotLeader at once, nothing retried, and the connection stays on that node.
  */
 import * as grpc from "@grpc/grpc-js"
 import { assert, layer } from "@effect/vitest"
@@ -11,13 +14,17 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import { GossipService, MemberInfo_VNodeState } from "../../src/generated/gossip.ts"
 import { StreamsService } from "../../src/generated/streams.ts"
 import { EmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { Streams } from "../../src/index.ts"
 import { recoveryLog } from "../support/recoveryLog.ts"
 import { newEvents, nodeLayer, uniqueStream, withClient } from "./_support.ts"
 
-/** A "follower" that refuses every Streams call and names the leader. */
+/**
+ * A "follower" that refuses every Streams call and names the leader; its gossip (stale, as a
+ * deposed leader's may be) lists itself as the Leader, so discovery picks it.
+ */
 const startFollower = async (leader: { readonly host: string; readonly port: number }) => {
   const calls: Array<string> = []
   const notLeader = (): grpc.ServiceError => {
@@ -36,6 +43,18 @@ const startFollower = async (leader: { readonly host: string; readonly port: num
     callback(notLeader())
   }
   const server = new grpc.Server()
+  let port = 0
+  server.addService(GossipService as unknown as grpc.ServiceDefinition, {
+    read: (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+      callback(null, {
+        members: [{
+          timeStamp: 0n,
+          state: MemberInfo_VNodeState.Leader,
+          isAlive: true,
+          httpEndPoint: { address: "127.0.0.1", port }
+        }]
+      })
+  })
   server.addService(StreamsService as unknown as grpc.ServiceDefinition, {
     read: (call: grpc.ServerWritableStream<unknown, unknown>) => {
       calls.push("read")
@@ -54,7 +73,7 @@ const startFollower = async (leader: { readonly host: string; readonly port: num
     delete: refuseUnary("delete"),
     tombstone: refuseUnary("tombstone")
   })
-  const port = await new Promise<number>((resolve, reject) =>
+  port = await new Promise<number>((resolve, reject) =>
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)))
   )
   return { port, calls, stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())) }
@@ -65,14 +84,17 @@ const follower = (node: { readonly host: string; readonly port: number }) =>
 
 const quickRetries = { retrySchedule: Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 3 })) }
 
+/** The follower as the one gossip seed of a discovering connection (NodePreference=leader, the default). */
+const seeds = (f: { readonly port: number }) => `esdb+discover://127.0.0.1:${f.port}?tls=false`
+
 layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("leader redirection", (it) => {
-  it.effect("appends, deletes and reads sent to a follower end up on the leader", () =>
+  it.effect("discovering with NodePreference=leader: appends, deletes and reads sent to a follower end up on the leader", () =>
     Effect.gen(function*() {
       const node = yield* EmbeddedNode
       const f = yield* follower(node)
       const stream = uniqueStream("redirected")
       const result = yield* withClient(
-        `esdb://127.0.0.1:${f.port}?tls=false`,
+        seeds(f),
         Effect.gen(function*() {
           const streams = yield* Streams.Streams
           const position = yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
@@ -100,7 +122,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("leader
       const stream = uniqueStream("redirected-append")
       const credentials = { username: "admin", password: Redacted.make("changeit") }
       const position = yield* withClient(
-        `esdb://127.0.0.1:${f.port}?tls=false`,
+        seeds(f),
         Effect.flatMap(Streams.Streams, (streams) => streams.append(stream, newEvents(1), { currentVersion: "any", credentials })),
         quickRetries
       )
@@ -117,7 +139,7 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("leader
         streams.append(stream, newEvents(3), { currentVersion: "no_stream" })))
       const log = recoveryLog()
       const [fromStream, fromAll] = yield* withClient(
-        `esdb://127.0.0.1:${f.port}?tls=false`,
+        seeds(f),
         log.capture(Effect.flatMap(Streams.Streams, (streams) =>
           Effect.all([
             streams.subscribeToStream(stream).pipe(Stream.take(3), Stream.runCollect),
@@ -141,11 +163,34 @@ layer(nodeLayer(), { excludeTestServices: true, timeout: "30 seconds" })("leader
       const node = yield* EmbeddedNode
       const f = yield* follower(node)
       const error = yield* withClient(
-        `esdb://127.0.0.1:${f.port}?tls=false`,
+        seeds(f),
         Effect.flip(Effect.flatMap(Streams.Streams, (streams) => streams.delete(uniqueStream("x"), { currentVersion: "any" }))),
         { retrySchedule: Schedule.recurs(0) }
       )
       assert.strictEqual(error._tag, "NodeIsNotLeader")
       if (error._tag === "NodeIsNotLeader") assert.deepStrictEqual(error.leader, { host: node.host, port: node.port })
+    }))
+
+  it.effect("a single node address (NodePreference=leader): NodeIsNotLeader at once, not retried, and the connection stays on that node", () =>
+    Effect.gen(function*() {
+      const node = yield* EmbeddedNode
+      const f = yield* follower(node)
+      const log = recoveryLog()
+      const [first, second] = yield* withClient(
+        `esdb://127.0.0.1:${f.port}?tls=false&nodePreference=leader`,
+        log.capture(Effect.flatMap(Streams.Streams, (streams) =>
+          Effect.all([
+            Effect.flip(streams.delete(uniqueStream("single"), { currentVersion: "any" })),
+            Effect.flip(streams.get(uniqueStream("single")))
+          ]))),
+        quickRetries
+      )
+      for (const error of [first, second]) {
+        assert.strictEqual(error._tag, "NodeIsNotLeader")
+        if (error._tag === "NodeIsNotLeader") assert.deepStrictEqual(error.leader, { host: node.host, port: node.port })
+      }
+      // each call reached the follower once: no retry, no move to the leader
+      assert.deepStrictEqual(f.calls, ["delete", "read"])
+      assert.deepStrictEqual(log.of("Streams.delete", "retry"), [])
     }))
 })

@@ -39,6 +39,7 @@ import type { AppendSuccess } from "../codec/BatchAppendReply.ts"
 import { empty, streamIdentifier, uuidToString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import { classifyRpcStatus } from "../transport/classifyError.ts"
+import { settle } from "../transport/Retry.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { BatchAppend } from "./methods.ts"
 
@@ -210,7 +211,7 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
           position?.$case === "position" ? Effect.succeed(position.value.commitPosition) : Effect.fail(noPosition())
         )
       } else if (result?.$case === "error") {
-        p.resume(Effect.fail(classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected })))
+        p.resume(Effect.fail(settle(transport.settings, classifyRpcStatus(result.value, { stream: p.stream, expected: p.expected }))))
       } else p.resume(Effect.fail(new ServiceUnavailable({ reason: "BatchAppend reply without a result" })))
     }
 

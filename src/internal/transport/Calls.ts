@@ -24,7 +24,7 @@ import { type ClassifyContext, classifyError } from "./classifyError.ts"
 import { deadlineAt, timeoutMillis, toGrpcDeadline } from "./Deadline.ts"
 import { StatusCode } from "./grpcStatus.ts"
 import type { CallOptions } from "./Options.ts"
-import { needsReconnect } from "./Retry.ts"
+import { needsReconnect, settle } from "./Retry.ts"
 import { type Emit, serverStream } from "./ServerStream.ts"
 
 /**
@@ -113,7 +113,7 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
     runFork: (effect: Effect.Effect<void>) => unknown
   ): CallError => {
     if (pool.isClosed()) return pool.closedError()
-    const error = classifyError(failure, context)
+    const error = settle(settings, classifyError(failure, context))
     if (needsReconnect(error)) runFork(pool.invalidate(slot, error))
     return error
   }

@@ -9,18 +9,64 @@
  * - {@link canReconnect}: a persistent-subscription consumer may connect again.
  * - {@link needsReconnect}: the connection the call used must be replaced.
  *
+ * A `NodeIsNotLeader` is followed (the connection moves to the leader the follower named, and the
+ * call is retried, the read resumed) only on a connection that {@link followsLeader}: one that
+ * discovers its node by gossip with `NodePreference=leader`, as the seed client
+ * (esdbclient 1.1) reconnects. On any other connection (a single node address, or a preference
+ * for followers, read-only replicas or any node) the node it chose is the one it talks to: the
+ * caller gets the `NodeIsNotLeader` (with the leader's endpoint) at once, and the connection
+ * stays where it is ({@link settle} marks such an error final: none of the predicates below
+ * accepts it).
+ *
  * @since 0.1.0
  */
 import { GrpcError } from "../../errors/GrpcError.ts"
+import type { ConnectionSettings } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { provesNotExecuted } from "./grpcStatus.ts"
+
+/**
+ * True when a connection follows the leader a follower names (`NodeIsNotLeader`): it discovers
+ * its node by gossip (several hosts, or a `+discover` scheme) and prefers the leader. A single
+ * node address is used as given; a follower, read-only-replica or random preference keeps its
+ * member (the seed: "methods that need the leader raise NodeIsNotLeader").
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const followsLeader = (settings: Pick<ConnectionSettings, "discover" | "nodePreference">): boolean =>
+  settings.discover && settings.nodePreference === "leader"
+
+// the failures that end the operation whatever their tag says (see `settle`)
+const finals = new WeakSet<object>()
+
+/**
+ * Marks a `NodeIsNotLeader` final when the connection does not {@link followsLeader}: it is then
+ * neither retried, resumed, reconnected after, nor does it move the connection. Returns the error.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const settle = <E extends { readonly _tag: string }>(settings: Pick<ConnectionSettings, "discover" | "nodePreference">, error: E): E => {
+  if (error._tag === "NodeIsNotLeader" && !followsLeader(settings)) finals.add(error)
+  return error
+}
+
+/**
+ * True for a failure {@link settle} marked final.
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isFinal = (error: { readonly _tag: string }): boolean => finals.has(error)
 
 /**
  * True when sending the same request again is safe for **any** operation, including
  * non-idempotent ones (tombstone, persistent-subscription create, projection create):
  * the failure proves the node did not execute it.
  *
- * - `NodeIsNotLeader`: true — the follower refused the call before executing it. Retry only
+ * - `NodeIsNotLeader`: true — the follower refused the call before executing it — unless
+ *   {@link settle} marked it final (the connection does not follow the leader). Retry only
  *   after reconnecting to the leader (its endpoint is in `leader`, else rediscover); resending
  *   on the same connection fails the same way.
  * - `ServiceUnavailable`: true unless its `cause` is a gRPC status (a `GrpcError`) that does
@@ -34,6 +80,7 @@ import { provesNotExecuted } from "./grpcStatus.ts"
  * @category predicates
  */
 export const isRetryable = (error: CallError): boolean => {
+  if (isFinal(error)) return false
   switch (error._tag) {
     case "NodeIsNotLeader":
       return true
@@ -57,7 +104,7 @@ export const isRetryable = (error: CallError): boolean => {
  * @category predicates
  */
 export const isTransient = (error: CallError): boolean =>
-  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded"
+  !isFinal(error) && (error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader" || error._tag === "DeadlineExceeded")
 
 /**
  * True when an append may be sent again: whenever the node was unreachable, the connection
@@ -73,7 +120,7 @@ export const isTransient = (error: CallError): boolean =>
  * @category predicates
  */
 export const canRetryAppend = (error: CallError): boolean =>
-  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader"
+  !isFinal(error) && (error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader")
 
 const resumableTags: ReadonlySet<string> = new Set([
   "ServiceUnavailable",
@@ -102,7 +149,7 @@ const resumableTags: ReadonlySet<string> = new Set([
  * @since 0.1.0
  * @category predicates
  */
-export const canResume = (error: { readonly _tag: string }): boolean => resumableTags.has(error._tag)
+export const canResume = (error: { readonly _tag: string }): boolean => resumableTags.has(error._tag) && !isFinal(error)
 
 /**
  * True when a persistent-subscription consumer connects again after the failure: the same
@@ -121,4 +168,4 @@ export const canReconnect = (error: { readonly _tag: string }): boolean => canRe
  * @category predicates
  */
 export const needsReconnect = (error: CallError): boolean =>
-  error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader"
+  !isFinal(error) && (error._tag === "ServiceUnavailable" || error._tag === "NodeIsNotLeader")
