@@ -103,9 +103,12 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
           fromAppendResponse(stream, options.currentVersion)
         )
       })
-      // One long-lived BatchAppend call serves every append without per-call credentials (its
-      // headers are fixed when it opens); a node without BatchAppend gets plain Append calls.
-      if (options.credentials !== undefined || batchUnsupported) {
+      // One long-lived BatchAppend call serves every append without per-call credentials nor a
+      // `requiresLeader` of its own (its headers are fixed when it opens, `requires-leader` by
+      // the connection's NodePreference); a node without BatchAppend gets plain Append calls.
+      const ownLeaderHeader = options.requiresLeader !== undefined &&
+        options.requiresLeader !== (transport.settings.nodePreference === "leader")
+      if (options.credentials !== undefined || ownLeaderHeader || batchUnsupported) {
         return Effect.mapError(transport.retry(viaAppend, deadline, "Streams.append", canRetryAppend), toAppendError)
       }
       const viaBatch = batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs, clock)
