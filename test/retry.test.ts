@@ -16,7 +16,7 @@ import { FollowerNotFound } from "../src/errors/FollowerNotFound.ts"
 import { LeaderNotFound } from "../src/errors/LeaderNotFound.ts"
 import { NotFound } from "../src/errors/NotFound.ts"
 import { StreamDeleted } from "../src/errors/StreamDeleted.ts"
-import { canResume, canRetryAppend, isRetryable } from "../src/internal/transport/Retry.ts"
+import { canResume, canRetryAppend, followsLeader, isRetryable, isTransient, needsReconnect, settle } from "../src/internal/transport/Retry.ts"
 import { make } from "../src/internal/transport/Transport.ts"
 import type { CallError } from "../src/internal/transport/CallError.ts"
 
@@ -150,6 +150,31 @@ describe("Connection.retry", () => {
     it("a subscription goes on while the cluster has no member of the preferred kind (an election ends)", () => {
       assert.isTrue(canResume(new LeaderNotFound({ attempts: 10, members: [] })))
       assert.isTrue(canResume(new FollowerNotFound({ attempts: 10, members: [] })))
+    })
+  })
+
+  describe("NodeIsNotLeader is followed only by a connection that discovers with NodePreference=leader (the seed's rule)", () => {
+    it("followsLeader: discovery and the leader preference, nothing else", () => {
+      assert.isTrue(followsLeader({ discover: true, nodePreference: "leader" }))
+      assert.isFalse(followsLeader({ discover: false, nodePreference: "leader" }), "a single node address")
+      for (const nodePreference of ["follower", "readonlyreplica", "random"] as const) {
+        assert.isFalse(followsLeader({ discover: true, nodePreference }), nodePreference)
+      }
+    })
+
+    it("settle marks it final elsewhere: no retry, resume, reconnect nor move; other failures and connections untouched", () => {
+      const followed = settle({ discover: true, nodePreference: "leader" }, new NodeIsNotLeader({}))
+      assert.isTrue(isRetryable(followed) && canRetryAppend(followed) && canResume(followed) && needsReconnect(followed))
+      for (const settings of [{ discover: false, nodePreference: "leader" }, { discover: true, nodePreference: "follower" }] as const) {
+        const final = settle(settings, new NodeIsNotLeader({ leader: { host: "leader", port: 2113 } }))
+        assert.isFalse(isRetryable(final))
+        assert.isFalse(isTransient(final))
+        assert.isFalse(canRetryAppend(final))
+        assert.isFalse(canResume(final))
+        assert.isFalse(needsReconnect(final))
+        // only NodeIsNotLeader is concerned
+        assert.isTrue(needsReconnect(settle(settings, unavailable)))
+      }
     })
   })
 })
