@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { Streams } from "../../src/index.ts"
 import { EmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
-import { newEvents, uniqueStream, withClient } from "./_support.ts"
+import { eventually, newEvents, uniqueStream, withClient } from "./_support.ts"
 
 const secureCluster = EmbeddedCluster.layerClient({
   nodes: 3,
@@ -53,7 +53,8 @@ layer(secureCluster, { excludeTestServices: true, timeout: "60 seconds" })("a TL
         Effect.flatMap(Streams.Streams, (streams) =>
           Effect.andThen(
             streams.append(stream, newEvents(1), { currentVersion: "no_stream" }),
-            streams.getCurrentVersion(stream)
+            // (the follower makes the write readable once it hears the leader committed it)
+            eventually("the follower reads the write", streams.getCurrentVersion(stream), { until: (v) => v === 0n })
           ))
       )
       assert.strictEqual(version, 0n)

@@ -3,6 +3,8 @@
  * embedded cluster: it connects through the gossip seeds, appends (to the leader, and through a
  * follower that forwards), and appends again after the leader is killed, once it has found the new
  * leader, directly and through a follower; disposing it then does not hang on a forwarded call.
+ * Against a secure cluster it connects with the cluster's TLS connection string (admin, the CA
+ * file, members named localhost) and reads and appends, also through a follower.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { jsonEvent, KurrentDBClient } from "@kurrent/kurrentdb-client"
@@ -52,6 +54,27 @@ describe("the official client on an embedded cluster", () => {
       await followerClient.dispose()
       const events = cluster.store(next)!.events(stream).map((e) => e.eventType)
       assert.deepStrictEqual(events, ["A", "B", "C", "D"])
+    } finally {
+      await leaderClient.dispose()
+      await followerClient.dispose()
+      await cluster.close()
+    }
+  })
+
+  it("a TLS cluster: connects with its connection string (credentials, CA file, localhost seeds), appends and reads, also through a follower", async () => {
+    const cluster = await startEmbeddedCluster({ nodes: 3, insecure: false, logger: () => {} })
+    const leaderClient = KurrentDBClient.connectionString(cluster.connectionString)
+    const followerClient = KurrentDBClient.connectionString(`${cluster.connectionString}&nodePreference=follower`)
+    try {
+      const stream = uniqueStream("official-tls")
+      assert.isTrue((await leaderClient.appendToStream(stream, jsonEvent({ type: "A", data: { n: 1 } }))).success)
+      await followerClient.appendToStream(stream, jsonEvent({ type: "B", data: { n: 2 } }), { streamState: 0n })
+      // a follower's reads see what the leader committed (once it has heard of the commit)
+      await eventuallyAsync("the follower reads both", async () => {
+        const types: Array<string> = []
+        for await (const resolved of followerClient.readStream(stream)) types.push(resolved.event!.type)
+        return types.join() === "A,B"
+      })
     } finally {
       await leaderClient.dispose()
       await followerClient.dispose()

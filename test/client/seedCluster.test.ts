@@ -91,7 +91,10 @@ describe("the seed's connection strings on an embedded cluster", () => {
               const stream = uniqueStream("follower")
               // a follower serves reads and forwards appends to its leader
               yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
-              const events = yield* streams.get(stream)
+              // (the follower makes the write readable once it hears the leader committed it)
+              const events = yield* eventually("the follower reads the write", streams.get(stream).pipe(Effect.orElseSucceed(() => [])), {
+                until: (e) => e.length === 2
+              })
               assert.deepStrictEqual(events.map((e) => e.streamPosition), [0n, 1n])
               // persistent subscriptions need the leader
               const ps = yield* PersistentSubscriptions.PersistentSubscriptions
