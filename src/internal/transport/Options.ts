@@ -30,7 +30,9 @@ export interface Credentials {
  *   subscriptions have none by default (a read given one resumes only within it).
  * - `credentials`: overrides the connection string's user for this call.
  * - `requiresLeader`: sends `requires-leader: true` so a follower refuses the call with
- *   NodeIsNotLeader instead of serving or forwarding it; defaults to NodePreference=leader.
+ *   NodeIsNotLeader instead of serving or forwarding it; defaults to NodePreference=leader. The
+ *   NodeIsNotLeader moves the connection to the leader only when it discovers with
+ *   NodePreference=leader (Retry.ts `followsLeader`); otherwise the caller gets it.
  *
  * @since 0.1.0
  * @category models
