@@ -10,7 +10,8 @@
  *
  * - `esdb://127.0.0.1:2113?Tls=false&NodePreference=follower` on a follower: what a follower
  *   serves succeeds (reads, subscriptions, appends, which it forwards); what needs the leader
- *   raises NodeIsNotLeader, and the client stays on that follower.
+ *   (persistent subscriptions, their consumers, a call given `requiresLeader`) raises
+ *   NodeIsNotLeader, and the client stays on that follower.
  * - `esdb://127.0.0.1:2113?Tls=false&NodePreference=leader` on a follower: every method raises
  *   NodeIsNotLeader.
  * - `esdb://admin:changeit@localhost:2113`: secure, on the leader it all works; on a follower
@@ -103,6 +104,11 @@ describe("the seed's connection strings on an embedded cluster", () => {
               if (error._tag === "NodeIsNotLeader") {
                 assert.deepStrictEqual(error.leader, { host: "127.0.0.1", port: portOf(cluster, leader) })
               }
+              // a consumer too: it ends with the error rather than reconnecting to its follower forever
+              const consumer = yield* Effect.flip(
+                ps.consumeToStream(stream, uniqueStream("g"), () => Effect.void).pipe(Effect.timeout("20 seconds"))
+              )
+              assert.strictEqual(consumer._tag, "NodeIsNotLeader")
               // so does an append that asks for it
               const required = yield* Effect.flip(streams.append(stream, newEvents(1), { currentVersion: "any", requiresLeader: true }))
               assert.strictEqual(required._tag, "NodeIsNotLeader")
