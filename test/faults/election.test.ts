@@ -1,0 +1,18 @@
+/**
+ * Fault scenario 2, short (bench/faults/election.ts): a new leader is elected during a `$all`
+ * catch-up subscription and during a stream read; what each delivered equals the new leader's log,
+ * no gap, no duplicate, and the resumes are logged.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { election } from "../../bench/faults/election.ts"
+
+describe("fault: an election during a subscription and a read", { timeout: 90_000 }, () => {
+  it.live("delivered = the log, no gap, no duplicate", () =>
+    Effect.gen(function*() {
+      const figures = yield* election({ events: 3000 })
+      assert.deepStrictEqual(figures.violations, [])
+      assert.isAtLeast(figures.subscriptionResumes, 1, "the subscription's resume is logged")
+      assert.isAtLeast(figures.readResumes, 1, "the read's resume is logged")
+    }))
+})
