@@ -30,8 +30,10 @@ const only = arg("--only")?.split(",")
 
 const scenarios: ReadonlyArray<readonly [string, () => Effect.Effect<Figures, unknown>]> = [
   ["leader-kill", () => leaderKill({ appends: 10_000, fibers: 32 })],
+  ["leader-kill-via-follower", () => leaderKill({ appends: 10_000, fibers: 32, nodePreference: "follower" })],
   ["election", () => election({ events: 20_000 })],
   ["consume-failover", () => consumeFailover({ events: 2_000 })],
+  ["consume-election", () => consumeFailover({ events: 2_000, fault: "elect" })],
   ["all-down", () => allDown({ maxDiscoverAttempts: 10, discoveryInterval: 100, gossipTimeout: 1000, downMs: 3000 })],
   ["cut-off", () => cutOff({ events: 5_000 })],
   ["interrupted", () => interrupted({ subscriptions: 1_000 })],
@@ -43,7 +45,7 @@ let broken = 0
 for (const [name, scenario] of scenarios) {
   if (only !== undefined && !only.includes(name)) continue
   process.stdout.write(`${name} …\n`)
-  const figures = await Effect.runPromise(scenario())
+  const figures = { ...(await Effect.runPromise(scenario())), scenario: name }
   results.push(figures)
   if (figures.violations.length > 0) broken++
   const { violations, ...rest } = figures

@@ -26,6 +26,8 @@ export interface ConsumeFailoverOptions {
   readonly poisonEvery?: number | undefined
   /** Nacks `retry` before parking (default 2). */
   readonly maxRetries?: number | undefined
+  /** How the leader goes: killed (default), or it steps down for an election (and stays a follower). */
+  readonly fault?: "kill" | "elect" | undefined
 }
 
 class Poison {
@@ -63,11 +65,13 @@ export const consumeFailover = (options: ConsumeFailoverOptions) =>
             return Effect.fail(new Poison())
           }
           succeeded.set(e.id, (succeeded.get(e.id) ?? 0) + 1)
-          if (succeeded.size === third && killed === undefined) killed = cluster.kill(cluster.leader()!)
+          if (succeeded.size === third && killed === undefined) {
+            killed = options.fault === "elect" ? cluster.electLeader().then(() => {}) : cluster.kill(cluster.leader()!)
+          }
           return Effect.void
         })
       const figures = yield* withClient(
-        `${cluster.connectionString}&discoveryInterval=10`,
+        cluster.connectionString,
         log.capture(Effect.gen(function*() {
           const api = yield* Streams.Streams
           const ps = yield* PersistentSubscriptions.PersistentSubscriptions
@@ -134,5 +138,5 @@ export const consumeFailover = (options: ConsumeFailoverOptions) =>
           }
         }))
       )
-      return { violations, events: options.events, ...figures }
+      return { violations, events: options.events, fault: options.fault ?? "kill", ...figures }
     })))

@@ -90,7 +90,7 @@ export const cutOff = (options: CutOffOptions) =>
           return Math.round(catchUpMs)
         })
       const figures = yield* withClient(
-        `${cluster.connectionString}&discoveryInterval=10`,
+        cluster.connectionString,
         log.capture(Effect.gen(function*() {
           // a follower cut off while the others take writes
           const leader0 = cluster.leader()!

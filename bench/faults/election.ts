@@ -31,7 +31,7 @@ export const election = (options: ElectionOptions) =>
       const third = Math.floor(options.events / 3)
       const after = Math.max(1, Math.floor(options.events / 10))
       const figures = yield* withClient(
-        `${cluster.connectionString}&discoveryInterval=10`,
+        cluster.connectionString,
         log.capture(Effect.gen(function*() {
           const api = yield* Streams.Streams
           for (let i = 0; i < options.events; i += 500) {

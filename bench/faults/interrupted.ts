@@ -3,7 +3,8 @@
  * leader, a follower, any member; on 10 streams) are live; an election moves them (each resumes,
  * logged) and each gets one more event; then all of them are interrupted. Afterwards no member
  * holds an open call for them: the members' own counters (`nodeStats`: open Read calls, store
- * listeners) are back where they were before. Figures: the open reads at the peak and per member,
+ * listeners) are back where they were before. Then again, interrupted while the leader is killed
+ * and the subscriptions on it look for the new one; once it is back, nothing is held. Figures: the open reads at the peak and per member,
  * the resumes, the time until every member had let go.
  */
 import * as Effect from "effect/Effect"
@@ -46,7 +47,7 @@ export const interrupted = (options: InterruptedOptions) =>
       const log = warningLog()
       const streams = Array.from({ length: STREAMS }, (_, i) => `interrupted-${Date.now()}-${i}`)
       const delivered = new Array<number>(options.subscriptions).fill(0)
-      const connection = `${cluster.connectionString}&discoveryInterval=10`
+      const connection = cluster.connectionString
       yield* withClient(connection, Effect.flatMap(Streams.Streams, (api) =>
         Effect.forEach(streams, (s) => api.append(s, new NewEvent({ type: "E", data: "{}" }), { currentVersion: "no_stream" }))))
       const baseline = held(cluster)
@@ -89,6 +90,28 @@ export const interrupted = (options: InterruptedOptions) =>
       const releasedMs = performance.now() - t0
       const after = held(cluster)
       if (!released) violations.push(`the members still hold ${after.reads} reads and ${after.listeners} listeners (before: ${baseline.reads}, ${baseline.listeners})`)
+      // again, but interrupted while they resume: the leader killed, the subscriptions on it
+      // looking for the new one when they are interrupted; it comes back, and nothing is left open
+      delivered.fill(0)
+      const again = yield* Effect.forEach(clients, (c) => Effect.forkChild(c))
+      if (!(yield* waitFor(() => delivered.every((n) => n >= 2), 120_000))) {
+        violations.push(`${delivered.filter((n) => n < 2).length} subscriptions never started (second round)`)
+      }
+      const victim = cluster.leader()!
+      const resumesBefore = log.count("resume")
+      const killing = cluster.kill(victim)
+      yield* waitFor(() => log.count("resume") > resumesBefore, 30_000)
+      yield* Effect.forEach(again, Fiber.interrupt, { discard: true })
+      yield* Effect.promise(() => killing)
+      yield* Effect.promise(() => cluster.restart(victim))
+      const releasedMidResume = yield* waitFor(() => {
+        const h = held(cluster)
+        return h.reads <= baseline.reads && h.listeners <= baseline.listeners
+      }, 60_000)
+      const afterMidResume = held(cluster)
+      if (!releasedMidResume) {
+        violations.push(`interrupted while resuming: the members still hold ${afterMidResume.reads} reads and ${afterMidResume.listeners} listeners`)
+      }
       return {
         violations,
         subscriptions: options.subscriptions,
@@ -101,6 +124,7 @@ export const interrupted = (options: InterruptedOptions) =>
         storeListenersAfterInterrupt: after.listeners,
         resumes: log.count("resume"),
         interruptMs: Math.round(interruptMs),
-        releasedMs: Math.round(releasedMs)
+        releasedMs: Math.round(releasedMs),
+        openReadsAfterInterruptMidResume: afterMidResume.reads
       }
     })))

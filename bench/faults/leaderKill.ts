@@ -17,6 +17,10 @@ export interface LeaderKillOptions {
   readonly fibers: number
   /** The leader is killed once this many appends are acknowledged (default: a third). */
   readonly killAfter?: number | undefined
+  /** The client's NodePreference (default leader: follower sends the appends through a follower, which forwards them). */
+  readonly nodePreference?: "leader" | "follower" | undefined
+  /** More connection-string settings (`&discoveryInterval=10`…); default none. */
+  readonly settings?: string | undefined
 }
 
 /** Runs the scenario. */
@@ -39,7 +43,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
       let firstAckAfterKill = 0
       const started = performance.now()
       yield* withClient(
-        `${cluster.connectionString}&discoveryInterval=10`,
+        `${cluster.connectionString}&nodePreference=${options.nodePreference ?? "leader"}${options.settings ?? ""}`,
         log.capture(Effect.flatMap(Streams.Streams, (api) =>
           Effect.forEach(Array.from({ length: options.fibers }, (_, f) => f), (f) => {
             const stream = `leader-kill-${f}-${Date.now()}`
@@ -99,6 +103,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
       return {
         violations,
         appends: options.appends,
+        nodePreference: options.nodePreference ?? "leader",
         fibers: options.fibers,
         killedAfter: killAfter,
         acknowledged: acked.length,

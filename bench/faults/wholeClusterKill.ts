@@ -67,7 +67,7 @@ export const wholeClusterKill = (options: WholeClusterKillOptions) =>
         const failed = new Map<string, number>()
         let killed = false
         yield* withClient(
-          `${connectionString}&discoveryInterval=10&maxDiscoverAttempts=2`,
+          `${connectionString}&maxDiscoverAttempts=2`,
           log.capture(Effect.flatMap(Streams.Streams, (api) =>
             Effect.forEach(Array.from({ length: options.fibers }, (_, f) => f), (f) => {
               const stream = `whole-cluster-kill-${f}`

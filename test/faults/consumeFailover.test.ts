@@ -16,4 +16,12 @@ describe("fault: a consume consumer through a failover", { timeout: 120_000 }, (
       assert.strictEqual(figures.parked, 12)
       assert.isAtLeast(figures.reconnects, 1, "the consumer's reconnect is logged")
     }))
+
+  it.live("the same when the leader steps down for an election (and stays a follower)", () =>
+    Effect.gen(function*() {
+      const figures = yield* consumeFailover({ events: 300, poisonEvery: 25, fault: "elect" })
+      assert.deepStrictEqual(figures.violations, [])
+      assert.strictEqual(figures.parked, 12)
+      assert.isAtLeast(figures.reconnects, 1, "the consumer's reconnect is logged")
+    }))
 })
