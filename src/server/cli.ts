@@ -25,6 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
+import { startEmbeddedCluster } from "./cluster/EmbeddedCluster.ts"
 import { DEFAULT_SERVER_VERSION, type EmbeddedNodeOptions, startEmbeddedNode } from "./EmbeddedNode.ts"
 
 /** The flags, each with its value name (none for switches), default and meaning, as `--help` prints them. */
@@ -44,6 +45,8 @@ const FLAGS = [
   ["max-receive-message-size", "<bytes>", "16767216", "largest request message of the Streams service (others: 4 MiB)"],
   ["advertise-host", "<name>", "the bound host", "host gossip reports for this node"],
   ["advertise-port", "<n>", "the bound port", "port gossip reports for this node"],
+  ["cluster", "<n>", "off, a single node", "run an embedded cluster of <n> voting members (insecure) on --port, --port + 1, ...: writes acknowledged by a majority, elections, gossip; the connection string lists every member as a gossip seed"],
+  ["read-only-replicas", "<n>", "0", "with --cluster: that many read-only replicas besides the voting members"],
   ["server-version", "X.Y.Z", "26.1.0", "the KurrentDB version the node acts as: reported by ServerFeatures and /info; v2 AppendSession from 25.1, AppendRecords from 26.1"],
   ["help", "", "", "print this help and exit"]
 ] as const
@@ -67,7 +70,9 @@ const integer = (flag: string, v: string | undefined, min: number, max = Number.
 }
 
 /** The options of a command line (throws {@link UsageError}); `undefined` for `--help`. */
-const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly port: number } | undefined => {
+const parse = (
+  argv: ReadonlyArray<string>
+): EmbeddedNodeOptions & { readonly port: number; readonly clusterNodes?: number | undefined; readonly readOnlyReplicas?: number | undefined } | undefined => {
   let values
   try {
     values = parseArgs({
@@ -93,6 +98,8 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
         "advertise-host": { type: "string" },
         "advertise-port": { type: "string" },
         "server-version": { type: "string" },
+        cluster: { type: "string" },
+        "read-only-replicas": { type: "string" },
         help: { type: "boolean", short: "h" }
       }
     }).values
@@ -108,7 +115,12 @@ const parse = (argv: ReadonlyArray<string>): EmbeddedNodeOptions & { readonly po
   if (version !== undefined && !/^\d+\.\d+\.\d+/.test(version)) throw new UsageError(`invalid --server-version ${version} (expected X.Y.Z)`)
   // crash tests only: a slow disk (see FileLog.ts)
   const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
+  const cluster = integer("cluster", values.cluster, 1, 99)
+  const readOnlyReplicas = integer("read-only-replicas", values["read-only-replicas"], 0, 99)
+  if (readOnlyReplicas !== undefined && cluster === undefined) throw new UsageError("--read-only-replicas needs --cluster")
   return {
+    clusterNodes: cluster,
+    readOnlyReplicas,
     port: integer("port", values.port, 0, 65535) ?? 2113,
     host: values.host ?? "127.0.0.1",
     insecure: values.insecure ?? false,
@@ -138,7 +150,7 @@ const packageVersion = (): string => {
 }
 
 /** Resolves when a line `stop` arrives on stdin; answers `cpu` and `mem` meanwhile. */
-const sideChannel = (node: { readonly cpuUsage: () => unknown }) =>
+const sideChannel = (node: { readonly cpuUsage: () => unknown }, other?: (command: string) => boolean) =>
   Effect.callback<void>((resume) => {
     if (process.stdin.isTTY) return
     let buffered = ""
@@ -151,6 +163,7 @@ const sideChannel = (node: { readonly cpuUsage: () => unknown }) =>
         if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
         else if (command === "mem") console.log(JSON.stringify({ mem: process.memoryUsage() }))
         else if (command === "stop") resume(Effect.void)
+        else other?.(command)
       }
     }
     process.stdin.setEncoding("utf8")
@@ -160,6 +173,58 @@ const sideChannel = (node: { readonly cpuUsage: () => unknown }) =>
       process.stdin.removeListener("data", onData)
       process.stdin.pause()
     })
+  })
+
+/**
+ * `--cluster <n>`: an embedded cluster (src/server/cluster). Besides `cpu`, `mem` and `stop`, the
+ * side channel takes `kill <i>`, `stop <i>`, `restart <i>`, `elect` (each answered `{"ok":...}`
+ * once done) and `members` (`{"members":[...]}`).
+ */
+const runCluster = (
+  opts: EmbeddedNodeOptions & { readonly port: number; readonly clusterNodes?: number | undefined; readonly readOnlyReplicas?: number | undefined },
+  nodes: number,
+  readOnlyReplicas: number
+) =>
+  Effect.gen(function*() {
+    const { advertisePort: _a, clusterNodes: _n, db, host, port, readOnlyReplicas: _r, ...node } = opts
+    const started = yield* Effect.promise(() =>
+      startEmbeddedCluster({ nodes, readOnlyReplicas, host, db, port, node: { ...node, insecure: true } }).then(
+        (cluster) => ({ cluster }),
+        (error: unknown) => ({ error })
+      )
+    )
+    if ("error" in started) {
+      process.stderr.write(`effect-esdb-server cannot start the cluster: ${started.error instanceof Error ? started.error.message : String(started.error)}\n`)
+      return 1
+    }
+    const cluster = yield* Effect.acquireRelease(
+      Effect.succeed(started.cluster),
+      (cluster) =>
+        Effect.promise(() => cluster.close()).pipe(
+          Effect.andThen(Effect.sync(() => process.stderr.write("effect-esdb-server cluster stopped\n")))
+        )
+    )
+    process.stdout.write(`${cluster.connectionString}\n`)
+    process.stderr.write(
+      `effect-esdb-server ${packageVersion()} cluster of ${nodes} members${readOnlyReplicas > 0 ? ` and ${readOnlyReplicas} read-only replicas` : ""} ` +
+        `on ${cluster.members().map((m) => `${host}:${m.port}`).join(", ")}, TLS off (insecure), data ${db === undefined ? "in memory" : `in ${db}/node-<i>`}, ` +
+        `leader member ${cluster.leader()}, reporting server version ${opts.version ?? DEFAULT_SERVER_VERSION}\n`
+    )
+    yield* sideChannel({ cpuUsage: () => process.cpuUsage() }, (command) => {
+      const [verb, arg] = command.split(/\s+/)
+      const i = Number(arg)
+      const done = (p: Promise<unknown>) =>
+        p.then((v) => console.log(JSON.stringify({ ok: command, leader: cluster.leader(), value: v ?? null })), (e: Error) =>
+          console.log(JSON.stringify({ error: command, message: e.message })))
+      if (verb === "kill") done(cluster.kill(i))
+      else if (verb === "stop" && arg !== undefined) done(cluster.stop(i))
+      else if (verb === "restart") done(cluster.restart(i))
+      else if (verb === "elect") done(cluster.electLeader())
+      else if (verb === "members") console.log(JSON.stringify({ members: cluster.members(), leader: cluster.leader() }))
+      else return false
+      return true
+    })
+    return 0
   })
 
 const main = Effect.gen(function*() {
@@ -176,6 +241,7 @@ const main = Effect.gen(function*() {
     return 0
   }
   const opts = options
+  if (opts.clusterNodes !== undefined) return yield* runCluster(opts, opts.clusterNodes, opts.readOnlyReplicas ?? 0)
   // the node stops on its own when its log fails (a full disk), as a real node's process ends: exit 1
   let fatalError: Error | undefined
   // a node that cannot start (a damaged log, a log locked by another node, a full disk) says why

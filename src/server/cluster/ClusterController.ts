@@ -287,12 +287,17 @@ export class ClusterController {
     for (const shipped of queued) this.apply(f, leader, shipped)
     const durable = await localDurable(f.log!)
     if (f.following !== leader) return
-    f.acked = Math.max(f.acked, durable)
     f.state = f.readOnly ? "ReadOnlyReplica" : "Follower"
-    this.advance(leader)
     // what the leader had committed before: readable here once held
     f.leaderCommit = Math.max(f.leaderCommit, leader.log?.commitPoint ?? 0)
     f.log!.commitTo(Math.min(f.leaderCommit, f.log!.end))
+    // the caught-up member tells the leader what it holds, over its link
+    const fg = f.generation
+    this.send(f, leader, () => {
+      if (f.generation !== fg || f.following !== leader) return
+      f.acked = Math.max(f.acked, durable)
+      this.advance(leader)
+    })
   }
 
   // -----------------------------------------------------------------------------------------------

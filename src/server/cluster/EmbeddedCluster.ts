@@ -44,6 +44,8 @@ export interface EmbeddedClusterOptions {
   readonly db?: string | undefined
   /** Default "127.0.0.1". */
   readonly host?: string | undefined
+  /** Member `i` listens on `port + i`; default 0: free ports (each member keeps its port across restarts). */
+  readonly port?: number | undefined
   /** Options of every member's node (not `host`, `port`, `db`). */
   readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip"> | undefined
   /** Where the cluster reports elections and truncations; default: stderr, one line each. */
@@ -134,7 +136,9 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
   for (let i = 0; i < voting + replicas; i++) {
     const dir = join(root, `node-${i}`)
     mkdirSync(dir, { recursive: true })
-    members.push(new ClusterMember(i, dir, i >= voting))
+    const m = new ClusterMember(i, dir, i >= voting)
+    if (options.port !== undefined && options.port > 0) m.port = options.port + i
+    members.push(m)
   }
   const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb cluster] ${message}\n`))
   const controller = new ClusterController(members, host, { ...options.node, insecure: true }, logger)
