@@ -10,7 +10,7 @@ import { election } from "../../bench/faults/election.ts"
 describe("fault: an election during a subscription and a read", { timeout: 90_000 }, () => {
   it.live("delivered = the log, no gap, no duplicate", () =>
     Effect.gen(function*() {
-      const figures = yield* election({ events: 3000 })
+      const figures = yield* election({ events: 6000 })
       assert.deepStrictEqual(figures.violations, [])
       assert.isAtLeast(figures.subscriptionResumes, 1, "the subscription's resume is logged")
       assert.isAtLeast(figures.readResumes, 1, "the read's resume is logged")
