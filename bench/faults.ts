@@ -30,6 +30,7 @@ const only = arg("--only")?.split(",")
 
 const scenarios: ReadonlyArray<readonly [string, () => Effect.Effect<Figures, unknown>]> = [
   ["leader-kill", () => leaderKill({ appends: 10_000, fibers: 32 })],
+  ["leader-kill-expected-revision", () => leaderKill({ appends: 10_000, fibers: 32, currentVersion: "exact" })],
   ["leader-kill-via-follower", () => leaderKill({ appends: 10_000, fibers: 32, nodePreference: "follower" })],
   ["election", () => election({ events: 20_000 })],
   ["consume-failover", () => consumeFailover({ events: 2_000 })],

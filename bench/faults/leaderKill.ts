@@ -19,6 +19,11 @@ export interface LeaderKillOptions {
   readonly killAfter?: number | undefined
   /** The client's NodePreference (default leader: follower sends the appends through a follower, which forwards them). */
   readonly nodePreference?: "leader" | "follower" | undefined
+  /**
+   * `any` (default): `currentVersion: "any"`; `exact`: each append expects the revision of the
+   * fiber's previous one, so a retry of an append that had landed must be recognised by its ids.
+   */
+  readonly currentVersion?: "any" | "exact" | undefined
   /** More connection-string settings (`&discoveryInterval=10`…); default none. */
   readonly settings?: string | undefined
 }
@@ -52,7 +57,8 @@ export const leaderKill = (options: LeaderKillOptions) =>
               const event = new NewEvent({ type: "Appended", data: JSON.stringify({ f, k }) })
               return Effect.suspend(() => {
                 const t0 = performance.now()
-                return api.append(stream, event, { currentVersion: "any" }).pipe(
+                const currentVersion = options.currentVersion === "exact" ? (k === 0 ? "no_stream" as const : BigInt(k - 1)) : "any" as const
+                return api.append(stream, event, { currentVersion }).pipe(
                   Effect.result,
                   Effect.map((result) => {
                     const now = performance.now()
@@ -104,6 +110,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
         violations,
         appends: options.appends,
         nodePreference: options.nodePreference ?? "leader",
+        currentVersion: options.currentVersion ?? "any",
         fibers: options.fibers,
         killedAfter: killAfter,
         acknowledged: acked.length,

@@ -16,4 +16,11 @@ describe("fault: the leader is killed during appends", { timeout: 90_000 }, () =
       assert.isAtLeast(figures.acknowledged, 100)
       assert.isAtLeast(figures.retried + figures.reconnects, 1, "the failover is logged")
     }))
+
+  it.live("with expected revisions: a retried append that had landed is recognised by its ids, never WrongCurrentVersion", () =>
+    Effect.gen(function*() {
+      const figures = yield* leaderKill({ appends: 1000, fibers: 32, killAfter: 100, currentVersion: "exact" })
+      assert.deepStrictEqual(figures.violations, [])
+      assert.notProperty(figures.failed, "WrongCurrentVersion")
+    }))
 })
