@@ -4,7 +4,10 @@
  * after the other, prints each one's figures and broken guarantees, and writes them all to
  * bench/results/faults.json (BENCHMARKS.md §16 quotes them).
  *
- *   npm run faults -- [--only leader-kill,election,...] [--out bench/results/faults.json]
+ *   npm run faults -- [--only leader-kill,election,...] [--rounds 3] [--out bench/results/faults.json]
+ *
+ * Each scenario runs `--rounds` times (default 3; each round on a fresh cluster), one after the
+ * other, so that a figure's spread shows.
  *
  * Exit code 1 when a scenario broke a guarantee.
  */
@@ -27,6 +30,7 @@ const arg = (name: string): string | undefined => {
 const here = new URL(".", import.meta.url).pathname
 const out = arg("--out") ?? join(here, "results/faults.json")
 const only = arg("--only")?.split(",")
+const rounds = Number(arg("--rounds") ?? 3)
 
 const scenarios: ReadonlyArray<readonly [string, () => Effect.Effect<Figures, unknown>]> = [
   ["leader-kill", () => leaderKill({ appends: 10_000, fibers: 32 })],
@@ -45,13 +49,15 @@ const results: Array<Figures> = []
 let broken = 0
 for (const [name, scenario] of scenarios) {
   if (only !== undefined && !only.includes(name)) continue
-  process.stdout.write(`${name} …\n`)
-  const figures = { ...(await Effect.runPromise(scenario())), scenario: name }
-  results.push(figures)
-  if (figures.violations.length > 0) broken++
-  const { violations, ...rest } = figures
-  process.stdout.write(`${JSON.stringify(rest)}\n`)
-  for (const v of violations) process.stdout.write(`  BROKEN: ${v}\n`)
+  for (let round = 1; round <= rounds; round++) {
+    process.stdout.write(`${name} (round ${round}) …\n`)
+    const figures = { ...(await Effect.runPromise(scenario())), scenario: name, round }
+    results.push(figures)
+    if (figures.violations.length > 0) broken++
+    const { violations, ...rest } = figures
+    process.stdout.write(`${JSON.stringify(rest)}\n`)
+    for (const v of violations) process.stdout.write(`  BROKEN: ${v}\n`)
+  }
 }
 writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, results }, null, 2) + "\n")
 process.stdout.write(`written to ${out}\n`)
