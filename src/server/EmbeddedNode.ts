@@ -298,7 +298,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
       { maxReceiveMessageSize: options.maxReceiveMessageSize ?? DEFAULT_MAX_STREAMS_MESSAGE_SIZE }
     )
   }
-  const instanceId = newUuid()
+  const instanceId = cluster?.instanceId ?? newUuid()
   const endpoint = () => ({ host: options.advertiseHost ?? (insecure ? host : "localhost"), port: options.advertisePort ?? boundPort })
   const groups = new PersistentGroups(store, { load: leading })
   addService(
@@ -347,6 +347,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     version,
     insecure,
     records: () => store.log.length,
+    members: cluster?.gossip,
     projections: () => true,
     otherwise: httpApi.handle
   }))

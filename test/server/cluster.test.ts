@@ -76,6 +76,19 @@ describe("EmbeddedCluster", () => {
     }
   })
 
+  it("HTTP /gossip and /info report the cluster as gRPC gossip does", async () => {
+    const leader = cluster.leader()!
+    const node = cluster.node(3)!
+    const gossip = (await (await fetch(`http://${node.host}:${node.port}/gossip`)).json()) as {
+      members: Array<{ state: string; isAlive: boolean; httpEndPointPort: number; isReadOnlyReplica: boolean }>
+    }
+    assert.deepStrictEqual(gossip.members.map((m) => m.httpEndPointPort), cluster.members().map((m) => m.port))
+    assert.strictEqual(gossip.members[leader]!.state, "Leader")
+    assert.deepStrictEqual(gossip.members.map((m) => m.isReadOnlyReplica), [false, false, false, true])
+    const info = (await (await fetch(`http://${node.host}:${node.port}/info`)).json()) as { state: string }
+    assert.strictEqual(info.state, "readonlyreplica")
+  })
+
   it("acknowledges a write held by a majority; every member then reads it, in the same log order", async () => {
     const leader = cluster.leader()!
     const stream = uniqueStream()

@@ -70,6 +70,28 @@ describe("EmbeddedCluster controls", () => {
     }
   })
 
+  it("Operations.Shutdown on the leader: it stops (gossip: dead, Shutdown), another is elected; restarted, it follows", async () => {
+    const first = cluster.leader()!
+    const ops = operations(cluster, first)
+    try {
+      const { error } = await unary((r, m, cb) => ops.shutdown(r, m, cb), {})
+      assert.isUndefined(error)
+    } finally {
+      ops.close()
+    }
+    await eventuallyAsync("another leader", () => cluster.leader() !== undefined && cluster.leader() !== first)
+    const c = connect(cluster.node(cluster.leader()!) as RunningNode)
+    try {
+      const member = (await gossipRead(c)).response!.members[first]!
+      assert.strictEqual(member.isAlive, false)
+      assert.strictEqual(member.state, MemberInfo_VNodeState.Shutdown)
+    } finally {
+      c.close()
+    }
+    await cluster.restart(first)
+    assert.strictEqual(cluster.members()[first]!.state, "Follower")
+  })
+
   it("a member cut from its clients drops their connections until healed; a client delay holds each call", async () => {
     const i = [0, 1, 2].find((k) => k !== cluster.leader())!
     const stream = uniqueStream()

@@ -37,6 +37,19 @@ describe("EmbeddedCluster failover", () => {
     await cluster?.close()
   })
 
+  it("a cluster of one member is Leader at once; killed, there is no leader; restarted, it leads again", async () => {
+    cluster = await startEmbeddedCluster({ nodes: 1, logger: () => {} })
+    assert.strictEqual(cluster.members()[0]!.state, "Leader")
+    const c = client(cluster.node(0)!)
+    const resp = await append(c.streams, uniqueStream(), any, [{}])
+    assert.strictEqual(resp.result?.$case, "success")
+    await cluster.kill(0)
+    assert.isUndefined(cluster.leader())
+    await cluster.restart(0)
+    assert.strictEqual(cluster.leader(), 0)
+    assert.strictEqual(cluster.members()[0]!.state, "Leader")
+  })
+
   it("a killed leader is replaced; every acknowledged write is on the new leader exactly once", async () => {
     const log: Array<string> = []
     cluster = await startEmbeddedCluster({ nodes: 3, logger: (m) => log.push(m) })

@@ -80,6 +80,7 @@ export class ClusterController {
     const generation = m.generation
     return {
       role,
+      instanceId: m.instanceId,
       epoch: this.term,
       onLog: (log) => {
         m.log = log
@@ -130,13 +131,14 @@ export class ClusterController {
     const node = m.node
     if (node === undefined) return
     m.stopping = true
+    m.state = "ShuttingDown"
     m.generation++
     m.following = undefined
     m.ready = false
     m.queue = []
     if (m === this.leader) this.leader = undefined
     m.log?.abandon(new Error("not committed: the leader stepped down"))
-    if (kill) await m.internals!.kill()
+    if (kill && m.internals !== undefined) await m.internals.kill()
     else await node.stop()
     m.node = undefined
     m.internals = undefined
@@ -236,9 +238,9 @@ export class ClusterController {
       .filter((m) => !m.readOnly)
       .map((m) => (m === leader ? m.acked : m.following === leader && m.ready ? m.acked : 0))
     const point = majorityPoint(held, this.voters)
+    if (leader.state === "PreLeader" && Math.max(point, log.commitPoint) >= leader.startEnd) leader.state = "Leader"
     if (point <= log.commitPoint) return
     log.commitTo(point)
-    if (leader.state === "PreLeader" && point >= leader.startEnd) leader.state = "Leader"
     for (const f of this.members) {
       if (f.following !== leader || !f.ready) continue
       const fg = f.generation
@@ -408,7 +410,12 @@ export class ClusterController {
     const leader = this.leader
     const reach = leader !== undefined && !m.cutPeers && !leader.cutPeers && leader.running
     const endpoint = reach
-      ? { host: this.host, port: leader.port, handler: (path: string) => leader.internals?.handler(path) }
+      ? {
+        host: this.host,
+        port: leader.port,
+        handler: (path: string) => leader.internals?.handler(path),
+        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs)
+      }
       : undefined
     const role: GateView["role"] = m === leader
       ? (m.state === "Leader" ? "Leader" : "PreLeader")

@@ -15,9 +15,12 @@
  *   (`PersistentSubscriptionService.cs` runs on BecomeLeader only);
  * - a read-only replica refuses every write with not-leader and the leader's endpoint, whatever
  *   the header (`DenyRequestBecauseReadOnly`: `NotHandledReason.IsReadOnly` with the leader info);
- *   without a known leader UNKNOWN "No leader info available in response";
- * - with no leader known (an election, a member cut off) writes answer UNAVAILABLE "Server Is Not
- *   Ready" (`DenyRequestBecauseNotReady`), and so does a PreLeader before its epoch is committed.
+ * - with no leader known (an election, a member cut off: Unknown, ReadOnlyLeaderless) writes
+ *   answer UNAVAILABLE "Server Is Not Ready", and so does a PreLeader before its epoch is
+ *   committed: the controller denies `WriteRequestMessage`s as not ready in every state but Leader,
+ *   ResigningLeader, PreReplica, CatchingUp, Clone, Follower, ReadOnlyReplica and
+ *   PreReadOnlyReplica, and serves reads in all of these and in PreLeader, Unknown and
+ *   ReadOnlyLeaderless (`DenyRequestBecauseNotReady`).
  *
  * Projections and Users commands, which write, are forwarded to the leader (this node's choice:
  * their services run on the leader; a real node sends their writes through the leader too). A
@@ -43,6 +46,8 @@ export interface GateView {
     readonly host: string
     readonly port: number
     readonly handler: ((path: string) => Handler | undefined) | undefined
+    /** Delay of the link to the leader, ms (a forwarded call waits that long). */
+    readonly delayMs: number
   } | undefined
   /** Delay of the member's client links, ms (0: none). */
   readonly clientDelayMs: number
@@ -80,14 +85,6 @@ const requiresLeader = (call: ServerCall): boolean => {
  */
 export const serverNotReady = (): RpcFailure => rpcFailure(Code.UNAVAILABLE, "Server Is Not Ready")
 
-/**
- * UNKNOWN "No leader info available in response" (`RpcExceptions.NoLeaderInfo`).
- *
- * @since 0.1.0
- * @category constructors
- */
-export const noLeaderInfo = (): RpcFailure => rpcFailure(Code.UNKNOWN, "No leader info available in response")
-
 /** Answers a call with a failure, unary or streaming. */
 const refuse = (call: ServerCall, callback: UnaryCallback | undefined, failure: RpcFailure): void => {
   if (callback !== undefined) return callback(failure)
@@ -123,7 +120,10 @@ export const gateService = (
       const forward = () => {
         const h = leader?.handler?.(path)
         if (h === undefined) return refuse(call, callback, serverNotReady())
-        run(h)
+        if (leader!.delayMs <= 0) return run(h)
+        setTimeout(() => {
+          if (!call.closed) run(h)
+        }, leader!.delayMs)
       }
       if (v.role === "PreLeader") {
         return policy === "read" ? run(own) : refuse(call, callback, serverNotReady())
@@ -133,7 +133,7 @@ export const gateService = (
         if (policy === "forward") return forward()
         if (policy === "psInfo") return refuse(call, callback, serverNotReady())
         if (policy === "psRestart") return refuse(call, callback, persistentSubscriptionFailed("", "", "Not leader"))
-        return refuse(call, callback, leader === undefined ? noLeaderInfo() : notLeader(leader.host, leader.port))
+        return refuse(call, callback, toLeader())
       }
       switch (policy) {
         case "read":

@@ -22,6 +22,8 @@ export interface ClusterHooks {
    * only the leader's commits, and nothing of the node's own runs.
    */
   readonly role: "leader" | "replica"
+  /** The member's instance id (gossip, `/info`). */
+  readonly instanceId: string
   /** The epoch number the leader writes (the cluster's new term). */
   readonly epoch: number
   /** The member's log, before the store opens it. */

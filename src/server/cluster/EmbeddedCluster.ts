@@ -83,7 +83,7 @@ export interface RunningCluster {
   readonly connectionString: string
   /** The members now. */
   readonly members: () => ReadonlyArray<ClusterMemberInfo>
-  /** The leader's index, if there is one. */
+  /** The leader's index, once its node runs (Leader, or PreLeader until a majority holds its epoch). */
   readonly leader: () => number | undefined
   /** A member's node while it runs. */
   readonly node: (index: number) => RunningNode | undefined
@@ -173,7 +173,7 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
         readOnly: m.readOnly,
         priority: m.priority
       })),
-    leader: () => controller.leader?.index,
+    leader: () => (controller.leader?.running === true ? controller.leader.index : undefined),
     node: (index) => member(index).node,
     store: (index) => member(index).internals?.store,
     stop: (index) => controller.run(() => controller.lost(member(index), false)),

@@ -22,6 +22,17 @@ export interface HttpEndpointsContext {
   readonly insecure: boolean
   /** Records in the log. */
   readonly records: () => number
+  /**
+   * A cluster member's view of the cluster (src/server/cluster), for `/gossip` and `/info`'s state;
+   * default: this node alone, the Leader.
+   */
+  readonly members?: (() => ReadonlyArray<{
+    readonly instanceId?: string | undefined
+    readonly state: string
+    readonly isAlive: boolean
+    readonly host: string
+    readonly port: number
+  }>) | undefined
   /** Do user projections run? (`/info`'s `features.projections`) */
   readonly projections?: (() => boolean) | undefined
   /** Serves the other paths (the HTTP API and web UI, src/server/http); without it they answer 404. */
@@ -65,7 +76,7 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
       return json(res, 200, {
         dbVersion: ctx.version,
         esVersion: ctx.version,
-        state: "leader",
+        state: (ctx.members?.().find((m) => m.instanceId === ctx.instanceId)?.state ?? "leader").toLowerCase(),
         // ClusterVNode: `["projections"] = RunProjections != ProjectionType.None || DevMode`
         features: { projections: ctx.projections?.() ?? false, userManagement: true, atomPub: ctx.otherwise !== undefined },
         authentication: ctx.insecure ? null : { type: "internal", properties: {} }
@@ -91,6 +102,22 @@ export const makeHttpEndpoints = (ctx: HttpEndpointsContext) => (req: http.Incom
     }
     default: {
       const { host, port } = ctx.endpoint()
+      const cluster = ctx.members?.()
+      if (cluster !== undefined) {
+        return json(res, 200, {
+          members: cluster.map((m) => ({
+            instanceId: m.instanceId,
+            timeStamp: new Date().toISOString(),
+            state: m.state,
+            isAlive: m.isAlive,
+            httpEndPointIp: m.host,
+            httpEndPointPort: m.port,
+            isReadOnlyReplica: m.state === "ReadOnlyReplica" || m.state === "PreReadOnlyReplica" || m.state === "ReadOnlyLeaderless"
+          })),
+          serverIp: host,
+          serverPort: port
+        })
+      }
       return json(res, 200, {
         members: [{
           instanceId: ctx.instanceId,
