@@ -44,8 +44,6 @@ export const leaderKill = (options: LeaderKillOptions) =>
       let longestGap = 0
       let slowest = 0
       let killed: Promise<void> | undefined
-      let killedAt = 0
-      let firstAckAfterKill = 0
       const started = performance.now()
       yield* withClient(
         `${cluster.connectionString}&nodePreference=${options.nodePreference ?? "leader"}${options.settings ?? ""}`,
@@ -67,11 +65,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
                       longestGap = Math.max(longestGap, now - lastAck)
                       lastAck = now
                       acked.push(event.id)
-                      if (killed !== undefined && firstAckAfterKill === 0 && now > killedAt) firstAckAfterKill = now
-                      if (acked.length === killAfter) {
-                        killedAt = performance.now()
-                        killed = cluster.kill(first)
-                      }
+                      if (acked.length === killAfter) killed = cluster.kill(first)
                     } else {
                       const e = result.failure as { readonly _tag?: unknown }
                       if (typeof e._tag === "string") failed.set(e._tag, (failed.get(e._tag) ?? 0) + 1)
@@ -119,7 +113,6 @@ export const leaderKill = (options: LeaderKillOptions) =>
         failed: Object.fromEntries(failed),
         longestStallMs: Math.round(longestGap),
         slowestAppendMs: Math.round(slowest),
-        firstAckAfterKillMs: firstAckAfterKill === 0 ? null : Math.round(firstAckAfterKill - killedAt),
         appendsPerSecond: Math.round(acked.length / (elapsed / 1000))
       }
     })))

@@ -13,5 +13,6 @@ describe("fault: a member cut off comes back", { timeout: 120_000 }, () => {
       const figures = yield* cutOff({ events: 400 })
       assert.deepStrictEqual(figures.violations, [])
       assert.isAtLeast(figures.acknowledged, 200)
+      assert.isAtLeast(figures.reconnects, 1, "the move to the new leader is logged")
     }))
 })
