@@ -1,5 +1,6 @@
 /**
- * Scenario 7: a `--db` cluster runs in a child process (clusterProcess.ts); `fibers` fibers append
+ * Scenario 7: a `--db` cluster runs in a child process (`src/server/cli.ts --cluster 3 --db DIR`,
+ * what `npm run server -- --cluster 3 --db DIR` runs); `fibers` fibers append
  * single events (each its own stream) until, `killAfter` acknowledgements in, the whole process is
  * killed with SIGKILL. The cluster then starts again on the same directories: every acknowledged
  * append must be there exactly once, on every member, once they have caught up. Figures: the
@@ -25,12 +26,12 @@ export interface WholeClusterKillOptions {
   readonly killAfter: number
 }
 
-const script = join(new URL(".", import.meta.url).pathname, "clusterProcess.ts")
+const cli = join(new URL(".", import.meta.url).pathname, "../../src/server/cli.ts")
 
 /** Starts the cluster's process; resolves with it and its connection string once it listens. */
 const spawnCluster = (db: string): Promise<{ child: ChildProcess; connectionString: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", script, "--db", db], {
+    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--cluster", "3", "--port", "0", "--db", db], {
       stdio: ["ignore", "pipe", "pipe"]
     })
     let stderr = ""
