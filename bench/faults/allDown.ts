@@ -2,7 +2,10 @@
  * Scenario 4: every member is killed (their ports refuse connections). A call then fails with
  * `DiscoveryFailed` after `maxDiscoverAttempts` rounds, within the bound the settings give:
  * `maxDiscoverAttempts × seeds × gossipTimeout + (maxDiscoverAttempts − 1) × discoveryInterval`
- * (plus a second of slack for a loaded machine). A stream subscription started
+ * (`GossipTimeout` is in seconds, as in the official clients' strings)
+ * (plus a second of slack for a loaded machine), and no sooner than the rounds' intervals. Then
+ * the same with seeds that accept connections and never answer (TCP listeners on the members'
+ * ports): every gossip read waits `gossipTimeout`, so it takes the whole bound. A stream subscription started
  * before the outage keeps resuming meanwhile (each resume logged); after `downMs` the members come
  * back, more events are appended, and the subscription delivers them all: no gap, no duplicate.
  * Figures: the time to DiscoveryFailed and its bound, the subscription's resumes, the time from
@@ -12,6 +15,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as net from "node:net"
 import { NewEvent } from "../../src/domain/NewEvent.ts"
 import { Streams } from "../../src/index.ts"
 import { firstDifference, measured, waitFor, warningLog, withClient, withCluster } from "./common.ts"
@@ -20,9 +24,32 @@ import { firstDifference, measured, waitFor, warningLog, withClient, withCluster
 export interface AllDownOptions {
   readonly maxDiscoverAttempts: number
   readonly discoveryInterval: number
+  /** Seconds, as the connection string gives it. */
   readonly gossipTimeout: number
   /** How long the members stay down after DiscoveryFailed, ms. */
   readonly downMs: number
+}
+
+/** TCP listeners on `ports` that accept connections and never answer (seeds that hang). */
+const blackholes = (host: string, ports: ReadonlyArray<number>): Promise<() => Promise<void>> => {
+  const sockets = new Set<net.Socket>()
+  const servers = ports.map((port) =>
+    new Promise<net.Server>((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        sockets.add(socket)
+        socket.on("error", () => {})
+        socket.on("close", () => sockets.delete(socket))
+      })
+      server.once("error", reject)
+      server.listen(port, host, () => resolve(server))
+    })
+  )
+  return Promise.all(servers).then((listening) => () => {
+    // stop accepting first, then drop what was accepted (close resolves once those are gone)
+    const closed = Promise.all(listening.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
+    for (const socket of sockets) socket.destroy()
+    return closed.then(() => {})
+  })
 }
 
 const events = (n: number, from: number) =>
@@ -38,7 +65,7 @@ export const allDown = (options: AllDownOptions) =>
       const seeds = cluster.members().length
       const settings =
         `&maxDiscoverAttempts=${options.maxDiscoverAttempts}&discoveryInterval=${options.discoveryInterval}&gossipTimeout=${options.gossipTimeout}`
-      const bound = options.maxDiscoverAttempts * seeds * options.gossipTimeout +
+      const bound = options.maxDiscoverAttempts * seeds * options.gossipTimeout * 1000 +
         (options.maxDiscoverAttempts - 1) * options.discoveryInterval
       const figures = yield* withClient(
         `${cluster.connectionString}${settings}`,
@@ -70,6 +97,22 @@ export const allDown = (options: AllDownOptions) =>
             violations.push(`DiscoveryFailed after ${error.attempts} attempts, not ${options.maxDiscoverAttempts}`)
           }
           if (discoveryMs > bound + 1000) violations.push(`DiscoveryFailed after ${Math.round(discoveryMs)} ms, over the bound ${bound} ms`)
+          // the rounds are DiscoveryInterval apart
+          const floor = (options.maxDiscoverAttempts - 1) * options.discoveryInterval
+          if (discoveryMs < floor * 0.9) violations.push(`DiscoveryFailed after ${Math.round(discoveryMs)} ms, before the rounds' intervals (${floor} ms)`)
+          // seeds that accept connections and never answer: each gossip read waits GossipTimeout
+          const close = yield* Effect.promise(() => blackholes("127.0.0.1", cluster.members().map((m) => m.port)))
+          const t1 = performance.now()
+          // (its deadline past the bound: it is discovery's own failure that is measured)
+          const hung = yield* Effect.flip(api.append(stream, after, { currentVersion: 9n, timeout: bound + 10_000 }))
+          const hungMs = performance.now() - t1
+          yield* Effect.promise(close)
+          if (hung._tag !== "DiscoveryFailed") violations.push(`hanging seeds: expected DiscoveryFailed, got ${hung._tag}: ${hung.message}`)
+          else if (hung.attempts !== options.maxDiscoverAttempts) {
+            violations.push(`hanging seeds: DiscoveryFailed after ${hung.attempts} attempts, not ${options.maxDiscoverAttempts}`)
+          }
+          if (hungMs > bound + 1000) violations.push(`hanging seeds: DiscoveryFailed after ${Math.round(hungMs)} ms, over the bound ${bound} ms`)
+          if (hungMs < bound * 0.9) violations.push(`hanging seeds: DiscoveryFailed after ${Math.round(hungMs)} ms: a gossip read did not wait GossipTimeout`)
           const resumesWhileDown0 = log.count("resume", "Streams.subscribeToStream")
           yield* Effect.sleep(options.downMs)
           const resumesWhileDown = log.count("resume", "Streams.subscribeToStream")
@@ -95,6 +138,8 @@ export const allDown = (options: AllDownOptions) =>
             discoveryFailedMs: Math.round(discoveryMs),
             boundMs: bound,
             attempts: error._tag === "DiscoveryFailed" ? error.attempts : null,
+            hangingSeedsDiscoveryFailedMs: Math.round(hungMs),
+            hangingSeedsReason: hung._tag === "DiscoveryFailed" ? hung.reason : hung.message,
             subscriptionResumes: resumesWhileDown,
             subscriptionResumesAtDiscoveryFailed: resumesWhileDown0,
             restartMs: Math.round(restartMs),
