@@ -16,6 +16,7 @@
  * @internal
  */
 import { randomUUID } from "node:crypto"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -327,7 +328,17 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         // the common case, an open session, goes straight to the call
         const s = session
         if (s !== undefined && !s.closed) return send(s, stream, expected, events, deadline, timeoutMs)
-        return Effect.flatMap(current, (s) => send(s, stream, expected, events, deadline, timeoutMs))
+        // opening may wait for a connection (a discovery): until the append's deadline at most
+        const opened = deadline === Infinity ? current : current.pipe(Effect.timeoutOrElse({
+          duration: Duration.millis(Math.max(0, deadline - Date.now())),
+          orElse: () =>
+            Effect.fail(
+              new DeadlineExceeded({
+                reason: `Append to '${stream}' did not complete within ${timeoutMs} ms: no connection to a node yet (discovery)`
+              })
+            )
+        }))
+        return Effect.flatMap(opened, (s) => send(s, stream, expected, events, deadline, timeoutMs))
       })
 
     return { append }
