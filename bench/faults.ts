@@ -2,7 +2,7 @@
  * The fault scenarios of issue 17 on an embedded cluster, at full size (`npm test` runs short
  * versions: test/faults/*.test.ts). Each scenario is a module of bench/faults/; this runs them one
  * after the other, prints each one's figures and broken guarantees, and writes them all to
- * bench/results/faults.json (BENCHMARKS.md §16 quotes them).
+ * bench/results/faults.json (BENCHMARKS.md §18 quotes them).
  *
  *   npm run faults -- [--only leader-kill,election,...] [--rounds 3] [--out bench/results/faults.json]
  *

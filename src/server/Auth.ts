@@ -138,12 +138,22 @@ export class Auth {
   readonly insecure: boolean
   private readonly store: Store
   private readonly lookupUser: UserLookup
+  private readonly prepareUser: ((login: string, password: string) => Promise<void> | undefined) | undefined
 
-  /** `lookupUser` checks credentials; without it no credentials are accepted (insecure nodes need none). */
-  constructor(store: Store, insecure: boolean, lookupUser: UserLookup = () => undefined) {
+  /**
+   * `lookupUser` checks credentials; without it no credentials are accepted (insecure nodes need
+   * none). `prepareUser` makes the costly part of a check ahead, off the event loop ({@link prepare}).
+   */
+  constructor(
+    store: Store,
+    insecure: boolean,
+    lookupUser: UserLookup = () => undefined,
+    prepareUser?: (login: string, password: string) => Promise<void> | undefined
+  ) {
     this.store = store
     this.insecure = insecure
     this.lookupUser = lookupUser
+    this.prepareUser = prepareUser
   }
 
   /**
@@ -173,6 +183,19 @@ export class Auth {
       case "Stream":
         return this.canAccessStream(principal, access.stream, access.action) ? principal : accessDenied()
     }
+  }
+
+  /**
+   * Makes the password check of the call's `authorization` header off the event loop, before a
+   * handler calls {@link authenticate} (UserStore.ts): undefined when there is nothing to wait for.
+   */
+  prepare(authorization: string | ReadonlyArray<string> | undefined): Promise<void> | undefined {
+    if (this.insecure || this.prepareUser === undefined) return undefined
+    const header = typeof authorization === "string" ? authorization : authorization?.[0]
+    if (header === undefined) return undefined
+    const creds = parseCredentials(header)
+    if (creds === undefined || creds === "malformed") return undefined
+    return this.prepareUser(creds.login, creds.password)
   }
 
   /** Authenticates the call's `authorization` header. */

@@ -11,6 +11,7 @@
 import { Context, Effect, Layer } from "effect"
 import { resolve } from "node:path"
 import { createHash } from "node:crypto"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -46,8 +47,8 @@ import { makeReadHandler } from "./handlers/ReadHandler.ts"
 import { makeStreamsHandler, StreamsServiceDefinition } from "./handlers/StreamsHandler.ts"
 import { makeV2StreamsHandler, v2StreamsDefinition } from "./handlers/V2StreamsHandler.ts"
 import { GrpcServer, type ServerTls } from "./transport/GrpcServer.ts"
-import type { Handler, ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
-import { ReplicatedLog } from "./cluster/ReplicatedLog.ts"
+import type { ServiceDefinition, ServiceImplementation } from "./transport/ServerCall.ts"
+import { memberLog } from "./cluster/ReplicatedLog.ts"
 import { newUuid } from "./codec/Uuid.ts"
 import {
   DEFAULT_MAX_APPEND_EVENT_SIZE,
@@ -99,6 +100,14 @@ export interface NodeStats {
 }
 
 const statsByNode = new WeakMap<RunningNode, () => NodeStats>()
+
+/** An HTTP handler that runs once the password check of the request's credentials is made off the event loop (`Auth.prepare`). */
+const withPreparedAuth = (auth: Auth, handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+(req: IncomingMessage, res: ServerResponse): void => {
+  const ready = auth.prepare(req.headers.authorization)
+  if (ready === undefined) handler(req, res)
+  else void ready.then(() => handler(req, res))
+}
 
 /**
  * Live counters of a node started by `startEmbeddedNode`.
@@ -164,12 +173,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     write: options.dbWrite,
     onFailure: (error) => fatal?.(error)
   })
-  let replicated: ReplicatedLog | undefined
-  if (cluster !== undefined) {
-    if (fileLog === undefined) throw new Error("a cluster member needs a db directory")
-    replicated = new ReplicatedLog(fileLog)
-    cluster.onLog(replicated)
-  }
+  const replicated = cluster === undefined ? undefined : memberLog(cluster, fileLog)
   const log = replicated ?? fileLog
   let store: Store
   try {
@@ -184,16 +188,17 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   }
   // the users live in their streams ($user-<login>, $users); a kept database has them already
   const users = new UserStore(store)
-  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password))
+  const auth = new Auth(store, insecure, (login, password) => users.verify(login, password), (login, password) => users.prepare(login, password))
   // the default users' streams, as a real node writes them on becoming leader when `$user-admin`
   // / `$user-ops` read as NoStream (a fresh database, or the user deleted): PROTOCOL.md §8,
   // UserManagementService.Handle(BecomeLeader); in the log whether or not the node checks credentials
   // (a cluster's replicas write nothing of their own: they receive these from the leader)
-  if (leading) {
+  const defaultUsers = () => {
     users.upgradeLegacyRecords()
     if (users.get("admin") === undefined) users.create("admin", "changeit", "KurrentDB Administrator", ["$admins"])
     if (users.get("ops") === undefined) users.create("ops", "changeit", "KurrentDB Operations", ["$ops"])
   }
+  if (leading) defaultUsers()
   // the projection subsystem: projections created through the Projections service (read back
   // from their registry and definitions on a kept database)
   const projections = new ProjectionManager(store, {
@@ -202,19 +207,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     timeLimitMs: options.projectionExecutionTimeoutMs,
     maxEventBytes: options.maxAppendEventSize ?? DEFAULT_MAX_APPEND_EVENT_SIZE
   })
-  // projections run on a cluster's leader only, and move with it (their state is in the log)
-  if (!store.fresh && leading) projections.load()
+  // projections run on a cluster's leader only, and move with it (their state is in the log);
   // the system projections, running: a real node's `--run-projections=All --start-standard-projections`
-  if (leading && (options.standardProjections === true || options.runProjections === true)) {
-    projections.createSystemProjections(options.standardProjections === true)
+  const startProjections = (load: boolean) => {
+    if (load) projections.load()
+    if (options.standardProjections === true || options.runProjections === true) {
+      projections.createSystemProjections(options.standardProjections === true)
+    }
   }
+  if (leading) startProjections(!store.fresh)
   try {
     // a cluster member waits for its own disk only: the cluster commits what a majority holds
-    if (replicated !== undefined) {
-      await new Promise<void>((resolve, reject) => replicated.localDurable((error) => (error === undefined ? resolve() : reject(error))))
-    } else {
-      await store.sync()
-    }
+    await (replicated?.localSync() ?? store.sync())
   } catch (e) {
     // the log failed before the node listened (a full disk at start): release it, and say why
     projections.close()
@@ -242,27 +246,18 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     maxPendingConnections: options.maxPendingConnections,
     requestGracePeriodMs: options.requestGracePeriodMs,
     idleTimeoutMs: options.idleTimeoutMs,
-    maxBufferedRequestBytes: options.maxBufferedRequestBytes
+    maxBufferedRequestBytes: options.maxBufferedRequestBytes,
+    // the password check of a call, off the event loop, before its handler runs
+    beforeCall: (headers) => auth.prepare(headers.authorization)
   })
   let boundPort = options.port ?? 0
   const activeReads = new Set<() => void>()
   const activeBatches = new Set<() => void>()
   const version = options.version ?? DEFAULT_SERVER_VERSION
   const v2Streams = v2StreamsDefinition(version)
-  // every service's own handlers by method path (a cluster's followers forward calls to the
-  // leader's), registered through the member's gate when in a cluster (cluster/ClusterGate.ts)
-  const handlers = new Map<string, Handler>()
-  const addService = (
-    definition: ServiceDefinition,
-    implementation: ServiceImplementation,
-    serviceOptions?: { readonly maxReceiveMessageSize?: number | undefined }
-  ) => {
-    for (const name of Object.keys(definition)) {
-      const h = implementation[name]
-      if (h !== undefined) handlers.set(definition[name]!.path, h)
-    }
-    server.addService(definition, cluster === undefined ? implementation : cluster.gate(definition, implementation), serviceOptions)
-  }
+  // a cluster member's services answer through its gate (cluster/ClusterGate.ts)
+  const addService = (definition: ServiceDefinition, implementation: ServiceImplementation, o?: { readonly maxReceiveMessageSize?: number }) =>
+    server.addService(definition, cluster?.gate(definition, implementation) ?? implementation, o)
   const services: ReadonlyArray<ServiceDefinition> = [
     ...(v2Streams === undefined ? [] : [v2Streams]),
     StreamsServiceDefinition,
@@ -316,7 +311,9 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   const scavenges = new Scavenges(store, {
     nodeEndpoint: () => `${endpoint().host}:${endpoint().port}`,
     context,
-    delayMs: options.scavengeDelayMs
+    delayMs: options.scavengeDelayMs,
+    storage: options.scavenge?.storage,
+    onCompleted: options.scavenge?.onCompleted
   })
   addService(
     OperationsServiceDefinition,
@@ -340,7 +337,7 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
   addService(MonitoringServiceDefinition, makeMonitoringHandler({ stats: nodeStatistics, context, active: activeStats }))
   // the HTTP API (streams, persistent subscriptions, projections) and the web UI: src/server/http
   const httpApi = makeHttpApi({ store, auth, groups, projections })
-  server.onHttpRequest(makeHttpEndpoints({
+  server.onHttpRequest(withPreparedAuth(auth, makeHttpEndpoints({
     auth,
     instanceId,
     endpoint,
@@ -348,9 +345,10 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     insecure,
     records: () => store.log.length,
     members: cluster?.gossip,
+    stats: (nowMs) => nodeStatistics.collectValues(nowMs),
     projections: () => true,
     otherwise: httpApi.handle
-  }))
+  })))
 
   try {
     boundPort = await server.listen(host, boundPort, secure)
@@ -371,18 +369,24 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     options.onFatal?.(error)
     setImmediate(() => void stop())
   }
-  const stop = (): Promise<void> => {
+  /** Graceful, or (`kill`, a cluster member) at once: connections reset, nothing waiting acknowledged. */
+  const stop = (kill = false): Promise<void> => {
     if (stopping !== undefined) return stopping
     // like a real node, end every open streaming call (reads, subscriptions, BatchAppend,
     // persistent consumers) with UNAVAILABLE "shutting down" (errors.ts: serverShuttingDown),
     // then release what the handlers hold; unary calls finish
-    server.endStreamingCalls(serverShuttingDown())
+    if (kill) {
+      replicated?.abandon(new Error("the node was killed"))
+      server.refuseConnections(true)
+    } else {
+      server.endStreamingCalls(serverShuttingDown())
+    }
     for (const end of Array.from(activeReads)) end()
     for (const end of Array.from(activeBatches)) end()
     for (const end of Array.from(activeStats)) end()
     httpApi.close()
     groups.close()
-    stopping = scavenges.close().then(() => server.shutdown(1000)).finally(() => {
+    stopping = scavenges.close().then(() => server.shutdown(kill ? 0 : 1000)).finally(() => {
       projections.close()
       return store.close()
     })
@@ -401,31 +405,21 @@ export const startEmbeddedNode = async (options: EmbeddedNodeOptions = {}): Prom
     connectionString,
     caFile,
     cpuUsage: () => process.cpuUsage(),
-    stop,
+    stop: () => stop(),
     stopped
   }
   cluster?.onStarted({
     store,
     log: replicated!,
-    handler: (path) => handlers.get(path),
+    lead: (epoch) => {
+      // a replica elected leader takes up what a leader's start does, without a restart
+      store.lead(epoch)
+      defaultUsers()
+      startProjections(true)
+      groups.load()
+    },
     refuseClients: (refuse) => server.refuseConnections(refuse),
-    kill: () => {
-      if (stopping !== undefined) return stopping
-      // no graceful answers: the connections are reset and nothing waiting is acknowledged
-      replicated!.abandon(new Error("the node was killed"))
-      server.refuseConnections(true)
-      for (const end of Array.from(activeReads)) end()
-      for (const end of Array.from(activeBatches)) end()
-      for (const end of Array.from(activeStats)) end()
-      httpApi.close()
-      groups.close()
-      stopping = scavenges.close().then(() => server.shutdown(0)).finally(() => {
-        projections.close()
-        return store.close()
-      })
-      stopping.then(markStopped, markStopped)
-      return stopping
-    }
+    kill: () => stop(true)
   })
   statsByNode.set(running, () => ({
     activeReads: activeReads.size,

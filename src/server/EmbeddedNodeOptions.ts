@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type { ScavengesOptions } from "./operations/Scavenges.ts"
 import type { Context } from "effect"
 import type { ClusterHooks } from "./cluster/ClusterHooks.ts"
 import type { GossipMember } from "./handlers/GossipHandler.ts"
@@ -139,6 +140,11 @@ export interface EmbeddedNodeOptions {
   readonly context?: Context.Context<never> | undefined
   /** Tests: a scavenge takes this long (on the node's Clock) before completing; default 0. */
   readonly scavengeDelayMs?: number | undefined
+  /**
+   * Tests: how the storage scavenges (records per slice, a pause between slices, a wait just
+   * before the new log file replaces the old one) and where each finished scavenge is reported.
+   */
+  readonly scavenge?: Pick<ScavengesOptions, "storage" | "onCompleted"> | undefined
   /**
    * Node-wide budget for projection memory, bytes; default 2 GiB. Each running JS projection
    * counts its worker thread (16 MiB), its sandbox's heap and its partition states; a projection

@@ -118,6 +118,8 @@ const parse = (
   const cluster = integer("cluster", values.cluster, 1, 99)
   const readOnlyReplicas = integer("read-only-replicas", values["read-only-replicas"], 0, 99)
   if (readOnlyReplicas !== undefined && cluster === undefined) throw new UsageError("--read-only-replicas needs --cluster")
+  // and a slow scavenge: 64 records a slice, this long between slices (Scavenge.ts)
+  const scavengePause = Number(process.env["EFFECT_ESDB_TEST_SCAVENGE_PAUSE_MS"] ?? 0)
   return {
     clusterNodes: cluster,
     readOnlyReplicas,
@@ -137,7 +139,10 @@ const parse = (
     advertiseHost: values["advertise-host"],
     advertisePort: integer("advertise-port", values["advertise-port"], 1, 65535),
     version,
-    dbFlushDelayMs: Number.isFinite(delay) && delay > 0 ? delay : undefined
+    dbFlushDelayMs: Number.isFinite(delay) && delay > 0 ? delay : undefined,
+    scavenge: Number.isFinite(scavengePause) && scavengePause > 0
+      ? { storage: { slice: 64, pause: () => new Promise<void>((resolve) => setTimeout(resolve, scavengePause)) } }
+      : undefined
   }
 }
 

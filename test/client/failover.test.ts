@@ -52,6 +52,25 @@ describe("client failover on an embedded cluster", () => {
           })
         ), { discard: true })))
 
+  it.live("NodePreference follower with both followers stopped: FollowerNotFound, no fallback to the leader; back, it connects", () =>
+    withCluster({}, (cluster) =>
+      Effect.gen(function*() {
+        const leader = cluster.leader()!
+        const followers = [0, 1, 2].filter((i) => i !== leader)
+        for (const i of followers) yield* Effect.promise(() => cluster.stop(i))
+        const error = yield* Effect.flip(withClient(
+          `${cluster.connectionString}&nodePreference=follower&maxDiscoverAttempts=2&discoveryInterval=10`,
+          Effect.flatMap(Streams.Streams, (api) => api.append(uniqueStream("nf"), newEvents(1), { currentVersion: "any" })),
+          { retrySchedule: Schedule.recurs(0) }
+        ))
+        assert.strictEqual(error._tag, "FollowerNotFound")
+        for (const i of followers) yield* Effect.promise(() => cluster.restart(i))
+        yield* withClient(
+          `${cluster.connectionString}&nodePreference=follower`,
+          Effect.flatMap(Streams.Streams, (api) => api.append(uniqueStream("nf"), newEvents(1), { currentVersion: "any" }))
+        )
+      })))
+
   it.live("the leader is killed during appends from 16 fibers: they fail over; each acknowledged append is on the new leader once", () =>
     withCluster({}, (cluster) =>
       Effect.gen(function*() {
@@ -61,7 +80,7 @@ describe("client failover on an embedded cluster", () => {
         const log = recoveryLog()
         const kill = Effect.promise(() => cluster.kill(first))
         const appended = yield* withClient(
-          `${cluster.connectionString}&discoveryInterval=10`,
+          `${cluster.connectionString}&discoveryInterval=50&maxDiscoverAttempts=100`,
           log.capture(Effect.flatMap(Streams.Streams, (api) =>
             Effect.forEach(streams, (stream) =>
               Effect.forEach(Array.from({ length: 8 }, (_, k) => k), (k) => {
@@ -93,7 +112,7 @@ describe("client failover on an embedded cluster", () => {
         const log = recoveryLog()
         const received: Array<string> = []
         yield* withClient(
-          `${cluster.connectionString}&nodePreference=leader&discoveryInterval=10`,
+          `${cluster.connectionString}&nodePreference=leader&discoveryInterval=50&maxDiscoverAttempts=100`,
           log.capture(Effect.gen(function*() {
             const api = yield* Streams.Streams
             yield* api.append(stream, newEvents(20), { currentVersion: "no_stream" })

@@ -16,6 +16,8 @@ import { eventually, newEvents, uniqueStream } from "./_support.ts"
 const clusterWithClient = EmbeddedCluster.layerClient({
   nodes: 3,
   logger: () => {},
+  // discovery outlasts an election on a loaded machine (the promoted member restarts)
+  settings: "maxDiscoverAttempts=100&discoveryInterval=50",
   client: { retrySchedule: Schedule.spaced("20 millis").pipe(Schedule.upTo({ times: 200 })) }
 }).pipe(Layer.orDie)
 

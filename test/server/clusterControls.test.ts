@@ -10,7 +10,19 @@ import { OperationsClient } from "../../src/generated/operations.ts"
 import { type RunningCluster, startEmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
 import type { RunningNode } from "../../src/server/EmbeddedNode.ts"
 import { eventuallyAsync } from "../support/eventually.ts"
-import { any, append, appendOk, connect, gossipRead, readAll, readOptions, streamOption, unary, uniqueStream } from "./helpers.ts"
+import {
+  any,
+  append,
+  appendOk,
+  connect,
+  gossipRead,
+  readAll,
+  readOptions,
+  streamOption,
+  subscribe,
+  unary,
+  uniqueStream
+} from "./helpers.ts"
 
 const operations = (cluster: RunningCluster, i: number) => {
   const node = cluster.node(i)!
@@ -48,6 +60,30 @@ describe("EmbeddedCluster controls", () => {
     }
     assert.strictEqual(cluster.members()[target]!.priority, 10)
     assert.strictEqual(await cluster.electLeader(), target)
+  })
+
+  it("a follower elected leader becomes it in place: a subscription open on it goes on, and it takes writes", async () => {
+    await eventuallyAsync("all follow", () => cluster.members().every((m) => m.state === "Leader" || m.state === "Follower"))
+    const target = [0, 1, 2].find((i) => i !== cluster.leader())!
+    cluster.setPriority(target, 100)
+    const stream = uniqueStream()
+    const c = connect(cluster.node(target) as RunningNode)
+    try {
+      const sub = subscribe(c.streams, {
+        options: readOptions({ streamOption: streamOption(stream), countOption: { $case: "subscription", value: {} } })
+      })
+      await sub.waitFor((ms) => ms.some((m) => m.content?.$case === "confirmation"))
+      assert.strictEqual(await cluster.electLeader(), target)
+      await eventuallyAsync("Leader", () => cluster.members()[target]!.state === "Leader")
+      await appendOk(c.streams, stream, any, [{}])
+      await sub.waitFor((ms) => ms.some((m) => m.content?.$case === "event"))
+      assert.isUndefined(sub.error)
+      assert.isFalse(sub.ended)
+      sub.call.cancel()
+    } finally {
+      cluster.setPriority(target, 0)
+      c.close()
+    }
   })
 
   it("a new leader is PreLeader, refusing writes as not ready, until a majority holds its epoch; then Leader", async () => {

@@ -123,5 +123,11 @@ describe("EmbeddedCluster failover", () => {
       assert.strictEqual(ids.filter((x) => x === committed).length, 1)
       assert.strictEqual(ids.filter((x) => x === lost).length, 0)
     }
+    // the cluster commits again at once (no link still waiting behind the old delay)
+    await eventuallyAsync("the new leader is Leader", () => cluster!.members()[second]!.state === "Leader", { timeoutMs: 5_000 })
+    const after = randomUUID()
+    const resp = await append(client(cluster.node(second)!).streams, stream, any, [{ id: after }])
+    assert.strictEqual(resp.result?.$case, "success")
+    for (const i of [0, 1, 2]) await eventuallyAsync(`member ${i} reads it`, () => idsOf(cluster!, i).includes(after), { timeoutMs: 5_000 })
   })
 })

@@ -7,10 +7,12 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { TestClock } from "effect/testing"
 import { readFileSync } from "node:fs"
+import * as http from "node:http"
 import * as os from "node:os"
 import { MonitoringClient, type StatsResp } from "../../src/generated/monitoring.ts"
 import { EmbeddedNode, type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { eventuallyAsync } from "../support/eventually.ts"
+import { appendOk, connect } from "./helpers.ts"
 
 const client = (node: RunningNode) =>
   new MonitoringClient(
@@ -138,4 +140,61 @@ describe("Monitoring.Stats", () => {
       call.cancel()
       m.close()
     }).pipe(Effect.provide(EmbeddedNode.layer({ insecure: true }))), { timeout: 60_000 })
+})
+
+describe("HTTP /stats", () => {
+  const get = (node: RunningNode, path: string) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.get({ host: node.host, port: node.port, path }, (res) => {
+        let body = ""
+        res.setEncoding("utf8")
+        res.on("data", (chunk: string) => (body += chunk))
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }))
+      })
+      req.on("error", reject)
+    })
+
+  it("answers the measured stats grouped by their names as a real node, flat with group=false, one group by path", async () => {
+    const node = await startEmbeddedNode({ insecure: true })
+    try {
+      const first = JSON.parse((await get(node, "/stats")).body)
+      // grouped (StatsContainer.Group): proc-gc-totalBytesInHeaps → proc.gc.totalBytesInHeaps
+      assert.strictEqual(first.proc.id, process.pid)
+      assert.isAbove(first.proc.mem, 0)
+      assert.isNumber(first.proc.cpu)
+      assert.isAbove(first.proc.gc.totalBytesInHeaps, 0)
+      assert.isAbove(first.proc.threadsCount, 0)
+      assert.isNumber(first.proc.diskIo.readOps)
+      assert.isNumber(first.proc.tcp.connections)
+      assert.match(first.proc.startTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$/)
+      assert.strictEqual(first.sys.totalMem, os.totalmem())
+      assert.isNumber(first.sys.loadavg["1m"])
+      assert.isNumber(first.sys.cpu)
+      assert.isAbove(first.es.checksum, 0)
+      assert.strictEqual(first.es.queue.StorageWriterQueue.queueName, "StorageWriterQueue")
+      const processed = first.es.queue.StorageWriterQueue.totalItemsProcessed
+      assert.isAbove(processed, 0)
+      // measured, not constant: the writer's figures move with writes (after the one-second memo)
+      const c = connect(node)
+      await appendOk(c.streams, "stats-test", { $case: "any", value: {} }, [{ data: { k: 1 } }])
+      c.close()
+      const later = await eventuallyAsync(
+        "the stats to move",
+        async () => JSON.parse((await get(node, "/stats")).body),
+        { timeoutMs: 10_000, intervalMs: 200, until: (s) => s.es.queue.StorageWriterQueue.totalItemsProcessed > processed }
+      )
+      assert.isAbove(later.es.checksum, first.es.checksum)
+      const flat = JSON.parse((await get(node, "/stats?group=false")).body)
+      assert.strictEqual(flat["proc-id"], process.pid)
+      assert.strictEqual(flat["es-queue-StorageWriterQueue-queueName"], "StorageWriterQueue")
+      const proc = JSON.parse((await get(node, "/stats/proc/gc")).body)
+      assert.deepStrictEqual(Object.keys(proc).sort(), Object.keys(later.proc.gc).sort())
+      assert.strictEqual((await get(node, "/stats/nothing")).status, 404)
+      const refused = await get(node, "/stats/proc?group=false")
+      assert.strictEqual(refused.status, 400)
+      assert.strictEqual(refused.body, "Dynamic stats selection works only with grouping enabled")
+    } finally {
+      await node.stop()
+    }
+  })
 })

@@ -9,12 +9,15 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import { join } from "node:path"
 import { LOG_FILE } from "../storage/FileLog.ts"
 import { type EmbeddedNodeOptions, startEmbeddedNode } from "../EmbeddedNode.ts"
 import type { GossipMember } from "../handlers/GossipHandler.ts"
-import type { ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
+import { Code } from "../../generated/code.ts"
+import type { Handler, ServerCall, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ClusterHooks } from "./ClusterHooks.ts"
+import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
 import type { ClusterMember } from "./ClusterMember.ts"
 import { bestCandidate, majorityPoint } from "./Election.ts"
@@ -36,6 +39,14 @@ const lastEpochOf = (m: ClusterMember): number => {
   }
 }
 
+/** One way of the link between two members. */
+interface Link {
+  /** When the last message sent will arrive (later ones arrive after it). */
+  nextDue: number
+  readonly inbox: Array<{ readonly due: number; readonly run: () => void }>
+  draining: boolean
+}
+
 /**
  * The controller of one cluster.
  *
@@ -52,6 +63,9 @@ export class ClusterController {
   private readonly nodeOptions: EmbeddedNodeOptions
   private readonly logger: (message: string) => void
   private closed = false
+  private readonly clock: ClusterClock
+  /** The links between members, one way each: what is on its way, in order. */
+  private readonly links = new Map<string, Link>()
 
   constructor(
     members: ReadonlyArray<ClusterMember>,
@@ -64,6 +78,7 @@ export class ClusterController {
     this.host = host
     this.nodeOptions = nodeOptions
     this.logger = logger
+    this.clock = clusterClock(nodeOptions.context ?? Context.empty())
   }
 
   /** Runs `op` after every operation queued before it. */
@@ -78,6 +93,9 @@ export class ClusterController {
 
   private hooks(m: ClusterMember, role: "leader" | "replica"): ClusterHooks {
     const generation = m.generation
+    // the node's own handlers, by method path: followers forward calls to them while it leads
+    const handlers = new Map<string, Handler>()
+    m.handlers = handlers
     return {
       role,
       instanceId: m.instanceId,
@@ -86,8 +104,13 @@ export class ClusterController {
         m.log = log
         if (role === "leader") log.onWrite = (frame, end) => this.ship(m, generation, frame, end)
       },
-      gate: (definition: ServiceDefinition, implementation: ServiceImplementation) =>
-        gateService(definition, implementation, () => this.gateView(m)),
+      gate: (definition: ServiceDefinition, implementation: ServiceImplementation) => {
+        for (const name of Object.keys(implementation)) {
+          const path = definition[name]?.path
+          if (path !== undefined) handlers.set(path, implementation[name]!)
+        }
+        return gateService(definition, implementation, () => this.gateView(m), this.clock.after)
+      },
       gossip: () => this.gossip(m),
       resign: () => void this.resign(m.index),
       setPriority: (priority) => {
@@ -138,6 +161,10 @@ export class ClusterController {
     m.queue = []
     if (m === this.leader) this.leader = undefined
     m.log?.abandon(new Error("not committed: the leader stepped down"))
+    // the streaming calls followers forwarded to it (BatchAppend) live on the followers'
+    // connections: they end "not ready" (the client sends again, to the next leader)
+    for (const call of m.forwarded) if (!call.closed) call.sendStatus({ code: Code.UNAVAILABLE, details: "Server Is Not Ready" })
+    m.forwarded.clear()
     if (kill && m.internals !== undefined) await m.internals.kill()
     else await node.stop()
     m.node = undefined
@@ -150,33 +177,35 @@ export class ClusterController {
   // links
 
   /**
-   * Runs `f` at `to` once the link from `from` delivers it: in order, after the links' delay, and
-   * never when either end is cut off (then or on arrival).
+   * Runs `f` at `to` once the link from `from` delivers it: in order on that link, after its delay
+   * (the larger of the two members' peer delays when sent), and never when either end is cut off
+   * (then or on arrival).
    */
   private send(from: ClusterMember, to: ClusterMember, f: () => void): void {
     if (from.cutPeers || to.cutPeers) return
+    const key = `${from.index}>${to.index}`
+    let link = this.links.get(key)
+    if (link === undefined) this.links.set(key, link = { nextDue: 0, inbox: [], draining: false })
     const delay = Math.max(from.peerDelayMs, to.peerDelayMs)
-    const due = Math.max(Date.now() + delay, to.nextDue)
-    to.nextDue = due
-    to.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
-    if (!to.draining) this.drainLater(to)
+    const due = Math.max(this.clock.now() + delay, link.nextDue)
+    link.nextDue = due
+    link.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
+    if (!link.draining) this.drainLater(link)
   }
 
-  private drainLater(to: ClusterMember): void {
-    const first = to.inbox[0]
+  private drainLater(link: Link): void {
+    const first = link.inbox[0]
     if (first === undefined) {
-      to.draining = false
+      link.draining = false
       return
     }
-    to.draining = true
-    const wait = first.due - Date.now()
+    link.draining = true
     const drain = () => {
-      const now = Date.now()
-      while (to.inbox.length > 0 && to.inbox[0]!.due <= now) to.inbox.shift()!.run()
-      this.drainLater(to)
+      const now = this.clock.now()
+      while (link.inbox.length > 0 && link.inbox[0]!.due <= now) link.inbox.shift()!.run()
+      this.drainLater(link)
     }
-    if (wait <= 0) setImmediate(drain)
-    else setTimeout(drain, wait)
+    this.clock.after(first.due - this.clock.now(), drain)
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -334,9 +363,22 @@ export class ClusterController {
     }
     const winner = this.members[best.index]!
     this.term = Math.max(this.term, ...this.members.map((m) => m.epoch)) + 1
-    if (winner.running) await this.halt(winner, false)
     this.leader = winner
-    await this.start(winner, "leader")
+    if (winner.internals !== undefined && winner.log !== undefined) {
+      // a running replica becomes the leader in place (its clients keep their connections), as a
+      // real node goes from Follower through PreLeader to Leader
+      const generation = winner.generation
+      winner.following = undefined
+      winner.ready = false
+      winner.queue = []
+      winner.state = "PreLeader"
+      winner.startEnd = Number.POSITIVE_INFINITY
+      winner.acked = 0
+      winner.log.onWrite = (frame, end) => this.ship(winner, generation, frame, end)
+      winner.internals.lead(this.term)
+    } else {
+      await this.start(winner, "leader")
+    }
     winner.epoch = this.term
     winner.startEnd = winner.log!.end
     winner.acked = await localDurable(winner.log!)
@@ -413,8 +455,12 @@ export class ClusterController {
       ? {
         host: this.host,
         port: leader.port,
-        handler: (path: string) => leader.internals?.handler(path),
-        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs)
+        handler: (path: string) => (leader.running ? leader.handlers.get(path) : undefined),
+        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
+        adopt: (call: ServerCall) => {
+          if (leader.forwarded.size >= 64) for (const c of leader.forwarded) if (c.closed) leader.forwarded.delete(c)
+          leader.forwarded.add(call)
+        }
       }
       : undefined
     const role: GateView["role"] = m === leader

@@ -24,7 +24,8 @@
  *
  * Projections and Users commands, which write, are forwarded to the leader (this node's choice:
  * their services run on the leader; a real node sends their writes through the leader too). A
- * member whose client links are delayed runs each call that much later.
+ * member whose client links are delayed runs each call that much later (on the cluster's clock,
+ * ClusterClock.ts).
  *
  * @since 0.1.0
  */
@@ -48,6 +49,8 @@ export interface GateView {
     readonly handler: ((path: string) => Handler | undefined) | undefined
     /** Delay of the link to the leader, ms (a forwarded call waits that long). */
     readonly delayMs: number
+    /** A streaming call forwarded to the leader: ended "not ready" if the leader goes before it ends. */
+    readonly adopt: (call: ServerCall) => void
   } | undefined
   /** Delay of the member's client links, ms (0: none). */
   readonly clientDelayMs: number
@@ -100,7 +103,8 @@ const refuse = (call: ServerCall, callback: UnaryCallback | undefined, failure: 
 export const gateService = (
   definition: ServiceDefinition,
   implementation: ServiceImplementation,
-  view: () => GateView
+  view: () => GateView,
+  after: (ms: number, f: () => void) => void
 ): ServiceImplementation => {
   const gated: Record<string, Handler> = {}
   for (const name of Object.keys(implementation)) {
@@ -120,10 +124,11 @@ export const gateService = (
       const forward = () => {
         const h = leader?.handler?.(path)
         if (h === undefined) return refuse(call, callback, serverNotReady())
+        if (callback === undefined) leader!.adopt(call)
         if (leader!.delayMs <= 0) return run(h)
-        setTimeout(() => {
+        after(leader!.delayMs, () => {
           if (!call.closed) run(h)
-        }, leader!.delayMs)
+        })
       }
       if (v.role === "PreLeader") {
         return policy === "read" ? run(own) : refuse(call, callback, serverNotReady())
@@ -154,9 +159,9 @@ export const gateService = (
     gated[name] = ((call: ServerCall, callback?: UnaryCallback) => {
       const delay = view().clientDelayMs
       if (delay <= 0) return decide(call, callback)
-      setTimeout(() => {
+      after(delay, () => {
         if (!call.closed) decide(call, callback)
-      }, delay)
+      })
     }) as Handler
   }
   return gated

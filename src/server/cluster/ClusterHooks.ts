@@ -6,7 +6,7 @@
  */
 import type { GossipMember } from "../handlers/GossipHandler.ts"
 import type { Store } from "../storage/Store.ts"
-import type { Handler, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
+import type { ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ReplicatedLog } from "./ReplicatedLog.ts"
 
 /**
@@ -28,7 +28,10 @@ export interface ClusterHooks {
   readonly epoch: number
   /** The member's log, before the store opens it. */
   readonly onLog: (log: ReplicatedLog) => void
-  /** Wraps each service's handlers (ClusterGate.ts). */
+  /**
+   * Wraps each service's handlers (ClusterGate.ts); the cluster keeps the node's own handlers, to
+   * which followers forward calls while this member leads.
+   */
   readonly gate: (definition: ServiceDefinition, implementation: ServiceImplementation) => ServiceImplementation
   /** The members gossip reports (this member's view of the cluster). */
   readonly gossip: () => ReadonlyArray<GossipMember>
@@ -49,8 +52,12 @@ export interface ClusterHooks {
 export interface MemberInternals {
   readonly store: Store
   readonly log: ReplicatedLog
-  /** The node's own (ungated) handler of a method path: a follower forwards calls to it. */
-  readonly handler: (path: string) => Handler | undefined
+  /**
+   * A replica elected leader becomes it in place: its store writes the epoch record `epoch`, the
+   * default users are written if missing, the projections and persistent-subscription groups start
+   * from what the log holds.
+   */
+  readonly lead: (epoch: number) => void
   /** While true the node's port accepts no client connection, and the open ones are dropped. */
   readonly refuseClients: (refuse: boolean) => void
   /** Stops the node at once: connections reset, no call answered, nothing waiting acknowledged. */

@@ -6,6 +6,7 @@
  */
 import { MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import type { RunningNode } from "../EmbeddedNode.ts"
+import type { Handler, ServerCall } from "../transport/ServerCall.ts"
 import type { MemberInternals } from "./ClusterHooks.ts"
 import type { ReplicatedLog } from "./ReplicatedLog.ts"
 
@@ -64,13 +65,12 @@ export class ClusterMember {
   acked = 0
   /** The commit point its leader announced. */
   leaderCommit = 0
+  /** Its node's own handlers by method path (followers forward calls to them while it leads). */
+  handlers: ReadonlyMap<string, Handler> = new Map()
+  /** Streaming calls followers forwarded to it while it led (ended when it stops). */
+  readonly forwarded = new Set<ServerCall>()
   /** The leader's log end once it had started: it is Leader once that is committed. */
   startEnd = 0
-  /** When the next message may arrive at this member (messages keep their order through delays). */
-  nextDue = 0
-  /** Messages on their way to this member, in order. */
-  inbox: Array<{ readonly due: number; readonly run: () => void }> = []
-  draining = false
 
   constructor(index: number, dir: string, readOnly: boolean) {
     this.index = index

@@ -251,17 +251,27 @@ export class EmbeddedCluster extends Context.Service<EmbeddedCluster, RunningClu
   /**
    * Starts a cluster (as {@link EmbeddedCluster.layer}) and provides the client's services
    * connected to it through every member as a gossip seed (`connectionString`), plus the cluster.
-   * `client` takes the other connection options (node preference, retry schedule, …). When the
-   * layer's scope closes, the client closes first, then the cluster stops.
+   * `settings` are connection-string settings added to the cluster's (`nodePreference=follower`,
+   * `maxDiscoverAttempts=50&discoveryInterval=50`, …); `client` takes the other connection options
+   * (retry schedule, tracing, …). When the layer's scope closes, the client closes first, then the
+   * cluster stops.
    *
    * @since 0.1.0
    * @category layers
    */
   static readonly layerClient = (
-    options?: EmbeddedClusterOptions & { readonly client?: EmbeddedClientOptions | undefined }
+    options?: EmbeddedClusterOptions & {
+      readonly settings?: string | undefined
+      readonly client?: EmbeddedClientOptions | undefined
+    }
   ): Layer.Layer<EmbeddedCluster | EventStoreDB.Services, InvalidConnectionString> =>
     Layer.unwrap(
       Effect.map(EmbeddedCluster, (cluster) =>
-        EventStoreDB.layer({ ...options?.client, connectionString: cluster.connectionString }))
+        EventStoreDB.layer({
+          ...options?.client,
+          connectionString: options?.settings === undefined || options.settings === ""
+            ? cluster.connectionString
+            : `${cluster.connectionString}&${options.settings.replace(/^[?&]/, "")}`
+        }))
     ).pipe(Layer.provideMerge(EmbeddedCluster.layer(options)))
 }

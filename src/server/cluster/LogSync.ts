@@ -50,7 +50,9 @@ export const commonPrefix = (a: string, aEnd: number, b: string, bEnd: number): 
       for (let at = 0; at < end;) {
         const n = Math.min(CHUNK, end - at)
         const got = Math.min(readAt(fa, x, n, at), readAt(fb, y, n, at))
-        for (let k = 0; k < got; k++) if (x[k] !== y[k]) return at + k
+        if (!x.subarray(0, got).equals(y.subarray(0, got))) {
+          for (let k = 0; k < got; k++) if (x[k] !== y[k]) return at + k
+        }
         if (got < n) return at + got
         at += n
       }

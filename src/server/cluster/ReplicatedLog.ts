@@ -67,6 +67,11 @@ export class ReplicatedLog implements Log {
     return at
   }
 
+  /** Resolves once everything written so far is durable here (not yet committed in the cluster). */
+  localSync(): Promise<void> {
+    return new Promise((resolve, reject) => this.localDurable((error) => (error === undefined ? resolve() : reject(error))))
+  }
+
   /** Calls back once everything written so far is durable here (not yet committed in the cluster). */
   localDurable(callback: (error: Error | undefined, end: number) => void): void {
     const end = this.end
@@ -111,4 +116,18 @@ export class ReplicatedLog implements Log {
     this.abandon(this.stopped ?? new Error("the node stopped"))
     await this.inner.close()
   }
+}
+
+/**
+ * A cluster member's log: its file log, gated on the cluster's commit point, handed to the cluster
+ * before the store opens it.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const memberLog = (cluster: { readonly onLog: (log: ReplicatedLog) => void }, fileLog: FileLog | undefined): ReplicatedLog => {
+  if (fileLog === undefined) throw new Error("a cluster member needs a db directory")
+  const log = new ReplicatedLog(fileLog)
+  cluster.onLog(log)
+  return log
 }

@@ -158,7 +158,8 @@ export const makeStreamsApi = (ctx: StreamsApiContext) => {
     for (let n = lo; n <= hi; n++) {
       if (n < 0 || n > last) continue
       const record = event(n)
-      if (record.createdMs < minCreatedMs) continue
+      // undefined: dropped by a scavenge since the view was taken
+      if (record === undefined || record.createdMs < minCreatedMs) continue
       if (resolveLinks && record.eventType === "$>") {
         const target = store.resolveLink(record)
         if (target === undefined) continue

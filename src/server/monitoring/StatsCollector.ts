@@ -19,6 +19,11 @@
  * `length` = writes not yet durable is not tracked and left out). Not reported: the .NET GC
  * generations, contention and exception rates, TCP speeds, the other queues.
  *
+ * HTTP `/stats` serves the same collection ({@link StatsCollector.collectValues}: numbers as
+ * numbers) grouped as a real node groups it ({@link groupStats}, `StatsContainer.Group`). Constant
+ * by nature: `proc-startTime`, `proc-id`, `sys-totalMem`, and the writer queue's `queueName` and
+ * `groupName` (""): this node has one writer and no message bus, so there is one queue to report.
+ *
  * @since 0.1.0
  */
 import { readFileSync, statfsSync } from "node:fs"
@@ -92,7 +97,7 @@ export class StatsCollector {
   private readonly dbPath: string
   private readonly drive: string
   private last: { atMs: number; cpu: NodeJS.CpuUsage; wallUs: bigint; sys: { idle: number; total: number }; records: number } | undefined
-  private memo: { atMs: number; stats: ReadonlyMap<string, string> } | undefined
+  private memo: { atMs: number; stats: ReadonlyMap<string, string>; values: ReadonlyMap<string, number | string> } | undefined
 
   constructor(source: StatsSource) {
     this.source = source
@@ -100,11 +105,24 @@ export class StatsCollector {
     this.drive = mountOf(this.dbPath)
   }
 
-  /** The stats at `nowMs` (a fresh collection at most once a second). */
+  /** The stats at `nowMs` (a fresh collection at most once a second), as strings (`Monitoring.Stats`). */
   collect(nowMs: number): ReadonlyMap<string, string> {
-    if (this.memo !== undefined && nowMs - this.memo.atMs < 1000 && nowMs >= this.memo.atMs) return this.memo.stats
+    return this.collected(nowMs).stats
+  }
+
+  /** The same stats with their values as measured: numbers as numbers (HTTP `/stats`). */
+  collectValues(nowMs: number): ReadonlyMap<string, number | string> {
+    return this.collected(nowMs).values
+  }
+
+  private collected(nowMs: number): { readonly stats: ReadonlyMap<string, string>; readonly values: ReadonlyMap<string, number | string> } {
+    if (this.memo !== undefined && nowMs - this.memo.atMs < 1000 && nowMs >= this.memo.atMs) return this.memo
     const stats = new Map<string, string>()
-    const set = (key: string, value: number | string | bigint) => stats.set(key, String(value))
+    const values = new Map<string, number | string>()
+    const set = (key: string, value: number | string | bigint) => {
+      stats.set(key, String(value))
+      values.set(key, typeof value === "bigint" ? Number(value) : value)
+    }
     const mem = process.memoryUsage()
     const cpu = process.cpuUsage()
     const wallUs = process.hrtime.bigint() / 1000n
@@ -127,7 +145,7 @@ export class StatsCollector {
       set("sys-cpu", 0)
     }
     const threads = readProc("/proc/self/status")?.match(/^Threads:\s+(\d+)/m)?.[1]
-    if (threads !== undefined) set("proc-threadsCount", threads)
+    if (threads !== undefined) set("proc-threadsCount", Number(threads))
     set("proc-gc-totalBytesInHeaps", mem.heapUsed)
     const large = getHeapSpaceStatistics().find((s) => s.space_name === "large_object_space")
     if (large !== undefined) set("proc-gc-largeHeapSize", large.space_used_size)
@@ -138,8 +156,8 @@ export class StatsCollector {
     const ioField = (name: string) => io?.match(new RegExp(`^${name}:\\s+(\\d+)`, "m"))?.[1]
     const readBytes = ioField("read_bytes")
     const writtenBytes = ioField("write_bytes")
-    if (readBytes !== undefined) set("proc-diskIo-readBytes", readBytes)
-    if (writtenBytes !== undefined) set("proc-diskIo-writtenBytes", writtenBytes)
+    if (readBytes !== undefined) set("proc-diskIo-readBytes", Number(readBytes))
+    if (writtenBytes !== undefined) set("proc-diskIo-writtenBytes", Number(writtenBytes))
     set("proc-tcp-connections", this.source.connections())
 
     if (process.platform !== "win32") {
@@ -179,7 +197,44 @@ export class StatsCollector {
     }
 
     this.last = { atMs: nowMs, cpu, wallUs, sys, records }
-    this.memo = { atMs: nowMs, stats }
-    return stats
+    this.memo = { atMs: nowMs, stats, values }
+    return this.memo
   }
+}
+
+/**
+ * A nested view of stats, as a real node's HTTP `/stats` groups them (`StatsContainer.Group`):
+ * each key split at its first `-` into a group and the rest, recursively (`proc-gc-totalBytesInHeaps`
+ * → `proc.gc.totalBytesInHeaps`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StatsGroup {
+  readonly [key: string]: number | string | StatsGroup
+}
+
+/**
+ * Groups flat stats as a real node's HTTP `/stats` does (see {@link StatsGroup}).
+ *
+ * @since 0.1.0
+ * @category grouping
+ */
+export const groupStats = (flat: Iterable<readonly [string, number | string]>): StatsGroup => {
+  const top: Record<string, number | string | Array<readonly [string, number | string]>> = {}
+  for (const [key, value] of flat) {
+    const parts = key.split("-").filter((p) => p !== "")
+    if (parts.length < 2) {
+      top[key] = value
+      continue
+    }
+    const group = parts[0]!
+    const rest = parts.slice(1).join("-")
+    const entries = top[group]
+    if (Array.isArray(entries)) entries.push([rest, value])
+    else top[group] = [[rest, value]]
+  }
+  const out: Record<string, number | string | StatsGroup> = {}
+  for (const [key, value] of Object.entries(top)) out[key] = Array.isArray(value) ? groupStats(value) : value
+  return out
 }

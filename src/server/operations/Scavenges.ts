@@ -16,10 +16,15 @@
  * `src/KurrentDB.Core/TransactionLog/Scavenging/Scavenger.cs` (the started payload of the
  * current scavenger; stopping = cancellation, result Stopped).
  *
- * What a scavenge removes: nothing yet. A real node never scavenges its active chunk (256 MiB),
- * so on a database smaller than a chunk it saves nothing either; dropping deleted and expired
- * records from the log files (`db`) is left to the storage layer. `$scavengePoints` is not
- * written.
+ * What a scavenge removes (`storage/Scavenge.ts`): the records deletes, tombstones, `$tb`,
+ * `$maxCount` and `$maxAge` made unreachable, up to the records durable when it starts (its
+ * scavenge point); with `--db` the log file is rewritten without them (positions and event numbers
+ * kept), and `$scavenges-<id>` gets one `$scavengeChunksCompleted` (`chunkStartNumber` =
+ * `chunkEndNumber` = 0: the log is one file) with the bytes saved, as `TFChunkScavengerLog.
+ * ChunksScavenged` writes it per chunk range. Unlike a real node, the active part of the log is
+ * scavenged too (a real node never scavenges its active 256 MiB chunk, so a small database would
+ * save nothing). A scavenge that fails ends with result `Errored` and its error.
+ * `$scavengePoints` is not written.
  *
  * The scavenge runs as an Effect with the node's services (its `Clock`), so `delayMs` (a test
  * knob standing for a long scavenge) follows a `TestClock`.
@@ -27,6 +32,7 @@
  * @since 0.1.0
  */
 import { type Context, Effect } from "effect"
+import { scavenge, type ScavengeOptions, type ScavengeResult } from "../storage/Scavenge.ts"
 import type { ProposedEvent, Store } from "../storage/Store.ts"
 import { newUuid } from "../codec/Uuid.ts"
 
@@ -53,8 +59,12 @@ export interface ScavengesOptions {
   readonly nodeEndpoint: () => string
   /** The services scavenges run with (their `Clock`). */
   readonly context: Context.Context<never>
-  /** A scavenge waits this long before completing (tests of stop); default 0. */
+  /** A scavenge waits this long before it starts its work (tests of stop); default 0. */
   readonly delayMs?: number | undefined
+  /** Passed to the storage's scavenge (tests: slices, a pause or a crash before the switch). */
+  readonly storage?: Partial<Pick<ScavengeOptions, "slice" | "pause" | "beforeSwitch">> | undefined
+  /** Where each finished scavenge is reported (tests, logs). */
+  readonly onCompleted?: ((result: ScavengeResult & { readonly scavengeId: string }) => void) | undefined
 }
 
 /** `ClusterVNodeOptions.Database.ScavengeHistoryMaxAge`: 30 days. */
@@ -134,26 +144,66 @@ export class Scavenges {
     this.store.append(`$$$scavenges-${id}`, { _tag: "Any" }, [history()])
     this.log(id, json("$scavengeStarted", { scavengeId: id, nodeEndpoint }, true))
     const log = (event: ProposedEvent) => this.log(id, event)
+    const store = this.store
+    const storage = this.options.storage
+    const onCompleted = this.options.onCompleted
     const work = Effect.gen(function*() {
       const started = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-      const complete = (result: "Success" | "Stopped") =>
+      let halt = false
+      let running: Promise<ScavengeResult> | undefined
+      const complete = (result: "Success" | "Stopped" | "Errored", outcome: ScavengeResult | undefined, error: string | null) =>
         Effect.clockWith((clock) => clock.currentTimeMillis).pipe(
-          Effect.map((now) =>
+          Effect.map((now) => {
+            const spaceSaved = outcome === undefined || outcome.stopped ? 0 : Math.max(0, outcome.sizeBefore - outcome.sizeAfter)
+            if (outcome !== undefined && !outcome.stopped && outcome.sizeBefore > 0) {
+              log(json("$scavengeChunksCompleted", {
+                scavengeId: id,
+                chunkStartNumber: 0,
+                chunkEndNumber: 0,
+                timeTaken: formatTimeSpan(now - started),
+                wasScavenged: true,
+                spaceSaved,
+                nodeEndpoint,
+                errorMessage: ""
+              }, true))
+            }
             log(json("$scavengeCompleted", {
               scavengeId: id,
               nodeEndpoint,
               result,
-              error: null,
+              error,
               timeTaken: formatTimeSpan(now - started),
-              spaceSaved: 0,
+              spaceSaved,
               maxChunkScavenged: 0
             }, true))
-          )
+            if (outcome !== undefined) onCompleted?.({ ...outcome, scavengeId: id })
+          })
         )
+      const run = Effect.tryPromise({
+        try: () => {
+          // the store's clock: records' creation times (`$maxAge`) are taken from Date.now()
+          running = scavenge(store.scavengeTarget(), { ...storage, now: Date.now(), stopped: () => halt })
+          return running
+        },
+        catch: (e) => e
+      })
       // no sleep at all without a delay: a TestClock would hold even a zero-length one
       yield* (delayMs > 0 ? Effect.sleep(delayMs) : Effect.void).pipe(
-        Effect.andThen(complete("Success")),
-        Effect.onInterrupt(() => complete("Stopped"))
+        Effect.andThen(run),
+        Effect.matchEffect({
+          onSuccess: (outcome) => complete(outcome.stopped ? "Stopped" : "Success", outcome, null),
+          onFailure: (e) => complete("Errored", undefined, e instanceof Error ? e.message : String(e))
+        }),
+        Effect.onInterrupt(() => {
+          halt = true
+          // the storage stops between slices; its outcome says whether the switch was already made
+          const pending = running
+          return pending === undefined
+            ? complete("Stopped", undefined, null)
+            : Effect.promise(() => pending.then((o) => o, () => undefined)).pipe(
+              Effect.flatMap((o) => complete(o === undefined || o.stopped ? "Stopped" : "Success", o, null))
+            )
+        })
       )
     })
     let finish: () => void = () => {}

@@ -168,6 +168,7 @@ export class ConsumerGroup {
     const view = this.store.view(this.streams.checkpoint)
     if (view._tag !== "Ok") return undefined
     const last = view.event(view.last)
+    if (last === undefined) return undefined
     try {
       const text = JSON.parse(last.data.toString("utf8")) as unknown
       if (typeof text !== "string") return undefined
@@ -397,6 +398,8 @@ export class ConsumerGroup {
     if (this.cursor < view.first) this.cursor = view.first
     if (this.cursor > view.last) return undefined
     const record = view.event(this.cursor++)
+    // dropped by a scavenge since the view was taken: the next one
+    if (record === undefined) return this.cursor <= view.last ? this.readNext() : undefined
     return { record, resolved: this.resolve(record), seq: record.eventNumber, retryCount: 0 }
   }
 

@@ -146,7 +146,10 @@ export const visibleEvents = (store: Store, stream: string): ReadonlyArray<Event
   const view = store.view(stream)
   if (view._tag !== "Ok") return []
   const events: Array<EventRecord> = []
-  for (let n = view.first; n <= view.last; n++) events.push(view.event(n))
+  for (let n = view.first; n <= view.last; n++) {
+    const event = view.event(n)
+    if (event !== undefined) events.push(event)
+  }
   return events
 }
 

@@ -16,6 +16,7 @@
 import {
   close as closeFd,
   closeSync,
+  existsSync,
   fdatasync,
   fstatSync,
   fsyncSync,
@@ -31,7 +32,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import type { DurableCallback, Log } from "./Log.ts"
-import { lockFile } from "./LogLock.ts"
+import { type LogLock, lockFile } from "./LogLock.ts"
 import { type LogDamage, type ScannedRecord, scanLog } from "./LogScan.ts"
 import { encodePadding, MIN_FRAME_SIZE, type StoredRecord } from "./RecordCodec.ts"
 
@@ -50,6 +51,15 @@ export const LOG_MAGIC = Buffer.from("EESDBLG1", "latin1")
  * @category constants
  */
 export const LOG_FILE = "events.log"
+
+/**
+ * Name of the file a scavenge writes the new log to before it replaces `events.log` (Scavenge.ts);
+ * one left by a crash is deleted when the log opens.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const SCAVENGE_FILE = `${LOG_FILE}.scavenge`
 
 /**
  * The log file is damaged in its middle: a range cannot be read and valid records follow it.
@@ -165,6 +175,31 @@ export interface FileLog extends Log {
   readonly stats: () => FileLogStats
   /** Queues a frame; returns the file offset it will be written at. */
   readonly write: (frame: Buffer) => number
+  /**
+   * Puts another file under the log (a scavenge: Scavenge.ts). Flushes are held (writes queue,
+   * nothing is written) and, once none is running, `swap` is called with the open file and the
+   * end of its durable bytes, which stay as they are until `swap` ends. `swap` makes the new file
+   * (synced, renamed over `events.log`, locked before the rename) and calls `commit` with it, its
+   * lock and the end of its durable bytes: from then on the log writes there (the frames queued
+   * meanwhile after those bytes: `commit` answers how far their offsets moved), the old file is
+   * closed and its lock released. Flushes go on when `swap` ends; if it fails before `commit`,
+   * nothing changed.
+   */
+  readonly replaceFile: (
+    swap: (fd: number, durableEnd: number, commit: (replaced: ReplacedFile) => number) => Promise<void>
+  ) => Promise<void>
+}
+
+/**
+ * What {@link FileLog.replaceFile}'s `swap` answers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ReplacedFile {
+  readonly fd: number
+  readonly end: number
+  readonly lock: LogLock
 }
 
 const defaultLogger = (message: string) => process.stderr.write(`[effect-esdb] ${message}\n`)
@@ -239,9 +274,15 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   mkdirSync(dir, { recursive: true })
   const path = join(dir, LOG_FILE)
   closeSync(openSync(path, "a"))
-  const lock = await lockFile(path, pidFileDetail(dir))
+  let lock = await lockFile(path, pidFileDetail(dir))
   // the pid file only informs (the lock is the OS lock): whatever it said before is replaced
   writeFileSync(join(dir, PID_FILE), String(process.pid))
+  // a scavenge's new log that a crash left before it replaced the log: never the log
+  const leftover = join(dir, SCAVENGE_FILE)
+  if (existsSync(leftover)) {
+    rmSync(leftover, { force: true })
+    logger(`${leftover}: deleted, the unfinished copy of a scavenge interrupted by a crash (${path} is whole)`)
+  }
   let fd = -1
   let size = 0
   try {
@@ -319,6 +360,10 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   let closed = false
   let onIdle: (() => void) | undefined
   let syncs = 0
+  /** A file replacement waiting for the running flush to end. */
+  let pendingSwap: (() => void) | undefined
+  /** Flushes are held while a file replacement runs. */
+  let held = false
 
   const fail = (error: Error) => {
     failure = error
@@ -331,6 +376,7 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
   }
 
   const flush = (): void => {
+    if (held) return
     if (flushing || queued.length === 0) {
       if (!flushing && onIdle !== undefined) onIdle()
       return
@@ -346,6 +392,11 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
       flushingWaiters = []
       flushing = false
       finish(waiters, failure)
+      if (pendingSwap !== undefined) {
+        const swap = pendingSwap
+        pendingSwap = undefined
+        swap()
+      }
       flush()
     }
     if (failure !== undefined) return done(failure)
@@ -385,6 +436,45 @@ export const openFileLog = async (dir: string, options: FileLogOptions = {}): Pr
       if (queued.length === 1 && !flushing) setImmediate(flush)
       return at
     },
+    replaceFile: (swap) =>
+      new Promise<void>((resolve, reject) => {
+        if (closed || failure !== undefined || held) return reject(failure ?? new Error("the log is closed or being replaced"))
+        held = true
+        const release = () => {
+          held = false
+          flush()
+        }
+        const run = () => {
+          if (closed || failure !== undefined) {
+            release()
+            return reject(failure ?? new Error("the log is closed"))
+          }
+          const commit = (replaced: ReplacedFile): number => {
+            const delta = replaced.end - flushed
+            const oldFd = fd
+            const oldLock = lock
+            fd = replaced.fd
+            lock = replaced.lock
+            flushed = replaced.end
+            end += delta
+            closeFd(oldFd, () => {})
+            void oldLock.release()
+            return delta
+          }
+          swap(fd, flushed, commit).then(
+            () => {
+              release()
+              resolve()
+            },
+            (error) => {
+              release()
+              reject(error)
+            }
+          )
+        }
+        if (flushing) pendingSwap = run
+        else run()
+      }),
     failure: () => failure,
     whenDurable: (callback) => {
       if (queued.length > 0) queuedWaiters.push(callback)

@@ -60,6 +60,10 @@ export interface LogReader {
   readonly published: (i: number, record: EventRecord) => void
   /** Bytes held by the cache (0 in memory, where every record is kept). */
   readonly cachedBytes: () => number
+  /** Record `i` was dropped by a scavenge: its body is let go (memory) or never read again (file). */
+  readonly drop: (i: number) => void
+  /** The log file was replaced (a scavenge): reads go to the new file from now on. */
+  readonly reopen: () => void
   readonly close: () => void
 }
 
@@ -79,6 +83,12 @@ export const memoryReader = (): LogReader => {
       records[i] = record
     },
     cachedBytes: () => 0,
+    drop: (i) => {
+      // let go (not `delete`: the array stays packed); `$all` passes over dropped records, and no
+      // stream reaches them any more
+      ;(records as Array<EventRecord | undefined>)[i] = undefined
+    },
+    reopen: () => {},
     close: () => {}
   }
 }
@@ -90,7 +100,7 @@ export const memoryReader = (): LogReader => {
  * @category constructors
  */
 export const fileReader = (path: string, index: StreamIndex, cacheBytes: number = DEFAULT_READ_CACHE_BYTES): LogReader => {
-  const fd = openSync(path, "r")
+  let fd = openSync(path, "r")
   const cache = new Map<number, EventRecord>()
   // first in, first out, in the order records entered (a queue of indexes: evicting a Map's first
   // key is O(deleted entries) in V8)
@@ -169,7 +179,10 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
       const end = Math.min(index.length, from + Math.max(1, max))
       const limit = index.offsetAt(from) + RANGE_CHUNK_BYTES
       let last = from
-      while (last + 1 < end && !cache.has(last + 1) && index.offsetAt(last + 1) + index.sizeAt(last + 1) <= limit) last++
+      while (
+        last + 1 < end && !cache.has(last + 1) && !index.removedAt(last + 1) &&
+        index.offsetAt(last + 1) + index.sizeAt(last + 1) <= limit
+      ) last++
       return readSpan(from, last)
     },
     readBackward: (to, max) => {
@@ -178,7 +191,7 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
       const end = Math.max(0, to - Math.max(1, max) + 1)
       const limit = index.offsetAt(to) + index.sizeAt(to) - RANGE_CHUNK_BYTES
       let first = to
-      while (first - 1 >= end && !cache.has(first - 1) && index.offsetAt(first - 1) >= limit) first--
+      while (first - 1 >= end && !cache.has(first - 1) && !index.removedAt(first - 1) && index.offsetAt(first - 1) >= limit) first--
       return readSpan(first, to)
     },
     published: () => {
@@ -186,6 +199,15 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
       // appends; readers at the head read the new records from the file (the page cache) in runs
     },
     cachedBytes: () => bytes,
+    drop: (i) => {
+      // its cost stays counted until the queue evicts it
+      cache.delete(i)
+    },
+    reopen: () => {
+      const next = openSync(path, "r")
+      closeSync(fd)
+      fd = next
+    },
     close: () => closeSync(fd)
   }
 }

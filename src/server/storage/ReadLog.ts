@@ -51,9 +51,12 @@ export class ReadLog {
     return this.reader.read(i)
   }
 
-  /** Is record `i` hidden from `$all` reads (DefaultAllFilter)? Answered from the index alone. */
+  /**
+   * Is record `i` hidden from `$all` reads (DefaultAllFilter, or dropped by a scavenge)? Answered
+   * from the index alone.
+   */
   hiddenAt(i: number): boolean {
-    return streamHiddenFromAll(this.index.streamAt(i).name)
+    return this.index.removedAt(i) || streamHiddenFromAll(this.index.streamAt(i).name)
   }
 
   /** A cursor at index `from` (forwards: the next record it returns is the first visible at or after `from`; backwards: at or before). */

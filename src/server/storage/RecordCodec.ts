@@ -12,6 +12,11 @@
  * Body of an empty commit: `u8 kind` (3), `f64 position`, `f64 next position`.
  * Body of padding: `u8 kind` (4 | 0x80) and zeros: what a salvage (`--salvage`) writes in place of a
  * damaged range, whose bytes it moved to a file of their own; reading skips it.
+ * Body of a scavenge mark: `u8 kind` (5, | 0x80 when it ends a commit), `f64 position` (of the
+ * first record it stands for), `f64 first kept event number`, `u16 stream length` + stream: what a
+ * scavenge (Scavenge.ts) writes where it dropped the first events of a stream, so that the
+ * stream's events after it keep their numbers when the log is read back (records do not store
+ * their event number), and in place of a dropped record that ended its commit.
  *
  * @since 0.1.0
  */
@@ -77,6 +82,7 @@ const KIND_EVENT = 1
 const KIND_TOMBSTONE = 2
 const KIND_EMPTY_COMMIT = 3
 const KIND_PADDING = 4
+const KIND_SCAVENGED = 5
 const COMMIT_END = 0x80
 
 /**
@@ -192,7 +198,44 @@ export const isPadding = (body: Buffer): boolean => body[0] === (KIND_PADDING | 
  */
 export const isKnownKind = (kindByte: number): boolean => {
   const kind = kindByte & ~COMMIT_END
-  return kind === KIND_EVENT || kind === KIND_TOMBSTONE || kind === KIND_EMPTY_COMMIT || kindByte === (KIND_PADDING | COMMIT_END)
+  return kind === KIND_EVENT || kind === KIND_TOMBSTONE || kind === KIND_EMPTY_COMMIT || kind === KIND_SCAVENGED ||
+    kindByte === (KIND_PADDING | COMMIT_END)
+}
+
+/**
+ * A scavenge mark (see the module doc): the events of `stream` before `firstKept` were dropped by a
+ * scavenge.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredScavenged {
+  readonly _tag: "Scavenged"
+  readonly position: number
+  readonly firstKept: number
+  readonly streamStart: number
+  readonly streamEnd: number
+}
+
+/**
+ * Encodes and seals a scavenge mark as a whole frame.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeScavenged = (position: number, stream: Buffer, firstKept: number, commitEnd: boolean): Buffer => {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 19 + stream.length)
+  frame[FRAME_HEADER_SIZE] = KIND_SCAVENGED
+  frame.writeDoubleLE(position, FRAME_HEADER_SIZE + 1)
+  frame.writeDoubleLE(firstKept, FRAME_HEADER_SIZE + 9)
+  frame.writeUInt16LE(stream.length, FRAME_HEADER_SIZE + 17)
+  stream.copy(frame, FRAME_HEADER_SIZE + 19)
+  return seal(frame, commitEnd)
+}
+
+const scavengedLayout = (body: Buffer): StoredScavenged | undefined => {
+  if (body.length < 19 || body.length !== 19 + body.readUInt16LE(17)) return undefined
+  return { _tag: "Scavenged", position: body.readDoubleLE(1), firstKept: body.readDoubleLE(9), streamStart: 19, streamEnd: body.length }
 }
 
 /**
@@ -235,6 +278,8 @@ const copyOut = (body: Buffer, from: number, to: number): Buffer => {
 const decodeRecordBody = (body: Buffer): StoredRecord | StoredPadding | undefined => {
   if (body[0] === (KIND_PADDING | COMMIT_END)) return PADDING
   const kind = body[0]! & ~COMMIT_END
+  // a scavenge mark is read through `layoutOf` only (the store's scan)
+  if (kind === KIND_SCAVENGED) return scavengedLayout(body) === undefined ? undefined : PADDING
   if (kind === KIND_EMPTY_COMMIT) {
     if (body.length !== 17) return undefined
     return { _tag: "EmptyCommit", position: body.readDoubleLE(1), next: body.readDoubleLE(9) }
@@ -320,8 +365,9 @@ export interface EventLayout {
  * @since 0.1.0
  * @category decoding
  */
-export const layoutOf = (body: Buffer): EventLayout | StoredEmptyCommit | undefined => {
+export const layoutOf = (body: Buffer): EventLayout | StoredEmptyCommit | StoredScavenged | undefined => {
   const kind = body[0]! & ~COMMIT_END
+  if (kind === KIND_SCAVENGED) return scavengedLayout(body)
   if (kind === KIND_EMPTY_COMMIT) {
     return body.length === 17 ? { _tag: "EmptyCommit", position: body.readDoubleLE(1), next: body.readDoubleLE(9) } : undefined
   }

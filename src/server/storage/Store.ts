@@ -48,6 +48,7 @@ import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWind
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
 import { validateWrite } from "./WriteValidation.ts"
+import type { ScavengeTarget } from "./Scavenge.ts"
 
 export * from "./Records.ts"
 export { DELETED_TB, type StreamAcl, type StreamMetadata } from "./StreamMetadata.ts"
@@ -102,10 +103,15 @@ export class Store extends StoreReads {
   private readonly storage: Log
   private readonly persistent: boolean
   private readonly window: IdempotencyWindow
+  /**
+   * How far each scavenge moved the frames written after its copy (Scavenge.ts): writes staged
+   * before a move are published at their offset moved by the moves made since.
+   */
+  private readonly moves: Array<number> = []
   /** True when the log held no records when the store opened (a fresh database). */
   readonly fresh: boolean
   /** A replica (StoreOptions.epoch false): only the leader's commits are written. */
-  private readonly replica: boolean
+  private replica: boolean
 
   constructor(options: StoreOptions = {}) {
     const storage = options.log ?? memoryLog()
@@ -136,6 +142,12 @@ export class Store extends StoreReads {
         this.nextPosition = Math.max(this.nextPosition, stored.next)
         continue
       }
+      if (stored._tag === "Scavenged") {
+        // a scavenge dropped this stream's events before `firstKept`: the next ones keep their numbers
+        const dropped = this.index.entryFor(body.toString("utf8", stored.streamStart, stored.streamEnd))
+        if (dropped.events.length === 0 && dropped.base < stored.firstKept) dropped.base = stored.firstKept
+        continue
+      }
       records++
       // consecutive records of one stream are common: skip decoding its name again
       const streamBytes = body.subarray(stored.streamStart, stored.streamEnd)
@@ -145,7 +157,7 @@ export class Store extends StoreReads {
         lastName = Buffer.from(streamBytes)
       }
       if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
-      const eventNumber = stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.events.length
+      const eventNumber = stored.tombstone ? TOMBSTONE_EVENT_NUMBER : entry.base + entry.events.length
       this.index.push(entry, stored.position, eventNumber, offset, size, stored.tombstone)
       this.nextPosition = Math.max(this.nextPosition, stored.position) +
         sizeEstimate(streamBytes.length, stored.typeLength, stored.dataEnd - stored.dataStart, stored.metadataLength)
@@ -167,6 +179,22 @@ export class Store extends StoreReads {
       "$e": options.epoch ?? epoch,
       "$m": this.nextPosition,
       "$p": epoch === 0 ? -1 : previousEpoch,
+      "$i": newUuid(),
+      "$l": newUuid()
+    })
+  }
+
+  /**
+   * A replica becomes the writer (a cluster member elected leader): it writes its epoch record
+   * (`$e` = `epoch`) after what it holds, and from then on its own writes.
+   */
+  lead(epoch: number): void {
+    this.replica = false
+    const previous = this.lastEvent("$epoch-information")
+    this.writeSystemEvent("$epoch-information", "$epoch-information", {
+      "$e": epoch,
+      "$m": this.nextPosition,
+      "$p": previous === undefined ? -1 : previous.position,
       "$i": newUuid(),
       "$l": newUuid()
     })
@@ -232,7 +260,7 @@ export class Store extends StoreReads {
 
   private decidedLast(name: string, tx?: Transaction): number {
     const entry = this.index.stream(name)
-    const readable = entry === undefined ? 0 : entry.events.length
+    const readable = entry === undefined ? 0 : entry.base + entry.events.length
     const pending = entry?.pending?.events.length ?? 0
     return readable + pending + (tx?.counts.get(name) ?? 0) - 1
   }
@@ -240,8 +268,10 @@ export class Store extends StoreReads {
   private decidedEvent(name: string, n: number, tx?: Transaction): EventRecord | undefined {
     if (n < 0) return undefined
     const entry = this.index.stream(name)
-    const readable = entry === undefined ? 0 : entry.events.length
-    if (n < readable) return this.reader.read(entry!.events[n]!)
+    const readable = entry === undefined ? 0 : entry.base + entry.events.length
+    // dropped by a scavenge
+    if (n < readable && n < entry!.base) return undefined
+    if (n < readable) return this.reader.read(entry!.events[n - entry!.base]!)
     const pending = entry?.pending?.events ?? []
     if (n - readable < pending.length) return pending[n - readable]
     if (tx === undefined) return undefined
@@ -283,7 +313,7 @@ export class Store extends StoreReads {
         if (entry === undefined) return undefined
         const found = this.window.find(eventId)
         // a hash hit: the record says whether it is this id, in this stream
-        if (found !== undefined && this.index.streamAt(found) === entry) {
+        if (found !== undefined && this.index.streamAt(found) === entry && !this.index.removedAt(found)) {
           const record = this.reader.read(found)
           if (record.eventId === eventId) return record
         }
@@ -423,9 +453,30 @@ export class Store extends StoreReads {
     })
     if (tx.records.length === 0) return
     const touched = tx.touched
+    const moved = this.moves.length
     this.storage.whenDurable((error) => {
-      if (error === undefined) this.publish(staged, touched)
+      if (error !== undefined) return
+      if (moved < this.moves.length) this.move(staged, moved)
+      this.publish(staged, touched)
     })
+  }
+
+  /** Moves the offsets of staged frames by the moves made since `from` (a scavenge replaced the file meanwhile). */
+  private move(staged: Array<Staged>, from: number): void {
+    let delta = 0
+    for (let k = from; k < this.moves.length; k++) delta += this.moves[k]!
+    for (let k = 0; k < staged.length; k++) {
+      const s = staged[k]!
+      if (s.offset >= 0) staged[k] = { ...s, offset: s.offset + delta }
+    }
+  }
+
+  /**
+   * What a scavenge works on (Scavenge.ts): the index, the reader of bodies, the log, and `moved`,
+   * called when the file was replaced and the frames not yet durable moved by `delta` bytes.
+   */
+  scavengeTarget(): ScavengeTarget {
+    return { index: this.index, reader: this.reader, log: this.storage, moved: (delta) => this.moves.push(delta) }
   }
 
   /** Makes durable records readable, in log order, and wakes the listeners. */

@@ -10,7 +10,7 @@ import type { LogReader } from "./LogReader.ts"
 import { ReadLog } from "./ReadLog.ts"
 import { type EventRecord, isMetastream } from "./Records.ts"
 import { StoreListeners } from "./StoreListeners.ts"
-import type { StreamIndex } from "./StreamIndex.ts"
+import type { StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, type StreamMetadata } from "./StreamMetadata.ts"
 
 /**
@@ -30,36 +30,43 @@ export type StreamView =
     readonly first: number
     /** Events created before this (ms since epoch) are hidden (`$maxAge`), or 0. */
     readonly minCreatedMs: number
-    /** Event `n` of the stream (first <= n <= last), read through the log's reader. */
-    readonly event: (n: number) => EventRecord
+    /**
+     * Event `n` of the stream (first <= n <= last), read through the log's reader; undefined when
+     * a scavenge dropped it after this view was taken (a view held across a scavenge).
+     */
+    readonly event: (n: number) => EventRecord | undefined
   }
 
 /** Events read together at most, when they lie next to each other in the log. */
 const RUN = 256
 
 /**
- * Event `n` of a stream whose events are the `$all` records `events`, for a reader walking the
- * stream one event after the other (either way): a run of events that lie next to each other in
- * the log is read at once, as the log cursor reads `$all`.
+ * Event `n` of a stream, for a reader walking the stream one event after the other (either way):
+ * a run of events that lie next to each other in the log is read at once, as the log cursor reads
+ * `$all`. The stream's events are looked up at each call: a scavenge may drop the first ones
+ * (then undefined) while a reader holds the view.
  */
-const streamReader = (reader: LogReader, events: ReadonlyArray<number>) => {
+const streamReader = (reader: LogReader, entry: StreamEntry) => {
   let batch: ReadonlyArray<EventRecord> = []
   let batchFrom = 0
   let previous = -2
-  return (n: number): EventRecord => {
+  return (n: number): EventRecord | undefined => {
     const k = n - batchFrom
     const backwards = n === previous - 1
     previous = n
     if (k >= 0 && k < batch.length) return batch[k]!
-    const i = events[n]!
+    const events = entry.events
+    const at = n - entry.base
+    if (at < 0 || at >= events.length) return undefined
+    const i = events[at]!
     let run = 1
     if (backwards) {
-      while (run < RUN && n - run >= 0 && events[n - run] === i - run) run++
+      while (run < RUN && at - run >= 0 && events[at - run] === i - run) run++
       if (run === 1) return reader.read(i)
       batch = reader.readBackward(i, run)
       batchFrom = n - batch.length + 1
     } else {
-      while (run < RUN && n + run < events.length && events[n + run] === i + run) run++
+      while (run < RUN && at + run < events.length && events[at + run] === i + run) run++
       if (run === 1) return reader.read(i)
       batch = reader.readForward(i, run)
       batchFrom = n
@@ -67,6 +74,13 @@ const streamReader = (reader: LogReader, events: ReadonlyArray<number>) => {
     return batch[n - batchFrom]!
   }
 }
+
+/** Last event number of a stream entry (−1 when it has none). */
+const lastOf = (entry: StreamEntry | undefined): number => (entry === undefined ? -1 : entry.base + entry.events.length - 1)
+
+/** `$all` index of event `n` of a stream, if it is readable (not dropped by a scavenge). */
+const indexOf = (entry: StreamEntry | undefined, n: number): number | undefined =>
+  entry === undefined || n < entry.base ? undefined : entry.events[n - entry.base]
 
 /**
  * What readers can ask of the store.
@@ -117,19 +131,18 @@ export class StoreReads {
 
   /** Last readable event number of a stream, −1 when it has none. */
   lastEventNumber(name: string): number {
-    const entry = this.index.stream(name)
-    return entry === undefined ? -1 : entry.events.length - 1
+    return lastOf(this.index.stream(name))
   }
 
   /** Readable event `n` of a stream, whatever its metadata hides. */
   event(name: string, n: number): EventRecord | undefined {
-    const i = this.index.stream(name)?.events[n]
+    const i = indexOf(this.index.stream(name), n)
     return i === undefined ? undefined : this.reader.read(i)
   }
 
   /** Log position of readable event `n` of a stream (from the index: no body is read). */
   eventPosition(name: string, n: number): number | undefined {
-    const i = this.index.stream(name)?.events[n]
+    const i = indexOf(this.index.stream(name), n)
     return i === undefined ? undefined : this.index.positionAt(i)
   }
 
@@ -153,13 +166,14 @@ export class StoreReads {
   view(name: string, nowMs: number = Date.now()): StreamView {
     if (this.isTombstoned(name)) return { _tag: "Deleted" }
     const entry = this.index.stream(name)
-    const last = entry === undefined ? -1 : entry.events.length - 1
+    const last = lastOf(entry)
     if (entry === undefined || last < 0) return { _tag: "NoStream", last }
-    const event = streamReader(this.reader, entry.events)
+    const event = streamReader(this.reader, entry)
     if (isMetastream(name)) return { _tag: "Ok", last, first: last, minCreatedMs: 0, event }
     const meta = entry.metadata
     if (isSoftDeletedMeta(meta)) return { _tag: "NoStream", last }
-    let first = 0
+    // a scavenge dropped the events before `base`
+    let first = entry.base
     let minCreatedMs = 0
     if (meta !== undefined) {
       if (meta.truncateBefore !== undefined) first = Math.max(first, meta.truncateBefore)
@@ -181,7 +195,7 @@ export class StoreReads {
     if (view._tag !== "Ok") return undefined
     if (n < view.first || n > view.last) return undefined
     const target = view.event(n)
-    if (target.createdMs < view.minCreatedMs) return undefined
+    if (target === undefined || target.createdMs < view.minCreatedMs) return undefined
     return target
   }
 

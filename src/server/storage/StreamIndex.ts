@@ -31,8 +31,13 @@ export interface PendingWrites {
 export interface StreamEntry {
   readonly id: number
   readonly name: string
-  /** `$all` index of each readable event: `events[n]` is event number `n`. */
-  readonly events: Array<number>
+  /**
+   * `$all` index of each readable event: `events[n - base]` is event number `n` (replaced, not
+   * changed in place, when a scavenge drops the first events).
+   */
+  events: Array<number>
+  /** Event number of `events[0]`: the events before it were dropped by a scavenge (0 when none were). */
+  base: number
   /** `$all` index of the tombstone, or −1. */
   tombstone: number
   /** Parsed metadata (for non-meta streams), from the last event of `$$name`. */
@@ -47,6 +52,8 @@ const PAGE = 1 << PAGE_BITS
 const MASK = PAGE - 1
 /** The event number a tombstone has in the index (event numbers are kept in 32 bits below it). */
 const TOMBSTONE_SLOT = 0xffffffff
+/** The offset of a record a scavenge dropped (its entry stays until the next start: `$all` indexes do not move). */
+const REMOVED = -2
 
 /** One page: 28 bytes a record. */
 interface Page {
@@ -90,7 +97,7 @@ export class StreamIndex {
   entryFor(name: string): StreamEntry {
     let entry = this.byName.get(name)
     if (entry === undefined) {
-      entry = { id: this.byId.length, name, events: [], tombstone: -1, metadata: undefined, pending: undefined }
+      entry = { id: this.byId.length, name, events: [], base: 0, tombstone: -1, metadata: undefined, pending: undefined }
       this.byName.set(name, entry)
       this.byId.push(entry)
     }
@@ -138,6 +145,31 @@ export class StreamIndex {
   /** The stream of record `i`. */
   streamAt(i: number): StreamEntry {
     return this.byId[this.pages[i >>> PAGE_BITS]!.streamIds[i & MASK]!]!
+  }
+
+  /** Was record `i` dropped by a scavenge (its body is gone; `$all` passes over it)? */
+  removedAt(i: number): boolean {
+    return this.pages[i >>> PAGE_BITS]!.offsets[i & MASK]! === REMOVED
+  }
+
+  /** Marks record `i` as dropped by a scavenge. */
+  remove(i: number): void {
+    this.pages[i >>> PAGE_BITS]!.offsets[i & MASK] = REMOVED
+  }
+
+  /** Moves record `i`'s frame to `offset` (a scavenge rewrote the file). */
+  moveTo(i: number, offset: number): void {
+    this.pages[i >>> PAGE_BITS]!.offsets[i & MASK] = offset
+  }
+
+  /** Number of streams ever written. */
+  get streamCount(): number {
+    return this.byId.length
+  }
+
+  /** Stream number `id` (0 <= id < {@link streamCount}). */
+  streamById(id: number): StreamEntry {
+    return this.byId[id]!
   }
 
   /** Index of the first record whose position is >= `position`. */

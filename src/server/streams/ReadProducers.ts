@@ -55,7 +55,8 @@ export function* readStreamForwards(
   let sent = 0
   for (let n = Math.max(from, first); n <= last && sent < count; n++) {
     const record = event(n)
-    if (record.createdMs < minCreatedMs) continue
+    // undefined: dropped by a scavenge since the view was taken
+    if (record === undefined || record.createdMs < minCreatedMs) continue
     sent++
     yield encodeRecord(store, record, resolveLinks, mode)
   }
@@ -83,7 +84,8 @@ export function* readStreamBackwards(
   let sent = 0
   for (let n = Math.min(from, last); n >= first && sent < count; n--) {
     const record = event(n)
-    if (record.createdMs < minCreatedMs) continue
+    // undefined: dropped by a scavenge since the view was taken
+    if (record === undefined || record.createdMs < minCreatedMs) continue
     sent++
     yield encodeRecord(store, record, resolveLinks, mode)
   }
@@ -143,7 +145,10 @@ export function* streamSubscription(
     if (view._tag === "Deleted") {
       // catching up on a deleted stream fails; live, the tombstone event is delivered first
       if (!caughtUp) throw streamDeleted(name)
-      for (let last = store.lastEventNumber(name); cursor <= last;) yield* send(store.event(name, cursor++)!)
+      for (let last = store.lastEventNumber(name); cursor <= last;) {
+        const record = store.event(name, cursor++)
+        if (record !== undefined) yield* send(record)
+      }
       const tombstone = store.tombstoneOf(name)
       if (tombstone !== undefined) yield* send(tombstone)
       throw streamDeleted(name)
@@ -155,7 +160,7 @@ export function* streamSubscription(
       if (cursor < view.first) cursor = view.first
       while (cursor <= view.last) {
         const record = view.event(cursor++)
-        if (record.createdMs < view.minCreatedMs) continue
+        if (record === undefined || record.createdMs < view.minCreatedMs) continue
         yield encodeRecord(store, record, resolveLinks, mode)
         checkpoint = record.eventNumber
         if (record.eventType === "$streamDeleted") throw streamDeleted(name)

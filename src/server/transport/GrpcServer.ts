@@ -45,6 +45,12 @@ export type { ServerTls }
  * @category models
  */
 export interface GrpcServerOptions extends ListenerOptions {
+  /**
+   * Asked with a call's headers before the call is set up; when it answers a promise, the call
+   * (its request body included: the stream is not read meanwhile) waits for it. The node checks
+   * the call's password there, off the event loop (`Auth.prepare`).
+   */
+  readonly beforeCall?: ((headers: http2.IncomingHttpHeaders) => Promise<void> | undefined) | undefined
   /** Concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS); default 100. */
   readonly maxConcurrentStreams?: number | undefined
   /** Largest request message of a service without its own limit; default 4 MiB. */
@@ -278,6 +284,16 @@ export class GrpcServer {
       respondStatus(stream, Code.UNIMPLEMENTED, `The server does not implement the method ${path ?? ""}`)
       return
     }
+    const ready = this.options.beforeCall?.(headers)
+    if (ready === undefined) return this.startCall(stream, headers, route)
+    void ready.then(() => {
+      if (!stream.destroyed && !stream.closed) this.startCall(stream, headers, route)
+    })
+  }
+
+  /** Sets up a routed call: its limits, its deadline, its request messages, its handler. */
+  private startCall(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, route: Route): void {
+    const session = stream.session
     const def = route.method
     let group = session === undefined ? undefined : this.groups.get(session)
     if (group === undefined && session !== undefined) {

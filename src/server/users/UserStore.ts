@@ -20,10 +20,17 @@
  * base64), so a record reads the same as a real node's. Verifying costs a PBKDF2 run (about a
  * millisecond); a successful verification is remembered as a SHA-256 under a key that lives only
  * in this process, tied to the user's current record, so a changed record is verified afresh.
+ * The PBKDF2 runs of calls are made off the event loop: the transport waits for {@link
+ * UserStore.prepare} (Node's `crypto.pbkdf2` on libuv's thread pool, two at a time so that the
+ * pool's other work, the log's `fdatasync`, keeps its threads) before it hands a call to its
+ * handler, and the outcome, a match or a mismatch, is remembered (mismatches: the last 4,096
+ * (login, password) pairs, as keyed hashes tied to the record) for the check the handler then
+ * makes; a flood of wrong passwords queues on the pool instead of stopping the node. A check that
+ * was not prepared still runs PBKDF2 in place (`pbkdf2Sync`).
  *
  * @since 0.1.0
  */
-import { hash, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto"
+import { hash, pbkdf2, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto"
 import type { EventRecord, Expected, ProposedEvent, Store } from "../storage/Store.ts"
 import { newUuid } from "../codec/Uuid.ts"
 
@@ -84,6 +91,10 @@ const USERS = "$users"
 const PASSWORD_NOTIFICATIONS = "$users-password-notifications"
 /** Remembered successful verifications (one per login). */
 const MAX_VERIFIED = 1024
+/** Remembered failed verifications ((login, password) pairs). */
+const MAX_REFUSED = 4096
+/** PBKDF2 runs at once on libuv's thread pool (4 threads by default, shared with file I/O). */
+const MAX_HASHING = 2
 
 const collator = new Intl.Collator("en")
 
@@ -167,8 +178,13 @@ const ticksOf = (record: EventRecord): bigint => BigInt(record.created)
 export class UserStore {
   private readonly store: Store
   private readonly parsed = new WeakMap<EventRecord, UserRecord | null>()
-  /** login → the record it was verified against and a keyed hash of the password. */
-  private readonly verified = new Map<string, { readonly record: EventRecord; readonly mac: Buffer }>()
+  /** login → the position of the record it was verified against and a keyed hash of the password. */
+  private readonly verified = new Map<string, { readonly record: number; readonly mac: Buffer }>()
+  /** keyed hash of (login, password) → the position of the record it failed against. */
+  private readonly refused = new Map<string, number>()
+  /** PBKDF2 runs waiting for the pool, and those running. */
+  private readonly hashQueue: Array<() => void> = []
+  private hashing = 0
   private readonly macKey = randomBytes(32)
 
   constructor(store: Store) {
@@ -208,20 +224,75 @@ export class UserStore {
     const user = this.recordOf(last)
     if (user === undefined || user.loginName !== login) return undefined
     if (user.disabled) return { groups: user.groups, disabled: true }
-    // a keyed one-shot SHA-256 (a tenth of an HMAC's cost per call); only compared in memory
-    const mac = hash("sha256", Buffer.concat([this.macKey, Buffer.from(`${login}\0${password}`, "utf8")]), "buffer")
-    const known = this.verified.get(login)
-    if (known !== undefined && known.record === last && timingSafeEqual(known.mac, mac)) {
-      return { groups: user.groups, disabled: false }
+    const mac = this.macOf(login, password)
+    const known = this.known(login, last, mac)
+    if (known !== undefined) return known ? { groups: user.groups, disabled: false } : undefined
+    const matches = verifyPassword(password, user.hash, user.salt)
+    this.remember(login, last, mac, matches)
+    return matches ? { groups: user.groups, disabled: false } : undefined
+  }
+
+  /**
+   * Checks a password off the event loop before {@link verify} is asked (see the module doc):
+   * undefined when there is nothing to compute (no such user, disabled, or the answer is
+   * remembered), else resolves once the answer is remembered.
+   */
+  prepare(login: string, password: string): Promise<void> | undefined {
+    const last = this.lastRecord(login)
+    if (last === undefined) return undefined
+    const user = this.recordOf(last)
+    if (user === undefined || user.loginName !== login || user.disabled) return undefined
+    const mac = this.macOf(login, password)
+    if (this.known(login, last, mac) !== undefined) return undefined
+    const expected = Buffer.from(user.hash, "base64")
+    const salt = Buffer.from(user.salt, "base64")
+    return new Promise<void>((resolve) => {
+      const run = () => {
+        this.hashing++
+        pbkdf2(password, salt, ITERATIONS, HASH_SIZE, "sha1", (error, actual) => {
+          this.hashing--
+          if (error === null) {
+            this.remember(login, last, mac, expected.length === HASH_SIZE && timingSafeEqual(actual, expected))
+          }
+          this.hashQueue.shift()?.()
+          resolve()
+        })
+      }
+      if (this.hashing < MAX_HASHING) run()
+      else this.hashQueue.push(run)
+    })
+  }
+
+  /** A keyed one-shot SHA-256 of (login, password) (a tenth of an HMAC's cost per call); only compared in memory. */
+  private macOf(login: string, password: string): Buffer {
+    return hash("sha256", Buffer.concat([this.macKey, Buffer.from(`${login}\0${password}`, "utf8")]), "buffer")
+  }
+
+  /** The remembered answer for this password against the user's current record, if any. */
+  private known(login: string, record: EventRecord, mac: Buffer): boolean | undefined {
+    const verified = this.verified.get(login)
+    if (verified !== undefined && verified.record === record.position && timingSafeEqual(verified.mac, mac)) return true
+    if (this.refused.get(mac.toString("base64")) === record.position) return false
+    return undefined
+  }
+
+  private remember(login: string, record: EventRecord, mac: Buffer, matches: boolean): void {
+    if (!matches) {
+      const key = mac.toString("base64")
+      this.refused.delete(key)
+      if (this.refused.size >= MAX_REFUSED) {
+        const oldest = this.refused.keys().next()
+        if (oldest.done !== true) this.refused.delete(oldest.value)
+      }
+      this.refused.set(key, record.position)
+      return
     }
-    if (!verifyPassword(password, user.hash, user.salt)) return undefined
     this.verified.delete(login)
     if (this.verified.size >= MAX_VERIFIED) {
       const oldest = this.verified.keys().next()
       if (oldest.done !== true) this.verified.delete(oldest.value)
     }
-    this.verified.set(login, { record: last, mac })
-    return { groups: user.groups, disabled: false }
+    this.verified.set(login, { record: record.position, mac })
   }
 
   /** Writes the user's ACL (`UpdateStreamAcl`: `$w`, `$d`, `$mw` to `$admins`). */
@@ -342,7 +413,7 @@ export class UserStore {
     let upgraded = 0
     const seen = new Set<string>()
     for (let i = view.first; i <= view.last; i++) {
-      const login = view.event(i).data.toString("utf8")
+      const login = view.event(i)?.data.toString("utf8")
       if (login === undefined || seen.has(login)) continue
       seen.add(login)
       const user = this.get(login)
@@ -374,7 +445,7 @@ export class UserStore {
     const out: Array<UserDetails> = []
     for (let i = view.first; i <= view.last; i++) {
       const event = view.event(i)
-      if (event.eventType !== "$User") continue
+      if (event === undefined || event.eventType !== "$User") continue
       const login = event.data.toString("utf8")
       if (seen.has(login)) continue
       const last = this.lastRecord(login)
