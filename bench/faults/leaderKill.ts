@@ -40,6 +40,9 @@ export const leaderKill = (options: LeaderKillOptions) =>
       const acked: Array<string> = []
       const failed = new Map<string, number>()
       let untyped = 0
+      // with expected revisions, a fiber whose append failed stops (its next revision is unknown)
+      const stopped = new Set<number>()
+      let notAttempted = 0
       let lastAck = performance.now()
       let longestGap = 0
       let slowest = 0
@@ -52,6 +55,10 @@ export const leaderKill = (options: LeaderKillOptions) =>
             const stream = `leader-kill-${f}-${Date.now()}`
             return Effect.forEach(Array.from({ length: perFiber }, (_, k) => k), (k) => {
               if (f * perFiber + k >= options.appends) return Effect.void
+              if (stopped.has(f)) {
+                notAttempted++
+                return Effect.void
+              }
               const event = new NewEvent({ type: "Appended", data: JSON.stringify({ f, k }) })
               return Effect.suspend(() => {
                 const t0 = performance.now()
@@ -70,6 +77,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
                       const e = result.failure as { readonly _tag?: unknown }
                       if (typeof e._tag === "string") failed.set(e._tag, (failed.get(e._tag) ?? 0) + 1)
                       else untyped++
+                      if (options.currentVersion === "exact") stopped.add(f)
                     }
                   })
                 )
@@ -97,8 +105,8 @@ export const leaderKill = (options: LeaderKillOptions) =>
       }
       if (untyped > 0) violations.push(`${untyped} appends failed with an untyped error`)
       const failedTotal = [...failed.values()].reduce((a, b) => a + b, 0)
-      if (acked.length + failedTotal + untyped !== options.appends) {
-        violations.push(`${options.appends - acked.length - failedTotal - untyped} appends neither acknowledged nor failed`)
+      if (acked.length + failedTotal + untyped + notAttempted !== options.appends) {
+        violations.push(`${options.appends - acked.length - failedTotal - untyped - notAttempted} appends neither acknowledged nor failed`)
       }
       return {
         violations,
@@ -111,6 +119,7 @@ export const leaderKill = (options: LeaderKillOptions) =>
         retried: log.count("retry", "Streams.append"),
         reconnects: log.count("reconnect"),
         failed: Object.fromEntries(failed),
+        notAttempted,
         longestStallMs: Math.round(longestGap),
         slowestAppendMs: Math.round(slowest),
         appendsPerSecond: Math.round(acked.length / (elapsed / 1000))
