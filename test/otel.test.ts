@@ -19,6 +19,7 @@ import * as Stream from "effect/Stream"
 import { NewEvent } from "../src/domain/NewEvent.ts"
 import type { RecordedEvent } from "../src/domain/RecordedEvent.ts"
 import * as EventStoreDB from "../src/layers/EventStoreDB.ts"
+import { calls } from "../src/internal/transport/Metrics.ts"
 import { PersistentSubscriptions } from "../src/services/PersistentSubscriptions.ts"
 import { Streams } from "../src/services/Streams.ts"
 import { type RunningNode, startEmbeddedNode } from "../src/server/EmbeddedNode.ts"
@@ -174,6 +175,10 @@ describe("OpenTelemetry", () => {
       const count = (id: string, attributes: Record<string, string>) =>
         find(id, attributes).reduce((n, m) => n + Number((m.state as { count: number }).count), 0)
       assert.isAtLeast(count("esdb_calls", { operation: "Streams.append" }), 2)
+      // each operation's own metric is the series `withAttributes` names (one per attribute set)
+      assert.strictEqual(find("esdb_calls", { operation: "Streams.append" }).length, 1)
+      const viaAttributes = yield* Metric.value(Metric.withAttributes(calls, { operation: "Streams.append" }))
+      assert.strictEqual(Number(viaAttributes.count), count("esdb_calls", { operation: "Streams.append" }))
       assert.isAtLeast(count("esdb_call_errors", { operation: "Streams.append", error: "WrongCurrentVersion" }), 1)
       assert.strictEqual(count("esdb_calls_in_flight", { operation: "Streams.append" }), 0)
       const latency = find("esdb_call_duration_ms", { operation: "Streams.append" })

@@ -22,7 +22,9 @@ export const open = async (connectionString: string): Promise<BenchClient> => {
   // BENCH_EFFECT_WINDOW=<bytes>: the client's `flowControlWindow` option (default 256 KiB; the floor uses 4 MiB)
   const window = process.env["BENCH_EFFECT_WINDOW"]
   const flowControlWindow = window === undefined ? undefined : Number(window)
-  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing, flowControlWindow }))
+  // BENCH_EFFECT_METRICS=false: the client's `metrics: false` option (no per-operation metrics)
+  const metrics = process.env["BENCH_EFFECT_METRICS"] !== "false"
+  const runtime = ManagedRuntime.make(EventStoreDB.layer({ connectionString, tracing, flowControlWindow, metrics }))
   const { groups, streams } = await runtime.runPromise(Effect.gen(function*() {
     return { streams: yield* Streams.Streams, groups: yield* PersistentSubscriptions.PersistentSubscriptions }
   }))

@@ -115,7 +115,24 @@ export class RecordedEvent implements Equal.Equal {
   }
   /** When the event was recorded (millisecond precision), if the server said. */
   get recordedAt(): Date | undefined {
-    return this.createdTicks === undefined ? undefined : new Date(Number(this.createdTicks / 10_000n))
+    const millis = RecordedEvent.recordedMillis(this)
+    return millis === undefined ? undefined : new Date(millis)
+  }
+  /**
+   * When `event` was recorded, in epoch milliseconds, without a `Date` (and, from the decimal string
+   * the server sends, without parsing a bigint: a subscription's lag metric reads it per chunk).
+   *
+   * @internal
+   */
+  static recordedMillis(event: RecordedEvent): number | undefined {
+    const created = event.#created
+    if (typeof created === "string") {
+      // ticks are 100 ns: dropping the last four digits divides by 10,000 (ms), exactly, for the
+      // non-negative integers the server sends; anything else goes through the bigint parse
+      if (created.length > 4 && created.length < 20 && /^[0-9]+$/.test(created)) return Number(created.slice(0, -4))
+    }
+    const ticks = event.createdTicks
+    return ticks === undefined ? undefined : Number(ticks / 10_000n)
   }
   /** The id to acknowledge in a persistent subscription: the link's id when a link was resolved. */
   get ackId(): string {

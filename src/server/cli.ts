@@ -191,9 +191,9 @@ const runCluster = (
   readOnlyReplicas: number
 ) =>
   Effect.gen(function*() {
-    const { advertisePort: _a, clusterNodes: _n, db, host, port, readOnlyReplicas: _r, ...node } = opts
+    const { advertisePort: _a, clusterNodes: _n, db, host, insecure: _i, port, readOnlyReplicas: _r, tls: _t, ...node } = opts
     const started = yield* Effect.promise(() =>
-      startEmbeddedCluster({ nodes, readOnlyReplicas, host, db, port, node: { ...node, insecure: true } }).then(
+      startEmbeddedCluster({ nodes, readOnlyReplicas, host, db, port, node }).then(
         (cluster) => ({ cluster }),
         (error: unknown) => ({ error })
       )

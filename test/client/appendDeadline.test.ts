@@ -3,11 +3,17 @@
  * that stops reading the BatchAppend call (HTTP/2 flow control holds the client's writes), the
  * appends waiting to be written fail with DeadlineExceeded, and once the node reads again, only
  * the appends that had been handed over before their deadline arrive; the rest are dropped.
+ *
+ * The deadlines run on Effect's Clock: with the client made on a `TestClock`, an unanswered append
+ * outlives its timeout in live time and fails once the TestClock passes it (to the sweep's 50 ms).
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import { TestClock } from "effect/testing"
 import * as http2 from "node:http2"
 import type { AddressInfo } from "node:net"
 import { NewEvent, Streams } from "../../src/index.ts"
@@ -95,5 +101,32 @@ describe("append deadlines", () => {
       assert.isAbove(received.length, 0)
       assert.isBelow(received.length, count, `${received.length} of ${count} appends were written after their deadline`)
       assert.deepStrictEqual(received, Array.from({ length: received.length }, (_, i) => `late-${i}`))
+    }).pipe(Effect.scoped), { timeout: 20_000 })
+
+  it.live("an unanswered append fails when the deadline passes on the client's Clock (TestClock), not on the wall clock", () =>
+    Effect.gen(function*() {
+      const node = yield* stalledNode()
+      const clock = yield* TestClock.make()
+      const onTestClock = Effect.provideService(Clock.Clock, clock)
+      const client = yield* Layer.build(EventStoreDB.layer({ connectionString: `esdb://127.0.0.1:${node.port}?tls=false` })).pipe(onTestClock)
+      const streams = Context.get(client, Streams.Streams)
+      const append = yield* Effect.forkScoped(
+        streams.append("unanswered", new NewEvent({ type: "Small", data: "{}" }), { currentVersion: "any", timeout: "1 second" }).pipe(
+          Effect.flip,
+          onTestClock
+        )
+      )
+      // live time well past the timeout: the TestClock has not moved, the append still waits
+      yield* Effect.sleep("1500 millis")
+      assert.isUndefined(append.pollUnsafe(), "the append failed on the wall clock")
+      // just short of the deadline on the TestClock: still waiting
+      yield* clock.adjust("950 millis")
+      yield* Effect.sleep("100 millis")
+      assert.isUndefined(append.pollUnsafe(), "the append failed before its deadline")
+      // past it (and the next sweep): DeadlineExceeded
+      yield* clock.adjust("100 millis")
+      const error = yield* Fiber.join(append)
+      assert.strictEqual(error._tag, "DeadlineExceeded")
+      assert.include(error.message, "did not complete within 1000 ms")
     }).pipe(Effect.scoped), { timeout: 20_000 })
 })

@@ -50,6 +50,23 @@ describe("EmbeddedCluster failover", () => {
     assert.strictEqual(cluster.members()[0]!.state, "Leader")
   })
 
+  it("a leader that cannot reach a majority steps down after the no-quorum timeout; its waiting write is never acknowledged", async () => {
+    cluster = await startEmbeddedCluster({ nodes: 3, noQuorumTimeoutMs: 300, logger: () => {} })
+    const leader = cluster.leader()!
+    const c = client(cluster.node(leader)!)
+    const followers = [0, 1, 2].filter((i) => i !== leader)
+    for (const i of followers) await cluster.stop(i)
+    // still leader meanwhile: the write waits for a majority
+    const pending = append(c.streams, uniqueStream(), any, [{}]).then(() => "acknowledged", (e: grpc.ServiceError) => `failed ${e.code}`)
+    await eventuallyAsync("no leader", () => cluster!.leader() === undefined)
+    assert.match(await pending, /^failed/)
+    await eventuallyAsync("it steps down to Unknown", () => cluster!.members()[leader]!.state === "Unknown" && cluster!.node(leader) !== undefined)
+    const refused = await append(client(cluster.node(leader)!).streams, uniqueStream(), any, [{}]).then(() => undefined, (e: grpc.ServiceError) => e)
+    assert.strictEqual(refused?.details, "Server Is Not Ready")
+    for (const i of followers) await cluster.restart(i)
+    await eventuallyAsync("a leader again", () => cluster!.leader() !== undefined && cluster!.members()[cluster!.leader()!]!.state === "Leader")
+  })
+
   it("a killed leader is replaced; every acknowledged write is on the new leader exactly once", async () => {
     const log: Array<string> = []
     cluster = await startEmbeddedCluster({ nodes: 3, logger: (m) => log.push(m) })

@@ -36,7 +36,6 @@
  *
  * @internal
  */
-import * as Channel from "effect/Channel"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -59,7 +58,8 @@ import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
 import { observed } from "../transport/Recovery.ts"
 import { canReconnect } from "../transport/Retry.ts"
-import { observeDeliveries } from "../transport/Deliveries.ts"
+import { deliveryCounter, withConsumerSpans } from "../transport/Deliveries.ts"
+import { reconnecting } from "../transport/Reconnecting.ts"
 import type { DuplexCall, TransportShape } from "../transport/Transport.ts"
 import { type ReadSubscriptionError, toReadError } from "./errors.ts"
 import { Read } from "./methods.ts"
@@ -189,28 +189,37 @@ const idsOf = (events: AckTarget | ReadonlyArray<AckTarget>): Array<string> | In
   return ids
 }
 
-const metaOf = (event: ReadResp_ReadEvent_RecordedEvent, key: string): string | undefined =>
-  event.metadata.find((m) => m.key === key)?.value
-
+// one pass over the event's metadata (the node sends type, content-type and created): this runs
+// once per delivered event
 const recordedOf = (
   event: ReadResp_ReadEvent_RecordedEvent,
   link: RecordedEvent | undefined,
   retryCount: number | undefined
-): RecordedEvent =>
-  new RecordedEvent({
-    type: metaOf(event, "type") ?? "",
+): RecordedEvent => {
+  let type: string | undefined
+  let contentType: string | undefined
+  let created: string | undefined
+  for (const m of event.metadata) {
+    const key = m.key
+    if (key === "type") type ??= m.value
+    else if (key === "content-type") contentType ??= m.value
+    else if (key === "created") created ??= m.value
+  }
+  return new RecordedEvent({
+    type: type ?? "",
     data: event.data,
     metadata: event.customMetadata,
-    contentType: metaOf(event, "content-type") ?? "application/octet-stream",
+    contentType: contentType ?? "application/octet-stream",
     id: uuidToString(event.id),
     streamName: event.streamIdentifier?.streamName.toString("utf8") ?? "",
     streamPosition: event.streamRevision,
     commitPosition: event.commitPosition,
     preparePosition: event.preparePosition,
-    createdTicks: metaOf(event, "created"),
+    createdTicks: created,
     link,
     retryCount
   })
+}
 
 const make = (
   transport: TransportShape,
@@ -260,7 +269,8 @@ const make = (
     // events in flight, so this only holds back a node that breaks that promise
     const high = Math.max(bufferSize, 64)
 
-    const run = (scope: Scope.Scope) =>
+    // one run of `events`: a Read call; `onTake` sees each chunk the consumer takes
+    const run = (scope: Scope.Scope, onTake: (events: ReadonlyArray<RecordedEvent>) => void) =>
       Effect.gen(function*() {
         let ended = false
         let onEnded: (() => void) | undefined
@@ -269,7 +279,8 @@ const make = (
         const inbox: Inbox<RecordedEvent, ReadSubscriptionError> = new Inbox({
           high,
           pause: () => opened?.pause(),
-          resume: () => opened?.resume()
+          resume: () => opened?.resume(),
+          onTake
         })
         const call = yield* transport.duplex(Read, {
           onMessage: (message: ReadResp) => {
@@ -342,23 +353,30 @@ const make = (
         Scope.provide(scope)
       )
 
-    const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.fromChannel(
-      Channel.fromTransform((_, scope) => run(scope))
-    ).pipe(
-      Stream.retry(observed(options?.resumeSchedule ?? transport.resumeSchedule, {
-        operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
-        action: "reconnect",
-        // a run that outlived the caller's own `timeout` ends with it: it is not a fault to recover from
-        allow: (error) => canReconnect(error) && !(options?.timeout !== undefined && error._tag === "DeadlineExceeded"),
-        attributes: { stream, group }
-      })),
-      // counted, and a consumer span per event unless the consumer makes its own around handling
-      observeDeliveries(transport, {
-        operation: stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream",
-        destination: stream,
-        group
-      }, deliverySpans)
-    )
+    const operation = stream === validate.ALL ? "PersistentSubscriptions.readToAll" : "PersistentSubscriptions.readToStream"
+    const deliveries = { operation, destination: stream, group }
+    const schedule = observed(options?.resumeSchedule ?? transport.resumeSchedule, {
+      operation,
+      action: "reconnect",
+      // a run that outlived the caller's own `timeout` ends with it: it is not a fault to recover from
+      allow: (error) => canReconnect(error) && !(options?.timeout !== undefined && error._tag === "DeadlineExceeded"),
+      attributes: { stream, group }
+    })
+    // runs connected again after failures (Reconnecting.ts: Stream.retry's rules in one stage, as
+    // this Stream is pulled once per event), each chunk counted as the consumer takes it, and a
+    // consumer span per event unless the consumer makes its own around handling
+    const events: Stream.Stream<RecordedEvent, ReadSubscriptionError> = Stream.unwrap(Effect.withFiber((fiber) => {
+      const count = deliveryCounter(deliveries, fiber.context, fiber.getRef(Clock.Clock))
+      const runs = reconnecting<RecordedEvent, ReadSubscriptionError>(
+        (scope, progress) =>
+          run(scope, (taken) => {
+            progress()
+            count(taken)
+          }),
+        schedule
+      )
+      return Effect.succeed(deliverySpans ? withConsumerSpans(transport, deliveries)(runs) : runs)
+    }))
 
     return {
       events,

@@ -13,9 +13,16 @@
  * DeadlineExceeded and is dropped: it is never written later. An append is always handed over
  * when nothing is in flight, however large.
  *
+ * Time comes from Effect's `Clock` (the one the appender was made with, so `TestClock` drives the
+ * deadlines): a deadline is an instant of that Clock, and while appends with one are pending, a
+ * fiber of the session sleeps {@link SWEEP_MS} at a time on it and fails those whose deadline
+ * passed. The fiber parks while none is pending: the append path only reads the Clock (as it read
+ * `Date.now()` before) and, when the fiber is parked, wakes it (at most once per sweep).
+ *
  * @internal
  */
 import { randomUUID } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -44,7 +51,7 @@ const IN_FLIGHT_BYTES = 512 * 1024
 interface Pending {
   readonly stream: string
   readonly expected: StreamState
-  /** Epoch milliseconds after which the append fails with DeadlineExceeded (Infinity: never). */
+  /** The appender's Clock's instant after which the append fails with DeadlineExceeded (Infinity: never). */
   readonly deadline: number
   /** The operation's timeout, for the error message. */
   readonly timeoutMs: number
@@ -73,18 +80,27 @@ interface Session {
   /** Correlation ids are this random UUID prefix plus a counter: unique per session, cheap. */
   readonly idPrefix: string
   nextId: number
-  sweeper: ReturnType<typeof setInterval> | undefined
+  /** Set while an append with a deadline may be pending: the sweeper runs (else it parks). */
+  timed: boolean
+  /** Set while the sweeper is parked: wakes it. */
+  wake: (() => void) | undefined
   closed: boolean
 }
 
 /** @internal */
 export interface BatchAppender {
+  /**
+   * Appends `events`; `deadline` is an instant of `clock` (the caller's, from which the operation's
+   * deadline was computed; Infinity for none), and `timeoutMs` the operation's timeout, for the
+   * error message.
+   */
   readonly append: (
     stream: string,
     expected: StreamState,
     events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
     deadline: number,
-    timeoutMs: number
+    timeoutMs: number,
+    clock: Clock.Clock
   ) => Effect.Effect<bigint, CallError>
 }
 
@@ -99,6 +115,7 @@ const expectedPosition = (state: StreamState): BatchAppendReq_Options["expectedS
 
 /** How often expired appends are looked for: the precision of client-side append deadlines. */
 const SWEEP_MS = 50
+const SWEEP = Duration.millis(SWEEP_MS)
 const MAX_DEADLINE = 31_536_000_000
 
 const sizeOf = (m: BatchAppendReq_ProposedMessage) => m.data.length + m.customMetadata.length + 64
@@ -116,13 +133,14 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
   Effect.gen(function*() {
     // sessions live in scopes forked from the owner's: they end with it at the latest
     const parent = yield* Effect.scope
+    // deadlines and the sweeper's sleeps on the Clock of whoever made the appender (the layer)
+    const clock = yield* Clock.Clock
     const opening = yield* Semaphore.make(1)
     let session: Session | undefined
 
     const failAll = (s: Session, error: CallError) => {
       if (s.closed) return
       s.closed = true
-      stopSweeper(s)
       if (session === s) session = undefined
       const waiting = Array.from(s.pending.values())
       s.pending.clear()
@@ -130,17 +148,10 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
       for (const p of waiting) p.resume(Effect.fail(error))
     }
 
-    // One timer per session sweeps expired appends (instead of a timer per append); it runs only
-    // while appends are pending and never keeps the process alive.
-    const stopSweeper = (s: Session) => {
-      if (s.sweeper !== undefined) {
-        clearInterval(s.sweeper)
-        s.sweeper = undefined
-      }
-    }
-    const sweep = (s: Session) => {
-      if (s.pending.size === 0) return stopSweeper(s)
-      const now = Date.now()
+    // Fails the pending appends whose deadline passed; true while any is left.
+    const sweep = (s: Session): boolean => {
+      if (s.pending.size === 0) return false
+      const now = clock.currentTimeMillisUnsafe()
       let expired = false
       for (const [id, p] of s.pending) {
         if (p.deadline <= now) {
@@ -155,12 +166,30 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         s.queue.length = 0
         s.queue.push(...kept)
       }
+      return s.pending.size > 0
     }
-    const startSweeper = (s: Session, deadline: number) => {
-      if (s.sweeper !== undefined || deadline === Infinity) return
-      s.sweeper = setInterval(() => sweep(s), SWEEP_MS)
-      s.sweeper.unref()
-    }
+
+    // Parks the sweeper until an append with a deadline is made.
+    const park = (s: Session): Effect.Effect<void> =>
+      Effect.callback<void>((resume) => {
+        s.wake = () => {
+          s.wake = undefined
+          resume(Effect.void)
+        }
+        return Effect.sync(() => {
+          s.wake = undefined
+        })
+      })
+
+    // One fiber per session (instead of a timer per append) sweeps expired appends every
+    // SWEEP_MS of the Clock while any may be pending, and parks otherwise; it ends with the session.
+    const sweeper = (s: Session): Effect.Effect<never> =>
+      Effect.forever(Effect.suspend(() => {
+        if (!s.timed) return park(s)
+        return Effect.map(clock.sleep(SWEEP), () => {
+          if (!sweep(s)) s.timed = false
+        })
+      }))
 
     const onResponse = (s: Session, response: BatchAppendResp | AppendSuccess) => {
       if ("_tag" in response) {
@@ -241,9 +270,11 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         onWritten: () => written(s!),
         idPrefix: randomUUID().slice(0, 24),
         nextId: 0,
-        sweeper: undefined,
+        timed: false,
+        wake: undefined,
         closed: false
       }
+      yield* Effect.forkIn(sweeper(s), scope)
       session = s
       return s
     })
@@ -279,19 +310,29 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
       stream: string,
       expected: StreamState,
       events: ReadonlyArray<BatchAppendReq_ProposedMessage>,
-      deadline: number,
-      timeoutMs: number
+      callerDeadline: number,
+      timeoutMs: number,
+      callerClock: Clock.Clock
     ): Effect.Effect<bigint, CallError> =>
       Effect.callback<bigint, CallError>((resume) => {
         if (s.closed) return resume(Effect.fail(new ServiceUnavailable({ reason: "The BatchAppend call has ended" })))
-        // what is left of the operation's deadline (a retry gets less than the first attempt)
-        const remaining = deadline === Infinity ? Infinity : deadline - Date.now()
+        // what is left of the operation's deadline (a retry gets less than the first attempt), and
+        // the deadline on the appender's Clock (the same instant when the caller's is that Clock)
+        let remaining = Infinity
+        let deadline = Infinity
+        if (callerDeadline !== Infinity) {
+          remaining = callerDeadline - callerClock.currentTimeMillisUnsafe()
+          deadline = callerClock === clock ? callerDeadline : clock.currentTimeMillisUnsafe() + remaining
+        }
         if (remaining <= 0) {
           return resume(Effect.fail(new DeadlineExceeded({ reason: `Append to '${stream}' did not complete within ${timeoutMs} ms` })))
         }
         const id = s.idPrefix + (s.nextId++).toString(16).padStart(12, "0")
         s.pending.set(id, { stream, expected, deadline, timeoutMs, resume })
-        startSweeper(s, deadline)
+        if (deadline !== Infinity && !s.timed) {
+          s.timed = true
+          s.wake?.()
+        }
         const ms = Math.min(remaining, MAX_DEADLINE)
         const options: BatchAppendReq_Options = {
           streamIdentifier: streamIdentifier(stream),
@@ -323,14 +364,14 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         })
       })
 
-    const append: BatchAppender["append"] = (stream, expected, events, deadline, timeoutMs) =>
+    const append: BatchAppender["append"] = (stream, expected, events, deadline, timeoutMs, callerClock) =>
       Effect.suspend(() => {
         // the common case, an open session, goes straight to the call
         const s = session
-        if (s !== undefined && !s.closed) return send(s, stream, expected, events, deadline, timeoutMs)
+        if (s !== undefined && !s.closed) return send(s, stream, expected, events, deadline, timeoutMs, callerClock)
         // opening may wait for a connection (a discovery): until the append's deadline at most
         const opened = deadline === Infinity ? current : current.pipe(Effect.timeoutOrElse({
-          duration: Duration.millis(Math.max(0, deadline - Date.now())),
+          duration: Duration.millis(Math.max(0, deadline - callerClock.currentTimeMillisUnsafe())),
           orElse: () =>
             Effect.fail(
               new DeadlineExceeded({
@@ -338,7 +379,7 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
               })
             )
         }))
-        return Effect.flatMap(opened, (s) => send(s, stream, expected, events, deadline, timeoutMs))
+        return Effect.flatMap(opened, (s) => send(s, stream, expected, events, deadline, timeoutMs, callerClock))
       })
 
     return { append }

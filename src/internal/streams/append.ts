@@ -15,7 +15,7 @@ import { expectedRevision, streamIdentifier, uuidString } from "../convert.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { canRetryAppend } from "../transport/Retry.ts"
-import { deadlineAt, toGrpcDeadline } from "../transport/Deadline.ts"
+import { deadlineAt } from "../transport/Deadline.ts"
 import { inject } from "../transport/TraceContext.ts"
 import type { TransportShape } from "../transport/Transport.ts"
 import type { BatchAppender } from "./BatchAppender.ts"
@@ -89,10 +89,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       }))
       // one deadline for the operation, retries included
       const timeoutMs = transport.timeoutMillis(options, "reply")
-      const now = clock.currentTimeMillisUnsafe()
-      const deadline = deadlineAt(now, timeoutMs)
-      // the batch appender's timers are wall-clock ones: it gets the same deadline on that clock
-      const batchDeadline = toGrpcDeadline(deadline, now)
+      const deadline = deadlineAt(clock.currentTimeMillisUnsafe(), timeoutMs)
       const viaAppend = Effect.suspend(() => {
         const messages: Array<AppendReq> = [{
           content: {
@@ -111,7 +108,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
       if (options.credentials !== undefined || batchUnsupported) {
         return Effect.mapError(transport.retry(viaAppend, deadline, "Streams.append", canRetryAppend), toAppendError)
       }
-      const viaBatch = batch.append(stream, options.currentVersion, proposed, batchDeadline, timeoutMs)
+      const viaBatch = batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs, clock)
       // The common path is the batch append alone: its one failure handler switches to Append
       // (no BatchAppend on the node), hands a failure after which an append may be repeated (its
       // event ids are fixed: `canRetryAppend`) to the retry Schedule (which
@@ -126,7 +123,7 @@ export const make = (transport: TransportShape, batch: BatchAppender) => {
         const again = Effect.suspend((): Effect.Effect<bigint, CallError> => {
           if (first === undefined) {
             return batchUnsupported ? viaAppend : Effect.catchIf(
-              batch.append(stream, options.currentVersion, proposed, batchDeadline, timeoutMs),
+              batch.append(stream, options.currentVersion, proposed, deadline, timeoutMs, clock),
               isUnimplemented,
               () => {
                 batchUnsupported = true

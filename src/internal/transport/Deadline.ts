@@ -49,6 +49,8 @@ export const deadlineAt = (now: number, timeout: number): number =>
 /**
  * The deadline as grpc-js takes it (wall-clock epoch milliseconds): what is left of `deadline` at
  * `now` (the Clock's time), from the wall clock's now. With the live Clock, `deadline` itself.
+ * `Date.now()` here is on purpose: grpc-js runs its deadline timers on the wall clock, so a Clock
+ * instant must be translated to it (the operation's own deadline and retries stay on the Clock).
  *
  * @internal
  */

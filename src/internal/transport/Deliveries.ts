@@ -8,10 +8,11 @@
  * @internal
  */
 import * as Clock from "effect/Clock"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
-import { deliveryMetrics } from "./Metrics.ts"
+import { deliverySeries } from "./Metrics.ts"
 import type { TransportShape } from "./Transport.ts"
 
 /**
@@ -44,6 +45,63 @@ export const consumerAttributes = (options: DeliveryOptions, event: RecordedEven
 /** The span's name: `process <destination>` (messaging conventions). @internal */
 export const consumerSpanName = (options: DeliveryOptions) => `process ${options.destination}`
 
+/**
+ * Counts delivered chunks: `esdb_subscription_events` and `esdb_subscription_lag_ms` of `options`,
+ * updated in `context` (the consumer's), the lag by `clock`. Called once per chunk, synchronously.
+ *
+ * @internal
+ */
+export const deliveryCounter = (
+  options: DeliveryOptions,
+  context: Context.Context<never>,
+  clock: Clock.Clock
+): (chunk: ReadonlyArray<unknown>) => void => {
+  const series = deliverySeries({
+    operation: options.operation,
+    destination: options.destination,
+    ...(options.group === undefined ? {} : { group: options.group })
+  }, context)
+  // the lag is read at most once per millisecond of the Clock (its resolution): a consumer
+  // handed one event per chunk would otherwise read the clock and parse the event's time for each
+  let lagAt = -1
+  return (chunk) => {
+    let n = 0
+    let last: RecordedEvent | undefined
+    for (const item of chunk) {
+      if (isRecorded(item)) {
+        n++
+        last = item
+      }
+    }
+    if (last === undefined) return
+    const now = clock.currentTimeMillisUnsafe()
+    if (now === lagAt) return series.delivered(n, undefined)
+    lagAt = now
+    const recordedAt = RecordedEvent.recordedMillis(last)
+    series.delivered(n, recordedAt === undefined ? undefined : Math.max(0, now - recordedAt))
+  }
+}
+
+/**
+ * A `consumer` span per delivered event when a tracer observes them (Tracing.ts), else `stream`
+ * as it is.
+ *
+ * @internal
+ */
+export const withConsumerSpans = (
+  tracing: Pick<TransportShape, "tracingEnabled" | "consumerSpan">,
+  options: DeliveryOptions
+) =>
+<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> => {
+  const name = consumerSpanName(options)
+  return Stream.unwrap(Effect.map(tracing.tracingEnabled, (enabled) =>
+    enabled
+      ? Stream.tap(stream, (item) =>
+        isRecorded(item) ? tracing.consumerSpan(name, item.metadata, consumerAttributes(options, item)) : Effect.void
+      )
+      : stream))
+}
+
 /** @internal */
 export const observeDeliveries = (
   tracing: Pick<TransportShape, "tracingEnabled" | "consumerSpan">,
@@ -52,35 +110,10 @@ export const observeDeliveries = (
 ) =>
 <A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> =>
   Stream.unwrap(Effect.withFiber((fiber) => {
-    const context = fiber.context
-    const clock = fiber.getRef(Clock.Clock)
-    const metrics = deliveryMetrics({
-      operation: options.operation,
-      destination: options.destination,
-      ...(options.group === undefined ? {} : { group: options.group })
-    })
+    const count = deliveryCounter(options, fiber.context, fiber.getRef(Clock.Clock))
     const counted = Stream.mapArray(stream, (chunk) => {
-      let n = 0
-      let last: RecordedEvent | undefined
-      for (const item of chunk) {
-        if (isRecorded(item)) {
-          n++
-          last = item
-        }
-      }
-      if (n > 0) {
-        metrics.delivered.updateUnsafe(n, context)
-        const recordedAt = last?.recordedAt
-        if (recordedAt !== undefined) metrics.lag.updateUnsafe(Math.max(0, clock.currentTimeMillisUnsafe() - recordedAt.getTime()), context)
-      }
+      count(chunk)
       return chunk
     })
-    if (!spans) return Effect.succeed(counted)
-    const name = consumerSpanName(options)
-    return Effect.map(tracing.tracingEnabled, (enabled) =>
-      enabled
-        ? Stream.tap(counted, (item) =>
-          isRecorded(item) ? tracing.consumerSpan(name, item.metadata, consumerAttributes(options, item)) : Effect.void
-        )
-        : counted)
+    return Effect.succeed(spans ? withConsumerSpans(tracing, options)(counted) : counted)
   }))

@@ -371,6 +371,8 @@ export const readGossipOverGrpc = (
   Effect.callback<ReadonlyArray<MemberInfo>, GossipReadError>((resume) => {
     const client = new GossipClient(formatEndpoint(endpoint), credentials, options)
     let done = false
+    // grpc-js takes deadlines as wall-clock instants (its own timers), hence Date.now(); on the
+    // Clock, the gossip timeout `discover` puts around this read (`timeoutOrElse`) bounds the wait
     const call = client.read({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, info) => {
       done = true
       client.close()

@@ -2,14 +2,19 @@
  * What a call's callbacks hand to the one fiber pulling a Stream: values pushed from grpc-js
  * callbacks wait in an array; `pull` takes all that waits, or suspends until something comes.
  *
- * A waiting puller is resumed once per microtask checkpoint, not per value: every value grpc-js
- * delivers from one socket read goes in the same chunk, and the fiber runs right after that read,
- * without the scheduler's `setImmediate` hop (and the event-loop turn it costs) that an Effect
- * `Queue` takes to wake its taker. The puller's own `resume` re-enters its fiber. This suits calls
- * bound by round trips (a persistent subscription has at most its buffer size of events in flight,
- * and the node sends more only after acks). Reads are not: there the `setImmediate` hop lets
- * several socket reads pile up into one chunk, and waking per socket read measured 1.4-1.7x the
- * client CPU per event (`ServerStream.ts` keeps its Queue).
+ * A waiting puller is resumed by the value that arrives, in the callback that pushed it: its own
+ * `resume` re-enters its fiber there, without the scheduler's `setImmediate` hop (and the
+ * event-loop turn it costs) that an Effect `Queue` takes to wake its taker, so the consumer
+ * handles an event, and acks it, in the turn that delivered it. grpc-js hands over one message
+ * per `process.nextTick` (it pauses the HTTP/2 stream after each and pushes the next through its
+ * async filters), so no later point in the same turn would find more than one waiting either: an
+ * earlier version resumed once per microtask checkpoint and counted 1.00 values per chunk
+ * (BENCHMARKS.md section 11); values that arrive while the puller runs wait for its next pull. An
+ * end (`fail`, `done`) resumes it from a microtask, outside the call's callbacks. This suits
+ * calls bound by round trips (a persistent subscription has at most its buffer size of events in
+ * flight, and the node sends more only after acks). Reads are not: there the `setImmediate` hop
+ * lets several socket reads pile up into one chunk, and waking per socket read measured 1.4-1.7x
+ * the client CPU per event (`ServerStream.ts` keeps its Queue).
  *
  * Memory is bounded by `high`: when that many values wait, `pause` is called (the call stops
  * reading, and HTTP/2 flow control holds the peer back); `resume` once the puller has taken them.
@@ -22,11 +27,13 @@ import type * as Pull from "effect/Pull"
 import type * as Arr from "effect/Array"
 
 /** @internal */
-export interface InboxOptions {
+export interface InboxOptions<A = unknown> {
   /** How many values may wait before `pause`. */
   readonly high: number
   readonly pause: () => void
   readonly resume: () => void
+  /** Called with each chunk as the puller takes it (before its fiber resumes): counting, metrics. */
+  readonly onTake?: ((items: Arr.NonEmptyReadonlyArray<A>) => void) | undefined
 }
 
 /** @internal */
@@ -36,9 +43,9 @@ export class Inbox<A, E> {
   private waiter: ((effect: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>) => void) | undefined = undefined
   private scheduled = false
   private paused = false
-  private readonly options: InboxOptions
+  private readonly options: InboxOptions<A>
 
-  constructor(options: InboxOptions) {
+  constructor(options: InboxOptions<A>) {
     this.options = options
   }
 
@@ -50,7 +57,7 @@ export class Inbox<A, E> {
       this.paused = true
       this.options.pause()
     }
-    this.wake()
+    if (this.waiter !== undefined && !this.scheduled) this.deliver()
   }
 
   /** Ends the inbox with a failure, after what waits has been taken. */
@@ -91,20 +98,22 @@ export class Inbox<A, E> {
         this.paused = false
         this.options.resume()
       }
+      this.options.onTake?.(out)
       return Effect.succeed(out)
     }
     return this.end
   }
 
-  /** Takes everything waiting, or waits for something; fails with `Cause.Done` at the end. */
-  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(() => {
-    const now = this.take()
-    if (now !== undefined) return now
-    return Effect.callback<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done>((resume) => {
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
-    })
+  private readonly cancelWait: Effect.Effect<void> = Effect.sync(() => {
+    this.waiter = undefined
   })
+
+  // made once: the puller waits after nearly every event of a persistent subscription
+  private readonly wait: Effect.Effect<Arr.NonEmptyReadonlyArray<A>, E | Cause.Done> = Effect.callback((resume) => {
+    this.waiter = resume
+    return this.cancelWait
+  })
+
+  /** Takes everything waiting, or waits for something; fails with `Cause.Done` at the end. */
+  readonly pull: Pull.Pull<Arr.NonEmptyReadonlyArray<A>, E> = Effect.suspend(() => this.take() ?? this.wait)
 }

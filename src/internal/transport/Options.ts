@@ -109,7 +109,7 @@ export interface ConnectionOptions {
   readonly tracing?: boolean | undefined
   /**
    * Set to false to update no per-operation metrics (`esdb_calls`, `esdb_call_errors`,
-   * `esdb_call_duration_ms`, `esdb_calls_in_flight`: about 1.5 µs of CPU per operation);
+   * `esdb_call_duration_ms`, `esdb_calls_in_flight`: about 0.8 µs of CPU per operation);
    * `esdb_recoveries` and the subscriptions' delivery metrics are kept.
    */
   readonly metrics?: boolean | undefined

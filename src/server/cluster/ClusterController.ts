@@ -19,6 +19,7 @@ import type { Handler, ServerCall, ServiceDefinition, ServiceImplementation } fr
 import type { ClusterHooks } from "./ClusterHooks.ts"
 import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
+import { ClusterLinks } from "./ClusterLinks.ts"
 import type { ClusterMember } from "./ClusterMember.ts"
 import { bestCandidate, majorityPoint } from "./Election.ts"
 import { commitsOf, commonPrefix, lastCommitEnd, truncateLog } from "./LogSync.ts"
@@ -39,13 +40,14 @@ const lastEpochOf = (m: ClusterMember): number => {
   }
 }
 
-/** One way of the link between two members. */
-interface Link {
-  /** When the last message sent will arrive (later ones arrive after it). */
-  nextDue: number
-  readonly inbox: Array<{ readonly due: number; readonly run: () => void }>
-  draining: boolean
-}
+/**
+ * How long a leader that cannot reach a majority goes on leading: a real node's
+ * `LeaderReplicationService.NoQuorumTimeout`, 3 s.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NO_QUORUM_TIMEOUT_MS = 3000
 
 /**
  * The controller of one cluster.
@@ -64,28 +66,42 @@ export class ClusterController {
   private readonly logger: (message: string) => void
   private closed = false
   private readonly clock: ClusterClock
-  /** The links between members, one way each: what is on its way, in order. */
-  private readonly links = new Map<string, Link>()
+  private readonly noQuorumTimeoutMs: number
+  /** The links between members (ClusterLinks.ts). */
+  private readonly links: ClusterLinks
 
   constructor(
     members: ReadonlyArray<ClusterMember>,
     host: string,
     nodeOptions: EmbeddedNodeOptions,
-    logger: (message: string) => void
+    logger: (message: string) => void,
+    noQuorumTimeoutMs: number = NO_QUORUM_TIMEOUT_MS
   ) {
+    this.noQuorumTimeoutMs = noQuorumTimeoutMs
     this.members = members
     this.voters = members.filter((m) => !m.readOnly).length
     this.host = host
     this.nodeOptions = nodeOptions
     this.logger = logger
     this.clock = clusterClock(nodeOptions.context ?? Context.empty())
+    this.links = new ClusterLinks(this.clock)
   }
 
   /** Runs `op` after every operation queued before it. */
   run<A>(op: () => Promise<A>): Promise<A> {
-    const next = this.chain.then(op)
+    const next = this.chain.then(op).finally(() => this.admit())
     this.chain = next.catch(() => {})
     return next
+  }
+
+  /**
+   * Every running member takes clients again, but those cut from them: a member (re)started as a
+   * replica refuses them until the operation that started it is over (its log cut and caught up,
+   * or no leader to follow), so that no client reads a tail it is about to cut, as a real node
+   * truncates before it serves.
+   */
+  private admit(): void {
+    for (const m of this.members) m.internals?.refuseClients(m.cutClients)
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -118,7 +134,7 @@ export class ClusterController {
       },
       onStarted: (internals) => {
         m.internals = internals
-        internals.refuseClients(m.cutClients)
+        internals.refuseClients(role === "replica" || m.cutClients)
       }
     }
   }
@@ -174,41 +190,6 @@ export class ClusterController {
   }
 
   // -----------------------------------------------------------------------------------------------
-  // links
-
-  /**
-   * Runs `f` at `to` once the link from `from` delivers it: in order on that link, after its delay
-   * (the larger of the two members' peer delays when sent), and never when either end is cut off
-   * (then or on arrival).
-   */
-  private send(from: ClusterMember, to: ClusterMember, f: () => void): void {
-    if (from.cutPeers || to.cutPeers) return
-    const key = `${from.index}>${to.index}`
-    let link = this.links.get(key)
-    if (link === undefined) this.links.set(key, link = { nextDue: 0, inbox: [], draining: false })
-    const delay = Math.max(from.peerDelayMs, to.peerDelayMs)
-    const due = Math.max(this.clock.now() + delay, link.nextDue)
-    link.nextDue = due
-    link.inbox.push({ due, run: () => (from.cutPeers || to.cutPeers ? undefined : f()) })
-    if (!link.draining) this.drainLater(link)
-  }
-
-  private drainLater(link: Link): void {
-    const first = link.inbox[0]
-    if (first === undefined) {
-      link.draining = false
-      return
-    }
-    link.draining = true
-    const drain = () => {
-      const now = this.clock.now()
-      while (link.inbox.length > 0 && link.inbox[0]!.due <= now) link.inbox.shift()!.run()
-      this.drainLater(link)
-    }
-    this.clock.after(first.due - this.clock.now(), drain)
-  }
-
-  // -----------------------------------------------------------------------------------------------
   // replication
 
   /** The leader wrote a commit: to its own disk, and to every member following it. */
@@ -224,7 +205,7 @@ export class ClusterController {
       if (!f.ready) f.queue.push({ frame, end })
       else {
         const fg = f.generation
-        this.send(leader, f, () => {
+        this.links.send(leader, f, () => {
           if (f.generation === fg && f.following === leader) this.apply(f, leader, { frame, end })
         })
       }
@@ -251,7 +232,7 @@ export class ClusterController {
     const fg = f.generation
     log.localDurable((error, durable) => {
       if (error !== undefined) return
-      this.send(f, leader, () => {
+      this.links.send(f, leader, () => {
         if (f.generation !== fg || f.following !== leader || !leader.running) return
         f.acked = Math.max(f.acked, durable)
         this.advance(leader)
@@ -273,7 +254,7 @@ export class ClusterController {
     for (const f of this.members) {
       if (f.following !== leader || !f.ready) continue
       const fg = f.generation
-      this.send(leader, f, () => {
+      this.links.send(leader, f, () => {
         if (f.generation !== fg || f.following !== leader) return
         f.leaderCommit = Math.max(f.leaderCommit, point)
         f.log?.commitTo(Math.min(f.leaderCommit, f.log.end))
@@ -324,7 +305,7 @@ export class ClusterController {
     f.log!.commitTo(Math.min(f.leaderCommit, f.log!.end))
     // the caught-up member tells the leader what it holds, over its link
     const fg = f.generation
-    this.send(f, leader, () => {
+    this.links.send(f, leader, () => {
       if (f.generation !== fg || f.following !== leader) return
       f.acked = Math.max(f.acked, durable)
       this.advance(leader)
@@ -393,6 +374,32 @@ export class ClusterController {
     await this.halt(m, kill)
     if (wasLeader) await this.elect()
     else if (this.leader === undefined) await this.elect()
+    else this.watchQuorum()
+  }
+
+  /** Can the leader reach a majority of the voting members (itself included)? */
+  private hasQuorum(leader: ClusterMember): boolean {
+    const reachable = this.members.filter((m) => !m.readOnly && m.running && !m.cutPeers).length
+    return !leader.cutPeers && reachable >= Math.floor(this.voters / 2) + 1
+  }
+
+  /**
+   * A leader that cannot reach a majority for `noQuorumTimeoutMs` (3 s) steps down, as a real one
+   * retires (`LeaderReplicationService.ManageNoQuorumDetection`, `NoQuorumTimeout`: "NO QUORUM
+   * EMERGED WITHIN TIMEOUT... RETIRING..."): what waits for the cluster is never acknowledged, and
+   * no member leads until a majority is back.
+   */
+  private watchQuorum(): void {
+    const leader = this.leader
+    if (leader === undefined || this.hasQuorum(leader)) return
+    const generation = leader.generation
+    this.clock.after(this.noQuorumTimeoutMs, () => {
+      void this.run(async () => {
+        if (this.closed || this.leader !== leader || leader.generation !== generation || this.hasQuorum(leader)) return
+        this.logger(`member ${leader.index}: no quorum within ${this.noQuorumTimeoutMs} ms: it steps down`)
+        await this.elect()
+      })
+    })
   }
 
   /** ResignNode: the leader steps down and the others elect (it wins only if none else can). */
@@ -431,6 +438,7 @@ export class ClusterController {
         m.ready = false
         if (m.running) m.state = m.readOnly ? "ReadOnlyLeaderless" : "Unknown"
         if (this.leader === undefined) await this.elect()
+        else this.watchQuorum()
       }
       return
     }

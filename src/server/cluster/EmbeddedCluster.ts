@@ -46,8 +46,14 @@ export interface EmbeddedClusterOptions {
   readonly host?: string | undefined
   /** Member `i` listens on `port + i`; default 0: free ports (each member keeps its port across restarts). */
   readonly port?: number | undefined
-  /** Options of every member's node (not `host`, `port`, `db`). */
-  readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip"> | undefined
+  /** Options of every member's node (not `host`, `port`, `db`); members are insecure (no TLS cluster yet). */
+  readonly node?: Omit<EmbeddedNodeOptions, "host" | "port" | "db" | "cluster" | "gossip" | "insecure" | "tls"> | undefined
+  /**
+   * How long a leader that cannot reach a majority goes on leading before it steps down (its
+   * waiting writes never acknowledged); default 3000 ms, a real node's `NoQuorumTimeout`. On the
+   * Clock of the cluster's services.
+   */
+  readonly noQuorumTimeoutMs?: number | undefined
   /** Where the cluster reports elections and truncations; default: stderr, one line each. */
   readonly logger?: ((message: string) => void) | undefined
 }
@@ -141,7 +147,7 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
     members.push(m)
   }
   const logger = options.logger ?? ((message: string) => process.stderr.write(`[effect-esdb cluster] ${message}\n`))
-  const controller = new ClusterController(members, host, { ...options.node, insecure: true }, logger)
+  const controller = new ClusterController(members, host, { ...options.node, insecure: true }, logger, options.noQuorumTimeoutMs)
   const member = (index: number): ClusterMember => {
     const m = members[index]
     if (m === undefined) throw new Error(`no member ${index} (the cluster has ${members.length})`)

@@ -1,0 +1,92 @@
+/**
+ * Interleaved A/B of client CPU per event on one workload, for focused changes (BENCHMARKS.md §11, §13):
+ *
+ *   node bench/ab.ts <workload> <rounds> <out.json|-> <label>=<client>[,ENV=value...] ...
+ *
+ * Starts one embedded node (framing `message`), seeds it when the workload reads, then runs every
+ * variant once per round, in order, each in a fresh worker process (bench/worker.ts with the
+ * variant's environment: BENCH_EFFECT_MODULE, BENCH_EFFECT_METRICS, ...), and prints each
+ * variant's median client CPU µs per event and the median of its per-round ratio to the first
+ * variant. The load average is recorded before and after. With an out file, the samples go to
+ * bench/results/<out.json>.
+ */
+import { writeFileSync } from "node:fs"
+import { loadavg } from "node:os"
+import { join } from "node:path"
+import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, type Workload } from "./lib/common.ts"
+import { benchDir, runChild, seedTarget, startNodeProcess } from "./lib/procs.ts"
+
+const [workload, roundsArg, out, ...specs] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
+const rounds = Number(roundsArg)
+const variants = specs.map((spec) => {
+  const [label, rest] = spec.split("=", 2) as [string, string]
+  const [client, ...envs] = rest.split(",")
+  const env: Record<string, string> = {}
+  for (const e of envs) {
+    const i = e.indexOf("=")
+    env[e.slice(0, i)] = e.slice(i + 1)
+  }
+  return { label, client: client as ClientName, env }
+})
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
+const main = async () => {
+  const load0 = loadavg()
+  const target = await startNodeProcess("message", undefined)
+  if (!workload.startsWith("append")) await seedTarget(target, FULL_SIZES, false, "json")
+  const samples: Array<{ label: string; round: number; cpuUsPerEvent: number; eventsPerSec: number; sample: Sample }> = []
+  const base = { ...process.env }
+  for (let round = 0; round < rounds; round++) {
+    for (const v of variants) {
+      for (const key of Object.keys(process.env)) if (!(key in base)) delete process.env[key]
+      Object.assign(process.env, base, v.env)
+      const stdout = await runChild("worker.ts", [v.client, workload, "message", target.connectionString, target.cpuUrl ?? "", "--variant", "json"])
+      const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))!
+      const sample = JSON.parse(line.slice(RESULT_PREFIX.length)) as Sample
+      const cpuUsPerEvent = ((sample.cpuUserMs + sample.cpuSystemMs) * 1000) / sample.events
+      const eventsPerSec = (sample.events / sample.wallMs) * 1000
+      samples.push({ label: v.label, round, cpuUsPerEvent, eventsPerSec, sample })
+      process.stderr.write(
+        `[${round}] ${v.label.padEnd(24)} ${cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev  ${Math.round(eventsPerSec).toString().padStart(7)} ev/s  load ${loadavg()[0]!.toFixed(2)}\n`
+      )
+    }
+  }
+  await target.stop()
+  const load1 = loadavg()
+  const first = variants[0]!.label
+  const summary = variants.map((v) => {
+    const mine = samples.filter((s) => s.label === v.label)
+    const ratios = mine.map((s) => s.cpuUsPerEvent / samples.find((b) => b.label === first && b.round === s.round)!.cpuUsPerEvent)
+    return {
+      label: v.label,
+      client: v.client,
+      env: v.env,
+      cpuUsPerEvent: median(mine.map((s) => s.cpuUsPerEvent)),
+      eventsPerSec: median(mine.map((s) => s.eventsPerSec)),
+      ratioToFirst: median(ratios)
+    }
+  })
+  for (const s of summary) {
+    process.stdout.write(
+      `${s.label.padEnd(24)} ${s.cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev  ${Math.round(s.eventsPerSec).toString().padStart(7)} ev/s  ×${first} ${s.ratioToFirst.toFixed(3)}\n`
+    )
+  }
+  process.stdout.write(`load average before ${load0.map((l) => l.toFixed(2)).join(" ")}, after ${load1.map((l) => l.toFixed(2)).join(" ")}\n`)
+  if (out !== "-") {
+    writeFileSync(
+      join(benchDir, "results", out),
+      JSON.stringify({ workload, rounds, date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: load1, summary, samples }, null, 2)
+    )
+  }
+  process.exit(0)
+}
+
+main().catch((error) => {
+  process.stderr.write(`${String(error)}\n`)
+  process.exit(1)
+})
