@@ -37,6 +37,7 @@ const scenarios: ReadonlyArray<readonly [string, () => Effect.Effect<Figures, un
   ["leader-kill-expected-revision", () => leaderKill({ appends: 10_000, fibers: 32, currentVersion: "exact" })],
   ["leader-kill-via-follower", () => leaderKill({ appends: 10_000, fibers: 32, nodePreference: "follower" })],
   ["election", () => election({ events: 20_000 })],
+  ["election-kill", () => election({ events: 20_000, fault: "kill" })],
   ["consume-failover", () => consumeFailover({ events: 2_000 })],
   ["consume-election", () => consumeFailover({ events: 2_000, fault: "elect" })],
   ["all-down", () => allDown({ maxDiscoverAttempts: 10, discoveryInterval: 100, gossipTimeout: 1, downMs: 3000 })],

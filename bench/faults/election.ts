@@ -1,6 +1,6 @@
 /**
- * Scenario 2: a new leader is elected (`electLeader`: the leader steps down, its connections
- * drop) during a `$all` catch-up subscription, and again during a read of a stream, each a third
+ * Scenario 2: a new leader is elected (`electLeader`: the leader steps down; or, with `fault:
+ * "kill"`, the leader is killed) during a `$all` catch-up subscription, and again during a read of a stream, each a third
  * of the way through `events` events (the consumer waits for the election, so that the rest comes
  * from a resumed call; the pauses measured leave that wait out); for the subscription `events / 10` more are appended after
  * the election. What each delivered must equal the new leader's log (the subscription: every
@@ -17,6 +17,11 @@ import { firstDifference, userIdsOf, measured, waitFor, warningLog, withClient, 
 /** Sizes of the scenario. */
 export interface ElectionOptions {
   readonly events: number
+  /**
+   * How the election comes: `elect` (default), the leader steps down (`electLeader`); `kill`, the
+   * leader is killed (its connections always drop, so both resume).
+   */
+  readonly fault?: "elect" | "kill" | undefined
 }
 
 const batch = (n: number, from: number) =>
@@ -30,6 +35,15 @@ export const election = (options: ElectionOptions) =>
       const log = warningLog()
       const stream = `election-${Date.now()}`
       const third = Math.floor(options.events / 3)
+      // a killed leader comes back as a follower before the next fault, so that a majority is left
+      let killed: number | undefined
+      const elect = (): Promise<number | undefined> => {
+        if (options.fault !== "kill") return cluster.electLeader()
+        const leader = cluster.leader()!
+        const back = killed === undefined ? Promise.resolve() : cluster.restart(killed)
+        killed = leader
+        return back.then(() => cluster.kill(leader)).then(() => cluster.leader())
+      }
       const after = Math.max(1, Math.floor(options.events / 10))
       const figures = yield* withClient(
         cluster.connectionString,
@@ -54,7 +68,7 @@ export const election = (options: ElectionOptions) =>
                 delivered.push(item.id)
                 if (item.streamName !== stream || ++mine !== third) return Effect.void
                 // the consumer waits for the election (what it has not taken yet comes from the new leader)
-                electing = cluster.electLeader()
+                electing = elect()
                 return Effect.promise(() => electing!).pipe(Effect.andThen(Effect.sync(() => void (last = performance.now()))))
               })
             )
@@ -87,7 +101,7 @@ export const election = (options: ElectionOptions) =>
               last = now
               read.push(e.id)
               if (read.length !== third) return Effect.void
-              electing2 = cluster.electLeader()
+              electing2 = elect()
               return Effect.promise(() => electing2!).pipe(Effect.andThen(Effect.sync(() => void (last = performance.now()))))
             }),
             Effect.flip,
@@ -115,5 +129,5 @@ export const election = (options: ElectionOptions) =>
           }
         }))
       )
-      return { violations, events: options.events, ...figures }
+      return { violations, events: options.events, fault: options.fault ?? "elect", ...figures }
     })))
