@@ -370,7 +370,17 @@ export const make = (transport: TransportShape): Effect.Effect<BatchAppender, ne
         // the common case, an open session, goes straight to the call
         const s = session
         if (s !== undefined && !s.closed) return send(s, stream, expected, events, deadline, timeoutMs, callerClock)
-        return Effect.flatMap(current, (s) => send(s, stream, expected, events, deadline, timeoutMs, callerClock))
+        // opening may wait for a connection (a discovery): until the append's deadline at most
+        const opened = deadline === Infinity ? current : current.pipe(Effect.timeoutOrElse({
+          duration: Duration.millis(Math.max(0, deadline - callerClock.currentTimeMillisUnsafe())),
+          orElse: () =>
+            Effect.fail(
+              new DeadlineExceeded({
+                reason: `Append to '${stream}' did not complete within ${timeoutMs} ms: no connection to a node yet (discovery)`
+              })
+            )
+        }))
+        return Effect.flatMap(opened, (s) => send(s, stream, expected, events, deadline, timeoutMs, callerClock))
       })
 
     return { append }

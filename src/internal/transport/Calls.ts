@@ -146,12 +146,28 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
           Effect.fail(new DeadlineExceeded({ reason: "The deadline passed while waiting for a connection (maxConnections)" }))
       })))
 
+  // the connection of a call with one reply: when there is none (a discovery, a connect), the
+  // wait for it ends at the call's deadline (the discovery goes on for the calls after it)
+  const primaryWithin = (deadline: number): Effect.Effect<Slot, CallError> =>
+    Effect.suspend(() => {
+      const slot = pool.connected()
+      if (slot !== undefined) return Effect.succeed(slot)
+      if (deadline === Infinity) return pool.primary
+      return Effect.clockWith((clock) =>
+        pool.primary.pipe(Effect.timeoutOrElse({
+          duration: Duration.millis(Math.max(0, deadline - clock.currentTimeMillisUnsafe())),
+          orElse: () =>
+            Effect.fail(new DeadlineExceeded({ reason: "The deadline passed while looking for a node to connect to (discovery)" }))
+        }))
+      )
+    })
+
   // a call with one reply: `start` invokes grpc-js, whose callback resumes the fiber
   const singleReply = <O>(
     spec: CallSpec,
     start: (slot: Slot, metadata: grpc.Metadata, callOptions: grpc.CallOptions, callback: grpc.requestCallback<O>) => Running
   ): Effect.Effect<O, CallError> =>
-    Effect.flatMap(pool.primary, (slot) =>
+    Effect.flatMap(primaryWithin(spec.deadline), (slot) =>
       Effect.clockWith((clock) =>
         Effect.contextWith((context: Context.Context<never>) => {
           const runFork = Effect.runForkWith(context)

@@ -85,6 +85,8 @@ export interface PoolOptions {
 export interface ChannelPool {
   /** The primary connection (connecting, or discovering, when there is none). */
   readonly primary: Effect.Effect<Slot, DiscoveryError | ConnectionClosed>
+  /** The primary connection when one is open and has not failed (`primary` then needs no connect). */
+  readonly connected: () => Slot | undefined
   /**
    * A place for a long-lived call on a connection with room, held until the scope closes;
    * waits while every place of `maxConnections` connections is taken.
@@ -269,6 +271,10 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
       const current = state.slots[0]
       return current !== undefined && current.reason === undefined ? Effect.succeed(current) : connect
     })
+    const connected = (): Slot | undefined => {
+      const current = state.slots[0]
+      return !state.closed && current !== undefined && current.reason === undefined ? current : undefined
+    }
 
     // An extra connection left without calls is closed once it stayed so for `idleTimeout`
     // (without a call in between: `idled` would have moved on).
@@ -291,21 +297,27 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
         return Effect.asVoid(Effect.forkIn(closeWhenIdle(slot, slot.idled), poolScope))
       })
 
-    // a place first (waiting, interruptibly, while all are taken), then a connection with room
+    // a place first (waiting, interruptibly, while all are taken), then the connection (found
+    // interruptibly too: it may take a discovery, which a deadline or an interruption must be
+    // able to cut short), then one with room, held until the scope closes (the lock is waited
+    // for interruptibly: a reconnect may hold it through a discovery)
     const acquireLong: ChannelPool["acquireLong"] = Effect.andThen(
       Semaphore.takeScoped(places, 1),
-      Effect.acquireRelease(
-        Effect.flatMap(primary, (first) =>
-          lock.withPermits(1)(Effect.suspend(() => {
-            if (state.closed) return Effect.fail(closedError())
-            const room = state.slots.find((s) => s.active < streamsPerChannel && s.generation === first.generation)
-            return Effect.map(room === undefined ? openExtra(first.endpoint) : Effect.succeed(room), (slot) => {
-              slot.active++
-              return slot
-            })
-          }))),
-        release
-      )
+      Effect.flatMap(primary, (first) =>
+        Effect.acquireRelease(
+          Effect.interruptible(lock.take(1)).pipe(Effect.andThen(Effect.ensuring(
+            Effect.suspend(() => {
+              if (state.closed) return Effect.fail(closedError())
+              const room = state.slots.find((s) => s.active < streamsPerChannel && s.generation === first.generation)
+              return Effect.map(room === undefined ? openExtra(first.endpoint) : Effect.succeed(room), (slot) => {
+                slot.active++
+                return slot
+              })
+            }),
+            lock.release(1)
+          ))),
+          release
+        ))
     )
 
     // Drops the slot's connection after a failure so the next call reconnects (to the leader,
@@ -376,6 +388,7 @@ export const make = (options: PoolOptions): Effect.Effect<ChannelPool, never, Sc
 
     return {
       primary,
+      connected,
       acquireLong,
       invalidate,
       reconnect,

@@ -1,0 +1,147 @@
+/**
+ * What every fault scenario (bench/faults/*.ts) shares: a cluster for the scenario's lifetime, a
+ * client connected to it, a logger that keeps the client's recovery warnings (every retry, resume
+ * and reconnect is logged: the scenarios count them), the members' logs as event ids, and the
+ * figures a scenario returns.
+ *
+ * A scenario is an Effect returning its {@link Figures}; it never throws on a broken guarantee but
+ * lists it in `violations` (the test asserts the list is empty, `npm run faults` prints it).
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import { CurrentLogAnnotations } from "effect/References"
+import { loadavg } from "node:os"
+import type { ConnectionOptions } from "../../src/internal/transport/Options.ts"
+import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
+import { type EmbeddedClusterOptions, type RunningCluster, startEmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
+
+/** The figures of one scenario run. */
+export interface Figures {
+  readonly scenario: string
+  /** Broken guarantees, in words; empty when the scenario passed. */
+  readonly violations: Array<string>
+  /** Wall time of the scenario, ms. */
+  readonly ms: number
+  /** `/proc/loadavg`'s first figure at the end. */
+  readonly load: number
+  readonly [figure: string]: unknown
+}
+
+/** One recovery warning of the client: its text and annotations. */
+export interface Warning {
+  readonly text: string
+  readonly annotations: Readonly<Record<string, unknown>>
+}
+
+/** The client's warnings (retries, resumes, reconnects) of the effects run through `capture`. */
+export interface WarningLog {
+  readonly warnings: Array<Warning>
+  readonly capture: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Warnings with this action (`retry`, `resume`, `reconnect`), of this operation when given. */
+  readonly count: (action: string, operation?: string) => number
+}
+
+const textOf = (message: unknown): string =>
+  Array.isArray(message) ? message.map((m) => String(m)).join(" ") : String(message)
+
+/** A logger keeping every warning (and echoing them to stderr when `EFFECT_ESDB_FAULTS_VERBOSE` is set). */
+export const warningLog = (): WarningLog => {
+  const warnings: Array<Warning> = []
+  const verbose = process.env["EFFECT_ESDB_FAULTS_VERBOSE"] !== undefined
+  const logger = Logger.make((options) => {
+    if (options.logLevel !== "Warn" && options.logLevel !== "Error") return
+    const annotations = options.fiber.getRef(CurrentLogAnnotations)
+    const text = textOf(options.message)
+    if (verbose) process.stderr.write(`${text}\n`)
+    warnings.push({ text, annotations: { ...annotations } })
+  })
+  return {
+    warnings,
+    capture: (effect) => Effect.provideService(effect, Logger.CurrentLoggers, new Set([logger])),
+    count: (action, operation) =>
+      warnings.filter((w) => w.annotations["action"] === action && (operation === undefined || w.annotations["operation"] === operation))
+        .length
+  }
+}
+
+/** A cluster (its log lines kept, not printed) for the scope of `f`; closed afterwards. */
+export const withCluster = <A, E, R>(
+  options: EmbeddedClusterOptions,
+  f: (cluster: RunningCluster, clusterLog: Array<string>) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> => {
+  const lines: Array<string> = []
+  return Effect.acquireUseRelease(
+    Effect.promise(() => startEmbeddedCluster({ nodes: 3, logger: (m) => void lines.push(m), ...options })),
+    (cluster) => f(cluster, lines),
+    (cluster) => Effect.promise(() => cluster.close())
+  )
+}
+
+/** Runs `effect` with a client of its own, connected with `connectionString`. */
+export const withClient = <A, E, R>(
+  connectionString: string,
+  effect: Effect.Effect<A, E, R>,
+  options: Omit<ConnectionOptions, "connectionString"> = {}
+): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
+  Effect.provide(effect, Layer.fresh(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie))) as Effect.Effect<
+    A,
+    E,
+    Exclude<R, EventStoreDB.Services>
+  >
+
+/** The event ids a member has made readable, in log order (its `$all`). */
+export const idsOf = (cluster: RunningCluster, index: number): Array<string> => {
+  const store = cluster.store(index)
+  if (store === undefined) return []
+  const ids: Array<string> = []
+  for (let i = 0; i < store.log.length; i++) ids.push(store.log.record(i).eventId)
+  return ids
+}
+
+/** The ids of the events in users' streams (not `$`-prefixed) a member holds, in log order: what `$all` delivers to a user. */
+export const userIdsOf = (cluster: RunningCluster, index: number): Array<string> => {
+  const store = cluster.store(index)
+  if (store === undefined) return []
+  const ids: Array<string> = []
+  for (let i = 0; i < store.log.length; i++) {
+    const r = store.log.record(i)
+    if (!r.stream.startsWith("$")) ids.push(r.eventId)
+  }
+  return ids
+}
+
+/** How often each id occurs. */
+export const countIds = (ids: Iterable<string>): Map<string, number> => {
+  const count = new Map<string, number>()
+  for (const id of ids) count.set(id, (count.get(id) ?? 0) + 1)
+  return count
+}
+
+/** Polls `check` every `intervalMs` until it holds; false once `timeoutMs` has passed. */
+export const waitFor = (check: () => boolean, timeoutMs = 30_000, intervalMs = 10): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    const until = Date.now() + timeoutMs
+    while (!check()) {
+      if (Date.now() > until) return false
+      yield* Effect.sleep(intervalMs)
+    }
+    return true
+  })
+
+/** Wraps a scenario body: its wall time and the load average are added to what it returns. */
+export const measured = <F extends { readonly violations: Array<string> }, E, R>(
+  scenario: string,
+  body: Effect.Effect<F, E, R>
+): Effect.Effect<F & Figures, E, R> =>
+  Effect.suspend(() => {
+    const t0 = performance.now()
+    return Effect.map(body, (f) => ({ scenario, ...f, ms: Math.round(performance.now() - t0), load: loadavg()[0]! }))
+  })
+
+/** `a` and `b` as sequences: "" when equal, else where they first differ. */
+export const firstDifference = (a: ReadonlyArray<string>, b: ReadonlyArray<string>): string => {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return `at ${i}: ${a[i]} vs ${b[i]}`
+  return a.length === b.length ? "" : `lengths ${a.length} vs ${b.length}`
+}
