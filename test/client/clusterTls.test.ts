@@ -4,7 +4,8 @@
  * it through its connection string (`admin:changeit`, the CA file, every member a seed). A write a
  * follower forwards is authorized by the leader with the caller's credentials: a wrong password is
  * refused there as on the leader, and nothing is written. The leader killed, the client goes on
- * over TLS with the new one.
+ * over TLS with the new one. With certificates of the caller's own (`tls`), the connection string
+ * names no CA file and `layerClient` hands the client their CA.
  */
 import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -13,6 +14,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { Streams } from "../../src/index.ts"
 import { EmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
+import { devCaCert, devNodeCert, devNodeKey } from "../../src/server/DevCerts.ts"
 import { eventually, newEvents, uniqueStream, withClient } from "./_support.ts"
 
 const secureCluster = EmbeddedCluster.layerClient({
@@ -71,5 +73,26 @@ layer(secureCluster, { excludeTestServices: true, timeout: "60 seconds" })("a TL
       assert.notStrictEqual(cluster.leader(), first)
       yield* streams.append(stream, newEvents(1), { currentVersion: 0n })
       assert.strictEqual((yield* streams.get(stream)).length, 2)
+    }))
+})
+
+layer(
+  EmbeddedCluster.layerClient({
+    nodes: 3,
+    insecure: false,
+    tls: { certChain: Buffer.from(devNodeCert), privateKey: Buffer.from(devNodeKey), rootCerts: Buffer.from(devCaCert) },
+    logger: () => {}
+  }).pipe(Layer.orDie),
+  { excludeTestServices: true, timeout: "60 seconds" }
+)("a TLS cluster with the caller's certificates", (it) => {
+  it.effect("no CA file in the connection string; the client gets the CA from layerClient", () =>
+    Effect.gen(function*() {
+      const cluster = yield* EmbeddedCluster
+      assert.isUndefined(cluster.caFile)
+      assert.match(cluster.connectionString, /^esdb:\/\/admin:changeit@localhost:\d+,localhost:\d+,localhost:\d+\?tls=true$/)
+      const streams = yield* Streams.Streams
+      const stream = uniqueStream("own-certs")
+      yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+      assert.strictEqual((yield* streams.get(stream)).length, 1)
     }))
 })
