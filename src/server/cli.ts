@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=100
 /**
  * Command line entry of the embedded node (`npm run server -- …`, the package bin
  * `effect-esdb-server`); `--help` lists every flag with its default. With `--db` the log is kept

@@ -5,10 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
+import { cliNodeFlags } from "../../bench/lib/storageProcs.ts"
 import { connect, gossipRead, supportedMethods } from "./helpers.ts"
 
 const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
@@ -109,4 +110,11 @@ describe("node options", () => {
       rmSync(dir, { recursive: true, force: true })
     }
   }, 60_000)
+
+  it("the command line runs Node with the heap sizing of src/server/README.md, as its #! line and npm run server", () => {
+    const flags = cliNodeFlags()
+    assert.deepStrictEqual(flags, ["--max-semi-space-size=8", "--heap-growing-percent=100"])
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { scripts: Record<string, string> }
+    assert.strictEqual(pkg.scripts["server"], `node --experimental-strip-types --no-warnings ${flags.join(" ")} src/server/cli.ts`)
+  })
 })
