@@ -1,10 +1,16 @@
 /**
- * Where the `--db` node's memory goes under appends (issue 22): starts `src/server/cli.ts --db` in
- * a child with the given node flags, appends `--events` events of 200-byte JSON over gRPC (Append
- * RPC, 4 appenders, batches of 1,000, as bench/storage.ts), and prints the node's
- * `process.memoryUsage()`, VmRSS/VmHWM and CPU per appended event; then restarts it and prints the same.
+ * Where the `--db` node's memory goes under appends (issue 22; src/server/README.md): starts
+ * `src/server/cli.ts --db` in a child with the given Node flags (default none: V8's defaults; the
+ * command line's own are on its `#!` line), appends `--events` events of 200-byte JSON over gRPC
+ * (Append RPC, 4 appenders, batches of 1,000, as bench/storage.ts), and prints the node's CPU per
+ * appended event, its `process.memoryUsage()`, V8's heap spaces, VmRSS/VmHWM and its RSS by kind of
+ * mapping (malloc's `brk` heap, anonymous, files); then restarts it and prints the same.
+ * With `--expose-gc` among the flags it also prints the memory after a forced full collection;
+ * `--signal-prof` sends SIGUSR2 to the node before and after the appends (for a `--import`ed
+ * profiler); GC traces (`--trace-gc…`) go to stderr.
  *
- *   node --experimental-strip-types bench/rssProbe.ts [--events 1000000] [--flags "--max-semi-space-size=16"] [--env K=V] [--no-restart]
+ *   node --experimental-strip-types bench/rssProbe.ts [--events 1000000] [--flags "--max-semi-space-size=8"]
+ *     [--env MALLOC_ARENA_MAX=2]… [--cli-args "--db-cache-bytes 0"] [--no-restart] [--signal-prof]
  */
 import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
