@@ -6,8 +6,13 @@
  *
  * A phase given 0 events is skipped.
  *
+ * The node is the command line (`src/server/cli.ts`) in a child process, run with the Node flags
+ * of its `#!` line (bench/lib/storageProcs.ts); `--node-flags "…"` replaces them (`""`: none), to
+ * compare heap settings. Every phase notes the load average.
+ *
  * 1. `--events` events of 200-byte JSON appended over gRPC (Append RPC, batches of 1,000, one
- *    stream per 1,000 events) to a fresh `--db` node: append rate and node RSS after.
+ *    stream per 1,000 events) to a fresh `--db` node: append rate, the node's CPU per appended
+ *    event (its `process.cpuUsage()`), its RSS and `process.memoryUsage()` after.
  * 2. The node restarted on that directory: time from spawn until a read is answered, RSS then, and
  *    RSS after reading all of `$all` and after a catch-up subscription over it (peak too).
  * 3. `--reads` events in an in-memory node and in a `--db` node: a stream read, a `$all` read and a
@@ -15,13 +20,13 @@
  * 4. `--big` events (0 skips) built through the store's own writer, then a node started on them:
  *    start time, RSS, a read.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { open } from "./clients/floor.ts"
 import { buildLog, eventsOf, streamName } from "./lib/buildLog.ts"
 import { readPayload } from "./lib/common.ts"
-import { rssOf, startStorageNode, type StorageNode } from "./lib/storageProcs.ts"
+import { cliNodeFlags, rssOf, startStorageNode, type StorageNode } from "./lib/storageProcs.ts"
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name)
@@ -33,7 +38,16 @@ const BIG = arg("--big", 10_000_000)
 const READS = arg("--reads", 200_000)
 const MB = (bytes: number) => Math.round(bytes / 1024 / 1024)
 const log = (line: string) => process.stderr.write(`${line}\n`)
-const results: Record<string, unknown> = { date: new Date().toISOString(), events: EVENTS, streams: STREAMS }
+const NODE_FLAGS = process.argv.includes("--node-flags")
+  ? process.argv[process.argv.indexOf("--node-flags") + 1]!.split(" ").filter((s) => s !== "")
+  : cliNodeFlags()
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
+const start = (dir: string) => startStorageNode(dir, { nodeFlags: NODE_FLAGS })
+const memoryOf = async (node: StorageNode) => {
+  const m = await node.memoryUsage()
+  return { rssMB: MB(rssOf(node.pid)), heapUsedMB: MB(m.heapUsed), heapTotalMB: MB(m.heapTotal), externalMB: MB(m.external), arrayBuffersMB: MB(m.arrayBuffers) }
+}
+const results: Record<string, unknown> = { date: new Date().toISOString(), events: EVENTS, streams: STREAMS, nodeFlags: NODE_FLAGS.join(" ") }
 
 const seedOverGrpc = async (node: StorageNode, events: number, streams: number) => {
   const client = await open(node.connectionString, { appendRpc: "append" })
@@ -53,7 +67,7 @@ const seedOverGrpc = async (node: StorageNode, events: number, streams: number) 
 /** Spawn until the first read is answered. */
 const restart = async (dir: string) => {
   const started = performance.now()
-  const node = await startStorageNode(dir)
+  const node = await start(dir)
   const client = await open(node.connectionString, { appendRpc: "append" })
   const seen = await client.readStream(streamName(0), 1)
   const ms = performance.now() - started
@@ -77,16 +91,26 @@ const main = async () => {
   if (EVENTS > 0) {
     const dir = mkdtempSync(join(tmpdir(), "effect-esdb-storage-"))
     try {
-      let node = await startStorageNode(dir)
+      let node = await start(dir)
+      const cpu0 = await node.cpuUsage()
       const seconds = await seedOverGrpc(node, EVENTS, STREAMS)
-      results["append"] = { seconds: +seconds.toFixed(1), eventsPerSecond: Math.round(EVENTS / seconds), rssMB: MB(rssOf(node.pid)), logMB: MB(statSync(join(dir, "events.log")).size) }
+      const cpu1 = await node.cpuUsage()
+      results["append"] = {
+        seconds: +seconds.toFixed(1),
+        eventsPerSecond: Math.round(EVENTS / seconds),
+        nodeCpuUsPerEvent: +((cpu1.user + cpu1.system - cpu0.user - cpu0.system) / EVENTS).toFixed(2),
+        ...(await memoryOf(node)),
+        peakRssMB: MB(rssOf(node.pid, true)),
+        logMB: MB(statSync(join(dir, "events.log")).size),
+        loadavg: loadavg()
+      }
       log(`appended ${EVENTS} events: ${JSON.stringify(results["append"])}`)
       await node.stop()
 
       // 2. restart
       const restarted = await restart(dir)
       node = restarted.node
-      const afterStart = rssOf(node.pid)
+      const afterStart = await memoryOf(node)
       const client = await open(node.connectionString, { appendRpc: "append" })
       let t = performance.now()
       const all = await client.readAll(EVENTS + 100)
@@ -99,12 +123,13 @@ const main = async () => {
       results["restart"] = {
         firstReadMs: Math.round(restarted.ms),
         listeningMs: Math.round(node.readyMs),
-        rssMB: MB(afterStart),
+        ...afterStart,
         rssAfterReadAllMB: MB(afterReadAll),
         rssAfterSubscribeAllMB: MB(rssOf(node.pid)),
         peakRssMB: MB(rssOf(node.pid, true)),
         readAllEventsPerSecond: readAllRate,
-        subscribeAllEventsPerSecond: subscribeRate
+        subscribeAllEventsPerSecond: subscribeRate,
+        loadavg: loadavg()
       }
       log(`restart: ${JSON.stringify(results["restart"])}`)
       await node.stop()
@@ -119,7 +144,7 @@ const main = async () => {
     try {
       const rates: Record<string, Record<string, number>> = {}
       for (const mode of ["memory", "db"] as const) {
-        const node = await startStorageNode(mode === "memory" ? "-" : readDir)
+        const node = await start(mode === "memory" ? "-" : readDir)
         // one stream of half the events, the rest in streams of 1,000
         const half = Math.floor(READS / 2)
         const client = await open(node.connectionString, { appendRpc: "append" })
@@ -136,7 +161,7 @@ const main = async () => {
         await node.stop()
       }
       const ratio = (k: string) => +(rates["memory"]![k]! / rates["db"]![k]!).toFixed(2)
-      results["reads"] = { events: READS, ...rates, memoryOverDb: { readStream: ratio("readStream"), readAll: ratio("readAll"), subscribeAll: ratio("subscribeAll") } }
+      results["reads"] = { events: READS, loadavg: loadavg(), ...rates, memoryOverDb: { readStream: ratio("readStream"), readAll: ratio("readAll"), subscribeAll: ratio("subscribeAll") } }
       log(`reads: ${JSON.stringify(results["reads"])}`)
     } finally {
       rmSync(readDir, { recursive: true, force: true })
@@ -156,7 +181,8 @@ const main = async () => {
         buildSeconds: Math.round(buildSeconds),
         logMB: MB(statSync(join(bigDir, "events.log")).size),
         firstReadMs: Math.round(ms),
-        rssMB: MB(rssOf(node.pid))
+        ...(await memoryOf(node)),
+        loadavg: loadavg()
       }
       log(`big: ${JSON.stringify(results["big"])}`)
       await node.stop()

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8 --heap-growing-percent=100
 /**
  * Command line entry of the embedded node (`npm run server -- …`, the package bin
  * `effect-esdb-server`); `--help` lists every flag with its default. With `--db` the log is kept
@@ -17,7 +17,9 @@
  * Side channel for benchmarks and tests that run the node in a child process: each line `cpu`
  * written to stdin is answered with one JSON line `{"cpu":{"user":µs,"system":µs}}` (the node
  * process's `process.cpuUsage()`); a line `mem` with `{"mem":{"rss":bytes,...}}`
- * (`process.memoryUsage()`); a line `stop` stops the node as a signal would.
+ * (`process.memoryUsage()`); a line `heap` with `{"heap":{<space>:{"size","used"}}}` (V8's heap
+ * spaces); a line `gc` runs a full collection first when the process runs with `--expose-gc`, then
+ * answers as `mem`; a line `stop` stops the node as a signal would.
  *
  * @since 0.1.0
  */
@@ -26,7 +28,9 @@ import * as Runtime from "effect/Runtime"
 import { readFileSync } from "node:fs"
 import { parseArgs } from "node:util"
 import { startEmbeddedCluster } from "./cluster/EmbeddedCluster.ts"
+import { getHeapSpaceStatistics } from "node:v8"
 import { DEFAULT_SERVER_VERSION, type EmbeddedNodeOptions, startEmbeddedNode } from "./EmbeddedNode.ts"
+import { DEFAULT_READ_CACHE_BYTES } from "./storage/LogReader.ts"
 
 /** The flags, each with its value name (none for switches), default and meaning, as `--help` prints them. */
 const FLAGS = [
@@ -34,6 +38,7 @@ const FLAGS = [
   ["host", "<address>", "127.0.0.1", "address to listen on"],
   ["insecure", "", "off", "cleartext and no authentication; otherwise TLS with the bundled development certificates, users admin/ops"],
   ["db", "<dir>", "none, in memory", "keep the log in <dir>/events.log, fsynced before each acknowledgement"],
+  ["db-cache-bytes", "<bytes>", "33554432", "with --db: bytes of the cache of event bodies read from the log (0: no cache; memory holds an index, bodies are read from the file)"],
   ["salvage", "", "off", "with --db: start on a log damaged in its middle by keeping every intact record and moving the damaged bytes to <dir>/events.log.damaged-<offset>; without it such a log stops the start"],
   ["run-projections", "none|system|all", "none", "create the system projections (system, all); they stay stopped unless started"],
   ["start-standard-projections", "", "off", "create and run the system projections ($by_category, $stream_by_category, ...); alias --standard-projections"],
@@ -85,6 +90,7 @@ const parse = (
         host: { type: "string" },
         insecure: { type: "boolean" },
         db: { type: "string" },
+        "db-cache-bytes": { type: "string" },
         salvage: { type: "boolean" },
         "run-projections": { type: "string" },
         "start-standard-projections": { type: "boolean" },
@@ -113,6 +119,8 @@ const parse = (
   if (run !== "none" && run !== "system" && run !== "all") throw new UsageError(`invalid --run-projections ${values["run-projections"]}`)
   const version = values["server-version"]
   if (version !== undefined && !/^\d+\.\d+\.\d+/.test(version)) throw new UsageError(`invalid --server-version ${version} (expected X.Y.Z)`)
+  const dbCacheBytes = integer("db-cache-bytes", values["db-cache-bytes"], 0)
+  if (dbCacheBytes !== undefined && values.db === undefined) throw new UsageError("--db-cache-bytes needs --db")
   // crash tests only: a slow disk (see FileLog.ts)
   const delay = Number(process.env["EFFECT_ESDB_TEST_FLUSH_DELAY_MS"] ?? 0)
   const cluster = integer("cluster", values.cluster, 1, 99)
@@ -135,6 +143,7 @@ const parse = (
     maxAppendSize: integer("max-append-size", values["max-append-size"], 1),
     maxReceiveMessageSize: integer("max-receive-message-size", values["max-receive-message-size"], 1),
     db: values.db,
+    dbCacheBytes,
     salvage: values.salvage ?? false,
     advertiseHost: values["advertise-host"],
     advertisePort: integer("advertise-port", values["advertise-port"], 1, 65535),
@@ -167,6 +176,14 @@ const sideChannel = (node: { readonly cpuUsage: () => unknown }, other?: (comman
         buffered = buffered.slice(nl + 1)
         if (command === "cpu") console.log(JSON.stringify({ cpu: node.cpuUsage() }))
         else if (command === "mem") console.log(JSON.stringify({ mem: process.memoryUsage() }))
+        else if (command === "heap") {
+          const spaces = getHeapSpaceStatistics().map((s) => [s.space_name, { size: s.space_size, used: s.space_used_size }])
+          console.log(JSON.stringify({ heap: Object.fromEntries(spaces) }))
+        } else if (command === "gc") {
+          // a full collection first when the process runs with --expose-gc (memory benchmarks)
+          ;(globalThis as { gc?: () => void }).gc?.()
+          console.log(JSON.stringify({ mem: process.memoryUsage() }))
+        }
         else if (command === "stop") resume(Effect.void)
         else other?.(command)
       }
@@ -272,7 +289,7 @@ const main = Effect.gen(function*() {
   const projections = opts.standardProjections === true ? "system projections running" : opts.runProjections === true ? "system projections stopped" : "none"
   process.stderr.write(
     `effect-esdb-server ${packageVersion()} listening on ${node.host}:${node.port}, ` +
-      `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db}`}, ` +
+      `TLS ${node.insecure ? "off (insecure)" : "on"}, data ${opts.db === undefined ? "in memory" : `in ${opts.db} (read cache ${opts.dbCacheBytes ?? DEFAULT_READ_CACHE_BYTES} bytes)`}, ` +
       `projections ${projections}, reporting server version ${opts.version ?? DEFAULT_SERVER_VERSION}\n`
   )
   // ends on `stop` from stdin, or when a client's Operations.Shutdown stopped the node (the

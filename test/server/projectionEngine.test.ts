@@ -770,7 +770,7 @@ describe("ProjectionEngine: lifecycle and inputs", () => {
       customMetadata: Buffer.from(`{"m":2}`),
       createdMs: 0,
       created: "0",
-      cache: [undefined, undefined]
+      cache: undefined
     } satisfies EventRecord
     const event = fromRecord(record)
     assert.strictEqual(event.streamId, "order-9")

@@ -80,6 +80,24 @@ export class WholeBatchEvents implements AppendEvents {
   }
 }
 
+const HEX_DIGITS = Buffer.from("0123456789abcdef", "latin1")
+const uuidScratch = Buffer.alloc(36)
+
+/**
+ * The canonical text of the 16 bytes at `at`, built as one flat string (a template of slices
+ * makes a tree of strings per id, which the store keeps until the id is written).
+ */
+const uuidText = (buf: Buffer, at: number): string => {
+  let o = 0
+  for (let k = 0; k < 16; k++) {
+    if (k === 4 || k === 6 || k === 8 || k === 10) uuidScratch[o++] = 0x2d
+    const b = buf[at + k]!
+    uuidScratch[o++] = HEX_DIGITS[b >> 4]!
+    uuidScratch[o++] = HEX_DIGITS[b & 15]!
+  }
+  return uuidScratch.toString("latin1", 0, 36)
+}
+
 /**
  * A compact list of proposed events.
  *
@@ -173,14 +191,15 @@ export class PendingEvents implements AppendEvents {
     this.seal()
     const out: Array<ProposedEvent> = new Array(this.count)
     let i = 0
+    let lastType: Buffer = EMPTY
+    let lastTypeText = ""
     for (const buf of this.chunks) {
       let at = 0
       while (at < buf.length) {
         const binaryId = buf[at++] === 1
         let eventId: string
         if (binaryId) {
-          const hex = buf.toString("hex", at, at + 16)
-          eventId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+          eventId = uuidText(buf, at)
           at += 16
         } else {
           const idLength = buf.readUInt16LE(at)
@@ -190,7 +209,12 @@ export class PendingEvents implements AppendEvents {
         }
         const typeLength = buf.readUInt32LE(at)
         at += 4
-        const eventType = buf.toString("utf8", at, at + typeLength)
+        // the events of an append mostly share a type: one string for a run of equal ones
+        if (typeLength !== lastType.length || lastType.compare(buf, at, at + typeLength) !== 0) {
+          lastType = buf.subarray(at, at + typeLength)
+          lastTypeText = lastType.toString("utf8")
+        }
+        const eventType = lastTypeText
         at += typeLength
         const isJson = buf[at++] === 1
         const dataLength = buf.readUInt32LE(at)
@@ -199,7 +223,8 @@ export class PendingEvents implements AppendEvents {
         at += dataLength
         const metaLength = buf.readUInt32LE(at)
         at += 4
-        const customMetadata = buf.subarray(at, at + metaLength)
+        // most events have no metadata: one shared empty buffer, not a view object each
+        const customMetadata = metaLength === 0 ? EMPTY : buf.subarray(at, at + metaLength)
         at += metaLength
         out[i++] = { eventId, eventType, isJson, data, customMetadata }
       }

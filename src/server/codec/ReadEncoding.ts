@@ -198,10 +198,11 @@ const encodeReadEvent = (event: EventRecord | undefined, link: EventRecord | und
  * @category encoding
  */
 export const eventResp = (record: EventRecord, mode: UuidMode): Buffer => {
-  const cached = record.cache[mode]
+  const cache = record.cache ?? (record.cache = [undefined, undefined])
+  const cached = cache[mode]
   if (cached !== undefined) return cached
   const bytes = encodeReadEvent(record, undefined, mode)
-  record.cache[mode] = bytes
+  cache[mode] = bytes
   return bytes
 }
 

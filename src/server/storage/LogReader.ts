@@ -152,7 +152,7 @@ export const fileReader = (path: string, index: StreamIndex, cacheBytes: number 
       customMetadata: body.subarray(layout.dataEnd + 4, layout.dataEnd + 4 + layout.metadataLength),
       createdMs: layout.createdMs,
       created: String(layout.createdTicks),
-      cache: [undefined, undefined]
+      cache: undefined
     }
   }
 

@@ -42,8 +42,11 @@ export interface EventRecord {
   readonly createdMs: number
   /** 100-ns ticks since the Unix epoch, as decimal text. */
   readonly created: string
-  /** Encoding caches filled by the read path: index 0 structured ids, 1 string ids. */
-  readonly cache: [Buffer | undefined, Buffer | undefined]
+  /**
+   * Encoding caches filled by the read path: index 0 structured ids, 1 string ids; created on
+   * the first read (most records of a `--db` node are never read while in memory).
+   */
+  cache: [Buffer | undefined, Buffer | undefined] | undefined
 }
 
 /**

@@ -43,7 +43,7 @@ import {
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
 import { decodeBody, FRAME_HEADER_SIZE, layoutOf, type StoredRecord } from "./RecordCodec.ts"
-import { encodeTransaction, newTransaction, recordTransaction, sizeEstimate, type Staged, type Transaction } from "./Transaction.ts"
+import { encodeTransaction, newTransaction, recordTransaction, sizeEstimate, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
@@ -100,6 +100,8 @@ export class NotWritableError extends Error {
 export class Store extends StoreReads {
   private nextPosition = 128
   private lastTicks = 0
+  private lastStream = ""
+  private lastStreamBytes: Buffer = Buffer.alloc(0)
   private readonly storage: Log
   private readonly persistent: boolean
   private readonly window: IdempotencyWindow
@@ -343,10 +345,22 @@ export class Store extends StoreReads {
     return { ms, created: String(t) }
   }
 
+  /**
+   * The UTF-8 bytes of a stream name, shared by consecutive records of the same stream (a
+   * 1,000-event append holds one copy, not 1,000; the bytes are only read).
+   */
+  private streamBytesOf(stream: string): Buffer {
+    if (stream !== this.lastStream) {
+      this.lastStream = stream
+      this.lastStreamBytes = Buffer.from(stream, "utf8")
+    }
+    return this.lastStreamBytes
+  }
+
   /** Decides one record into the transaction; changes nothing else. */
   private stage(tx: Transaction, stream: string, event: ProposedEvent, tombstone: boolean): EventRecord {
     const { created, ms } = this.ticks()
-    const streamBytes = Buffer.from(stream, "utf8")
+    const streamBytes = this.streamBytesOf(stream)
     const record: EventRecord = {
       position: tx.next,
       stream,
@@ -360,7 +374,7 @@ export class Store extends StoreReads {
       customMetadata: event.customMetadata,
       createdMs: ms,
       created,
-      cache: [undefined, undefined]
+      cache: undefined
     }
     tx.records.push(record)
     if (!tombstone) tx.counts.set(stream, (tx.counts.get(stream) ?? 0) + 1)
@@ -437,10 +451,10 @@ export class Store extends StoreReads {
   /** Applies a written commit to the writer's view and publishes it once durable; nothing here throws. */
   private apply(tx: Transaction, at: number | void, sizes: ReadonlyArray<number> | undefined): void {
     this.nextPosition = tx.next
-    const staged: Array<Staged> = []
-    let offset = typeof at === "number" ? at : -1
+    // each record's stream entry (the records and their frame sizes say the rest): no object per
+    // record lives until the fsync (they outlive young-generation collections and are promoted)
+    const entries: Array<StreamEntry> = new Array(tx.records.length)
     tx.records.forEach((record, k) => {
-      const size = sizes?.[k] ?? 0
       const entry = this.index.entryFor(record.stream)
       const pending = entry.pending ?? (entry.pending = { events: [], tombstone: undefined })
       if (record.isTombstone) {
@@ -448,27 +462,24 @@ export class Store extends StoreReads {
       } else {
         pending.events.push(record)
       }
-      staged.push({ entry, record, offset: offset < 0 ? -1 : offset, size })
-      if (offset >= 0) offset += size
+      entries[k] = entry
     })
     if (tx.records.length === 0) return
-    const touched = tx.touched
+    const { records, touched } = tx
     const moved = this.moves.length
     this.storage.whenDurable((error) => {
       if (error !== undefined) return
-      if (moved < this.moves.length) this.move(staged, moved)
-      this.publish(staged, touched)
+      // the frames follow each other from `at`, moved by the moves a scavenge made meanwhile
+      const offset = typeof at === "number" ? at + this.movedSince(moved) : -1
+      this.publish(records, entries, offset, sizes, touched)
     })
   }
 
-  /** Moves the offsets of staged frames by the moves made since `from` (a scavenge replaced the file meanwhile). */
-  private move(staged: Array<Staged>, from: number): void {
+  /** The bytes the frames not yet durable moved by since move `from` (a scavenge replaced the file meanwhile). */
+  private movedSince(from: number): number {
     let delta = 0
     for (let k = from; k < this.moves.length; k++) delta += this.moves[k]!
-    for (let k = 0; k < staged.length; k++) {
-      const s = staged[k]!
-      if (s.offset >= 0) staged[k] = { ...s, offset: s.offset + delta }
-    }
+    return delta
   }
 
   /**
@@ -479,14 +490,28 @@ export class Store extends StoreReads {
     return { index: this.index, reader: this.reader, log: this.storage, moved: (delta) => this.moves.push(delta) }
   }
 
-  /** Makes durable records readable, in log order, and wakes the listeners. */
-  private publish(staged: ReadonlyArray<Staged>, touched: Iterable<string>): void {
+  /**
+   * Makes durable records readable, in log order, and wakes the listeners. With a file log the
+   * records' frames follow each other from offset `at`, `sizes` long.
+   */
+  private publish(
+    records: ReadonlyArray<EventRecord>,
+    entries: ReadonlyArray<StreamEntry>,
+    at: number,
+    sizes: ReadonlyArray<number> | undefined,
+    touched: Iterable<string>
+  ): void {
     // the staged records of a stream are the first of its pending ones: dropped once per stream
     const drop = new Map<StreamEntry, number>()
-    for (const { entry, offset, record, size } of staged) {
+    let offset = at
+    for (let k = 0; k < records.length; k++) {
+      const record = records[k]!
+      const entry = entries[k]!
+      const size = sizes?.[k] ?? 0
       if (record.isTombstone) entry.pending!.tombstone = undefined
       else drop.set(entry, (drop.get(entry) ?? 0) + 1)
       const i = this.index.push(entry, record.position, record.eventNumber, offset, size, record.isTombstone)
+      if (offset >= 0) offset += size
       this.reader.published(i, record)
       if (!record.isTombstone) this.window.durable(record.eventId, i)
       if (!record.isTombstone && isMetastream(entry.name)) {
@@ -498,7 +523,7 @@ export class Store extends StoreReads {
       if (count === pending.events.length) pending.events.length = 0
       else pending.events.splice(0, count)
     }
-    for (const { entry } of staged) {
+    for (const entry of entries) {
       if (entry.pending !== undefined && entry.pending.events.length === 0 && entry.pending.tombstone === undefined) {
         entry.pending = undefined
       }

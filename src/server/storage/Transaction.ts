@@ -6,7 +6,6 @@
  */
 import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "./RecordCodec.ts"
 import type { EventRecord } from "./Records.ts"
-import type { StreamEntry } from "./StreamIndex.ts"
 
 /**
  * The records of one write, decided but not yet applied.
@@ -21,19 +20,6 @@ export interface Transaction {
   readonly counts: Map<string, number>
   next: number
   empty: { readonly position: number; readonly next: number } | undefined
-}
-
-/**
- * A record applied and waiting to be durable: its stream and where its frame lies in the log file.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Staged {
-  readonly entry: StreamEntry
-  readonly record: EventRecord
-  readonly offset: number
-  readonly size: number
 }
 
 /**
@@ -112,7 +98,7 @@ export const recordTransaction = (stored: StoredRecord): Transaction => {
     customMetadata: stored.customMetadata,
     createdMs: stored.createdMs,
     created: String(stored.createdTicks),
-    cache: [undefined, undefined]
+    cache: undefined
   })
   return tx
 }

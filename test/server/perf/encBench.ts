@@ -8,7 +8,7 @@ const events = store.events("s")
 let t = performance.now()
 for (const e of events) eventResp(e, 1)
 console.log("encode µs/event", ((performance.now() - t) * 1000 / events.length).toFixed(2))
-for (const e of events) e.cache[1] = undefined
+for (const e of events) e.cache = undefined
 t = performance.now()
 for (const e of events) eventResp(e, 1)
 console.log("encode again µs/event", ((performance.now() - t) * 1000 / events.length).toFixed(2))
