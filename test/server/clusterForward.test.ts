@@ -98,3 +98,39 @@ describe("EmbeddedCluster: writes in flight when the leader goes", () => {
     assert.strictEqual(failure?.details, "Operation timed out: Request canceled by server")
   })
 })
+
+describe("EmbeddedCluster: a new leader's tail from the previous term", () => {
+  let cluster: RunningCluster | undefined
+  afterEach(async () => {
+    await cluster?.close()
+  })
+
+  it("is readable on the new leader only once a majority holds it (with its epoch)", async () => {
+    cluster = await startEmbeddedCluster({ nodes: 3, logger: () => {} })
+    const old = cluster.leader()!
+    const [f, g] = [0, 1, 2].filter((i) => i !== old) as [number, number]
+    const c = connect(cluster.node(old)!)
+    try {
+      await cluster.stop(g)
+      // f holds the write durably, but its acknowledgement is slow: the write is not committed
+      cluster.delay(f, { peers: 3000 })
+      const head = cluster.store(f)!.headPosition
+      const stream = uniqueStream("tail")
+      const pending = append(c.streams, stream, any, [{ type: "T" }]).then(() => "acknowledged", () => "failed")
+      // (its writer's head moves when it writes the leader's commit)
+      await eventuallyAsync("f holds the tail", () => cluster!.store(f)!.headPosition > head)
+      assert.strictEqual(cluster.store(f)!.events(stream).length, 0, "not readable on f before the commit")
+      await cluster.kill(old)
+      assert.strictEqual(await pending, "failed", "never acknowledged: no majority had it")
+      cluster.delay(f, { peers: 0 })
+      cluster.delay(g, { peers: 1000 })
+      await cluster.restart(g)
+      assert.strictEqual(cluster.leader(), f)
+      // its epoch and the tail are not on a majority until g's acknowledgement arrives
+      assert.strictEqual(cluster.store(f)!.events(stream).length, 0, "the tail is not readable before it is committed")
+      await eventuallyAsync("committed with the new epoch", () => cluster!.store(f)!.events(stream).length === 1)
+    } finally {
+      c.close()
+    }
+  })
+})
