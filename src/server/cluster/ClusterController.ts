@@ -51,6 +51,15 @@ const lastEpochOf = (m: ClusterMember): number => {
 export const NO_QUORUM_TIMEOUT_MS = 3000
 
 /**
+ * How long a resigning leader waits for its writes to commit: a real node's `CommitTimeoutMs`
+ * (2 s), after which its request managers time them out.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const COMMIT_TIMEOUT_MS = 2000
+
+/**
  * The controller of one cluster.
  *
  * @since 0.1.0
@@ -72,6 +81,8 @@ export class ClusterController {
   private readonly noQuorumTimeoutMs: number
   /** How long a follower's forwarded write waits for a leader that went away (ForwardedBatchAppend.ts). */
   private readonly forwardTimeoutMs: number
+  /** Which member wrote each epoch (the elections prefer a live previous leader: Election.ts). */
+  private readonly epochLeaders = new Map<number, number>()
   /** The links between members (ClusterLinks.ts). */
   private readonly links: ClusterLinks
 
@@ -344,7 +355,14 @@ export class ClusterController {
     const old = this.leader
     const candidates = this.members
       .filter((m) => !m.readOnly && m.running && !m.cutPeers)
-      .map((m) => ({ index: m.index, epoch: m.epoch, end: m.log?.end ?? 0, priority: m.priority, resigning: m === resigning }))
+      .map((m) => ({
+        index: m.index,
+        epoch: m.epoch,
+        end: m.log?.end ?? 0,
+        priority: m.priority,
+        resigning: m === resigning,
+        epochLeader: this.epochLeaders.get(m.epoch)
+      }))
     const best = bestCandidate(candidates, this.voters)
     this.leader = undefined
     for (const m of this.members) {
@@ -380,6 +398,7 @@ export class ClusterController {
       await this.start(winner, "leader")
     }
     winner.epoch = this.term
+    this.epochLeaders.set(this.term, winner.index)
     winner.startEnd = winner.log!.end
     winner.acked = await localDurable(winner.log!)
     this.logger(`member ${winner.index} is leader (epoch ${this.term})`)
@@ -421,13 +440,31 @@ export class ClusterController {
     })
   }
 
-  /** ResignNode: the leader steps down and the others elect (it wins only if none else can). */
+  /**
+   * ResignNode: the leader steps down and the others elect (it wins only if none else can), as a
+   * real leader resigns (`ElectionsService.Handle(ResignNode)`, `ClusterVNodeController`): it is
+   * ResigningLeader, refusing new writes as not ready (`HandleAsResigningLeader`), until its
+   * waiting writes are done (`RequestQueueDrained`: here, committed, or after the commit timeout),
+   * then the election runs without it among the best.
+   */
   resign(index: number): Promise<void> {
     return this.run(async () => {
       const m = this.members[index]!
       if (m !== this.leader) return
       m.state = "ResigningLeader"
+      await this.drain(m)
+      if (m !== this.leader || !m.running) return this.elect()
       await this.elect(m)
+    })
+  }
+
+  /** Resolves once what the leader wrote is committed, or after `COMMIT_TIMEOUT_MS`. */
+  private drain(m: ClusterMember): Promise<void> {
+    const log = m.log
+    if (log === undefined || log.commitPoint >= log.end) return Promise.resolve()
+    return new Promise((resolve) => {
+      log.whenDurable(() => resolve())
+      this.clock.after(COMMIT_TIMEOUT_MS, resolve)
     })
   }
 

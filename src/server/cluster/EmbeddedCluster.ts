@@ -246,11 +246,13 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
       if (delays.peers !== undefined) m.peerDelayMs = Math.max(0, delays.peers)
       if (delays.clients !== undefined) m.clientDelayMs = Math.max(0, delays.clients)
     },
-    electLeader: () =>
-      controller.run(async () => {
-        await controller.elect(controller.leader)
-        return controller.leader?.index
-      }),
+    electLeader: async () => {
+      // the leader resigns (ResigningLeader, its writes drained), as ResignNode does
+      const leader = controller.leader
+      if (leader !== undefined) await controller.resign(leader.index)
+      else await controller.run(() => controller.elect())
+      return controller.leader?.index
+    },
     resign: (index) => controller.resign(index),
     setPriority: (index, priority) => {
       member(index).priority = priority
