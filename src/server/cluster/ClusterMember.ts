@@ -67,7 +67,7 @@ export class ClusterMember {
   leaderCommit = 0
   /** Its node's own handlers by method path (followers forward calls to them while it leads). */
   handlers: ReadonlyMap<string, Handler> = new Map()
-  /** Streaming calls followers forwarded to it while it led (ended when it stops). */
+  /** Streaming calls followers forwarded to it while it led (let go when it stops: `gone`). */
   readonly forwarded = new Set<{ readonly closed: boolean; gone(): void }>()
   /** The leader's log end once it had started: it is Leader once that is committed. */
   startEnd = 0
