@@ -221,6 +221,36 @@ export const logFailed = (error: Error): RpcFailure =>
   make(Status.UNAVAILABLE, `The node is stopping: its log failed (${error.message}).`)
 
 /**
+ * The error a leader's waiting writes get when it steps down or stops before the cluster committed
+ * them: never acknowledged. A real leader disposes of its pending requests on leaving the Leader
+ * state, each answered `CommitTimeout` (or `PrepareTimeout`) "Request canceled by server"
+ * (kurrent-io/KurrentDB `src/KurrentDB.Core/Services/RequestManager/RequestManagementService.cs`
+ * `Handle(StateChangeMessage)`, `Managers/RequestManagerBase.cs` `Dispose`), which the gRPC
+ * handlers answer as a timeout: Append/Delete ABORTED "Operation timed out: Request canceled by
+ * server" (`RpcExceptions.Timeout`), BatchAppend the write's `Timeout` status, its call left open.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RequestCanceledError extends Error {
+  constructor() {
+    super("Request canceled by server")
+    this.name = "RequestCanceledError"
+  }
+}
+
+/**
+ * The failure of a write whose durability wait ended with `error`: a timeout "Request canceled by
+ * server" when a cluster leader stepped down before committing it ({@link RequestCanceledError}),
+ * otherwise {@link logFailed}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const writeFailed = (error: Error): RpcFailure =>
+  error instanceof RequestCanceledError ? timeout(error.message) : logFailed(error)
+
+/**
  * `not-leader` (kept for completeness; a single node is always leader).
  *
  * @since 0.1.0

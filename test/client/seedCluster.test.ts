@@ -217,11 +217,10 @@ describe("the seed's connection strings on an embedded cluster", () => {
               assert.strictEqual(cluster.members()[chosen]!.state, "Follower")
               const streams = yield* Streams.Streams
               const ps = yield* PersistentSubscriptions.PersistentSubscriptions
-              // (no append before the election: an append the follower forwarded over the
-              // client's BatchAppend call would end that call "not ready" when the old leader
-              // steps down, an artefact of the in-process forwarding, and the client would then
-              // rediscover a follower; test 1 shows a follower's forwarded appends)
-              assert.strictEqual(yield* streams.getCurrentVersion(stream), "no_stream")
+              // an append the follower forwards to the leader over the client's BatchAppend call
+              // (the call stays the follower's when that leader steps down)
+              yield* streams.append(stream, newEvents(1), { currentVersion: "no_stream" })
+              assert.strictEqual(yield* streams.getCurrentVersion(stream), 0n)
               const error = yield* Effect.flip(ps.createToStream(stream, uniqueStream("g"), { from: "start" }))
               assert.strictEqual(error._tag, "NodeIsNotLeader")
               // that follower is elected leader (in place: its clients keep their connections)
@@ -229,7 +228,7 @@ describe("the seed's connection strings on an embedded cluster", () => {
               const elected = yield* Effect.promise(() => cluster.electLeader())
               assert.strictEqual(elected, chosen)
               // the client stays on it, now the leader: leader methods work there
-              yield* streams.append(stream, newEvents(2), { currentVersion: "no_stream" })
+              yield* streams.append(stream, newEvents(2), { currentVersion: 0n })
               yield* ps.createToStream(stream, uniqueStream("g"), { from: "start" })
               assert.deepStrictEqual(readersOf(cluster), [chosen])
             }))),

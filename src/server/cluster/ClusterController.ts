@@ -14,11 +14,12 @@ import { join } from "node:path"
 import { LOG_FILE } from "../storage/FileLog.ts"
 import { type EmbeddedNodeOptions, startEmbeddedNode } from "../EmbeddedNode.ts"
 import type { GossipMember } from "../handlers/GossipHandler.ts"
-import { Code } from "../../generated/code.ts"
-import type { Handler, ServerCall, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
+import { RequestCanceledError } from "../errors.ts"
+import type { Handler, ServiceDefinition, ServiceImplementation } from "../transport/ServerCall.ts"
 import type { ClusterHooks } from "./ClusterHooks.ts"
 import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
+import { FORWARD_TIMEOUT_MS } from "./ForwardedBatchAppend.ts"
 import { ClusterLinks } from "./ClusterLinks.ts"
 import type { ClusterMember } from "./ClusterMember.ts"
 import { bestCandidate, majorityPoint } from "./Election.ts"
@@ -50,6 +51,15 @@ const lastEpochOf = (m: ClusterMember): number => {
 export const NO_QUORUM_TIMEOUT_MS = 3000
 
 /**
+ * How long a resigning leader waits for its writes to commit: a real node's `CommitTimeoutMs`
+ * (2 s), after which its request managers time them out.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const COMMIT_TIMEOUT_MS = 2000
+
+/**
  * The controller of one cluster.
  *
  * @since 0.1.0
@@ -69,6 +79,10 @@ export class ClusterController {
   private closed = false
   private readonly clock: ClusterClock
   private readonly noQuorumTimeoutMs: number
+  /** How long a follower's forwarded write waits for a leader that went away (ForwardedBatchAppend.ts). */
+  private readonly forwardTimeoutMs: number
+  /** Which member wrote each epoch (the elections prefer a live previous leader: Election.ts). */
+  private readonly epochLeaders = new Map<number, number>()
   /** The links between members (ClusterLinks.ts). */
   private readonly links: ClusterLinks
 
@@ -77,9 +91,11 @@ export class ClusterController {
     host: string,
     nodeOptions: EmbeddedNodeOptions,
     logger: (message: string) => void,
-    noQuorumTimeoutMs: number = NO_QUORUM_TIMEOUT_MS
+    noQuorumTimeoutMs: number = NO_QUORUM_TIMEOUT_MS,
+    forwardTimeoutMs: number = FORWARD_TIMEOUT_MS
   ) {
     this.noQuorumTimeoutMs = noQuorumTimeoutMs
+    this.forwardTimeoutMs = forwardTimeoutMs
     this.members = members
     this.voters = members.filter((m) => !m.readOnly).length
     this.host = host
@@ -179,11 +195,22 @@ export class ClusterController {
     m.ready = false
     m.queue = []
     if (m === this.leader) this.leader = undefined
-    m.log?.abandon(new Error("not committed: the leader stepped down"))
-    // the streaming calls followers forwarded to it (BatchAppend) live on the followers'
-    // connections: they end "not ready" (the client sends again, to the next leader)
-    for (const call of m.forwarded) if (!call.closed) call.sendStatus({ code: Code.UNAVAILABLE, details: "Server Is Not Ready" })
-    m.forwarded.clear()
+    // the calls followers forwarded to it live on the followers' connections: a BatchAppend call
+    // stays open there, and its writes this leader does not answer time out (ForwardedBatchAppend.ts)
+    const letGo = () => {
+      for (const call of m.forwarded) if (!call.closed) call.gone()
+      m.forwarded.clear()
+    }
+    if (kill) {
+      // a killed process answers nothing: its clients see their connections reset, and what
+      // followers forwarded to it waits for their forwarding timeout
+      letGo()
+      m.log?.abandon(new Error("not committed: the node was killed"))
+    } else {
+      // a leader that steps down or stops answers its waiting writes timed out (RequestCanceledError)
+      m.log?.abandon(new RequestCanceledError())
+      letGo()
+    }
     if (kill && m.internals !== undefined) await m.internals.kill()
     else await node.stop()
     m.node = undefined
@@ -328,7 +355,14 @@ export class ClusterController {
     const old = this.leader
     const candidates = this.members
       .filter((m) => !m.readOnly && m.running && !m.cutPeers)
-      .map((m) => ({ index: m.index, epoch: m.epoch, end: m.log?.end ?? 0, priority: m.priority, resigning: m === resigning }))
+      .map((m) => ({
+        index: m.index,
+        epoch: m.epoch,
+        end: m.log?.end ?? 0,
+        priority: m.priority,
+        resigning: m === resigning,
+        epochLeader: this.epochLeaders.get(m.epoch)
+      }))
     const best = bestCandidate(candidates, this.voters)
     this.leader = undefined
     for (const m of this.members) {
@@ -364,6 +398,7 @@ export class ClusterController {
       await this.start(winner, "leader")
     }
     winner.epoch = this.term
+    this.epochLeaders.set(this.term, winner.index)
     winner.startEnd = winner.log!.end
     winner.acked = await localDurable(winner.log!)
     this.logger(`member ${winner.index} is leader (epoch ${this.term})`)
@@ -405,13 +440,31 @@ export class ClusterController {
     })
   }
 
-  /** ResignNode: the leader steps down and the others elect (it wins only if none else can). */
+  /**
+   * ResignNode: the leader steps down and the others elect (it wins only if none else can), as a
+   * real leader resigns (`ElectionsService.Handle(ResignNode)`, `ClusterVNodeController`): it is
+   * ResigningLeader, refusing new writes as not ready (`HandleAsResigningLeader`), until its
+   * waiting writes are done (`RequestQueueDrained`: here, committed, or after the commit timeout),
+   * then the election runs without it among the best.
+   */
   resign(index: number): Promise<void> {
     return this.run(async () => {
       const m = this.members[index]!
       if (m !== this.leader) return
       m.state = "ResigningLeader"
+      await this.drain(m)
+      if (m !== this.leader || !m.running) return this.elect()
       await this.elect(m)
+    })
+  }
+
+  /** Resolves once what the leader wrote is committed, or after `COMMIT_TIMEOUT_MS`. */
+  private drain(m: ClusterMember): Promise<void> {
+    const log = m.log
+    if (log === undefined || log.commitPoint >= log.end) return Promise.resolve()
+    return new Promise((resolve) => {
+      log.whenDurable(() => resolve())
+      this.clock.after(COMMIT_TIMEOUT_MS, resolve)
     })
   }
 
@@ -468,7 +521,8 @@ export class ClusterController {
         port: leader.port,
         handler: (path: string) => (leader.running ? leader.handlers.get(path) : undefined),
         delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
-        adopt: (call: ServerCall) => {
+        ready: leader.state === "Leader",
+        adopt: (call: { readonly closed: boolean; gone(): void }) => {
           if (leader.forwarded.size >= 64) for (const c of leader.forwarded) if (c.closed) leader.forwarded.delete(c)
           leader.forwarded.add(call)
         }
@@ -481,7 +535,7 @@ export class ClusterController {
       : reach && m.following === leader
       ? "Follower"
       : "Unknown"
-    return { role, leader: endpoint, clientDelayMs: m.clientDelayMs }
+    return { role, leader: endpoint, clientDelayMs: m.clientDelayMs, forwardTimeoutMs: this.forwardTimeoutMs }
   }
 
   /** The members as gossip reports them to `viewer` (a member cut off sees the others dead). */

@@ -31,6 +31,7 @@
  */
 import { Code } from "../../generated/code.ts"
 import { notLeader, persistentSubscriptionFailed, rpcFailure, type RpcFailure } from "../errors.ts"
+import { forwardBatchAppend } from "./ForwardedBatchAppend.ts"
 import type { Handler, ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
 
 /**
@@ -49,9 +50,13 @@ export interface GateView {
     readonly handler: ((path: string) => Handler | undefined) | undefined
     /** Delay of the link to the leader, ms (a forwarded call waits that long). */
     readonly delayMs: number
-    /** A streaming call forwarded to the leader: ended "not ready" if the leader goes before it ends. */
-    readonly adopt: (call: ServerCall) => void
+    /** Is the leader Leader (not PreLeader: its writes not ready yet)? */
+    readonly ready: boolean
+    /** A streaming call forwarded to the leader: `gone` is called if the leader goes before it ends. */
+    readonly adopt: (call: { readonly closed: boolean; gone(): void }) => void
   } | undefined
+  /** How long a forwarded write waits for a leader that went away (ForwardedBatchAppend.ts). */
+  readonly forwardTimeoutMs: number
   /** Delay of the member's client links, ms (0: none). */
   readonly clientDelayMs: number
 }
@@ -59,6 +64,7 @@ export interface GateView {
 type Policy = "read" | "write" | "leader" | "psInfo" | "psRestart" | "forward" | "local"
 
 const S = "/event_store.client.streams.Streams/"
+const BATCH_APPEND = S + "BatchAppend"
 const P = "/event_store.client.persistent_subscriptions.PersistentSubscriptions/"
 
 const policyOf = (path: string): Policy => {
@@ -124,7 +130,15 @@ export const gateService = (
       const forward = () => {
         const h = leader?.handler?.(path)
         if (h === undefined) return refuse(call, callback, serverNotReady())
-        if (callback === undefined) leader!.adopt(call)
+        if (callback === undefined) {
+          // a streaming call: ended "not ready" if the leader goes before it ends
+          leader!.adopt({
+            get closed() {
+              return call.closed
+            },
+            gone: () => call.sendStatus({ code: Code.UNAVAILABLE, details: "Server Is Not Ready" })
+          })
+        }
         if (leader!.delayMs <= 0) return run(h)
         after(leader!.delayMs, () => {
           if (!call.closed) run(h)
@@ -145,6 +159,17 @@ export const gateService = (
           return requiresLeader(call) ? refuse(call, callback, toLeader()) : run(own)
         case "write":
           if (requiresLeader(call)) return refuse(call, callback, toLeader())
+          if (path === BATCH_APPEND) {
+            // the client's call stays here; each write goes to the leader of the moment
+            return forwardBatchAppend(call, () => {
+              const l = view().leader
+              return {
+                handler: l !== undefined && l.ready ? l.handler?.(path) : undefined,
+                adopt: (leg) => l?.adopt(leg),
+                delayMs: l?.delayMs ?? 0
+              }
+            }, after, v.forwardTimeoutMs)
+          }
           return forward()
         case "leader":
           return refuse(call, callback, toLeader())

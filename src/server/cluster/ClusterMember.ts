@@ -6,7 +6,7 @@
  */
 import { MemberInfo_VNodeState } from "../../generated/gossip.ts"
 import type { RunningNode } from "../EmbeddedNode.ts"
-import type { Handler, ServerCall } from "../transport/ServerCall.ts"
+import type { Handler } from "../transport/ServerCall.ts"
 import type { MemberInternals } from "./ClusterHooks.ts"
 import type { ReplicatedLog } from "./ReplicatedLog.ts"
 
@@ -67,8 +67,8 @@ export class ClusterMember {
   leaderCommit = 0
   /** Its node's own handlers by method path (followers forward calls to them while it leads). */
   handlers: ReadonlyMap<string, Handler> = new Map()
-  /** Streaming calls followers forwarded to it while it led (ended when it stops). */
-  readonly forwarded = new Set<ServerCall>()
+  /** Streaming calls followers forwarded to it while it led (let go when it stops: `gone`). */
+  readonly forwarded = new Set<{ readonly closed: boolean; gone(): void }>()
   /** The leader's log end once it had started: it is Leader once that is committed. */
   startEnd = 0
 

@@ -3,7 +3,9 @@
  * the members that answered (kurrent-io/KurrentDB `src/KurrentDB.Core/Services/ElectionsService.cs`,
  * `GetBestLeaderCandidate`): the latest epoch, then the longest log (the writer checkpoint), then
  * any member over a resigning leader, then the highest priority; ties go to the lowest member
- * index here, where a real node compares instance ids. Only a majority of the voting members (not
+ * index here, where a real node compares instance ids. Then, as a real node, the leader that wrote
+ * the best candidate's last epoch is preferred when it answered with that epoch and is not
+ * resigning. Only a majority of the voting members (not
  * read-only replicas) can elect: a member that has every acknowledged write is in any majority,
  * and as acknowledged writes end a log at the latest epoch, the winner has them all.
  *
@@ -24,6 +26,8 @@ export interface Candidate {
   readonly end: number
   readonly priority: number
   readonly resigning: boolean
+  /** The member that wrote the epoch of its last epoch record (its leader), when known. */
+  readonly epochLeader?: number | undefined
 }
 
 /**
@@ -41,7 +45,17 @@ export const bestCandidate = (candidates: ReadonlyArray<Candidate>, voters: numb
     b.priority - a.priority ||
     a.index - b.index
   )
-  return sorted[0]
+  const best = sorted[0]
+  if (best === undefined) return undefined
+  // the leader of the best candidate's epoch, if it answered with that epoch and is not
+  // resigning, leads again: every record after that epoch record came from it, so it holds all
+  // the best candidate holds (GetBestLeaderCandidate: "Previous Leader ... from last epoch record
+  // is still alive"; it also trusts gossip that says it is alive, which an in-process cluster
+  // does not need: a member that did not answer is not reachable)
+  const previous = best.epochLeader === undefined
+    ? undefined
+    : candidates.find((c) => c.index === best.epochLeader && c.epoch === best.epoch)
+  return previous !== undefined && !previous.resigning ? previous : best
 }
 
 /**

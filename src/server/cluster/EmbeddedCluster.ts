@@ -63,6 +63,13 @@ export interface EmbeddedClusterOptions {
    * Clock of the cluster's services.
    */
   readonly noQuorumTimeoutMs?: number | undefined
+  /**
+   * How long a write a follower forwarded waits for the leader's answer once that leader has gone
+   * (stepped down, killed, cut off) before it is answered `Timeout`; default 4300 ms, a real node's
+   * forwarding timeout (`PrepareTimeoutMs` + `CommitTimeoutMs` + 300). On the Clock of the
+   * cluster's services.
+   */
+  readonly forwardTimeoutMs?: number | undefined
   /** Where the cluster reports elections and truncations; default: stderr, one line each. */
   readonly logger?: ((message: string) => void) | undefined
 }
@@ -170,7 +177,8 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
     host,
     { ...options.node, insecure, tls: insecure ? undefined : options.tls },
     logger,
-    options.noQuorumTimeoutMs
+    options.noQuorumTimeoutMs,
+    options.forwardTimeoutMs
   )
   const member = (index: number): ClusterMember => {
     const m = members[index]
@@ -238,11 +246,13 @@ export const startEmbeddedCluster = async (options: EmbeddedClusterOptions = {})
       if (delays.peers !== undefined) m.peerDelayMs = Math.max(0, delays.peers)
       if (delays.clients !== undefined) m.clientDelayMs = Math.max(0, delays.clients)
     },
-    electLeader: () =>
-      controller.run(async () => {
-        await controller.elect(controller.leader)
-        return controller.leader?.index
-      }),
+    electLeader: async () => {
+      // the leader resigns (ResigningLeader, its writes drained), as ResignNode does
+      const leader = controller.leader
+      if (leader !== undefined) await controller.resign(leader.index)
+      else await controller.run(() => controller.elect())
+      return controller.leader?.index
+    },
     resign: (index) => controller.resign(index),
     setPriority: (index, priority) => {
       member(index).priority = priority

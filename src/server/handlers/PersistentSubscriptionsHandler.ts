@@ -44,6 +44,7 @@ import type { PersistentGroups } from "../persistent/PersistentGroups.ts"
 import {
   invalidArgument,
   logFailed,
+  writeFailed,
   maximumSubscribersReached,
   persistentSubscriptionDoesNotExist,
   persistentSubscriptionExists,
@@ -232,7 +233,7 @@ export const makePersistentSubscriptionsHandler = (ctx: PersistentSubscriptionsC
 
   /** Replies once the configuration written is durable (with `db`). */
   const afterWrite = <A>(callback: UnaryCallback<A>, reply: A) =>
-    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(logFailed(error))))
+    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(writeFailed(error))))
 
   /**
    * ReplayParked and TruncateParked (one request shape): a real node checks access first, then

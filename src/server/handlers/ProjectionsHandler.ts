@@ -37,7 +37,7 @@ import {
 } from "../../generated/projections.ts"
 import type { Empty } from "../../generated/shared.ts"
 import { Access, type Auth, type Principal } from "../Auth.ts"
-import { logFailed, rpcFailure, type RpcFailure, unhandled } from "../errors.ts"
+import { logFailed, writeFailed, rpcFailure, type RpcFailure, unhandled } from "../errors.ts"
 import type { CommandFailure, ProjectionManager, ProjectionMode, RunAs } from "../projections/ProjectionManager.ts"
 import type { Store } from "../storage/Store.ts"
 import type { ServerCall, ServiceDefinition, ServiceImplementation, UnaryCallback } from "../transport/ServerCall.ts"
@@ -127,7 +127,7 @@ export const makeProjectionsHandler = (ctx: ProjectionsContext): ServiceImplemen
 
   /** Replies once the writes the command made are durable (with `db`). */
   const afterWrite = <A>(callback: UnaryCallback<A>, reply: A) =>
-    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(logFailed(error))))
+    store.whenDurable((error) => (error === undefined ? callback(null, reply) : callback(writeFailed(error))))
 
   /** The failure of a management command as a real node answers it. */
   const failureOf = (name: string, failure: CommandFailure): RpcFailure => {

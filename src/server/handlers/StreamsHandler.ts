@@ -21,6 +21,7 @@ import {
   invalidArgument,
   isRpcFailure,
   logFailed,
+  writeFailed,
   maximumAppendEventSizeExceeded,
   maximumAppendSizeExceeded,
   requiredArgument,
@@ -197,7 +198,7 @@ const makeAppend = (ctx: StreamsContext) =>
       const exp = expected
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
-        if (error !== undefined) return fail(logFailed(error))
+        if (error !== undefined) return fail(writeFailed(error))
         if (done) return
         done = true
         callback(null, appendResponse(exp, outcome))
@@ -239,7 +240,7 @@ const makeDelete = (ctx: StreamsContext, hard: boolean) =>
         // acknowledged only once durable (at once in memory; after the group commit with --db)
         return ctx.store.whenDurable((error) =>
           error !== undefined
-            ? callback(logFailed(error))
+            ? callback(writeFailed(error))
             : callback(null, { positionOption: { $case: "position", value: positionOf(outcome.position) } })
         )
       case "StreamDeleted":

@@ -19,7 +19,7 @@ import {
 import type { Status } from "../../generated/status.ts"
 import { type BatchAppendReq, type BatchAppendReq_Options, type BatchAppendResp } from "../../generated/streams.ts"
 import { Access } from "../Auth.ts"
-import { invalidArgumentOf, isRpcFailure, logFailed, type RpcFailure } from "../errors.ts"
+import { invalidArgumentOf, isRpcFailure, logFailed, RequestCanceledError, type RpcFailure } from "../errors.ts"
 import type { ServerCall } from "../transport/ServerCall.ts"
 import { LogFailedError } from "../storage/Log.ts"
 import { type Expected, type WriteOutcome } from "../storage/Store.ts"
@@ -96,6 +96,14 @@ const batchStatus = {
     details: pack("event_store.client.BadRequest", BadRequest.encode({ message }).finish())
   })
 }
+
+/**
+ * The `Timeout` status of one BatchAppend write (`Status.Timeout`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const batchTimeout = (): Status => batchStatus.timeout()
 
 /** The text of an RpcException's `Message` in .NET (used inside BadRequest statuses). */
 const rpcExceptionText = (failure: RpcFailure): string => {
@@ -280,6 +288,12 @@ export const makeBatchAppend = (ctx: StreamsContext) => (call: ServerCall<BatchA
       const streamIdentifier = { streamName: batch.streamBytes }
       // acknowledged only once durable (at once in memory; after the group commit with --db)
       ctx.store.whenDurable((error) => {
+        if (error instanceof RequestCanceledError) {
+          // a cluster leader stepped down before committing it: that write times out, the call
+          // stays open (a real node's BatchAppend answers CommitTimeout with the write's Timeout)
+          send({ correlationId, streamIdentifier, result: { $case: "error", value: batchStatus.timeout() } })
+          return
+        }
         if (error !== undefined) {
           // the node stops (as a real node's process ends): the call ends UNAVAILABLE
           if (closed) return
