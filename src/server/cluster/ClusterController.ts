@@ -19,45 +19,12 @@ import type { Handler, ServiceDefinition, ServiceImplementation } from "../trans
 import type { ClusterHooks } from "./ClusterHooks.ts"
 import { type ClusterClock, clusterClock } from "./ClusterClock.ts"
 import { gateService, type GateView } from "./ClusterGate.ts"
+import { gateViewOf, gossipOf, lastEpochOf, localDurable } from "./ClusterViews.ts"
 import { FORWARD_TIMEOUT_MS } from "./ForwardedBatchAppend.ts"
 import { ClusterLinks } from "./ClusterLinks.ts"
 import type { ClusterMember } from "./ClusterMember.ts"
-import { bestCandidate, majorityPoint } from "./Election.ts"
+import { bestCandidate, COMMIT_TIMEOUT_MS, majorityPoint, NO_QUORUM_TIMEOUT_MS } from "./Election.ts"
 import { commitsOf, commonPrefix, lastCommitEnd, truncateLog } from "./LogSync.ts"
-import type { ReplicatedLog } from "./ReplicatedLog.ts"
-
-const localDurable = (log: ReplicatedLog): Promise<number> =>
-  new Promise((resolve, reject) => log.localDurable((error, end) => (error === undefined ? resolve(end) : reject(error))))
-
-/** The epoch number of the last epoch record a member's store holds (−1: none). */
-const lastEpochOf = (m: ClusterMember): number => {
-  const record = m.internals?.store.lastEvent("$epoch-information")
-  if (record === undefined) return -1
-  try {
-    const e = (JSON.parse(record.data.toString("utf8")) as { $e?: unknown }).$e
-    return typeof e === "number" ? e : -1
-  } catch {
-    return -1
-  }
-}
-
-/**
- * How long a leader that cannot reach a majority goes on leading: a real node's
- * `LeaderReplicationService.NoQuorumTimeout`, 3 s.
- *
- * @since 0.1.0
- * @category constants
- */
-export const NO_QUORUM_TIMEOUT_MS = 3000
-
-/**
- * How long a resigning leader waits for its writes to commit: a real node's `CommitTimeoutMs`
- * (2 s), after which its request managers time them out.
- *
- * @since 0.1.0
- * @category constants
- */
-export const COMMIT_TIMEOUT_MS = 2000
 
 /**
  * The controller of one cluster.
@@ -509,43 +476,15 @@ export class ClusterController {
   }
 
   // -----------------------------------------------------------------------------------------------
-  // what members see
+  // what members see (ClusterViews.ts)
 
   /** How a member's gate treats calls now. */
   gateView(m: ClusterMember): GateView {
-    const leader = this.leader
-    const reach = leader !== undefined && !m.cutPeers && !leader.cutPeers && leader.running
-    const endpoint = reach
-      ? {
-        host: this.advertised,
-        port: leader.port,
-        handler: (path: string) => (leader.running ? leader.handlers.get(path) : undefined),
-        delayMs: Math.max(m.peerDelayMs, leader.peerDelayMs),
-        ready: leader.state === "Leader",
-        adopt: (call: { readonly closed: boolean; gone(): void }) => {
-          if (leader.forwarded.size >= 64) for (const c of leader.forwarded) if (c.closed) leader.forwarded.delete(c)
-          leader.forwarded.add(call)
-        }
-      }
-      : undefined
-    const role: GateView["role"] = m === leader
-      ? (m.state === "Leader" ? "Leader" : "PreLeader")
-      : m.readOnly
-      ? "ReadOnly"
-      : reach && m.following === leader
-      ? "Follower"
-      : "Unknown"
-    return { role, leader: endpoint, clientDelayMs: m.clientDelayMs, forwardTimeoutMs: this.forwardTimeoutMs }
+    return gateViewOf(this.leader, m, this.advertised, this.forwardTimeoutMs)
   }
 
   /** The members as gossip reports them to `viewer` (a member cut off sees the others dead). */
   gossip(viewer: ClusterMember): ReadonlyArray<GossipMember> {
-    return this.members.map((m) => ({
-      instanceId: m.instanceId,
-      state: m === viewer || !viewer.cutPeers ? m.state : "Unknown",
-      isAlive: m.running && (m === viewer || (!viewer.cutPeers && !m.cutPeers)),
-      host: this.advertised,
-      port: m.port
-    }))
+    return gossipOf(this.members, viewer, this.advertised)
   }
 }

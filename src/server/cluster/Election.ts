@@ -69,3 +69,21 @@ export const majorityPoint = (held: ReadonlyArray<number>, voters: number): numb
   const sorted = [...held].sort((a, b) => b - a)
   return sorted[Math.floor(voters / 2)] ?? 0
 }
+
+/**
+ * How long a leader that cannot reach a majority goes on leading: a real node's
+ * `LeaderReplicationService.NoQuorumTimeout`, 3 s.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const NO_QUORUM_TIMEOUT_MS = 3000
+
+/**
+ * How long a resigning leader waits for its writes to commit: a real node's `CommitTimeoutMs`
+ * (2 s), after which its request managers time them out.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const COMMIT_TIMEOUT_MS = 2000

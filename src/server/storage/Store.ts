@@ -16,9 +16,11 @@
  * Semantics follow PROTOCOL.md §1 (IndexWriter.CheckCommit, StorageWriterService).
  *
  * Longer than 500 lines because it is one concept, the single write path: every write operation
- * (append, appendMany, softDelete, tombstone, system events) goes through the same private
- * decide/stage/commit/publish steps and the private state they guard (next position, idempotency
- * window, pending index writes). Everything that stands alone is already elsewhere: reads
+ * (append, appendMany, softDelete, tombstone, system events), a cluster member's replicated commit
+ * (`replicate`, `lead`: src/server/cluster) and a scavenge's switch of the file (`scavengeTarget`,
+ * the offset moves: Scavenge.ts) go through the same private decide/stage/apply/publish steps and
+ * the private state they guard (next position, idempotency window, pending index writes); splitting
+ * them would expose that state. Everything that stands alone is already elsewhere: reads
  * (StoreReads.ts), the commit decision (CommitCheck.ts), transactions (Transaction.ts), validation,
  * the index and the idempotency window.
  *
