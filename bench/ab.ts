@@ -1,22 +1,27 @@
 /**
  * Interleaved A/B of client CPU per event on one workload, for focused changes (BENCHMARKS.md §11, §13):
  *
- *   node bench/ab.ts <workload> <rounds> <out.json|-> <label>=<client>[,ENV=value...] ...
+ *   node bench/ab.ts <workload> <rounds> <out.json|-> [--variant json|binary] <label>=<client>[,ENV=value...] ...
  *
  * Starts one embedded node (framing `message`), seeds it when the workload reads, then runs every
  * variant once per round, in order, each in a fresh worker process (bench/worker.ts with the
  * variant's environment: BENCH_EFFECT_MODULE, BENCH_EFFECT_METRICS, ...), and prints each
  * variant's median client CPU µs per event and the median of its per-round ratio to the first
- * variant. The load average is recorded before and after. With an out file, the samples go to
+ * variant. The load average is recorded before and after. `--variant` (default `json`) seeds the
+ * node with that variant of the events (bench/seed.ts) and labels the samples with it. With an out file, the samples go to
  * bench/results/<out.json>.
  */
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
-import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, type Workload } from "./lib/common.ts"
+import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
 import { benchDir, runChild, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
-const [workload, roundsArg, out, ...specs] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
+const [workload, roundsArg, out, ...args] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
+const variantAt = args.indexOf("--variant")
+const variant = (variantAt >= 0 ? args.splice(variantAt, 2)[1] : "json") as Variant
+if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`)
+const specs = args
 const rounds = Number(roundsArg)
 const variants = specs.map((spec) => {
   const [label, rest] = spec.split("=", 2) as [string, string]
@@ -38,14 +43,14 @@ const median = (xs: ReadonlyArray<number>) => {
 const main = async () => {
   const load0 = loadavg()
   const target = await startNodeProcess("message", undefined)
-  if (!workload.startsWith("append")) await seedTarget(target, FULL_SIZES, false, "json")
+  if (!workload.startsWith("append")) await seedTarget(target, FULL_SIZES, false, variant)
   const samples: Array<{ label: string; round: number; cpuUsPerEvent: number; eventsPerSec: number; sample: Sample }> = []
   const base = { ...process.env }
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       for (const key of Object.keys(process.env)) if (!(key in base)) delete process.env[key]
       Object.assign(process.env, base, v.env)
-      const stdout = await runChild("worker.ts", [v.client, workload, "message", target.connectionString, target.cpuUrl ?? "", "--variant", "json"])
+      const stdout = await runChild("worker.ts", [v.client, workload, "message", target.connectionString, target.cpuUrl ?? "", "--variant", variant])
       const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX))!
       const sample = JSON.parse(line.slice(RESULT_PREFIX.length)) as Sample
       const cpuUsPerEvent = ((sample.cpuUserMs + sample.cpuSystemMs) * 1000) / sample.events
@@ -80,7 +85,7 @@ const main = async () => {
   if (out !== "-") {
     writeFileSync(
       join(benchDir, "results", out),
-      JSON.stringify({ workload, rounds, date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: load1, summary, samples }, null, 2)
+      JSON.stringify({ workload, variant, rounds, date: new Date().toISOString(), loadavgBefore: load0, loadavgAfter: load1, summary, samples }, null, 2)
     )
   }
   process.exit(0)
