@@ -57,22 +57,25 @@ const secondsAndNanos = (r: ProtoReader, end: number): { seconds: bigint; nanos:
   return { seconds, nanos }
 }
 
+/** A `StreamIdentifier` message (field 3: the stream name's bytes) ending at `end`. */
+const streamIdentifier = (r: ProtoReader, end: number): { streamName: Buffer } => {
+  let streamName: Buffer = EMPTY
+  while (r.pos < end) {
+    const t = r.varint()
+    if (t === 0x1a) streamName = r.bytes()
+    else r.skip(t & 7)
+  }
+  return { streamName }
+}
+
 const options = (r: ProtoReader, end: number): BatchAppendReq_Options => {
   const out: BatchAppendReq_Options = { streamIdentifier: undefined, expectedStreamPosition: undefined, deadlineOption: undefined }
   while (r.pos < end) {
     const tag = r.varint()
     switch (tag) {
-      case 0x0a: {
-        const stop = r.end()
-        let streamName: Buffer = EMPTY
-        while (r.pos < stop) {
-          const t = r.varint()
-          if (t === 0x1a) streamName = r.bytes()
-          else r.skip(t & 7)
-        }
-        out.streamIdentifier = { streamName }
+      case 0x0a:
+        out.streamIdentifier = streamIdentifier(r, r.end())
         break
-      }
       case 0x10:
         out.expectedStreamPosition = { $case: "streamPosition", value: r.varint64() }
         break
@@ -166,17 +169,9 @@ const appendOptions = (r: ProtoReader, end: number): AppendReq_Options => {
   while (r.pos < end) {
     const tag = r.varint()
     switch (tag) {
-      case 0x0a: {
-        const stop = r.end()
-        let streamName: Buffer = EMPTY
-        while (r.pos < stop) {
-          const t = r.varint()
-          if (t === 0x1a) streamName = r.bytes()
-          else r.skip(t & 7)
-        }
-        out.streamIdentifier = { streamName }
+      case 0x0a:
+        out.streamIdentifier = streamIdentifier(r, r.end())
         break
-      }
       case 0x10:
         out.expectedStreamRevision = { $case: "revision", value: r.varint64() }
         break
