@@ -45,7 +45,7 @@ import {
 } from "./Records.ts"
 import { StoreReads } from "./StoreReads.ts"
 import { decodeBody, FRAME_HEADER_SIZE, layoutOf, type StoredRecord } from "./RecordCodec.ts"
-import { encodeTransaction, newTransaction, recordTransaction, sizeEstimate, type Transaction } from "./Transaction.ts"
+import { encodeTransaction, eventRecordOf, newTransaction, recordTransaction, sizeEstimate, type Transaction } from "./Transaction.ts"
 import { DEFAULT_IDEMPOTENCY_WINDOW, IdempotencyWindow } from "./IdempotencyWindow.ts"
 import { type StreamEntry, StreamIndex } from "./StreamIndex.ts"
 import { isSoftDeletedMeta, parseMetadata, rawMetadata } from "./StreamMetadata.ts"
@@ -423,21 +423,7 @@ export class Store extends StoreReads {
       sizes.push(FRAME_HEADER_SIZE + length)
       const stream = stored.stream.toString("utf8")
       if (stored.createdTicks > this.lastTicks) this.lastTicks = stored.createdTicks
-      tx.records.push({
-        position: stored.position,
-        stream,
-        streamBytes: stored.stream,
-        eventNumber: stored.tombstone ? TOMBSTONE_EVENT_NUMBER : this.decidedLast(stream, tx) + 1,
-        isTombstone: stored.tombstone,
-        eventId: stored.eventId,
-        eventType: stored.eventType,
-        isJson: stored.isJson,
-        data: stored.data,
-        customMetadata: stored.customMetadata,
-        createdMs: stored.createdMs,
-        created: String(stored.createdTicks),
-        cache: [undefined, undefined]
-      })
+      tx.records.push(eventRecordOf(stored, stream, stored.tombstone ? TOMBSTONE_EVENT_NUMBER : this.decidedLast(stream, tx) + 1))
       if (!stored.tombstone) tx.counts.set(stream, (tx.counts.get(stream) ?? 0) + 1)
       tx.touched.add(stream)
       if (stored.tombstone) tx.touched.add(metastreamOf(stream))

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredRecord } from "./RecordCodec.ts"
+import { encodeEmptyCommit, encodeEvent, sealCommit, type StoredEvent, type StoredRecord } from "./RecordCodec.ts"
 import type { EventRecord } from "./Records.ts"
 
 /**
@@ -73,6 +73,33 @@ export const encodeTransaction = (tx: Transaction): { readonly sealed: Buffer; r
 }
 
 /**
+ * The event record of a stored one (read back from a log, or a replicated commit's frame), as the
+ * store's stream `stream` holds it at `eventNumber`; its read encoding is made on its first read.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const eventRecordOf = (
+  stored: StoredEvent,
+  stream: string,
+  eventNumber: number
+): EventRecord => ({
+  position: stored.position,
+  stream,
+  streamBytes: stored.stream,
+  eventNumber,
+  isTombstone: stored.tombstone,
+  eventId: stored.eventId,
+  eventType: stored.eventType,
+  isJson: stored.isJson,
+  data: stored.data,
+  customMetadata: stored.customMetadata,
+  createdMs: stored.createdMs,
+  created: String(stored.createdTicks),
+  cache: undefined
+})
+
+/**
  * A transaction of one stored record (a log that hands back decoded records, not their bytes:
  * the store encodes it again to read it like a scanned one).
  *
@@ -85,20 +112,6 @@ export const recordTransaction = (stored: StoredRecord): Transaction => {
     tx.empty = { position: stored.position, next: stored.next }
     return tx
   }
-  tx.records.push({
-    position: stored.position,
-    stream: stored.stream.toString("utf8"),
-    streamBytes: stored.stream,
-    eventNumber: 0,
-    isTombstone: stored.tombstone,
-    eventId: stored.eventId,
-    eventType: stored.eventType,
-    isJson: stored.isJson,
-    data: stored.data,
-    customMetadata: stored.customMetadata,
-    createdMs: stored.createdMs,
-    created: String(stored.createdTicks),
-    cache: undefined
-  })
+  tx.records.push(eventRecordOf(stored, stored.stream.toString("utf8"), 0))
   return tx
 }
