@@ -8,13 +8,12 @@
  * lists it in `violations` (the test asserts the list is empty, `npm run faults` prints it).
  */
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import { CurrentLogAnnotations } from "effect/References"
 import { loadavg } from "node:os"
-import type { ConnectionOptions } from "../../src/internal/transport/Options.ts"
-import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
 import { type EmbeddedClusterOptions, type RunningCluster, startEmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
+import { type RecoveryLog, recoveryLog } from "../../test/support/recoveryLog.ts"
+
+/** Runs an effect with a client of its own (the tests' helper: a fresh layer per connection). */
+export { withClient } from "../../test/client/_support.ts"
 
 /** The figures of one scenario run. */
 export interface Figures {
@@ -28,42 +27,9 @@ export interface Figures {
   readonly [figure: string]: unknown
 }
 
-/** One recovery warning of the client: its text and annotations. */
-export interface Warning {
-  readonly text: string
-  readonly annotations: Readonly<Record<string, unknown>>
-}
-
-/** The client's warnings (retries, resumes, reconnects) of the effects run through `capture`. */
-export interface WarningLog {
-  readonly warnings: Array<Warning>
-  readonly capture: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** Warnings with this action (`retry`, `resume`, `reconnect`), of this operation when given. */
-  readonly count: (action: string, operation?: string) => number
-}
-
-const textOf = (message: unknown): string =>
-  Array.isArray(message) ? message.map((m) => String(m)).join(" ") : String(message)
-
-/** A logger keeping every warning (and echoing them to stderr when `EFFECT_ESDB_FAULTS_VERBOSE` is set). */
-export const warningLog = (): WarningLog => {
-  const warnings: Array<Warning> = []
-  const verbose = process.env["EFFECT_ESDB_FAULTS_VERBOSE"] !== undefined
-  const logger = Logger.make((options) => {
-    if (options.logLevel !== "Warn" && options.logLevel !== "Error") return
-    const annotations = options.fiber.getRef(CurrentLogAnnotations)
-    const text = textOf(options.message)
-    if (verbose) process.stderr.write(`${text}\n`)
-    warnings.push({ text, annotations: { ...annotations } })
-  })
-  return {
-    warnings,
-    capture: (effect) => Effect.provideService(effect, Logger.CurrentLoggers, new Set([logger])),
-    count: (action, operation) =>
-      warnings.filter((w) => w.annotations["action"] === action && (operation === undefined || w.annotations["operation"] === operation))
-        .length
-  }
-}
+/** The client's warnings (retries, resumes, reconnects) and errors, echoed to stderr when `EFFECT_ESDB_FAULTS_VERBOSE` is set. */
+export const warningLog = (): RecoveryLog =>
+  recoveryLog({ errors: true, echo: process.env["EFFECT_ESDB_FAULTS_VERBOSE"] !== undefined })
 
 /** A cluster (its log lines kept, not printed) for the scope of `f`; closed afterwards. */
 export const withCluster = <A, E, R>(
@@ -77,18 +43,6 @@ export const withCluster = <A, E, R>(
     (cluster) => Effect.promise(() => cluster.close())
   )
 }
-
-/** Runs `effect` with a client of its own, connected with `connectionString`. */
-export const withClient = <A, E, R>(
-  connectionString: string,
-  effect: Effect.Effect<A, E, R>,
-  options: Omit<ConnectionOptions, "connectionString"> = {}
-): Effect.Effect<A, E, Exclude<R, EventStoreDB.Services>> =>
-  Effect.provide(effect, Layer.fresh(EventStoreDB.layer({ ...options, connectionString }).pipe(Layer.orDie))) as Effect.Effect<
-    A,
-    E,
-    Exclude<R, EventStoreDB.Services>
-  >
 
 /** The event ids a member has made readable, in log order (its `$all`). */
 export const idsOf = (cluster: RunningCluster, index: number): Array<string> => {
