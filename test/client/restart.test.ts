@@ -10,20 +10,19 @@
  * `npm run test:restart-long` runs it with 60 s).
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import { PersistentSubscriptions, type RecordedEvent, Streams } from "../../src/index.ts"
+import { exited, startCliNode } from "../support/cliNode.ts"
 import { recoveryLog } from "../support/recoveryLog.ts"
 import { eventually, freePort, newEvents, uniqueStream, withClient } from "./_support.ts"
 
 const DOWN_MS = Number(process.env["EFFECT_ESDB_RESTART_DOWN_MS"] ?? 10_000)
-const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
@@ -32,25 +31,8 @@ afterEach(() => {
 
 /** Starts `cli.ts --insecure --port <port> --db <dir>`; resolves once it prints its connection string. */
 const spawnNode = (dir: string, port: number): Promise<ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", String(port), "--db", dir], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    cleanups.push(() => child.kill("SIGKILL"))
-    const timer = setTimeout(() => reject(new Error("the node did not start")), 20_000)
-    child.once("exit", (code) => reject(new Error(`the node exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (!line.startsWith("esdb://")) return
-      clearTimeout(timer)
-      resolve(child)
-    })
-  })
-
-const exited = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-  })
+  startCliNode(dir, { port, echoStderr: true, startTimeoutMs: 20_000, track: (child) => cleanups.push(() => child.kill("SIGKILL")) })
+    .then((node) => node.child)
 
 const positions = (events: ReadonlyArray<RecordedEvent>) => events.map((e) => Number(e.streamPosition))
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)

@@ -6,46 +6,29 @@
  * those appended after the restart too, exactly once.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { Streams } from "../../src/index.ts"
 import { Projector } from "../../src/eventsourcing/index.ts"
 import { freePort, newEvents, uniqueStream, withClient } from "../client/_support.ts"
+import { exited, startCliNode } from "../support/cliNode.ts"
 import { postgresLayer } from "../support/postgres.ts"
 import { readModel } from "./_readModel.ts"
 
-const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
 
 const cleanups: Array<() => void> = []
 afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup()
 })
 
+/** Starts `cli.ts --insecure --port <port> --db <dir>`; resolves once it prints its connection string. */
 const spawnNode = (dir: string, port: number): Promise<ChildProcess> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", String(port), "--db", dir], {
-      stdio: ["ignore", "pipe", "inherit"]
-    })
-    cleanups.push(() => child.kill("SIGKILL"))
-    const timer = setTimeout(() => reject(new Error("the node did not start")), 30_000)
-    child.once("exit", (code) => reject(new Error(`the node exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      if (!line.startsWith("esdb://")) return
-      clearTimeout(timer)
-      resolve(child)
-    })
-  })
-
-const exited = (child: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve()
-    child.once("exit", () => resolve())
-  })
+  startCliNode(dir, { port, echoStderr: true, startTimeoutMs: 30_000, track: (child) => cleanups.push(() => child.kill("SIGKILL")) })
+    .then((node) => node.child)
 
 describe("Projector across a node restart", () => {
   it.live("the node is killed mid-run and restarted: every event applied exactly once", () =>

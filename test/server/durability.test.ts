@@ -4,12 +4,11 @@
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, statSync, write, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { StreamsClient } from "../../src/generated/streams.ts"
 import { type RunningNode, startEmbeddedNode } from "../../src/server/EmbeddedNode.ts"
 import { LOG_FILE } from "../../src/server/storage/FileLog.ts"
@@ -33,6 +32,7 @@ import {
   tombstoneStream,
   uniqueStream
 } from "./helpers.ts"
+import { type CliNode, startCliNode } from "../support/cliNode.ts"
 
 const dirs: Array<string> = []
 const tempDir = () => {
@@ -50,27 +50,8 @@ const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
  * Starts `cli.ts --insecure --port 0 --db <dir>` in a child process; resolves with its port.
  * `slowDiskMs` delays each flush, so that a kill finds writes queued and not yet durable.
  */
-const spawnNode = (dir: string, slowDiskMs = 0, extraArgs: ReadonlyArray<string> = []): Promise<{ child: ChildProcess; port: number; stderr: () => string }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir, ...extraArgs], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) }
-    })
-    let stderr = ""
-    child.stderr!.setEncoding("utf8")
-    child.stderr!.on("data", (chunk: string) => {
-      stderr += chunk
-      process.stderr.write(chunk)
-    })
-    const timer = setTimeout(() => reject(new Error("the node did not start")), 20_000)
-    child.on("exit", (code) => reject(new Error(`the node exited with ${code}: ${stderr}`)))
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const match = /^esdb:\/\/[^:]+:(\d+)/.exec(line)
-      if (match === null) return
-      clearTimeout(timer)
-      resolve({ child, port: Number(match[1]), stderr: () => stderr })
-    })
-  })
+const spawnNode = (dir: string, slowDiskMs = 0, extraArgs: ReadonlyArray<string> = []): Promise<CliNode> =>
+  startCliNode(dir, { args: extraArgs, echoStderr: true, startTimeoutMs: 20_000, env: { EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) } })
 
 const idsOf = (messages: Parameters<typeof events>[0]) => events(messages).map((e) => e.event!.id!.value!.$case === "string" ? e.event!.id!.value!.value : "")
 

@@ -10,11 +10,10 @@ import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type ChildProcess, spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
 import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { StreamsClient } from "../../src/generated/streams.ts"
 import * as EventStoreDB from "../../src/layers/EventStoreDB.ts"
 import * as Operations from "../../src/services/Operations.ts"
@@ -35,6 +34,7 @@ import {
   tombstoneStream,
   uniqueStream
 } from "./helpers.ts"
+import { startCliNode } from "../support/cliNode.ts"
 
 const dirs: Array<string> = []
 const nodes: Array<RunningNode> = []
@@ -365,26 +365,8 @@ describe("scavenge with --db", () => {
 
   it("a SIGKILL during a scavenge loses nothing: the old log opens as it was, and a later scavenge completes", { timeout: 180_000 }, async () => {
     const dir = tempDir()
-    const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
     const spawnNode = (pauseMs: number) =>
-      new Promise<{ child: ChildProcess; port: number }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir], {
-          stdio: ["ignore", "pipe", "pipe"],
-          env: { ...process.env, EFFECT_ESDB_TEST_SCAVENGE_PAUSE_MS: String(pauseMs) }
-        })
-        children.push(child)
-        let stderr = ""
-        child.stderr!.setEncoding("utf8")
-        child.stderr!.on("data", (chunk: string) => (stderr += chunk))
-        const timer = setTimeout(() => reject(new Error("the node did not start")), 30_000)
-        child.on("exit", (code) => reject(new Error(`the node exited with ${code}: ${stderr}`)))
-        createInterface({ input: child.stdout! }).on("line", (line) => {
-          const match = /^esdb:\/\/[^:]+:(\d+)/.exec(line)
-          if (match === null) return
-          clearTimeout(timer)
-          resolve({ child, port: Number(match[1]) })
-        })
-      })
+      startCliNode(dir, { env: { EFFECT_ESDB_TEST_SCAVENGE_PAUSE_MS: String(pauseMs) }, track: (child) => children.push(child) })
     const first = await spawnNode(10)
     const streams = streamsOf(first.port)
     const names = await writeWorkload(streams)

@@ -5,39 +5,23 @@
  */
 import * as grpc from "@grpc/grpc-js"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { type ChildProcess, spawn } from "node:child_process"
 import { randomUUID } from "node:crypto"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { createInterface } from "node:readline"
 import { SchemaFormat } from "../../src/generated/kurrentdb/protocol/v2/streams/shared.ts"
 import { type AppendRecord, StreamsServiceClient } from "../../src/generated/kurrentdb/protocol/v2/streams/streams.ts"
 import { StreamsClient } from "../../src/generated/streams.ts"
 import { events, readAll, readOptions, streamOption, uniqueStream } from "./helpers.ts"
+import { type CliNode, startCliNode } from "../support/cliNode.ts"
 
 const dirs: Array<string> = []
 afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
-const cli = new URL("../../src/server/cli.ts", import.meta.url).pathname
-
-const spawnNode = (dir: string, slowDiskMs = 0): Promise<{ child: ChildProcess; port: number }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--experimental-strip-types", "--no-warnings", cli, "--insecure", "--port", "0", "--db", dir], {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) }
-    })
-    const timer = setTimeout(() => reject(new Error("the node did not start")), 20_000)
-    child.on("exit", (code) => reject(new Error(`the node exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const match = /^esdb:\/\/[^:]+:(\d+)/.exec(line)
-      if (match === null) return
-      clearTimeout(timer)
-      resolve({ child, port: Number(match[1]) })
-    })
-  })
+const spawnNode = (dir: string, slowDiskMs = 0): Promise<CliNode> =>
+  startCliNode(dir, { echoStderr: true, startTimeoutMs: 20_000, env: { EFFECT_ESDB_TEST_FLUSH_DELAY_MS: String(slowDiskMs) } })
 
 const record = (id: string, stream?: string): AppendRecord => ({
   recordId: id,
