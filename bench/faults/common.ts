@@ -10,6 +10,7 @@
 import * as Effect from "effect/Effect"
 import { loadavg } from "node:os"
 import { type EmbeddedClusterOptions, type RunningCluster, startEmbeddedCluster } from "../../src/server/cluster/EmbeddedCluster.ts"
+import { idsOf as memberIds } from "../../test/server/clusterHelpers.ts"
 import { type RecoveryLog, recoveryLog } from "../../test/support/recoveryLog.ts"
 
 /** Runs an effect with a client of its own (the tests' helper: a fresh layer per connection). */
@@ -44,14 +45,9 @@ export const withCluster = <A, E, R>(
   )
 }
 
-/** The event ids a member has made readable, in log order (its `$all`). */
-export const idsOf = (cluster: RunningCluster, index: number): Array<string> => {
-  const store = cluster.store(index)
-  if (store === undefined) return []
-  const ids: Array<string> = []
-  for (let i = 0; i < store.log.length; i++) ids.push(store.log.record(i).eventId)
-  return ids
-}
+/** The event ids a member has made readable, in log order (its `$all`; none while it is down). */
+export const idsOf = (cluster: RunningCluster, index: number): Array<string> =>
+  cluster.store(index) === undefined ? [] : memberIds(cluster, index)
 
 /** The ids of the events in users' streams (not `$`-prefixed) a member holds, in log order: what `$all` delivers to a user. */
 export const userIdsOf = (cluster: RunningCluster, index: number): Array<string> => {
