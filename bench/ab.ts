@@ -14,7 +14,7 @@
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
-import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
+import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, parseVariantSpec, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
 import { benchDir, runChild, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, roundsArg, out, ...args] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
@@ -24,13 +24,7 @@ if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}`)
 const specs = args
 const rounds = Number(roundsArg)
 const variants = specs.map((spec) => {
-  const [label, rest] = spec.split("=", 2) as [string, string]
-  const [client, ...envs] = rest.split(",")
-  const env: Record<string, string> = {}
-  for (const e of envs) {
-    const i = e.indexOf("=")
-    env[e.slice(0, i)] = e.slice(i + 1)
-  }
+  const { client, env, label } = parseVariantSpec(spec)
   return { label, client: client as ClientName, env }
 })
 

@@ -18,7 +18,7 @@ import { writeFileSync } from "node:fs"
 import { PerformanceObserver } from "node:perf_hooks"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { type BenchClient, FULL_SIZES, SEED, smallPayload } from "./lib/common.ts"
+import { type BenchClient, FULL_SIZES, parseVariantSpec, SEED, smallPayload } from "./lib/common.ts"
 import { benchDir, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, blocksArg, out, ...specs] = process.argv.slice(2) as [string, string, string, ...Array<string>]
@@ -39,16 +39,12 @@ const main = async () => {
   if (workload === "persistent") await seedTarget(target, FULL_SIZES, false, "json")
   const clients: Array<{ label: string; client: BenchClient }> = []
   for (const spec of specs) {
-    const [label, rest] = spec.split("=", 2) as [string, string]
-    const [module, ...envs] = rest.split(",")
+    const { client: module, env, label } = parseVariantSpec(spec)
     const saved = { ...process.env }
-    for (const e of envs) {
-      const i = e.indexOf("=")
-      process.env[e.slice(0, i)] = e.slice(i + 1)
-    }
+    Object.assign(process.env, env)
     const client: BenchClient = module === "floor"
       ? await (await import("./clients/floor.ts")).open(target.connectionString, { appendRpc: "batch" })
-      : await (await import(module === "effect" ? "./clients/effect.ts" : resolve(module!)) as {
+      : await (await import(module === "effect" ? "./clients/effect.ts" : resolve(module)) as {
         open: (c: string) => Promise<BenchClient>
       }).open(target.connectionString)
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key]

@@ -19,7 +19,7 @@ import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { open } from "./clients/floor.ts"
 import { eventsOf, streamName } from "./lib/buildLog.ts"
-import { readPayload } from "./lib/common.ts"
+import { parseAssignment, readPayload } from "./lib/common.ts"
 import { rssOf } from "./lib/storageProcs.ts"
 
 const argOf = (name: string): string | undefined => {
@@ -28,7 +28,7 @@ const argOf = (name: string): string | undefined => {
 }
 const EVENTS = Number(argOf("--events") ?? 1_000_000)
 const FLAGS = (argOf("--flags") ?? "").split(" ").filter((s) => s !== "")
-const ENV = Object.fromEntries(process.argv.flatMap((a, i) => (process.argv[i - 1] === "--env" ? [a.split("=") as [string, string]] : [])))
+const ENV = Object.fromEntries(process.argv.flatMap((a, i) => (process.argv[i - 1] === "--env" ? [parseAssignment(a)] : [])))
 const CLI_ARGS = (argOf("--cli-args") ?? "").split(" ").filter((s) => s !== "")
 const MB = (b: number) => Math.round(b / 1024 / 1024)
 

@@ -228,6 +228,35 @@ export interface Sample {
   readonly checksum: number
 }
 
+/**
+ * `NAME=value` split at its first `=` (a value may itself hold `=`, such as a path or a
+ * `--flag=x`). Throws on an assignment with no `=` or an empty name: a misspelt setting must
+ * stop the run, not measure the default silently.
+ */
+export const parseAssignment = (text: string): readonly [name: string, value: string] => {
+  const i = text.indexOf("=")
+  if (i <= 0) throw new Error(`expected NAME=value, got "${text}"`)
+  return [text.slice(0, i), text.slice(i + 1)]
+}
+
+/** One variant of an A/B run: its label, its client (or module) and the environment it runs with. */
+export interface VariantSpec {
+  readonly label: string
+  readonly client: string
+  readonly env: Readonly<Record<string, string>>
+}
+
+/**
+ * Parses `<label>=<client>[,NAME=value...]` (bench/ab.ts, bench/inprocess.ts). Every setting is
+ * split at its own first `=`, so values keep their `=` and no setting is dropped.
+ */
+export const parseVariantSpec = (spec: string): VariantSpec => {
+  const [label, rest] = parseAssignment(spec)
+  const [client, ...settings] = rest.split(",")
+  if (client === undefined || client === "") throw new Error(`variant "${label}" names no client`)
+  return { label, client, env: Object.fromEntries(settings.map(parseAssignment)) }
+}
+
 export const RESULT_PREFIX = "@@RESULT "
 export const READY_PREFIX = "@@READY "
 
