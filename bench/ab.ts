@@ -4,17 +4,19 @@
  *   node bench/ab.ts <workload> <rounds> <out.json|-> [--variant json|binary] <label>=<client>[,ENV=value...] ...
  *
  * Starts one embedded node (framing `message`), seeds it when the workload reads, then runs every
- * variant once per round, in order, each in a fresh worker process (bench/worker.ts with the
- * variant's environment: BENCH_EFFECT_MODULE, BENCH_EFFECT_METRICS, ...), and prints each
- * variant's median client CPU µs per event and the median of its per-round ratio to the first
- * variant. The load average is recorded before and after. `--variant` (default `json`) seeds the
- * node with that variant of the events (bench/seed.ts) and labels the samples with it. With an out file, the samples go to
- * bench/results/<out.json>.
+ * variant once per round, each in a fresh worker process (bench/worker.ts with the variant's
+ * environment: BENCH_EFFECT_MODULE, BENCH_EFFECT_METRICS, ...), the order rotated by one each
+ * round. Prints each variant's median client CPU µs per event and the median of its per-round
+ * ratio to the first variant, with that ratio's quartiles: copies of one client in one run have
+ * spread by ±0.07 (BENCHMARKS.md section 20), so a difference inside the quartiles is not one.
+ * The load average is recorded before and after. `--variant` (default `json`) seeds the node with
+ * that variant of the events (bench/seed.ts) and labels the samples with it. With an out file,
+ * the samples go to bench/results/<out.json>.
  */
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
-import { type ClientName, FULL_SIZES, RESULT_PREFIX, type Sample, parseVariantSpec, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
+import { type ClientName, FULL_SIZES, RESULT_PREFIX, parseVariantSpec, quartiles, rotation, type Sample, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
 import { benchDir, runChild, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, roundsArg, out, ...args] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
@@ -41,7 +43,8 @@ const main = async () => {
   const samples: Array<{ label: string; round: number; cpuUsPerEvent: number; eventsPerSec: number; sample: Sample }> = []
   const base = { ...process.env }
   for (let round = 0; round < rounds; round++) {
-    for (const v of variants) {
+    // rotated each round (common.ts `rotation`); ratios still divide by the first variant's sample of the same round
+    for (const v of rotation(variants.length, round).map((i) => variants[i]!)) {
       for (const key of Object.keys(process.env)) if (!(key in base)) delete process.env[key]
       Object.assign(process.env, base, v.env)
       const stdout = await runChild("worker.ts", [v.client, workload, "message", target.connectionString, target.cpuUrl ?? "", "--variant", variant])
@@ -67,12 +70,13 @@ const main = async () => {
       env: v.env,
       cpuUsPerEvent: median(mine.map((s) => s.cpuUsPerEvent)),
       eventsPerSec: median(mine.map((s) => s.eventsPerSec)),
-      ratioToFirst: median(ratios)
+      ratioToFirst: median(ratios),
+      ratioQuartiles: quartiles(ratios)
     }
   })
   for (const s of summary) {
     process.stdout.write(
-      `${s.label.padEnd(24)} ${s.cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev  ${Math.round(s.eventsPerSec).toString().padStart(7)} ev/s  ×${first} ${s.ratioToFirst.toFixed(3)}\n`
+      `${s.label.padEnd(24)} ${s.cpuUsPerEvent.toFixed(2).padStart(8)} µs/ev  ${Math.round(s.eventsPerSec).toString().padStart(7)} ev/s  ×${first} ${s.ratioToFirst.toFixed(3)} [${s.ratioQuartiles.map((q) => q.toFixed(3)).join("–")}]\n`
     )
   }
   process.stdout.write(`load average before ${load0.map((l) => l.toFixed(2)).join(" ")}, after ${load1.map((l) => l.toFixed(2)).join(" ")}\n`)

@@ -4,7 +4,7 @@
  * setting was dropped and the "variants" measured the same code.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { parseAssignment, parseVariantSpec } from "../bench/lib/common.ts"
+import { parseAssignment, parseVariantSpec, quartiles, rotation } from "../bench/lib/common.ts"
 
 describe("bench variant specs", () => {
   it("keeps every setting, with values that hold '='", () => {
@@ -24,5 +24,19 @@ describe("bench variant specs", () => {
     assert.throws(() => parseVariantSpec("x="), /names no client/)
     assert.throws(() => parseVariantSpec("effect"), /expected NAME=value/)
     assert.deepStrictEqual(parseAssignment("A=b=c"), ["A", "b=c"])
+  })
+})
+
+describe("bench A/B rounds", () => {
+  it("rotates the order by one each round, every variant once per round", () => {
+    assert.deepStrictEqual(rotation(3, 0), [0, 1, 2])
+    assert.deepStrictEqual(rotation(3, 1), [1, 2, 0])
+    assert.deepStrictEqual(rotation(3, 5), [2, 0, 1])
+    for (let round = 0; round < 7; round++) assert.deepStrictEqual([...rotation(4, round)].sort(), [0, 1, 2, 3])
+  })
+
+  it("quotes the quartiles of the per-round ratios", () => {
+    assert.deepStrictEqual(quartiles([1.4, 1.1, 1.2, 1.3]), [1.1, 1.3])
+    assert.deepStrictEqual(quartiles([1, 2, 3, 4, 5, 6, 7, 8]), [2, 6])
   })
 })

@@ -206,6 +206,21 @@ export interface BenchClient {
 /** The consumers' buffer size (events the node may have in flight to them): both clients' default. */
 export const PERSISTENT_BUFFER = 10
 
+/**
+ * The order in which an A/B round runs its `count` variants: each round starts one variant later
+ * (round 0: 0, 1, 2…; round 1: 1, 2, …, 0), so that no variant always runs right after the same
+ * one, or first after the node started: a fixed order would charge a place in the round (the
+ * node's state after the one before, a warmer machine) to a variant.
+ */
+export const rotation = (count: number, round: number): Array<number> =>
+  Array.from({ length: count }, (_, i) => (i + round) % count)
+
+/** The 25th and 75th percentiles of `values`: the spread quoted beside a median. */
+export const quartiles = (values: ReadonlyArray<number>): readonly [low: number, high: number] => {
+  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  return [percentile(sorted, 25), percentile(sorted, 75)]
+}
+
 /** One measurement, as a child prints it. */
 export interface Sample {
   readonly client: ClientName
