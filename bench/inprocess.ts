@@ -3,12 +3,13 @@
  * C, ...), for differences of a few percent on a loaded machine, where separate processes minutes
  * apart differ by more than that (BENCHMARKS.md §11, §13):
  *
- *   node --expose-gc bench/inprocess.ts <append-1|persistent> <blocks> <out.json|-> <label>=<module>[,ENV=value...] ...
+ *   node --expose-gc bench/inprocess.ts <append-1|append-100|persistent> <blocks> <out.json|-> <label>=<module>[,ENV=value...] ...
  *
  * `<module>` is `floor`, `effect` (bench/clients/effect.ts) or a path to another copy of
  * bench/clients/effect.ts (e.g. of an older tree); each variant's environment is set while it is
  * opened (BENCH_EFFECT_METRICS=false, ...). One embedded node in its own process (framing
- * `message`), seeded for `persistent`. A block is 500 single-event appends, or one consumer of a
+ * `message`), seeded for `persistent`. A block is 500 single-event appends, 20 appends of 100
+ * 1 KiB events (as the benchmark's append-100 workload), or one consumer of a
  * fresh group taking 5,000 events and acking each (as in the benchmark's persistent workload).
  * Before each block the heap is collected (outside the measurement), so each block pays for its
  * own garbage (the time spent in GC during the block is reported too). CPU is `process.cpuUsage()` of this process over the block; the result is each
@@ -18,13 +19,15 @@ import { writeFileSync } from "node:fs"
 import { PerformanceObserver } from "node:perf_hooks"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { type BenchClient, FULL_SIZES, parseVariantSpec, SEED, smallPayload } from "./lib/common.ts"
+import { type BenchClient, FULL_SIZES, kibPayload, parseVariantSpec, SEED, smallPayload } from "./lib/common.ts"
 import { benchDir, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, blocksArg, out, ...specs] = process.argv.slice(2) as [string, string, string, ...Array<string>]
 const blocks = Number(blocksArg)
 const APPENDS = 500
 const EVENTS = 5_000
+const BATCHES = 20
+const batchOf = (i: number) => Array.from({ length: 100 }, (_, j) => kibPayload(i * 100 + j))
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)
@@ -56,6 +59,10 @@ const main = async () => {
     if (workload === "append-1") {
       await client.appendSequential(`inprocess-${round}-${groups++}`, APPENDS, smallPayload)
       return APPENDS
+    }
+    if (workload === "append-100") {
+      await client.appendBatches(`inprocess-${round}-${groups++}`, BATCHES, batchOf)
+      return BATCHES * 100
     }
     const group = `inprocess-${process.pid}-${groups++}`
     await client.createPersistent(SEED.readStream, group)
