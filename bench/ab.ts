@@ -16,7 +16,7 @@
 import { writeFileSync } from "node:fs"
 import { loadavg } from "node:os"
 import { join } from "node:path"
-import { type ClientName, FULL_SIZES, RESULT_PREFIX, parseVariantSpec, quartiles, rotation, type Sample, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
+import { type ClientName, FULL_SIZES, median, RESULT_PREFIX, parseVariantSpec, quartiles, rotation, type Sample, type Variant, VARIANTS, type Workload } from "./lib/common.ts"
 import { benchDir, runChild, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, roundsArg, out, ...args] = process.argv.slice(2) as [Workload, string, string, ...Array<string>]
@@ -29,12 +29,6 @@ const variants = specs.map((spec) => {
   const { client, env, label } = parseVariantSpec(spec)
   return { label, client: client as ClientName, env }
 })
-
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 
 const main = async () => {
   const load0 = loadavg()

@@ -19,7 +19,7 @@ import { writeFileSync } from "node:fs"
 import { PerformanceObserver } from "node:perf_hooks"
 import { loadavg } from "node:os"
 import { join, resolve } from "node:path"
-import { type BenchClient, FULL_SIZES, kibPayload, parseVariantSpec, SEED, smallPayload } from "./lib/common.ts"
+import { type BenchClient, FULL_SIZES, kibBatch, median, parseVariantSpec, SEED, smallPayload } from "./lib/common.ts"
 import { benchDir, seedTarget, startNodeProcess } from "./lib/procs.ts"
 
 const [workload, blocksArg, out, ...specs] = process.argv.slice(2) as [string, string, string, ...Array<string>]
@@ -27,13 +27,7 @@ const blocks = Number(blocksArg)
 const APPENDS = 500
 const EVENTS = 5_000
 const BATCHES = 20
-const batchOf = (i: number) => Array.from({ length: 100 }, (_, j) => kibPayload(i * 100 + j))
 
-const median = (xs: ReadonlyArray<number>) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {})
 
 const main = async () => {
@@ -61,7 +55,7 @@ const main = async () => {
       return APPENDS
     }
     if (workload === "append-100") {
-      await client.appendBatches(`inprocess-${round}-${groups++}`, BATCHES, batchOf)
+      await client.appendBatches(`inprocess-${round}-${groups++}`, BATCHES, kibBatch)
       return BATCHES * 100
     }
     const group = `inprocess-${process.pid}-${groups++}`

@@ -23,7 +23,7 @@ import {
   type ClientName,
   type Framing,
   FULL_SIZES,
-  kibPayload,
+  kibBatch,
   nodeCpuMs,
   percentile,
   QUICK_SIZES,
@@ -105,11 +105,10 @@ const plans: Record<Workload, () => Plan> = {
     }
   }),
   "append-100": () => {
-    const batch = (i: number) => Array.from({ length: 100 }, (_, j) => kibPayload(i * 100 + j))
     return {
-      warmup: (c) => c.appendBatches(unique("warm100"), sizes.append100.warmup, batch),
+      warmup: (c) => c.appendBatches(unique("warm100"), sizes.append100.warmup, kibBatch),
       measure: async (c, lat) => {
-        await c.appendBatches(unique("append100"), sizes.append100.ops, batch, lat)
+        await c.appendBatches(unique("append100"), sizes.append100.ops, kibBatch, lat)
         return { events: sizes.append100.ops * 100, ops: sizes.append100.ops }
       }
     }

@@ -147,6 +147,8 @@ export interface Payload {
 
 export const smallPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(100, i) })
 export const kibPayload = (i: number): Payload => ({ type: "BenchAppended", value: jsonOfSize(1024, i) })
+/** The `i`th request of the append-100 workload: 100 events of 1 KiB (bench/worker.ts, bench/inprocess.ts). */
+export const kibBatch = (i: number): Array<Payload> => Array.from({ length: 100 }, (_, j) => kibPayload(i * 100 + j))
 export const readPayload = (i: number, variant: Variant = "json"): Payload => ({
   type: SEED.eventType,
   value: jsonOfSize(200, i),
@@ -217,7 +219,7 @@ export const rotation = (count: number, round: number): Array<number> =>
 
 /** The 25th and 75th percentiles of `values`: the spread quoted beside a median. */
 export const quartiles = (values: ReadonlyArray<number>): readonly [low: number, high: number] => {
-  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  const sorted = sortedFinite(values)
   return [percentile(sorted, 25), percentile(sorted, 75)]
 }
 
@@ -281,8 +283,11 @@ export const percentile = (sorted: ReadonlyArray<number>, p: number): number => 
   return sorted[rank]!
 }
 
+/** The finite ones of `values`, in ascending order. */
+const sortedFinite = (values: ReadonlyArray<number>): Array<number> => [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+
 export const median = (values: ReadonlyArray<number>): number => {
-  const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b)
+  const sorted = sortedFinite(values)
   if (sorted.length === 0) return Number.NaN
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
