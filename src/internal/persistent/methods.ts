@@ -1,6 +1,7 @@
 /**
  * The methods of `event_store.client.persistent_subscriptions.PersistentSubscriptions` as the
- * transport takes them (the generated codecs: none of these is on a hot path).
+ * transport takes them: the generated codecs, but for `Read`'s replies (the consumer's hot path),
+ * decoded by hand straight into events.
  *
  * @internal
  */
@@ -15,7 +16,6 @@ import {
   type ListResp,
   PersistentSubscriptionsService,
   type ReadReq,
-  type ReadResp,
   type ReplayParkedReq,
   type ReplayParkedResp,
   type TruncateParkedReq,
@@ -24,6 +24,7 @@ import {
   type UpdateResp
 } from "../../generated/persistent.ts"
 import type { Empty } from "../../generated/shared.ts"
+import { decodePersistentReadResp, type PersistentReadMessage } from "../codec/ReadRespDecoder.ts"
 import type { Method } from "../transport/Transport.ts"
 
 /** `PersistentSubscriptions.Create`. @internal */
@@ -50,5 +51,9 @@ export const TruncateParked: Method<TruncateParkedReq, TruncateParkedResp> = Per
 /** `PersistentSubscriptions.RestartSubsystem`. @internal */
 export const RestartSubsystem: Method<Empty, Empty> = PersistentSubscriptionsService.restartSubsystem
 
-/** `PersistentSubscriptions.Read` (duplex). @internal */
-export const Read: Method<ReadReq, ReadResp> = PersistentSubscriptionsService.read
+/** `PersistentSubscriptions.Read` (duplex), replies decoded by {@link decodePersistentReadResp}. @internal */
+export const Read: Method<ReadReq, PersistentReadMessage> = {
+  path: PersistentSubscriptionsService.read.path,
+  requestSerialize: PersistentSubscriptionsService.read.requestSerialize,
+  responseDeserialize: decodePersistentReadResp
+}

@@ -46,13 +46,8 @@ import * as Stream from "effect/Stream"
 import { RecordedEvent } from "../../domain/RecordedEvent.ts"
 import type { InvalidArgument } from "../../errors/InvalidArgument.ts"
 import { SubscriptionClosed } from "../../errors/SubscriptionClosed.ts"
-import {
-  type ReadReq,
-  ReadReq_Nack_Action,
-  type ReadResp,
-  type ReadResp_ReadEvent_RecordedEvent
-} from "../../generated/persistent.ts"
-import { uuidToString } from "../convert.ts"
+import { type ReadReq, ReadReq_Nack_Action } from "../../generated/persistent.ts"
+import type { PersistentReadMessage } from "../codec/ReadRespDecoder.ts"
 import type { CallError } from "../transport/CallError.ts"
 import type { CallOptions } from "../transport/Options.ts"
 import { Inbox } from "../transport/Inbox.ts"
@@ -189,38 +184,6 @@ const idsOf = (events: AckTarget | ReadonlyArray<AckTarget>): Array<string> | In
   return ids
 }
 
-// one pass over the event's metadata (the node sends type, content-type and created): this runs
-// once per delivered event
-const recordedOf = (
-  event: ReadResp_ReadEvent_RecordedEvent,
-  link: RecordedEvent | undefined,
-  retryCount: number | undefined
-): RecordedEvent => {
-  let type: string | undefined
-  let contentType: string | undefined
-  let created: string | undefined
-  for (const m of event.metadata) {
-    const key = m.key
-    if (key === "type") type ??= m.value
-    else if (key === "content-type") contentType ??= m.value
-    else if (key === "created") created ??= m.value
-  }
-  return new RecordedEvent({
-    type: type ?? "",
-    data: event.data,
-    metadata: event.customMetadata,
-    contentType: contentType ?? "application/octet-stream",
-    id: uuidToString(event.id),
-    streamName: event.streamIdentifier?.streamName.toString("utf8") ?? "",
-    streamPosition: event.streamRevision,
-    commitPosition: event.commitPosition,
-    preparePosition: event.preparePosition,
-    createdTicks: created,
-    link,
-    retryCount
-  })
-}
-
 const make = (
   transport: TransportShape,
   stream: string,
@@ -283,19 +246,11 @@ const make = (
           onTake
         })
         const call = yield* transport.duplex(Read, {
-          onMessage: (message: ReadResp) => {
-            const content = message.content
-            if (content?.$case !== "event") return
-            const e = content.value
-            const retryCount = e.count?.$case === "retryCount" ? e.count.value : undefined
-            // a link the node could not resolve (its target deleted) may come as the link alone:
-            // delivered as the link, acked by its id, as reads do
-            if (e.event === undefined) {
-              if (e.link !== undefined) inbox.push(recordedOf(e.link, undefined, retryCount))
-              return
-            }
-            const link = e.link === undefined ? undefined : recordedOf(e.link, undefined, retryCount)
-            inbox.push(recordedOf(e.event, link, retryCount))
+          // the event as decoded (ReadRespDecoder.ts): a link the node could not resolve (its
+          // target deleted) may come as the link alone, delivered as the link and acked by its id,
+          // as reads do
+          onMessage: (message: PersistentReadMessage) => {
+            if (message._tag === "event" && message.event !== undefined) inbox.push(message.event)
           },
           onEnd: (error: CallError) => {
             ended = true
