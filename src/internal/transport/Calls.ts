@@ -20,6 +20,7 @@ import type { ConnectionSettings } from "../ConnectionString.ts"
 import type { CallError } from "./CallError.ts"
 import { callMetadata } from "./ChannelConfig.ts"
 import type { ChannelPool, Slot } from "./ChannelPool.ts"
+import { openChannelDuplex } from "./ChannelDuplex.ts"
 import { type ClassifyContext, classifyError } from "./classifyError.ts"
 import { deadlineAt, timeoutMillis, toGrpcDeadline } from "./Deadline.ts"
 import { StatusCode } from "./grpcStatus.ts"
@@ -261,20 +262,11 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
       const runFork = Effect.runForkWith(yield* Effect.context<never>())
       const callOptions = options?.callOptions
       // long-lived: no deadline unless the caller gave a timeout
-      const grpcOptions: grpc.CallOptions = callOptions?.timeout === undefined ? {} : yield* Effect.clockWith((clock) => {
+      const deadline = callOptions?.timeout === undefined ? Infinity : yield* Effect.clockWith((clock) => {
         const now = clock.currentTimeMillisUnsafe()
-        return Effect.succeed({
-          deadline: toGrpcDeadline(deadlineAt(now, timeoutMillis(settings.defaultDeadline, callOptions, "stream")), now)
-        })
+        return Effect.succeed(toGrpcDeadline(deadlineAt(now, timeoutMillis(settings.defaultDeadline, callOptions, "stream")), now))
       })
       let ended = false
-      const call = slot.client.makeBidiStreamRequest(
-        method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        metadata(callOptions),
-        grpcOptions
-      )
       // the call is held in its connection's scope: closing the connection ends it
       const held = Scope.forkUnsafe(slot.scope)
       // `reason` is computed after the call is marked ended: classifying may replace the
@@ -285,13 +277,17 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
         letGo(held)
         handlers.onEnd(reason())
       }
-      call.on("data", (message) => {
-        if (!ended) handlers.onMessage(message)
-      })
-      call.on("error", (failure: unknown) => end(() => classify(slot, failure, undefined, runFork)))
-      // a call the node ended without an error ("error" reports the others)
-      call.on("status", (status: grpc.StatusObject) => {
-        if (status.code === StatusCode.OK) end(() => new ServiceUnavailable({ reason: "The call was ended by the node" }))
+      // on the channel's call API, without a Node stream between grpc-js and the handlers
+      // (ChannelDuplex.ts): the persistent consumer's hot path
+      const call = openChannelDuplex(slot.channel, method, metadata(callOptions), deadline, {
+        onMessage: (message) => {
+          if (!ended) handlers.onMessage(message)
+        },
+        // a call the node ended without an error is ended here too; an error is classified
+        onEnd: (failure) =>
+          failure === undefined
+            ? end(() => new ServiceUnavailable({ reason: "The call was ended by the node" }))
+            : end(() => classify(slot, failure, undefined, runFork))
       })
       // ended with the connection's reason (replaced, or closed with the transport); at once
       // when the connection is already closed
@@ -309,20 +305,7 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
           call.cancel()
         })
       )
-      return {
-        write: (message, written) => {
-          call.write(message, written)
-        },
-        end: (done) => {
-          // a Writable's "finish" comes once every write's callback has run: grpc-js runs a
-          // write's callback when its HTTP/2 stream took the message (a call that fails first
-          // never finishes: its "error" or "status" ends it)
-          if (done !== undefined) call.once("finish", done)
-          call.end()
-        },
-        pause: () => call.pause(),
-        resume: () => call.resume()
-      }
+      return { write: call.write, end: call.end, pause: call.pause, resume: call.resume }
     })
 
   return { unary, clientStream, serverStream: serverStreamOf, duplex }
