@@ -85,7 +85,7 @@ export interface Sizes {
 
 export const FULL_SIZES: Sizes = {
   append1: { ops: 5_000, warmup: 500 },
-  append100: { ops: 200, warmup: 20 },
+  append100: { ops: 200, warmup: 200 },
   appendConcurrent: { ops: 8_000, warmup: 960, appenders: 32 },
   appendMulti: { ops: 3_000, warmup: 300 },
   readStream: { events: 100_000, warmup: 20_000 },
@@ -96,7 +96,7 @@ export const FULL_SIZES: Sizes = {
 
 export const QUICK_SIZES: Sizes = {
   append1: { ops: 1_000, warmup: 200 },
-  append100: { ops: 30, warmup: 5 },
+  append100: { ops: 30, warmup: 30 },
   appendConcurrent: { ops: 1_600, warmup: 320, appenders: 32 },
   appendMulti: { ops: 600, warmup: 100 },
   readStream: { events: 50_000, warmup: 5_000 },
