@@ -335,12 +335,28 @@ const recordedEvent = (
   })
 }
 
-const readEvent = (buf: Buffer, end: number): RecordedEvent | undefined => {
+/** An int32 varint (negative values come sign-extended to ten bytes). */
+const int32 = (buf: Buffer): number => {
+  const b = buf[pos]
+  if (b !== undefined && b < 0x80) {
+    pos++
+    return b
+  }
+  return Number(BigInt.asIntN(32, varint64(buf)))
+}
+
+/**
+ * A ReadEvent: the event (its resolved link inside it), or the link alone when its target is gone.
+ * A streams ReadEvent carries the commit position (field 3) for both; a persistent one the retry
+ * count (fields 5 and 6, a oneof), and its events keep their own positions.
+ */
+const readEvent = (buf: Buffer, end: number, persistent: boolean): RecordedEvent | undefined => {
   let eventStart = -1
   let eventEnd = -1
   let linkStart = -1
   let linkEnd = -1
   let commit: bigint | undefined
+  let retryCount: number | undefined
   while (pos < end) {
     const tag = varint(buf)
     if (tag === 10) {
@@ -353,20 +369,25 @@ const readEvent = (buf: Buffer, end: number): RecordedEvent | undefined => {
       linkStart = pos
       linkEnd = pos + length
       pos = linkEnd
-    } else if (tag === 24) {
+    } else if (tag === 24 && !persistent) {
       const c = varint64(buf)
       commit = c === UINT64_MAX ? undefined : c
+    } else if (tag === 40 && persistent) retryCount = int32(buf)
+    else if (tag === 50 && persistent) {
+      // no_retry_count: the oneof's other case
+      skip(buf, 2)
+      retryCount = undefined
     } else skip(buf, tag & 7)
   }
   let link: RecordedEvent | undefined
   if (linkStart >= 0) {
     pos = linkStart
-    link = recordedEvent(buf, linkEnd, commit, undefined, false, undefined)
+    link = recordedEvent(buf, linkEnd, commit, undefined, persistent, retryCount)
   }
   pos = end
   if (eventStart < 0) return link
   pos = eventStart
-  const event = recordedEvent(buf, eventEnd, commit, link, false, undefined)
+  const event = recordedEvent(buf, eventEnd, commit, link, persistent, retryCount)
   pos = end
   return event
 }
@@ -417,6 +438,20 @@ const caughtUp = (buf: Buffer, end: number): ReadMessage => {
   return { _tag: "caughtUp", timestamp: time, streamRevision: revision, position }
 }
 
+/** A subscription's confirmation (both services: its id is field 1). */
+const confirmation = (buf: Buffer, end: number): { readonly _tag: "confirmation"; readonly subscriptionId: string } => {
+  let id = ""
+  while (pos < end) {
+    const t = varint(buf)
+    if (t === 10) {
+      const l = lengthPrefix(buf)
+      id = buf.toString("utf8", pos, pos + l)
+      pos += l
+    } else skip(buf, t & 7)
+  }
+  return { _tag: "confirmation", subscriptionId: id }
+}
+
 /**
  * Decodes one ReadResp. Throws a RangeError on malformed input (grpc-js then fails the call
  * with an INTERNAL status, which the classifier reports).
@@ -433,23 +468,13 @@ export const decodeReadResp = (buf: Buffer): ReadMessage => {
       case 10: {
         const length = lengthPrefix(buf)
         const stop = pos + length
-        message = { _tag: "event", event: readEvent(buf, stop) }
+        message = { _tag: "event", event: readEvent(buf, stop, false) }
         pos = stop
         break
       }
       case 18: {
         const length = lengthPrefix(buf)
-        const stop = pos + length
-        let id = ""
-        while (pos < stop) {
-          const t = varint(buf)
-          if (t === 10) {
-            const l = lengthPrefix(buf)
-            id = buf.toString("utf8", pos, pos + l)
-            pos += l
-          } else skip(buf, t & 7)
-        }
-        message = { _tag: "confirmation", subscriptionId: id }
+        message = confirmation(buf, pos + length)
         break
       }
       case 26: {
@@ -487,55 +512,6 @@ export const decodeReadResp = (buf: Buffer): ReadMessage => {
   return message
 }
 
-/** An int32 varint (negative values come sign-extended to ten bytes). */
-const int32 = (buf: Buffer): number => {
-  const b = buf[pos]
-  if (b !== undefined && b < 0x80) {
-    pos++
-    return b
-  }
-  return Number(BigInt.asIntN(32, varint64(buf)))
-}
-
-/** A persistent subscription's ReadEvent: the event (its link inside), or the link alone. */
-const persistentReadEvent = (buf: Buffer, end: number): RecordedEvent | undefined => {
-  let eventStart = -1
-  let eventEnd = -1
-  let linkStart = -1
-  let linkEnd = -1
-  let retryCount: number | undefined
-  while (pos < end) {
-    const tag = varint(buf)
-    if (tag === 10) {
-      const length = lengthPrefix(buf)
-      eventStart = pos
-      eventEnd = pos + length
-      pos = eventEnd
-    } else if (tag === 18) {
-      const length = lengthPrefix(buf)
-      linkStart = pos
-      linkEnd = pos + length
-      pos = linkEnd
-    } else if (tag === 40) retryCount = int32(buf)
-    else if (tag === 50) {
-      // no_retry_count: the oneof's other case
-      skip(buf, 2)
-      retryCount = undefined
-    } else skip(buf, tag & 7)
-  }
-  let link: RecordedEvent | undefined
-  if (linkStart >= 0) {
-    pos = linkStart
-    link = recordedEvent(buf, linkEnd, undefined, undefined, true, retryCount)
-  }
-  if (eventStart >= 0) {
-    pos = eventStart
-    link = recordedEvent(buf, eventEnd, undefined, link, true, retryCount)
-  }
-  pos = end
-  return link
-}
-
 /**
  * Decodes one `persistent_subscriptions.ReadResp`. Throws a RangeError on malformed input (grpc-js
  * then fails the call with an INTERNAL status, which the classifier reports).
@@ -551,21 +527,11 @@ export const decodePersistentReadResp = (buf: Buffer): PersistentReadMessage => 
     if (tag === 10) {
       const length = lengthPrefix(buf)
       const stop = pos + length
-      message = { _tag: "event", event: persistentReadEvent(buf, stop) }
+      message = { _tag: "event", event: readEvent(buf, stop, true) }
       pos = stop
     } else if (tag === 18) {
       const length = lengthPrefix(buf)
-      const stop = pos + length
-      let id = ""
-      while (pos < stop) {
-        const t = varint(buf)
-        if (t === 10) {
-          const l = lengthPrefix(buf)
-          id = buf.toString("utf8", pos, pos + l)
-          pos += l
-        } else skip(buf, t & 7)
-      }
-      message = { _tag: "confirmation", subscriptionId: id }
+      message = confirmation(buf, pos + length)
     } else skip(buf, tag & 7)
   }
   return message
