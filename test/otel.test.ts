@@ -154,6 +154,33 @@ describe("OpenTelemetry", () => {
       assert.deepStrictEqual(stored.map(metadataOf), ["", { k: 1 }, "", { k: 1 }])
     }))
 
+  it.live("the caller's metadata keeps its text: big numbers, number formats, escapes and order", () =>
+    Effect.gen(function*() {
+      const node = yield* nodeResource
+      const stream = `otel-text-${crypto.randomUUID()}`
+      const producer = otel()
+      const texts = [
+        `{"amount": 12345678901234567890, "rate": 1.50, "name": "\\u00e9t\\u00e9"}`,
+        `{ "$spanId": "stale", "nested": {"$traceId": "kept"}, "$traceId": "stale", "z": [1e400] }`
+      ]
+      yield* program(
+        node,
+        producer.layer,
+        Effect.flatMap(Streams, (streams) =>
+          streams.append(stream, texts.map((text) => new NewEvent({ type: "T", data: "{}", metadata: json(text) })), {
+            currentVersion: "no_stream"
+          }))
+      )
+      const { spanId, traceId } = producer.exporter.getFinishedSpans().find((s) => s.name === "Streams.append")!.spanContext()
+      const stored = yield* program(node, undefined, Effect.flatMap(Streams, (streams) => streams.get(stream)))
+      const members = `"$traceId":"${traceId}","$spanId":"${spanId}"`
+      assert.deepStrictEqual(stored.map((e) => new TextDecoder().decode(e.metadata)), [
+        `{"amount": 12345678901234567890, "rate": 1.50, "name": "\\u00e9t\\u00e9",${members}}`,
+        // earlier trace ids replaced; a nested one is the caller's own
+        `{ "nested": {"$traceId": "kept"},"z": [1e400],${members} }`
+      ])
+    }))
+
   it.live("metrics: calls, errors by tag, latency and in flight per operation; events delivered per subscription", () =>
     Effect.gen(function*() {
       const node = yield* nodeResource
