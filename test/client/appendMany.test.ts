@@ -65,7 +65,7 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("a
       assert.strictEqual(yield* streams.getCurrentVersion(a), "no_stream")
     }))
 
-  it.effect("bad input is refused before anything is sent: the same stream twice, no streams, no events, metadata not an object", () =>
+  it.effect("bad input is refused before anything is sent: the same stream twice, no streams, no events, metadata not an object or with an integer beyond 2^53", () =>
     Effect.gen(function*() {
       const streams = yield* Streams.Streams
       const a = uniqueStream("a")
@@ -80,7 +80,18 @@ layer(nodeWithClient(), { excludeTestServices: true, timeout: "60 seconds" })("a
         { stream: a, events: new NewEvent({ type: "T", data: "{}", metadata: "[1]" }), currentVersion: "any" }
       ]))
       assert.strictEqual(notObject._tag, "InvalidArgument")
+      // a record's properties hold numbers as doubles: an id beyond 2^53 would be stored changed
+      const bigId = yield* failureOf(streams.appendMany([
+        { stream: a, events: new NewEvent({ type: "T", data: "{}", metadata: `{"order": {"id": 12345678901234567890}}` }), currentVersion: "any" }
+      ]))
+      assert.strictEqual(bigId._tag, "InvalidArgument")
+      assert.include(bigId.message, `"id": 12345678901234567890`)
       assert.strictEqual(yield* streams.getCurrentVersion(a), "no_stream")
+      // what a double holds exactly is taken as it is
+      yield* streams.appendMany([
+        { stream: a, events: new NewEvent({ type: "T", data: "{}", metadata: `{"id": 9007199254740991, "big": 1.5e300}` }), currentVersion: "any" }
+      ])
+      assert.strictEqual(yield* streams.getCurrentVersion(a), 0n)
     }))
 
   it.effect("concurrent multi-stream appends never interleave partially", () =>
