@@ -232,24 +232,28 @@ export const make = (settings: ConnectionSettings, pool: ChannelPool, scope: Sco
       let slot: Slot | undefined
       return Effect.succeed(serverStream(
         {
-          start: Effect.gen(function*() {
-            const acquired = yield* placeWithin(spec.deadline)
-            slot = acquired
-            const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
-            const running: { call: Running | undefined } = { call: undefined }
-            const held = yield* hold(running)
-            const call = acquired.client.makeServerStreamRequest(
-              method.path,
-              method.requestSerialize,
-              method.responseDeserialize,
-              request,
-              metadata(spec.options),
-              { deadline: toGrpcDeadline(spec.deadline, now) }
-            )
-            running.call = call
-            yield* Effect.addFinalizer(() => Effect.sync(() => letGo(held)))
-            return call
-          }),
+          start: (listener) =>
+            Effect.gen(function*() {
+              const acquired = yield* placeWithin(spec.deadline)
+              slot = acquired
+              const now = yield* Effect.clockWith((clock) => Effect.succeed(clock.currentTimeMillisUnsafe()))
+              const running: { call: Running | undefined } = { call: undefined }
+              const held = yield* hold(running)
+              // on the channel's call API (ChannelDuplex.ts): the request, the half-close, then
+              // the replies, without a Node stream per message
+              const call = openChannelDuplex(
+                acquired.channel,
+                method,
+                metadata(spec.options),
+                toGrpcDeadline(spec.deadline, now),
+                listener
+              )
+              call.write(request)
+              call.end()
+              running.call = call
+              yield* Effect.addFinalizer(() => Effect.sync(() => letGo(held)))
+              return call
+            }),
           classify: (failure) => classify(slot!, failure, spec.context, runFork)
         },
         handle

@@ -1,10 +1,11 @@
 /**
- * A duplex call on grpc-js's channel-level call API (`Channel.createCall`, the layer under
- * `Client.makeBidiStreamRequest`): messages go to a listener instead of through a Node `Duplex`
- * stream. The stream adds, per message received, a `Readable.push`, a `data` event and a `_read`
- * on the next tick, and per message sent a `Writable` round; a persistent consumer pays them per
- * event (BENCHMARKS.md section 11 measured them at about 5% of its client CPU). What the stream did
- * for us is done here:
+ * A call on grpc-js's channel-level call API (`Channel.createCall`, the layer under
+ * `Client.makeBidiStreamRequest` and `makeServerStreamRequest`): messages go to a listener instead
+ * of through a Node stream. The stream adds, per message received, a `Readable.push`, a `data`
+ * event and a `_read` on the next tick, and per message sent a `Writable` round; persistent
+ * consumers, reads and subscriptions pay them per event (BENCHMARKS.md sections 11 and 21: about
+ * 5% of a persistent consumer's client CPU, 4-17% of a read's). Duplex calls and server streams
+ * (one request, then the half-close) both run on it. What the stream did for us is done here:
  * - writes go one at a time: each after grpc-js took the one before (its callback), as a
  *   `Writable` sends them, since a call not yet resolved to a connection holds one message only;
  * - reads: one message asked for at a time (`startRead`), the next asked for once the listener

@@ -32,13 +32,36 @@ export interface Emit<A> {
 }
 
 /**
+ * A running server-streaming call, as the Stream drives it.
+ *
+ * @internal
+ */
+export interface ReadingCall {
+  /** Stops reading replies (HTTP/2 flow control then holds the node back) until `resume`. */
+  readonly pause: () => void
+  readonly resume: () => void
+  readonly cancel: () => void
+}
+
+/**
+ * What a running call reports: each reply, then its end, once (`undefined` for a status OK).
+ *
+ * @internal
+ */
+export interface ReadingListener<M> {
+  readonly onMessage: (message: M) => void
+  readonly onEnd: (failure: grpc.ServiceError | undefined) => void
+}
+
+/**
  * The pieces the transport hands over: `start` opens the call (in the Stream's scope, so it may
- * acquire a channel slot), `classify` turns a grpc-js failure into a typed error.
+ * acquire a channel slot) with the listener of its replies, `classify` turns a grpc-js failure
+ * into a typed error.
  *
  * @internal
  */
 export interface ServerStreamCall<M> {
-  readonly start: Effect.Effect<grpc.ClientReadableStream<M>, CallError, Scope.Scope>
+  readonly start: (listener: ReadingListener<M>) => Effect.Effect<ReadingCall, CallError, Scope.Scope>
   readonly classify: (failure: unknown) => CallError
 }
 
@@ -55,7 +78,8 @@ export const serverStream = <M, A>(
   Stream.callback<A, CallError>((queue) =>
     Effect.gen(function*() {
       const runFork = Effect.runForkWith(yield* Effect.context<never>())
-      const stream = yield* call.start
+      // set once the call is open; its replies and end come later (never while it opens)
+      let stream: ReadingCall | undefined
       let finished = false
       let paused = false
       let pending: Array<A> = []
@@ -72,7 +96,7 @@ export const serverStream = <M, A>(
               const then = afterDrain
               afterDrain = undefined
               if (then !== undefined) then()
-              else if (!finished) stream.resume()
+              else if (!finished) stream?.resume()
             })
           )
         )
@@ -93,7 +117,7 @@ export const serverStream = <M, A>(
           }
           if (!Queue.offerUnsafe(queue, item)) {
             paused = true
-            stream.pause()
+            stream?.pause()
             pending.push(item)
             resumeWhenRoom()
           }
@@ -101,38 +125,37 @@ export const serverStream = <M, A>(
         end: () => {
           if (finished) return
           finished = true
-          stream.cancel()
+          stream?.cancel()
           endAfterPending()
         },
         fail: (error) => {
           if (finished) return
           finished = true
-          stream.cancel()
+          stream?.cancel()
           failAfterPending(error)
         }
       }
-      stream.on("data", (message: M) => {
-        try {
-          handle(message, emit)
-        } catch (cause) {
-          emit.fail(call.classify(cause))
+      stream = yield* call.start({
+        onMessage: (message) => {
+          try {
+            handle(message, emit)
+          } catch (cause) {
+            emit.fail(call.classify(cause))
+          }
+        },
+        onEnd: (failure) => {
+          if (finished) return
+          finished = true
+          if (failure === undefined) endAfterPending()
+          else failAfterPending(call.classify(failure))
         }
       })
-      stream.on("error", (error: grpc.ServiceError) => {
-        if (finished) return
-        finished = true
-        failAfterPending(call.classify(error))
-      })
-      stream.on("end", () => {
-        if (finished) return
-        finished = true
-        endAfterPending()
-      })
+      const opened = stream
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           if (!finished) {
             finished = true
-            stream.cancel()
+            opened.cancel()
           }
         })
       )
