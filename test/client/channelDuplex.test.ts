@@ -3,7 +3,8 @@
  * an embedded node over loopback: what the Node stream did for us is still done. Writes go in
  * order, each callback once grpc-js took its message, and `end`'s once all were; a failed call
  * ends with the error grpc-js's own client makes of the same status; a reply that cannot be
- * decoded ends the call with INTERNAL; a paused call delivers nothing until resumed.
+ * decoded ends the call with INTERNAL; a paused call delivers nothing until resumed; a server
+ * stream delivers every reply before its end with OK.
  */
 import * as grpc from "@grpc/grpc-js"
 import { assert, it } from "@effect/vitest"
@@ -13,6 +14,8 @@ import { PersistentSubscriptions, Streams } from "../../src/index.ts"
 import type { Method } from "../../src/internal/transport/Calls.ts"
 import { type ChannelDuplex, errorFromStatus, openChannelDuplex } from "../../src/internal/transport/ChannelDuplex.ts"
 import { Read } from "../../src/internal/persistent/methods.ts"
+import { Read as StreamsRead } from "../../src/internal/streams/methods.ts"
+import { streamRequest } from "../../src/internal/streams/readRequest.ts"
 import type { PersistentReadMessage } from "../../src/internal/codec/ReadRespDecoder.ts"
 import { EmbeddedNode, eventually, newEvents, nodeWithClient, uniqueName, uniqueStream } from "./_support.ts"
 
@@ -168,5 +171,32 @@ it.layer(nodeWithClient(), { excludeTestServices: true, timeout: "30 seconds" })
         until: (n) => n === 10
       })
       call.cancel()
+    }))
+
+  it.effect("a server stream: the request, the half-close, every reply, then the end with OK, also when paused", () =>
+    Effect.gen(function*() {
+      const stream = uniqueStream("read")
+      yield* Streams.Streams.use((streams) => streams.append(stream, newEvents(30), { currentVersion: "no_stream" }))
+      const c = yield* channel
+      const messages: Array<string> = []
+      let ended: { readonly error: grpc.ServiceError | undefined } | undefined
+      const call = openChannelDuplex(c, StreamsRead, new grpc.Metadata(), Infinity, {
+        onMessage: (message) => messages.push(message._tag),
+        onEnd: (error) => {
+          ended = { error }
+        }
+      })
+      call.pause()
+      call.write(streamRequest(stream, "start", false, false, 30n))
+      call.end()
+      // the node sent everything and ended the call, but a paused call has taken one reply: the
+      // end with OK waits for the replies before it
+      yield* Effect.sleep("200 millis")
+      assert.isAtMost(messages.length, 1)
+      assert.isUndefined(ended)
+      call.resume()
+      const end = yield* eventually("the end", Effect.sync(() => ended), { until: (e) => e !== undefined })
+      assert.isUndefined(end!.error)
+      assert.strictEqual(messages.filter((m) => m === "event").length, 30)
     }))
 })
