@@ -233,6 +233,39 @@ describe("decodePersistentReadResp", () => {
     assert.strictEqual(message._tag === "event" ? message.event?.type : undefined, "OrderCreated")
   })
 
+  it("hostile bytes: a value or a RangeError, never another error nor a read past the buffer", () => {
+    // a length prefix of 4 GiB, a varint longer than 10 bytes, an unknown wire type
+    const hostile = [
+      Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+      Buffer.from([0x0a, 0x0b, 0x28, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+      Buffer.from([0x0f, 0x01])
+    ]
+    for (const buf of hostile) assert.throws(() => decodePersistentReadResp(buf), RangeError)
+    // every valid message with one byte changed, and random bytes
+    let seed = 99
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff
+      return seed % n
+    }
+    const valid = encode(readEvent({ link: recorded(), count: { $case: "retryCount", value: 7 } }))
+    const inputs: Array<Buffer> = []
+    for (let i = 0; i < valid.length; i++) {
+      for (const b of [0x00, 0x7f, 0x80, 0xff]) {
+        const copy = Buffer.from(valid)
+        copy[i] = b
+        inputs.push(copy)
+      }
+    }
+    for (let i = 0; i < 2000; i++) inputs.push(Buffer.from(Array.from({ length: next(64) }, () => next(256))))
+    for (const buf of inputs) {
+      try {
+        decodePersistentReadResp(buf)
+      } catch (error) {
+        assert.instanceOf(error, RangeError, buf.toString("hex"))
+      }
+    }
+  })
+
   it("rejects truncated input with an error instead of garbage", () => {
     const buf = encode(readEvent())
     for (const cut of [1, 20, buf.length - 3]) {

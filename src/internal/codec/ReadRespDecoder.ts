@@ -45,8 +45,8 @@ export type PersistentReadMessage =
   | { readonly _tag: "other" }
 
 const UINT64_MAX = 18446744073709551615n
-const OTHER: ReadMessage = { _tag: "other" }
-const OTHER_PERSISTENT: PersistentReadMessage = { _tag: "other" }
+/** A message with nothing the client reads (either service). */
+const OTHER = { _tag: "other" } as const
 const STREAM_NOT_FOUND: ReadMessage = { _tag: "streamNotFound" }
 const FELL_BEHIND: ReadMessage = { _tag: "fellBehind" }
 const EMPTY = Buffer.alloc(0)
@@ -521,7 +521,7 @@ export const decodeReadResp = (buf: Buffer): ReadMessage => {
 export const decodePersistentReadResp = (buf: Buffer): PersistentReadMessage => {
   pos = 0
   const end = buf.length
-  let message: PersistentReadMessage = OTHER_PERSISTENT
+  let message: PersistentReadMessage = OTHER
   while (pos < end) {
     const tag = varint(buf)
     if (tag === 10) {

@@ -48,6 +48,8 @@ export interface ChannelDuplex<I> {
 export const errorFromStatus = (status: grpc.StatusObject): grpc.ServiceError =>
   Object.assign(new Error(`${status.code} ${grpc.status[status.code]}: ${status.details}`), status)
 
+const errorText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
 /**
  * Starts a duplex call of `method` on `channel`, with `metadata` and `deadline` (a Date or epoch
  * milliseconds; Infinity for none).
@@ -115,7 +117,7 @@ export const openChannelDuplex = <I, O>(
       } catch (cause) {
         readError = {
           code: grpc.status.INTERNAL,
-          details: `Response message parsing error: ${cause instanceof Error ? cause.message : String(cause)}`,
+          details: `Response message parsing error: ${errorText(cause)}`,
           metadata: new grpc.Metadata()
         }
         call.cancelWithStatus(readError.code, readError.details)
@@ -142,7 +144,7 @@ export const openChannelDuplex = <I, O>(
       } catch (cause) {
         call.cancelWithStatus(
           grpc.status.INTERNAL,
-          `Request message serialization failure: ${cause instanceof Error ? cause.message : String(cause)}`
+          `Request message serialization failure: ${errorText(cause)}`
         )
         return
       }

@@ -150,12 +150,11 @@ export const serverStream = <M, A>(
           else failAfterPending(call.classify(failure))
         }
       })
-      const opened = stream
       yield* Effect.addFinalizer(() =>
         Effect.sync(() => {
           if (!finished) {
             finished = true
-            opened.cancel()
+            stream?.cancel()
           }
         })
       )
