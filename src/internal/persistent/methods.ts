@@ -1,7 +1,7 @@
 /**
  * The methods of `event_store.client.persistent_subscriptions.PersistentSubscriptions` as the
- * transport takes them: the generated codecs, but for `Read`'s replies (the consumer's hot path),
- * decoded by hand straight into events.
+ * transport takes them: the generated codecs, but for `Read` (the consumer's hot path): its acks
+ * and nacks encoded by hand, its replies decoded by hand straight into events.
  *
  * @internal
  */
@@ -24,6 +24,7 @@ import {
   type UpdateResp
 } from "../../generated/persistent.ts"
 import type { Empty } from "../../generated/shared.ts"
+import { encodePersistentReadReq } from "../codec/ReadReqEncoder.ts"
 import { decodePersistentReadResp, type PersistentReadMessage } from "../codec/ReadRespDecoder.ts"
 import type { Method } from "../transport/Transport.ts"
 
@@ -51,9 +52,12 @@ export const TruncateParked: Method<TruncateParkedReq, TruncateParkedResp> = Per
 /** `PersistentSubscriptions.RestartSubsystem`. @internal */
 export const RestartSubsystem: Method<Empty, Empty> = PersistentSubscriptionsService.restartSubsystem
 
-/** `PersistentSubscriptions.Read` (duplex), replies decoded by {@link decodePersistentReadResp}. @internal */
+/**
+ * `PersistentSubscriptions.Read` (duplex): acks and nacks encoded by {@link encodePersistentReadReq},
+ * replies decoded by {@link decodePersistentReadResp}. @internal
+ */
 export const Read: Method<ReadReq, PersistentReadMessage> = {
   path: PersistentSubscriptionsService.read.path,
-  requestSerialize: PersistentSubscriptionsService.read.requestSerialize,
+  requestSerialize: encodePersistentReadReq,
   responseDeserialize: decodePersistentReadResp
 }

@@ -1,0 +1,108 @@
+/**
+ * A hand-written encoder of the persistent `ReadReq`'s acks and nacks, the messages a consumer
+ * sends for every few events it handles. The generated codec (`@bufbuild/protobuf`'s writer, a
+ * fork and join per nested message) took about 6 µs to encode an ack of 5 ids, a twentieth of
+ * the consumer's whole CPU per event; this one sizes the message first and writes it into one
+ * buffer.
+ *
+ * It takes the messages this client sends: ids in their string form, each of ASCII text. Anything
+ * else (the `options` message, a structured id, non-ASCII text) goes to the generated codec, so
+ * every `ReadReq` is encoded, and byte for byte as the generated codec would
+ * (`test/ReadReqEncoder.test.ts` checks it).
+ *
+ * @internal
+ */
+import { ReadReq, type ReadReq_Ack, type ReadReq_Nack } from "../../generated/persistent.ts"
+import { fieldSize, writeVarint } from "../../wire/ProtoWire.ts"
+
+const isAscii = (text: string): boolean => {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return false
+  }
+  return true
+}
+
+/** The size of the ids' fields (2: UUID { 2: string }), or -1 when one is not ASCII text. */
+const idsSize = (ids: ReadReq_Ack["ids"]): number => {
+  let size = 0
+  for (const id of ids) {
+    const value = id.value
+    if (value?.$case !== "string" || !isAscii(value.value)) return -1
+    size += fieldSize(fieldSize(value.value.length))
+  }
+  return size
+}
+
+const writeIds = (buffer: Buffer, at: number, ids: ReadReq_Ack["ids"]): number => {
+  let offset = at
+  for (const id of ids) {
+    const text = (id.value as { readonly value: string }).value
+    buffer[offset++] = 0x12
+    offset = writeVarint(buffer, offset, fieldSize(text.length))
+    buffer[offset++] = 0x12
+    offset = writeVarint(buffer, offset, text.length)
+    offset += buffer.write(text, offset, text.length, "latin1")
+  }
+  return offset
+}
+
+const generated = (message: ReadReq): Buffer => Buffer.from(ReadReq.encode(message).finish())
+
+const encodeAck = (message: ReadReq, ack: ReadReq_Ack): Buffer => {
+  const ids = idsSize(ack.ids)
+  if (ids < 0) return generated(message)
+  const size = (ack.id.length > 0 ? fieldSize(ack.id.length) : 0) + ids
+  const buffer = Buffer.allocUnsafe(fieldSize(size))
+  buffer[0] = 0x12
+  let offset = writeVarint(buffer, 1, size)
+  if (ack.id.length > 0) {
+    buffer[offset++] = 0x0a
+    offset = writeVarint(buffer, offset, ack.id.length)
+    buffer.set(ack.id, offset)
+    offset += ack.id.length
+  }
+  writeIds(buffer, offset, ack.ids)
+  return buffer
+}
+
+const encodeNack = (message: ReadReq, nack: ReadReq_Nack): Buffer => {
+  const ids = idsSize(nack.ids)
+  // actions are the enum's values (0..4); anything else (negative: ten varint bytes) is left to
+  // the generated codec, as is a reason that is not ASCII
+  if (ids < 0 || !(nack.action >= 0 && nack.action < 0x80) || !isAscii(nack.reason)) return generated(message)
+  const size = (nack.id.length > 0 ? fieldSize(nack.id.length) : 0) + ids + (nack.action !== 0 ? 2 : 0) +
+    (nack.reason !== "" ? fieldSize(nack.reason.length) : 0)
+  const buffer = Buffer.allocUnsafe(fieldSize(size))
+  buffer[0] = 0x1a
+  let offset = writeVarint(buffer, 1, size)
+  if (nack.id.length > 0) {
+    buffer[offset++] = 0x0a
+    offset = writeVarint(buffer, offset, nack.id.length)
+    buffer.set(nack.id, offset)
+    offset += nack.id.length
+  }
+  offset = writeIds(buffer, offset, nack.ids)
+  if (nack.action !== 0) {
+    buffer[offset++] = 0x18
+    buffer[offset++] = nack.action
+  }
+  if (nack.reason !== "") {
+    buffer[offset++] = 0x22
+    offset = writeVarint(buffer, offset, nack.reason.length)
+    buffer.write(nack.reason, offset, nack.reason.length, "latin1")
+  }
+  return buffer
+}
+
+/**
+ * Encodes one persistent `ReadReq` (without the gRPC frame prefix): acks and nacks by hand, the
+ * rest by the generated codec.
+ *
+ * @internal
+ */
+export const encodePersistentReadReq = (message: ReadReq): Buffer => {
+  const content = message.content
+  if (content?.$case === "ack") return encodeAck(message, content.value)
+  if (content?.$case === "nack") return encodeNack(message, content.value)
+  return generated(message)
+}
