@@ -15,12 +15,8 @@
 import { ReadReq, type ReadReq_Ack, type ReadReq_Nack } from "../../generated/persistent.ts"
 import { fieldSize, writeVarint } from "../../wire/ProtoWire.ts"
 
-const isAscii = (text: string): boolean => {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) return false
-  }
-  return true
-}
+/** Whether every character is ASCII: one UTF-8 byte each (any other takes two or more). */
+const isAscii = (text: string): boolean => Buffer.byteLength(text, "utf8") === text.length
 
 /** The size of the ids' fields (2: UUID { 2: string }), or -1 when one is not ASCII text. */
 const idsSize = (ids: ReadReq_Ack["ids"]): number => {

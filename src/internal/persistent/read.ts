@@ -330,7 +330,7 @@ const make = (
           }),
         schedule
       )
-      return Effect.succeed(deliverySpans ? withConsumerSpans(transport, deliveries)(runs) : runs)
+      return deliverySpans ? withConsumerSpans(transport, deliveries)(runs) : Effect.succeed(runs)
     }))
 
     return {

@@ -84,7 +84,8 @@ export const deliveryCounter = (
 
 /**
  * A `consumer` span per delivered event when a tracer observes them (Tracing.ts), else `stream`
- * as it is.
+ * as it is: decided when the returned Effect runs, so that a caller already inside a
+ * `Stream.unwrap` adds no second one (each costs a step on every pull).
  *
  * @internal
  */
@@ -92,14 +93,14 @@ export const withConsumerSpans = (
   tracing: Pick<TransportShape, "tracingEnabled" | "consumerSpan">,
   options: DeliveryOptions
 ) =>
-<A, E, R>(stream: Stream.Stream<A, E, R>): Stream.Stream<A, E, R> => {
+<A, E, R>(stream: Stream.Stream<A, E, R>): Effect.Effect<Stream.Stream<A, E, R>> => {
   const name = consumerSpanName(options)
-  return Stream.unwrap(Effect.map(tracing.tracingEnabled, (enabled) =>
+  return Effect.map(tracing.tracingEnabled, (enabled) =>
     enabled
       ? Stream.tap(stream, (item) =>
         isRecorded(item) ? tracing.consumerSpan(name, item.metadata, consumerAttributes(options, item)) : Effect.void
       )
-      : stream))
+      : stream)
 }
 
 /** @internal */
@@ -115,5 +116,5 @@ export const observeDeliveries = (
       count(chunk)
       return chunk
     })
-    return Effect.succeed(spans ? withConsumerSpans(tracing, options)(counted) : counted)
+    return spans ? withConsumerSpans(tracing, options)(counted) : Effect.succeed(counted)
   }))
