@@ -91,8 +91,9 @@ export const FULL_SIZES: Sizes = {
   readStream: { events: 100_000, warmup: 20_000 },
   readAll: { events: 200_000, warmup: 20_000 },
   subscribeAll: { events: 200_000, warmup: 20_000 },
-  // a fresh consumer process costs 1.5-2.5x its steady CPU per event over its first 15,000 events
-  // (JIT, heap growth; both clients alike): the window starts after them (BENCHMARKS.md §11)
+  // a fresh consumer process spends 1.7-2.0x its steady CPU per event on events 5,000-15,000 and
+  // 1.1-1.5x on 15,000-25,000 (JIT, heap growth; both clients alike): the window starts after
+  // them (BENCHMARKS.md section 11, sixth pass)
   persistent: { events: 50_000, warmup: 30_000 }
 }
 
