@@ -44,20 +44,31 @@ const writeIds = (buffer: Buffer, at: number, ids: ReadReq_Ack["ids"]): number =
 
 const generated = (message: ReadReq): Buffer => Buffer.from(ReadReq.encode(message).finish())
 
+/** The size of the subscription id's field (1: bytes), written only when not empty (proto3). */
+const idSize = (id: Uint8Array): number => id.length > 0 ? fieldSize(id.length) : 0
+
+/**
+ * A buffer for a `ReadReq` whose field `tag` (the ack or the nack) holds `size` bytes, with that
+ * message's subscription id written: what follows goes at `buffer.length - size + idSize(id)`.
+ */
+const started = (tag: number, size: number, id: Uint8Array): Buffer => {
+  const buffer = Buffer.allocUnsafe(fieldSize(size))
+  buffer[0] = tag
+  let offset = writeVarint(buffer, 1, size)
+  if (id.length > 0) {
+    buffer[offset++] = 0x0a
+    offset = writeVarint(buffer, offset, id.length)
+    buffer.set(id, offset)
+  }
+  return buffer
+}
+
 const encodeAck = (message: ReadReq, ack: ReadReq_Ack): Buffer => {
   const ids = idsSize(ack.ids)
   if (ids < 0) return generated(message)
-  const size = (ack.id.length > 0 ? fieldSize(ack.id.length) : 0) + ids
-  const buffer = Buffer.allocUnsafe(fieldSize(size))
-  buffer[0] = 0x12
-  let offset = writeVarint(buffer, 1, size)
-  if (ack.id.length > 0) {
-    buffer[offset++] = 0x0a
-    offset = writeVarint(buffer, offset, ack.id.length)
-    buffer.set(ack.id, offset)
-    offset += ack.id.length
-  }
-  writeIds(buffer, offset, ack.ids)
+  const size = idSize(ack.id) + ids
+  const buffer = started(0x12, size, ack.id)
+  writeIds(buffer, buffer.length - size + idSize(ack.id), ack.ids)
   return buffer
 }
 
@@ -66,18 +77,9 @@ const encodeNack = (message: ReadReq, nack: ReadReq_Nack): Buffer => {
   // actions are the enum's values (0..4); anything else (negative: ten varint bytes) is left to
   // the generated codec, as is a reason that is not ASCII
   if (ids < 0 || !(nack.action >= 0 && nack.action < 0x80) || !isAscii(nack.reason)) return generated(message)
-  const size = (nack.id.length > 0 ? fieldSize(nack.id.length) : 0) + ids + (nack.action !== 0 ? 2 : 0) +
-    (nack.reason !== "" ? fieldSize(nack.reason.length) : 0)
-  const buffer = Buffer.allocUnsafe(fieldSize(size))
-  buffer[0] = 0x1a
-  let offset = writeVarint(buffer, 1, size)
-  if (nack.id.length > 0) {
-    buffer[offset++] = 0x0a
-    offset = writeVarint(buffer, offset, nack.id.length)
-    buffer.set(nack.id, offset)
-    offset += nack.id.length
-  }
-  offset = writeIds(buffer, offset, nack.ids)
+  const size = idSize(nack.id) + ids + (nack.action !== 0 ? 2 : 0) + (nack.reason !== "" ? fieldSize(nack.reason.length) : 0)
+  const buffer = started(0x1a, size, nack.id)
+  let offset = writeIds(buffer, buffer.length - size + idSize(nack.id), nack.ids)
   if (nack.action !== 0) {
     buffer[offset++] = 0x18
     buffer[offset++] = nack.action
