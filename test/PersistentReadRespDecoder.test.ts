@@ -16,24 +16,13 @@ import {
 } from "../src/generated/persistent.ts"
 import { decodePersistentReadResp } from "../src/internal/codec/ReadRespDecoder.ts"
 import { uuidToString } from "../src/internal/convert.ts"
+import { recordedEventMessage } from "./support/recordedEventMessage.ts"
 
 const U64_MAX = 18446744073709551615n
 
-const recorded = (overrides: Partial<ReadResp_ReadEvent_RecordedEvent> = {}): ReadResp_ReadEvent_RecordedEvent => ({
-  id: { value: { $case: "string", value: "0c4410a2-995f-4017-a46f-2bba0d1fc00a" } },
-  streamIdentifier: { streamName: Buffer.from("order-1") },
-  streamRevision: 7n,
-  preparePosition: 1234n,
-  commitPosition: 1230n,
-  metadata: [
-    { key: "type", value: "OrderCreated" },
-    { key: "created", value: "17645000000000000" },
-    { key: "content-type", value: "application/json" }
-  ],
-  customMetadata: Buffer.from('{"m":1}'),
-  data: Buffer.from('{"order":"123"}'),
-  ...overrides
-})
+// the event's own commit position differs from its prepare position: persistent events keep both
+const recorded = (overrides: Partial<ReadResp_ReadEvent_RecordedEvent> = {}): ReadResp_ReadEvent_RecordedEvent =>
+  recordedEventMessage({ commitPosition: 1230n, ...overrides })
 
 const readEvent = (overrides: Partial<ReadResp_ReadEvent> = {}): ReadResp => ({
   content: {

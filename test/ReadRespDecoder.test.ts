@@ -5,26 +5,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { BinaryWriter } from "@bufbuild/protobuf/wire"
-import { type ReadResp, ReadResp as ReadRespCodec, type ReadResp_ReadEvent_RecordedEvent } from "../src/generated/streams.ts"
+import { type ReadResp, ReadResp as ReadRespCodec } from "../src/generated/streams.ts"
 import { decodeReadResp } from "../src/internal/codec/ReadRespDecoder.ts"
+import { recordedEventMessage } from "./support/recordedEventMessage.ts"
 
 const U64_MAX = 18446744073709551615n
 
-const recorded = (overrides: Partial<ReadResp_ReadEvent_RecordedEvent> = {}): ReadResp_ReadEvent_RecordedEvent => ({
-  id: { value: { $case: "string", value: "0c4410a2-995f-4017-a46f-2bba0d1fc00a" } },
-  streamIdentifier: { streamName: Buffer.from("order-1") },
-  streamRevision: 7n,
-  preparePosition: 1234n,
-  commitPosition: 1234n,
-  metadata: [
-    { key: "type", value: "OrderCreated" },
-    { key: "created", value: "17645000000000000" },
-    { key: "content-type", value: "application/json" }
-  ],
-  customMetadata: Buffer.from('{"m":1}'),
-  data: Buffer.from('{"order":"123"}'),
-  ...overrides
-})
+const recorded = recordedEventMessage
 
 const encode = (message: ReadResp): Buffer => Buffer.from(ReadRespCodec.encode(message).finish())
 

@@ -149,17 +149,22 @@ const timestamp = (buf: Buffer, end: number): Date => {
   return new Date(seconds * 1000 + Math.floor(nanos / 1_000_000))
 }
 
+/** A length-delimited field's text, in `encoding`. */
+const text = (buf: Buffer, encoding: "utf8" | "latin1"): string => {
+  const length = lengthPrefix(buf)
+  const value = buf.toString(encoding, pos, pos + length)
+  pos += length
+  return value
+}
+
 const hex = (n: bigint): string => BigInt.asUintN(64, n).toString(16).padStart(16, "0")
 
 const uuid = (buf: Buffer, end: number): string => {
   let id = ""
   while (pos < end) {
     const tag = varint(buf)
-    if (tag === 18) {
-      const length = lengthPrefix(buf)
-      id = buf.toString("latin1", pos, pos + length)
-      pos += length
-    } else if (tag === 10) {
+    if (tag === 18) id = text(buf, "latin1")
+    else if (tag === 10) {
       const length = lengthPrefix(buf)
       const stop = pos + length
       let msb = 0n
@@ -443,11 +448,8 @@ const confirmation = (buf: Buffer, end: number): { readonly _tag: "confirmation"
   let id = ""
   while (pos < end) {
     const t = varint(buf)
-    if (t === 10) {
-      const l = lengthPrefix(buf)
-      id = buf.toString("utf8", pos, pos + l)
-      pos += l
-    } else skip(buf, t & 7)
+    if (t === 10) id = text(buf, "utf8")
+    else skip(buf, t & 7)
   }
   return { _tag: "confirmation", subscriptionId: id }
 }

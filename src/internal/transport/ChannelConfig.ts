@@ -12,6 +12,7 @@ import { X509Certificate } from "node:crypto"
 import { readFile } from "node:fs/promises"
 import { InvalidConnectionString } from "../../errors/InvalidConnectionString.ts"
 import type { ConnectionSettings } from "../ConnectionString.ts"
+import { errorText } from "../errorText.ts"
 
 /**
  * The `grpc.primary_user_agent` sent by this client.
@@ -271,8 +272,6 @@ const describeSources = (settings: ConnectionSettings, overrides: CertificateOve
   else if (overrides?.privateKey !== undefined) sources.push("privateKey")
   return sources.length === 0 ? "system roots" : sources.join(", ")
 }
-
-const errorText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 const toBuffer = (value: Uint8Array | string | undefined): Buffer | undefined =>
   value === undefined

@@ -20,6 +20,7 @@
  */
 import * as grpc from "@grpc/grpc-js"
 import type { Method } from "./Calls.ts"
+import { errorText } from "../errorText.ts"
 
 /** What a channel duplex call reports. @internal */
 export interface ChannelDuplexListener<O> {
@@ -47,8 +48,6 @@ export interface ChannelDuplex<I> {
  */
 export const errorFromStatus = (status: grpc.StatusObject): grpc.ServiceError =>
   Object.assign(new Error(`${status.code} ${grpc.status[status.code]}: ${status.details}`), status)
-
-const errorText = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 /**
  * Starts a duplex call of `method` on `channel`, with `metadata` and `deadline` (a Date or epoch
